@@ -1,0 +1,114 @@
+-- The sbx command line. Every mode reaches the same Lua API (and so the same core path).
+local M = {}
+
+local USAGE = [[
+usage: sbx                           an sbx> prompt (Lua with the sbx module loaded)
+       sbx FILE.lua [ARGS...]        run a script (arg = { [0] = FILE, ... }, sbx is a global)
+       sbx -e 'CODE' [ARGS...]       run a chunk of Lua
+       sbx run [OPTIONS] -- CMD...   run CMD in a new sandbox, everything isolated (see sbx run --help)
+       sbx unshare [FLAGS] -- CMD    util-linux unshare(1) flags and meaning
+       sbx nsenter -t PID [FLAGS]    util-linux nsenter(1): join a running process's namespaces
+       sbx test FILE.lua...          run test files, TAP output (see sbx test --help)
+       sbx --version | --help
+]]
+
+local function run_chunk(chunk, name, args)
+  local sbx = require "sbx"
+  _G.sbx = sbx
+  _G.arg = args
+  local ok, res = xpcall(function() return chunk(unpack(args)) end, function(e)
+    return debug.traceback(tostring(e), 2)
+  end)
+  if not ok then
+    io.stderr:write("sbx: ", name, ": ", tostring(res), "\n")
+    return 1
+  end
+  return type(res) == "number" and res or 0
+end
+
+local function script(path, rest)
+  local chunk, err = loadfile(path)
+  if not chunk then io.stderr:write("sbx: ", err, "\n"); return 1 end
+  local args = { [0] = path }
+  for i, a in ipairs(rest) do args[i] = a end
+  return run_chunk(chunk, path, args)
+end
+
+local function repl()
+  local sbx = require "sbx"
+  _G.sbx = sbx
+  io.write("sbx ", sbx.version, " (LuaJIT) - Ctrl-D to leave\n")
+  local buffer = ""
+  while true do
+    io.write(buffer == "" and "sbx> " or "...> ")
+    io.flush()
+    local line = io.read("*l")
+    if not line then io.write("\n"); return 0 end
+    buffer = buffer == "" and line or (buffer .. "\n" .. line)
+    local src = buffer:gsub("^=", "return ")
+    local chunk, err = loadstring("return " .. src, "=stdin")
+    if not chunk then chunk, err = loadstring(src, "=stdin") end
+    if not chunk and err:match("<eof>") then
+      -- incomplete: keep reading
+    else
+      buffer = ""
+      if not chunk then
+        io.write(err, "\n")
+      else
+        local res = { xpcall(chunk, function(e) return debug.traceback(tostring(e), 2) end) }
+        if not res[1] then
+          io.write(tostring(res[2]), "\n")
+        elseif #res > 1 then
+          local out = {}
+          for i = 2, #res do
+            local v = res[i]
+            out[#out + 1] = type(v) == "table" and sbx.json.encode(v, 2) or tostring(v)
+          end
+          io.write(table.concat(out, "\t"), "\n")
+        end
+      end
+    end
+  end
+end
+
+function M.main(args)
+  local cmd = args[1]
+  local rest = {}
+  for i = 2, #args do rest[#rest + 1] = args[i] end
+  if cmd == nil then
+    if require("sbx.core").sys.isatty(0) then return repl() end
+    local src = io.read("*a")
+    local chunk, err = loadstring(src, "=stdin")
+    if not chunk then io.stderr:write("sbx: ", err, "\n"); return 1 end
+    return run_chunk(chunk, "stdin", { [0] = "-" })
+  elseif cmd == "--help" or cmd == "-h" or cmd == "help" then
+    io.write(USAGE)
+    return 0
+  elseif cmd == "--version" or cmd == "-V" then
+    io.write("sbx ", require("sbx.core").version, "\n")
+    return 0
+  elseif cmd == "-e" then
+    local code = rest[1]
+    if not code then io.stderr:write("sbx: -e needs a chunk of Lua\n"); return 1 end
+    local chunk, err = loadstring(code, "=(command line)")
+    if not chunk then io.stderr:write("sbx: ", err, "\n"); return 1 end
+    local a = { [0] = "-e" }
+    for i = 2, #rest do a[i - 1] = rest[i] end
+    return run_chunk(chunk, "-e", a)
+  elseif cmd == "run" then
+    return require("sbx.cli.run").main(rest)
+  elseif cmd == "unshare" then
+    return require("sbx.cli.unshare").main(rest)
+  elseif cmd == "nsenter" then
+    return require("sbx.cli.nsenter").main(rest)
+  elseif cmd == "test" then
+    return require("sbx.test").main(rest)
+  elseif cmd:sub(1, 1) == "-" then
+    io.stderr:write("sbx: unknown option ", cmd, "\n", USAGE)
+    return 2
+  else
+    return script(cmd, rest)
+  end
+end
+
+return M

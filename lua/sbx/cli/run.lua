@@ -1,0 +1,153 @@
+-- sbx run [options] [--] cmd args: a sandbox with everything isolated by default.
+local sbx = require "sbx"
+local getopt = require "sbx.cli.getopt"
+
+local M = {}
+
+M.options = {
+  { long = "rootfs", arg = "required", key = "rootfs", meta = "DIR", help = "pivot_root into DIR (default: the host's root, read-only)" },
+  { long = "busybox", arg = "none", key = "busybox", help = "use the cached busybox rootfs (built on first use)" },
+  { long = "rw", arg = "none", key = "rw", help = "leave the --rootfs writable" },
+  { long = "hostname", arg = "required", key = "hostname", meta = "NAME", help = "hostname inside (uts namespace)" },
+  { long = "bind", arg = "required", key = "mounts", list = true, tagged = true, meta = "SRC[:DST]", help = "bind a host path read-write" },
+  { long = "ro-bind", arg = "required", key = "mounts", list = true, tagged = true, meta = "SRC[:DST]", help = "bind a host path read-only" },
+  { long = "bind-try", arg = "required", key = "mounts", list = true, tagged = true, meta = "SRC[:DST]", help = "like --bind, skipped when SRC is missing" },
+  { long = "ro-bind-try", arg = "required", key = "mounts", list = true, tagged = true, meta = "SRC[:DST]", help = "like --ro-bind, skipped when SRC is missing" },
+  { long = "tmpfs", arg = "required", key = "mounts", list = true, tagged = true, meta = "DST[:SIZE]", help = "a tmpfs at DST" },
+  { long = "env", short = "e", arg = "required", key = "env", list = true, meta = "KEY=VALUE", help = "set an environment variable" },
+  { long = "cwd", short = "w", arg = "required", key = "cwd", meta = "DIR", help = "working directory inside (default /)" },
+  { long = "uid", arg = "required", key = "uid", meta = "N", help = "user id inside" },
+  { long = "gid", arg = "required", key = "gid", meta = "N", help = "group id inside" },
+  { long = "net", arg = "required", key = "net", meta = "MODE", help = "loopback (default), none (lo down) or host" },
+  { long = "share-net", arg = "none", key = "share_net", help = "keep the host's network namespace" },
+  { long = "share-pid", arg = "none", key = "share_pid", help = "keep the host's pid namespace (no init)" },
+  { long = "share-ipc", arg = "none", key = "share_ipc", help = "keep the host's ipc namespace" },
+  { long = "share-uts", arg = "none", key = "share_uts", help = "keep the host's uts namespace" },
+  { long = "share-cgroup", arg = "none", key = "share_cgroup", help = "keep the host's cgroup namespace" },
+  { long = "share-user", arg = "none", key = "share_user", help = "no user namespace (root stays root)" },
+  { long = "time", arg = "none", key = "time", help = "a new time namespace" },
+  { long = "boottime", arg = "required", key = "boottime", meta = "SECS", help = "boottime offset (implies --time)" },
+  { long = "monotonic", arg = "required", key = "monotonic", meta = "SECS", help = "monotonic offset (implies --time)" },
+  { long = "timeout", arg = "required", key = "timeout", meta = "SECS", help = "kill the sandbox after SECS" },
+  { long = "print-spec", arg = "none", key = "print_spec", help = "print the plan as JSON and exit" },
+  { long = "help", short = "h", arg = "none", key = "help", help = "this help" },
+}
+
+local function split_pair(v)
+  local a, b = v:match("^([^:]+):(.+)$")
+  return a or v, b
+end
+
+local function parse(args)
+  return getopt.parse(args, M.options)
+end
+
+local function number(opt, v)
+  local n = tonumber(v)
+  if not n or n < 0 or n ~= math.floor(n) then error(("--%s: '%s' is not a number"):format(opt, v), 0) end
+  return n
+end
+
+-- Fills the same container description the Lua API takes.
+function M.description(opts)
+  local d = { mounts = {}, env = {} }
+  if opts.busybox and opts.rootfs then error("--busybox and --rootfs: choose one", 0) end
+  if opts.busybox then
+    d.rootfs = assert(sbx.rootfs.busybox())
+  elseif opts.rootfs then
+    if opts.rootfs:sub(1, 1) ~= "/" then
+      local pwd = os.getenv("PWD") or "."
+      opts.rootfs = pwd .. "/" .. opts.rootfs
+    end
+    d.rootfs = opts.rootfs
+  end
+  if opts.rw then d.readonly = false end
+  d.hostname = opts.hostname
+  d.cwd = opts.cwd
+  if opts.uid then d.uid = number("uid", opts.uid) end
+  if opts.gid then d.gid = number("gid", opts.gid) end
+  for _, v in ipairs(opts.env or {}) do
+    if not v:find("=") then
+      local inherited = os.getenv(v)
+      if inherited then v = v .. "=" .. inherited else error(("--env %s: not KEY=VALUE and not set outside"):format(v), 0) end
+    end
+    d.env[#d.env + 1] = v
+  end
+  for _, m in ipairs(opts.mounts or {}) do
+    local kind, value = m.flag, m.value
+    if kind == "tmpfs" then
+      local dst, size = split_pair(value)
+      d.mounts[#d.mounts + 1] = sbx.tmpfs(dst, size and { size = size } or nil)
+    else
+      local src, dst = split_pair(value)
+      local try = kind:match("%-try$") and { try = true } or nil
+      local fn = kind:match("^ro") and sbx.ro_bind or sbx.bind
+      d.mounts[#d.mounts + 1] = fn(src, dst or src, try)
+    end
+  end
+  local ns = {}
+  local shared = { user = opts.share_user, pid = opts.share_pid, net = opts.share_net or opts.net == "host",
+                   ipc = opts.share_ipc, uts = opts.share_uts, cgroup = opts.share_cgroup }
+  for _, n in ipairs(require("sbx.container").default_ns) do
+    if not shared[n] and (n ~= "user" or sbx.features().userns) then ns[#ns + 1] = n end
+  end
+  if opts.time or opts.boottime or opts.monotonic then ns[#ns + 1] = "time" end
+  d.ns = ns
+  if opts.net == "host" then d.net = "host" elseif opts.share_net then d.net = "host"
+  else d.net = opts.net end
+  if opts.boottime or opts.monotonic then
+    d.time_offsets = { boottime = opts.boottime, monotonic = opts.monotonic }
+  end
+  if d.hostname and shared.uts then error("--hostname needs the uts namespace (drop --share-uts)", 0) end
+  return d
+end
+
+function M.help()
+  return "usage: sbx run [options] [--] COMMAND [ARG...]\n\n" ..
+    "Runs COMMAND in a new sandbox: new mnt, uts, ipc, pid (with an init), net (lo only), cgroup and,\n" ..
+    "where the host allows it, user namespaces; a fresh /proc, a minimal /dev, a private /tmp; the\n" ..
+    "host's root read-only unless --rootfs DIR is given. The exit status is COMMAND's (128+N for signal N).\n\n" ..
+    getopt.usage(M.options) .. "\n"
+end
+
+function M.main(args)
+  local opts, rest = parse(args)
+  if not opts then
+    io.stderr:write("sbx run: ", rest, "\n(see sbx run --help)\n")
+    return 125
+  end
+  if opts.help then io.write(M.help()); return 0 end
+  if #rest == 0 and not opts.print_spec then
+    io.stderr:write("sbx run: no command given (e.g. sbx run --busybox -- /bin/sh -c 'id')\n")
+    return 125
+  end
+  local ok, d = pcall(M.description, opts)
+  if not ok then io.stderr:write("sbx run: ", tostring(d), "\n"); return 125 end
+  local ok2, box = pcall(sbx.container, d)
+  if not ok2 then
+    io.stderr:write("sbx run: ", (tostring(box):gsub("^[^:]*:%d+: ", "")), "\n")
+    return 125
+  end
+  if opts.print_spec then
+    local plan = box:spec()
+    plan.argv = rest
+    io.write(sbx.json.encode(plan, 2), "\n")
+    return 0
+  end
+  local args2 = {}
+  for i, a in ipairs(rest) do args2[i] = a end
+  if opts.timeout then
+    local n = tonumber(opts.timeout)
+    if not n then io.stderr:write("sbx run: --timeout: not a number\n"); return 125 end
+    args2.timeout = n
+  end
+  local st, err = box:run(args2)
+  if not st then
+    io.stderr:write("sbx run: ", err, "\n")
+    return 125
+  end
+  if st.timed_out then io.stderr:write(("sbx run: timed out after %ss, killed\n"):format(opts.timeout)) end
+  return st.status
+end
+
+return M

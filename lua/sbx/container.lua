@@ -1,0 +1,277 @@
+-- sbx.container{...}: a sandbox described as data (validated, no syscalls), then run.
+local core = require "sbx.core"
+
+local M = {}
+local Box = {}
+Box.__index = Box
+
+-- Everything but time is new by default; user only where the host allows it.
+M.default_ns = { "user", "mnt", "uts", "ipc", "pid", "net", "cgroup" }
+M.default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+local KEYS = {
+  rootfs = "string (a directory)", readonly = "boolean", ns = "list of namespace names",
+  hostname = "string", mounts = "list of sbx.bind/sbx.tmpfs/... steps", env = "table",
+  cwd = "string", uid = "number", gid = "number", uid_map = "list", gid_map = "list",
+  time_offsets = "table { monotonic =, boottime = }", die_with_parent = "boolean",
+  net = '"loopback", "none" or "host"', proc = "boolean", dev = "boolean", tmp = "boolean or size",
+}
+local RUN_KEYS = { stdin = true, stdout = true, stderr = true, input = true, timeout = true,
+                   env = true, cwd = true, uid = true, gid = true }
+
+local function fail(msg, level) error("sbx.container: " .. msg, level + 1) end
+
+local function key_list(t)
+  local names = {}
+  for k in pairs(t) do names[#names + 1] = k end
+  table.sort(names)
+  return table.concat(names, ", ")
+end
+
+local function expect_type(key, v, want, level)
+  if v ~= nil and type(v) ~= want then
+    fail(("%s: expected %s, got %s"):format(key, KEYS[key] or want, type(v)), level + 1)
+  end
+end
+
+local ns_known = {}
+for _, k in ipairs(core.ns_kinds()) do ns_known[k.name] = true end
+
+local function list_of_ns(v, level)
+  local out, seen = {}, {}
+  for i, name in ipairs(v) do
+    if name == "mount" then name = "mnt" end
+    if not ns_known[name] then
+      fail(("ns[%d]: unknown namespace '%s' (expected user, mnt, uts, ipc, pid, net, cgroup, time)"):format(i, tostring(name)), level + 1)
+    end
+    if not seen[name] then out[#out + 1], seen[name] = name, true end
+  end
+  return out
+end
+
+local function has(list, x)
+  for _, v in ipairs(list) do if v == x then return true end end
+  return false
+end
+
+local function remove(list, x)
+  local out = {}
+  for _, v in ipairs(list) do if v ~= x then out[#out + 1] = v end end
+  return out
+end
+
+-- env: { PATH = "/bin" } or { "PATH=/bin" }; merged over the defaults.
+local function env_list(env, base, level)
+  local map, order = {}, {}
+  local function put(k, v)
+    if map[k] == nil then order[#order + 1] = k end
+    map[k] = v
+  end
+  for _, kv in ipairs(base) do
+    local k, v = kv:match("^([^=]+)=(.*)$")
+    put(k, v)
+  end
+  if env then
+    for k, v in pairs(env) do
+      if type(k) == "number" then
+        local kk, vv = tostring(v):match("^([^=]+)=(.*)$")
+        if not kk then fail(("env[%d]: '%s' is not KEY=VALUE"):format(k, tostring(v)), level + 1) end
+        put(kk, vv)
+      elseif type(k) == "string" and (type(v) == "string" or type(v) == "number") then
+        put(k, tostring(v))
+      elseif v == false then
+        put(k, false)
+      else
+        fail(("env.%s: expected a string"):format(tostring(k)), level + 1)
+      end
+    end
+  end
+  local out = {}
+  for _, k in ipairs(order) do
+    if map[k] then out[#out + 1] = k .. "=" .. map[k] end
+  end
+  return out
+end
+
+local function default_env(uid)
+  local env = { "PATH=" .. M.default_path, "HOME=" .. ((uid or 0) == 0 and "/root" or "/") }
+  local term = os.getenv("TERM")
+  if term then env[#env + 1] = "TERM=" .. term end
+  return env
+end
+
+local function copy(v)
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = copy(x) end
+  return out
+end
+
+local userns_ok
+local function userns_available()
+  if userns_ok == nil then userns_ok = core.features().userns end
+  return userns_ok
+end
+
+-- Builds the plan (the table the core receives) from the user's description.
+function M.new(opts)
+  local level = 2
+  if type(opts) ~= "table" then fail("expected a table, e.g. sbx.container{ rootfs = sbx.rootfs.busybox() }", level) end
+  for k in pairs(opts) do
+    if not KEYS[k] then fail(("unknown key '%s' (expected %s)"):format(tostring(k), key_list(KEYS)), level) end
+  end
+  for _, k in ipairs({ "rootfs", "hostname", "cwd" }) do expect_type(k, opts[k], "string", level) end
+  for _, k in ipairs({ "readonly", "die_with_parent", "proc", "dev" }) do expect_type(k, opts[k], "boolean", level) end
+  for _, k in ipairs({ "uid", "gid" }) do expect_type(k, opts[k], "number", level) end
+  for _, k in ipairs({ "ns", "mounts", "env", "uid_map", "gid_map", "time_offsets" }) do expect_type(k, opts[k], "table", level) end
+
+  local ns
+  if opts.ns then
+    ns = list_of_ns(opts.ns, level)
+  else
+    ns = copy(M.default_ns)
+    if not userns_available() then ns = remove(ns, "user") end
+  end
+  local net = opts.net or "loopback"
+  if net == "host" then
+    ns = remove(ns, "net")
+  elseif net == "none" or net == "loopback" then
+    if not has(ns, "net") then ns[#ns + 1] = "net" end
+  else
+    fail(("net: unknown '%s' (expected %s)"):format(tostring(net), KEYS.net), level)
+  end
+  if opts.time_offsets and not has(ns, "time") then ns[#ns + 1] = "time" end
+
+  local plan = {
+    namespaces = ns,
+    rootfs = opts.rootfs,
+    rootfs_readonly = opts.readonly ~= false,
+    hostname = opts.hostname,
+    cwd = opts.cwd or "/",
+    uid = opts.uid, gid = opts.gid,
+    die_with_parent = opts.die_with_parent ~= false,
+    loopback_up = net ~= "none",
+    ops = {},
+  }
+  if opts.time_offsets then
+    local t = {}
+    for k, v in pairs(opts.time_offsets) do
+      if k ~= "monotonic" and k ~= "boottime" then fail(("time_offsets: unknown key '%s' (expected monotonic, boottime)"):format(tostring(k)), level) end
+      local n, err = core.parse_seconds(v)
+      if not n then fail("time_offsets." .. k .. ": " .. err, level) end
+      t[k] = n
+    end
+    plan.time_offsets = t
+  end
+  if has(ns, "user") then
+    local du, dg = core.default_id_maps()
+    plan.uid_map = opts.uid_map or du
+    plan.gid_map = opts.gid_map or dg
+  elseif opts.uid_map or opts.gid_map then
+    fail("uid_map/gid_map: need the user namespace in ns", level)
+  end
+  if has(ns, "mnt") then
+    -- Defaults first, so that the user's own mounts can go on top of them.
+    if opts.proc ~= false and has(ns, "pid") then plan.ops[#plan.ops + 1] = { kind = "proc", dest = "/proc" } end
+    if opts.dev ~= false then plan.ops[#plan.ops + 1] = { kind = "dev", dest = "/dev" } end
+    if opts.tmp ~= false then
+      local size
+      if type(opts.tmp) == "string" or type(opts.tmp) == "number" then
+        local n, err = core.parse_size(opts.tmp)
+        if not n then fail("tmp: " .. err, level) end
+        size = n
+      end
+      plan.ops[#plan.ops + 1] = { kind = "tmpfs", dest = "/tmp", size = size }
+    end
+    if has(ns, "ipc") and opts.dev ~= false then plan.ops[#plan.ops + 1] = { kind = "mqueue", dest = "/dev/mqueue" } end
+  elseif opts.mounts and #opts.mounts > 0 then
+    fail("mounts: need the mnt namespace in ns", level)
+  end
+  for i, op in ipairs(opts.mounts or {}) do
+    if type(op) ~= "table" or type(op.kind) ~= "string" then
+      fail(("mounts[%d]: expected a step made by sbx.bind, sbx.tmpfs, sbx.proc ..., got %s"):format(i, type(op)), level)
+    end
+    plan.ops[#plan.ops + 1] = copy(op)
+  end
+  plan.env = env_list(opts.env, default_env(opts.uid), level)
+
+  local checked, err = core.plan(plan)
+  if not checked then fail(err, level) end
+  return setmetatable({ _plan = checked, _procs = setmetatable({}, { __mode = "k" }) }, Box)
+end
+
+-- The plan as plain data: what the core will do, in order.
+function Box:spec()
+  return copy(self._plan)
+end
+
+local function run_plan(self, args, level)
+  if type(args) ~= "table" or type(args[1]) ~= "string" then
+    error('box:run/spawn: expected { "/bin/prog", "arg", ... [, stdout = "pipe"] }', level + 1)
+  end
+  for k in pairs(args) do
+    if type(k) ~= "number" and not RUN_KEYS[k] then
+      error(("box:run/spawn: unknown key '%s' (expected %s)"):format(tostring(k), key_list(RUN_KEYS)), level + 1)
+    end
+  end
+  local plan = copy(self._plan)
+  plan.argv = {}
+  for i, a in ipairs(args) do plan.argv[i] = tostring(a) end
+  if args.cwd then plan.cwd = args.cwd end
+  if args.uid then plan.uid = args.uid end
+  if args.gid then plan.gid = args.gid end
+  if args.env then
+    local base = plan.env
+    plan.env = env_list(args.env, base, level + 1)
+  end
+  return plan
+end
+
+-- box:spawn{ argv..., stdin/stdout/stderr = "inherit"|"null"|"pipe"|fd } -> sbx.Process
+function Box:spawn(args)
+  local plan = run_plan(self, args, 2)
+  local p, err, errno = core.spawn(plan, { stdin = args.stdin, stdout = args.stdout, stderr = args.stderr })
+  if not p then return nil, err, errno end
+  self._procs[p] = true
+  return p
+end
+
+-- box:run{ argv..., input = "data", stdout = "pipe", timeout = 10 } -> status table
+-- { ok = true, code = 0, status = 0, stdout = "...", stderr = "..." } or { signal = 9, ... }.
+function Box:run(args)
+  local plan = run_plan(self, args, 2)
+  local stdin = args.stdin
+  if args.input ~= nil then stdin = "pipe" end
+  local p, err, errno = core.spawn(plan, { stdin = stdin, stdout = args.stdout, stderr = args.stderr })
+  if not p then return nil, err, errno end
+  self._procs[p] = true
+  local out, errout
+  if stdin == "pipe" or args.stdout == "pipe" or args.stderr == "pipe" then
+    out, errout = p:communicate(args.input)
+  end
+  local st = p:wait(args.timeout)
+  if not st then
+    p:kill("KILL")
+    st = assert(p:wait())
+    st.timed_out = true
+  end
+  if args.stdout == "pipe" then st.stdout = out end
+  if args.stderr == "pipe" then st.stderr = errout end
+  st.pid = p.pid
+  self._procs[p] = nil
+  return st
+end
+
+-- Kills and reaps every sandbox this box started that still runs. Idempotent.
+function Box:close()
+  for p in pairs(self._procs) do
+    if p.running then p:kill("KILL"); p:wait() end
+    self._procs[p] = nil
+  end
+end
+
+function Box:__tostring()
+  return ("sbx.Box(%s, ns: %s)"):format(self._plan.rootfs or "host root", table.concat(self._plan.namespaces, ","))
+end
+
+return M

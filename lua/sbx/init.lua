@@ -1,0 +1,53 @@
+-- sbx: the Lua face of the sandbox core. `local sbx = require "sbx"`.
+-- Conventions: misuse (wrong type, unknown key, bad unit) raises at the caller's line; an
+-- operational failure returns nil, message, errno; a command that ran and failed is a status
+-- table ({ code = 1 } or { signal = 9 }), not an error.
+local core = require "sbx.core"
+
+local sbx = {
+  version = core.version,
+  sys = core.sys,    -- one-to-one with the syscalls: unshare, setns, clone, mount, pivot_root ...
+  json = core.json,  -- encode(value [, indent]), decode(text)
+}
+
+local mounts = require "sbx.mounts"
+for name, fn in pairs(mounts) do sbx[name] = fn end  -- sbx.bind, sbx.ro_bind, sbx.tmpfs, sbx.proc ...
+
+sbx.ns = require "sbx.ns"
+sbx.container = require("sbx.container").new
+
+local features
+-- What this host offers: { cgroup = 1|2|"hybrid", userns = true, overlay = true, ... }.
+function sbx.features(refresh)
+  if not features or refresh then features = core.features() end
+  return features
+end
+
+sbx.rootfs = {}
+-- A minimal root from Debian's busybox-static, built once into the cache; returns its path.
+function sbx.rootfs.busybox(busybox)
+  local path, err, errno = core.busybox_rootfs(busybox)
+  if not path then return nil, err, errno end
+  return path
+end
+-- An existing directory as a root (checked now, so a typo fails at the caller's line).
+function sbx.rootfs.dir(path)
+  if type(path) ~= "string" or path:sub(1, 1) ~= "/" then
+    error("sbx.rootfs.dir: expected an absolute path, got " .. tostring(path), 2)
+  end
+  local f = io.open(path .. "/.")
+  if not f then return nil, "rootfs " .. path .. ": no such directory", 2 end
+  f:close()
+  return path
+end
+
+-- Sizes and durations as a person types them: sbx.size("64M") == 67108864.
+function sbx.size(text)
+  local n, err = core.parse_size(text)
+  if not n then error(err, 2) end
+  return n
+end
+
+sbx.dirs = core.dirs  -- { runtime = "/run/sbx", cache = "/var/cache/sbx" }
+
+return sbx

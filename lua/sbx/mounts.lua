@@ -1,0 +1,105 @@
+-- Mount steps for a container's `mounts` list. Each returns a plain table (an op of the plan);
+-- they run in order inside the new mount namespace, relative to the new root.
+local core = require "sbx.core"
+
+local M = {}
+
+local function check_path(fn, what, p, level)
+  if type(p) ~= "string" or p:sub(1, 1) ~= "/" then
+    error(("sbx.%s: %s must be an absolute path, got %s"):format(fn, what, p == nil and "nil" or ("%q"):format(tostring(p))), level + 1)
+  end
+end
+
+local function options(fn, opts, allowed, level)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then error(("sbx.%s: options must be a table"):format(fn), level + 1) end
+  for k in pairs(opts) do
+    if not allowed[k] then
+      local names = {}
+      for a in pairs(allowed) do names[#names + 1] = a end
+      table.sort(names)
+      error(("sbx.%s: unknown option '%s' (expected %s)"):format(fn, tostring(k), table.concat(names, ", ")), level + 1)
+    end
+  end
+  return opts
+end
+
+local function binder(fn, kind)
+  return function(source, dest, opts)
+    check_path(fn, "source", source, 2)
+    dest = dest or source
+    check_path(fn, "destination", dest, 2)
+    opts = options(fn, opts, { try = true }, 2)
+    return { kind = kind, source = source, dest = dest, optional = opts.try or nil }
+  end
+end
+
+-- sbx.bind(src [, dest] [, { try = true }]): a read-write bind of a host path.
+M.bind = binder("bind", "bind")
+-- sbx.ro_bind(src [, dest] [, { try = true }]): the same, read-only (recursively).
+M.ro_bind = binder("ro_bind", "ro-bind")
+-- sbx.dev_bind(src [, dest]): a bind that keeps device nodes usable.
+M.dev_bind = binder("dev_bind", "dev-bind")
+
+-- sbx.tmpfs(dest [, { size = "16M", mode = 493 }])
+function M.tmpfs(dest, opts)
+  check_path("tmpfs", "destination", dest, 2)
+  opts = options("tmpfs", opts, { size = true, mode = true }, 2)
+  local size
+  if opts.size ~= nil then
+    local n, err = core.parse_size(opts.size)
+    if not n then error("sbx.tmpfs: " .. err, 2) end
+    size = n
+  end
+  return { kind = "tmpfs", dest = dest, size = size, mode = opts.mode }
+end
+
+-- sbx.proc(dest): a fresh procfs (of the sandbox's pid namespace).
+function M.proc(dest)
+  dest = dest or "/proc"
+  check_path("proc", "destination", dest, 2)
+  return { kind = "proc", dest = dest }
+end
+
+-- sbx.dev(dest): a minimal /dev: null zero full random urandom tty, a new devpts, shm.
+function M.dev(dest)
+  dest = dest or "/dev"
+  check_path("dev", "destination", dest, 2)
+  return { kind = "dev", dest = dest }
+end
+
+-- sbx.mqueue(dest): a POSIX message queue filesystem (of the sandbox's ipc namespace).
+function M.mqueue(dest)
+  dest = dest or "/dev/mqueue"
+  check_path("mqueue", "destination", dest, 2)
+  return { kind = "mqueue", dest = dest }
+end
+
+-- sbx.mkdir(dest [, mode])
+function M.mkdir(dest, mode)
+  check_path("mkdir", "destination", dest, 2)
+  if mode ~= nil and type(mode) ~= "number" then error("sbx.mkdir: mode must be a number", 2) end
+  return { kind = "mkdir", dest = dest, mode = mode }
+end
+
+-- sbx.symlink(target, dest): dest -> target
+function M.symlink(target, dest)
+  if type(target) ~= "string" or target == "" then error("sbx.symlink: target must be a non-empty string", 2) end
+  check_path("symlink", "destination", dest, 2)
+  return { kind = "symlink", source = target, dest = dest }
+end
+
+-- sbx.file(dest, contents [, mode]): writes a file inside the new root.
+function M.file(dest, contents, mode)
+  check_path("file", "destination", dest, 2)
+  if type(contents) ~= "string" then error("sbx.file: contents must be a string", 2) end
+  return { kind = "file", dest = dest, source = contents, mode = mode }
+end
+
+-- sbx.remount_ro(dest): makes an already mounted path read-only.
+function M.remount_ro(dest)
+  check_path("remount_ro", "destination", dest, 2)
+  return { kind = "remount-ro", dest = dest }
+end
+
+return M

@@ -1,0 +1,124 @@
+-- sbx test: a small harness for Lua test files. A file calls the globals
+--   test("name", function() ... end)        a case
+--   expect(v).eq(x) .ne(x) .truthy() .falsy() .match(pat) .contains(s) .type(t) .gt(x) .lt(x)
+--   expect_error(fn, pattern)               fn must raise, with a message matching pattern
+--   skip("reason")                          inside a case: skipped, with the reason
+--   skip_all("reason")                      at the top: every case of the file is skipped
+-- and prints TAP (prove-readable). Exit status 1 when any case failed.
+local M = {}
+
+local SKIP = {}
+
+local function fmt(v)
+  if type(v) == "string" then return ("%q"):format(v) end
+  return tostring(v)
+end
+
+local function fail(msg) error({ failure = msg }, 3) end
+
+local function expect(actual, label)
+  local prefix = label and (label .. ": ") or ""
+  local e = {}
+  function e.eq(want) if actual ~= want then fail(prefix .. "expected " .. fmt(want) .. ", got " .. fmt(actual)) end return e end
+  function e.ne(other) if actual == other then fail(prefix .. "expected something other than " .. fmt(other)) end return e end
+  function e.truthy() if not actual then fail(prefix .. "expected a true value, got " .. fmt(actual)) end return e end
+  function e.falsy() if actual then fail(prefix .. "expected false or nil, got " .. fmt(actual)) end return e end
+  function e.match(pat)
+    if type(actual) ~= "string" or not actual:match(pat) then fail(prefix .. "expected a match for " .. fmt(pat) .. ", got " .. fmt(actual)) end
+    return e
+  end
+  function e.contains(s)
+    if type(actual) ~= "string" or not actual:find(s, 1, true) then fail(prefix .. "expected text containing " .. fmt(s) .. ", got " .. fmt(actual)) end
+    return e
+  end
+  function e.type(t) if type(actual) ~= t then fail(prefix .. "expected a " .. t .. ", got " .. type(actual)) end return e end
+  function e.gt(x) if not (type(actual) == "number" and actual > x) then fail(prefix .. "expected > " .. fmt(x) .. ", got " .. fmt(actual)) end return e end
+  function e.lt(x) if not (type(actual) == "number" and actual < x) then fail(prefix .. "expected < " .. fmt(x) .. ", got " .. fmt(actual)) end return e end
+  return e
+end
+
+local function expect_error(fn, pattern)
+  local ok, err = pcall(fn)
+  if ok then fail("expected an error" .. (pattern and (" matching " .. fmt(pattern)) or "")) end
+  local msg = type(err) == "table" and (err.failure or tostring(err)) or tostring(err)
+  if pattern and not msg:match(pattern) then fail("expected an error matching " .. fmt(pattern) .. ", got " .. fmt(msg)) end
+  return msg
+end
+
+-- Loads a test file and returns its cases (each { name =, fn = }) and a skip-all reason.
+local function collect(path)
+  local cases, skip_all = {}, nil
+  local env = setmetatable({
+    test = function(name, fn)
+      if type(name) ~= "string" or type(fn) ~= "function" then error("test(name, function) expected", 2) end
+      cases[#cases + 1] = { name = name, fn = fn }
+    end,
+    expect = expect,
+    expect_error = expect_error,
+    skip = function(reason) error({ [SKIP] = tostring(reason) }, 2) end,
+    skip_all = function(reason) skip_all = tostring(reason) end,
+    sbx = require "sbx",
+  }, { __index = _G })
+  local chunk, err = loadfile(path)
+  if not chunk then return nil, err end
+  setfenv(chunk, env)
+  local ok, lerr = pcall(chunk)
+  if not ok then return nil, tostring(lerr) end
+  return cases, skip_all
+end
+
+function M.run_files(files, out)
+  out = out or io.stdout
+  local plan, failed, n = {}, 0, 0
+  for _, f in ipairs(files) do
+    local cases, extra = collect(f)
+    plan[#plan + 1] = { file = f, cases = cases, skip_all = extra, load_error = not cases and extra or nil }
+    n = n + (cases and #cases or 1)
+  end
+  out:write("TAP version 13\n1..", n, "\n")
+  local i = 0
+  for _, p in ipairs(plan) do
+    local short = p.file:match("([^/]+)%.lua$") or p.file
+    if p.load_error then
+      i = i + 1
+      failed = failed + 1
+      out:write("not ok ", i, " - ", short, ": load\n  # ", (tostring(p.load_error):gsub("\n", "\n  # ")), "\n")
+    else
+      for _, c in ipairs(p.cases) do
+        i = i + 1
+        local name = short .. ": " .. c.name
+        if p.skip_all then
+          out:write("ok ", i, " - ", name, " # SKIP ", p.skip_all, "\n")
+        else
+          local ok, err = xpcall(c.fn, function(e)
+            if type(e) == "table" then return e end
+            return { error = debug.traceback(tostring(e), 2) }
+          end)
+          if ok then
+            out:write("ok ", i, " - ", name, "\n")
+          elseif err[SKIP] then
+            out:write("ok ", i, " - ", name, " # SKIP ", err[SKIP], "\n")
+          else
+            failed = failed + 1
+            local msg = err.failure or err.error or tostring(err)
+            out:write("not ok ", i, " - ", name, "\n  # ", (tostring(msg):gsub("\n", "\n  # ")), "\n")
+          end
+        end
+        out:flush()
+        collectgarbage()  -- a sandbox a case forgot to close is killed and reaped now
+      end
+    end
+  end
+  out:write(("# %d passed, %d failed\n"):format(i - failed, failed))
+  return failed == 0
+end
+
+function M.main(args)
+  if #args == 0 or args[1] == "--help" or args[1] == "-h" then
+    io.write("usage: sbx test FILE.lua...\n\nRuns the test cases of each file and prints TAP; exit status 1 when a case failed.\n")
+    return #args == 0 and 2 or 0
+  end
+  return M.run_files(args) and 0 or 1
+end
+
+return M

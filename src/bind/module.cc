@@ -1,0 +1,185 @@
+#include "module.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include "core/features.h"
+#include "core/idmap.h"
+#include "core/ns.h"
+#include "core/rootfs.h"
+#include "core/spawn.h"
+#include "core/units.h"
+#include "sandbox.h"
+#include "spec_lua.h"
+
+namespace sbx::bind {
+
+struct EmbeddedModule {
+  const char* name;
+  const unsigned char* data;
+  size_t size;
+};
+extern const EmbeddedModule kEmbeddedModules[];
+
+void register_sys(lua_State* L);
+void register_json(lua_State* L);
+
+namespace {
+
+// plan(spec_table) -> the validated plan as plain data | nil, message, errno
+int l_plan(lua_State* L) {
+  core::Spec spec = spec_from_lua(L, 1);
+  if (auto s = core::validate(spec, false); !s) return push_failure(L, s.error());
+  push_spec(L, spec);
+  return 1;
+}
+
+int l_ns_kinds(lua_State* L) {
+  const auto& kinds = core::namespace_kinds();
+  lua_createtable(L, static_cast<int>(kinds.size()), 0);  // [list]
+  int i = 1;
+  for (const auto& k : kinds) {
+    lua_createtable(L, 0, 3);  // [list, k]
+    lua_pushlstring(L, k.name.data(), k.name.size());
+    lua_setfield(L, -2, "name");
+    lua_pushnumber(L, static_cast<lua_Number>(k.flag));
+    lua_setfield(L, -2, "flag");
+    lua_pushlstring(L, k.flag_name.data(), k.flag_name.size());
+    lua_setfield(L, -2, "flag_name");
+    lua_rawseti(L, -2, i++);  // [list]
+  }
+  return 1;
+}
+
+int l_ns_ids(lua_State* L) {
+  pid_t pid = static_cast<pid_t>(luaL_optinteger(L, 1, 0));
+  auto ids = core::namespace_ids(pid);
+  if (!ids) return push_failure(L, ids.error());
+  lua_createtable(L, 0, static_cast<int>(ids->size()));
+  for (const auto& [name, ino] : *ids) {
+    lua_pushnumber(L, static_cast<lua_Number>(ino));
+    lua_setfield(L, -2, name.c_str());
+  }
+  return 1;
+}
+
+int l_features(lua_State* L) {
+  core::Features f = core::detect_features();
+  lua_createtable(L, 0, 12);
+  if (f.cgroup == "2" || f.cgroup == "1") lua_pushinteger(L, f.cgroup == "2" ? 2 : 1);
+  else lua_pushstring(L, f.cgroup.c_str());
+  lua_setfield(L, -2, "cgroup");
+  lua_createtable(L, static_cast<int>(f.cgroup_controllers.size()), 0);
+  for (size_t i = 0; i < f.cgroup_controllers.size(); ++i) {
+    lua_pushstring(L, f.cgroup_controllers[i].c_str());
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  lua_setfield(L, -2, "cgroup_controllers");
+  const std::pair<const char*, bool> flags[] = {{"userns", f.userns}, {"overlay", f.overlay}, {"seccomp", f.seccomp},
+                                                {"timens", f.timens}, {"cgroupns", f.cgroupns}, {"clone3", f.clone3},
+                                                {"root", f.root}};
+  for (const auto& [k, v] : flags) {
+    lua_pushboolean(L, v);
+    lua_setfield(L, -2, k);
+  }
+  lua_pushstring(L, f.kernel.c_str());
+  lua_setfield(L, -2, "kernel");
+  return 1;
+}
+
+int l_busybox_rootfs(lua_State* L) {
+  auto r = core::busybox_rootfs(luaL_optstring(L, 1, "/bin/busybox"));
+  if (!r) return push_failure(L, r.error());
+  lua_pushstring(L, r->c_str());
+  return 1;
+}
+
+int l_default_id_maps(lua_State* L) {
+  core::Spec s;
+  s.namespaces = CLONE_NEWUSER;
+  s.uid_map = core::default_uid_map(getuid());
+  s.gid_map = core::default_gid_map(getgid(), getuid());
+  push_spec(L, s);  // [plan]
+  lua_getfield(L, -1, "uid_map");
+  lua_getfield(L, -2, "gid_map");
+  return 2;
+}
+
+int l_parse_size(lua_State* L) {
+  if (lua_type(L, 1) == LUA_TNUMBER) {
+    lua_pushvalue(L, 1);
+    return 1;
+  }
+  auto r = core::parse_size(luaL_checkstring(L, 1));
+  if (!r) return push_failure(L, r.error());
+  lua_pushnumber(L, static_cast<lua_Number>(*r));
+  return 1;
+}
+
+int l_parse_seconds(lua_State* L) {
+  if (lua_type(L, 1) == LUA_TNUMBER) {
+    lua_pushvalue(L, 1);
+    return 1;
+  }
+  auto r = core::parse_seconds(luaL_checkstring(L, 1));
+  if (!r) return push_failure(L, r.error());
+  lua_pushnumber(L, static_cast<lua_Number>(*r));
+  return 1;
+}
+
+int l_dirs(lua_State* L) {
+  lua_createtable(L, 0, 2);
+  lua_pushstring(L, core::runtime_dir().c_str());
+  lua_setfield(L, -2, "runtime");
+  lua_pushstring(L, core::cache_dir().c_str());
+  lua_setfield(L, -2, "cache");
+  return 1;
+}
+
+int l_load_embedded(lua_State* L) {
+  const auto* m = static_cast<const EmbeddedModule*>(lua_touserdata(L, lua_upvalueindex(1)));
+  std::string chunk = std::string("=") + m->name;
+  if (luaL_loadbuffer(L, reinterpret_cast<const char*>(m->data), m->size, chunk.c_str()) != 0)
+    return lua_error(L);
+  lua_pushstring(L, std::string(m->name) == "sbx.init" ? "sbx" : m->name);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+}  // namespace
+
+int open_core(lua_State* L) {
+  static const luaL_Reg fns[] = {
+      {"spawn", l_spawn_entry},          {"plan", guarded<l_plan>},
+      {"ns_kinds", guarded<l_ns_kinds>}, {"ns_ids", guarded<l_ns_ids>},
+      {"features", guarded<l_features>}, {"busybox_rootfs", guarded<l_busybox_rootfs>},
+      {"default_id_maps", guarded<l_default_id_maps>}, {"parse_size", guarded<l_parse_size>},
+      {"parse_seconds", guarded<l_parse_seconds>}, {"dirs", guarded<l_dirs>},
+      {nullptr, nullptr}};
+  register_process(L);
+  lua_newtable(L);  // [core]
+  luaL_register(L, nullptr, fns);
+  register_sys(L);  // [core, sys]
+  lua_setfield(L, -2, "sys");
+  register_json(L);  // [core, json]
+  lua_setfield(L, -2, "json");
+  lua_pushstring(L, SBX_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}
+
+void install_preloads(lua_State* L) {
+  lua_getglobal(L, "package");      // [package]
+  lua_getfield(L, -1, "preload");   // [package, preload]
+  lua_pushcfunction(L, open_core);  // [package, preload, fn]
+  lua_setfield(L, -2, "sbx.core");
+  for (const EmbeddedModule* m = kEmbeddedModules; m->name; ++m) {
+    lua_pushlightuserdata(L, const_cast<EmbeddedModule*>(m));
+    lua_pushcclosure(L, l_load_embedded, 1);  // [package, preload, loader]
+    std::string name = m->name;
+    lua_setfield(L, -2, name == "sbx.init" ? "sbx" : m->name);
+  }
+  lua_pop(L, 2);
+}
+
+}  // namespace sbx::bind

@@ -1,0 +1,276 @@
+// sbx.Process: a running sandbox (or a process from sbx.sys.clone) as a Lua value.
+#include "sandbox.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "core/forward.h"
+#include "core/ns.h"
+#include "spec_lua.h"
+
+namespace sbx::bind {
+
+namespace {
+
+constexpr const char* kProcessMeta = "sbx.Process";
+
+Process* check_process(lua_State* L, int i) {
+  return static_cast<Process*>(luaL_checkudata(L, i, kProcessMeta));
+}
+
+int push_status(lua_State* L, const core::ExitStatus& es) {
+  lua_createtable(L, 0, 4);  // [st]
+  if (es.signal) {
+    lua_pushinteger(L, es.signal);
+    lua_setfield(L, -2, "signal");
+  } else {
+    lua_pushinteger(L, es.code);
+    lua_setfield(L, -2, "code");
+  }
+  lua_pushinteger(L, es.shell_code());
+  lua_setfield(L, -2, "status");
+  lua_pushboolean(L, !es.signal && es.code == 0);
+  lua_setfield(L, -2, "ok");
+  return 1;
+}
+
+// "inherit" | "null" | "pipe" | an fd number -> the child's fd, and the parent's pipe end.
+core::Status open_stdio(lua_State* L, int io_idx, const char* key, int which, int& child_fd,
+                        core::Fd& parent_end, core::Fd& child_end) {
+  child_fd = -1;
+  if (io_idx == 0) return {};
+  lua_getfield(L, io_idx, key);  // [v]
+  int type = lua_type(L, -1);
+  std::string mode = type == LUA_TSTRING ? lua_tostring(L, -1) : "";
+  int number = type == LUA_TNUMBER ? static_cast<int>(lua_tointeger(L, -1)) : -1;
+  lua_pop(L, 1);
+  if (type == LUA_TNIL || mode == "inherit") return {};
+  if (type == LUA_TNUMBER) {
+    child_fd = number;
+    return {};
+  }
+  if (mode == "null") {
+    child_end.reset(open("/dev/null", which == 0 ? O_RDONLY | O_CLOEXEC : O_WRONLY | O_CLOEXEC));
+    if (!child_end.ok()) return core::sys_error(std::string(key) + ": open /dev/null");
+  } else if (mode == "pipe") {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return core::sys_error(std::string(key) + ": pipe");
+    if (which == 0) {
+      child_end.reset(p[0]);
+      parent_end.reset(p[1]);
+    } else {
+      child_end.reset(p[1]);
+      parent_end.reset(p[0]);
+    }
+  } else {
+    raise(L, std::string(key) + ": expected \"inherit\", \"null\", \"pipe\" or an fd number, got " +
+                 (type == LUA_TSTRING ? "\"" + mode + "\"" : std::string(lua_typename(L, type))));
+  }
+  child_fd = child_end.get();
+  return {};
+}
+
+int l_spawn(lua_State* L) {
+  core::Spec spec = spec_from_lua(L, 1);
+  int io_idx = lua_istable(L, 2) ? 2 : 0;
+  if (io_idx) check_keys(L, io_idx, "io", {"stdin", "stdout", "stderr"});
+  core::SpawnIo io;
+  core::Fd parents[3], childs[3];
+  static const char* const kKeys[3] = {"stdin", "stdout", "stderr"};
+  for (int i = 0; i < 3; ++i)
+    if (auto s = open_stdio(L, io_idx, kKeys[i], i, io.stdio[i], parents[i], childs[i]); !s)
+      return push_failure(L, s.error());
+  auto box = core::spawn(spec, io);
+  if (!box) return push_failure(L, box.error());
+  Process* p = new_process(L, std::move(*box));  // [p]
+  for (int i = 0; i < 3; ++i) p->pipes[i] = std::move(parents[i]);
+  p->name = spec.argv.empty() ? "" : spec.argv[0];
+  return 1;
+}
+
+// Waits, with an optional timeout in seconds: status table, or nil, "timeout", ETIMEDOUT.
+int l_wait(lua_State* L) {
+  Process* p = check_process(L, 1);
+  double timeout = luaL_optnumber(L, 2, -1);
+  if (p->box.exit_status()) return push_status(L, *p->box.exit_status());
+  if (timeout >= 0 && p->box.pidfd() >= 0) {
+    struct pollfd pfd{p->box.pidfd(), POLLIN, 0};
+    int r;
+    {
+      core::SignalForward fwd(p->box.pidfd());
+      do r = poll(&pfd, 1, static_cast<int>(timeout * 1000));
+      while (r < 0 && errno == EINTR);
+    }
+    if (r == 0) return push_failure(L, {ETIMEDOUT, "wait for sandbox pid " + std::to_string(p->box.pid()) + ": timed out"});
+  }
+  core::SignalForward fwd(p->box.pidfd());
+  auto st = p->box.wait(false);
+  if (!st) return push_failure(L, st.error());
+  return push_status(L, **st);
+}
+
+int signal_number(lua_State* L, int idx) {
+  if (lua_type(L, idx) == LUA_TNUMBER) return static_cast<int>(lua_tointeger(L, idx));
+  if (lua_isnoneornil(L, idx)) return SIGTERM;
+  std::string name = luaL_checkstring(L, idx);
+  if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+  for (int s = 1; s < NSIG; ++s) {
+    const char* abbrev = sigabbrev_np(s);
+    if (abbrev && name == abbrev) return s;
+  }
+  raise(L, "kill: unknown signal '" + name + "' (e.g. TERM, KILL, INT or a number)");
+}
+
+int l_kill(lua_State* L) {
+  Process* p = check_process(L, 1);
+  int sig = signal_number(L, 2);
+  if (auto s = p->box.kill(sig); !s) return push_failure(L, s.error());
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// Reads one pipe ("stdout" or "stderr") to its end.
+int l_read(lua_State* L) {
+  Process* p = check_process(L, 1);
+  static const char* const kNames[] = {"stdout", "stderr", nullptr};
+  int which = luaL_checkoption(L, 2, "stdout", kNames) + 1;
+  if (!p->pipes[which].ok()) raise(L, std::string("read: ") + kNames[which - 1] + " is not a pipe (spawn with " + kNames[which - 1] + " = \"pipe\")");
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(p->pipes[which].get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return push_failure(L, core::sys_error(std::string("read ") + kNames[which - 1]));
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  p->pipes[which].reset();
+  lua_pushlstring(L, out.data(), out.size());
+  return 1;
+}
+
+// Feeds `input` to stdin (then closes it) while draining stdout and stderr: returns both.
+int l_communicate(lua_State* L) {
+  Process* p = check_process(L, 1);
+  size_t in_len = 0;
+  const char* in = luaL_optlstring(L, 2, "", &in_len);
+  size_t in_off = 0;
+  std::string out[3];
+  if (p->pipes[0].ok() && in_len == 0) p->pipes[0].reset();
+  if (p->pipes[0].ok()) fcntl(p->pipes[0].get(), F_SETFL, O_NONBLOCK);
+  core::SignalForward fwd(p->box.pidfd());
+  for (;;) {
+    struct pollfd pf[3];
+    int idx[3], n = 0;
+    for (int i = 0; i < 3; ++i)
+      if (p->pipes[i].ok()) {
+        pf[n] = {p->pipes[i].get(), static_cast<short>(i == 0 ? POLLOUT : POLLIN), 0};
+        idx[n++] = i;
+      }
+    if (n == 0) break;
+    if (poll(pf, static_cast<nfds_t>(n), -1) < 0) {
+      if (errno == EINTR) continue;
+      return push_failure(L, core::sys_error("communicate: poll"));
+    }
+    for (int k = 0; k < n; ++k) {
+      int i = idx[k];
+      if (!pf[k].revents) continue;
+      if (i == 0) {
+        ssize_t w = write(p->pipes[0].get(), in + in_off, in_len - in_off);
+        if (w > 0) in_off += static_cast<size_t>(w);
+        if ((w < 0 && errno != EAGAIN && errno != EINTR) || in_off == in_len) p->pipes[0].reset();
+        continue;
+      }
+      char buf[65536];
+      ssize_t r = read(p->pipes[i].get(), buf, sizeof buf);
+      if (r > 0) out[i].append(buf, static_cast<size_t>(r));
+      else if (r == 0 || (errno != EINTR && errno != EAGAIN)) p->pipes[i].reset();
+    }
+  }
+  lua_pushlstring(L, out[1].data(), out[1].size());
+  lua_pushlstring(L, out[2].data(), out[2].size());
+  return 2;
+}
+
+int l_write(lua_State* L) {
+  Process* p = check_process(L, 1);
+  size_t len;
+  const char* data = luaL_checklstring(L, 2, &len);
+  if (!p->pipes[0].ok()) raise(L, "write: stdin is not a pipe (spawn with stdin = \"pipe\")");
+  size_t off = 0;
+  while (off < len) {
+    ssize_t w = write(p->pipes[0].get(), data + off, len - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return push_failure(L, core::sys_error("write stdin"));
+    off += static_cast<size_t>(w);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int l_close_stdin(lua_State* L) {
+  check_process(L, 1)->pipes[0].reset();
+  return 0;
+}
+
+int l_index(lua_State* L) {
+  Process* p = check_process(L, 1);
+  std::string key = luaL_checkstring(L, 2);
+  if (key == "pid") {
+    lua_pushinteger(L, p->box.pid());
+    return 1;
+  }
+  if (key == "running") {
+    if (p->box.running()) (void)p->box.wait(true);
+    lua_pushboolean(L, p->box.running());
+    return 1;
+  }
+  lua_getmetatable(L, 1);  // [meta]
+  lua_getfield(L, -1, key.c_str());  // [meta, method]
+  return 1;
+}
+
+int l_gc(lua_State* L) {
+  Process* p = check_process(L, 1);
+  p->~Process();  // kills and reaps a still-running sandbox (owner process only)
+  return 0;
+}
+
+int l_tostring(lua_State* L) {
+  Process* p = check_process(L, 1);
+  std::string state = p->box.exit_status() ? "exited " + std::to_string(p->box.exit_status()->shell_code()) : "running";
+  lua_pushfstring(L, "sbx.Process(pid %d, %s%s%s)", static_cast<int>(p->box.pid()), state.c_str(),
+                  p->name.empty() ? "" : ", ", p->name.c_str());
+  return 1;
+}
+
+}  // namespace
+
+Process* new_process(lua_State* L, core::Sandbox box) {
+  void* mem = lua_newuserdata(L, sizeof(Process));  // [ud]
+  Process* p = new (mem) Process{std::move(box), {}, {}};
+  luaL_getmetatable(L, kProcessMeta);  // [ud, meta]
+  lua_setmetatable(L, -2);             // [ud]
+  return p;
+}
+
+void register_process(lua_State* L) {
+  static const luaL_Reg methods[] = {
+      {"wait", guarded<l_wait>},         {"kill", guarded<l_kill>},
+      {"read", guarded<l_read>},         {"write", guarded<l_write>},
+      {"close_stdin", guarded<l_close_stdin>}, {"communicate", guarded<l_communicate>},
+      {"__index", guarded<l_index>},     {"__gc", guarded<l_gc>},
+      {"__tostring", guarded<l_tostring>}, {nullptr, nullptr}};
+  luaL_newmetatable(L, kProcessMeta);  // [meta]
+  luaL_register(L, nullptr, methods);
+  lua_pop(L, 1);
+}
+
+int l_spawn_entry(lua_State* L) { return guarded<l_spawn>(L); }
+
+}  // namespace sbx::bind

@@ -1,0 +1,22 @@
+// sbx.Process userdata: owns a core::Sandbox and the supervisor's ends of its stdio pipes.
+#pragma once
+#include <string>
+
+#include "core/spawn.h"
+#include "lua_util.h"
+
+namespace sbx::bind {
+
+struct Process {
+  core::Sandbox box;
+  core::Fd pipes[3];  // parent ends: stdin (write), stdout, stderr (read)
+  std::string name;
+};
+
+void register_process(lua_State* L);
+// Pushes a new Process owning `box`.
+Process* new_process(lua_State* L, core::Sandbox box);
+// core.spawn(plan, io) -> Process | nil, message, errno
+int l_spawn_entry(lua_State* L);
+
+}  // namespace sbx::bind

@@ -1,0 +1,209 @@
+#include "spec_lua.h"
+
+#include <sched.h>
+
+#include <cmath>
+
+#include "core/ns.h"
+
+namespace sbx::bind {
+
+namespace {
+
+std::vector<core::IdMapEntry> read_map(lua_State* L, int idx, const char* key) {
+  std::vector<core::IdMapEntry> out;
+  lua_getfield(L, idx, key);  // [map]
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return out;
+  }
+  if (!lua_istable(L, -1)) raise(L, std::string("spec.") + key + ": expected a list of {inside, outside, count}");
+  int t = lua_gettop(L);
+  for (int i = 1; i <= static_cast<int>(lua_objlen(L, t)); ++i) {
+    lua_rawgeti(L, t, i);  // [map, e]
+    std::string what = std::string("spec.") + key + "[" + std::to_string(i) + "]";
+    if (!lua_istable(L, -1)) raise(L, what + ": expected a table {inside=, outside=, count=}");
+    check_keys(L, -1, what.c_str(), {"inside", "outside", "count"});
+    auto num = [&](const char* k, double dflt) {
+      auto v = opt_number_field(L, lua_gettop(L), what.c_str(), k);
+      double d = v.value_or(dflt);
+      if (d < 0 || d > 4294967295.0 || d != std::floor(d)) raise(L, what + "." + k + ": not an id");
+      return static_cast<uint32_t>(d);
+    };
+    core::IdMapEntry e{num("inside", 0), num("outside", 0), num("count", 1)};
+    out.push_back(e);
+    lua_pop(L, 1);  // [map]
+  }
+  lua_pop(L, 1);
+  return out;
+}
+
+core::Op read_op(lua_State* L, int idx, int n) {
+  std::string what = "spec.ops[" + std::to_string(n) + "]";
+  if (!lua_istable(L, idx)) raise(L, what + ": expected a table");
+  check_keys(L, idx, what.c_str(), {"kind", "source", "dest", "optional", "size", "mode"});
+  auto kind_name = opt_string_field(L, idx, what.c_str(), "kind");
+  if (!kind_name) raise(L, what + ": missing kind");
+  auto kind = core::op_kind_from_name(*kind_name);
+  if (!kind) raise(L, what + ".kind: unknown '" + *kind_name + "'");
+  core::Op op{*kind, opt_string_field(L, idx, what.c_str(), "source").value_or(""),
+              opt_string_field(L, idx, what.c_str(), "dest").value_or("")};
+  op.optional = opt_bool_field(L, idx, what.c_str(), "optional").value_or(false);
+  op.size = static_cast<uint64_t>(opt_number_field(L, idx, what.c_str(), "size").value_or(0));
+  op.mode = static_cast<uint32_t>(opt_number_field(L, idx, what.c_str(), "mode").value_or(0));
+  return op;
+}
+
+void push_map(lua_State* L, const std::vector<core::IdMapEntry>& map) {
+  lua_createtable(L, static_cast<int>(map.size()), 0);  // [list]
+  for (size_t i = 0; i < map.size(); ++i) {
+    lua_createtable(L, 0, 3);  // [list, e]
+    lua_pushnumber(L, map[i].inside);
+    lua_setfield(L, -2, "inside");
+    lua_pushnumber(L, map[i].outside);
+    lua_setfield(L, -2, "outside");
+    lua_pushnumber(L, map[i].count);
+    lua_setfield(L, -2, "count");
+    lua_rawseti(L, -2, static_cast<int>(i + 1));  // [list]
+  }
+}
+
+void push_strings(lua_State* L, const std::vector<std::string>& v) {
+  lua_createtable(L, static_cast<int>(v.size()), 0);
+  for (size_t i = 0; i < v.size(); ++i) {
+    lua_pushlstring(L, v[i].data(), v[i].size());
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+}
+
+}  // namespace
+
+core::Spec spec_from_lua(lua_State* L, int idx) {
+  idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+  if (!lua_istable(L, idx)) raise(L, "spec: expected a table");
+  check_keys(L, idx, "spec",
+             {"namespaces", "rootfs", "rootfs_readonly", "ops", "uid_map", "gid_map", "deny_setgroups",
+              "hostname", "cwd", "env", "argv", "uid", "gid", "die_with_parent", "time_offsets", "loopback_up"});
+  core::Spec s;
+  if (auto ns = opt_string_list_field(L, idx, "spec", "namespaces")) {
+    auto flags = core::namespace_flags(*ns);
+    if (!flags) raise(L, "spec.namespaces: " + flags.error().message);
+    s.namespaces = *flags;
+  }
+  s.rootfs = opt_string_field(L, idx, "spec", "rootfs").value_or("");
+  s.rootfs_readonly = opt_bool_field(L, idx, "spec", "rootfs_readonly").value_or(true);
+  lua_getfield(L, idx, "ops");  // [ops]
+  if (lua_istable(L, -1)) {
+    int t = lua_gettop(L);
+    for (int i = 1; i <= static_cast<int>(lua_objlen(L, t)); ++i) {
+      lua_rawgeti(L, t, i);  // [ops, op]
+      s.ops.push_back(read_op(L, lua_gettop(L), i));
+      lua_pop(L, 1);
+    }
+  } else if (!lua_isnil(L, -1)) {
+    raise(L, "spec.ops: expected a list of ops");
+  }
+  lua_pop(L, 1);  // []
+  s.uid_map = read_map(L, idx, "uid_map");
+  s.gid_map = read_map(L, idx, "gid_map");
+  s.deny_setgroups = opt_bool_field(L, idx, "spec", "deny_setgroups").value_or(true);
+  s.hostname = opt_string_field(L, idx, "spec", "hostname").value_or("");
+  s.cwd = opt_string_field(L, idx, "spec", "cwd").value_or("/");
+  s.env = opt_string_list_field(L, idx, "spec", "env").value_or(std::vector<std::string>{});
+  s.argv = opt_string_list_field(L, idx, "spec", "argv").value_or(std::vector<std::string>{});
+  if (auto u = opt_number_field(L, idx, "spec", "uid")) s.uid = static_cast<uid_t>(*u);
+  if (auto g = opt_number_field(L, idx, "spec", "gid")) s.gid = static_cast<gid_t>(*g);
+  s.die_with_parent = opt_bool_field(L, idx, "spec", "die_with_parent").value_or(true);
+  s.loopback_up = opt_bool_field(L, idx, "spec", "loopback_up").value_or(true);
+  lua_getfield(L, idx, "time_offsets");  // [t]
+  if (lua_istable(L, -1)) {
+    check_keys(L, -1, "spec.time_offsets", {"monotonic", "boottime"});
+    s.monotonic_offset = static_cast<int64_t>(opt_number_field(L, lua_gettop(L), "spec.time_offsets", "monotonic").value_or(0));
+    s.boottime_offset = static_cast<int64_t>(opt_number_field(L, lua_gettop(L), "spec.time_offsets", "boottime").value_or(0));
+  } else if (!lua_isnil(L, -1)) {
+    raise(L, "spec.time_offsets: expected a table {monotonic=, boottime=}");
+  }
+  lua_pop(L, 1);
+  return s;
+}
+
+void push_spec(lua_State* L, const core::Spec& s) {
+  lua_newtable(L);  // [plan]
+  push_strings(L, core::namespace_names(s.namespaces));
+  lua_setfield(L, -2, "namespaces");
+  if (!s.rootfs.empty()) {
+    lua_pushstring(L, s.rootfs.c_str());
+    lua_setfield(L, -2, "rootfs");
+  }
+  lua_pushboolean(L, s.rootfs_readonly);
+  lua_setfield(L, -2, "rootfs_readonly");
+  lua_createtable(L, static_cast<int>(s.ops.size()), 0);  // [plan, ops]
+  for (size_t i = 0; i < s.ops.size(); ++i) {
+    const auto& op = s.ops[i];
+    lua_newtable(L);  // [plan, ops, op]
+    lua_pushstring(L, core::op_kind_name(op.kind));
+    lua_setfield(L, -2, "kind");
+    if (!op.source.empty()) {
+      lua_pushlstring(L, op.source.data(), op.source.size());
+      lua_setfield(L, -2, "source");
+    }
+    lua_pushstring(L, op.dest.c_str());
+    lua_setfield(L, -2, "dest");
+    if (op.optional) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, "optional");
+    }
+    if (op.size) {
+      lua_pushnumber(L, static_cast<lua_Number>(op.size));
+      lua_setfield(L, -2, "size");
+    }
+    if (op.mode) {
+      lua_pushnumber(L, op.mode);
+      lua_setfield(L, -2, "mode");
+    }
+    lua_rawseti(L, -2, static_cast<int>(i + 1));  // [plan, ops]
+  }
+  lua_setfield(L, -2, "ops");  // [plan]
+  if (s.namespaces & CLONE_NEWUSER) {
+    push_map(L, s.uid_map);
+    lua_setfield(L, -2, "uid_map");
+    push_map(L, s.gid_map);
+    lua_setfield(L, -2, "gid_map");
+    lua_pushboolean(L, s.deny_setgroups);
+    lua_setfield(L, -2, "deny_setgroups");
+  }
+  if (!s.hostname.empty()) {
+    lua_pushstring(L, s.hostname.c_str());
+    lua_setfield(L, -2, "hostname");
+  }
+  lua_pushstring(L, s.cwd.c_str());
+  lua_setfield(L, -2, "cwd");
+  push_strings(L, s.env);
+  lua_setfield(L, -2, "env");
+  push_strings(L, s.argv);
+  lua_setfield(L, -2, "argv");
+  if (s.uid) {
+    lua_pushnumber(L, *s.uid);
+    lua_setfield(L, -2, "uid");
+  }
+  if (s.gid) {
+    lua_pushnumber(L, *s.gid);
+    lua_setfield(L, -2, "gid");
+  }
+  lua_pushboolean(L, s.die_with_parent);
+  lua_setfield(L, -2, "die_with_parent");
+  if (s.namespaces & CLONE_NEWNET) {
+    lua_pushboolean(L, s.loopback_up);
+    lua_setfield(L, -2, "loopback_up");
+  }
+  if (s.monotonic_offset || s.boottime_offset) {
+    lua_createtable(L, 0, 2);
+    lua_pushnumber(L, static_cast<lua_Number>(s.monotonic_offset));
+    lua_setfield(L, -2, "monotonic");
+    lua_pushnumber(L, static_cast<lua_Number>(s.boottime_offset));
+    lua_setfield(L, -2, "boottime");
+    lua_setfield(L, -2, "time_offsets");
+  }
+}
+
+}  // namespace sbx::bind

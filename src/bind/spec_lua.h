@@ -1,0 +1,14 @@
+// core::Spec <-> Lua plan table. The plan table is the data box:spec() shows and the only
+// thing the core receives from Lua.
+#pragma once
+#include "core/spec.h"
+#include "lua_util.h"
+
+namespace sbx::bind {
+
+// Reads a plan table strictly: unknown keys and wrong types raise, naming them.
+core::Spec spec_from_lua(lua_State* L, int idx);
+// Pushes the plan as plain data (the same shape spec_from_lua reads).
+void push_spec(lua_State* L, const core::Spec& spec);
+
+}  // namespace sbx::bind

@@ -1,0 +1,367 @@
+// sbx.sys: the kernel entry points the seeds describe, one-to-one, plus the few process calls
+// (fork, exec, waitpid) that let Lua compose them the way util-linux's unshare does.
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "core/idmap.h"
+#include "core/ns.h"
+#include "lua_util.h"
+#include "sandbox.h"
+#include "spec_lua.h"
+
+namespace sbx::bind {
+
+namespace {
+
+int ok_or_failure(lua_State* L, int rc, const std::string& what) {
+  if (rc == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  return push_failure(L, core::sys_error(what));
+}
+
+uint64_t ns_flags_arg(lua_State* L, int idx, const char* what) {
+  if (lua_isnoneornil(L, idx)) return 0;
+  auto names = check_string_list(L, idx, what);
+  auto flags = core::namespace_flags(names);
+  if (!flags) raise(L, std::string(what) + ": " + flags.error().message);
+  return *flags;
+}
+
+int l_unshare(lua_State* L) {
+  uint64_t flags = ns_flags_arg(L, 1, "unshare");
+  if (!flags) raise(L, "unshare: name at least one namespace, e.g. { \"uts\" }");
+  auto s = core::unshare_namespaces(flags);
+  if (!s) return push_failure(L, s.error());
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int l_setns(lua_State* L) {
+  pid_t pid = static_cast<pid_t>(luaL_checkinteger(L, 1));
+  uint64_t flags = ns_flags_arg(L, 2, "setns");
+  auto s = core::join_namespaces(pid, flags);
+  if (!s) return push_failure(L, s.error());
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+struct FlagName {
+  const char* name;
+  unsigned long flag;
+};
+constexpr FlagName kMountFlags[] = {
+    {"bind", MS_BIND},         {"rec", MS_REC},           {"rdonly", MS_RDONLY},
+    {"ro", MS_RDONLY},         {"nosuid", MS_NOSUID},     {"nodev", MS_NODEV},
+    {"noexec", MS_NOEXEC},     {"remount", MS_REMOUNT},   {"private", MS_PRIVATE},
+    {"shared", MS_SHARED},     {"slave", MS_SLAVE},       {"unbindable", MS_UNBINDABLE},
+    {"move", MS_MOVE},         {"relatime", MS_RELATIME}, {"noatime", MS_NOATIME},
+    {"strictatime", MS_STRICTATIME}, {"silent", MS_SILENT},
+};
+
+int l_mount(lua_State* L) {
+  const char* src = luaL_optstring(L, 1, nullptr);
+  const char* dst = luaL_checkstring(L, 2);
+  const char* type = luaL_optstring(L, 3, nullptr);
+  unsigned long flags = 0;
+  if (!lua_isnoneornil(L, 4)) {
+    for (const auto& f : check_string_list(L, 4, "mount flags")) {
+      bool found = false;
+      for (const auto& k : kMountFlags)
+        if (f == k.name) {
+          flags |= k.flag;
+          found = true;
+        }
+      if (!found) raise(L, "mount: unknown flag '" + f + "' (e.g. bind, rec, rdonly, private, remount)");
+    }
+  }
+  const char* data = luaL_optstring(L, 5, nullptr);
+  std::string what = std::string("mount ") + (src ? src : (type ? type : "none")) + " on " + dst;
+  return ok_or_failure(L, mount(src, dst, type, flags, data), what);
+}
+
+int l_umount(lua_State* L) {
+  const char* target = luaL_checkstring(L, 1);
+  int flags = 0;
+  if (!lua_isnoneornil(L, 2))
+    for (const auto& f : check_string_list(L, 2, "umount flags")) {
+      if (f == "detach") flags |= MNT_DETACH;
+      else if (f == "force") flags |= MNT_FORCE;
+      else raise(L, "umount: unknown flag '" + f + "' (detach, force)");
+    }
+  return ok_or_failure(L, umount2(target, flags), std::string("umount ") + target);
+}
+
+int l_pivot_root(lua_State* L) {
+  const char* n = luaL_checkstring(L, 1);
+  const char* o = luaL_checkstring(L, 2);
+  return ok_or_failure(L, static_cast<int>(syscall(SYS_pivot_root, n, o)),
+                       std::string("pivot_root ") + n + " " + o);
+}
+
+int l_chroot(lua_State* L) {
+  const char* p = luaL_checkstring(L, 1);
+  return ok_or_failure(L, chroot(p), std::string("chroot ") + p);
+}
+
+int l_chdir(lua_State* L) {
+  const char* p = luaL_checkstring(L, 1);
+  return ok_or_failure(L, chdir(p), std::string("chdir ") + p);
+}
+
+int l_sethostname(lua_State* L) {
+  size_t n;
+  const char* h = luaL_checklstring(L, 1, &n);
+  return ok_or_failure(L, sethostname(h, n), std::string("sethostname ") + h);
+}
+
+int l_gethostname(lua_State* L) {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof buf - 1) != 0) return push_failure(L, core::sys_error("gethostname"));
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+int l_ids(lua_State* L) {
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, getpid());
+  lua_setfield(L, -2, "pid");
+  lua_pushinteger(L, getppid());
+  lua_setfield(L, -2, "ppid");
+  lua_pushnumber(L, getuid());
+  lua_setfield(L, -2, "uid");
+  lua_pushnumber(L, getgid());
+  lua_setfield(L, -2, "gid");
+  lua_pushnumber(L, geteuid());
+  lua_setfield(L, -2, "euid");
+  return 1;
+}
+
+int l_getpid(lua_State* L) {
+  lua_pushinteger(L, getpid());
+  return 1;
+}
+
+int l_fork(lua_State* L) {
+  pid_t p = fork();
+  if (p < 0) return push_failure(L, core::sys_error("fork"));
+  lua_pushinteger(L, p);
+  return 1;
+}
+
+// exec(argv [, env list]) searches PATH; returns only on failure.
+int l_exec(lua_State* L) {
+  auto argv = check_string_list(L, 1, "exec argv");
+  if (argv.empty()) raise(L, "exec: empty argv");
+  std::vector<char*> a;
+  for (auto& s : argv) a.push_back(s.data());
+  a.push_back(nullptr);
+  if (lua_isnoneornil(L, 2)) {
+    execvp(a[0], a.data());
+  } else {
+    auto env = check_string_list(L, 2, "exec env");
+    std::vector<char*> e;
+    for (auto& s : env) e.push_back(s.data());
+    e.push_back(nullptr);
+    execvpe(a[0], a.data(), e.data());
+  }
+  return push_failure(L, core::sys_error("exec " + argv[0]));
+}
+
+int l_waitpid(lua_State* L) {
+  pid_t pid = static_cast<pid_t>(luaL_checkinteger(L, 1));
+  int st = 0;
+  pid_t r;
+  do r = waitpid(pid, &st, 0);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return push_failure(L, core::sys_error("waitpid " + std::to_string(pid)));
+  lua_createtable(L, 0, 3);
+  if (WIFSIGNALED(st)) {
+    lua_pushinteger(L, WTERMSIG(st));
+    lua_setfield(L, -2, "signal");
+  } else {
+    lua_pushinteger(L, WEXITSTATUS(st));
+    lua_setfield(L, -2, "code");
+  }
+  lua_pushinteger(L, WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
+  lua_setfield(L, -2, "status");
+  return 1;
+}
+
+int l_exit(lua_State* L) {
+  fflush(nullptr);
+  _exit(static_cast<int>(luaL_optinteger(L, 1, 0)));
+}
+
+int l_kill(lua_State* L) {
+  pid_t pid = static_cast<pid_t>(luaL_checkinteger(L, 1));
+  int sig = static_cast<int>(luaL_optinteger(L, 2, SIGTERM));
+  return ok_or_failure(L, kill(pid, sig), "kill " + std::to_string(pid));
+}
+
+int l_setuid(lua_State* L) {
+  uid_t u = static_cast<uid_t>(luaL_checknumber(L, 1));
+  return ok_or_failure(L, setresuid(u, u, u), "setuid " + std::to_string(u));
+}
+
+int l_setgid(lua_State* L) {
+  gid_t g = static_cast<gid_t>(luaL_checknumber(L, 1));
+  if (setgroups(0, nullptr) != 0 && errno != EPERM) return push_failure(L, core::sys_error("setgroups"));
+  return ok_or_failure(L, setresgid(g, g, g), "setgid " + std::to_string(g));
+}
+
+int l_pdeathsig(lua_State* L) {
+  int sig = static_cast<int>(luaL_checkinteger(L, 1));
+  return ok_or_failure(L, prctl(PR_SET_PDEATHSIG, sig), "prctl PR_SET_PDEATHSIG");
+}
+
+std::vector<core::IdMapEntry> map_arg(lua_State* L, int idx, const char* what) {
+  std::vector<core::IdMapEntry> out;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  for (int i = 1; i <= static_cast<int>(lua_objlen(L, idx)); ++i) {
+    lua_rawgeti(L, idx, i);  // [e]
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      auto e = core::parse_id_map_entry(lua_tostring(L, -1));
+      if (!e) raise(L, std::string(what) + ": " + e.error().message);
+      out.push_back(*e);
+    } else if (lua_istable(L, -1)) {
+      int t = lua_gettop(L);
+      auto f = [&](const char* k, double d) { return static_cast<uint32_t>(opt_number_field(L, t, what, k).value_or(d)); };
+      out.push_back({f("inside", 0), f("outside", 0), f("count", 1)});
+    } else {
+      raise(L, std::string(what) + ": entries are \"inside:outside:count\" or {inside=, outside=, count=}");
+    }
+    lua_pop(L, 1);
+  }
+  return out;
+}
+
+// write_id_maps(pid (0 = self), uid_map, gid_map [, deny_setgroups=true])
+int l_write_id_maps(lua_State* L) {
+  pid_t pid = static_cast<pid_t>(luaL_checkinteger(L, 1));
+  auto u = map_arg(L, 2, "uid map");
+  auto g = map_arg(L, 3, "gid map");
+  bool deny = lua_isnoneornil(L, 4) ? true : lua_toboolean(L, 4);
+  auto s = core::write_id_maps(pid, u, g, deny);
+  if (!s) return push_failure(L, s.error());
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// clone{ ns = {...}, fn = function() ... end [, uid_map=, gid_map=] } -> Process
+// The function runs in the new process; its number result is the exit code.
+int l_clone(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  check_keys(L, 1, "clone", {"ns", "fn", "uid_map", "gid_map"});
+  lua_getfield(L, 1, "ns");  // [ns]
+  uint64_t flags = ns_flags_arg(L, lua_gettop(L), "clone.ns");
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "fn");  // [fn]
+  if (!lua_isfunction(L, -1)) raise(L, "clone.fn: expected a function");
+  int fn = lua_gettop(L);
+  std::vector<core::IdMapEntry> um = core::default_uid_map(getuid()), gm = core::default_gid_map(getgid(), getuid());
+  lua_getfield(L, 1, "uid_map");
+  if (!lua_isnil(L, -1)) um = map_arg(L, lua_gettop(L), "clone.uid_map");
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "gid_map");
+  if (!lua_isnil(L, -1)) gm = map_arg(L, lua_gettop(L), "clone.gid_map");
+  lua_pop(L, 1);
+
+  int go[2];
+  if (pipe2(go, O_CLOEXEC) != 0) return push_failure(L, core::sys_error("clone: pipe"));
+  auto r = core::clone_process(flags);
+  if (!r) {
+    close(go[0]);
+    close(go[1]);
+    return push_failure(L, r.error());
+  }
+  if (r->pid == 0) {
+    // The child: every sbx-owned resource it inherited belongs to the parent (owner pids differ),
+    // so nothing it collects or closes here cleans up the parent's sandboxes.
+    close(go[1]);
+    char c;
+    ssize_t n = read(go[0], &c, 1);
+    close(go[0]);
+    if (n != 1) _exit(127);
+    if (flags & CLONE_NEWUSER) {
+      if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) perror("sbx.sys.clone: become root in the user namespace");
+    }
+    lua_pushvalue(L, fn);  // [fn]
+    int code = 0;
+    if (lua_pcall(L, 0, 1, 0) != 0) {
+      fprintf(stderr, "sbx.sys.clone: %s\n", lua_tostring(L, -1));
+      code = 1;
+    } else if (lua_isnumber(L, -1)) {
+      code = static_cast<int>(lua_tointeger(L, -1));
+    } else if (lua_isboolean(L, -1)) {
+      code = lua_toboolean(L, -1) ? 0 : 1;
+    }
+    fflush(nullptr);
+    _exit(code);
+  }
+  close(go[0]);
+  core::Fd go_write(go[1]);
+  Process* p = new_process(L, core::Sandbox(r->pid, core::Fd(r->pidfd), core::Fd()));  // [fn, p]
+  p->name = "clone";
+  if (flags & CLONE_NEWUSER)
+    if (auto s = core::write_id_maps(r->pid, um, gm, true); !s) return push_failure(L, s.error());
+  if (write(go_write.get(), "g", 1) != 1) return push_failure(L, core::sys_error("clone: start child"));
+  return 1;
+}
+
+int l_open(lua_State* L) {
+  const char* p = luaL_checkstring(L, 1);
+  int fd = open(p, O_RDONLY | O_CLOEXEC | O_PATH);
+  if (fd < 0) return push_failure(L, core::sys_error(std::string("open ") + p));
+  lua_pushinteger(L, fd);
+  return 1;
+}
+
+int l_fchdir(lua_State* L) {
+  int fd = static_cast<int>(luaL_checkinteger(L, 1));
+  return ok_or_failure(L, fchdir(fd), "fchdir " + std::to_string(fd));
+}
+
+int l_isatty(lua_State* L) {
+  lua_pushboolean(L, isatty(static_cast<int>(luaL_checkinteger(L, 1))));
+  return 1;
+}
+
+int l_close(lua_State* L) {
+  int fd = static_cast<int>(luaL_checkinteger(L, 1));
+  return ok_or_failure(L, close(fd), "close " + std::to_string(fd));
+}
+
+}  // namespace
+
+void register_sys(lua_State* L) {
+  static const luaL_Reg fns[] = {
+      {"unshare", guarded<l_unshare>},   {"setns", guarded<l_setns>},
+      {"clone", guarded<l_clone>},       {"mount", guarded<l_mount>},
+      {"umount", guarded<l_umount>},     {"pivot_root", guarded<l_pivot_root>},
+      {"chroot", guarded<l_chroot>},     {"chdir", guarded<l_chdir>},
+      {"sethostname", guarded<l_sethostname>}, {"gethostname", guarded<l_gethostname>},
+      {"ids", guarded<l_ids>},           {"getpid", guarded<l_getpid>},
+      {"fork", guarded<l_fork>},         {"exec", guarded<l_exec>},
+      {"waitpid", guarded<l_waitpid>},   {"exit", guarded<l_exit>},
+      {"kill", guarded<l_kill>},         {"setuid", guarded<l_setuid>},
+      {"setgid", guarded<l_setgid>},     {"pdeathsig", guarded<l_pdeathsig>},
+      {"write_id_maps", guarded<l_write_id_maps>}, {"open", guarded<l_open>},
+      {"fchdir", guarded<l_fchdir>},     {"close", guarded<l_close>},
+      {"isatty", guarded<l_isatty>},
+      {nullptr, nullptr}};
+  lua_newtable(L);  // [sys]
+  luaL_register(L, nullptr, fns);
+}
+
+}  // namespace sbx::bind

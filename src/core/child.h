@@ -1,0 +1,24 @@
+// The sandbox side of a spawn: runs in the cloned process, walks the Spec in C++ and ends in
+// execve or _exit. No Lua runs here. Failures go to the parent over the sync socket.
+#pragma once
+#include <string>
+
+#include "spec.h"
+
+namespace sbx::core {
+
+struct ChildChannels {
+  int sync = -1;    // SOCK_SEQPACKET: parent sends "go", child sends one failure record
+  int status = -1;  // pipe write end: the init writes the payload's exit status here
+  int stdio[3] = {-1, -1, -1};  // fds to become 0, 1, 2 (-1: inherit)
+  std::string stage;            // directory the new root is assembled on
+};
+
+// A failure record on the sync socket: errno then the message (step, object, cause).
+struct FailureHeader {
+  int32_t err;
+};
+
+[[noreturn]] void run_child(const Spec& spec, const ChildChannels& ch);
+
+}  // namespace sbx::core

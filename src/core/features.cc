@@ -1,0 +1,79 @@
+#include "features.h"
+
+#include <linux/magic.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "ns.h"
+
+namespace sbx::core {
+
+namespace {
+bool file_has_word(const char* path, const std::string& word) {
+  std::ifstream f(path);
+  std::string tok;
+  while (f >> tok)
+    if (tok == word) return true;
+  return false;
+}
+
+bool can_create_userns() {
+  auto r = clone_process(CLONE_NEWUSER, false);
+  if (!r) return false;
+  if (r->pid == 0) _exit(0);
+  int st;
+  while (waitpid(r->pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return true;
+}
+}  // namespace
+
+Features detect_features() {
+  Features f;
+  f.root = getuid() == 0;
+  struct utsname u;
+  if (uname(&u) == 0) f.kernel = u.release;
+  struct statfs sf;
+  if (statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC) {
+    f.cgroup = "2";
+    std::ifstream c("/sys/fs/cgroup/cgroup.controllers");
+    std::string w;
+    while (c >> w) f.cgroup_controllers.push_back(w);
+  } else {
+    struct statfs uf;
+    bool unified = statfs("/sys/fs/cgroup/unified", &uf) == 0 && uf.f_type == CGROUP2_SUPER_MAGIC;
+    f.cgroup = unified ? "hybrid" : "1";
+    for (const char* c : {"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "freezer", "devices",
+                          "net_cls", "perf_event", "hugetlb"}) {
+      struct statfs cf;
+      std::string p = std::string("/sys/fs/cgroup/") + c;
+      if (statfs(p.c_str(), &cf) == 0 && cf.f_type == CGROUP_SUPER_MAGIC) f.cgroup_controllers.push_back(c);
+    }
+  }
+  f.userns = can_create_userns();
+  f.overlay = file_has_word("/proc/filesystems", "overlay");
+  f.seccomp = seccomp_api_get() >= 1;
+  struct stat st;
+  f.timens = stat("/proc/self/ns/time", &st) == 0;
+  f.cgroupns = stat("/proc/self/ns/cgroup", &st) == 0;
+  f.clone3 = true;
+  if (auto r = clone_process(0, true); r) {
+    if (r->pid == 0) _exit(0);
+    f.clone3 = r->pidfd >= 0;
+    if (r->pidfd >= 0) close(r->pidfd);
+    int ws;
+    while (waitpid(r->pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+  }
+  return f;
+}
+
+}  // namespace sbx::core

@@ -1,0 +1,19 @@
+// PID 1 of a sandbox's pid namespace: reaps orphans, forwards signals to the payload and exits
+// with the payload's status (also written to the supervisor as {code, signal}).
+#pragma once
+#include <signal.h>
+#include <sys/types.h>
+
+namespace sbx::core {
+
+struct ExitRecord {
+  int32_t code;    // exit code, or -1 when killed
+  int32_t signal;  // terminating signal, or 0
+};
+
+// The signals an init blocks and forwards (everything catchable but SIGCHLD, which it handles).
+void init_signal_set(sigset_t* set);
+
+[[noreturn]] void run_init(pid_t payload, int status_fd);
+
+}  // namespace sbx::core

@@ -1,0 +1,265 @@
+#include "mount.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "fd.h"
+
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+#ifndef MOUNT_ATTR_NOSUID
+#define MOUNT_ATTR_NOSUID 0x00000002
+#define MOUNT_ATTR_NODEV 0x00000004
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+namespace sbx::core {
+
+namespace {
+
+struct MountAttr {
+  uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+// mount_setattr(2) changes only the named flags, so locked flags (nosuid, nodev of a mount
+// inherited from the host) never make a remount fail in a user namespace.
+Status set_attr(const std::string& path, uint64_t attr, bool recursive, const std::string& step) {
+  MountAttr a{attr, 0, 0, 0};
+  if (syscall(SYS_mount_setattr, AT_FDCWD, path.c_str(), recursive ? AT_RECURSIVE : 0, &a,
+              sizeof a) == 0)
+    return {};
+  if (errno != ENOSYS) return sys_error(step);
+  // Pre-5.12 kernels: one mount only, keeping the locked flags by reading them back.
+  struct statfs sf;
+  if (statfs(path.c_str(), &sf) != 0) return sys_error(step);
+  unsigned long keep = sf.f_flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME |
+                                     MS_NODIRATIME | MS_RELATIME);
+  unsigned long want = (attr & MOUNT_ATTR_RDONLY ? MS_RDONLY : 0) |
+                       (attr & MOUNT_ATTR_NOSUID ? MS_NOSUID : 0) |
+                       (attr & MOUNT_ATTR_NODEV ? MS_NODEV : 0);
+  if (mount(nullptr, path.c_str(), nullptr, MS_REMOUNT | MS_BIND | keep | want, nullptr) != 0)
+    return sys_error(step);
+  return {};
+}
+
+Status set_readonly(const std::string& path, bool recursive) {
+  return set_attr(path, MOUNT_ATTR_RDONLY, recursive, "remount-ro " + path);
+}
+
+std::string parent_of(const std::string& p) {
+  auto i = p.find_last_of('/');
+  return i == 0 || i == std::string::npos ? "/" : p.substr(0, i);
+}
+
+// The destination for a bind: a directory for a directory source, an empty file otherwise.
+Status ensure_target(const std::string& target, bool directory, const std::string& step) {
+  struct stat st;
+  if (lstat(target.c_str(), &st) == 0) {
+    if (S_ISLNK(st.st_mode)) return {EINVAL, step + ": destination is a symbolic link (refused)"};
+    return {};
+  }
+  if (auto s = make_dirs(parent_of(target)); !s) return s.error().context(step);
+  if (directory) {
+    if (mkdir(target.c_str(), 0755) != 0 && errno != EEXIST) return sys_error(step + ": mkdir " + target);
+  } else {
+    int fd = open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) return sys_error(step + ": create " + target);
+    close(fd);
+  }
+  return {};
+}
+
+Status bind(const Op& op, const std::string& target, bool readonly, bool allow_dev) {
+  std::string step = describe(op);
+  struct stat st;
+  if (stat(op.source.c_str(), &st) != 0) {
+    if (op.optional && errno == ENOENT) return {};
+    return sys_error(step);
+  }
+  if (auto s = ensure_target(target, S_ISDIR(st.st_mode), step); !s) return s;
+  if (mount(op.source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+    return sys_error(step);
+  uint64_t attr = (allow_dev ? 0 : MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID) |
+                  (readonly ? MOUNT_ATTR_RDONLY : 0);
+  if (attr) return set_attr(target, attr, true, step + ": set " + (readonly ? "ro," : "") + "nodev,nosuid");
+  return {};
+}
+
+Status tmpfs(const Op& op, const std::string& target, unsigned default_mode) {
+  std::string step = describe(op);
+  if (auto s = ensure_target(target, true, step); !s) return s;
+  char data[64];
+  unsigned mode = op.mode ? op.mode : default_mode;
+  if (op.size)
+    snprintf(data, sizeof data, "mode=%o,size=%llu", mode, (unsigned long long)op.size);
+  else
+    snprintf(data, sizeof data, "mode=%o", mode);
+  if (mount("tmpfs", target.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, data) != 0) return sys_error(step);
+  return {};
+}
+
+Status proc(const Op& op, const std::string& target, bool pid_ns_new) {
+  std::string step = describe(op);
+  if (auto s = ensure_target(target, true, step); !s) return s;
+  if (mount("proc", target.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0) return {};
+  int e = errno;
+  // Sharing the host's pid namespace from a user namespace: only a bind of the host's /proc works.
+  if (e == EPERM && !pid_ns_new &&
+      mount("/proc", target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0)
+    return {};
+  return sys_error(step + (e == EPERM ? " (is /proc masked by an outer container?)" : ""), e);
+}
+
+Status dev(const Op& op, const std::string& target) {
+  std::string step = describe(op);
+  if (auto s = tmpfs(op, target, 0755); !s) return s;
+  static const char* const kNodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+  for (const char* n : kNodes) {
+    std::string src = std::string("/dev/") + n, dst = target + "/" + n;
+    int fd = open(dst.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) return sys_error(step + ": create " + dst);
+    close(fd);
+    // Bind the host's node: mknod is not allowed in a user namespace, a bind is.
+    if (mount(src.c_str(), dst.c_str(), nullptr, MS_BIND, nullptr) != 0)
+      return sys_error(step + ": bind " + src);
+  }
+  std::string pts = target + "/pts", shm = target + "/shm";
+  if (mkdir(pts.c_str(), 0755) != 0 || mkdir(shm.c_str(), 01777) != 0)
+    return sys_error(step + ": mkdir pts, shm");
+  if (mount("devpts", pts.c_str(), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") != 0)
+    return sys_error(step + ": mount devpts newinstance on " + op.dest + "/pts");
+  if (chmod(shm.c_str(), 01777) != 0) return sys_error(step + ": chmod shm");
+  static const char* const kLinks[][2] = {{"pts/ptmx", "ptmx"},        {"/proc/self/fd", "fd"},
+                                          {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+                                          {"/proc/self/fd/2", "stderr"}};
+  for (const auto& l : kLinks) {
+    std::string dst = target + "/" + l[1];
+    if (symlink(l[0], dst.c_str()) != 0) return sys_error(step + ": symlink " + dst);
+  }
+  return {};
+}
+
+Status write_file(const Op& op, const std::string& target) {
+  std::string step = describe(op);
+  if (auto s = make_dirs(parent_of(target)); !s) return s.error().context(step);
+  Fd fd(open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, op.mode ? op.mode : 0644));
+  if (!fd.ok()) return sys_error(step);
+  size_t off = 0;
+  while (off < op.source.size()) {
+    ssize_t n = write(fd.get(), op.source.data() + off, op.source.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return sys_error(step);
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (op.mode && fchmod(fd.get(), op.mode) != 0) return sys_error(step + ": chmod");
+  return {};
+}
+
+}  // namespace
+
+Status make_dirs(const std::string& path, unsigned mode) {
+  if (path.empty() || path == "/") return {};
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return {};
+    return {ENOTDIR, "mkdir " + path + ": exists and is not a directory"};
+  }
+  if (auto s = make_dirs(parent_of(path), mode); !s) return s;
+  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return sys_error("mkdir " + path);
+  return {};
+}
+
+Status make_mounts_private() {
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    return sys_error("make / recursively private");
+  return {};
+}
+
+Status prepare_root(const Spec& spec, const std::string& stage) {
+  const std::string& src = spec.rootfs.empty() ? std::string("/") : spec.rootfs;
+  std::string step = "bind root " + src + " on " + stage;
+  struct stat st;
+  if (stat(src.c_str(), &st) != 0) return sys_error("rootfs " + src);
+  if (!S_ISDIR(st.st_mode)) return {ENOTDIR, "rootfs " + src + ": not a directory"};
+  if (mount(src.c_str(), stage.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) return sys_error(step);
+  // The host's root is never writable from inside: read-only at once, recursively, so that no
+  // later step can create anything on the host.
+  if (spec.rootfs.empty())
+    if (auto s = set_readonly(stage, true); !s) return s.error().context("host root");
+  return {};
+}
+
+Status run_op(const Op& op, const std::string& stage, bool pid_ns_new) {
+  std::string target = stage + (op.dest == "/" ? "" : op.dest);
+  switch (op.kind) {
+    case OpKind::Bind: return bind(op, target, false, false);
+    case OpKind::RoBind: return bind(op, target, true, false);
+    case OpKind::DevBind: return bind(op, target, false, true);
+    case OpKind::Tmpfs: return tmpfs(op, target, 01777);
+    case OpKind::Proc: return proc(op, target, pid_ns_new);
+    case OpKind::Dev: return dev(op, target);
+    case OpKind::Mqueue: {
+      if (auto s = ensure_target(target, true, describe(op)); !s) return s;
+      if (mount("mqueue", target.c_str(), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
+        return sys_error(describe(op));
+      return {};
+    }
+    case OpKind::Mkdir:
+      if (auto s = make_dirs(target, op.mode ? op.mode : 0755); !s) return s.error().context(describe(op));
+      return {};
+    case OpKind::Symlink: {
+      if (auto s = make_dirs(parent_of(target)); !s) return s.error().context(describe(op));
+      if (symlink(op.source.c_str(), target.c_str()) != 0) {
+        char buf[4096];
+        ssize_t n = readlink(target.c_str(), buf, sizeof buf);
+        if (errno == EEXIST && n >= 0 && op.source == std::string(buf, static_cast<size_t>(n))) return {};
+        return sys_error(describe(op));
+      }
+      return {};
+    }
+    case OpKind::File: return write_file(op, target);
+    case OpKind::RemountRo: return set_attr(target, MOUNT_ATTR_RDONLY, true, describe(op));
+  }
+  return {EINVAL, "unknown op"};
+}
+
+Status finish_root(const Spec& spec, const std::string& stage) {
+  if (!spec.rootfs.empty() && spec.rootfs_readonly)
+    if (auto s = set_readonly(stage, false); !s) return s.error().context("read-only root");
+  return {};
+}
+
+Status switch_root(const std::string& stage) {
+  if (chdir(stage.c_str()) != 0) return sys_error("chdir " + stage);
+  // pivot_root(".", "."): the old root ends up under the new one and is detached at once.
+  if (syscall(SYS_pivot_root, ".", ".") == 0) {
+    if (umount2(".", MNT_DETACH) != 0) return sys_error("detach old root");
+    if (chdir("/") != 0) return sys_error("chdir /");
+    return {};
+  }
+  int e = errno;
+  struct statfs sf;
+  bool ramfs_root = statfs("/", &sf) == 0 && (sf.f_type == RAMFS_MAGIC || sf.f_type == TMPFS_MAGIC);
+  if (e != EINVAL || !ramfs_root) return sys_error("pivot_root " + stage, e);
+  // The initial ramfs cannot be pivoted away from: move the new root over it and chroot.
+  static const char kNote[] = "sbx: note: / is the initial ramfs, where pivot_root cannot work; using chroot\n";
+  (void)!write(2, kNote, sizeof kNote - 1);
+  if (mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) return sys_error("move " + stage + " on /");
+  if (chroot(".") != 0) return sys_error("chroot " + stage);
+  if (chdir("/") != 0) return sys_error("chdir /");
+  return {};
+}
+
+}  // namespace sbx::core

@@ -1,0 +1,144 @@
+#include "spawn.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "child.h"
+#include "idmap.h"
+#include "init.h"
+#include "mount.h"
+#include "ns.h"
+
+namespace sbx::core {
+
+bool owned_by_this_process(pid_t owner) { return owner == getpid(); }
+
+Sandbox::Sandbox(pid_t pid, Fd pidfd, Fd status)
+    : pid_(pid), owner_(getpid()), pidfd_(std::move(pidfd)), status_(std::move(status)) {}
+
+Sandbox::Sandbox(Sandbox&& o) noexcept
+    : pid_(std::exchange(o.pid_, -1)),
+      owner_(o.owner_),
+      pidfd_(std::move(o.pidfd_)),
+      status_(std::move(o.status_)),
+      exit_(o.exit_) {}
+
+Sandbox& Sandbox::operator=(Sandbox&& o) noexcept {
+  if (this != &o) {
+    reap_now();
+    pid_ = std::exchange(o.pid_, -1);
+    owner_ = o.owner_;
+    pidfd_ = std::move(o.pidfd_);
+    status_ = std::move(o.status_);
+    exit_ = o.exit_;
+  }
+  return *this;
+}
+
+Sandbox::~Sandbox() { reap_now(); }
+
+void Sandbox::reap_now() {
+  if (pid_ <= 0 || exit_ || !owned_by_this_process(owner_)) return;
+  (void)kill(SIGKILL);
+  (void)wait(false);
+}
+
+Status Sandbox::kill(int sig) {
+  if (pid_ <= 0 || exit_) return {ESRCH, "signal sandbox: it has already exited"};
+  int r = pidfd_.ok() ? sys_pidfd_send_signal(pidfd_.get(), sig) : ::kill(pid_, sig);
+  if (r != 0) return sys_error("signal " + std::to_string(sig) + " to sandbox pid " + std::to_string(pid_));
+  return {};
+}
+
+Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
+  if (exit_) return exit_;
+  if (pid_ <= 0) return Error{ECHILD, "wait: no sandbox"};
+  int st = 0;
+  pid_t r;
+  do r = waitpid(pid_, &st, nohang ? WNOHANG : 0);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return sys_error("wait for sandbox pid " + std::to_string(pid_));
+  if (r == 0) return std::optional<ExitStatus>{};
+  ExitStatus es;
+  if (WIFEXITED(st)) es.code = WEXITSTATUS(st);
+  if (WIFSIGNALED(st)) es.signal = WTERMSIG(st);
+  // An init reports what really ended the payload (its own exit code can only say 128+N).
+  if (status_.ok()) {
+    ExitRecord rec;
+    ssize_t n = read(status_.get(), &rec, sizeof rec);
+    if (n == sizeof rec) {
+      es.code = rec.signal ? -1 : rec.code;
+      es.signal = rec.signal;
+    }
+    status_.reset();
+  }
+  pidfd_.reset();
+  exit_ = es;
+  return exit_;
+}
+
+Result<std::string> stage_dir() {
+  std::string dir = runtime_dir() + "/stage";
+  // 0755: a child that is root only in its user namespace must still be able to reach it.
+  if (auto s = make_dirs(dir, 0755); !s) return s.error().context("create the stage directory");
+  return dir;
+}
+
+Result<Sandbox> spawn(const Spec& spec, const SpawnIo& io) {
+  if (auto s = validate(spec); !s) return s.error();
+  ChildChannels ch;
+  if (spec.namespaces & CLONE_NEWNS) {
+    auto stage = stage_dir();
+    if (!stage) return stage.error();
+    ch.stage = *stage;
+  }
+  int sv[2], st[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return sys_error("spawn: create sync socket");
+  Fd parent_sync(sv[0]), child_sync(sv[1]);
+  if (pipe2(st, O_CLOEXEC) != 0) return sys_error("spawn: create status pipe");
+  Fd status_read(st[0]), status_write(st[1]);
+  ch.sync = child_sync.get();
+  ch.status = status_write.get();
+  for (int i = 0; i < 3; ++i) ch.stdio[i] = io.stdio[i];
+
+  auto cl = clone_process(spec.namespaces);
+  if (!cl) return cl.error().context("spawn");
+  if (cl->pid == 0) {
+    parent_sync.release();  // the child must not close fds by destructor; they close on exec
+    status_read.release();
+    close(sv[0]);
+    close(st[0]);
+    run_child(spec, ch);
+  }
+  Sandbox box(cl->pid, Fd(cl->pidfd), std::move(status_read));
+  child_sync.reset();
+  status_write.reset();
+
+  if (spec.namespaces & CLONE_NEWUSER)
+    if (auto s = write_id_maps(cl->pid, spec.uid_map, spec.gid_map, spec.deny_setgroups); !s)
+      return s.error().context("spawn");  // box's destructor kills and reaps the child
+  if (send(parent_sync.get(), "g", 1, MSG_NOSIGNAL) != 1) return sys_error("spawn: start the child");
+
+  // EOF: the payload was exec'd (the socket is CLOEXEC). A record: a setup step failed.
+  char buf[4096];
+  ssize_t n;
+  do n = recv(parent_sync.get(), buf, sizeof buf, 0);
+  while (n < 0 && errno == EINTR);
+  if (n >= static_cast<ssize_t>(sizeof(FailureHeader))) {
+    FailureHeader h;
+    std::memcpy(&h, buf, sizeof h);
+    Error e{h.err, std::string(buf + sizeof h, static_cast<size_t>(n) - sizeof h)};
+    (void)box.wait(false);
+    return e;
+  }
+  return box;
+}
+
+}  // namespace sbx::core

@@ -1,0 +1,64 @@
+// The supervisor side of a spawn: clone the child, write its id maps, let it go, learn whether
+// its setup reached execve, and wait for its exit status.
+#pragma once
+#include <sys/types.h>
+
+#include <optional>
+
+#include "fd.h"
+#include "result.h"
+#include "spec.h"
+
+namespace sbx::core {
+
+struct SpawnIo {
+  int stdio[3] = {-1, -1, -1};  // fds for the payload's 0, 1, 2; -1 inherits the supervisor's
+};
+
+struct ExitStatus {
+  int code = -1;   // exit code when it exited
+  int signal = 0;  // signal number when a signal ended it
+  // What a shell reports: the code, or 128+N for signal N.
+  int shell_code() const { return signal ? 128 + signal : code; }
+};
+
+// A running sandbox, owned: the destructor kills and reaps it if it was not waited for.
+class Sandbox {
+ public:
+  Sandbox() = default;
+  Sandbox(pid_t pid, Fd pidfd, Fd status);
+  Sandbox(Sandbox&& o) noexcept;
+  Sandbox& operator=(Sandbox&& o) noexcept;
+  ~Sandbox();
+
+  pid_t pid() const { return pid_; }
+  int pidfd() const { return pidfd_.get(); }
+  bool running() const { return pid_ > 0 && !exit_; }
+  const std::optional<ExitStatus>& exit_status() const { return exit_; }
+
+  // Blocks until the sandbox ends (nohang: returns nullopt-filled result if still running).
+  Result<std::optional<ExitStatus>> wait(bool nohang = false);
+  // Sends a signal to the sandbox's first process (its init when it has a pid namespace).
+  Status kill(int sig);
+
+ private:
+  void reap_now();
+  pid_t pid_ = -1;
+  pid_t owner_ = -1;
+  Fd pidfd_;
+  Fd status_;
+  std::optional<ExitStatus> exit_;
+};
+
+// Validates the spec, starts it, and returns once the payload has been exec'd (or the setup
+// failed: then the error names the step, e.g. "bind /srv/data on /data: No such file...").
+Result<Sandbox> spawn(const Spec& spec, const SpawnIo& io = {});
+
+// The directory new roots are assembled on, created on first use (see runtime_dir()).
+Result<std::string> stage_dir();
+
+// Each resource records the pid that made it; a forked child (sbx.sys.clone) never cleans up
+// its parent's sandboxes, mounts or files.
+bool owned_by_this_process(pid_t owner);
+
+}  // namespace sbx::core

@@ -1,0 +1,31 @@
+#!/bin/sh
+# The host-hygiene guard: `snapshot DIR` records the host's mount table, cgroup directories,
+# network links, named netns and sbx processes; `check DIR` fails when they differ afterwards.
+set -eu
+mode=$1 dir=$2
+mkdir -p "$dir"
+state() {
+  # mount points with their fs type and source (mount ids change with every remount: left out)
+  awk '{ sep = 0; for (i = 7; i <= NF; i++) if ($i == "-") { sep = i; break }
+         print $5, $(sep + 1), $(sep + 2) }' /proc/self/mountinfo | sort > "$1/mounts"
+  find /sys/fs/cgroup -mindepth 1 -maxdepth 4 -type d 2>/dev/null | sort > "$1/cgroups"
+  ip -o link show 2>/dev/null | awk -F': ' '{ print $2 }' | sed 's/@.*//' | sort > "$1/links"
+  ls /run/netns 2>/dev/null | sort > "$1/netns" || true
+  # processes running an sbx binary or init (sbx-init), other than this script's own
+  ps -eo comm= 2>/dev/null | grep -E '^sbx' | sort > "$1/procs" || true
+}
+case "$mode" in
+  snapshot) state "$dir"; mkdir -p "$dir/before"; mv "$dir"/mounts "$dir"/cgroups "$dir"/links "$dir"/netns "$dir"/procs "$dir/before/" ;;
+  check)
+    mkdir -p "$dir/after"
+    state "$dir/after"
+    bad=0
+    for f in mounts cgroups links netns procs; do
+      if ! diff -u "$dir/before/$f" "$dir/after/$f" > "$dir/$f.diff"; then
+        echo "host hygiene: $f changed during the test run:"; cat "$dir/$f.diff"; bad=1
+      fi
+    done
+    [ $bad -eq 0 ] && echo "host hygiene: mounts, cgroups, links, netns and processes unchanged"
+    exit $bad ;;
+  *) echo "usage: hygiene.sh snapshot|check DIR" >&2; exit 2 ;;
+esac

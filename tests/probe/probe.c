@@ -1,0 +1,85 @@
+/* sbx-probe: copied (bind-mounted) into test roots to report what a sandboxed process sees.
+ *   fds          list this process's open fds (from /proc/self/fd), one per line
+ *   orphans N    make N orphans that exit at once, then print the number of zombies left
+ *                among this process's pid namespace after a short wait (the init must reap)
+ *   sleep SECS   sleep (as a long-running payload)
+ *   hold         print "ready" and sleep until killed
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int count_zombies(void) {
+  DIR* d = opendir("/proc");
+  if (!d) return -1;
+  struct dirent* e;
+  int z = 0;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    char path[300], buf[512];
+    snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    FILE* f = fopen(path, "r");
+    if (!f) continue;
+    if (fgets(buf, sizeof buf, f)) {
+      char* p = strrchr(buf, ')');
+      if (p && p[1] == ' ' && p[2] == 'Z') z++;
+    }
+    fclose(f);
+  }
+  closedir(d);
+  return z;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: sbx-probe fds|orphans N|sleep SECS|hold\n");
+    return 2;
+  }
+  if (!strcmp(argv[1], "fds")) {
+    DIR* d = opendir("/proc/self/fd");
+    if (!d) { perror("opendir /proc/self/fd"); return 1; }
+    int self = dirfd(d);
+    struct dirent* e;
+    while ((e = readdir(d))) {
+      if (e->d_name[0] == '.') continue;
+      if (atoi(e->d_name) == self) continue;
+      char path[300], target[256];
+      snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+      ssize_t n = readlink(path, target, sizeof target - 1);
+      target[n > 0 ? n : 0] = 0;
+      printf("%s %s\n", e->d_name, target);
+    }
+    closedir(d);
+    return 0;
+  }
+  if (!strcmp(argv[1], "orphans") && argc > 2) {
+    int n = atoi(argv[2]);
+    for (int i = 0; i < n; i++) {
+      pid_t p = fork();
+      if (p == 0) {
+        if (fork() == 0) { usleep(20000); _exit(0); } /* the grandchild becomes an orphan */
+        _exit(0);
+      }
+      waitpid(p, NULL, 0);
+    }
+    struct timespec ts = {0, 300000000};
+    nanosleep(&ts, NULL);
+    printf("%d\n", count_zombies());
+    return 0;
+  }
+  if (!strcmp(argv[1], "sleep") && argc > 2) {
+    sleep((unsigned)atoi(argv[2]));
+    return 0;
+  }
+  if (!strcmp(argv[1], "hold")) {
+    printf("ready\n");
+    fflush(stdout);
+    for (;;) pause();
+  }
+  fprintf(stderr, "sbx-probe: unknown command %s\n", argv[1]);
+  return 2;
+}
