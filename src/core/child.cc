@@ -152,6 +152,9 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
     // Become root of the new user namespace (the caller's own ids are not mapped inside).
     if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
       fail(ch, sys_error("become root in the user namespace (is 0 mapped?)"));
+    // The id change cleared "dumpable", which makes /proc/self root-owned (outside): restore it
+    // so the setup can write /proc/self/timens_offsets. execve sets it again for the payload.
+    prctl(PR_SET_DUMPABLE, 1);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
   }
   if (!supervisor_alive(ch.sync)) _exit(127);

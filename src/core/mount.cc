@@ -201,7 +201,8 @@ Status prepare_root(const Spec& spec, const std::string& stage) {
   return {};
 }
 
-Status run_op(const Op& op, const std::string& stage, bool pid_ns_new) {
+namespace {
+Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new) {
   std::string target = stage + (op.dest == "/" ? "" : op.dest);
   switch (op.kind) {
     case OpKind::Bind: return bind(op, target, false, false);
@@ -233,6 +234,21 @@ Status run_op(const Op& op, const std::string& stage, bool pid_ns_new) {
     case OpKind::RemountRo: return set_attr(target, MOUNT_ATTR_RDONLY, true, describe(op));
   }
   return {EINVAL, "unknown op"};
+}
+}  // namespace
+
+Status run_op(const Op& op, const std::string& stage, bool pid_ns_new) {
+  Status s = run_op_in(op, stage, pid_ns_new);
+  if (s) return s;
+  // Paths in messages are the sandbox's ("/data"), not the stage's ("/run/sbx/stage/data").
+  std::string msg = s.error().message;
+  for (size_t at; (at = msg.find(stage)) != std::string::npos;) msg.erase(at, stage.size());
+  int e = s.error().err;
+  if ((e == EACCES || e == EROFS || e == EPERM) && msg.find(": create ") != std::string::npos)
+    msg += " (the root is not writable here: mount on an existing path, or under /tmp)";
+  if ((e == EACCES || e == EROFS || e == EPERM) && msg.find(": mkdir ") != std::string::npos)
+    msg += " (the root is not writable here: mount on an existing path, or under /tmp)";
+  return {e, msg};
 }
 
 Status finish_root(const Spec& spec, const std::string& stage) {

@@ -4,11 +4,14 @@
  *                among this process's pid namespace after a short wait (the init must reap)
  *   sleep SECS   sleep (as a long-running payload)
  *   hold         print "ready" and sleep until killed
+ *   shm-create K create a System V shared memory segment with key K, print "created"
+ *   shm-exists K print "yes" when a segment with key K exists in this ipc namespace, else "no"
  */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/shm.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,6 +82,17 @@ int main(int argc, char** argv) {
     printf("ready\n");
     fflush(stdout);
     for (;;) pause();
+  }
+  if (!strcmp(argv[1], "shm-create") && argc > 2) {
+    int id = shmget((key_t)strtol(argv[2], NULL, 0), 4096, IPC_CREAT | IPC_EXCL | 0600);
+    if (id < 0) { perror("shmget"); return 1; }
+    printf("created\n");
+    return 0;
+  }
+  if (!strcmp(argv[1], "shm-exists") && argc > 2) {
+    int id = shmget((key_t)strtol(argv[2], NULL, 0), 0, 0);
+    printf("%s\n", id >= 0 ? "yes" : "no");
+    return 0;
   }
   fprintf(stderr, "sbx-probe: unknown command %s\n", argv[1]);
   return 2;

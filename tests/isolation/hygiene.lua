@@ -1,0 +1,124 @@
+-- What must not leak: sbx's fds, zombies, the sandbox after its supervisor died.
+local probe = os.getenv("SBX_PROBE")
+local sbx_bin = os.getenv("SBX_BIN")
+local root, rerr = sbx.rootfs.busybox()
+if not root then skip_all("no busybox rootfs: " .. tostring(rerr)) end
+if not probe or not sbx_bin then skip_all("SBX_PROBE/SBX_BIN are not set (run through ctest)") end
+
+local function box(extra)
+  local d = { rootfs = root, mounts = { sbx.ro_bind(probe, "/tmp/probe") } }
+  for k, v in pairs(extra or {}) do d[k] = v end
+  return sbx.container(d)
+end
+
+local function state_of(pid)
+  local f = io.open(("/proc/%d/stat"):format(pid))
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s:match("%) (%a)")
+end
+
+test("fds: only 0, 1 and 2 reach the payload, even when sbx holds others", function()
+  local held = assert(io.open("/proc/self/status"))  -- an fd without CLOEXEC in sbx
+  local st = assert(box():run{ "/tmp/probe", "fds", stdout = "pipe" })
+  held:close()
+  expect(st.code).eq(0)
+  local fds = {}
+  for n in st.stdout:gmatch("(%d+) ") do fds[#fds + 1] = tonumber(n) end
+  table.sort(fds)
+  expect(table.concat(fds, ","), "open fds inside:\n" .. st.stdout).eq("0,1,2")
+end)
+
+test("fds: the init holds nothing of sbx either", function()
+  local b = box()
+  local p = assert(b:spawn{ "/tmp/probe", "hold", stdout = "pipe" })
+  local out = assert(b:run{ "/bin/sh", "-c", "true", stdout = "pipe" })
+  expect(out.code).eq(0)
+  -- the init is p.pid on the host; its fds as the host sees them
+  local h = assert(io.popen("ls /proc/" .. p.pid .. "/fd"))
+  local list = h:read("*a")
+  h:close()
+  p:kill("KILL")
+  p:wait()
+  local n = 0
+  for _ in list:gmatch("%d+") do n = n + 1 end
+  expect(n, "fds of the init: " .. list:gsub("\n", " ")).lt(2)
+end)
+
+test("init: orphans are reaped (no zombies inside)", function()
+  local st = assert(box():run{ "/tmp/probe", "orphans", "8", stdout = "pipe", timeout = 30 })
+  expect(st.code).eq(0)
+  expect(tonumber(st.stdout), "zombies left").eq(0)
+end)
+
+test("init: exit codes and signals of the payload come back exactly", function()
+  local b = box()
+  local st = assert(b:run{ "/bin/sh", "-c", "exit 7" })
+  expect(st.code).eq(7)
+  expect(st.status).eq(7)
+  st = assert(b:run{ "/bin/sh", "-c", "kill -9 $$" })
+  expect(st.signal, "signal").eq(9)
+  expect(st.status).eq(137)
+  expect(st.ok).falsy()
+end)
+
+test("init: a TERM sent to the sandbox reaches the payload", function()
+  local b = box()
+  local p = assert(b:spawn{ "/bin/sh", "-c", "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.05; done", stdout = "pipe" })
+  -- give the shell time to install its trap
+  local t0 = os.time()
+  sbx.sys.exec = sbx.sys.exec
+  os.execute("sleep 0.3")
+  p:kill("TERM")
+  local out = p:read("stdout")
+  local st = p:wait()
+  expect(out).contains("got-term")
+  expect(st.code).eq(3)
+  expect(os.time() - t0).lt(10)
+end)
+
+test("die with supervisor: SIGKILL of sbx ends the whole sandbox", function()
+  local pid = assert(sbx.sys.fork())
+  if pid == 0 then
+    sbx.sys.exec({ sbx_bin, "run", "--rootfs", root, "--", "/bin/sleep", "100" })
+    sbx.sys.exit(127)
+  end
+  -- find the init (child of the supervisor) and the payload (child of the init)
+  local function children(p)
+    local f = io.open(("/proc/%d/task/%d/children"):format(p, p))
+    if not f then return {} end
+    local out = {}
+    for c in f:read("*a"):gmatch("%d+") do out[#out + 1] = tonumber(c) end
+    f:close()
+    return out
+  end
+  local init, payload
+  for _ = 1, 100 do
+    init = children(pid)[1]
+    payload = init and children(init)[1]
+    if payload then break end
+    os.execute("sleep 0.05")
+  end
+  expect(payload, "sandbox started").truthy()
+  sbx.sys.kill(pid, 9)
+  sbx.sys.waitpid(pid)
+  local gone = false
+  for _ = 1, 100 do
+    local a, b = state_of(init), state_of(payload)
+    if (a == nil or a == "Z") and (b == nil or b == "Z") then gone = true break end
+    os.execute("sleep 0.05")
+  end
+  expect(gone, "init and payload gone after the supervisor was killed").truthy()
+end)
+
+test("setup failure: the step, object and cause reach the caller; nothing is left", function()
+  local b = box{ mounts = { sbx.bind("/nonexistent-sbx-src", "/data") } }
+  local st, err, errno = b:run{ "/bin/true" }
+  expect(st).eq(nil)
+  expect(err).eq("bind /nonexistent-sbx-src on /data: No such file or directory")
+  expect(errno).eq(2)
+  local st2, err2 = box():run{ "/no/such/program" }
+  expect(st2).eq(nil)
+  expect(err2).match("^exec /no/such/program: No such file or directory")
+end)
