@@ -16,7 +16,12 @@ local function run_chunk(chunk, name, args)
   local sbx = require "sbx"
   _G.sbx = sbx
   _G.arg = args
-  local ok, res = xpcall(function() return chunk(unpack(args)) end, function(e)
+  local ok, res = xpcall(function()
+    local r = chunk(unpack(args))
+    -- A recipe returns { description = ..., run = function(args) ... end }: run it.
+    if type(r) == "table" and type(r.run) == "function" then return r.run(args) end
+    return r
+  end, function(e)
     return debug.traceback(tostring(e), 2)
   end)
   if not ok then

@@ -1,0 +1,14 @@
+#!/bin/sh
+# After `cmake --install`, plain luajit can `require "sbx"` and the installed sbx runs from any
+# directory (the Lua library is bytecode inside the binary).
+set -eu
+build=$1
+prefix=$(mktemp -d /tmp/sbx-install-test.XXXXXX)
+trap 'rm -rf "$prefix"' EXIT
+cmake --install "$build" --prefix "$prefix" > /dev/null
+cd /
+out=$(LUA_CPATH="$prefix/lib/lua/5.1/?.so;;" luajit -e 'local sbx = require "sbx"; io.write(type(sbx.container), " ", #sbx.ns.kinds)')
+[ "$out" = "function 8" ] || { echo "require \"sbx\" from luajit gave: $out"; exit 1; }
+out=$("$prefix/bin/sbx" -e 'io.write(sbx.version)')
+[ -n "$out" ] || { echo "installed sbx -e printed nothing"; exit 1; }
+echo "installed: luajit require \"sbx\" ok, sbx $out runs from /"

@@ -1,0 +1,139 @@
+-- The Lua API's contract: misuse raises at the caller's line, plans are data, primitives work.
+local this_file = "api.lua"
+
+test("container: unknown key raises at the caller's line, naming the key", function()
+  local msg = expect_error(function() sbx.container{ rootfs = "/", bogus = 1 } end, "unknown key 'bogus'")
+  expect(msg).contains(this_file .. ":")
+end)
+
+test("container: bad values raise naming the field", function()
+  expect_error(function() sbx.container{ hostname = 5 } end, "hostname: expected string")
+  expect_error(function() sbx.container{ ns = { "pid", "nope" } } end, "ns%[2%]: unknown namespace 'nope'")
+  expect_error(function() sbx.container{ net = "cable" } end, "net: unknown 'cable'")
+  expect_error(function() sbx.container{ rootfs = "relative/dir" } end, "rootfs: 'relative/dir' is not an absolute path")
+  expect_error(function() sbx.container{ ns = { "mnt" }, hostname = "x" } end, "hostname: needs the uts namespace")
+  expect_error(function() sbx.container{ time_offsets = { boottime = "3 weeks" } } end, "time_offsets.boottime: bad duration")
+  expect_error(function() sbx.container{ tmp = "lots" } end, "tmp: bad size 'lots'")
+  expect_error(function() sbx.container{ mounts = { "/etc" } } end, "mounts%[1%]: expected a step")
+end)
+
+test("mount helpers check their arguments", function()
+  expect_error(function() sbx.bind("etc") end, "sbx.bind: source must be an absolute path")
+  expect_error(function() sbx.tmpfs("/tmp", { size = "12Q" }) end, "unknown unit")
+  expect_error(function() sbx.tmpfs("/tmp", { sise = "1M" }) end, "unknown option 'sise'")
+  local op = sbx.tmpfs("/scratch", { size = "16M" })
+  expect(op.kind).eq("tmpfs")
+  expect(op.size).eq(16 * 1024 * 1024)
+  expect(sbx.ro_bind("/etc", nil, { try = true }).optional).eq(true)
+end)
+
+test("box:spec() is the whole plan as plain data, in order", function()
+  local box = sbx.container{ rootfs = "/srv/root", hostname = "h", mounts = { sbx.tmpfs("/scratch") }, env = { A = "1" } }
+  local plan = box:spec()
+  expect(plan.rootfs).eq("/srv/root")
+  expect(plan.hostname).eq("h")
+  local kinds = {}
+  for _, op in ipairs(plan.ops) do kinds[#kinds + 1] = op.kind .. " " .. op.dest end
+  expect(table.concat(kinds, ", ")).eq("proc /proc, dev /dev, tmpfs /tmp, mqueue /dev/mqueue, tmpfs /scratch")
+  local env = table.concat(plan.env, " ")
+  expect(env).contains("A=1")
+  expect(env).contains("PATH=/usr/local/sbin")
+  -- plain data: JSON round trip keeps it
+  local again = sbx.json.decode(sbx.json.encode(plan))
+  expect(again.hostname).eq("h")
+  expect(#again.ops).eq(#plan.ops)
+  -- a copy: changing it does not change the box
+  plan.hostname = "changed"
+  expect(box:spec().hostname).eq("h")
+end)
+
+test("default namespaces: all but time; user where the host allows it", function()
+  local ns = table.concat(sbx.container{}:spec().namespaces, ",")
+  local want = sbx.features().userns and "user,mnt,uts,ipc,pid,net,cgroup" or "mnt,uts,ipc,pid,net,cgroup"
+  expect(ns).eq(want)
+  expect(table.concat(sbx.container{ net = "host" }:spec().namespaces, ",")).eq((want:gsub(",net", "")))
+end)
+
+test("box:run/spawn reject bad arguments", function()
+  local box = sbx.container{}
+  expect_error(function() box:run{} end, "expected { \"/bin/prog\"")
+  expect_error(function() box:run{ "/bin/true", stdot = "pipe" } end, "unknown key 'stdot'")
+  expect_error(function() box:run{ "/bin/true", stdout = "file" } end, "stdout: expected")
+end)
+
+test("sbx.ns: name <-> flag tables and identities", function()
+  expect(#sbx.ns.kinds).eq(8)
+  expect(sbx.ns.flag.net).eq(0x40000000)
+  expect(sbx.ns.flag.mount).eq(sbx.ns.flag.mnt)
+  expect(sbx.ns.name[0x20000000]).eq("pid")
+  local ids = sbx.ns.ids()
+  for _, k in ipairs({ "mnt", "uts", "ipc", "pid", "net", "user", "cgroup" }) do
+    expect(ids[k], k).type("number")
+  end
+  expect(#sbx.ns.diff(sbx.sys.getpid(), sbx.sys.getpid())).eq(0)
+end)
+
+test("sbx.json encodes and decodes", function()
+  expect(sbx.json.encode({ 1, 2, 3 })).eq("[1,2,3]")
+  expect(sbx.json.encode({ a = true, b = "x" })).eq('{"a":true,"b":"x"}')
+  expect(sbx.json.decode('{"a":[1,{"b":null}]}').a[1]).eq(1)
+  local v, err = sbx.json.decode("{nope")
+  expect(v).eq(nil)
+  expect(err).contains("not valid JSON")
+  local cyc = {}
+  cyc.self = cyc
+  expect_error(function() sbx.json.encode(cyc) end, "nested too deep")
+end)
+
+test("sbx.size parses units and raises on bad ones", function()
+  expect(sbx.size("64M")).eq(67108864)
+  expect(sbx.size("1.5G")).eq(1610612736)
+  expect_error(function() sbx.size("64Q") end, "unknown unit")
+end)
+
+test("sbx.sys.clone runs a Lua function in new namespaces (the seeds' clone example)", function()
+  local before = sbx.sys.gethostname()
+  local p = assert(sbx.sys.clone{ ns = { "uts" }, fn = function()
+    assert(sbx.sys.sethostname("container"))
+    return sbx.sys.gethostname() == "container" and 42 or 1
+  end })
+  local st = assert(p:wait())
+  expect(st.code).eq(42)
+  expect(sbx.sys.gethostname()).eq(before)
+end)
+
+test("sbx.sys.clone: the child cannot clean up the parent's sandboxes", function()
+  local root = sbx.rootfs.busybox()
+  if not root then skip("no busybox rootfs") end
+  local box = sbx.container{ rootfs = root }
+  local long = assert(box:spawn{ "/bin/sleep", "30" })
+  -- the child collects garbage (including the Process it inherited) and closes the box
+  local p = assert(sbx.sys.clone{ ns = {}, fn = function() box:close(); collectgarbage(); collectgarbage(); return 0 end })
+  expect(assert(p:wait()).code).eq(0)
+  expect(long.running, "the parent's sandbox still runs").eq(true)
+  box:close()
+  expect(long.running).eq(false)
+end)
+
+test("sbx.sys.unshare and setns move a process between namespaces", function()
+  local p = assert(sbx.sys.clone{ ns = {}, fn = function()
+    local before = sbx.ns.ids().uts
+    assert(sbx.sys.unshare{ "uts" })
+    local after = sbx.ns.ids().uts
+    assert(sbx.sys.sethostname("moved"))
+    assert(after ~= before)
+    return 0
+  end })
+  expect(assert(p:wait()).code).eq(0)
+  expect_error(function() sbx.sys.unshare{ "nope" } end, "unknown namespace 'nope'")
+end)
+
+test("operational failures return nil, message, errno", function()
+  local ok, err, errno = sbx.sys.mount("none", "/nonexistent-sbx-dir", "tmpfs")
+  expect(ok).eq(nil)
+  expect(err).eq("mount none on /nonexistent-sbx-dir: No such file or directory")
+  expect(errno).eq(2)
+  local ok2, err2 = sbx.sys.setns(999999999, { "net" })
+  expect(ok2).eq(nil)
+  expect(err2).contains("999999999")
+end)

@@ -1,0 +1,137 @@
+-- The one-liners as a user types them: sbx run, sbx unshare, sbx nsenter, -e, scripts.
+local bin = os.getenv("SBX_BIN")
+if not bin then skip_all("SBX_BIN is not set (run through ctest)") end
+local root = sbx.rootfs.busybox()
+
+-- Runs a shell command line; returns its combined output and exit status.
+local function sh(cmd)
+  local h = assert(io.popen(cmd .. " 2>&1; echo \"rc=$?\""))
+  local out = h:read("*a")
+  h:close()
+  local body, rc = out:match("^(.-)rc=(%d+)\n$")
+  return body, tonumber(rc)
+end
+
+local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+test("--version, --help, -e, script files", function()
+  local out, rc = sh(bin .. " --version")
+  expect(rc).eq(0)
+  expect(out).match("^sbx %d+%.%d+")
+  out, rc = sh(bin .. " --help")
+  expect(out).contains("sbx run")
+  out, rc = sh(bin .. " -e " .. q("print(type(sbx.container), ...)") .. " a b")
+  expect(out).eq("function\ta\tb\n")
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write("print(arg[1]); return 3\n")
+  f:close()
+  out, rc = sh(bin .. " " .. path .. " hello")
+  os.remove(path)
+  expect(out).eq("hello\n")
+  expect(rc).eq(3)
+  out, rc = sh("echo 'print(1+1)' | " .. bin)
+  expect(out).eq("2\n")
+end)
+
+test("sbx run: payload exit status, 128+N for a signal, 125 for a setup error", function()
+  if not root then skip("no busybox rootfs") end
+  local _, rc = sh(bin .. " run --busybox -- sh -c 'exit 5'")
+  expect(rc).eq(5)
+  _, rc = sh(bin .. " run --busybox -- sh -c 'kill -TERM $$'")
+  expect(rc).eq(143)
+  local out
+  out, rc = sh(bin .. " run --busybox --bind /nonexistent-sbx:/data -- true")
+  expect(rc).eq(125)
+  expect(out).eq("sbx run: bind /nonexistent-sbx on /data: No such file or directory\n")
+  out, rc = sh(bin .. " run --busybox --frobnicate -- true")
+  expect(rc).eq(125)
+  expect(out).contains("unknown option --frobnicate")
+end)
+
+test("sbx run: flags fill the spec (hostname, env, cwd, binds, tmpfs, uid)", function()
+  if not root then skip("no busybox rootfs") end
+  local out, rc = sh(bin .. " run --busybox --hostname hb --env FOO=bar --cwd /tmp --tmpfs /tmp/scratch:1M" ..
+    " --ro-bind /etc/hostname:/tmp/hn --uid 1000 --gid 1000 -- sh -c " ..
+    q("hostname; echo $FOO; pwd; id -u; id -g; df /tmp/scratch | tail -1 | awk '{print $2}'; test -r /tmp/hn && echo bound; touch /tmp/hn 2>/dev/null || echo ro"))
+  expect(rc, out).eq(0)
+  expect(out).eq("hb\nbar\n/tmp\n1000\n1000\n1024\nbound\nro\n")
+end)
+
+test("sbx run: the host root read-only by default, private /tmp", function()
+  local out, rc = sh(bin .. " run -- sh -c " .. q("touch /sbx-should-not-exist 2>&1; echo x > /tmp/sbx-test-file && ls /tmp"))
+  expect(rc).eq(0)
+  expect(out).contains("Read-only file system")
+  expect(out).contains("sbx-test-file")
+  local f = io.open("/tmp/sbx-test-file")
+  expect(f, "file written to the sandbox's /tmp appears on the host").eq(nil)
+  expect(io.open("/sbx-should-not-exist")).eq(nil)
+end)
+
+test("sbx run: --share-net keeps the host's network namespace, --net none has lo down", function()
+  if not root then skip("no busybox rootfs") end
+  local host_links = select(2, sh("ip -o link | wc -l"))
+  local out = sh(bin .. " run --busybox --share-net -- sh -c 'readlink /proc/self/ns/net'")
+  expect(tonumber(out:match("%[(%d+)%]"))).eq(sbx.ns.ids().net)
+  out = sh(bin .. " run --busybox --net none -- ip link show lo")
+  expect(out:find("UP", 1, true)).falsy()
+  expect(host_links).eq(0)
+end)
+
+test("sbx run --print-spec shows the plan as JSON without running", function()
+  local out, rc = sh(bin .. " run --hostname x --print-spec -- /bin/true")
+  expect(rc).eq(0)
+  local plan = assert(sbx.json.decode(out))
+  expect(plan.hostname).eq("x")
+  expect(plan.argv[1]).eq("/bin/true")
+end)
+
+test("sbx unshare: util-linux flags and meaning", function()
+  local out, rc = sh(bin .. " unshare -fp --mount-proc -- /bin/sh -c 'echo $$; ls /proc | grep -c \"^[0-9]\"'")
+  expect(rc, out).eq(0)
+  local pid, n = out:match("^(%d+)\n(%d+)\n$")
+  expect(tonumber(pid), out).eq(1)
+  expect(tonumber(n)).lt(4)
+  out = sh(bin .. " unshare -r -- id -u")
+  expect(out).eq("0\n")
+  local before = sbx.sys.gethostname()
+  out = sh(bin .. " unshare -u -- sh -c 'hostname sbx-unshare-test; hostname'")
+  expect(out).eq("sbx-unshare-test\n")
+  expect(sbx.sys.gethostname()).eq(before)
+  -- only what is named: without -n the network namespace is the host's
+  out = sh(bin .. " unshare -u -- readlink /proc/self/ns/net")
+  expect(tonumber(out:match("%[(%d+)%]"))).eq(sbx.ns.ids().net)
+  out = sh(bin .. " unshare -n -- readlink /proc/self/ns/net")
+  expect(tonumber(out:match("%[(%d+)%]"))).ne(sbx.ns.ids().net)
+  out, rc = sh(bin .. " unshare -Q -- true")
+  expect(rc).eq(1)
+  expect(out).contains("unknown option -Q")
+  out, rc = sh(bin .. " unshare -- /no/such/prog")
+  expect(rc).eq(127)
+  expect(out).contains("failed to execute /no/such/prog")
+end)
+
+test("sbx unshare -T --boottime shifts the uptime of the child", function()
+  if not sbx.features().timens then skip("no time namespaces") end
+  local out, rc = sh(bin .. " unshare -fT --boottime 86400 -- cat /proc/uptime")
+  expect(rc, out).eq(0)
+  expect(tonumber(out:match("^(%S+)"))).gt(86400)
+end)
+
+test("sbx nsenter joins a running sandbox's namespaces", function()
+  if not root then skip("no busybox rootfs") end
+  local box = sbx.container{ rootfs = root, hostname = "nsbox" }
+  local p = assert(box:spawn{ "/bin/sleep", "30" })
+  os.execute("sleep 0.2")
+  local out, rc = sh(bin .. " nsenter -t " .. p.pid .. " -u -- hostname")
+  expect(rc, out).eq(0)
+  expect(out).eq("nsbox\n")
+  -- all namespaces: the sandbox's own root and pid namespace (busybox ps sees its init)
+  out, rc = sh(bin .. " nsenter -t " .. p.pid .. " -a -- /bin/sh -c 'hostname; id -u; cat /proc/1/comm'")
+  expect(rc, out).eq(0)
+  expect(out).eq("nsbox\n0\nsbx-init\n")
+  out, rc = sh(bin .. " nsenter -t 999999999 -n -- true")
+  expect(rc).eq(1)
+  p:kill("KILL")
+  p:wait()
+end)
