@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <sstream>
+#include <vector>
 
 #include "fd.h"
 
@@ -28,17 +28,27 @@ std::string format_id_map(const std::vector<IdMapEntry>& map) {
 }
 
 Result<IdMapEntry> parse_id_map_entry(const std::string& text) {
-  std::string t = text;
-  for (char& c : t)
-    if (c == ':') c = ' ';
-  std::istringstream in(t);
-  long long a = -1, b = -1, c = 1;
-  in >> a >> b;
-  if (!(in >> c)) c = 1;
-  std::string rest;
-  if (a < 0 || b < 0 || c < 1 || a > 4294967294LL || b > 4294967294LL || c > 4294967295LL || (in >> rest))
-    return user_error("bad id map '" + text + "' (expected INSIDE:OUTSIDE[:COUNT], e.g. 0:1000:1)");
-  return IdMapEntry{static_cast<uint32_t>(a), static_cast<uint32_t>(b), static_cast<uint32_t>(c)};
+  auto bad = [&] { return user_error("bad id map '" + text + "' (expected INSIDE:OUTSIDE[:COUNT], e.g. 0:1000:1)"); };
+  std::vector<std::string> parts;
+  std::string cur;
+  for (char c : text) {
+    if (c == ':' || c == ' ') {
+      if (!cur.empty()) parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) parts.push_back(cur);
+  if (parts.size() < 2 || parts.size() > 3) return bad();
+  uint64_t v[3] = {0, 0, 1};
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const std::string& p = parts[i];
+    if (p.size() > 10 || p.find_first_not_of("0123456789") != std::string::npos) return bad();
+    v[i] = std::stoull(p);
+  }
+  if (v[0] > 4294967294ULL || v[1] > 4294967294ULL || v[2] < 1 || v[2] > 4294967295ULL) return bad();
+  return IdMapEntry{static_cast<uint32_t>(v[0]), static_cast<uint32_t>(v[1]), static_cast<uint32_t>(v[2])};
 }
 
 namespace {

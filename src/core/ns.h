@@ -27,7 +27,7 @@ Result<uint64_t> namespace_flag(std::string_view name);
 Result<uint64_t> namespace_flags(const std::vector<std::string>& names);
 // CLONE_NEWPID|CLONE_NEWNET -> {"pid", "net"} (table order).
 std::vector<std::string> namespace_names(uint64_t flags);
-// CLONE_NEWPID|CLONE_NEWNET -> "CLONE_NEWNET|CLONE_NEWPID" for logs.
+// CLONE_NEWPID|CLONE_NEWNET -> "CLONE_NEWPID|CLONE_NEWNET" (table order) for logs.
 std::string namespace_flags_string(uint64_t flags);
 // Every namespace flag this table knows.
 uint64_t all_namespace_flags();

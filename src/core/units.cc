@@ -56,7 +56,9 @@ Result<int64_t> parse_seconds(std::string_view text) {
   else if (suffix == "h") mult = 3600;
   else if (suffix == "d") mult = 86400;
   else return user_error("bad duration '" + shown + "': unknown unit '" + suffix + "' (use s, m, h or d)");
-  return static_cast<int64_t>(std::llround(n * mult));
+  double secs = n * mult;
+  if (!(std::fabs(secs) < 9.2e18)) return user_error("bad duration '" + shown + "': too large");
+  return static_cast<int64_t>(std::llround(secs));
 }
 
 }  // namespace sbx::core
