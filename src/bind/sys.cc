@@ -332,6 +332,11 @@ int l_fchdir(lua_State* L) {
   return ok_or_failure(L, fchdir(fd), "fchdir " + std::to_string(fd));
 }
 
+// subreaper(true): orphans of our descendants become our children (PR_SET_CHILD_SUBREAPER).
+int l_subreaper(lua_State* L) {
+  return ok_or_failure(L, prctl(PR_SET_CHILD_SUBREAPER, lua_toboolean(L, 1) ? 1 : 0), "prctl PR_SET_CHILD_SUBREAPER");
+}
+
 int l_isatty(lua_State* L) {
   lua_pushboolean(L, isatty(static_cast<int>(luaL_checkinteger(L, 1))));
   return 1;
@@ -358,7 +363,7 @@ void register_sys(lua_State* L) {
       {"setgid", guarded<l_setgid>},     {"pdeathsig", guarded<l_pdeathsig>},
       {"write_id_maps", guarded<l_write_id_maps>}, {"open", guarded<l_open>},
       {"fchdir", guarded<l_fchdir>},     {"close", guarded<l_close>},
-      {"isatty", guarded<l_isatty>},
+      {"isatty", guarded<l_isatty>},     {"subreaper", guarded<l_subreaper>},
       {nullptr, nullptr}};
   lua_newtable(L);  // [sys]
   luaL_register(L, nullptr, fns);

@@ -51,6 +51,8 @@ void Sandbox::reap_now() {
 
 Status Sandbox::kill(int sig) {
   if (pid_ <= 0 || exit_) return {ESRCH, "signal sandbox: it has already exited"};
+  if (!owned_by_this_process(owner_))
+    return {EPERM, "signal sandbox pid " + std::to_string(pid_) + ": it belongs to the process that started it"};
   int r = pidfd_.ok() ? sys_pidfd_send_signal(pidfd_.get(), sig) : ::kill(pid_, sig);
   if (r != 0) return sys_error("signal " + std::to_string(sig) + " to sandbox pid " + std::to_string(pid_));
   return {};
@@ -59,6 +61,8 @@ Status Sandbox::kill(int sig) {
 Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
   if (exit_) return exit_;
   if (pid_ <= 0) return Error{ECHILD, "wait: no sandbox"};
+  if (!owned_by_this_process(owner_))
+    return Error{ECHILD, "wait for sandbox pid " + std::to_string(pid_) + ": it belongs to the process that started it"};
   int st = 0;
   pid_t r;
   do r = waitpid(pid_, &st, nohang ? WNOHANG : 0);
