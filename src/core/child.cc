@@ -166,10 +166,11 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
       sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
     fail(ch, sys_error("set hostname " + spec.hostname));
   if (ns & CLONE_NEWNS) {
-    check(ch, prepare_root(spec, ch.stage));
-    for (const auto& op : spec.ops) check(ch, run_op(op, ch.stage, ns & CLONE_NEWPID));
-    check(ch, finish_root(spec, ch.stage));
-    check(ch, switch_root(ch.stage));
+    auto root = prepare_root(spec, ch.stage);
+    if (!root) fail(ch, root.error());
+    for (const auto& op : spec.ops) check(ch, run_op(op, *root, ns & CLONE_NEWPID));
+    check(ch, finish_root(spec, *root));
+    check(ch, switch_root(*root));
   }
 
   // A pid namespace gets a real PID 1; a time namespace needs one more fork to be entered.

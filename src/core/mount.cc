@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "fd.h"
+#include "overlay.h"
 
 #ifndef MOUNT_ATTR_RDONLY
 #define MOUNT_ATTR_RDONLY 0x00000001
@@ -187,18 +188,49 @@ Status make_mounts_private() {
   return {};
 }
 
-Status prepare_root(const Spec& spec, const std::string& stage) {
+namespace {
+// True when an op's destination is missing from the rootfs and no earlier op mounts a
+// directory above it (a tmpfs /tmp makes /tmp/x creatable): then the root needs a writable
+// scratch layer to hold the mount point.
+bool needs_mount_points(const Spec& spec) {
+  for (size_t i = 0; i < spec.ops.size(); ++i) {
+    const std::string& dest = spec.ops[i].dest;
+    struct stat st;
+    if (lstat((spec.rootfs + dest).c_str(), &st) == 0) continue;
+    bool covered = false;
+    for (size_t j = 0; j < i && !covered; ++j) {
+      const std::string& above = spec.ops[j].dest;
+      covered = dest.size() > above.size() && dest.compare(0, above.size(), above) == 0 && dest[above.size()] == '/';
+    }
+    if (!covered) return true;
+  }
+  return false;
+}
+}  // namespace
+
+Result<std::string> prepare_root(const Spec& spec, const std::string& stage) {
   const std::string& src = spec.rootfs.empty() ? std::string("/") : spec.rootfs;
-  std::string step = "bind root " + src + " on " + stage;
   struct stat st;
   if (stat(src.c_str(), &st) != 0) return sys_error("rootfs " + src);
-  if (!S_ISDIR(st.st_mode)) return {ENOTDIR, "rootfs " + src + ": not a directory"};
+  if (!S_ISDIR(st.st_mode)) return Error{ENOTDIR, "rootfs " + src + ": not a directory"};
+  if (!spec.rootfs.empty() && spec.rootfs_readonly && needs_mount_points(spec)) {
+    // sbx never writes into a read-only root: missing mount points go to a scratch overlay
+    // upper layer on a tmpfs, which disappears with the sandbox.
+    if (mount("sbx-scratch", stage.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0)
+      return sys_error("scratch tmpfs for mount points on " + stage);
+    std::string upper = stage + "/upper", work = stage + "/work", root = stage + "/root";
+    for (const auto& d : {upper, work, root})
+      if (mkdir(d.c_str(), 0755) != 0) return sys_error("mkdir " + d);
+    if (auto s = mount_overlay({src}, upper, work, root); !s) return s.error().context("root with mount points");
+    return root;
+  }
+  std::string step = "bind root " + src + " on " + stage;
   if (mount(src.c_str(), stage.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) return sys_error(step);
   // The host's root is never writable from inside: read-only at once, recursively, so that no
   // later step can create anything on the host.
   if (spec.rootfs.empty())
     if (auto s = set_readonly(stage, true); !s) return s.error().context("host root");
-  return {};
+  return stage;
 }
 
 namespace {

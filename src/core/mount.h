@@ -11,8 +11,9 @@ namespace sbx::core {
 // MS_REC|MS_PRIVATE on "/": the first mount call in every new mount namespace.
 Status make_mounts_private();
 
-// Puts the root (rootfs dir, or the host's "/" read-only) at `stage`.
-Status prepare_root(const Spec& spec, const std::string& stage);
+// Puts the root (rootfs dir, or the host's "/" read-only) at `stage`; returns the directory
+// the new root is at (the stage, or a scratch overlay under it when mount points are missing).
+Result<std::string> prepare_root(const Spec& spec, const std::string& stage);
 // Runs one op with its destination under `stage`. `pid_ns_new` lets proc fall back to a bind.
 Status run_op(const Op& op, const std::string& stage, bool pid_ns_new);
 // Makes the stage's top mount read-only (sub-mounts such as /tmp keep their own flags).

@@ -126,3 +126,13 @@ test("setup failure: the step, object and cause reach the caller; nothing is lef
   expect(st2).eq(nil)
   expect(err2).match("^exec /no/such/program: No such file or directory")
 end)
+
+test("mount points missing from a read-only rootfs: made in a scratch layer, rootfs untouched", function()
+  local b = box{ mounts = { sbx.ro_bind(probe, "/tmp/probe"), sbx.tmpfs("/scratch-sbx-test"),
+                            sbx.ro_bind("/etc/hostname", "/deep/er/hostname") } }
+  local st = assert(b:run{ "/bin/sh", "-c", "test -d /scratch-sbx-test && cat /deep/er/hostname && touch /x", stdout = "pipe", stderr = "pipe" })
+  expect(st.stdout).eq(assert(io.open("/etc/hostname")):read("*a"))
+  expect(st.stderr, "the root stays read-only").contains("Read-only file system")
+  expect(io.open(root .. "/scratch-sbx-test"), "mount point left in the rootfs").eq(nil)
+  expect(io.open(root .. "/deep"), "directory left in the rootfs").eq(nil)
+end)

@@ -51,9 +51,9 @@ end)
 
 test("sbx run: flags fill the spec (hostname, env, cwd, binds, tmpfs, uid)", function()
   if not root then skip("no busybox rootfs") end
-  local out, rc = sh(bin .. " run --busybox --hostname hb --env FOO=bar --cwd /tmp --tmpfs /tmp/scratch:1M" ..
+  local out, rc = sh(bin .. " run --busybox --hostname hb --env FOO=bar --cwd /tmp --tmpfs /scratch:1M" ..
     " --ro-bind /etc/hostname:/tmp/hn --uid 1000 --gid 1000 -- sh -c " ..
-    q("hostname; echo $FOO; pwd; id -u; id -g; df /tmp/scratch | tail -1 | awk '{print $2}'; test -r /tmp/hn && echo bound; touch /tmp/hn 2>/dev/null || echo ro"))
+    q("hostname; echo $FOO; pwd; id -u; id -g; df /scratch | tail -1 | awk '{print $2}'; test -r /tmp/hn && echo bound; touch /tmp/hn 2>/dev/null || echo ro"))
   expect(rc, out).eq(0)
   expect(out).eq("hb\nbar\n/tmp\n1000\n1000\n1024\nbound\nro\n")
 end)
