@@ -107,10 +107,9 @@ local function copy(v)
   return out
 end
 
-local userns_ok
-local function userns_available()
-  if userns_ok == nil then userns_ok = core.features().userns end
-  return userns_ok
+-- Cheap (sysctls only): start-up must not pay for sbx.features()' probing forks.
+function M.userns_available()
+  return core.userns_allowed()
 end
 
 -- Builds the plan (the table the core receives) from the user's description.
@@ -130,7 +129,7 @@ function M.new(opts)
     ns = list_of_ns(opts.ns, level)
   else
     ns = copy(M.default_ns)
-    if not userns_available() then ns = remove(ns, "user") end
+    if not M.userns_available() then ns = remove(ns, "user") end
   end
   local net = opts.net or "loopback"
   if net == "host" then

@@ -87,6 +87,11 @@ int l_features(lua_State* L) {
   return 1;
 }
 
+int l_userns_allowed(lua_State* L) {
+  lua_pushboolean(L, core::userns_allowed());
+  return 1;
+}
+
 int l_busybox_rootfs(lua_State* L) {
   auto r = core::busybox_rootfs(luaL_optstring(L, 1, "/bin/busybox"));
   if (!r) return push_failure(L, r.error());
@@ -153,6 +158,7 @@ int open_core(lua_State* L) {
       {"spawn", l_spawn_entry},          {"plan", guarded<l_plan>},
       {"ns_kinds", guarded<l_ns_kinds>}, {"ns_ids", guarded<l_ns_ids>},
       {"features", guarded<l_features>}, {"busybox_rootfs", guarded<l_busybox_rootfs>},
+      {"userns_allowed", guarded<l_userns_allowed>},
       {"default_id_maps", guarded<l_default_id_maps>}, {"parse_size", guarded<l_parse_size>},
       {"parse_seconds", guarded<l_parse_seconds>}, {"dirs", guarded<l_dirs>},
       {nullptr, nullptr}};

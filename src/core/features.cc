@@ -34,7 +34,20 @@ bool can_create_userns() {
   }
   return true;
 }
+long read_sysctl(const char* path, long missing) {
+  std::ifstream f(path);
+  long v = missing;
+  if (!(f >> v)) return missing;
+  return v;
+}
 }  // namespace
+
+bool userns_allowed() {
+  if (read_sysctl("/proc/sys/user/max_user_namespaces", 1) <= 0) return false;
+  if (getuid() == 0) return true;
+  return read_sysctl("/proc/sys/kernel/unprivileged_userns_clone", 1) != 0 &&
+         read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", 0) == 0;
+}
 
 Features detect_features() {
   Features f;

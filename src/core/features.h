@@ -18,6 +18,10 @@ struct Features {
   std::string kernel;    // uname release
 };
 
+// Cheap (two sysctl reads, no fork): may this process create a user namespace? Used on the
+// start-up path; detect_features() really tries.
+bool userns_allowed();
+
 // Probes once per call (cheap: a few stat/read calls and one short-lived user namespace).
 Features detect_features();
 

@@ -88,8 +88,9 @@ function M.description(opts)
   local ns = {}
   local shared = { user = opts.share_user, pid = opts.share_pid, net = opts.share_net or opts.net == "host",
                    ipc = opts.share_ipc, uts = opts.share_uts, cgroup = opts.share_cgroup }
-  for _, n in ipairs(require("sbx.container").default_ns) do
-    if not shared[n] and (n ~= "user" or sbx.features().userns) then ns[#ns + 1] = n end
+  local container = require "sbx.container"
+  for _, n in ipairs(container.default_ns) do
+    if not shared[n] and (n ~= "user" or container.userns_available()) then ns[#ns + 1] = n end
   end
   if opts.time or opts.boottime or opts.monotonic then ns[#ns + 1] = "time" end
   d.ns = ns
