@@ -244,11 +244,11 @@ function Box:run(args)
   local p, err, errno = core.spawn(plan, { stdin = stdin, stdout = args.stdout, stderr = args.stderr })
   if not p then return nil, err, errno end
   self._procs[p] = true
-  local out, errout
+  local out, errout, cut
   if stdin == "pipe" or args.stdout == "pipe" or args.stderr == "pipe" then
-    out, errout = p:communicate(args.input)
+    out, errout, cut = p:communicate(args.input, args.timeout)
   end
-  local st = p:wait(args.timeout)
+  local st = not cut and p:wait(args.timeout)
   if not st then
     p:kill("KILL")
     st = assert(p:wait())

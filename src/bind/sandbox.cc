@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -154,11 +155,16 @@ int l_read(lua_State* L) {
   return 1;
 }
 
-// Feeds `input` to stdin (then closes it) while draining stdout and stderr: returns both.
+// communicate([input [, timeout]]): feeds `input` to stdin (then closes it) while draining
+// stdout and stderr; returns both, and true when the timeout (seconds) cut it short.
 int l_communicate(lua_State* L) {
   Process* p = check_process(L, 1);
   size_t in_len = 0;
   const char* in = luaL_optlstring(L, 2, "", &in_len);
+  double timeout = luaL_optnumber(L, 3, -1);
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  bool timed_out = false;
   size_t in_off = 0;
   std::string out[3];
   if (p->pipes[0].ok() && in_len == 0) p->pipes[0].reset();
@@ -173,7 +179,18 @@ int l_communicate(lua_State* L) {
         idx[n++] = i;
       }
     if (n == 0) break;
-    if (poll(pf, static_cast<nfds_t>(n), -1) < 0) {
+    int wait_ms = -1;
+    if (timeout >= 0) {
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      double left = timeout - ((now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9);
+      if (left <= 0) {
+        timed_out = true;
+        break;
+      }
+      wait_ms = static_cast<int>(left * 1000) + 1;
+    }
+    if (poll(pf, static_cast<nfds_t>(n), wait_ms) < 0) {
       if (errno == EINTR) continue;
       return push_failure(L, core::sys_error("communicate: poll"));
     }
@@ -194,7 +211,8 @@ int l_communicate(lua_State* L) {
   }
   lua_pushlstring(L, out[1].data(), out[1].size());
   lua_pushlstring(L, out[2].data(), out[2].size());
-  return 2;
+  lua_pushboolean(L, timed_out);
+  return 3;
 }
 
 int l_write(lua_State* L) {

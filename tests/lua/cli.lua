@@ -135,3 +135,37 @@ test("sbx nsenter joins a running sandbox's namespaces", function()
   p:kill("KILL")
   p:wait()
 end)
+
+test("sbx run: a TERM sent to sbx reaches the payload; its exit status comes back", function()
+  if not root then skip("no busybox rootfs") end
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -m 0777 " .. dir) == 0)
+  local pid = assert(sbx.sys.fork())
+  if pid == 0 then
+    sbx.sys.exec({ bin, "run", "--busybox", "--bind", dir .. ":/tmp/out", "--", "/bin/sh", "-c",
+      "trap 'echo term > /tmp/out/marker; exit 3' TERM; touch /tmp/out/ready; while :; do sleep 0.05; done" })
+    sbx.sys.exit(127)
+  end
+  for _ = 1, 200 do
+    if io.open(dir .. "/ready") then break end
+    os.execute("sleep 0.02")
+  end
+  sbx.sys.kill(pid, 15)
+  local st = sbx.sys.waitpid(pid)
+  local f = io.open(dir .. "/marker")
+  local marker = f and f:read("*a")
+  if f then f:close() end
+  os.execute("rm -rf " .. dir)
+  expect(marker, "the payload's TERM trap ran").eq("term\n")
+  expect(st.code, "sbx's exit status").eq(3)
+end)
+
+test("sbx run --timeout kills a payload that runs too long", function()
+  if not root then skip("no busybox rootfs") end
+  local t0 = os.time()
+  local out, rc = sh(bin .. " run --busybox --timeout 1 -- sleep 30")
+  expect(rc).eq(137)
+  expect(out).contains("timed out after 1s")
+  expect(os.time() - t0).lt(10)
+end)
