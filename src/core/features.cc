@@ -67,7 +67,8 @@ Features detect_features() {
     for (const char* c : {"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "freezer", "devices",
                           "net_cls", "perf_event", "hugetlb"}) {
       struct statfs cf;
-      std::string p = std::string("/sys/fs/cgroup/") + c;
+      std::string p = "/sys/fs/cgroup/";
+      p.append(c);
       if (statfs(p.c_str(), &cf) == 0 && cf.f_type == CGROUP_SUPER_MAGIC) f.cgroup_controllers.push_back(c);
     }
   }
