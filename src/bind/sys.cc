@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "core/idmap.h"
+#include "core/mount.h"
 #include "core/ns.h"
 #include "lua_util.h"
 #include "sandbox.h"
@@ -38,11 +39,24 @@ uint64_t ns_flags_arg(lua_State* L, int idx, const char* what) {
   return *flags;
 }
 
+// unshare(names [, { propagation = "private"|"unchanged" }]): a new mount namespace is made
+// recursively private at once (as util-linux does by default), so a mount made next can never
+// propagate to the host; "unchanged" keeps the host's propagation for those who mean it.
 int l_unshare(lua_State* L) {
   uint64_t flags = ns_flags_arg(L, 1, "unshare");
   if (!flags) raise(L, "unshare: name at least one namespace, e.g. { \"uts\" }");
+  bool keep = false;
+  if (lua_istable(L, 2)) {
+    check_keys(L, 2, "unshare options", {"propagation"});
+    auto prop = opt_string_field(L, 2, "unshare options", "propagation").value_or("private");
+    if (prop != "private" && prop != "unchanged")
+      raise(L, "unshare options.propagation: expected \"private\" or \"unchanged\", got \"" + prop + "\"");
+    keep = prop == "unchanged";
+  }
   auto s = core::unshare_namespaces(flags);
   if (!s) return push_failure(L, s.error());
+  if ((flags & CLONE_NEWNS) && !keep)
+    if (auto p = core::make_mounts_private(); !p) return push_failure(L, p.error());
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -296,6 +310,8 @@ int l_clone(lua_State* L) {
     if (flags & CLONE_NEWUSER) {
       if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) perror("sbx.sys.clone: become root in the user namespace");
     }
+    // A new mount namespace is private before the function can mount anything.
+    if ((flags & CLONE_NEWNS) && !core::make_mounts_private()) _exit(126);
     lua_pushvalue(L, fn);  // [fn]
     int code = 0;
     if (lua_pcall(L, 0, 1, 0) != 0) {

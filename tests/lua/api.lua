@@ -141,3 +141,23 @@ test("operational failures return nil, message, errno", function()
   expect(ok2).eq(nil)
   expect(err2).contains("999999999")
 end)
+
+test("sbx.sys.unshare{'mnt'} makes / private: a mount made next stays inside", function()
+  local function has_shared()
+    local f = assert(io.open("/proc/self/mountinfo"))
+    local all = f:read("*a")
+    f:close()
+    return all:find("shared:", 1, true) ~= nil
+  end
+  local p = assert(sbx.sys.clone{ ns = {}, fn = function()
+    -- An outer namespace of our own whose mounts are all shared (no mount is made in it) ...
+    assert(sbx.sys.unshare({ "mnt" }, { propagation = "unchanged" }))
+    assert(sbx.sys.mount(nil, "/", nil, { "rec", "shared" }))
+    if not has_shared() then return 2 end
+    -- ... and a new one inside it: its copies must not stay in the outer peer groups.
+    assert(sbx.sys.unshare{ "mnt" })
+    return has_shared() and 1 or 0
+  end })
+  expect(assert(p:wait()).code, "0: private; 1: still shared; 2: control failed").eq(0)
+  expect_error(function() sbx.sys.unshare({ "mnt" }, { propagation = "shared" }) end, "propagation: expected")
+end)

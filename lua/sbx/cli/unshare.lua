@@ -63,7 +63,8 @@ local function run(o, rest)
   end
   local ids = sys.ids()
   local real_uid, real_gid = ids.euid, ids.gid
-  if #ns > 0 then check(sys.unshare(ns)) end
+  -- propagation is util-linux's business here (--propagation, default private), done below
+  if #ns > 0 then check(sys.unshare(ns, { propagation = "unchanged" })) end
   if o.time then
     local f = io.open("/proc/self/timens_offsets", "w")
     if not f then error("cannot open /proc/self/timens_offsets", 0) end
