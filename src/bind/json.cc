@@ -104,7 +104,14 @@ void push_json(lua_State* L, const json& j) {
 int l_encode(lua_State* L) {
   luaL_checkany(L, 1);
   int indent = static_cast<int>(luaL_optinteger(L, 2, -1));
-  std::string s = to_json(L, 1, 0).dump(indent);
+  // dump() throws on a string that is not UTF-8: that is misuse, raised with its reason (the
+  // guard would say the same, but not as an "internal error").
+  std::string s;
+  try {
+    s = to_json(L, 1, 0).dump(indent);
+  } catch (const nlohmann::json::exception& e) {
+    raise(L, std::string("json.encode: ") + e.what());
+  }
   lua_pushlstring(L, s.data(), s.size());
   return 1;
 }

@@ -161,3 +161,9 @@ test("sbx.sys.unshare{'mnt'} makes / private: a mount made next stays inside", f
   expect(assert(p:wait()).code, "0: private; 1: still shared; 2: control failed").eq(0)
   expect_error(function() sbx.sys.unshare({ "mnt" }, { propagation = "shared" }) end, "propagation: expected")
 end)
+
+test("a C++ exception reaches Lua as a message, not as \"C++ exception\"", function()
+  local msg = expect_error(function() sbx.json.encode({ name = "\255\254" }) end, "json.encode: ")
+  expect(msg).contains("UTF-8")
+  expect(msg:find("C++ exception", 1, true)).falsy()
+end)

@@ -169,3 +169,63 @@ test("sbx run --timeout kills a payload that runs too long", function()
   expect(out).contains("timed out after 1s")
   expect(os.time() - t0).lt(10)
 end)
+
+test("sbx unshare: --root, --wd, --setuid/--setgid, --kill-child, --propagation", function()
+  if not root then skip("no busybox rootfs") end
+  -- --root chroots (util-linux: no pivot_root, no mounts); --wd sets the directory inside it
+  local out, rc = sh(bin .. " unshare -r -m --root " .. root .. " --wd /etc -- /bin/sh -c 'pwd; ls /bin/busybox'")
+  expect(rc, out).eq(0)
+  expect(out).eq("/etc\n/bin/busybox\n")
+  out = sh(bin .. " unshare -U --map-user=0 --map-group=0 -- sh -c 'id -u'")
+  expect(out).eq("0\n")
+  out, rc = sh(bin .. " unshare --setuid 65534 --setgid 65534 -- id -u")
+  expect(rc, out).eq(0)
+  expect(out).eq("65534\n")
+  out = sh(bin .. " unshare -m --propagation private -- sh -c 'grep -c shared: /proc/self/mountinfo'")
+  expect(out).eq("0\n")
+  out, rc = sh(bin .. " unshare -m --propagation sideways -- true")
+  expect(rc).eq(1)
+  expect(out).contains("unsupported propagation mode: sideways")
+  -- --kill-child: when unshare dies, its child gets the signal
+  out, rc = sh(bin .. " unshare --kill-child=TERM -- sh -c 'kill -KILL $PPID; sleep 5; echo survived'")
+  expect(out:find("survived", 1, true), out).falsy()
+end)
+
+test("sbx nsenter: -r/-w use the target's root and cwd, -S/-G set ids, -F does not fork", function()
+  if not root then skip("no busybox rootfs") end
+  local box = sbx.container{ rootfs = root, hostname = "nsbox2", cwd = "/etc" }
+  local p = assert(box:spawn{ "/bin/sleep", "30" })
+  os.execute("sleep 0.2")
+  -- without -a: mount namespace only with -m; -r and -w take the target's root and cwd
+  local out, rc = sh(bin .. " nsenter -t " .. p.pid .. " -m -U -r -w -- /bin/sh -c 'pwd; ls /bin/busybox; id -u'")
+  expect(rc, out).eq(0)
+  expect(out).eq("/\n/bin/busybox\n0\n")
+  out, rc = sh(bin .. " nsenter -t " .. p.pid .. " -a -S 1000 -G 1000 -- /bin/sh -c 'id -u; id -g'")
+  expect(rc, out).eq(0)
+  expect(out).eq("1000\n1000\n")
+  out, rc = sh(bin .. " nsenter -t " .. p.pid .. " -a -F -- /bin/sh -c 'echo $$'")
+  expect(rc, out).eq(0)
+  expect(tonumber(out) > 1, "pid in the joined namespace view: " .. out).truthy()
+  out, rc = sh(bin .. " nsenter -t " .. p.pid .. " -- true")
+  expect(rc).eq(1)
+  expect(out).contains("no namespace given")
+  p:kill("KILL")
+  p:wait()
+end)
+
+test("sbx run as an unprivileged user: single-id user namespace, own cache", function()
+  local sp = io.popen("command -v setpriv"):read("*l")
+  if not sp then skip("setpriv (util-linux) is not installed") end
+  local home = os.tmpname()
+  os.remove(home)
+  assert(os.execute("mkdir -m 0777 " .. home) == 0)
+  local out, rc = sh(sp .. " --reuid 65534 --regid 65534 --clear-groups env HOME=" .. home ..
+    " XDG_RUNTIME_DIR=" .. home .. " " .. bin .. " run --busybox --hostname rootless -- sh -c 'id -u; cat /proc/self/uid_map; hostname'")
+  os.execute("rm -rf " .. home)
+  if rc ~= 0 and out:find("Operation not permitted", 1, true) then skip("unprivileged user namespaces are off here: " .. out) end
+  expect(rc, out).eq(0)
+  local uid, inside, outside, count, host = out:match("^(%d+)\n%s*(%d+)%s+(%d+)%s+(%d+)\n(%S+)\n$")
+  expect(uid, out).eq("0")
+  expect(inside .. " " .. outside .. " " .. count).eq("0 65534 1")
+  expect(host).eq("rootless")
+end)
