@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "bind/module.h"
+#include "core/init.h"
 
 namespace {
 int traceback(lua_State* L) {
@@ -19,6 +20,8 @@ int traceback(lua_State* L) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // argv strings are contiguous: [argv[0], end of the last one) is the area /proc/PID/cmdline shows.
+  sbx::core::set_title_area(argv[0], static_cast<size_t>(argv[argc - 1] + std::strlen(argv[argc - 1]) - argv[0]));
   lua_State* L = luaL_newstate();
   if (!L) {
     std::fputs("sbx: cannot create a Lua state (out of memory)\n", stderr);

@@ -5,8 +5,19 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace sbx::core {
+
+namespace {
+char* g_title = nullptr;
+size_t g_title_length = 0;
+}  // namespace
+
+void set_title_area(char* start, size_t length) {
+  g_title = start;
+  g_title_length = length;
+}
 
 void init_signal_set(sigset_t* set) {
   sigfillset(set);
@@ -21,6 +32,10 @@ void init_signal_set(sigset_t* set) {
 
 void run_init(pid_t payload, int status_fd) {
   prctl(PR_SET_NAME, "sbx-init");
+  if (g_title && g_title_length > sizeof "sbx-init") {
+    std::memset(g_title, 0, g_title_length);
+    std::memcpy(g_title, "sbx-init", sizeof "sbx-init");
+  }
   sigset_t set;
   init_signal_set(&set);  // already blocked by the child before the fork, so nothing is lost
   for (;;) {

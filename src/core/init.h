@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <cstddef>
+
 namespace sbx::core {
 
 struct ExitRecord {
@@ -15,5 +17,9 @@ struct ExitRecord {
 void init_signal_set(sigset_t* set);
 
 [[noreturn]] void run_init(pid_t payload, int status_fd);
+
+// The sbx binary registers its argv memory so that the init, which is a fork of sbx, can show
+// itself as "sbx-init" in /proc/1/cmdline instead of the supervisor's command line (host paths).
+void set_title_area(char* start, size_t length);
 
 }  // namespace sbx::core

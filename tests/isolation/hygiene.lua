@@ -136,3 +136,8 @@ test("mount points missing from a read-only rootfs: made in a scratch layer, roo
   expect(io.open(root .. "/scratch-sbx-test"), "mount point left in the rootfs").eq(nil)
   expect(io.open(root .. "/deep"), "directory left in the rootfs").eq(nil)
 end)
+
+test("init: /proc/1/cmdline is sbx-init, not the supervisor's command line", function()
+  local st = assert(box():run{ "/bin/sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline", stdout = "pipe" })
+  expect(st.stdout:match("^sbx%-init%s*$"), "cmdline of the init: " .. st.stdout).truthy()
+end)
