@@ -54,26 +54,20 @@ function M.tmpfs(dest, opts)
   return { kind = "tmpfs", dest = dest, size = size, mode = opts.mode }
 end
 
--- sbx.proc(dest): a fresh procfs (of the sandbox's pid namespace).
-function M.proc(dest)
-  dest = dest or "/proc"
-  check_path("proc", "destination", dest, 2)
-  return { kind = "proc", dest = dest }
+local function filesystem(fn, kind, default)
+  return function(dest)
+    dest = dest or default
+    check_path(fn, "destination", dest, 2)
+    return { kind = kind, dest = dest }
+  end
 end
 
--- sbx.dev(dest): a minimal /dev: null zero full random urandom tty, a new devpts, shm.
-function M.dev(dest)
-  dest = dest or "/dev"
-  check_path("dev", "destination", dest, 2)
-  return { kind = "dev", dest = dest }
-end
-
--- sbx.mqueue(dest): a POSIX message queue filesystem (of the sandbox's ipc namespace).
-function M.mqueue(dest)
-  dest = dest or "/dev/mqueue"
-  check_path("mqueue", "destination", dest, 2)
-  return { kind = "mqueue", dest = dest }
-end
+-- sbx.proc([dest]): a fresh procfs (of the sandbox's pid namespace), at /proc by default.
+M.proc = filesystem("proc", "proc", "/proc")
+-- sbx.dev([dest]): a minimal /dev: null zero full random urandom tty, a new devpts, shm.
+M.dev = filesystem("dev", "dev", "/dev")
+-- sbx.mqueue([dest]): a POSIX message queue filesystem (of the sandbox's ipc namespace).
+M.mqueue = filesystem("mqueue", "mqueue", "/dev/mqueue")
 
 -- sbx.mkdir(dest [, mode])
 function M.mkdir(dest, mode)

@@ -110,23 +110,14 @@ int l_default_id_maps(lua_State* L) {
   return 2;
 }
 
-int l_parse_size(lua_State* L) {
+// A number passes through; a string is parsed ("64M", "2h"): value | nil, message, errno.
+template <auto Parse>
+int l_parse(lua_State* L) {
   if (lua_type(L, 1) == LUA_TNUMBER) {
     lua_pushvalue(L, 1);
     return 1;
   }
-  auto r = core::parse_size(luaL_checkstring(L, 1));
-  if (!r) return push_failure(L, r.error());
-  lua_pushnumber(L, static_cast<lua_Number>(*r));
-  return 1;
-}
-
-int l_parse_seconds(lua_State* L) {
-  if (lua_type(L, 1) == LUA_TNUMBER) {
-    lua_pushvalue(L, 1);
-    return 1;
-  }
-  auto r = core::parse_seconds(luaL_checkstring(L, 1));
+  auto r = Parse(luaL_checkstring(L, 1));
   if (!r) return push_failure(L, r.error());
   lua_pushnumber(L, static_cast<lua_Number>(*r));
   return 1;
@@ -159,8 +150,8 @@ int open_core(lua_State* L) {
       {"ns_kinds", guarded<l_ns_kinds>}, {"ns_ids", guarded<l_ns_ids>},
       {"features", guarded<l_features>}, {"busybox_rootfs", guarded<l_busybox_rootfs>},
       {"userns_allowed", guarded<l_userns_allowed>},
-      {"default_id_maps", guarded<l_default_id_maps>}, {"parse_size", guarded<l_parse_size>},
-      {"parse_seconds", guarded<l_parse_seconds>}, {"dirs", guarded<l_dirs>},
+      {"default_id_maps", guarded<l_default_id_maps>}, {"parse_size", guarded<l_parse<core::parse_size>>},
+      {"parse_seconds", guarded<l_parse<core::parse_seconds>>}, {"dirs", guarded<l_dirs>},
       {nullptr, nullptr}};
   register_process(L);
   lua_newtable(L);  // [core]

@@ -1,10 +1,13 @@
 -- sbx nsenter: util-linux nsenter(1)'s flags and meaning: run a program in the namespaces of a
 -- running process (setns), forking when the pid namespace is entered.
 local sbx = require "sbx"
-local getopt = require "sbx.cli.getopt"
+local tool = require "sbx.cli.tool"
 local sys = sbx.sys
 
 local M = {}
+
+M.usage = "[options] [<program> [<argument>...]]"
+M.summary = "Run a program with namespaces of other processes (util-linux nsenter(1) semantics)."
 
 M.options = {
   { short = "t", long = "target", arg = "required", key = "target", meta = "PID", help = "target process to get namespaces from" },
@@ -26,18 +29,10 @@ M.options = {
   { short = "h", long = "help", arg = "none", key = "help", help = "display this help" },
 }
 
-local function check(ok, err)
-  if not ok then error(err, 0) end
-  return ok
-end
+local check = tool.check
 
-function M.help()
-  return "usage: sbx nsenter [options] [<program> [<argument>...]]\n\n" ..
-    "Run a program with namespaces of other processes (util-linux nsenter(1) semantics).\n\n" ..
-    getopt.usage(M.options) .. "\n"
-end
 
-local function run(o, rest)
+function M.run(o, rest)
   local pid = tonumber(o.target)
   if not pid then error("no target PID given (-t PID)", 0) end
   local ns = {}
@@ -67,24 +62,11 @@ local function run(o, rest)
     local child = check(sys.fork())
     if child > 0 then return check(sys.waitpid(child)).status end
   end
-  local argv = rest
-  if #argv == 0 then argv = { os.getenv("SHELL") or "/bin/sh" } end
-  local _, err = sys.exec(argv)
-  io.stderr:write("sbx nsenter: failed to execute ", argv[1], ": ", (err:gsub("^exec [^:]*: ", "")), "\n")
-  io.stderr:flush()
-  sys.exit(127)
+  tool.exec("nsenter", rest)
 end
 
 function M.main(args)
-  local o, rest = getopt.parse(args, M.options)
-  if not o then
-    io.stderr:write("sbx nsenter: ", rest, "\nTry 'sbx nsenter --help' for more information.\n")
-    return 1
-  end
-  if o.help then io.write(M.help()); return 0 end
-  local ok, res = pcall(run, o, rest)
-  if not ok then io.stderr:write("sbx nsenter: ", tostring(res), "\n"); return 1 end
-  return res
+  return tool.main("nsenter", M, args)
 end
 
 return M

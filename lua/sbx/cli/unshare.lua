@@ -1,10 +1,13 @@
 -- sbx unshare: util-linux unshare(1)'s flags and meaning, built on sbx.sys. Only what is named
 -- is unshared; the calling process itself moves (no fork unless -f), as with the original.
 local sbx = require "sbx"
-local getopt = require "sbx.cli.getopt"
+local tool = require "sbx.cli.tool"
 local sys = sbx.sys
 
 local M = {}
+
+M.usage = "[options] [--] [<program> [<argument>...]]"
+M.summary = "Run a program with some namespaces unshared from the parent (util-linux unshare(1) semantics)."
 
 M.options = {
   { short = "m", long = "mount", arg = "none", key = "mnt", help = "unshare mounts namespace" },
@@ -35,24 +38,11 @@ M.options = {
 
 local SIGNALS = { HUP = 1, INT = 2, QUIT = 3, KILL = 9, USR1 = 10, USR2 = 12, TERM = 15 }
 
-local function die(msg)
-  io.stderr:write("sbx unshare: ", msg, "\n")
-  io.stderr:flush()
-  return 1
-end
 
-local function check(ok, err)
-  if not ok then error(err, 0) end
-  return ok
-end
+local check = tool.check
 
-function M.help()
-  return "usage: sbx unshare [options] [--] [<program> [<argument>...]]\n\n" ..
-    "Run a program with some namespaces unshared from the parent (util-linux unshare(1) semantics).\n\n" ..
-    getopt.usage(M.options) .. "\n"
-end
 
-local function run(o, rest)
+function M.run(o, rest)
   local ns = {}
   if o.map_root or o.map_current or o.map_user or o.map_group then o.user = true end
   if o.mount_proc then o.mnt = true end
@@ -111,21 +101,11 @@ local function run(o, rest)
   end
   if o.setgid then check(sys.setgid(tonumber(o.setgid) or error("--setgid: not a number", 0))) end
   if o.setuid then check(sys.setuid(tonumber(o.setuid) or error("--setuid: not a number", 0))) end
-  local argv = rest
-  if #argv == 0 then argv = { os.getenv("SHELL") or "/bin/sh" } end
-  local _, err = sys.exec(argv)
-  io.stderr:write("sbx unshare: failed to execute ", argv[1], ": ", (err:gsub("^exec [^:]*: ", "")), "\n")
-  io.stderr:flush()
-  sys.exit(127)
+  tool.exec("unshare", rest)
 end
 
 function M.main(args)
-  local o, rest = getopt.parse(args, M.options)
-  if not o then return die(rest .. "\nTry 'sbx unshare --help' for more information.") end
-  if o.help then io.write(M.help()); return 0 end
-  local ok, res = pcall(run, o, rest)
-  if not ok then return die(tostring(res)) end
-  return res
+  return tool.main("unshare", M, args)
 end
 
 return M

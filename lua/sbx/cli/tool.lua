@@ -1,0 +1,41 @@
+-- What sbx unshare and sbx nsenter share: util-linux's way of failing, helping and exec'ing.
+local getopt = require "sbx.cli.getopt"
+local sys = require("sbx.core").sys
+
+local M = {}
+
+-- Turns a failure (nil, message) into an error the tool's main prints.
+function M.check(ok, err)
+  if not ok then error(err, 0) end
+  return ok
+end
+
+-- Execs argv (default: $SHELL or /bin/sh); on failure says so as util-linux does and exits 127.
+function M.exec(name, argv)
+  if #argv == 0 then argv = { os.getenv("SHELL") or "/bin/sh" } end
+  local _, err = sys.exec(argv)
+  io.stderr:write("sbx ", name, ": failed to execute ", argv[1], ": ", (err:gsub("^exec [^:]*: ", "")), "\n")
+  io.stderr:flush()
+  sys.exit(127)
+end
+
+-- main for a tool module { options =, usage =, summary =, run = function(opts, rest) }.
+function M.main(name, tool, args)
+  local opts, rest = getopt.parse(args, tool.options)
+  if not opts then
+    io.stderr:write("sbx ", name, ": ", rest, "\nTry 'sbx ", name, " --help' for more information.\n")
+    return 1
+  end
+  if opts.help then
+    io.write("usage: sbx ", name, " ", tool.usage, "\n\n", tool.summary, "\n\n", getopt.usage(tool.options), "\n")
+    return 0
+  end
+  local ok, res = pcall(tool.run, opts, rest)
+  if not ok then
+    io.stderr:write("sbx ", name, ": ", tostring(res), "\n")
+    return 1
+  end
+  return res
+end
+
+return M
