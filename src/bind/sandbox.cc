@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -75,6 +76,30 @@ core::Status open_stdio(lua_State* L, int io_idx, const char* key, int which, in
   child_fd = child_end.get();
   return {};
 }
+
+// Writing to a payload's stdin after it exited must be an error (EPIPE), never a SIGPIPE that
+// kills sbx (or the luajit that loaded sbx.so): SIGPIPE is blocked while writing, and a pending
+// one raised by our own write is consumed before unblocking.
+class PipeSignalBlock {
+ public:
+  PipeSignalBlock() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigpending(&pending_before_);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~PipeSignalBlock() {
+    if (!sigismember(&pending_before_, SIGPIPE)) {
+      struct timespec zero{0, 0};
+      while (sigtimedwait(&pipe_, nullptr, &zero) == SIGPIPE) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  sigset_t pipe_, old_, pending_before_;
+};
 
 int l_spawn(lua_State* L) {
   core::Spec spec = spec_from_lua(L, 1);
@@ -170,6 +195,7 @@ int l_communicate(lua_State* L) {
   if (p->pipes[0].ok() && in_len == 0) p->pipes[0].reset();
   if (p->pipes[0].ok()) fcntl(p->pipes[0].get(), F_SETFL, O_NONBLOCK);
   core::SignalForward fwd(p->box.pidfd());
+  PipeSignalBlock no_sigpipe;
   for (;;) {
     struct pollfd pf[3];
     int idx[3], n = 0;
@@ -220,6 +246,7 @@ int l_write(lua_State* L) {
   size_t len;
   const char* data = luaL_checklstring(L, 2, &len);
   if (!p->pipes[0].ok()) raise(L, "write: stdin is not a pipe (spawn with stdin = \"pipe\")");
+  PipeSignalBlock no_sigpipe;
   size_t off = 0;
   while (off < len) {
     ssize_t w = write(p->pipes[0].get(), data + off, len - off);

@@ -167,3 +167,16 @@ test("a C++ exception reaches Lua as a message, not as \"C++ exception\"", funct
   expect(msg).contains("UTF-8")
   expect(msg:find("C++ exception", 1, true)).falsy()
 end)
+
+test("writing to a payload that stopped reading is an error, not a SIGPIPE", function()
+  local root = sbx.rootfs.busybox()
+  if not root then skip("no busybox rootfs") end
+  local box = sbx.container{ rootfs = root }
+  local st = assert(box:run{ "/bin/true", input = string.rep("x", 4 * 1024 * 1024), stdout = "pipe" })
+  expect(st.code).eq(0)
+  local p = assert(box:spawn{ "/bin/true", stdin = "pipe" })
+  p:wait()
+  local ok, err = p:write("more")
+  expect(ok).eq(nil)
+  expect(err).contains("Broken pipe")
+end)
