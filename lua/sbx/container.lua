@@ -15,7 +15,10 @@ local KEYS = {
   cwd = "string", uid = "number", gid = "number", uid_map = "list", gid_map = "list",
   time_offsets = "table { monotonic =, boottime = }", die_with_parent = "boolean",
   net = '"loopback", "none" or "host"', proc = "boolean", dev = "boolean", tmp = "boolean or size",
+  limits = "table { memory =, memory_swap =, cpu =, cpu_weight =, cpuset =, pids =, io = }",
+  cgroup_parent = "string",
 }
+
 local RUN_KEYS = { stdin = true, stdout = true, stderr = true, input = true, timeout = true,
                    env = true, cwd = true, uid = true, gid = true }
 
@@ -28,6 +31,42 @@ local function key_list(t)
   return table.concat(names, ", ")
 end
 
+local LIMIT_KEYS = { memory = true, memory_swap = true, cpu = true, cpu_weight = true, cpuset = true, pids = true, io = true }
+local IO_KEYS = { device = true, read_bps = true, write_bps = true, read_iops = true, write_iops = true }
+
+-- Portable limits (docker's words) -> the plan's numbers; units and types checked here.
+local function limits_plan(limits, level)
+  local out = {}
+  for k, v in pairs(limits) do
+    if not LIMIT_KEYS[k] then fail(("limits: unknown key '%s' (expected %s)"):format(tostring(k), key_list(LIMIT_KEYS)), level + 1) end
+    if k == "memory" or k == "memory_swap" then
+      local n, err = core.parse_size(v)
+      if not n then fail("limits." .. k .. ": " .. err, level + 1) end
+      out[k] = n
+    elseif k == "cpu" or k == "cpu_weight" or k == "pids" then
+      if type(v) ~= "number" or v <= 0 then fail(("limits.%s: expected a positive number, got %s"):format(k, tostring(v)), level + 1) end
+      out[k] = v
+    elseif k == "cpuset" then
+      if type(v) ~= "string" and type(v) ~= "number" then fail("limits.cpuset: expected a cpu list like \"0-1\"", level + 1) end
+      out[k] = tostring(v)
+    elseif k == "io" then
+      out.io = {}
+      for i, e in ipairs(v) do
+        local where = ("limits.io[%d]"):format(i)
+        if type(e) ~= "table" then fail(where .. ": expected { device =, read_bps =, write_bps =, read_iops =, write_iops = }", level + 1) end
+        for ek in pairs(e) do
+          if not IO_KEYS[ek] then fail(("%s: unknown key '%s' (expected %s)"):format(where, tostring(ek), key_list(IO_KEYS)), level + 1) end
+        end
+        local dev, err = core.device_number(e.device)
+        if not dev then fail(where .. ".device: " .. err, level + 1) end
+        local rb = e.read_bps and core.parse_size(e.read_bps)
+        local wb = e.write_bps and core.parse_size(e.write_bps)
+        out.io[i] = { device = dev, rbps = rb, wbps = wb, riops = e.read_iops, wiops = e.write_iops }
+      end
+    end
+  end
+  return out
+end
 local function expect_type(key, v, want, level)
   if v ~= nil and type(v) ~= want then
     fail(("%s: expected %s, got %s"):format(key, KEYS[key] or want, type(v)), level + 1)
@@ -122,7 +161,8 @@ function M.new(opts)
   for _, k in ipairs({ "rootfs", "hostname", "cwd" }) do expect_type(k, opts[k], "string", level) end
   for _, k in ipairs({ "readonly", "die_with_parent", "proc", "dev" }) do expect_type(k, opts[k], "boolean", level) end
   for _, k in ipairs({ "uid", "gid" }) do expect_type(k, opts[k], "number", level) end
-  for _, k in ipairs({ "ns", "mounts", "env", "uid_map", "gid_map", "time_offsets" }) do expect_type(k, opts[k], "table", level) end
+  for _, k in ipairs({ "ns", "mounts", "env", "uid_map", "gid_map", "time_offsets", "limits" }) do expect_type(k, opts[k], "table", level) end
+  expect_type("cgroup_parent", opts.cgroup_parent, "string", level)
 
   local ns
   if opts.ns then
@@ -151,6 +191,8 @@ function M.new(opts)
     die_with_parent = opts.die_with_parent ~= false,
     loopback_up = net ~= "none",
     ops = {},
+    limits = opts.limits and limits_plan(opts.limits, level) or nil,
+    cgroup_parent = opts.cgroup_parent,
   }
   if opts.time_offsets then
     local t = {}
@@ -257,6 +299,12 @@ function Box:run(args)
   if args.stdout == "pipe" then st.stdout = out end
   if args.stderr == "pipe" then st.stderr = errout end
   st.pid = p.pid
+  if self._plan.limits then
+    -- what the sandbox used, and whether the kernel's OOM killer or pids.max stopped it
+    st.stats = p:stat()
+    st.events = p:events()
+    st.oom_killed = st.events and st.events.oom_kill > 0 or false
+  end
   self._procs[p] = nil
   return st
 end

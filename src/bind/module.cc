@@ -1,8 +1,11 @@
 #include "module.h"
 
 #include <sched.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "core/cgroup.h"
 #include "core/features.h"
 #include "core/idmap.h"
 #include "core/ns.h"
@@ -30,6 +33,8 @@ namespace {
 int l_plan(lua_State* L) {
   core::Spec spec = spec_from_lua(L, 1);
   if (auto s = core::validate(spec, false); !s) return push_failure(L, s.error());
+  if (!spec.limits.empty())  // a limit this host cannot enforce is an error now, naming the controller
+    if (auto files = core::limit_files(core::detect_cgroups(), spec.limits); !files) return push_failure(L, files.error());
   push_spec(L, spec);
   return 1;
 }
@@ -123,6 +128,20 @@ int l_parse(lua_State* L) {
   return 1;
 }
 
+// device_number("/dev/vda" or "8:0") -> "8:0" | nil, message
+int l_device_number(lua_State* L) {
+  std::string d = luaL_checkstring(L, 1);
+  if (d.find(':') != std::string::npos && d[0] != '/') {
+    lua_pushstring(L, d.c_str());
+    return 1;
+  }
+  struct stat st;
+  if (::stat(d.c_str(), &st) != 0) return push_failure(L, core::sys_error("device " + d));
+  if (!S_ISBLK(st.st_mode)) return push_failure(L, {ENOTBLK, "device " + d + ": not a block device"});
+  lua_pushfstring(L, "%d:%d", static_cast<int>(major(st.st_rdev)), static_cast<int>(minor(st.st_rdev)));
+  return 1;
+}
+
 int l_dirs(lua_State* L) {
   lua_createtable(L, 0, 2);
   lua_pushstring(L, core::runtime_dir().c_str());
@@ -151,7 +170,7 @@ int open_core(lua_State* L) {
       {"features", guarded<l_features>}, {"busybox_rootfs", guarded<l_busybox_rootfs>},
       {"userns_allowed", guarded<l_userns_allowed>},
       {"default_id_maps", guarded<l_default_id_maps>}, {"parse_size", guarded<l_parse<core::parse_size>>},
-      {"parse_seconds", guarded<l_parse<core::parse_seconds>>}, {"dirs", guarded<l_dirs>},
+      {"parse_seconds", guarded<l_parse<core::parse_seconds>>}, {"dirs", guarded<l_dirs>}, {"device_number", guarded<l_device_number>},
       {nullptr, nullptr}};
   register_process(L);
   lua_newtable(L);  // [core]

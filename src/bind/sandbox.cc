@@ -258,6 +258,77 @@ int l_write(lua_State* L) {
   return 1;
 }
 
+}  // namespace
+
+void push_cgroup_stat(lua_State* L, const core::CgroupStat& st) {
+  lua_createtable(L, 0, 5);  // [stat]
+  lua_createtable(L, 0, 2);
+  lua_pushnumber(L, static_cast<lua_Number>(st.memory_current));
+  lua_setfield(L, -2, "current");
+  lua_pushnumber(L, static_cast<lua_Number>(st.memory_peak));
+  lua_setfield(L, -2, "peak");
+  lua_setfield(L, -2, "memory");
+  lua_createtable(L, 0, 1);
+  lua_pushnumber(L, static_cast<lua_Number>(st.cpu_usage_usec));
+  lua_setfield(L, -2, "usage_usec");
+  lua_setfield(L, -2, "cpu");
+  lua_createtable(L, 0, 1);
+  lua_pushnumber(L, static_cast<lua_Number>(st.pids_current));
+  lua_setfield(L, -2, "current");
+  lua_setfield(L, -2, "pids");
+  lua_createtable(L, 0, 2);
+  lua_pushnumber(L, static_cast<lua_Number>(st.io_read_bytes));
+  lua_setfield(L, -2, "read_bytes");
+  lua_pushnumber(L, static_cast<lua_Number>(st.io_write_bytes));
+  lua_setfield(L, -2, "write_bytes");
+  lua_setfield(L, -2, "io");
+  lua_pushnumber(L, static_cast<lua_Number>(st.oom_kills));
+  lua_setfield(L, -2, "oom_kills");
+}
+
+void push_cgroup_events(lua_State* L, const core::CgroupEvents& ev) {
+  lua_createtable(L, 0, 3);
+  lua_pushnumber(L, static_cast<lua_Number>(ev.oom));
+  lua_setfield(L, -2, "oom");
+  lua_pushnumber(L, static_cast<lua_Number>(ev.oom_kill));
+  lua_setfield(L, -2, "oom_kill");
+  lua_pushnumber(L, static_cast<lua_Number>(ev.pids_max));
+  lua_setfield(L, -2, "pids_max");
+}
+
+namespace {
+
+// p:stat() -> the sandbox's cgroup figures (live, or as they were when it ended) | nil, err
+int l_stat(lua_State* L) {
+  Process* p = check_process(L, 1);
+  if (p->box.cgroup()) {
+    auto st = p->box.cgroup()->stat();
+    if (!st) return push_failure(L, st.error());
+    push_cgroup_stat(L, *st);
+    return 1;
+  }
+  if (p->box.final_stat()) {
+    push_cgroup_stat(L, *p->box.final_stat());
+    return 1;
+  }
+  return push_failure(L, {ENOENT, "stat: this sandbox has no cgroup (give it limits)"});
+}
+
+int l_events(lua_State* L) {
+  Process* p = check_process(L, 1);
+  if (p->box.cgroup()) {
+    auto ev = p->box.cgroup()->events();
+    if (!ev) return push_failure(L, ev.error());
+    push_cgroup_events(L, *ev);
+    return 1;
+  }
+  if (p->box.final_events()) {
+    push_cgroup_events(L, *p->box.final_events());
+    return 1;
+  }
+  return push_failure(L, {ENOENT, "events: this sandbox has no cgroup (give it limits)"});
+}
+
 int l_close_stdin(lua_State* L) {
   check_process(L, 1)->pipes[0].reset();
   return 0;
@@ -268,6 +339,11 @@ int l_index(lua_State* L) {
   std::string key = luaL_checkstring(L, 2);
   if (key == "pid") {
     lua_pushinteger(L, p->box.pid());
+    return 1;
+  }
+  if (key == "cgroup") {
+    if (!p->box.cgroup()) return 0;
+    lua_pushstring(L, p->box.cgroup()->path().c_str());
     return 1;
   }
   if (key == "running") {
@@ -309,6 +385,7 @@ void register_process(lua_State* L) {
       {"wait", guarded<l_wait>},         {"kill", guarded<l_kill>},
       {"read", guarded<l_read>},         {"write", guarded<l_write>},
       {"close_stdin", guarded<l_close_stdin>}, {"communicate", guarded<l_communicate>},
+      {"stat", guarded<l_stat>},         {"events", guarded<l_events>},
       {"__index", guarded<l_index>},     {"__gc", guarded<l_gc>},
       {"__tostring", guarded<l_tostring>}, {nullptr, nullptr}};
   luaL_newmetatable(L, kProcessMeta);  // [meta]

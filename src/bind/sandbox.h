@@ -16,6 +16,8 @@ struct Process {
 void register_process(lua_State* L);
 // Pushes a new Process owning `box`.
 Process* new_process(lua_State* L, core::Sandbox box);
+void push_cgroup_stat(lua_State* L, const core::CgroupStat& st);
+void push_cgroup_events(lua_State* L, const core::CgroupEvents& ev);
 // core.spawn(plan, io) -> Process | nil, message, errno
 int l_spawn_entry(lua_State* L);
 

@@ -83,7 +83,8 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
   if (!lua_istable(L, idx)) raise(L, "spec: expected a table");
   check_keys(L, idx, "spec",
              {"namespaces", "rootfs", "rootfs_readonly", "ops", "uid_map", "gid_map", "deny_setgroups",
-              "hostname", "cwd", "env", "argv", "uid", "gid", "die_with_parent", "time_offsets", "loopback_up"});
+              "hostname", "cwd", "env", "argv", "uid", "gid", "die_with_parent", "time_offsets", "loopback_up",
+              "limits", "cgroup_parent"});
   core::Spec s;
   if (auto ns = opt_string_list_field(L, idx, "spec", "namespaces")) {
     auto flags = core::namespace_flags(*ns);
@@ -115,6 +116,48 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
   if (auto g = opt_number_field(L, idx, "spec", "gid")) s.gid = static_cast<gid_t>(*g);
   s.die_with_parent = opt_bool_field(L, idx, "spec", "die_with_parent").value_or(true);
   s.loopback_up = opt_bool_field(L, idx, "spec", "loopback_up").value_or(true);
+  s.cgroup_parent = opt_string_field(L, idx, "spec", "cgroup_parent").value_or("");
+  lua_getfield(L, idx, "limits");  // [limits]
+  if (lua_istable(L, -1)) {
+    int t = lua_gettop(L);
+    const char* w = "spec.limits";
+    check_keys(L, t, w, {"memory", "memory_swap", "cpu", "cpu_weight", "cpuset", "pids", "io"});
+    auto u64 = [&](const char* k) -> std::optional<uint64_t> {
+      auto v = opt_number_field(L, t, w, k);
+      if (!v) return std::nullopt;
+      if (*v < 0) raise(L, std::string(w) + "." + k + ": must not be negative");
+      return static_cast<uint64_t>(*v);
+    };
+    s.limits.memory = u64("memory");
+    s.limits.memory_swap = u64("memory_swap");
+    s.limits.cpu = opt_number_field(L, t, w, "cpu");
+    s.limits.cpu_weight = u64("cpu_weight");
+    s.limits.cpuset = opt_string_field(L, t, w, "cpuset");
+    s.limits.pids = u64("pids");
+    lua_getfield(L, t, "io");  // [limits, io]
+    if (lua_istable(L, -1)) {
+      int io = lua_gettop(L);
+      for (int i = 1; i <= static_cast<int>(lua_objlen(L, io)); ++i) {
+        lua_rawgeti(L, io, i);  // [limits, io, e]
+        std::string what = "spec.limits.io[" + std::to_string(i) + "]";
+        if (!lua_istable(L, -1)) raise(L, what + ": expected { device = \"8:0\", rbps =, wbps =, riops =, wiops = }");
+        int e = lua_gettop(L);
+        check_keys(L, e, what.c_str(), {"device", "rbps", "wbps", "riops", "wiops"});
+        core::IoLimit lim;
+        lim.device = opt_string_field(L, e, what.c_str(), "device").value_or("");
+        lim.rbps = static_cast<uint64_t>(opt_number_field(L, e, what.c_str(), "rbps").value_or(0));
+        lim.wbps = static_cast<uint64_t>(opt_number_field(L, e, what.c_str(), "wbps").value_or(0));
+        lim.riops = static_cast<uint64_t>(opt_number_field(L, e, what.c_str(), "riops").value_or(0));
+        lim.wiops = static_cast<uint64_t>(opt_number_field(L, e, what.c_str(), "wiops").value_or(0));
+        s.limits.io.push_back(lim);
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 1);  // [limits]
+  } else if (!lua_isnil(L, -1)) {
+    raise(L, "spec.limits: expected a table");
+  }
+  lua_pop(L, 1);  // []
   lua_getfield(L, idx, "time_offsets");  // [t]
   if (lua_istable(L, -1)) {
     check_keys(L, -1, "spec.time_offsets", {"monotonic", "boottime"});
@@ -195,6 +238,42 @@ void push_spec(lua_State* L, const core::Spec& s) {
   if (s.namespaces & CLONE_NEWNET) {
     lua_pushboolean(L, s.loopback_up);
     lua_setfield(L, -2, "loopback_up");
+  }
+  if (!s.limits.empty()) {
+    const auto& l = s.limits;
+    lua_newtable(L);  // [plan, limits]
+    auto num = [&](const char* k, double v) {
+      lua_pushnumber(L, v);
+      lua_setfield(L, -2, k);
+    };
+    if (l.memory) num("memory", static_cast<double>(*l.memory));
+    if (l.memory_swap) num("memory_swap", static_cast<double>(*l.memory_swap));
+    if (l.cpu) num("cpu", *l.cpu);
+    if (l.cpu_weight) num("cpu_weight", static_cast<double>(*l.cpu_weight));
+    if (l.pids) num("pids", static_cast<double>(*l.pids));
+    if (l.cpuset) {
+      lua_pushstring(L, l.cpuset->c_str());
+      lua_setfield(L, -2, "cpuset");
+    }
+    if (!l.io.empty()) {
+      lua_createtable(L, static_cast<int>(l.io.size()), 0);  // [plan, limits, io]
+      for (size_t i = 0; i < l.io.size(); ++i) {
+        lua_newtable(L);
+        lua_pushstring(L, l.io[i].device.c_str());
+        lua_setfield(L, -2, "device");
+        if (l.io[i].rbps) num("rbps", static_cast<double>(l.io[i].rbps));
+        if (l.io[i].wbps) num("wbps", static_cast<double>(l.io[i].wbps));
+        if (l.io[i].riops) num("riops", static_cast<double>(l.io[i].riops));
+        if (l.io[i].wiops) num("wiops", static_cast<double>(l.io[i].wiops));
+        lua_rawseti(L, -2, static_cast<int>(i + 1));
+      }
+      lua_setfield(L, -2, "io");
+    }
+    lua_setfield(L, -2, "limits");  // [plan]
+  }
+  if (!s.cgroup_parent.empty()) {
+    lua_pushstring(L, s.cgroup_parent.c_str());
+    lua_setfield(L, -2, "cgroup_parent");
   }
   if (s.monotonic_offset || s.boottime_offset) {
     lua_createtable(L, 0, 2);

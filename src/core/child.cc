@@ -158,6 +158,9 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
   }
   if (!supervisor_alive(ch.sync)) _exit(127);
+  // Moved into its own cgroup by now: a cgroup namespace made here is rooted at that group.
+  if ((ns & CLONE_NEWCGROUP) && !spec.limits.empty() && ::unshare(CLONE_NEWCGROUP) != 0)
+    fail(ch, sys_error("unshare cgroup namespace"));
 
   if (ns & CLONE_NEWNS) check(ch, make_mounts_private());
   if (ns & CLONE_NEWTIME) check(ch, enter_time_namespace(spec));

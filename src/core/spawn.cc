@@ -27,7 +27,10 @@ Sandbox::Sandbox(Sandbox&& o) noexcept
       owner_(o.owner_),
       pidfd_(std::move(o.pidfd_)),
       status_(std::move(o.status_)),
-      exit_(o.exit_) {}
+      exit_(o.exit_),
+      cgroup_(std::move(o.cgroup_)),
+      final_stat_(o.final_stat_),
+      final_events_(o.final_events_) {}
 
 Sandbox& Sandbox::operator=(Sandbox&& o) noexcept {
   if (this != &o) {
@@ -37,6 +40,9 @@ Sandbox& Sandbox::operator=(Sandbox&& o) noexcept {
     pidfd_ = std::move(o.pidfd_);
     status_ = std::move(o.status_);
     exit_ = o.exit_;
+    cgroup_ = std::move(o.cgroup_);
+    final_stat_ = o.final_stat_;
+    final_events_ = o.final_events_;
   }
   return *this;
 }
@@ -84,6 +90,13 @@ Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
   }
   pidfd_.reset();
   exit_ = es;
+  if (cgroup_) {
+    // What the sandbox used, then the group goes (with any process that escaped the init).
+    if (auto st = cgroup_->stat()) final_stat_ = *st;
+    if (auto ev = cgroup_->events()) final_events_ = *ev;
+    (void)cgroup_->remove();
+    cgroup_.reset();
+  }
   return exit_;
 }
 
@@ -112,8 +125,23 @@ Result<Sandbox> spawn(const Spec& spec, const SpawnIo& io) {
   ch.status = status_write.get();
   for (int i = 0; i < 3; ++i) ch.stdio[i] = io.stdio[i];
 
-  auto cl = clone_process(spec.namespaces);
-  if (!cl) return cl.error().context("spawn");
+  // With limits the sandbox gets its own cgroup, joined before "go" (before anything runs). Its
+  // cgroup namespace must be rooted there, so the child unshares it after the move.
+  std::optional<Cgroup> cg;
+  uint64_t clone_flags = spec.namespaces;
+  if (!spec.limits.empty()) {
+    static unsigned counter = 0;
+    std::string name = "sbx-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+    auto made = Cgroup::create(detect_cgroups(), spec.cgroup_parent, name, spec.limits);
+    if (!made) return made.error().context("spawn");
+    cg = std::move(*made);
+    clone_flags &= ~static_cast<uint64_t>(CLONE_NEWCGROUP);
+  }
+  auto cl = clone_process(clone_flags);
+  if (!cl) {
+    if (cg) (void)cg->remove();
+    return cl.error().context("spawn");
+  }
   if (cl->pid == 0) {
     parent_sync.release();  // the child must not close fds by destructor; they close on exec
     status_read.release();
@@ -124,6 +152,11 @@ Result<Sandbox> spawn(const Spec& spec, const SpawnIo& io) {
   Sandbox box(cl->pid, Fd(cl->pidfd), std::move(status_read));
   child_sync.reset();
   status_write.reset();
+  if (cg) {
+    Status added = cg->add(cl->pid);
+    box.set_cgroup(std::move(*cg));  // the box removes it on every path from here
+    if (!added) return added.error().context("spawn");
+  }
 
   if (spec.namespaces & CLONE_NEWUSER)
     if (auto s = write_id_maps(cl->pid, spec.uid_map, spec.gid_map, spec.deny_setgroups); !s)

@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "cgroup.h"
 #include "fd.h"
 #include "result.h"
 #include "spec.h"
@@ -40,6 +41,12 @@ class Sandbox {
   Result<std::optional<ExitStatus>> wait(bool nohang = false);
   // Sends a signal to the sandbox's first process (its init when it has a pid namespace).
   Status kill(int sig);
+  // The sandbox's own cgroup (when it has limits); removed once the sandbox is reaped.
+  const std::optional<Cgroup>& cgroup() const { return cgroup_; }
+  void set_cgroup(Cgroup cg) { cgroup_ = std::move(cg); }
+  // Stats and events as of the sandbox's end (read just before its group was removed).
+  const std::optional<CgroupStat>& final_stat() const { return final_stat_; }
+  const std::optional<CgroupEvents>& final_events() const { return final_events_; }
 
  private:
   void reap_now();
@@ -48,6 +55,9 @@ class Sandbox {
   Fd pidfd_;
   Fd status_;
   std::optional<ExitStatus> exit_;
+  std::optional<Cgroup> cgroup_;
+  std::optional<CgroupStat> final_stat_;
+  std::optional<CgroupEvents> final_events_;
 };
 
 // Validates the spec, starts it, and returns once the payload has been exec'd (or the setup

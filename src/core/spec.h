@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cgroup.h"
 #include "result.h"
 
 namespace sbx::core {
@@ -43,6 +44,8 @@ struct Spec {
   bool loopback_up = true;  // with net: "loopback" brings lo up, "none" leaves it down
   bool die_with_parent = true;
   int64_t monotonic_offset = 0, boottime_offset = 0;  // seconds, needs time
+  Limits limits;              // non-empty: the sandbox gets its own cgroup, made before it runs
+  std::string cgroup_parent;  // where that group goes, relative to the hierarchy roots
 };
 
 const char* op_kind_name(OpKind k);

@@ -6,11 +6,16 @@
  *   hold         print "ready" and sleep until killed
  *   shm-create K create a System V shared memory segment with key K, print "created"
  *   shm-exists K print "yes" when a segment with key K exists in this ipc namespace, else "no"
+ *   hog MB       allocate and touch MB mebibytes, 1 MiB at a time, printing each step
+ *   forks N      try to keep N children alive at once; print how many forks succeeded
+ *   spin SECS    burn CPU for SECS seconds of wall time; print the CPU seconds used
+ *   count FILE   write an increasing counter to FILE every 10 ms, forever
  */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -93,6 +98,51 @@ int main(int argc, char** argv) {
     int id = shmget((key_t)strtol(argv[2], NULL, 0), 0, 0);
     printf("%s\n", id >= 0 ? "yes" : "no");
     return 0;
+  }
+  if (!strcmp(argv[1], "hog") && argc > 2) {
+    int mb = atoi(argv[2]);
+    for (int i = 1; i <= mb; i++) {
+      char* p = malloc(1 << 20);
+      if (!p) { printf("malloc failed at %d\n", i); return 1; }
+      memset(p, i, 1 << 20);
+      printf("%d\n", i);
+      fflush(stdout);
+    }
+    return 0;
+  }
+  if (!strcmp(argv[1], "forks") && argc > 2) {
+    int n = atoi(argv[2]), ok = 0;
+    for (int i = 0; i < n; i++) {
+      pid_t p = fork();
+      if (p == 0) { sleep(3); _exit(0); }
+      if (p > 0) ok++;
+    }
+    printf("%d\n", ok);
+    fflush(stdout);
+    while (wait(NULL) > 0) {}
+    return 0;
+  }
+  if (!strcmp(argv[1], "spin") && argc > 2) {
+    double secs = atof(argv[2]);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    volatile unsigned long x = 0;
+    do {
+      for (int i = 0; i < 100000; i++) x += (unsigned long)i;
+      clock_gettime(CLOCK_MONOTONIC, &b);
+    } while ((double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9 < secs);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("%.3f\n", (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                        (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+    return 0;
+  }
+  if (!strcmp(argv[1], "count") && argc > 2) {
+    for (unsigned long i = 0;; i++) {
+      FILE* f = fopen(argv[2], "w");
+      if (f) { fprintf(f, "%lu\n", i); fclose(f); }
+      usleep(10000);
+    }
   }
   fprintf(stderr, "sbx-probe: unknown command %s\n", argv[1]);
   return 2;

@@ -1,0 +1,120 @@
+// The portable limits -> cgroup files mapping, against fake hosts (no cgroup is touched).
+#include <catch2/catch.hpp>
+
+#include "core/cgroup.h"
+
+using namespace sbx::core;
+
+namespace {
+CgroupHost v2_host() {
+  CgroupHost h;
+  h.layout = "2";
+  h.v2_root = "/sys/fs/cgroup";
+  h.v2_controllers = {"cpuset", "cpu", "io", "memory", "hugetlb", "pids"};
+  return h;
+}
+CgroupHost v1_host() {
+  CgroupHost h;
+  h.layout = "hybrid";
+  h.v2_root = "/sys/fs/cgroup/unified";
+  h.v2_controllers = {"hugetlb"};
+  for (const char* c : {"memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer", "devices"})
+    h.v1[c] = std::string("/sys/fs/cgroup/") + c;
+  return h;
+}
+std::string render(const std::vector<LimitFile>& files) {
+  std::string out;
+  for (const auto& f : files) out += (f.controller.empty() ? "" : f.controller + ":") + f.file + "=" + f.value + "\n";
+  return out;
+}
+}  // namespace
+
+TEST_CASE("limits map to v2 files", "[cgroup]") {
+  Limits l;
+  l.memory = 64 << 20;
+  l.memory_swap = 96 << 20;
+  l.cpu = 0.5;
+  l.cpu_weight = 100;
+  l.cpuset = "0-1";
+  l.pids = 64;
+  l.io.push_back({"8:0", 1048576, 0, 0, 100});
+  auto files = limit_files(v2_host(), l);
+  REQUIRE(files);
+  CHECK(render(*files) ==
+        "memory.max=67108864\n"
+        "memory.swap.max=33554432\n"
+        "cpu.max=50000 100000\n"
+        "cpu.weight=100\n"
+        "cpuset.cpus=0-1\n"
+        "pids.max=64\n"
+        "io.max=8:0 rbps=1048576 wiops=100\n");
+}
+
+TEST_CASE("limits map to v1 files on a hybrid host", "[cgroup]") {
+  Limits l;
+  l.memory = 64 << 20;
+  l.memory_swap = 96 << 20;
+  l.cpu = 1.5;
+  l.cpu_weight = 100;
+  l.pids = 64;
+  l.io.push_back({"8:0", 0, 2048, 10, 0});
+  auto files = limit_files(v1_host(), l);
+  REQUIRE(files);
+  CHECK(render(*files) ==
+        "memory:memory.limit_in_bytes=67108864\n"
+        "memory:memory.memsw.limit_in_bytes=100663296\n"
+        "cpu:cpu.cfs_period_us=100000\n"
+        "cpu:cpu.cfs_quota_us=150000\n"
+        "cpu:cpu.shares=2597\n"
+        "pids:pids.max=64\n"
+        "blkio:blkio.throttle.write_bps_device=8:0 2048\n"
+        "blkio:blkio.throttle.read_iops_device=8:0 10\n");
+}
+
+TEST_CASE("a limit without its controller is an error naming the controller", "[cgroup]") {
+  CgroupHost h = v2_host();
+  h.v2_controllers = {"memory"};
+  Limits l;
+  l.cpu = 1;
+  auto files = limit_files(h, l);
+  REQUIRE_FALSE(files);
+  CHECK(files.error().message == "limit cpu: the cpu controller is not available on this host (cgroup layout 2)");
+  l = Limits{};
+  l.pids = 10;
+  REQUIRE_FALSE(limit_files(h, l));
+}
+
+TEST_CASE("bad limit values are rejected", "[cgroup]") {
+  Limits l;
+  l.cpu = 0.001;
+  CHECK_FALSE(limit_files(v2_host(), l));
+  l = Limits{};
+  l.memory_swap = 1 << 20;
+  CHECK(limit_files(v2_host(), l).error().message.find("needs memory too") != std::string::npos);
+  l.memory = 2 << 20;
+  CHECK(limit_files(v2_host(), l).error().message.find("smaller than memory") != std::string::npos);
+  l = Limits{};
+  l.cpuset = "0-1;rm";
+  CHECK_FALSE(limit_files(v2_host(), l));
+  l = Limits{};
+  l.io.push_back({"/dev/sda", 1, 0, 0, 0});
+  CHECK_FALSE(limit_files(v2_host(), l));
+}
+
+TEST_CASE("cpu.weight to cpu.shares follows the OCI conversion", "[cgroup]") {
+  CHECK(weight_to_shares(1) == 2);
+  CHECK(weight_to_shares(10000) == 262144);
+  CHECK(weight_to_shares(100) == 2597);
+}
+
+TEST_CASE("host helpers: on_v2 and has", "[cgroup]") {
+  CgroupHost h = v1_host();
+  CHECK_FALSE(h.on_v2("memory"));
+  CHECK(h.has("memory"));
+  CHECK(h.has("io"));
+  CHECK_FALSE(h.has("rdma"));
+  CgroupHost v2 = v2_host();
+  CHECK(v2.on_v2("cpuacct"));
+  CHECK(v2.on_v2("freezer"));
+  CHECK(v2.on_v2("blkio"));
+}
