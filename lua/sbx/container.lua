@@ -1,5 +1,6 @@
 -- sbx.container{...}: a sandbox described as data (validated, no syscalls), then run.
 local core = require "sbx.core"
+local cgroup = require "sbx.cgroup"
 
 local M = {}
 local Box = {}
@@ -31,42 +32,36 @@ local function key_list(t)
   return table.concat(names, ", ")
 end
 
-local LIMIT_KEYS = { memory = true, memory_swap = true, cpu = true, cpu_weight = true, cpuset = true, pids = true, io = true }
 local IO_KEYS = { device = true, read_bps = true, write_bps = true, read_iops = true, write_iops = true }
 
 -- Portable limits (docker's words) -> the plan's numbers; units and types checked here.
 local function limits_plan(limits, level)
-  local out = {}
-  for k, v in pairs(limits) do
-    if not LIMIT_KEYS[k] then fail(("limits: unknown key '%s' (expected %s)"):format(tostring(k), key_list(LIMIT_KEYS)), level + 1) end
-    if k == "memory" or k == "memory_swap" then
-      local n, err = core.parse_size(v)
-      if not n then fail("limits." .. k .. ": " .. err, level + 1) end
-      out[k] = n
-    elseif k == "cpu" or k == "cpu_weight" or k == "pids" then
-      if type(v) ~= "number" or v <= 0 then fail(("limits.%s: expected a positive number, got %s"):format(k, tostring(v)), level + 1) end
-      out[k] = v
-    elseif k == "cpuset" then
-      if type(v) ~= "string" and type(v) ~= "number" then fail("limits.cpuset: expected a cpu list like \"0-1\"", level + 1) end
-      out[k] = tostring(v)
-    elseif k == "io" then
-      out.io = {}
-      for i, e in ipairs(v) do
-        local where = ("limits.io[%d]"):format(i)
-        if type(e) ~= "table" then fail(where .. ": expected { device =, read_bps =, write_bps =, read_iops =, write_iops = }", level + 1) end
-        for ek in pairs(e) do
-          if not IO_KEYS[ek] then fail(("%s: unknown key '%s' (expected %s)"):format(where, tostring(ek), key_list(IO_KEYS)), level + 1) end
-        end
-        local dev, err = core.device_number(e.device)
-        if not dev then fail(where .. ".device: " .. err, level + 1) end
-        local rb = e.read_bps and core.parse_size(e.read_bps)
-        local wb = e.write_bps and core.parse_size(e.write_bps)
-        out.io[i] = { device = dev, rbps = rb, wbps = wb, riops = e.read_iops, wiops = e.write_iops }
+  local scalar = {}
+  for k, v in pairs(limits) do if k ~= "io" then scalar[k] = v end end
+  local out = cgroup.limits(scalar, level + 1, "sbx.container: limits")
+  if limits.io ~= nil then
+    if type(limits.io) ~= "table" then fail("limits.io: expected a list of { device =, read_bps =, ... }", level + 1) end
+    out.io = {}
+    for i, e in ipairs(limits.io) do
+      local where = ("limits.io[%d]"):format(i)
+      if type(e) ~= "table" then fail(where .. ": expected { device =, read_bps =, write_bps =, read_iops =, write_iops = }", level + 1) end
+      for ek in pairs(e) do
+        if not IO_KEYS[ek] then fail(("%s: unknown key '%s' (expected %s)"):format(where, tostring(ek), key_list(IO_KEYS)), level + 1) end
       end
+      local dev, err = core.device_number(e.device or "")
+      if not dev then fail(where .. ".device: " .. err, level + 1) end
+      local function size(k)
+        if e[k] == nil then return nil end
+        local n, serr = core.parse_size(e[k])
+        if not n then fail(where .. "." .. k .. ": " .. serr, level + 1) end
+        return n
+      end
+      out.io[i] = { device = dev, rbps = size("read_bps"), wbps = size("write_bps"), riops = e.read_iops, wiops = e.write_iops }
     end
   end
   return out
 end
+
 local function expect_type(key, v, want, level)
   if v ~= nil and type(v) ~= want then
     fail(("%s: expected %s, got %s"):format(key, KEYS[key] or want, type(v)), level + 1)

@@ -14,6 +14,7 @@ local mounts = require "sbx.mounts"
 for name, fn in pairs(mounts) do sbx[name] = fn end  -- sbx.bind, sbx.ro_bind, sbx.tmpfs, sbx.proc ...
 
 sbx.ns = require "sbx.ns"
+sbx.cgroup = require "sbx.cgroup"
 sbx.container = require("sbx.container").new
 
 local features

@@ -26,6 +26,7 @@ extern const EmbeddedModule kEmbeddedModules[];
 
 void register_sys(lua_State* L);
 void register_json(lua_State* L);
+void register_cgroup(lua_State* L);
 
 namespace {
 
@@ -179,6 +180,8 @@ int open_core(lua_State* L) {
   lua_setfield(L, -2, "sys");
   register_json(L);  // [core, json]
   lua_setfield(L, -2, "json");
+  register_cgroup(L);  // [core, cgroup]
+  lua_setfield(L, -2, "cgroup");
   lua_pushstring(L, SBX_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

@@ -138,9 +138,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!strcmp(argv[1], "count") && argc > 2) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", argv[2]);
     for (unsigned long i = 0;; i++) {
-      FILE* f = fopen(argv[2], "w");
-      if (f) { fprintf(f, "%lu\n", i); fclose(f); }
+      FILE* f = fopen(tmp, "w");  /* written aside and renamed: a reader never sees it half done */
+      if (f) { fprintf(f, "%lu\n", i); fclose(f); rename(tmp, argv[2]); }
       usleep(10000);
     }
   }

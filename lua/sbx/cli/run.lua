@@ -28,6 +28,14 @@ M.options = {
   { long = "time", arg = "none", key = "time", help = "a new time namespace" },
   { long = "boottime", arg = "required", key = "boottime", meta = "SECS", help = "boottime offset (implies --time)" },
   { long = "monotonic", arg = "required", key = "monotonic", meta = "SECS", help = "monotonic offset (implies --time)" },
+  { long = "memory", short = "m", arg = "required", key = "memory", meta = "SIZE", help = "memory limit (64M, 1G): its own cgroup" },
+  { long = "memory-swap", arg = "required", key = "memory_swap", meta = "SIZE", help = "memory + swap limit (as docker)" },
+  { long = "cpus", arg = "required", key = "cpus", meta = "N", help = "CPU limit in cores (0.5 = half a core)" },
+  { long = "cpu-weight", arg = "required", key = "cpu_weight", meta = "1-10000", help = "relative CPU weight (cpu.shares on v1)" },
+  { long = "cpuset", arg = "required", key = "cpuset", meta = "LIST", help = "CPUs allowed (0-1, 0,2)" },
+  { long = "pids", arg = "required", key = "pids", meta = "N", help = "at most N processes (pids.max)" },
+  { long = "cgroup-parent", arg = "required", key = "cgroup_parent", meta = "PATH", help = "create the sandbox's group under PATH" },
+  { long = "stats", arg = "none", key = "stats", help = "print the sandbox's cgroup figures on stderr at the end" },
   { long = "timeout", arg = "required", key = "timeout", meta = "SECS", help = "kill the sandbox after SECS" },
   { long = "print-spec", arg = "none", key = "print_spec", help = "print the plan as JSON and exit" },
   { long = "help", short = "h", arg = "none", key = "help", help = "this help" },
@@ -42,7 +50,7 @@ local function parse(args)
   return getopt.parse(args, M.options)
 end
 
-local function number(opt, v)
+local function whole(opt, v)
   local n = tonumber(v)
   if not n or n < 0 or n ~= math.floor(n) then error(("--%s: '%s' is not a number"):format(opt, v), 0) end
   return n
@@ -64,8 +72,8 @@ function M.description(opts)
   if opts.rw then d.readonly = false end
   d.hostname = opts.hostname
   d.cwd = opts.cwd
-  if opts.uid then d.uid = number("uid", opts.uid) end
-  if opts.gid then d.gid = number("gid", opts.gid) end
+  if opts.uid then d.uid = whole("uid", opts.uid) end
+  if opts.gid then d.gid = whole("gid", opts.gid) end
   for _, v in ipairs(opts.env or {}) do
     if not v:find("=") then
       local inherited = os.getenv(v)
@@ -99,6 +107,20 @@ function M.description(opts)
   if opts.boottime or opts.monotonic then
     d.time_offsets = { boottime = opts.boottime, monotonic = opts.monotonic }
   end
+  local limits = {}
+  local function num(opt, v)
+    local n = tonumber(v)
+    if not n or n <= 0 then error(("--%s: '%s' is not a positive number"):format(opt, v), 0) end
+    return n
+  end
+  if opts.memory then limits.memory = opts.memory end
+  if opts.memory_swap then limits.memory_swap = opts.memory_swap end
+  if opts.cpus then limits.cpu = num("cpus", opts.cpus) end
+  if opts.cpu_weight then limits.cpu_weight = num("cpu-weight", opts.cpu_weight) end
+  if opts.cpuset then limits.cpuset = opts.cpuset end
+  if opts.pids then limits.pids = num("pids", opts.pids) end
+  if next(limits) then d.limits = limits end
+  d.cgroup_parent = opts.cgroup_parent
   if d.hostname and shared.uts then error("--hostname needs the uts namespace (drop --share-uts)", 0) end
   return d
 end
@@ -148,6 +170,12 @@ function M.main(args)
     return 125
   end
   if st.timed_out then io.stderr:write(("sbx run: timed out after %ss, killed\n"):format(opts.timeout)) end
+  if st.oom_killed then io.stderr:write("sbx run: the sandbox ran out of memory (", opts.memory or "?", "): killed by the kernel's OOM killer\n") end
+  if opts.stats and st.stats then
+    local s2 = st.stats
+    io.stderr:write(("sbx run: memory peak %.1f MiB, cpu %.3f s, oom kills %d, pids.max hits %d\n"):format(
+      s2.memory.peak / 1048576, s2.cpu.usage_usec / 1e6, s2.oom_kills, st.events and st.events.pids_max or 0))
+  end
   return st.status
 end
 

@@ -1,0 +1,215 @@
+// sbx.cgroup: cgroups as Lua objects. create/open return an sbx.Cgroup with the raw file
+// access (set/get), membership (add/procs), figures (stat/events) and control (freeze, thaw,
+// kill, remove).
+#include "core/cgroup.h"
+
+#include "core/units.h"
+#include "lua_util.h"
+#include "sandbox.h"
+
+namespace sbx::bind {
+
+namespace {
+
+constexpr const char* kCgroupMeta = "sbx.Cgroup";
+
+struct LuaCgroup {
+  core::Cgroup cg;
+};
+
+core::Cgroup& check_cgroup(lua_State* L, int i) {
+  return static_cast<LuaCgroup*>(luaL_checkudata(L, i, kCgroupMeta))->cg;
+}
+
+int push_cgroup(lua_State* L, core::Cgroup cg) {
+  void* mem = lua_newuserdata(L, sizeof(LuaCgroup));  // [ud]
+  new (mem) LuaCgroup{std::move(cg)};
+  luaL_getmetatable(L, kCgroupMeta);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+int ok_or_fail(lua_State* L, const core::Status& s) {
+  if (!s) return push_failure(L, s.error());
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// Limits arrive already in plan form (numbers), made by lua/sbx/cgroup.lua.
+core::Limits limits_arg(lua_State* L, int idx) {
+  core::Limits l;
+  if (lua_isnoneornil(L, idx)) return l;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  const char* w = "limits";
+  check_keys(L, idx, w, {"memory", "memory_swap", "cpu", "cpu_weight", "cpuset", "pids"});
+  auto u64 = [&](const char* k) -> std::optional<uint64_t> {
+    auto v = opt_number_field(L, idx, w, k);
+    return v ? std::optional<uint64_t>(static_cast<uint64_t>(*v)) : std::nullopt;
+  };
+  l.memory = u64("memory");
+  l.memory_swap = u64("memory_swap");
+  l.cpu = opt_number_field(L, idx, w, "cpu");
+  l.cpu_weight = u64("cpu_weight");
+  l.cpuset = opt_string_field(L, idx, w, "cpuset");
+  l.pids = u64("pids");
+  return l;
+}
+
+// create(name, parent, limits) -> Cgroup | nil, err, errno
+int l_create(lua_State* L) {
+  std::string name = luaL_checkstring(L, 1);
+  std::string parent = luaL_optstring(L, 2, "");
+  core::Limits limits = limits_arg(L, 3);
+  auto cg = core::Cgroup::create(core::detect_cgroups(), parent, name, limits);
+  if (!cg) return push_failure(L, cg.error());
+  return push_cgroup(L, std::move(*cg));
+}
+
+int l_open(lua_State* L) {
+  auto cg = core::Cgroup::open(core::detect_cgroups(), luaL_checkstring(L, 1));
+  if (!cg) return push_failure(L, cg.error());
+  return push_cgroup(L, std::move(*cg));
+}
+
+// A cgroup file is one name in the group's directory: a path is misuse, raised.
+std::string file_arg(lua_State* L, int idx) {
+  std::string f = luaL_checkstring(L, idx);
+  if (f.empty() || f.find('/') != std::string::npos || f == "." || f == "..")
+    raise(L, "cgroup file '" + f + "': expected a file name such as memory.max");
+  return f;
+}
+
+int l_set(lua_State* L) {
+  std::string f = file_arg(L, 2);
+  return ok_or_fail(L, check_cgroup(L, 1).set(f, luaL_checkstring(L, 3)));
+}
+
+int l_get(lua_State* L) {
+  auto v = check_cgroup(L, 1).get(file_arg(L, 2));
+  if (!v) return push_failure(L, v.error());
+  lua_pushlstring(L, v->data(), v->size());
+  return 1;
+}
+
+int l_add(lua_State* L) {
+  return ok_or_fail(L, check_cgroup(L, 1).add(static_cast<pid_t>(luaL_checkinteger(L, 2))));
+}
+
+int l_procs(lua_State* L) {
+  auto ps = check_cgroup(L, 1).procs();
+  if (!ps) return push_failure(L, ps.error());
+  lua_createtable(L, static_cast<int>(ps->size()), 0);
+  for (size_t i = 0; i < ps->size(); ++i) {
+    lua_pushinteger(L, (*ps)[i]);
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  return 1;
+}
+
+int l_stat(lua_State* L) {
+  auto st = check_cgroup(L, 1).stat();
+  if (!st) return push_failure(L, st.error());
+  push_cgroup_stat(L, *st);
+  return 1;
+}
+
+int l_events(lua_State* L) {
+  auto ev = check_cgroup(L, 1).events();
+  if (!ev) return push_failure(L, ev.error());
+  push_cgroup_events(L, *ev);
+  return 1;
+}
+
+int l_freeze(lua_State* L) { return ok_or_fail(L, check_cgroup(L, 1).freeze()); }
+int l_thaw(lua_State* L) { return ok_or_fail(L, check_cgroup(L, 1).thaw()); }
+int l_kill(lua_State* L) { return ok_or_fail(L, check_cgroup(L, 1).kill()); }
+int l_remove(lua_State* L) { return ok_or_fail(L, check_cgroup(L, 1).remove()); }
+
+int l_dirs(lua_State* L) {
+  auto dirs = check_cgroup(L, 1).dirs();
+  lua_createtable(L, static_cast<int>(dirs.size()), 0);
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    lua_pushstring(L, dirs[i].c_str());
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  return 1;
+}
+
+int l_index(lua_State* L) {
+  core::Cgroup& cg = check_cgroup(L, 1);
+  std::string key = luaL_checkstring(L, 2);
+  if (key == "path") {
+    lua_pushstring(L, cg.path().c_str());
+    return 1;
+  }
+  lua_getmetatable(L, 1);
+  lua_getfield(L, -1, key.c_str());
+  return 1;
+}
+
+int l_gc(lua_State* L) {
+  auto* u = static_cast<LuaCgroup*>(luaL_checkudata(L, 1, kCgroupMeta));
+  (void)u->cg.remove();  // a group this process created goes with its last reference
+  u->~LuaCgroup();
+  return 0;
+}
+
+int l_tostring(lua_State* L) {
+  core::Cgroup& cg = check_cgroup(L, 1);
+  lua_pushfstring(L, "sbx.Cgroup(%s%s)", cg.path().c_str(), cg.owned() ? "" : ", opened");
+  return 1;
+}
+
+// layout() -> { layout = "hybrid", v2_root = ..., v2_controllers = {...}, v1 = { memory = "/sys/..." } }
+int l_layout(lua_State* L) {
+  core::CgroupHost h = core::detect_cgroups();
+  lua_createtable(L, 0, 4);
+  lua_pushstring(L, h.layout.c_str());
+  lua_setfield(L, -2, "layout");
+  lua_pushstring(L, h.v2_root.c_str());
+  lua_setfield(L, -2, "v2_root");
+  lua_createtable(L, 0, 0);
+  for (size_t i = 0; i < h.v2_controllers.size(); ++i) {
+    lua_pushstring(L, h.v2_controllers[i].c_str());
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  lua_setfield(L, -2, "v2_controllers");
+  lua_createtable(L, 0, 0);
+  for (const auto& [c, m] : h.v1) {
+    lua_pushstring(L, m.c_str());
+    lua_setfield(L, -2, c.c_str());
+  }
+  lua_setfield(L, -2, "v1");
+  return 1;
+}
+
+int l_gc_stale(lua_State* L) {
+  auto removed = core::collect_stale_cgroups(core::detect_cgroups());
+  lua_createtable(L, static_cast<int>(removed.size()), 0);
+  for (size_t i = 0; i < removed.size(); ++i) {
+    lua_pushstring(L, removed[i].c_str());
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  return 1;
+}
+
+}  // namespace
+
+void register_cgroup(lua_State* L) {
+  static const luaL_Reg methods[] = {
+      {"set", guarded<l_set>},       {"get", guarded<l_get>},       {"add", guarded<l_add>},
+      {"procs", guarded<l_procs>},   {"stat", guarded<l_stat>},     {"events", guarded<l_events>},
+      {"freeze", guarded<l_freeze>}, {"thaw", guarded<l_thaw>},     {"kill", guarded<l_kill>},
+      {"remove", guarded<l_remove>}, {"dirs", guarded<l_dirs>},     {"__index", guarded<l_index>},
+      {"__gc", guarded<l_gc>},       {"__tostring", guarded<l_tostring>}, {nullptr, nullptr}};
+  luaL_newmetatable(L, kCgroupMeta);
+  luaL_register(L, nullptr, methods);
+  lua_pop(L, 1);
+  static const luaL_Reg fns[] = {{"create", guarded<l_create>}, {"open", guarded<l_open>},
+                                 {"layout", guarded<l_layout>}, {"gc", guarded<l_gc_stale>},
+                                 {nullptr, nullptr}};
+  lua_newtable(L);
+  luaL_register(L, nullptr, fns);
+}
+
+}  // namespace sbx::bind

@@ -1,0 +1,157 @@
+-- sbx.cgroup as Lua objects on this host's layout (v1, hybrid or v2), with real processes.
+local probe = os.getenv("SBX_PROBE")
+local bin = os.getenv("SBX_BIN")
+local root = sbx.rootfs.busybox()
+if not root or not probe or not bin then skip_all("needs the busybox rootfs, SBX_PROBE and SBX_BIN (run through ctest)") end
+local layout = sbx.cgroup.layout()
+local function need(controller)
+  if layout.layout == "2" then
+    for _, c in ipairs(layout.v2_controllers) do if c == controller then return end end
+  elseif layout.v1[controller] then
+    return
+  end
+  skip("no " .. controller .. " controller here (layout " .. layout.layout .. ")")
+end
+local function name() return "sbx-test-" .. sbx.sys.getpid() .. "-" .. math.random(1, 1e9) end
+local function sleep(s) os.execute("sleep " .. s) end
+
+-- A host process (in the host's namespaces) to put into groups: a busybox sandbox with
+-- net/pid shared is overkill; sbx.sys.fork + exec of the probe is enough.
+local function spawn_probe(...)
+  local args = { probe, ... }
+  local pid = assert(sbx.sys.fork())
+  if pid == 0 then
+    sbx.sys.exec(args)
+    sbx.sys.exit(127)
+  end
+  return pid
+end
+
+test("create, raw files, membership, stat shape, remove", function()
+  need("memory")
+  local cg = assert(sbx.cgroup.create{ name = name(), limits = { memory = "48M", pids = 20 } })
+  expect(tostring(cg)).match("^sbx.Cgroup%(/sbx%-test")
+  local mem = layout.layout == "2" and "memory.max" or "memory.limit_in_bytes"
+  expect(assert(cg:get(mem))).eq(tostring(48 * 1024 * 1024))
+  assert(cg:set(mem, tostring(40 * 1024 * 1024)))
+  expect(assert(cg:get(mem))).eq(tostring(40 * 1024 * 1024))
+  expect(assert(cg:get("pids.max"))).eq("20")
+  local pid = spawn_probe("sleep", "30")
+  assert(cg:add(pid))
+  local procs = assert(cg:procs())
+  expect(#procs).eq(1)
+  expect(procs[1]).eq(pid)
+  local st = assert(cg:stat())
+  expect(type(st.memory.current)).eq("number")  -- v1 does not move a task's charge with it
+  expect(st.pids.current).eq(1)
+  expect(type(st.cpu.usage_usec)).eq("number")
+  expect(type(st.io.read_bytes)).eq("number")
+  local ev = assert(cg:events())
+  expect(ev.oom_kill).eq(0)
+  local ok, err = cg:get("memory.no_such_file")
+  expect(ok).eq(nil)
+  expect(err).contains("No such file")
+  expect_error(function() cg:get("../../etc/passwd") end, "expected a file name")
+  assert(cg:remove())  -- kills the member first
+  sbx.sys.waitpid(pid)
+  expect(io.open(cg:dirs()[1] or "/nonexistent")).eq(nil)
+  for _, d in ipairs(cg:dirs()) do expect(io.open(d), d).eq(nil) end
+end)
+
+test("freeze stops a counting process, thaw resumes it", function()
+  need(layout.layout == "2" and "cpu" or "freezer")
+  local cg = assert(sbx.cgroup.create{ name = name() })
+  local file = os.tmpname()
+  local pid = spawn_probe("count", file)
+  assert(cg:add(pid))
+  sleep(0.3)
+  local function value() local f = io.open(file); local v = f and tonumber(f:read("*a")); if f then f:close() end; return v or 0 end
+  expect(value(), "counting before the freeze").gt(3)
+  assert(cg:freeze())
+  local a = value()
+  sleep(0.3)
+  local b = value()
+  expect(b, "counter while frozen").eq(a)
+  assert(cg:thaw())
+  sleep(0.3)
+  expect(value(), "counter after thaw").gt(b + 5)
+  assert(cg:remove())
+  sbx.sys.waitpid(pid)
+  os.remove(file)
+  os.remove(file .. ".tmp")
+end)
+
+test("kill leaves no process behind, even for a forking payload", function()
+  need("pids")
+  local box = sbx.container{ rootfs = root, limits = { pids = 500 }, ns = { "user", "mnt", "uts", "ipc", "net" },
+                             mounts = { sbx.ro_bind(probe, "/tmp/probe") } }
+  -- no pid namespace: the init cannot take the others with it, only the cgroup can
+  local p = assert(box:spawn{ "/bin/sh", "-c", "while :; do /tmp/probe forks 5 >/dev/null & sleep 0.01; done" })
+  sleep(0.5)
+  local cg = assert(sbx.cgroup.open(p.cgroup))
+  expect(#assert(cg:procs())).gt(3)
+  assert(cg:kill())
+  expect(#assert(cg:procs())).eq(0)
+  local st = p:wait()
+  expect(st.signal).eq(9)
+end)
+
+test("open finds an existing group; opened groups are never removed", function()
+  need("memory")
+  local made = assert(sbx.cgroup.create{ name = name() })
+  local opened = assert(sbx.cgroup.open(made.path))
+  expect(opened.path).eq(made.path)
+  assert(opened:remove())  -- a no-op: it did not create it
+  expect(io.open(made:dirs()[1] .. "/cgroup.procs"), "still there").ne(nil)
+  local dir = made:dirs()[1]
+  local by_dir = assert(sbx.cgroup.open(dir))
+  expect(by_dir.path).eq(made.path)
+  assert(made:remove())
+  local none, err = sbx.cgroup.open("/sbx-no-such-group")
+  expect(none).eq(nil)
+  expect(err).contains("no such group")
+end)
+
+test("sbx gc removes the group a SIGKILLed sbx left behind", function()
+  need("memory")
+  assert(sbx.sys.subreaper(true))
+  local pid = assert(sbx.sys.fork())
+  if pid == 0 then
+    sbx.sys.exec({ bin, "run", "--rootfs", root, "--memory", "64M", "--", "/bin/sleep", "100" })
+    sbx.sys.exit(127)
+  end
+  local dir = (layout.layout == "2" and layout.v2_root or layout.v1.memory) .. "/sbx-" .. pid .. "-1"
+  for _ = 1, 100 do
+    if io.open(dir .. "/cgroup.procs") then break end
+    sleep(0.05)
+  end
+  expect(io.open(dir .. "/cgroup.procs"), "the run's group " .. dir).ne(nil)
+  sbx.sys.kill(pid, 9)
+  sbx.sys.waitpid(pid)
+  sleep(0.3)
+  -- reap the orphaned init that came back to us
+  local h = io.popen("cat /proc/" .. sbx.sys.getpid() .. "/task/*/children 2>/dev/null")
+  for c in h:read("*a"):gmatch("%d+") do sbx.sys.waitpid(tonumber(c)) end
+  h:close()
+  sbx.sys.subreaper(false)
+  expect(io.open(dir .. "/cgroup.procs"), "left behind by the killed sbx").ne(nil)
+  local out = io.popen(bin .. " gc"):read("*a")
+  expect(out).contains("/sbx-" .. pid .. "-1")
+  expect(io.open(dir .. "/cgroup.procs"), "after sbx gc").eq(nil)
+end)
+
+test("sbx run --memory/--cpus/--pids: the limits are in the group's files", function()
+  need("memory")
+  local out = io.popen(bin .. " run --rootfs " .. root .. " --memory 4M --cpus 0.5 --pids 16 -- /bin/sh -c " ..
+    "'cat /proc/self/cgroup | grep -c :/\\$' 2>&1"):read("*a")
+  expect(tonumber(out), "cgroup namespace rooted at the sandbox's group").gt(3)
+  -- the seeds' example: ping under a 4 MB limit, the limit visible in the group's file
+  local box = sbx.container{ rootfs = root, limits = { memory = "4M" } }
+  local p = assert(box:spawn{ "/bin/ping", "-c", "20", "-i", "0.2", "127.0.0.1", stdout = "null" })
+  local cg = assert(sbx.cgroup.open(p.cgroup))
+  local mem = layout.layout == "2" and "memory.max" or "memory.limit_in_bytes"
+  expect(assert(cg:get(mem))).eq("4194304")
+  p:kill("INT")
+  local st = p:wait()
+  expect(st.code, "ping ended by SIGINT with its summary").eq(0)
+end)
