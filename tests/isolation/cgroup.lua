@@ -142,9 +142,13 @@ end)
 
 test("sbx run --memory/--cpus/--pids: the limits are in the group's files", function()
   need("memory")
-  local out = io.popen(bin .. " run --rootfs " .. root .. " --memory 4M --cpus 0.5 --pids 16 -- /bin/sh -c " ..
-    "'cat /proc/self/cgroup | grep -c :/\\$' 2>&1"):read("*a")
-  expect(tonumber(out), "cgroup namespace rooted at the sandbox's group").gt(3)
+  local out = io.popen(bin .. " run --rootfs " .. root .. " --memory 4M --cpus 0.5 --pids 16 -- cat /proc/self/cgroup"):read("*a")
+  local lines = 0
+  for line in out:gmatch("[^\n]+") do
+    lines = lines + 1
+    expect(line:match(":/$"), "cgroup namespace rooted at the sandbox's group: " .. line).truthy()
+  end
+  expect(lines, "lines of /proc/self/cgroup").gt(0)
   -- the seeds' example: ping under a 4 MB limit, the limit visible in the group's file
   local box = sbx.container{ rootfs = root, limits = { memory = "4M" } }
   local p = assert(box:spawn{ "/bin/ping", "-c", "20", "-i", "0.2", "127.0.0.1", stdout = "null" })
@@ -153,5 +157,8 @@ test("sbx run --memory/--cpus/--pids: the limits are in the group's files", func
   expect(assert(cg:get(mem))).eq("4194304")
   p:kill("INT")
   local st = p:wait()
-  expect(st.code, "ping ended by SIGINT with its summary").eq(0)
+  expect(st.code == 0 or st.signal == 2, "ping ended by SIGINT").truthy()
+  local done = assert(box:run{ "/bin/ping", "-c", "2", "-i", "0.2", "127.0.0.1", stdout = "pipe" })
+  expect(done.code, "ping under a 4 MB limit").eq(0)
+  expect(done.stdout).contains("2 packets received")
 end)
