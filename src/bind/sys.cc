@@ -353,6 +353,57 @@ int l_subreaper(lua_State* L) {
   return ok_or_failure(L, prctl(PR_SET_CHILD_SUBREAPER, lua_toboolean(L, 1) ? 1 : 0), "prctl PR_SET_CHILD_SUBREAPER");
 }
 
+// pipe() -> read_fd, write_fd (both close-on-exec)
+int l_pipe(lua_State* L) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return push_failure(L, core::sys_error("pipe"));
+  lua_pushinteger(L, p[0]);
+  lua_pushinteger(L, p[1]);
+  return 2;
+}
+
+// read(fd) -> everything until EOF
+int l_read_fd(lua_State* L) {
+  int fd = static_cast<int>(luaL_checkinteger(L, 1));
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return push_failure(L, core::sys_error("read fd " + std::to_string(fd)));
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  lua_pushlstring(L, out.data(), out.size());
+  return 1;
+}
+
+int l_write_fd(lua_State* L) {
+  int fd = static_cast<int>(luaL_checkinteger(L, 1));
+  size_t len;
+  const char* s = luaL_checklstring(L, 2, &len);
+  size_t off = 0;
+  while (off < len) {
+    ssize_t n = write(fd, s + off, len - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return push_failure(L, core::sys_error("write fd " + std::to_string(fd)));
+    off += static_cast<size_t>(n);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// daemonize(): a new session, stdin/stdout/stderr on /dev/null (for a background supervisor).
+int l_daemonize(lua_State* L) {
+  if (setsid() < 0) return push_failure(L, core::sys_error("setsid"));
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0) return push_failure(L, core::sys_error("open /dev/null"));
+  for (int i = 0; i < 3; ++i) dup2(null, i);
+  if (null > 2) close(null);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 int l_isatty(lua_State* L) {
   lua_pushboolean(L, isatty(static_cast<int>(luaL_checkinteger(L, 1))));
   return 1;
@@ -380,6 +431,8 @@ void register_sys(lua_State* L) {
       {"write_id_maps", guarded<l_write_id_maps>}, {"open", guarded<l_open>},
       {"fchdir", guarded<l_fchdir>},     {"close", guarded<l_close>},
       {"isatty", guarded<l_isatty>},     {"subreaper", guarded<l_subreaper>},
+      {"pipe", guarded<l_pipe>},         {"read", guarded<l_read_fd>},
+      {"write", guarded<l_write_fd>},    {"daemonize", guarded<l_daemonize>},
       {nullptr, nullptr}};
   lua_newtable(L);  // [sys]
   luaL_register(L, nullptr, fns);

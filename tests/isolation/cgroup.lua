@@ -162,3 +162,55 @@ test("sbx run --memory/--cpus/--pids: the limits are in the group's files", func
   expect(done.code, "ping under a 4 MB limit").eq(0)
   expect(done.stdout).contains("2 packets received")
 end)
+
+test("the seeds' example: busybox ping under a 4 MB limit, detached, the limit in the group's file", function()
+  need("memory")
+  local out = io.popen(bin .. " run -d --rootfs " .. root .. " --memory 4M -- ping 127.0.0.1"):read("*a")
+  local sup, cgpath = out:match("supervisor pid (%d+), sandbox pid %d+, cgroup (%S+)\n")
+  expect(sup, "what -d printed: " .. out).truthy()
+  local dir = (layout.layout == "2" and layout.v2_root or layout.v1.memory) .. cgpath
+  local f = assert(io.open(dir .. (layout.layout == "2" and "/memory.max" or "/memory.limit_in_bytes")))
+  expect(f:read("*l")).eq("4194304")
+  f:close()
+  local cg = assert(sbx.cgroup.open(cgpath))
+  expect(#assert(cg:procs()), "ping and the init in the group").gt(0)
+  sbx.sys.kill(tonumber(sup), 15)
+  local gone = false
+  for _ = 1, 100 do
+    if not io.open(dir .. "/cgroup.procs") then gone = true break end
+    sleep(0.05)
+  end
+  expect(gone, "group removed after the supervisor was told to stop").truthy()
+end)
+
+test("Ctrl-C in a real terminal (tmux) stops sbx run and removes its group", function()
+  need("memory")
+  if not io.popen("command -v tmux"):read("*l") then skip("tmux is not installed") end
+  local session = "sbx-test-" .. sbx.sys.getpid()
+  local marker = os.tmpname()
+  os.execute(("tmux new-session -d -s %s -x 100 -y 20 \"%s run --rootfs %s --memory 64M -- sleep 100; echo rc=\\$? > %s\""):format(
+    session, bin, root, marker))
+  local dir
+  for _ = 1, 100 do
+    local h = io.popen("ls -d " .. (layout.layout == "2" and layout.v2_root or layout.v1.memory) .. "/sbx-* 2>/dev/null")
+    dir = h:read("*l")
+    h:close()
+    if dir then break end
+    sleep(0.05)
+  end
+  expect(dir, "the run's group").truthy()
+  sleep(0.2)
+  os.execute("tmux send-keys -t " .. session .. " C-c")
+  local rc
+  for _ = 1, 100 do
+    local m = io.open(marker)
+    rc = m and m:read("*a"):match("rc=(%d+)")
+    if m then m:close() end
+    if rc then break end
+    sleep(0.05)
+  end
+  os.execute("tmux kill-session -t " .. session .. " 2>/dev/null")
+  os.remove(marker)
+  expect(rc, "sbx's exit status after Ctrl-C").eq("130")
+  expect(io.open(dir .. "/cgroup.procs"), "group after Ctrl-C").eq(nil)
+end)

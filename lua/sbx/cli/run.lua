@@ -37,6 +37,7 @@ M.options = {
   { long = "cgroup-parent", arg = "required", key = "cgroup_parent", meta = "PATH", help = "create the sandbox's group under PATH" },
   { long = "stats", arg = "none", key = "stats", help = "print the sandbox's cgroup figures on stderr at the end" },
   { long = "timeout", arg = "required", key = "timeout", meta = "SECS", help = "kill the sandbox after SECS" },
+  { long = "detach", short = "d", arg = "none", key = "detach", help = "leave it running in the background; print how to stop it" },
   { long = "print-spec", arg = "none", key = "print_spec", help = "print the plan as JSON and exit" },
   { long = "help", short = "h", arg = "none", key = "help", help = "this help" },
 }
@@ -133,6 +134,41 @@ function M.help()
     getopt.usage(M.options) .. "\n"
 end
 
+-- -d: a background supervisor (new session, stdio on /dev/null) holds the sandbox, forwards
+-- TERM/INT to it and removes its cgroup when it ends; this process prints how to reach it.
+function M.detach(box, argv)
+  local sys = sbx.sys
+  local r, w = assert(sys.pipe())
+  local pid = assert(sys.fork())
+  if pid == 0 then
+    sys.close(r)
+    sys.daemonize()
+    argv.stdin, argv.stdout, argv.stderr = "null", "null", "null"
+    local p, err = box:spawn(argv)
+    if not p then
+      sys.write(w, "error " .. err)
+      sys.exit(125)
+    end
+    sys.write(w, ("ok %d %s"):format(p.pid, p.cgroup or "-"))
+    sys.close(w)
+    local st = p:wait()
+    sys.exit(st and st.status or 125)
+  end
+  sys.close(w)
+  local msg = sys.read(r) or ""
+  sys.close(r)
+  local init, cg = msg:match("^ok (%d+) (%S+)")
+  if not init then
+    io.stderr:write("sbx run: ", (msg:gsub("^error ", "")), "\n")
+    sys.waitpid(pid)
+    return 125
+  end
+  io.write(("sbx: running in the background: supervisor pid %d, sandbox pid %s%s\n"):format(
+    pid, init, cg ~= "-" and (", cgroup " .. cg) or ""))
+  io.write(("     stop it with: kill %d\n"):format(pid))
+  return 0
+end
+
 function M.main(args)
   local opts, rest = parse(args)
   if not opts then
@@ -164,6 +200,7 @@ function M.main(args)
     if not n then io.stderr:write("sbx run: --timeout: not a number\n"); return 125 end
     args2.timeout = n
   end
+  if opts.detach then return M.detach(box, args2) end
   local st, err = box:run(args2)
   if not st then
     io.stderr:write("sbx run: ", err, "\n")
