@@ -64,6 +64,9 @@ fi
 ROOTFS="$(tail -n1 <<<"$ROOTFS")"
 [[ -x "$ROOTFS/bin/true" ]] || { echo "startup.sh: $ROOTFS/bin/true is missing" >&2; exit 1; }
 
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/sbx-bench.XXXXXX")"
+trap 'rm -rf "$TMP"' EXIT
+
 NAMES=(sbx bwrap unshare)
 # shellcheck disable=SC2034  # read through the nameref in cmd_of
 CMD_sbx=("$SBX" run --rootfs "$ROOTFS" /bin/true)
@@ -71,6 +74,40 @@ CMD_sbx=("$SBX" run --rootfs "$ROOTFS" /bin/true)
 CMD_bwrap=(bwrap --unshare-all --bind "$ROOTFS" / --proc /proc --dev /dev /bin/true)
 # shellcheck disable=SC2034
 CMD_unshare=(unshare -U -r -m -u -i -p -n -C -f --root "$ROOTFS" /bin/true)
+
+# With limits (memory 64M, 0.5 CPU, 64 pids): sbx against an OCI runtime given the same limits,
+# crun where it works (it refuses cgroup v1/hybrid hosts), else runc. The bundle uses the same
+# busybox root, read-only, with the runtime's default namespaces.
+# shellcheck disable=SC2034
+CMD_sbx_limits=("$SBX" run --rootfs "$ROOTFS" --memory 64M --cpus 0.5 --pids 64 /bin/true)
+OCI=""
+mkdir -p "$TMP/bundle"
+for rt in crun runc; do
+  command -v "$rt" >/dev/null || continue
+  (cd "$TMP/bundle" && rm -f config.json && "$rt" spec >/dev/null 2>&1) || continue
+  python3 - "$TMP/bundle/config.json" "$ROOTFS" <<'EOF'
+import json, sys
+path, rootfs = sys.argv[1], sys.argv[2]
+c = json.load(open(path))
+c["root"] = {"path": rootfs, "readonly": True}
+c["process"]["args"] = ["/bin/true"]
+c["process"]["terminal"] = False
+c["linux"]["resources"] = {"memory": {"limit": 64 << 20}, "cpu": {"quota": 50000, "period": 100000},
+                           "pids": {"limit": 64}}
+json.dump(c, open(path, "w"))
+EOF
+  if "$rt" run -b "$TMP/bundle" "sbx-bench-$$" </dev/null >/dev/null 2>"$TMP/$rt.err"; then OCI=$rt; break; fi
+  echo "note:    $rt does not run here: $(head -c 200 "$TMP/$rt.err")"
+done
+if [[ -n "$OCI" ]]; then
+  NAMES+=(sbx_limits "$OCI")
+  # shellcheck disable=SC2034
+  CMD_crun=(crun run -b "$TMP/bundle" "sbx-bench-$$")
+  # shellcheck disable=SC2034
+  CMD_runc=(runc run -b "$TMP/bundle" "sbx-bench-$$")
+else
+  echo "note:    neither crun nor runc runs here: no limits row"
+fi
 
 # argv of tool $1 into the array CMD (bash 4.3 namerefs).
 cmd_of() { local -n src="CMD_$1"; CMD=("${src[@]}"); }
@@ -90,9 +127,6 @@ for n in "${NAMES[@]}"; do
   fi
 done
 [[ $failed -eq 0 ]] || exit 1
-
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/sbx-bench.XXXXXX")"
-trap 'rm -rf "$TMP"' EXIT
 
 echo "rootfs:  $ROOTFS"
 echo "sbx:     $SBX"
@@ -165,10 +199,10 @@ for n in names:
         max=max(times),
         runs=len(times),
     )
-print("%-8s %10s %10s %10s %10s %10s %6s" % ("tool", "median ms", "mean ms", "stddev", "min ms", "max ms", "runs"))
+print("%-10s %10s %10s %10s %10s %10s %6s" % ("tool", "median ms", "mean ms", "stddev", "min ms", "max ms", "runs"))
 for n in names:
     s = stats[n]
-    print("%-8s %10.2f %10.2f %10.2f %10.2f %10.2f %6d"
+    print("%-10s %10.2f %10.2f %10.2f %10.2f %10.2f %6d"
           % (n, s["median"], s["mean"], s["stddev"], s["min"], s["max"], s["runs"]))
 print()
 r_bwrap = stats["sbx"]["median"] / stats["bwrap"]["median"]
@@ -176,4 +210,9 @@ r_unshare = stats["sbx"]["median"] / stats["unshare"]["median"]
 print("ratio sbx/bwrap = %.2f (target <= %.2f)%s"
       % (r_bwrap, target, "" if r_bwrap <= target else "  [target missed]"))
 print("ratio sbx/unshare = %.2f" % r_unshare)
+oci = [n for n in names if n in ("crun", "runc")]
+if oci:
+    r_oci = stats["sbx_limits"]["median"] / stats[oci[0]]["median"]
+    print("ratio sbx_limits/%s = %.2f (target <= 0.50)%s"
+          % (oci[0], r_oci, "" if r_oci <= 0.5 else "  [target missed]"))
 EOF
