@@ -18,7 +18,7 @@ function M.limits(limits, level, prefix)
   for k, v in pairs(limits or {}) do
     local kind = LIMITS[k]
     if not kind then
-      error(("%s: unknown key '%s' (expected cpu, cpu_weight, cpuset, memory, memory_swap, pids)"):format(prefix, tostring(k)), level)
+      error(("%s: unknown key '%s' (expected cpu, cpu_weight, cpuset, devices, io, memory, memory_swap, pids)"):format(prefix, tostring(k)), level)
     elseif kind == "size" then
       local n, err = core.parse_size(v)
       if not n then error(prefix .. "." .. k .. ": " .. err, level) end

@@ -37,8 +37,22 @@ local IO_KEYS = { device = true, read_bps = true, write_bps = true, read_iops = 
 -- Portable limits (docker's words) -> the plan's numbers; units and types checked here.
 local function limits_plan(limits, level)
   local scalar = {}
-  for k, v in pairs(limits) do if k ~= "io" then scalar[k] = v end end
+  for k, v in pairs(limits) do if k ~= "io" and k ~= "devices" then scalar[k] = v end end
   local out = cgroup.limits(scalar, level + 1, "sbx.container: limits")
+  if limits.devices ~= nil then
+    -- "default" (docker's list: null zero full random urandom tty console ptmx pts) or rules
+    if limits.devices == "default" then
+      out.devices = core.default_device_rules()
+    elseif type(limits.devices) == "table" then
+      out.devices = {}
+      for i, r in ipairs(limits.devices) do
+        if type(r) ~= "string" then fail(("limits.devices[%d]: expected a rule like \"c 1:3 rwm\""):format(i), level + 1) end
+        out.devices[i] = r
+      end
+    else
+      fail('limits.devices: expected "default" or a list of rules like "c 1:3 rwm"', level + 1)
+    end
+  end
   if limits.io ~= nil then
     if type(limits.io) ~= "table" then fail("limits.io: expected a list of { device =, read_bps =, ... }", level + 1) end
     out.io = {}

@@ -143,6 +143,16 @@ int l_device_number(lua_State* L) {
   return 1;
 }
 
+int l_default_device_rules(lua_State* L) {
+  const auto& rules = core::default_device_rules();
+  lua_createtable(L, static_cast<int>(rules.size()), 0);
+  for (size_t i = 0; i < rules.size(); ++i) {
+    lua_pushstring(L, rules[i].c_str());
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  return 1;
+}
+
 int l_dirs(lua_State* L) {
   lua_createtable(L, 0, 2);
   lua_pushstring(L, core::runtime_dir().c_str());
@@ -172,6 +182,7 @@ int open_core(lua_State* L) {
       {"userns_allowed", guarded<l_userns_allowed>},
       {"default_id_maps", guarded<l_default_id_maps>}, {"parse_size", guarded<l_parse<core::parse_size>>},
       {"parse_seconds", guarded<l_parse<core::parse_seconds>>}, {"dirs", guarded<l_dirs>}, {"device_number", guarded<l_device_number>},
+      {"default_device_rules", guarded<l_default_device_rules>},
       {nullptr, nullptr}};
   register_process(L);
   lua_newtable(L);  // [core]

@@ -121,7 +121,8 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
   if (lua_istable(L, -1)) {
     int t = lua_gettop(L);
     const char* w = "spec.limits";
-    check_keys(L, t, w, {"memory", "memory_swap", "cpu", "cpu_weight", "cpuset", "pids", "io"});
+    check_keys(L, t, w, {"memory", "memory_swap", "cpu", "cpu_weight", "cpuset", "pids", "io", "devices"});
+    s.limits.devices = opt_string_list_field(L, t, w, "devices");
     auto u64 = [&](const char* k) -> std::optional<uint64_t> {
       auto v = opt_number_field(L, t, w, k);
       if (!v) return std::nullopt;
@@ -254,6 +255,14 @@ void push_spec(lua_State* L, const core::Spec& s) {
     if (l.cpuset) {
       lua_pushstring(L, l.cpuset->c_str());
       lua_setfield(L, -2, "cpuset");
+    }
+    if (l.devices) {
+      lua_createtable(L, static_cast<int>(l.devices->size()), 0);
+      for (size_t i = 0; i < l.devices->size(); ++i) {
+        lua_pushstring(L, (*l.devices)[i].c_str());
+        lua_rawseti(L, -2, static_cast<int>(i + 1));
+      }
+      lua_setfield(L, -2, "devices");
     }
     if (!l.io.empty()) {
       lua_createtable(L, static_cast<int>(l.io.size()), 0);  // [plan, limits, io]

@@ -125,6 +125,12 @@ uint64_t weight_to_shares(uint64_t weight) {
   return 2 + ((weight - 1) * 262142) / 9999;
 }
 
+const std::vector<std::string>& default_device_rules() {
+  static const std::vector<std::string> rules = {"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+                                                 "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm"};
+  return rules;
+}
+
 Result<std::vector<LimitFile>> limit_files(const CgroupHost& host, const Limits& l) {
   std::vector<LimitFile> out;
   auto need = [&](const char* limit, const char* controller) -> Status {
@@ -196,6 +202,19 @@ Result<std::vector<LimitFile>> limit_files(const CgroupHost& host, const Limits&
       if (io.riops) put("blkio", "blkio.throttle.read_iops_device", io.device + " " + std::to_string(io.riops));
       if (io.wiops) put("blkio", "blkio.throttle.write_iops_device", io.device + " " + std::to_string(io.wiops));
     }
+  }
+  if (l.devices) {
+    if (host.layout == "2")
+      return Error{EOPNOTSUPP, "limit devices: on cgroup v2 device access is an eBPF program, which sbx does not load yet"};
+    if (auto s = need("devices", "devices"); !s) return s.error();
+    for (const auto& r : *l.devices) {
+      // "TYPE MAJ:MIN ACCESS": c/b/a, numbers or *, some of rwm
+      char type = r.empty() ? 0 : r[0];
+      if ((type != 'c' && type != 'b' && type != 'a') || r.find_first_not_of("abc0123456789:* rwm") != std::string::npos)
+        return user_error("limit devices: rule '" + r + "' is not like 'c 1:3 rwm'");
+    }
+    put("devices", "devices.deny", "a");
+    for (const auto& r : *l.devices) put("devices", "devices.allow", r);
   }
   return out;
 }

@@ -42,8 +42,10 @@ struct Limits {
   std::optional<std::string> cpuset;    // "0-1"
   std::optional<uint64_t> pids;
   std::vector<IoLimit> io;
+  // Device access allowlist ("c 1:3 rwm", ...); everything else is denied. v1 devices controller.
+  std::optional<std::vector<std::string>> devices;
   bool empty() const {
-    return !memory && !memory_swap && !cpu && !cpu_weight && !cpuset && !pids && io.empty();
+    return !memory && !memory_swap && !cpu && !cpu_weight && !cpuset && !pids && io.empty() && !devices;
   }
 };
 
@@ -56,6 +58,9 @@ struct LimitFile {
 // The files and values that enforce `limits` on this host, in the order to write them. An error
 // names the controller the host lacks ("limit cpu: the cpu controller is not available ...").
 Result<std::vector<LimitFile>> limit_files(const CgroupHost& host, const Limits& limits);
+
+// The devices a container normally needs: null zero full random urandom tty console ptmx, pts.
+const std::vector<std::string>& default_device_rules();
 
 // cpu.weight (v2, 1..10000) -> cpu.shares (v1, 2..262144), the OCI runtimes' conversion.
 uint64_t weight_to_shares(uint64_t weight);

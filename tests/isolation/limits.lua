@@ -80,3 +80,36 @@ test("the sandbox's group exists while it runs and is gone after, on success and
   h:close()
   expect(n, "groups of this process left").eq(0)
 end)
+
+test("devices: only the allowed device nodes open (v1); v2 says why not", function()
+  if f.cgroup == 2 then
+    local ok, err = pcall(sbx.container, { rootfs = root, limits = { devices = "default" } })
+    expect(ok).eq(false)
+    expect(err).contains("eBPF")
+    return
+  end
+  need("devices")
+  local st = assert(box{ devices = { "c 1:3 rwm", "c 1:5 rwm" } }:run{ "/bin/sh", "-c",
+    "echo x > /dev/null && echo null-ok; head -c1 /dev/urandom >/dev/null 2>&1 || echo urandom-denied", stdout = "pipe" })
+  expect(st.stdout).eq("null-ok\nurandom-denied\n")
+  local all = assert(box{ devices = "default" }:run{ "/bin/sh", "-c", "head -c1 /dev/urandom | wc -c", stdout = "pipe" })
+  expect(all.stdout).eq("1\n")
+end)
+
+test("io: per-device limits land in the group's files", function()
+  local h = io.popen("awk '$2 == \"/\" { print $1 }' /proc/self/mounts")
+  local dev = h:read("*l")
+  h:close()
+  if not dev or not dev:match("^/dev/") then skip("the root filesystem is not on a block device here") end
+  need(f.cgroup == 2 and "io" or "blkio")
+  local p = assert(box{ io = { { device = dev, read_bps = "10M", write_iops = 100 } } }:spawn{ "/bin/sleep", "10" })
+  local cg = assert(sbx.cgroup.open(p.cgroup))
+  if f.cgroup == 2 then
+    expect(assert(cg:get("io.max"))).contains("rbps=10485760")
+  else
+    expect(assert(cg:get("blkio.throttle.read_bps_device"))).match(":%d+ 10485760$")
+    expect(assert(cg:get("blkio.throttle.write_iops_device"))).match(":%d+ 100$")
+  end
+  p:kill("KILL")
+  p:wait()
+end)

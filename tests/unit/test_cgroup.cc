@@ -118,3 +118,17 @@ TEST_CASE("host helpers: on_v2 and has", "[cgroup]") {
   CHECK(v2.on_v2("freezer"));
   CHECK(v2.on_v2("blkio"));
 }
+
+TEST_CASE("devices: a deny-all then the allowlist on v1; an error naming the reason on v2", "[cgroup]") {
+  Limits l;
+  l.devices = std::vector<std::string>{"c 1:3 rwm", "c 136:* rw"};
+  auto files = limit_files(v1_host(), l);
+  REQUIRE(files);
+  CHECK(render(*files) == "devices:devices.deny=a\ndevices:devices.allow=c 1:3 rwm\ndevices:devices.allow=c 136:* rw\n");
+  auto v2 = limit_files(v2_host(), l);
+  REQUIRE_FALSE(v2);
+  CHECK(v2.error().message.find("eBPF") != std::string::npos);
+  l.devices = std::vector<std::string>{"c 1:3 rwm; echo"};
+  CHECK_FALSE(limit_files(v1_host(), l));
+  CHECK(default_device_rules().size() == 9);
+}
