@@ -17,6 +17,7 @@ local KEYS = {
   time_offsets = "table { monotonic =, boottime = }", die_with_parent = "boolean",
   net = '"loopback", "none" or "host"', proc = "boolean", dev = "boolean", tmp = "boolean or size",
   limits = "table { memory =, memory_swap =, cpu =, cpu_weight =, cpuset =, pids =, io = }",
+  image = 'string ("name:tag" or an id)',
   cgroup_parent = "string",
 }
 
@@ -167,7 +168,14 @@ function M.new(opts)
   for k in pairs(opts) do
     if not KEYS[k] then fail(("unknown key '%s' (expected %s)"):format(tostring(k), key_list(KEYS)), level) end
   end
-  for _, k in ipairs({ "rootfs", "hostname", "cwd" }) do expect_type(k, opts[k], "string", level) end
+  for _, k in ipairs({ "rootfs", "hostname", "cwd", "image" }) do expect_type(k, opts[k], "string", level) end
+  if opts.image and opts.rootfs then fail("image and rootfs: choose one", level) end
+  local img
+  if opts.image then
+    local err
+    img, err = core.image.get(opts.image)
+    if not img then fail("image: " .. err, level) end
+  end
   for _, k in ipairs({ "readonly", "die_with_parent", "proc", "dev" }) do expect_type(k, opts[k], "boolean", level) end
   for _, k in ipairs({ "uid", "gid" }) do expect_type(k, opts[k], "number", level) end
   for _, k in ipairs({ "ns", "mounts", "env", "uid_map", "gid_map", "time_offsets", "limits" }) do expect_type(k, opts[k], "table", level) end
@@ -193,9 +201,9 @@ function M.new(opts)
   local plan = {
     namespaces = ns,
     rootfs = opts.rootfs,
-    rootfs_readonly = opts.readonly ~= false,
+    rootfs_readonly = (opts.readonly == nil and not img) or opts.readonly == true,
     hostname = opts.hostname,
-    cwd = opts.cwd or "/",
+    cwd = opts.cwd or (img and img.config.workdir ~= "" and img.config.workdir) or "/",
     uid = opts.uid, gid = opts.gid,
     die_with_parent = opts.die_with_parent ~= false,
     loopback_up = net ~= "none",
@@ -243,11 +251,43 @@ function M.new(opts)
     end
     plan.ops[#plan.ops + 1] = copy(op)
   end
-  plan.env = env_list(opts.env, default_env(opts.uid), level)
+  local base_env = default_env(opts.uid)
+  if img then base_env = env_list(img.config.env, base_env, level) end
+  plan.env = env_list(opts.env, base_env, level)
 
+  local box = { _procs = setmetatable({}, { __mode = "k" }) }
+  if img then
+    -- the container's own upper layer, in the store; removed by box:close() or when collected
+    local dir, upper, work = core.image.container_dirs()
+    if not dir then fail("image: " .. upper, level) end
+    plan.layers, plan.upper, plan.work = img.layer_dirs, upper, work
+    box._image, box._container_dir = img, dir
+    box._sentinel = newproxy(true)
+    getmetatable(box._sentinel).__gc = function() core.image.remove_tree(dir) end
+  end
   local checked, err = core.plan(plan)
-  if not checked then fail(err, level) end
-  return setmetatable({ _plan = checked, _procs = setmetatable({}, { __mode = "k" }) }, Box)
+  if not checked then
+    if box._container_dir then core.image.remove_tree(box._container_dir) end
+    fail(err, level)
+  end
+  box._plan = checked
+  return setmetatable(box, Box)
+end
+
+-- What the container changed against its image: { { kind = "A"|"M"|"D", path = "/x" }, ... }
+function Box:diff()
+  if not self._image then error("box:diff: this container has no image (made with rootfs)", 2) end
+  return core.image.diff(self._plan.upper, self._image.layer_dirs)
+end
+
+-- Turns the container's changes into a new layer on top of its image: the new image.
+function Box:commit(tag, config)
+  if not self._image then error("box:commit: this container has no image (made with rootfs)", 2) end
+  if tag ~= nil and type(tag) ~= "string" then error("box:commit: tag must be a string", 2) end
+  for p in pairs(self._procs) do
+    if p.running then return nil, "commit: the container is still running (stop it first)", 16 end
+  end
+  return core.image.commit(self._plan.upper, self._image.id, tag, config)
 end
 
 -- The plan as plain data: what the core will do, in order.
@@ -318,11 +358,16 @@ function Box:run(args)
   return st
 end
 
--- Kills and reaps every sandbox this box started that still runs. Idempotent.
+-- Kills and reaps every sandbox this box started that still runs, and removes its container
+-- directory (its upper layer). Idempotent.
 function Box:close()
   for p in pairs(self._procs) do
     if p.running then p:kill("KILL"); p:wait() end
     self._procs[p] = nil
+  end
+  if self._container_dir then
+    core.image.remove_tree(self._container_dir)
+    self._container_dir = nil
   end
 end
 

@@ -27,6 +27,7 @@ extern const EmbeddedModule kEmbeddedModules[];
 void register_sys(lua_State* L);
 void register_json(lua_State* L);
 void register_cgroup(lua_State* L);
+void register_image(lua_State* L);
 
 namespace {
 
@@ -193,6 +194,8 @@ int open_core(lua_State* L) {
   lua_setfield(L, -2, "json");
   register_cgroup(L);  // [core, cgroup]
   lua_setfield(L, -2, "cgroup");
+  register_image(L);  // [core, image]
+  lua_setfield(L, -2, "image");
   lua_pushstring(L, SBX_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

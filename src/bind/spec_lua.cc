@@ -84,7 +84,7 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
   check_keys(L, idx, "spec",
              {"namespaces", "rootfs", "rootfs_readonly", "ops", "uid_map", "gid_map", "deny_setgroups",
               "hostname", "cwd", "env", "argv", "uid", "gid", "die_with_parent", "time_offsets", "loopback_up",
-              "limits", "cgroup_parent"});
+              "limits", "cgroup_parent", "layers", "upper", "work"});
   core::Spec s;
   if (auto ns = opt_string_list_field(L, idx, "spec", "namespaces")) {
     auto flags = core::namespace_flags(*ns);
@@ -117,6 +117,9 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
   s.die_with_parent = opt_bool_field(L, idx, "spec", "die_with_parent").value_or(true);
   s.loopback_up = opt_bool_field(L, idx, "spec", "loopback_up").value_or(true);
   s.cgroup_parent = opt_string_field(L, idx, "spec", "cgroup_parent").value_or("");
+  s.layers = opt_string_list_field(L, idx, "spec", "layers").value_or(std::vector<std::string>{});
+  s.upper = opt_string_field(L, idx, "spec", "upper").value_or("");
+  s.work = opt_string_field(L, idx, "spec", "work").value_or("");
   lua_getfield(L, idx, "limits");  // [limits]
   if (lua_istable(L, -1)) {
     int t = lua_gettop(L);
@@ -279,6 +282,16 @@ void push_spec(lua_State* L, const core::Spec& s) {
       lua_setfield(L, -2, "io");
     }
     lua_setfield(L, -2, "limits");  // [plan]
+  }
+  if (!s.layers.empty()) {
+    push_strings(L, s.layers);
+    lua_setfield(L, -2, "layers");
+  }
+  if (!s.upper.empty()) {
+    lua_pushstring(L, s.upper.c_str());
+    lua_setfield(L, -2, "upper");
+    lua_pushstring(L, s.work.c_str());
+    lua_setfield(L, -2, "work");
   }
   if (!s.cgroup_parent.empty()) {
     lua_pushstring(L, s.cgroup_parent.c_str());

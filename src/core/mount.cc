@@ -208,7 +208,41 @@ bool needs_mount_points(const Spec& spec) {
 }
 }  // namespace
 
+namespace {
+Status write_small(const std::string& path, const std::string& text) {
+  Fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd.ok() || write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+    return sys_error("write " + path);
+  return {};
+}
+
+// An image root: a scratch tmpfs on the stage holds the init layer (and the upper layer when it
+// is ephemeral); the overlay goes on stage/root.
+Result<std::string> image_root(const Spec& spec, const std::string& stage) {
+  if (mount("sbx-image", stage.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0)
+    return sys_error("scratch tmpfs for the image root on " + stage);
+  std::string init = stage + "/init", root = stage + "/root";
+  for (const auto& d : {init, init + "/etc", root})
+    if (mkdir(d.c_str(), 0755) != 0) return sys_error("mkdir " + d);
+  std::string host = spec.hostname.empty() ? "sbx" : spec.hostname;
+  if (auto s = write_small(init + "/etc/hostname", host + "\n"); !s) return s.error();
+  if (auto s = write_small(init + "/etc/hosts", "127.0.0.1 localhost " + host + "\n::1 localhost\n"); !s) return s.error();
+  if (auto s = write_small(init + "/etc/resolv.conf", "# sbx: no network beyond loopback\n"); !s) return s.error();
+  std::string upper = spec.upper, work = spec.work;
+  if (upper.empty()) {
+    upper = stage + "/upper";
+    work = stage + "/work";
+    if (mkdir(upper.c_str(), 0755) != 0 || mkdir(work.c_str(), 0755) != 0) return sys_error("mkdir upper, work");
+  }
+  std::vector<std::string> lowers{init};
+  lowers.insert(lowers.end(), spec.layers.begin(), spec.layers.end());
+  if (auto s = mount_overlay(lowers, upper, work, root); !s) return s.error().context("image root");
+  return root;
+}
+}  // namespace
+
 Result<std::string> prepare_root(const Spec& spec, const std::string& stage) {
+  if (!spec.layers.empty()) return image_root(spec, stage);
   const std::string& src = spec.rootfs.empty() ? std::string("/") : spec.rootfs;
   struct stat st;
   if (stat(src.c_str(), &st) != 0) return sys_error("rootfs " + src);
@@ -284,7 +318,7 @@ Status run_op(const Op& op, const std::string& stage, bool pid_ns_new) {
 }
 
 Status finish_root(const Spec& spec, const std::string& stage) {
-  if (!spec.rootfs.empty() && spec.rootfs_readonly)
+  if ((!spec.rootfs.empty() || !spec.layers.empty()) && spec.rootfs_readonly)
     if (auto s = set_readonly(stage, false); !s) return s.error().context("read-only root");
   return {};
 }

@@ -94,6 +94,13 @@ Status validate(const Spec& s, bool need_argv) {
   if ((s.monotonic_offset || s.boottime_offset) && !(s.namespaces & CLONE_NEWTIME))
     return user_error("time offsets: need the time namespace");
   bool have_mnt = s.namespaces & CLONE_NEWNS;
+  if (!s.layers.empty()) {
+    if (!have_mnt) return user_error("image: needs the mnt namespace");
+    if (!s.rootfs.empty()) return user_error("image and rootfs: choose one");
+    for (const auto& l : s.layers)
+      if (!absolute(l)) return user_error("layers: '" + l + "' is not an absolute path");
+    if (s.upper.empty() != s.work.empty()) return user_error("upper and work: give both or neither");
+  }
   if (!have_mnt && (!s.ops.empty() || !s.rootfs.empty()))
     return user_error("mounts: need the mnt namespace (they would change the host)");
   for (const auto& e : s.env)

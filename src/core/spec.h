@@ -44,6 +44,10 @@ struct Spec {
   bool loopback_up = true;  // with net: "loopback" brings lo up, "none" leaves it down
   bool die_with_parent = true;
   int64_t monotonic_offset = 0, boottime_offset = 0;  // seconds, needs time
+  // An image root: overlay of `layers` (directories, top first) under an init layer (hosts,
+  // hostname, resolv.conf: never committed) with `upper`/`work` (empty: a tmpfs, gone at exit).
+  std::vector<std::string> layers;
+  std::string upper, work;
   Limits limits;              // non-empty: the sandbox gets its own cgroup, made before it runs
   std::string cgroup_parent;  // where that group goes, relative to the hierarchy roots
 };

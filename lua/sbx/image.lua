@@ -1,0 +1,47 @@
+-- sbx.image: the local image store (content-addressed layers, manifests, tags) under
+-- sbx.image.store_dir() (/var/lib/sbx for root; $SBX_STATE overrides).
+--   sbx.image.from_dir(dir, "name:tag" [, config])       a one-layer image of a directory tree
+--   sbx.image.import_layer("layer.tar", base, "name:tag") an image of base's layers + a tar layer
+--   sbx.image.get(ref)  sbx.image.list()  sbx.image.tag(ref, tag)  sbx.image.remove(ref)
+--   sbx.image.prune()   -> the layers no image uses, deleted
+-- A container made with { image = ref } has its own upper layer: box:diff(), box:commit(tag).
+local core = require "sbx.core"
+local I = core.image
+
+local M = {}
+
+local function need_string(fn, what, v, level)
+  if type(v) ~= "string" or v == "" then error(("sbx.image.%s: %s must be a string"):format(fn, what), level + 1) end
+end
+
+function M.from_dir(dir, tag, config)
+  need_string("from_dir", "dir", dir, 2)
+  return I.from_dir(dir, tag, config)
+end
+
+function M.import_layer(path, base, tag, config)
+  need_string("import_layer", "path", path, 2)
+  return I.import_layer(path, base, tag, config)
+end
+
+function M.get(ref)
+  need_string("get", "ref", ref, 2)
+  return I.get(ref)
+end
+
+function M.tag(ref, tag)
+  need_string("tag", "ref", ref, 2)
+  need_string("tag", "tag", tag, 2)
+  return I.tag(ref, tag)
+end
+
+function M.remove(ref)
+  need_string("remove", "ref", ref, 2)
+  return I.remove(ref)
+end
+
+M.list = I.list
+M.prune = I.prune
+M.store_dir = I.store_dir
+
+return M

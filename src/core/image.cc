@@ -1,0 +1,324 @@
+#include "image.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "archive.h"
+#include "fd.h"
+#include "idmap.h"
+#include "mount.h"
+
+namespace sbx::core {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string hex_of(const std::string& digest) {
+  auto i = digest.find(':');
+  return i == std::string::npos ? digest : digest.substr(i + 1);
+}
+
+json to_json(const Image& img) {
+  json c = {{"Env", img.config.env}, {"Cmd", img.config.cmd}, {"Entrypoint", img.config.entrypoint},
+            {"WorkingDir", img.config.workdir}, {"User", img.config.user}};
+  return {{"id", img.id}, {"layers", img.layers}, {"config", c}, {"tags", img.tags}, {"created", img.created}};
+}
+
+Image from_json(const json& j) {
+  Image img;
+  img.id = j.value("id", "");
+  img.layers = j.value("layers", std::vector<std::string>{});
+  img.tags = j.value("tags", std::vector<std::string>{});
+  img.created = j.value("created", "");
+  if (j.contains("config")) {
+    const json& c = j["config"];
+    img.config.env = c.value("Env", std::vector<std::string>{});
+    img.config.cmd = c.value("Cmd", std::vector<std::string>{});
+    img.config.entrypoint = c.value("Entrypoint", std::vector<std::string>{});
+    img.config.workdir = c.value("WorkingDir", "");
+    img.config.user = c.value("User", "");
+  }
+  return img;
+}
+
+std::string now_rfc3339() {
+  char buf[32];
+  time_t t = time(nullptr);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// An exclusive lock on the store for the life of the object.
+struct StoreLock {
+  Fd fd;
+  explicit StoreLock(const std::string& root) : fd(open((root + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+    if (fd.ok()) flock(fd.get(), LOCK_EX);
+  }
+};
+
+}  // namespace
+
+std::string default_state_dir() {
+  if (const char* s = std::getenv("SBX_STATE"); s && *s == '/') return s;
+  if (getuid() == 0) return "/var/lib/sbx";
+  if (const char* h = std::getenv("HOME"); h && *h == '/') return std::string(h) + "/.local/share/sbx";
+  return "/tmp/sbx-state-" + std::to_string(getuid());
+}
+
+Result<std::string> normalize_tag(const std::string& tag) {
+  if (tag.empty()) return user_error("image tag: empty");
+  if (tag.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/:@") != std::string::npos)
+    return user_error("image tag '" + tag + "': only letters, digits and . _ - / : are allowed");
+  auto slash = tag.rfind('/');
+  auto colon = tag.rfind(':');
+  if (colon == std::string::npos || (slash != std::string::npos && colon < slash)) return tag + ":latest";
+  if (colon == tag.size() - 1) return user_error("image tag '" + tag + "': empty tag after ':'");
+  return tag;
+}
+
+ImageStore::ImageStore(std::string root) : root_(std::move(root)) {}
+
+uint32_t ImageStore::id_shift() const { return geteuid() == 0 ? kRootMapBase : 0; }
+
+Status ImageStore::init() const {
+  for (const char* d : {"", "/layers", "/images", "/tmp", "/containers"})
+    if (auto s = make_dirs(root_ + d, 0711); !s) return s.error().context("image store " + root_);
+  return {};
+}
+
+std::string ImageStore::layer_dir(const std::string& diff_id) const { return root_ + "/layers/" + hex_of(diff_id); }
+
+bool ImageStore::has_layer(const std::string& diff_id) const { return access(layer_dir(diff_id).c_str(), F_OK) == 0; }
+
+Result<LayerInfo> ImageStore::add_layer(int fd, const std::string& what) const {
+  if (auto s = init(); !s) return s.error();
+  std::string tmp = root_ + "/tmp/layer-" + std::to_string(getpid()) + "-" + std::to_string(rand());
+  auto info = import_layer(fd, tmp, tmp + ".tar", what, id_shift());
+  if (!info) return info.error();
+  StoreLock lock(root_);
+  std::string dest = layer_dir(info->diff_id);
+  std::error_code ec;
+  if (fs::exists(dest)) {
+    fs::remove_all(tmp, ec);  // the same content is already there: share it
+  } else if (rename(tmp.c_str(), dest.c_str()) != 0) {
+    int e = errno;
+    fs::remove_all(tmp, ec);
+    return sys_error("store layer " + info->diff_id, e);
+  }
+  return info;
+}
+
+Result<LayerInfo> ImageStore::add_layer_from_dir(const std::string& dir, const std::set<std::string>& exclude) const {
+  if (auto s = init(); !s) return s.error();
+  std::string spool = root_ + "/tmp/commit-" + std::to_string(getpid()) + "-" + std::to_string(rand()) + ".tar";
+  Fd out(open(spool.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!out.ok()) return sys_error("commit: create " + spool);
+  auto written = export_layer(dir, out.get(), exclude, id_shift());
+  if (!written) {
+    unlink(spool.c_str());
+    return written.error().context("commit " + dir);
+  }
+  lseek(out.get(), 0, SEEK_SET);
+  auto stored = add_layer(out.get(), "commit of " + dir);
+  unlink(spool.c_str());
+  return stored;
+}
+
+Status ImageStore::save(const Image& img) const {
+  std::string path = root_ + "/images/" + hex_of(img.id) + ".json";
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << to_json(img).dump(2) << "\n";
+    if (!f.good()) return sys_error("write " + tmp);
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) return sys_error("write " + path);
+  return {};
+}
+
+std::vector<Image> ImageStore::list() const {
+  std::vector<Image> out;
+  DIR* d = opendir((root_ + "/images").c_str());
+  if (!d) return out;
+  while (auto* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n.size() < 6 || n.substr(n.size() - 5) != ".json") continue;
+    std::ifstream f(root_ + "/images/" + n);
+    json j = json::parse(f, nullptr, false);
+    if (!j.is_discarded()) out.push_back(from_json(j));
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end(), [](const Image& a, const Image& b) { return a.created > b.created || (a.created == b.created && a.id < b.id); });
+  return out;
+}
+
+Result<Image> ImageStore::put(const std::vector<std::string>& layers, const ImageConfig& config,
+                              const std::string& tag) const {
+  if (auto s = init(); !s) return s.error();
+  for (const auto& l : layers)
+    if (!has_layer(l)) return Error{ENOENT, "image: layer " + l + " is not in the store"};
+  std::string norm;
+  if (!tag.empty()) {
+    auto t = normalize_tag(tag);
+    if (!t) return t.error();
+    norm = *t;
+  }
+  Image img;
+  img.layers = layers;
+  img.config = config;
+  json key = to_json(img);
+  key.erase("tags");
+  key.erase("created");
+  key.erase("id");
+  Sha256 h;
+  std::string canon = key.dump();
+  h.update(canon.data(), canon.size());
+  img.id = "sha256:" + h.hex();
+  StoreLock lock(root_);
+  for (auto other : list()) {
+    if (other.id == img.id) {
+      img.tags = other.tags;
+      img.created = other.created;
+      continue;
+    }
+    auto it = std::find(other.tags.begin(), other.tags.end(), norm);
+    if (!norm.empty() && it != other.tags.end()) {
+      other.tags.erase(it);
+      if (auto s = save(other); !s) return s.error();
+    }
+  }
+  if (img.created.empty()) img.created = now_rfc3339();
+  if (!norm.empty() && std::find(img.tags.begin(), img.tags.end(), norm) == img.tags.end()) img.tags.push_back(norm);
+  if (auto s = save(img); !s) return s.error();
+  return img;
+}
+
+Result<Image> ImageStore::get(const std::string& ref) const {
+  auto all = list();
+  auto t = normalize_tag(ref);
+  if (t)
+    for (const auto& img : all)
+      if (std::find(img.tags.begin(), img.tags.end(), *t) != img.tags.end()) return img;
+  std::string hex = hex_of(ref);
+  const Image* found = nullptr;
+  if (hex.size() >= 6 && hex.find_first_not_of("0123456789abcdef") == std::string::npos) {
+    for (const auto& img : all)
+      if (hex_of(img.id).rfind(hex, 0) == 0) {
+        if (found) return Error{EINVAL, "image '" + ref + "': ambiguous id prefix"};
+        found = &img;
+      }
+  }
+  if (found) return *found;
+  return Error{ENOENT, "image '" + ref + "': not in the store " + root_ + " (sbx image ls lists it)"};
+}
+
+Status ImageStore::tag(const std::string& ref, const std::string& tag) const {
+  auto img = get(ref);
+  if (!img) return img.error();
+  auto r = put(img->layers, img->config, tag);
+  if (!r) return r.error();
+  return {};
+}
+
+Status ImageStore::remove(const std::string& ref) const {
+  auto img = get(ref);
+  if (!img) return img.error();
+  StoreLock lock(root_);
+  auto t = normalize_tag(ref);
+  auto it = t ? std::find(img->tags.begin(), img->tags.end(), *t) : img->tags.end();
+  if (it != img->tags.end()) img->tags.erase(it);
+  bool by_id = it == img->tags.end();
+  if (img->tags.empty() || by_id) {
+    if (unlink((root_ + "/images/" + hex_of(img->id) + ".json").c_str()) != 0) return sys_error("remove image " + img->id);
+    return {};
+  }
+  return save(*img);
+}
+
+Result<std::vector<std::string>> ImageStore::prune() const {
+  StoreLock lock(root_);
+  std::set<std::string> used;
+  for (const auto& img : list())
+    for (const auto& l : img.layers) used.insert(hex_of(l));
+  std::vector<std::string> removed;
+  DIR* d = opendir((root_ + "/layers").c_str());
+  if (!d) return removed;
+  std::vector<std::string> names;
+  while (auto* e = readdir(d))
+    if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+  closedir(d);
+  for (const auto& n : names) {
+    if (used.count(n)) continue;
+    std::error_code ec;
+    fs::remove_all(root_ + "/layers/" + n, ec);
+    if (ec) return Error{ec.value(), "prune layer " + n + ": " + ec.message()};
+    removed.push_back("sha256:" + n);
+  }
+  return removed;
+}
+
+}  // namespace sbx::core
+
+namespace sbx::core {
+
+const std::set<std::string>& init_layer_paths() {
+  static const std::set<std::string> paths = {"etc/hosts", "etc/hostname", "etc/resolv.conf"};
+  return paths;
+}
+
+namespace {
+void changes_in(const std::string& upper, const std::string& rel, const std::vector<std::string>& lowers,
+                std::vector<Change>& out) {
+  std::string dir = rel.empty() ? upper : upper + "/" + rel;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return;
+  std::vector<std::string> names;
+  while (auto* e = readdir(d))
+    if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) names.emplace_back(e->d_name);
+  closedir(d);
+  for (const auto& n : names) {
+    std::string r = rel.empty() ? n : rel + "/" + n;
+    if (init_layer_paths().count(r)) continue;
+    struct stat st;
+    if (lstat((upper + "/" + r).c_str(), &st) != 0) continue;
+    if (S_ISCHR(st.st_mode) && st.st_rdev == 0) {
+      out.push_back({'D', r});
+      continue;
+    }
+    bool below = false;
+    for (const auto& l : lowers) {
+      struct stat ls;
+      if (lstat((l + "/" + r).c_str(), &ls) == 0) {
+        below = true;
+        break;
+      }
+    }
+    out.push_back({below ? 'M' : 'A', r});
+    if (S_ISDIR(st.st_mode)) changes_in(upper, r, lowers, out);
+  }
+}
+}  // namespace
+
+std::vector<Change> upper_changes(const std::string& upper, const std::vector<std::string>& lowers) {
+  std::vector<Change> out;
+  changes_in(upper, "", lowers, out);
+  std::sort(out.begin(), out.end(), [](const Change& a, const Change& b) { return a.path < b.path; });
+  return out;
+}
+
+}  // namespace sbx::core
