@@ -36,7 +36,7 @@ std::vector<std::string> split(const std::string& p) {
 
 // Opens (creating missing directories) the parent of `rel` under `root`, never following a
 // symlink: O_NOFOLLOW on every component.
-Result<Fd> open_parent(int root, const std::string& rel, std::string& leaf, bool create) {
+Result<Fd> open_parent(int root, const std::string& rel, std::string& leaf, bool create, uint32_t shift = 0) {
   auto parts = split(rel);
   if (parts.empty()) return Error{EINVAL, "empty path"};
   leaf = parts.back();
@@ -46,6 +46,8 @@ Result<Fd> open_parent(int root, const std::string& rel, std::string& leaf, bool
     int fd = openat(cur.get(), c.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT && create) {
       if (mkdirat(cur.get(), c.c_str(), 0755) != 0 && errno != EEXIST) return sys_error("mkdir " + c);
+      // a directory the archive only implies belongs to root inside
+      if (geteuid() == 0) (void)fchownat(cur.get(), c.c_str(), shift, shift, AT_SYMLINK_NOFOLLOW);
       fd = openat(cur.get(), c.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     }
     if (fd < 0) {
@@ -126,7 +128,7 @@ Status extract(const ArchiveApi* a, const std::string& spool, int root, const st
     if ((perm & (S_ISUID | S_ISGID)) && !as_root)
       return Error{EPERM, where + ": setuid/setgid bits refused when importing without root"};
     std::string leaf;
-    auto parent = open_parent(root, rel, leaf, true);
+    auto parent = open_parent(root, rel, leaf, true, shift);
     if (!parent) return parent.error().context(where);
     int pfd = parent->get();
     // OCI whiteouts become what overlayfs understands.
@@ -146,6 +148,15 @@ Status extract(const ArchiveApi* a, const std::string& spool, int root, const st
       continue;
     }
     int r2 = 0;
+    if (const char* hl = a->archive_entry_hardlink(e); hl && *hl) {
+      if (auto why = check_entry_path(hl); !why.empty()) return Error{EPERM, where + ": hard link target " + why};
+      std::string tleaf;
+      auto tparent = open_parent(root, normalize_entry_path(hl), tleaf, false);
+      if (!tparent) return Error{EPERM, where + ": hard link to '" + hl + "' outside the layer or not yet in it"};
+      if (linkat(tparent->get(), tleaf.c_str(), pfd, leaf.c_str(), 0) != 0)
+        return sys_error(where + ": hard link to " + std::string(hl));
+      continue;
+    }
     switch (type) {
       case AE_IFDIR:
         r2 = mkdirat(pfd, leaf.c_str(), 0700);
@@ -155,16 +166,6 @@ Status extract(const ArchiveApi* a, const std::string& spool, int root, const st
         }
         break;
       case AE_IFREG: {
-        const char* hl = a->archive_entry_hardlink(e);
-        if (hl && *hl) {
-          if (auto why = check_entry_path(hl); !why.empty()) return Error{EPERM, where + ": hard link target " + why};
-          std::string tleaf;
-          auto tparent = open_parent(root, normalize_entry_path(hl), tleaf, false);
-          if (!tparent) return Error{EPERM, where + ": hard link to '" + hl + "' outside the layer or not yet in it"};
-          r2 = linkat(tparent->get(), tleaf.c_str(), pfd, leaf.c_str(), 0);
-          if (r2 != 0) return sys_error(where + ": hard link to " + std::string(hl));
-          continue;
-        }
         Fd f(openat(pfd, leaf.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (!f.ok()) return sys_error(where);
         if (auto s = write_entry_data(a, r.ar, f.get(), where); !s) return s;

@@ -1,0 +1,131 @@
+-- Images: a two-layer image from the busybox rootfs, run, change, diff, commit, run again;
+-- a hostile-archive corpus; tags and layer reference counting. Uses its own store (SBX_STATE).
+local root = sbx.rootfs.busybox()
+if not root then skip_all("no busybox rootfs") end
+if not sbx.features().overlay then skip_all("no overlayfs in this kernel") end
+local store = sbx.image.store_dir()
+local tag = "sbxtest-" .. sbx.sys.getpid()
+
+local function sh(cmd)
+  local h = assert(io.popen(cmd .. " 2>&1"))
+  local out = h:read("*a")
+  h:close()
+  return out
+end
+
+local function python_tar(path, script)
+  -- the corpus is written by Python's tarfile (python3 is a Debian package like the rest)
+  local f = assert(io.open(path .. ".py", "w"))
+  f:write("import tarfile, io, sys\nt = tarfile.open(sys.argv[1], 'w')\n", script, "\nt.close()\n")
+  f:close()
+  local out = sh("python3 " .. path .. ".py " .. path)
+  os.remove(path .. ".py")
+  return out
+end
+
+test("a two-layer image: run, change, diff, commit, run the commit", function()
+  local base = assert(sbx.image.from_dir(root, tag .. ":base"))
+  -- a second layer from a tar: a directory with two files
+  local tar = os.tmpname()
+  python_tar(tar, [[
+for name in ["data/keep", "data/old"]:
+    b = name.encode()
+    i = tarfile.TarInfo(name); i.size = len(b); t.addfile(i, io.BytesIO(b))]])
+  local two = assert(sbx.image.import_layer(tar, tag .. ":base", tag .. ":two"))
+  os.remove(tar)
+  expect(#two.layers).eq(2)
+  expect(two.layers[1]).eq(base.layers[1])
+  local box = sbx.container{ image = tag .. ":two", hostname = "imgbox" }
+  local st = assert(box:run{ "/bin/sh", "-c",
+    "cat /data/keep; echo new > /added; rm /etc/group; rm -rf /data; mkdir /data; echo fresh > /data/new; " ..
+    "echo 1.2.3.4 x >> /etc/hosts; hostname", stdout = "pipe", stderr = "pipe" })
+  expect(st.code, st.stderr).eq(0)
+  expect(st.stdout).eq("data/keep" .. "imgbox\n")
+  local changes = {}
+  for _, c in ipairs(box:diff()) do changes[#changes + 1] = c.kind .. " " .. c.path end
+  local text = table.concat(changes, "\n")
+  expect(text).contains("A /added")
+  expect(text).contains("D /etc/group")
+  expect(text).contains("M /data")
+  expect(text:find("/etc/hosts", 1, true), "the init layer is not a change").falsy()
+  local committed = assert(box:commit(tag .. ":three"))
+  expect(#committed.layers).eq(3)
+  box:close()
+  local again = sbx.container{ image = tag .. ":three" }
+  local st2 = assert(again:run{ "/bin/sh", "-c", "cat /added; ls /etc/group 2>&1; ls /data; grep -c 1.2.3.4 /etc/hosts",
+    stdout = "pipe" })
+  again:close()
+  expect(st2.stdout).eq("new\nls: /etc/group: No such file or directory\nnew\n0\n")
+end)
+
+test("tags, remove and prune never delete a layer still in use", function()
+  local three = assert(sbx.image.get(tag .. ":three"))
+  assert(sbx.image.tag(tag .. ":three", tag .. ":alias"))
+  expect(#assert(sbx.image.get(tag .. ":alias")).tags).eq(2)
+  assert(sbx.image.remove(tag .. ":three"))
+  expect(assert(sbx.image.get(tag .. ":alias")).id, "still there by its other tag").eq(three.id)
+  assert(sbx.image.remove(tag .. ":alias"))
+  local gone, err = sbx.image.get(tag .. ":alias")
+  expect(gone).eq(nil)
+  expect(err).contains("not in the store")
+  local pruned = assert(sbx.image.prune())
+  local top = three.layers[3]
+  local found = false
+  for _, l in ipairs(pruned) do if l == top then found = true end end
+  expect(found, "the committed layer is pruned").truthy()
+  -- the base layer is shared with :base and :two: kept
+  expect(io.open(store .. "/layers/" .. three.layers[1]:sub(8) .. "/bin/busybox"), "shared layer kept").ne(nil)
+  assert(sbx.image.remove(tag .. ":two"))
+  assert(sbx.image.remove(tag .. ":base"))
+  assert(sbx.image.prune())
+end)
+
+local corpus = {
+  { "traversal", [[i = tarfile.TarInfo("../evil"); t.addfile(i, io.BytesIO(b""))]], "path escapes the layer" },
+  { "absolute", [[i = tarfile.TarInfo("/tmp/sbx-evil-abs"); t.addfile(i, io.BytesIO(b""))]], "absolute path" },
+  { "escaping symlink", [[i = tarfile.TarInfo("a/link"); i.type = tarfile.SYMTYPE; i.linkname = "../../etc"; t.addfile(i)]],
+    "points outside the layer" },
+  { "device node", [[i = tarfile.TarInfo("dev/mem"); i.type = tarfile.CHRTYPE; i.devmajor = 1; i.devminor = 1; t.addfile(i)]],
+    "device node refused" },
+  { "duplicate", [[
+for _ in range(2):
+    i = tarfile.TarInfo("twice"); t.addfile(i, io.BytesIO(b""))]], "appears twice" },
+  { "hardlink outside", [[i = tarfile.TarInfo("h"); i.type = tarfile.LNKTYPE; i.linkname = "../../etc/passwd"; t.addfile(i)]],
+    "hard link target path escapes" },
+  { "symlink then write through it", [[
+i = tarfile.TarInfo("d"); i.type = tarfile.SYMTYPE; i.linkname = "/tmp"; t.addfile(i)
+i = tarfile.TarInfo("d/sbx-evil-through"); i.size = 1; t.addfile(i, io.BytesIO(b"x"))]], "parent directory is a symbolic link" },
+}
+
+for _, case in ipairs(corpus) do
+  test("hostile layer refused: " .. case[1], function()
+    local tar = os.tmpname()
+    python_tar(tar, case[2])
+    local img, err = sbx.image.import_layer(tar, nil, tag .. ":hostile")
+    os.remove(tar)
+    expect(img).eq(nil)
+    expect(err).contains(case[3])
+    expect(io.open("/tmp/sbx-evil-abs"), "nothing outside the store").eq(nil)
+    expect(io.open("/tmp/sbx-evil-through"), "nothing outside the store").eq(nil)
+    expect(sh("ls -A " .. store .. "/tmp")).eq("")
+  end)
+end
+
+test("hostile layer refused: truncated and corrupt archives", function()
+  local tar = os.tmpname()
+  python_tar(tar, [[
+b = b"x" * 100000
+i = tarfile.TarInfo("big"); i.size = len(b); t.addfile(i, io.BytesIO(b))]])
+  sh("truncate -s 20000 " .. tar)
+  local img, err = sbx.image.import_layer(tar, nil, tag .. ":cut")
+  expect(img).eq(nil)
+  expect(err).contains("truncated or corrupt")
+  local f = assert(io.open(tar, "w"))
+  f:write(string.rep("garbage!", 200))
+  f:close()
+  img, err = sbx.image.import_layer(tar, nil, tag .. ":junk")
+  os.remove(tar)
+  expect(img).eq(nil)
+  expect(err).match("not a tar archive")
+  expect(sh("ls -A " .. store .. "/tmp")).eq("")
+end)
