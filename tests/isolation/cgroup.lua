@@ -64,17 +64,23 @@ test("freeze stops a counting process, thaw resumes it", function()
   local file = os.tmpname()
   local pid = spawn_probe("count", file)
   assert(cg:add(pid))
-  sleep(0.3)
   local function value() local f = io.open(file); local v = f and tonumber(f:read("*a")); if f then f:close() end; return v or 0 end
-  expect(value(), "counting before the freeze").gt(3)
+  -- waits (up to 10 s: the v2 lane runs under emulation) until the counter passes n
+  local function wait_past(n)
+    for _ = 1, 200 do
+      if value() > n then return value() end
+      sleep(0.05)
+    end
+    return value()
+  end
+  expect(wait_past(3), "counting before the freeze").gt(3)
   assert(cg:freeze())
   local a = value()
   sleep(0.3)
   local b = value()
   expect(b, "counter while frozen").eq(a)
   assert(cg:thaw())
-  sleep(0.3)
-  expect(value(), "counter after thaw").gt(b + 5)
+  expect(wait_past(b + 5), "counter after thaw").gt(b + 5)
   assert(cg:remove())
   sbx.sys.waitpid(pid)
   os.remove(file)

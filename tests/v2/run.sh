@@ -64,6 +64,8 @@ chmod +x "$root/init"
 timeout 900 "$qemu" -accel tcg -cpu max -m 1024 -smp 2 -nographic -no-reboot -nodefaults -serial stdio \
   -kernel "$kernel" -initrd "$work/initrd" -append "console=ttyS0 quiet panic=-1 rdinit=/init" \
   > "$work/console" 2>&1 || true
+# the whole console stays in the build directory for whoever reads a failure later
+cp "$work/console" "$build/v2-lane-console.log" 2>/dev/null || true
 tr -d '\r' < "$work/console" | sed -n '/SBX-V2-LANE-BEGIN/,/SBX-V2-LANE-END/p' > "$work/tap"
 if ! grep -q 'SBX-V2-LANE-END' "$work/tap"; then
   echo "the guest did not finish; its console:"; tail -n 40 "$work/console"; exit 1
