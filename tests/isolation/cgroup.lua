@@ -93,8 +93,11 @@ test("kill leaves no process behind, even for a forking payload", function()
                              mounts = { sbx.ro_bind(probe, "/tmp/probe") } }
   -- no pid namespace: the init cannot take the others with it, only the cgroup can
   local p = assert(box:spawn{ "/bin/sh", "-c", "while :; do /tmp/probe forks 5 >/dev/null & sleep 0.01; done" })
-  sleep(0.5)
   local cg = assert(sbx.cgroup.open(p.cgroup))
+  for _ = 1, 100 do
+    if #assert(cg:procs()) > 3 then break end
+    sleep(0.05)
+  end
   expect(#assert(cg:procs())).gt(3)
   assert(cg:kill())
   expect(#assert(cg:procs())).eq(0)

@@ -72,7 +72,12 @@ test("net: a listener on the host's 127.0.0.1 is unreachable from inside", funct
     return l
   end
   local l = listen()
-  local ctl = hostnet:run{ "/bin/sh", "-c", "echo hello | nc -w 2 127.0.0.1 " .. port, timeout = 20 }
+  local ctl
+  for _ = 1, 20 do  -- the listener may take a moment to bind
+    ctl = hostnet:run{ "/bin/sh", "-c", "echo hello | nc -w 2 127.0.0.1 " .. port, stderr = "pipe", timeout = 20 }
+    if ctl.code == 0 then break end
+    os.execute("sleep 0.1")
+  end
   expect(ctl.code, "control: client in the host's network reaches the listener").eq(0)
   expect(l:read("stdout")).eq("hello\n")
   l:wait(5)
