@@ -261,9 +261,12 @@ function M.new(opts)
     local dir, upper, work = core.image.container_dirs()
     if not dir then fail("image: " .. upper, level) end
     plan.layers, plan.upper, plan.work = img.layer_dirs, upper, work
-    box._image, box._container_dir = img, dir
+    box._image, box._container_dir, box._owner = img, dir, core.sys.getpid()
+    -- only the process that owns the box removes its directory (a fork, sbx.sys.clone, does not)
     box._sentinel = newproxy(true)
-    getmetatable(box._sentinel).__gc = function() core.image.remove_tree(dir) end
+    getmetatable(box._sentinel).__gc = function()
+      if box._owner == core.sys.getpid() then core.image.remove_tree(dir) end
+    end
   end
   local checked, err = core.plan(plan)
   if not checked then
@@ -365,10 +368,16 @@ function Box:close()
     if p.running then p:kill("KILL"); p:wait() end
     self._procs[p] = nil
   end
-  if self._container_dir then
+  if self._container_dir and self._owner == core.sys.getpid() then
     core.image.remove_tree(self._container_dir)
-    self._container_dir = nil
   end
+  self._container_dir = nil
+end
+
+-- After a fork: which process cleans the box up from now on (default: this one). The other side
+-- of the fork calls it with the new owner's pid so that it keeps its hands off.
+function Box:adopt(pid)
+  self._owner = pid or core.sys.getpid()
 end
 
 function Box:__tostring()

@@ -129,3 +129,28 @@ i = tarfile.TarInfo("big"); i.size = len(b); t.addfile(i, io.BytesIO(b))]])
   expect(err).match("not a tar archive")
   expect(sh("ls -A " .. store .. "/tmp")).eq("")
 end)
+
+test("sbx image from-dir/ls/inspect/tag/rm/prune and sbx run --image from the shell", function()
+  local bin = os.getenv("SBX_BIN")
+  if not bin then skip("SBX_BIN is not set") end
+  local ref = tag .. "-cli:1"
+  expect(sh(bin .. " image from-dir " .. root .. " " .. ref)).match("^sha256:%x+\n$")
+  expect(sh(bin .. " image ls")).contains(ref)
+  local info = sbx.json.decode(sh(bin .. " image inspect " .. ref))
+  expect(info.tags[1]).eq(ref)
+  expect(sh(bin .. " image tag " .. ref .. " " .. tag .. "-cli:2")).eq("")
+  expect(sh(bin .. " run --image " .. tag .. "-cli:2 -- sh -c 'echo changed > /etc/motd; cat /etc/motd'")).eq("changed\n")
+  expect(sh("ls -A " .. store .. "/containers"), "no container directory left after the run").eq("")
+  -- detached: the upper layer lives while the sandbox does, and goes with it
+  local out = sh(bin .. " run -d --image " .. ref .. " -- sleep 1")
+  expect(out).contains("supervisor pid")
+  expect(sh("ls -A " .. store .. "/containers"), "while it runs").ne("")
+  for _ = 1, 100 do
+    if sh("ls -A " .. store .. "/containers") == "" then break end
+    os.execute("sleep 0.05")
+  end
+  expect(sh("ls -A " .. store .. "/containers"), "after the detached run ended").eq("")
+  expect(sh(bin .. " image rm " .. ref .. " " .. tag .. "-cli:2")).eq("untagged " .. ref .. "\nuntagged " .. tag .. "-cli:2\n")
+  expect(sh(bin .. " image prune")).contains("deleted layer sha256:")
+  expect(sh(bin .. " image inspect " .. ref)).contains("not in the store")
+end)

@@ -9,6 +9,7 @@ usage: sbx                           an sbx> prompt (Lua with the sbx module loa
        sbx unshare [FLAGS] -- CMD    util-linux unshare(1) flags and meaning
        sbx nsenter -t PID [FLAGS]    util-linux nsenter(1): join a running process's namespaces
        sbx test FILE.lua...          run test files, TAP output (see sbx test --help)
+       sbx image ls|inspect|tag|rm|prune|from-dir|import-layer   the local image store
        sbx gc                        remove what a killed sbx left (its cgroups)
        sbx --version | --help
 ]]
@@ -107,6 +108,8 @@ function M.main(args)
     return require("sbx.cli.unshare").main(rest)
   elseif cmd == "nsenter" then
     return require("sbx.cli.nsenter").main(rest)
+  elseif cmd == "image" then
+    return require("sbx.cli.image").main(rest)
   elseif cmd == "gc" then
     local removed = require("sbx").cgroup.gc()
     for _, path in ipairs(removed) do io.write("removed cgroup ", path, "\n") end

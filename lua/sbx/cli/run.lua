@@ -7,6 +7,7 @@ local M = {}
 M.options = {
   { long = "rootfs", arg = "required", key = "rootfs", meta = "DIR", help = "pivot_root into DIR (default: the host's root, read-only)" },
   { long = "busybox", arg = "none", key = "busybox", help = "use the cached busybox rootfs (built on first use)" },
+  { long = "image", arg = "required", key = "image", meta = "REF", help = "an image from the store (an overlay with its own upper layer)" },
   { long = "rw", arg = "none", key = "rw", help = "leave the --rootfs writable" },
   { long = "hostname", arg = "required", key = "hostname", meta = "NAME", help = "hostname inside (uts namespace)" },
   { long = "bind", arg = "required", key = "mounts", list = true, tagged = true, meta = "SRC[:DST]", help = "bind a host path read-write" },
@@ -60,7 +61,9 @@ end
 -- Fills the same container description the Lua API takes.
 function M.description(opts)
   local d = { mounts = {}, env = {} }
-  if opts.busybox and opts.rootfs then error("--busybox and --rootfs: choose one", 0) end
+  local roots = (opts.busybox and 1 or 0) + (opts.rootfs and 1 or 0) + (opts.image and 1 or 0)
+  if roots > 1 then error("--busybox, --rootfs and --image: choose one", 0) end
+  d.image = opts.image
   if opts.busybox then
     d.rootfs = assert(sbx.rootfs.busybox())
   elseif opts.rootfs then
@@ -141,19 +144,23 @@ function M.detach(box, argv)
   local r, w = assert(sys.pipe())
   local pid = assert(sys.fork())
   if pid == 0 then
+    box:adopt()  -- the background supervisor owns the box (and an image container's upper)
     sys.close(r)
     sys.daemonize()
     argv.stdin, argv.stdout, argv.stderr = "null", "null", "null"
     local p, err = box:spawn(argv)
     if not p then
       sys.write(w, "error " .. err)
+      box:close()
       sys.exit(125)
     end
     sys.write(w, ("ok %d %s"):format(p.pid, p.cgroup or "-"))
     sys.close(w)
     local st = p:wait()
+    box:close()
     sys.exit(st and st.status or 125)
   end
+  box:adopt(pid)  -- the background supervisor cleans up, not this process
   sys.close(w)
   local msg = sys.read(r) or ""
   sys.close(r)
@@ -202,6 +209,7 @@ function M.main(args)
   end
   if opts.detach then return M.detach(box, args2) end
   local st, err = box:run(args2)
+  box:close()  -- an image container's upper layer goes with the run
   if not st then
     io.stderr:write("sbx run: ", err, "\n")
     return 125

@@ -1,0 +1,77 @@
+-- sbx image ls|inspect|tag|rm|prune|from-dir|import-layer: the local image store from the shell.
+local sbx = require "sbx"
+
+local M = {}
+
+local USAGE = [[
+usage: sbx image ls                           images: id, tags, layers, created
+       sbx image inspect REF                  one image as JSON
+       sbx image tag REF NAME[:TAG]           another tag for an image
+       sbx image rm REF...                    untag (the image goes with its last tag, or by id)
+       sbx image prune                        delete layers no image uses
+       sbx image from-dir DIR NAME[:TAG]      a one-layer image of a directory tree
+       sbx image import-layer TAR NAME[:TAG] [--base REF]   a layer (tar, any compression) on top of REF
+The store is ]] .. "%s" .. [[ ($SBX_STATE overrides).
+]]
+
+local function fail(msg)
+  io.stderr:write("sbx image: ", msg, "\n")
+  return 1
+end
+
+local function short(id) return (id:gsub("^sha256:", "")):sub(1, 12) end
+
+function M.main(args)
+  local cmd = args[1]
+  if cmd == nil or cmd == "--help" or cmd == "-h" then
+    io.write(USAGE:format(sbx.image.store_dir()))
+    return cmd == nil and 2 or 0
+  end
+  if cmd == "ls" or cmd == "list" then
+    io.write(("%-14s %-30s %6s  %s\n"):format("IMAGE ID", "TAGS", "LAYERS", "CREATED"))
+    for _, img in ipairs(sbx.image.list()) do
+      io.write(("%-14s %-30s %6d  %s\n"):format(short(img.id), table.concat(img.tags, ","), #img.layers, img.created))
+    end
+    return 0
+  elseif cmd == "inspect" then
+    if not args[2] then return fail("inspect: which image?") end
+    local img, err = sbx.image.get(args[2])
+    if not img then return fail(err) end
+    io.write(sbx.json.encode(img, 2), "\n")
+    return 0
+  elseif cmd == "tag" then
+    if not args[3] then return fail("tag: expected REF NAME[:TAG]") end
+    local ok, err = sbx.image.tag(args[2], args[3])
+    if not ok then return fail(err) end
+    return 0
+  elseif cmd == "rm" then
+    if not args[2] then return fail("rm: which image?") end
+    local rc = 0
+    for i = 2, #args do
+      local ok, err = sbx.image.remove(args[i])
+      if ok then io.write("untagged ", args[i], "\n") else rc = fail(err) end
+    end
+    return rc
+  elseif cmd == "prune" then
+    local removed, err = sbx.image.prune()
+    if not removed then return fail(err) end
+    for _, l in ipairs(removed) do io.write("deleted layer ", l, "\n") end
+    return 0
+  elseif cmd == "from-dir" then
+    if not args[3] then return fail("from-dir: expected DIR NAME[:TAG]") end
+    local img, err = sbx.image.from_dir(args[2], args[3])
+    if not img then return fail(err) end
+    io.write(img.id, "\n")
+    return 0
+  elseif cmd == "import-layer" then
+    if not args[3] then return fail("import-layer: expected TAR NAME[:TAG] [--base REF]") end
+    local base = args[4] == "--base" and args[5] or nil
+    local img, err = sbx.image.import_layer(args[2], base, args[3])
+    if not img then return fail(err) end
+    io.write(img.id, "\n")
+    return 0
+  end
+  return fail("unknown command '" .. tostring(cmd) .. "' (ls, inspect, tag, rm, prune, from-dir, import-layer)")
+end
+
+return M
