@@ -20,11 +20,14 @@ case "$mode" in
     mkdir -p "$dir/after"
     state "$dir/after"
     bad=0
-    for f in mounts cgroups links netns procs; do
+    for f in mounts cgroups links netns; do
       if ! diff -u "$dir/before/$f" "$dir/after/$f" > "$dir/$f.diff"; then
         echo "host hygiene: $f changed during the test run:"; cat "$dir/$f.diff"; bad=1
       fi
     done
+    # processes: only new ones count (one that ended during the run is not a leak)
+    left=$(comm -13 "$dir/before/procs" "$dir/after/procs")
+    if [ -n "$left" ]; then echo "host hygiene: sbx processes left running:"; echo "$left"; bad=1; fi
     [ $bad -eq 0 ] && echo "host hygiene: mounts, cgroups, links, netns and processes unchanged"
     exit $bad ;;
   *) echo "usage: hygiene.sh snapshot|check DIR" >&2; exit 2 ;;
