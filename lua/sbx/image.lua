@@ -40,6 +40,23 @@ function M.remove(ref)
   return I.remove(ref)
 end
 
+-- import(path [, name]): a docker save tarball or an OCI layout (directory or tar, gzip or not);
+-- returns the images. Digests are verified; hostile archives are refused.
+function M.import(path, name)
+  need_string("import", "path", path, 2)
+  return I.import(path, name)
+end
+
+-- export(ref, path [, "oci-archive" | "docker-archive"]): for podman load / docker load.
+function M.export(ref, path, format)
+  need_string("export", "ref", ref, 2)
+  need_string("export", "path", path, 2)
+  if format ~= nil and format ~= "oci-archive" and format ~= "docker-archive" then
+    error("sbx.image.export: format must be \"oci-archive\" or \"docker-archive\"", 2)
+  end
+  return I.export(ref, path, format)
+end
+
 M.list = I.list
 M.prune = I.prune
 M.store_dir = I.store_dir

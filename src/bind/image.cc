@@ -1,5 +1,6 @@
 // sbx.image (C half): the local image store, container upper directories, diff and commit.
 #include "core/image.h"
+#include "core/image_io.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -210,6 +211,28 @@ int l_commit(lua_State* L) {
   return 1;
 }
 
+// import(path [, name]) -> { image, ... } | nil, err
+int l_import(lua_State* L) {
+  core::ImageStore store;
+  auto imgs = core::import_images(store, luaL_checkstring(L, 1), luaL_optstring(L, 2, ""));
+  if (!imgs) return push_failure(L, imgs.error());
+  lua_createtable(L, static_cast<int>(imgs->size()), 0);
+  for (size_t i = 0; i < imgs->size(); ++i) {
+    push_image(L, store, (*imgs)[i]);
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  return 1;
+}
+
+// export(ref, path [, format]) -> true | nil, err
+int l_export(lua_State* L) {
+  core::ImageStore store;
+  auto s = core::export_image(store, luaL_checkstring(L, 1), luaL_checkstring(L, 2), luaL_optstring(L, 3, "oci-archive"));
+  if (!s) return push_failure(L, s.error());
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 int l_store_dir(lua_State* L) {
   lua_pushstring(L, core::ImageStore().root().c_str());
   return 1;
@@ -225,6 +248,7 @@ void register_image(lua_State* L) {
       {"prune", guarded<l_prune>},         {"container_dirs", guarded<l_container_dirs>},
       {"remove_tree", guarded<l_remove_tree>}, {"diff", guarded<l_diff>},
       {"commit", guarded<l_commit>},       {"store_dir", guarded<l_store_dir>},
+      {"import", guarded<l_import>},       {"export", guarded<l_export>},
       {nullptr, nullptr}};
   lua_newtable(L);
   luaL_register(L, nullptr, fns);

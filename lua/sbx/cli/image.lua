@@ -11,6 +11,8 @@ usage: sbx image ls                           images: id, tags, layers, created
        sbx image prune                        delete layers no image uses
        sbx image from-dir DIR NAME[:TAG]      a one-layer image of a directory tree
        sbx image import-layer TAR NAME[:TAG] [--base REF]   a layer (tar, any compression) on top of REF
+       sbx image import FILE|DIR [NAME]       a docker save tarball or an OCI layout (dir or tar)
+       sbx image export REF FILE [--format oci-archive|docker-archive]
 The store is ]] .. "%s" .. [[ ($SBX_STATE overrides).
 ]]
 
@@ -70,8 +72,20 @@ function M.main(args)
     if not img then return fail(err) end
     io.write(img.id, "\n")
     return 0
+  elseif cmd == "import" then
+    if not args[2] then return fail("import: expected FILE|DIR [NAME]") end
+    local imgs, err = sbx.image.import(args[2], args[3])
+    if not imgs then return fail(err) end
+    for _, img in ipairs(imgs) do io.write(img.id, " ", table.concat(img.tags, ","), "\n") end
+    return 0
+  elseif cmd == "export" then
+    if not args[3] then return fail("export: expected REF FILE [--format oci-archive|docker-archive]") end
+    local format = args[4] == "--format" and args[5] or nil
+    local ok, err = sbx.image.export(args[2], args[3], format)
+    if not ok then return fail(err) end
+    return 0
   end
-  return fail("unknown command '" .. tostring(cmd) .. "' (ls, inspect, tag, rm, prune, from-dir, import-layer)")
+  return fail("unknown command '" .. tostring(cmd) .. "' (ls, inspect, tag, rm, prune, from-dir, import-layer, import, export)")
 end
 
 return M

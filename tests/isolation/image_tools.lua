@@ -1,0 +1,54 @@
+-- Round trips with real tools: podman writes OCI and docker archives of a locally imported
+-- rootfs (no registry), sbx imports and runs them, sbx exports, podman loads, skopeo reads.
+local root = sbx.rootfs.busybox()
+if not root then skip_all("no busybox rootfs") end
+local function have(tool) return io.popen("command -v " .. tool):read("*l") ~= nil end
+if not have("podman") then skip_all("podman is not installed (apt-get install podman)") end
+local work = os.tmpname()
+os.remove(work)
+assert(os.execute("mkdir -p " .. work) == 0)
+local podman = ("podman --root %s/storage --runroot %s/run --storage-driver vfs"):format(work, work)
+local name = "localhost/sbxtest-" .. sbx.sys.getpid()
+
+local function sh(cmd)
+  local h = assert(io.popen(cmd .. " 2>&1; echo rc=$?"))
+  local out = h:read("*a")
+  h:close()
+  local body, rc = out:match("^(.-)rc=(%d+)\n$")
+  return body, tonumber(rc)
+end
+
+test("podman save (oci-archive and docker-archive) -> sbx image import -> run", function()
+  local _, rc = sh(("tar -C %s -c . | %s import - %s:1"):format(root, podman, name))
+  expect(rc, "podman import").eq(0)
+  for _, fmt in ipairs({ "oci-archive", "docker-archive" }) do
+    local file = work .. "/" .. fmt .. ".tar"
+    local out, rc2 = sh(("%s save --format %s -o %s %s:1"):format(podman, fmt, file, name))
+    expect(rc2, "podman save " .. fmt .. ": " .. out).eq(0)
+    local imgs = assert(sbx.image.import(file))
+    expect(#imgs).eq(1)
+    expect(imgs[1].tags[1]).eq(name .. ":1")
+  end
+  local box = sbx.container{ image = name .. ":1" }
+  local st = assert(box:run{ "/bin/sh", "-c", "id -u; ls /bin/busybox", stdout = "pipe" })
+  box:close()
+  expect(st.stdout).eq("0\n/bin/busybox\n")
+end)
+
+test("sbx image export -> podman load and skopeo inspect", function()
+  for _, fmt in ipairs({ "oci-archive", "docker-archive" }) do
+    local file = work .. "/sbx-" .. fmt .. ".tar"
+    assert(sbx.image.export(name .. ":1", file, fmt))
+    local out, rc = sh(("%s load -i %s"):format(podman, file))
+    expect(rc, "podman load " .. fmt .. ": " .. out).eq(0)
+    expect(out).contains("Loaded image")
+  end
+  if have("skopeo") then
+    local out, rc = sh("skopeo inspect oci-archive:" .. work .. "/sbx-oci-archive.tar")
+    expect(rc, out).eq(0)
+    expect(out).contains('"Layers"')
+  end
+  assert(sbx.image.remove(name .. ":1"))
+  assert(sbx.image.prune())
+  sh("rm -rf " .. work)
+end)
