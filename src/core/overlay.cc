@@ -4,6 +4,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <vector>
+
 #include "fd.h"
 
 constexpr unsigned FSOPEN_CLOEXEC_FLAG = 0x00000001;
@@ -35,12 +37,24 @@ int fsconfig_string(int fd, const char* key, const std::string& value) {
 
 Status configure(int fd, const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
                  bool per_layer, const std::string& step) {
+  std::vector<Fd> held;  // open until the mount is created: the kernel may resolve paths only then
   if (per_layer) {
     for (const auto& l : lowers)
       if (fsconfig_string(fd, "lowerdir+", l) != 0) return sys_error(step + ": lower layer " + l);
   } else {
+    // One option value holds every layer and is limited to a page: long lists go by file
+    // descriptor ("/proc/self/fd/N" is short whatever the path).
     std::string joined;
     for (const auto& l : lowers) joined += (joined.empty() ? "" : ":") + escape_overlay_path(l);
+    if (joined.size() > 2048) {
+      joined.clear();
+      for (const auto& l : lowers) {
+        Fd f(open(l.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!f.ok()) return sys_error(step + ": lower layer " + l);
+        joined += (joined.empty() ? "" : ":") + std::string("/proc/self/fd/") + std::to_string(f.get());
+        held.push_back(std::move(f));
+      }
+    }
     if (fsconfig_string(fd, "lowerdir", joined) != 0) return sys_error(step + ": lowerdir");
   }
   if (!upper.empty()) {

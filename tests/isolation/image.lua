@@ -173,3 +173,26 @@ test("an OCI layout with a tampered blob is refused: digest mismatch", function(
   expect(err).contains("digest mismatch")
   expect(sh("ls -A " .. store .. "/tmp")).eq("")
 end)
+
+test("an image of 60 layers runs (overlay options longer than a page)", function()
+  local base = assert(sbx.image.from_dir(root, tag .. ":tall"))
+  local tar = os.tmpname()
+  local ref = tag .. ":tall"
+  for i = 1, 59 do
+    python_tar(tar, ([[
+b = b"%d"
+i = tarfile.TarInfo("layers/l%02d"); i.size = len(b); t.addfile(i, io.BytesIO(b))]]):format(i, i))
+    ref = assert(sbx.image.import_layer(tar, ref, tag .. ":tall")).id
+    os.remove(tar)
+  end
+  local img = assert(sbx.image.get(tag .. ":tall"))
+  expect(#img.layers).eq(60)
+  local box = sbx.container{ image = tag .. ":tall" }
+  local st = assert(box:run{ "/bin/sh", "-c", "cat /layers/l01 /layers/l59; ls /layers | wc -l", stdout = "pipe", stderr = "pipe" })
+  box:close()
+  expect(st.code, st.stderr).eq(0)
+  expect(st.stdout).eq("15959\n")
+  assert(sbx.image.remove(tag .. ":tall"))
+  assert(sbx.image.prune())
+  expect(base.id).ne(img.id)
+end)
