@@ -59,6 +59,7 @@ end
 
 M.list = I.list
 M.prune = I.prune
+-- store_dir([dir]): the store's directory; with an argument, use that store from now on.
 M.store_dir = I.store_dir
 
 return M

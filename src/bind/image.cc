@@ -233,7 +233,13 @@ int l_export(lua_State* L) {
   return 1;
 }
 
+// store_dir([dir]) -> the store directory (first setting it for this process when given)
 int l_store_dir(lua_State* L) {
+  if (lua_isstring(L, 1)) {
+    std::string dir = lua_tostring(L, 1);
+    if (!dir.empty() && dir[0] != '/') raise(L, "store_dir: '" + dir + "' is not an absolute path");
+    core::set_state_dir(dir);
+  }
   lua_pushstring(L, core::ImageStore().root().c_str());
   return 1;
 }

@@ -73,7 +73,14 @@ struct StoreLock {
 
 }  // namespace
 
+namespace {
+std::string g_state_override;
+}
+
+void set_state_dir(const std::string& dir) { g_state_override = dir; }
+
 std::string default_state_dir() {
+  if (!g_state_override.empty()) return g_state_override;
   if (const char* s = std::getenv("SBX_STATE"); s && *s == '/') return s;
   if (getuid() == 0) return "/var/lib/sbx";
   if (const char* h = std::getenv("HOME"); h && *h == '/') return std::string(h) + "/.local/share/sbx";

@@ -25,6 +25,8 @@ struct Image {
 
 // The state directory: $SBX_STATE, else /var/lib/sbx for root, else ~/.local/share/sbx.
 std::string default_state_dir();
+// Overrides the state directory for this process ("" restores the default).
+void set_state_dir(const std::string& dir);
 
 class ImageStore {
  public:

@@ -2,8 +2,16 @@
 -- a hostile-archive corpus; tags and layer reference counting. Uses its own store (SBX_STATE).
 local root = sbx.rootfs.busybox()
 if not root then skip_all("no busybox rootfs") end
+-- a store of this file's own, removed at the end (see the last case)
+local own_store = os.tmpname()
+os.remove(own_store)
+-- files are loaded before any case runs: each case switches to this file's store itself
+local test_any = test
+local function test(name, fn)
+  test_any(name, function() sbx.image.store_dir(own_store); return fn() end)
+end
 if not sbx.features().overlay then skip_all("no overlayfs in this kernel") end
-local store = sbx.image.store_dir()
+local store = own_store
 local tag = "sbxtest-" .. sbx.sys.getpid()
 
 local function sh(cmd)
@@ -133,6 +141,7 @@ end)
 test("sbx image from-dir/ls/inspect/tag/rm/prune and sbx run --image from the shell", function()
   local bin = os.getenv("SBX_BIN")
   if not bin then skip("SBX_BIN is not set") end
+  bin = "SBX_STATE=" .. own_store .. " " .. bin
   local ref = tag .. "-cli:1"
   expect(sh(bin .. " image from-dir " .. root .. " " .. ref)).match("^sha256:%x+\n$")
   expect(sh(bin .. " image ls")).contains(ref)
@@ -195,4 +204,9 @@ i = tarfile.TarInfo("layers/l%02d"); i.size = len(b); t.addfile(i, io.BytesIO(b)
   assert(sbx.image.remove(tag .. ":tall"))
   assert(sbx.image.prune())
   expect(base.id).ne(img.id)
+end)
+
+test("the file's own store is removed", function()
+  os.execute("rm -rf " .. own_store)
+  expect(io.open(own_store .. "/lock")).eq(nil)
 end)

@@ -2,6 +2,14 @@
 -- rootfs (no registry), sbx imports and runs them, sbx exports, podman loads, skopeo reads.
 local root = sbx.rootfs.busybox()
 if not root then skip_all("no busybox rootfs") end
+-- a store of this file's own, removed at the end (see the last case)
+local own_store = os.tmpname()
+os.remove(own_store)
+-- files are loaded before any case runs: each case switches to this file's store itself
+local test_any = test
+local function test(name, fn)
+  test_any(name, function() sbx.image.store_dir(own_store); return fn() end)
+end
 local function have(tool) return io.popen("command -v " .. tool):read("*l") ~= nil end
 if not have("podman") then skip_all("podman is not installed (apt-get install podman)") end
 local work = os.tmpname()
@@ -51,4 +59,9 @@ test("sbx image export -> podman load and skopeo inspect", function()
   assert(sbx.image.remove(name .. ":1"))
   assert(sbx.image.prune())
   sh("rm -rf " .. work)
+end)
+
+test("the file's own store is removed", function()
+  os.execute("rm -rf " .. own_store)
+  expect(io.open(own_store .. "/lock")).eq(nil)
 end)
