@@ -18,6 +18,7 @@ local KEYS = {
   net = '"loopback", "none" or "host"', proc = "boolean", dev = "boolean", tmp = "boolean or size",
   limits = "table { memory =, memory_swap =, cpu =, cpu_weight =, cpuset =, pids =, io = }",
   image = 'string ("name:tag" or an id)',
+  name = "string (a persistent container: its upper layer is kept, box:commit works later)",
   cgroup_parent = "string",
 }
 
@@ -168,9 +169,16 @@ function M.new(opts)
   for k in pairs(opts) do
     if not KEYS[k] then fail(("unknown key '%s' (expected %s)"):format(tostring(k), key_list(KEYS)), level) end
   end
-  for _, k in ipairs({ "rootfs", "hostname", "cwd", "image" }) do expect_type(k, opts[k], "string", level) end
+  for _, k in ipairs({ "rootfs", "hostname", "cwd", "image", "name" }) do expect_type(k, opts[k], "string", level) end
   if opts.image and opts.rootfs then fail("image and rootfs: choose one", level) end
   local img
+  if opts.name and not opts.image then
+    -- an existing named container: its image comes from its directory
+    local _, _, _, id = core.image.named_container(opts.name)
+    if not id then fail("name: no container '" .. opts.name .. "' (give image = to make it)", level) end
+    opts = copy(opts)
+    opts.image = id
+  end
   if opts.image then
     local err
     img, err = core.image.get(opts.image)
@@ -256,7 +264,12 @@ function M.new(opts)
   plan.env = env_list(opts.env, base_env, level)
 
   local box = { _procs = setmetatable({}, { __mode = "k" }) }
-  if img then
+  if img and opts.name then
+    local dir, upper, work = core.image.named_container(opts.name, img.id)
+    if not dir then fail("name: " .. upper, level) end
+    plan.layers, plan.upper, plan.work = img.layer_dirs, upper, work
+    box._image, box._named_dir = img, dir
+  elseif img then
     -- the container's own upper layer, in the store; removed by box:close() or when collected
     local dir, upper, work = core.image.container_dirs()
     if not dir then fail("image: " .. upper, level) end
@@ -372,6 +385,17 @@ function Box:close()
     core.image.remove_tree(self._container_dir)
   end
   self._container_dir = nil
+end
+
+-- Deletes a named container's directory (its upper layer): after this, box:commit cannot work.
+function Box:remove()
+  self:close()
+  if self._named_dir then
+    local ok, err = core.image.remove_tree(self._named_dir)
+    if not ok then return nil, err end
+    self._named_dir = nil
+  end
+  return true
 end
 
 -- After a fork: which process cleans the box up from now on (default: this one). The other side

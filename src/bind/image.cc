@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "core/fd.h"
 #include "core/mount.h"
@@ -165,10 +166,50 @@ int l_container_dirs(lua_State* L) {
   return 3;
 }
 
+bool valid_name(const std::string& n) {
+  return !n.empty() && n.size() <= 64 && n.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == std::string::npos &&
+         n[0] != '.' && n[0] != '-';
+}
+
+// named_container(name [, image_id]) -> dir, upper, work, image_id: a persistent container
+// directory <state>/named/NAME, made on first use (then image_id is required) and reused after.
+int l_named_container(lua_State* L) {
+  std::string name = luaL_checkstring(L, 1);
+  if (!valid_name(name)) raise(L, "container name '" + name + "': letters, digits, _ . - (not first), at most 64");
+  core::ImageStore store;
+  if (auto s = store.init(); !s) return push_failure(L, s.error());
+  std::string base = store.root() + "/named";
+  if (auto s = core::make_dirs(base, 0711); !s) return push_failure(L, s.error());
+  std::string dir = base + "/" + name, upper = dir + "/upper", work = dir + "/work";
+  std::string want = luaL_optstring(L, 2, "");
+  std::string have;
+  if (std::ifstream f(dir + "/image"); f) std::getline(f, have);
+  if (!have.empty()) {
+    if (!want.empty() && want != have)
+      return push_failure(L, {EEXIST, "container " + name + ": exists with image " + have + " (remove it first)"});
+  } else {
+    if (want.empty()) return push_failure(L, {ENOENT, "container " + name + ": no such container"});
+    for (const auto& d : {dir, upper, work})
+      if (mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) return push_failure(L, core::sys_error("create " + d));
+    if (uint32_t shift = store.id_shift())
+      for (const auto& d : {upper, work})
+        if (chown(d.c_str(), shift, shift) != 0) return push_failure(L, core::sys_error("chown " + d));
+    chmod(dir.c_str(), 0711);
+    std::ofstream(dir + "/image") << want << "\n";
+    have = want;
+  }
+  lua_pushstring(L, dir.c_str());
+  lua_pushstring(L, upper.c_str());
+  lua_pushstring(L, work.c_str());
+  lua_pushstring(L, have.c_str());
+  return 4;
+}
+
 int l_remove_tree(lua_State* L) {
   std::string dir = luaL_checkstring(L, 1);
   core::ImageStore store;
-  if (dir.rfind(store.root() + "/containers/", 0) != 0) raise(L, "remove_tree: only container directories of the store");
+  if (dir.rfind(store.root() + "/containers/", 0) != 0 && dir.rfind(store.root() + "/named/", 0) != 0)
+    raise(L, "remove_tree: only container directories of the store");
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   if (ec) return push_failure(L, {ec.value(), "remove " + dir + ": " + ec.message()});
@@ -255,6 +296,7 @@ void register_image(lua_State* L) {
       {"remove_tree", guarded<l_remove_tree>}, {"diff", guarded<l_diff>},
       {"commit", guarded<l_commit>},       {"store_dir", guarded<l_store_dir>},
       {"import", guarded<l_import>},       {"export", guarded<l_export>},
+      {"named_container", guarded<l_named_container>},
       {nullptr, nullptr}};
   lua_newtable(L);
   luaL_register(L, nullptr, fns);

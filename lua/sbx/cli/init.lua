@@ -10,6 +10,7 @@ usage: sbx                           an sbx> prompt (Lua with the sbx module loa
        sbx nsenter -t PID [FLAGS]    util-linux nsenter(1): join a running process's namespaces
        sbx test FILE.lua...          run test files, TAP output (see sbx test --help)
        sbx image ls|inspect|tag|rm|prune|from-dir|import-layer   the local image store
+       sbx commit NAME TAG           a named container's changes as a new image
        sbx gc                        remove what a killed sbx left (its cgroups)
        sbx --version | --help
 ]]
@@ -110,6 +111,15 @@ function M.main(args)
     return require("sbx.cli.nsenter").main(rest)
   elseif cmd == "image" then
     return require("sbx.cli.image").main(rest)
+  elseif cmd == "commit" then
+    if not rest[2] then io.stderr:write("sbx commit: expected NAME TAG\n"); return 2 end
+    local sbx = require "sbx"
+    local ok, box = pcall(sbx.container, { name = rest[1] })
+    if not ok then io.stderr:write("sbx commit: ", (tostring(box):gsub("^[^:]*:%d+: ", "")), "\n"); return 1 end
+    local img, err = box:commit(rest[2])
+    if not img then io.stderr:write("sbx commit: ", err, "\n"); return 1 end
+    io.write(img.id, "\n")
+    return 0
   elseif cmd == "gc" then
     local removed = require("sbx").cgroup.gc()
     for _, path in ipairs(removed) do io.write("removed cgroup ", path, "\n") end

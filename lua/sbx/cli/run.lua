@@ -8,6 +8,7 @@ M.options = {
   { long = "rootfs", arg = "required", key = "rootfs", meta = "DIR", help = "pivot_root into DIR (default: the host's root, read-only)" },
   { long = "busybox", arg = "none", key = "busybox", help = "use the cached busybox rootfs (built on first use)" },
   { long = "image", arg = "required", key = "image", meta = "REF", help = "an image from the store (an overlay with its own upper layer)" },
+  { long = "name", arg = "required", key = "name", meta = "NAME", help = "a persistent container (its changes are kept; sbx commit NAME TAG)" },
   { long = "rw", arg = "none", key = "rw", help = "leave the --rootfs writable" },
   { long = "hostname", arg = "required", key = "hostname", meta = "NAME", help = "hostname inside (uts namespace)" },
   { long = "bind", arg = "required", key = "mounts", list = true, tagged = true, meta = "SRC[:DST]", help = "bind a host path read-write" },
@@ -63,7 +64,9 @@ function M.description(opts)
   local d = { mounts = {}, env = {} }
   local roots = (opts.busybox and 1 or 0) + (opts.rootfs and 1 or 0) + (opts.image and 1 or 0)
   if roots > 1 then error("--busybox, --rootfs and --image: choose one", 0) end
+  if opts.name and (opts.busybox or opts.rootfs) then error("--name needs --image (or an existing named container)", 0) end
   d.image = opts.image
+  d.name = opts.name
   if opts.busybox then
     d.rootfs = assert(sbx.rootfs.busybox())
   elseif opts.rootfs then
