@@ -12,7 +12,7 @@ namespace sbx::core {
 
 #define SBX_ARCHIVE_FUNCTIONS(X)                                                                      \
   X(archive_read_new) X(archive_read_support_filter_all) X(archive_read_support_format_tar)          \
-  X(archive_read_support_format_raw) X(archive_read_open_fd) X(archive_read_next_header)             \
+  X(archive_read_support_format_raw) X(archive_read_open_fd) X(archive_read_open) X(archive_read_next_header)             \
   X(archive_read_data) X(archive_read_free) X(archive_error_string) X(archive_errno)                  \
   X(archive_entry_pathname) X(archive_entry_filetype) X(archive_entry_perm) X(archive_entry_uid)     \
   X(archive_entry_gid) X(archive_entry_size) X(archive_entry_symlink) X(archive_entry_hardlink)       \

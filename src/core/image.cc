@@ -132,18 +132,24 @@ Result<LayerInfo> ImageStore::add_layer(int fd, const std::string& what) const {
 
 Result<LayerInfo> ImageStore::add_layer_from_dir(const std::string& dir, const std::set<std::string>& exclude) const {
   if (auto s = init(); !s) return s.error();
-  std::string spool = root_ + "/tmp/commit-" + std::to_string(getpid()) + "-" + std::to_string(rand()) + ".tar";
-  Fd out(open(spool.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!out.ok()) return sys_error("commit: create " + spool);
-  auto written = export_layer(dir, out.get(), exclude, id_shift());
-  if (!written) {
-    unlink(spool.c_str());
-    return written.error().context("commit " + dir);
+  // One pass: the tree is serialised for its digest and copied into the store at once.
+  std::string tmp = root_ + "/tmp/commit-" + std::to_string(getpid()) + "-" + std::to_string(rand());
+  auto info = export_layer(dir, -1, exclude, id_shift(), tmp);
+  std::error_code ec;
+  if (!info) {
+    fs::remove_all(tmp, ec);
+    return info.error().context("commit " + dir);
   }
-  lseek(out.get(), 0, SEEK_SET);
-  auto stored = add_layer(out.get(), "commit of " + dir);
-  unlink(spool.c_str());
-  return stored;
+  StoreLock lock(root_);
+  std::string dest = layer_dir(info->diff_id);
+  if (fs::exists(dest)) {
+    fs::remove_all(tmp, ec);
+  } else if (rename(tmp.c_str(), dest.c_str()) != 0) {
+    int e = errno;
+    fs::remove_all(tmp, ec);
+    return sys_error("store layer " + info->diff_id, e);
+  }
+  return info;
 }
 
 Status ImageStore::save(const Image& img) const {

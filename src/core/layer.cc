@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 #include <cstring>
 #include <filesystem>
 #include <vector>
@@ -102,13 +103,35 @@ Status write_entry_data(const ArchiveApi* a, struct archive* ar, int fd, const s
   return {};
 }
 
-Status extract(const ArchiveApi* a, const std::string& spool, int root, const std::string& what, LayerInfo& info,
+// libarchive pulls the tar through this: every byte it reads is hashed once (when hashing).
+struct Source {
+  int fd;
+  Sha256* hash;
+  uint64_t bytes = 0;
+  char buf[1 << 17];
+};
+
+la_ssize_t source_read(struct archive*, void* data, const void** out) {
+  auto* s = static_cast<Source*>(data);
+  ssize_t n;
+  do n = read(s->fd, s->buf, sizeof s->buf);
+  while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    if (s->hash) s->hash->update(s->buf, static_cast<size_t>(n));
+    s->bytes += static_cast<uint64_t>(n);
+  }
+  *out = s->buf;
+  return n;
+}
+
+Status extract(const ArchiveApi* a, int in_fd, Sha256* hash, int root, const std::string& what, LayerInfo& info,
                uint32_t shift) {
-  Fd in(open(spool.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in.ok()) return sys_error(what + ": open spool");
+  auto src = std::make_unique<Source>();
+  src->fd = in_fd;
+  src->hash = hash;
   ReadArchive r{a, a->archive_read_new()};
   a->archive_read_support_format_tar(r.ar);
-  if (a->archive_read_open_fd(r.ar, in.get(), 1 << 16) != ARCHIVE_OK)
+  if (a->archive_read_open(r.ar, src.get(), nullptr, source_read, nullptr) != ARCHIVE_OK)
     return Error{EINVAL, what + ": not a tar archive: " + a->archive_error_string(r.ar)};
   const bool as_root = geteuid() == 0;
   std::set<std::string> seen;
@@ -197,7 +220,24 @@ Status extract(const ArchiveApi* a, const std::string& spool, int root, const st
     (void)utimensat(pfd, leaf.c_str(), ts, AT_SYMLINK_NOFOLLOW);
   }
   if (rc != ARCHIVE_EOF) return Error{EINVAL, what + ": truncated or corrupt: " + a->archive_error_string(r.ar)};
+  if (hash) {  // the digest covers the whole stream, padding after the end marker too
+    const void* ignored;
+    while (source_read(nullptr, src.get(), &ignored) > 0) {
+    }
+    info.tar_size = src->bytes;
+  }
   return {};
+}
+
+// gzip, bzip2, xz, zstd, lz4 by their magic numbers: anything else is read as a plain tar.
+bool compressed(int fd) {
+  unsigned char m[6] = {0};
+  off_t at = lseek(fd, 0, SEEK_CUR);
+  if (at < 0 || pread(fd, m, sizeof m, at) < 4) return true;  // a pipe: let libarchive decide
+  return (m[0] == 0x1f && m[1] == 0x8b) || (m[0] == 'B' && m[1] == 'Z' && m[2] == 'h') ||
+         (m[0] == 0xfd && m[1] == '7' && m[2] == 'z' && m[3] == 'X') ||
+         (m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd) ||
+         (m[0] == 0x04 && m[1] == 0x22 && m[2] == 0x4d && m[3] == 0x18);
 }
 
 }  // namespace
@@ -246,11 +286,24 @@ Result<LayerInfo> import_layer(int fd, const std::string& dest, const std::strin
       if (!keep) std::filesystem::remove_all(dest, ec);
     }
   } cleanup{spool, dest};
-  if (auto s = spool_uncompressed(*api, fd, spool, info, what); !s) return s.error();
+  // A plain tar is hashed while it is extracted (one pass); a compressed one is first
+  // decompressed to a spool file whose bytes give the digest.
+  Fd in;
+  Sha256 hash;
+  bool one_pass = !compressed(fd);
+  if (one_pass) {
+    if (!hash.ok()) return Error{ENOSYS, what + ": sha256: cannot load libcrypto.so.3 (apt-get install libssl3)"};
+  } else {
+    if (auto s = spool_uncompressed(*api, fd, spool, info, what); !s) return s.error();
+    in.reset(open(spool.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!in.ok()) return sys_error(what + ": open spool");
+  }
   if (mkdir(dest.c_str(), 0755) != 0) return sys_error(what + ": create " + dest);
   Fd root(open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root.ok()) return sys_error(what + ": open " + dest);
-  if (auto s = extract(*api, spool, root.get(), what, info, id_shift); !s) return s.error();
+  if (auto s = extract(*api, one_pass ? fd : in.get(), one_pass ? &hash : nullptr, root.get(), what, info, id_shift); !s)
+    return s.error();
+  if (one_pass) info.diff_id = "sha256:" + hash.hex();
   if (geteuid() == 0 && id_shift) (void)fchown(root.get(), id_shift, id_shift);
   cleanup.keep = true;
   return info;
@@ -265,6 +318,7 @@ struct Writer {
   int out;
   LayerInfo info;
   uint32_t shift;
+  int mirror = -1;  // the copy's root directory, or -1
 };
 
 la_ssize_t write_cb(struct archive*, void* data, const void* buf, size_t n) {
@@ -272,7 +326,7 @@ la_ssize_t write_cb(struct archive*, void* data, const void* buf, size_t n) {
   w->hash.update(buf, n);
   w->info.tar_size += n;
   size_t off = 0;
-  while (off < n) {
+  while (w->out >= 0 && off < n) {
     ssize_t k = write(w->out, static_cast<const char*>(buf) + off, n - off);
     if (k < 0) return -1;
     off += static_cast<size_t>(k);
@@ -299,12 +353,46 @@ Status add_entry(Writer& w, const std::string& rel, const struct stat& st, const
   if (regular) {
     Fd f(open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!f.ok()) return sys_error("read " + full);
-    char buf[1 << 16];
+    Fd copy;
+    if (w.mirror >= 0) {
+      copy.reset(openat(w.mirror, rel.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (!copy.ok()) return sys_error("copy " + rel);
+    }
+    char buf[1 << 17];
     ssize_t n;
-    while ((n = read(f.get(), buf, sizeof buf)) > 0)
+    while ((n = read(f.get(), buf, sizeof buf)) > 0) {
       if (a->archive_write_data(w.ar, buf, static_cast<size_t>(n)) < 0)
         return Error{EIO, "write " + rel + ": " + a->archive_error_string(w.ar)};
+      if (copy.ok() && write(copy.get(), buf, static_cast<size_t>(n)) != n) return sys_error("copy " + rel);
+    }
   }
+  return {};
+}
+
+// The same entry in the mirror tree (the overlay form: whiteouts stay 0:0 devices).
+Status mirror_entry(const Writer& w, const std::string& rel, const struct stat& st, const std::string& target) {
+  if (w.mirror < 0) return {};
+  int r = 0;
+  if (S_ISDIR(st.st_mode)) r = mkdirat(w.mirror, rel.c_str(), 0700);
+  else if (S_ISLNK(st.st_mode)) r = symlinkat(target.c_str(), w.mirror, rel.c_str());
+  else if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) r = mknodat(w.mirror, rel.c_str(), S_IFCHR, st.st_rdev);
+  else if (S_ISFIFO(st.st_mode)) r = mkfifoat(w.mirror, rel.c_str(), 0600);
+  if (r != 0) return sys_error("copy " + rel);
+  return {};
+}
+
+Status mirror_attrs(const Writer& w, const std::string& rel, const struct stat& st, bool opaque) {
+  if (w.mirror < 0) return {};
+  if (geteuid() == 0) (void)fchownat(w.mirror, rel.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+  if (!S_ISLNK(st.st_mode) && fchmodat(w.mirror, rel.c_str(), st.st_mode & 07777, 0) != 0)
+    return sys_error("copy " + rel + ": chmod");
+  if (opaque) {
+    Fd d(openat(w.mirror, rel.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!d.ok() || fsetxattr(d.get(), kOpaqueXattr, "y", 1, 0) != 0) return sys_error("copy " + rel + ": opaque");
+    if (geteuid() == 0) (void)fsetxattr(d.get(), kOpaqueXattrTrusted, "y", 1, 0);
+  }
+  struct timespec ts[2] = {st.st_atim, st.st_mtim};
+  (void)utimensat(w.mirror, rel.c_str(), ts, AT_SYMLINK_NOFOLLOW);
   return {};
 }
 
@@ -337,6 +425,8 @@ Status walk(Writer& w, const std::string& base, const std::string& rel, const st
       struct stat empty = st;
       empty.st_mode = S_IFREG | 0644;
       if (auto s = add_entry(w, wh, empty, full, "", AE_IFREG); !s) return s;
+      if (auto s = mirror_entry(w, r, st, ""); !s) return s;
+      if (auto s = mirror_attrs(w, r, st, false); !s) return s;
       continue;
     }
     std::string target;
@@ -347,14 +437,19 @@ Status walk(Writer& w, const std::string& base, const std::string& rel, const st
       target.assign(buf, static_cast<size_t>(k));
     }
     if (S_ISSOCK(st.st_mode)) continue;  // sockets do not belong in images
+    if (auto s = mirror_entry(w, r, st, target); !s) return s;
     if (auto s = add_entry(w, r, st, full, target); !s) return s;
     if (S_ISDIR(st.st_mode)) {
-      if (is_opaque(full)) {
+      bool opaque = is_opaque(full);
+      if (opaque) {
         struct stat empty = st;
         empty.st_mode = S_IFREG | 0644;
         if (auto s = add_entry(w, r + "/.wh..wh..opq", empty, full, "", AE_IFREG); !s) return s;
       }
       if (auto s = walk(w, base, r, exclude); !s) return s;
+      if (auto s = mirror_attrs(w, r, st, opaque); !s) return s;  // after the children: keeps the mtime
+    } else {
+      if (auto s = mirror_attrs(w, r, st, false); !s) return s;
     }
   }
   return {};
@@ -363,10 +458,17 @@ Status walk(Writer& w, const std::string& base, const std::string& rel, const st
 }  // namespace
 
 Result<LayerInfo> export_layer(const std::string& dir, int out_fd, const std::set<std::string>& exclude,
-                               uint32_t id_shift) {
+                               uint32_t id_shift, const std::string& mirror) {
   auto api = archive_api();
   if (!api) return api.error();
-  Writer w{*api, (*api)->archive_write_new(), {}, out_fd, {}, id_shift};
+  Fd mirror_fd;
+  if (!mirror.empty()) {
+    if (mkdir(mirror.c_str(), 0755) != 0) return sys_error("create " + mirror);
+    mirror_fd.reset(open(mirror.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!mirror_fd.ok()) return sys_error("open " + mirror);
+    if (geteuid() == 0 && id_shift) (void)fchown(mirror_fd.get(), id_shift, id_shift);
+  }
+  Writer w{*api, (*api)->archive_write_new(), {}, out_fd, {}, id_shift, mirror_fd.get()};
   if (!w.hash.ok()) {
     w.a->archive_write_free(w.ar);
     return Error{ENOSYS, "sha256: cannot load libcrypto.so.3 (apt-get install libssl3)"};

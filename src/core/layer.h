@@ -34,8 +34,10 @@ Result<LayerInfo> import_layer(int fd, const std::string& dest, const std::strin
 // Writes `dir` (a layer, or an overlay upper directory) as an uncompressed tar to `out_fd`:
 // overlay whiteouts (0:0 character devices) become ".wh.NAME", opaque directories get
 // ".wh..wh..opq"; paths in `exclude` (normalised) are left out. Returns its diff id.
-// Owners at or above `id_shift` are written back unshifted.
+// Owners at or above `id_shift` are written back unshifted. `out_fd` < 0 only computes the
+// digest; a `mirror` directory (made, must not exist) receives a copy of the tree as the store
+// keeps layers, in the same pass (commit: one read of the data, one write).
 Result<LayerInfo> export_layer(const std::string& dir, int out_fd, const std::set<std::string>& exclude,
-                               uint32_t id_shift = 0);
+                               uint32_t id_shift = 0, const std::string& mirror = "");
 
 }  // namespace sbx::core
