@@ -15,6 +15,7 @@
 
 #include "archive.h"
 #include "fd.h"
+#include "progress.h"
 
 namespace sbx::core {
 
@@ -82,9 +83,11 @@ Status spool_uncompressed(const ArchiveApi* a, int fd, const std::string& spool,
   if (!out.ok()) return sys_error(what + ": spool " + spool);
   Sha256 h;
   if (!h.ok()) return Error{ENOSYS, what + ": sha256: cannot load libcrypto.so.3 (apt-get install libssl3)"};
+  Progress progress(what);
   char buf[1 << 16];
   la_ssize_t n;
   while ((n = a->archive_read_data(r.ar, buf, sizeof buf)) > 0) {
+    progress.add(static_cast<uint64_t>(n));
     h.update(buf, static_cast<size_t>(n));
     info.tar_size += static_cast<uint64_t>(n);
     if (write(out.get(), buf, static_cast<size_t>(n)) != n) return sys_error(what + ": write spool");
@@ -107,6 +110,7 @@ Status write_entry_data(const ArchiveApi* a, struct archive* ar, int fd, const s
 struct Source {
   int fd;
   Sha256* hash;
+  Progress* progress = nullptr;
   uint64_t bytes = 0;
   char buf[1 << 17];
 };
@@ -119,6 +123,7 @@ la_ssize_t source_read(struct archive*, void* data, const void** out) {
   if (n > 0) {
     if (s->hash) s->hash->update(s->buf, static_cast<size_t>(n));
     s->bytes += static_cast<uint64_t>(n);
+    if (s->progress) s->progress->add(static_cast<uint64_t>(n));
   }
   *out = s->buf;
   return n;
@@ -126,9 +131,11 @@ la_ssize_t source_read(struct archive*, void* data, const void** out) {
 
 Status extract(const ArchiveApi* a, int in_fd, Sha256* hash, int root, const std::string& what, LayerInfo& info,
                uint32_t shift) {
+  Progress progress(what);
   auto src = std::make_unique<Source>();
   src->fd = in_fd;
   src->hash = hash;
+  src->progress = &progress;
   ReadArchive r{a, a->archive_read_new()};
   a->archive_read_support_format_tar(r.ar);
   if (a->archive_read_open(r.ar, src.get(), nullptr, source_read, nullptr) != ARCHIVE_OK)
@@ -319,12 +326,14 @@ struct Writer {
   LayerInfo info;
   uint32_t shift;
   int mirror = -1;  // the copy's root directory, or -1
+  Progress* progress = nullptr;
 };
 
 la_ssize_t write_cb(struct archive*, void* data, const void* buf, size_t n) {
   auto* w = static_cast<Writer*>(data);
   w->hash.update(buf, n);
   w->info.tar_size += n;
+  if (w->progress) w->progress->add(n);
   size_t off = 0;
   while (w->out >= 0 && off < n) {
     ssize_t k = write(w->out, static_cast<const char*>(buf) + off, n - off);
@@ -468,7 +477,8 @@ Result<LayerInfo> export_layer(const std::string& dir, int out_fd, const std::se
     if (!mirror_fd.ok()) return sys_error("open " + mirror);
     if (geteuid() == 0 && id_shift) (void)fchown(mirror_fd.get(), id_shift, id_shift);
   }
-  Writer w{*api, (*api)->archive_write_new(), {}, out_fd, {}, id_shift, mirror_fd.get()};
+  Progress progress(mirror.empty() ? "export " + dir : "commit " + dir);
+  Writer w{*api, (*api)->archive_write_new(), {}, out_fd, {}, id_shift, mirror_fd.get(), &progress};
   if (!w.hash.ok()) {
     w.a->archive_write_free(w.ar);
     return Error{ENOSYS, "sha256: cannot load libcrypto.so.3 (apt-get install libssl3)"};
