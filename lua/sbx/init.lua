@@ -25,23 +25,7 @@ function sbx.features(refresh)
   return features
 end
 
-sbx.rootfs = {}
--- A minimal root from Debian's busybox-static, built once into the cache; returns its path.
-function sbx.rootfs.busybox(busybox)
-  local path, err, errno = core.busybox_rootfs(busybox)
-  if not path then return nil, err, errno end
-  return path
-end
--- An existing directory as a root (checked now, so a typo fails at the caller's line).
-function sbx.rootfs.dir(path)
-  if type(path) ~= "string" or path:sub(1, 1) ~= "/" then
-    error("sbx.rootfs.dir: expected an absolute path, got " .. tostring(path), 2)
-  end
-  local f = io.open(path .. "/.")
-  if not f then return nil, "rootfs " .. path .. ": no such directory", 2 end
-  f:close()
-  return path
-end
+sbx.rootfs = require "sbx.rootfs"
 
 -- Sizes and durations as a person types them: sbx.size("64M") == 67108864.
 function sbx.size(text)
