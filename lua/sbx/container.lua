@@ -271,7 +271,7 @@ function M.new(opts)
     box._image, box._named_dir = img, dir
   elseif img then
     -- the container's own upper layer, in the store; removed by box:close() or when collected
-    local dir, upper, work = core.image.container_dirs()
+    local dir, upper, work = core.image.container_dirs(img.layers)
     if not dir then fail("image: " .. upper, level) end
     plan.layers, plan.upper, plan.work = img.layer_dirs, upper, work
     box._image, box._container_dir, box._owner = img, dir, core.sys.getpid()

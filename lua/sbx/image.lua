@@ -57,6 +57,12 @@ function M.export(ref, path, format)
   return I.export(ref, path, format)
 end
 
+-- commit(box, "name:tag"): the same as box:commit(tag).
+function M.commit(box, tag, config)
+  if type(box) ~= "table" or type(box.commit) ~= "function" then error("sbx.image.commit: expected a box", 2) end
+  return box:commit(tag, config)
+end
+
 M.list = I.list
 M.prune = I.prune
 -- store_dir([dir]): the store's directory; with an argument, use that store from now on.

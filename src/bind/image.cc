@@ -149,8 +149,15 @@ int l_prune(lua_State* L) {
 
 // container_dirs() -> dir, upper, work: a new container directory in the store, owned so that
 // root inside the sandbox can write its upper layer.
+// Records which layers a container stands on, so that prune keeps them while it exists.
+void write_layers_file(const std::string& dir, const std::vector<std::string>& layers) {
+  std::ofstream f(dir + "/layers");
+  for (const auto& l : layers) f << l << "\n";
+}
+
 int l_container_dirs(lua_State* L) {
   core::ImageStore store;
+  auto layers = lua_istable(L, 1) ? check_string_list(L, 1, "layers") : std::vector<std::string>{};
   if (auto s = store.init(); !s) return push_failure(L, s.error());
   std::string dir = store.root() + "/containers/" + std::to_string(getpid()) + "-" + std::to_string(rand());
   std::string upper = dir + "/upper", work = dir + "/work";
@@ -160,6 +167,7 @@ int l_container_dirs(lua_State* L) {
     for (const auto& d : {upper, work})
       if (chown(d.c_str(), shift, shift) != 0) return push_failure(L, core::sys_error("chown " + d));
   chmod(dir.c_str(), 0711);
+  write_layers_file(dir, layers);
   lua_pushstring(L, dir.c_str());
   lua_pushstring(L, upper.c_str());
   lua_pushstring(L, work.c_str());
@@ -196,6 +204,7 @@ int l_named_container(lua_State* L) {
         if (chown(d.c_str(), shift, shift) != 0) return push_failure(L, core::sys_error("chown " + d));
     chmod(dir.c_str(), 0711);
     std::ofstream(dir + "/image") << want << "\n";
+    if (auto img = store.get(want)) write_layers_file(dir, img->layers);
     have = want;
   }
   lua_pushstring(L, dir.c_str());

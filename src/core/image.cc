@@ -265,9 +265,35 @@ Status ImageStore::remove(const std::string& ref) const {
 
 Result<std::vector<std::string>> ImageStore::prune() const {
   StoreLock lock(root_);
+  // Untagged (dangling) images go first, unless a named container was made from one.
+  std::set<std::string> kept_images;
+  if (DIR* nd = opendir((root_ + "/named").c_str())) {
+    while (auto* e = readdir(nd)) {
+      std::ifstream f(root_ + "/named/" + e->d_name + "/image");
+      std::string id;
+      if (std::getline(f, id)) kept_images.insert(id);
+    }
+    closedir(nd);
+  }
+  for (const auto& img : list())
+    if (img.tags.empty() && !kept_images.count(img.id))
+      unlink((root_ + "/images/" + hex_of(img.id) + ".json").c_str());
   std::set<std::string> used;
   for (const auto& img : list())
     for (const auto& l : img.layers) used.insert(hex_of(l));
+  // containers (running or named) keep the layers they stand on, even when their image is gone
+  for (const char* kind : {"/containers", "/named"}) {
+    DIR* cd = opendir((root_ + kind).c_str());
+    if (!cd) continue;
+    while (auto* e = readdir(cd)) {
+      if (e->d_name[0] == '.') continue;
+      std::ifstream f(root_ + kind + "/" + e->d_name + "/layers");
+      std::string l;
+      while (std::getline(f, l))
+        if (!l.empty()) used.insert(hex_of(l));
+    }
+    closedir(cd);
+  }
   std::vector<std::string> removed;
   DIR* d = opendir((root_ + "/layers").c_str());
   if (!d) return removed;

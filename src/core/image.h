@@ -51,7 +51,8 @@ class ImageStore {
   Status tag(const std::string& ref, const std::string& tag) const;
   // Untags `ref`; the image itself goes when it has no tag left (or when `ref` is its id).
   Status remove(const std::string& ref) const;
-  // Deletes layers no image uses; returns their diff ids.
+  // Deletes untagged images (not those a named container uses), then layers no image or
+  // container uses; returns the layers' diff ids.
   Result<std::vector<std::string>> prune() const;
 
  private:

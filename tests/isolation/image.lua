@@ -229,6 +229,47 @@ test("a named container keeps its changes across runs and boxes; sbx commit NAME
   assert(sbx.image.prune())
 end)
 
+test("prune keeps the layers a container stands on, even after its image is removed", function()
+  local img = assert(sbx.image.from_dir(root, tag .. ":held"))
+  local box = sbx.container{ image = tag .. ":held" }
+  assert(sbx.image.remove(tag .. ":held"))
+  assert(sbx.image.prune())
+  local st = assert(box:run{ "/bin/sh", "-c", "ls /bin/busybox", stdout = "pipe" })
+  expect(st.stdout, "the layer is still there").eq("/bin/busybox\n")
+  box:close()
+  local pruned = assert(sbx.image.prune())
+  local users = {}
+  for _, i in ipairs(sbx.image.list()) do users[#users + 1] = table.concat(i.tags, ",") end
+  expect(pruned[1], "pruned once the container is gone (images: " .. table.concat(users, " ") ..
+    "; containers: " .. sh("ls " .. store .. "/containers " .. store .. "/named 2>&1") .. ")").eq(img.layers[1])
+end)
+
+test("a gzipped docker archive imports; setuid bits are refused without root", function()
+  assert(sbx.image.from_dir(root, tag .. ":gz"))
+  local file = os.tmpname()
+  assert(sbx.image.export(tag .. ":gz", file, "docker-archive"))
+  sh("gzip -f " .. file)
+  assert(sbx.image.remove(tag .. ":gz"))
+  local imgs, err = sbx.image.import(file .. ".gz")
+  os.remove(file .. ".gz")
+  expect(imgs, err).truthy()
+  expect(imgs[1].tags[1]).eq(tag .. ":gz")
+  assert(sbx.image.remove(tag .. ":gz"))
+  assert(sbx.image.prune())
+  local sp = io.popen("command -v setpriv"):read("*l")
+  if not sp or not os.getenv("SBX_BIN") then skip("setpriv or SBX_BIN missing") end
+  local tar = os.tmpname()
+  python_tar(tar, [[i = tarfile.TarInfo("suid"); i.mode = 0o4755; t.addfile(i, io.BytesIO(b""))]])
+  sh("chmod 644 " .. tar)
+  local home = os.tmpname()
+  os.remove(home)
+  sh("mkdir -m 0777 " .. home)
+  local out = sh(sp .. " --reuid 65534 --regid 65534 --clear-groups env HOME=" .. home .. " SBX_STATE=" .. home ..
+    "/state " .. os.getenv("SBX_BIN") .. " image import-layer " .. tar .. " x:1")
+  sh("rm -rf " .. home .. " " .. tar)
+  expect(out).contains("setuid/setgid bits refused when importing without root")
+end)
+
 test("the file's own store is removed", function()
   os.execute("rm -rf " .. own_store)
   expect(io.open(own_store .. "/lock")).eq(nil)

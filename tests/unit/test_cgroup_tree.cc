@@ -108,3 +108,19 @@ TEST_CASE("stat and events on a v1 tree, one directory per controller", "[cgroup
   REQUIRE_FALSE(none);
   CHECK(none.error().message.find("freezer") != std::string::npos);
 }
+
+#include "core/layer.h"
+#include "core/overlay.h"
+
+TEST_CASE("overlay option values are escaped; entry paths are checked", "[image]") {
+  CHECK(escape_overlay_path("/a:b,c\\d") == "/a\\:b\\,c\\\\d");
+  CHECK(check_entry_path("../x") != "");
+  CHECK(check_entry_path("/etc/passwd") == "absolute path");
+  CHECK(check_entry_path("a/../../b") != "");
+  CHECK(check_entry_path("./a/b") == "");
+  CHECK(normalize_entry_path("./a//b/") == "a/b");
+  CHECK(symlink_escapes("a/link", "../../etc"));
+  CHECK_FALSE(symlink_escapes("a/link", "../etc"));
+  CHECK_FALSE(symlink_escapes("link", "/etc/passwd"));
+  CHECK(symlink_escapes("link", ".."));
+}
