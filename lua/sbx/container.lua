@@ -19,6 +19,7 @@ local KEYS = {
   limits = "table { memory =, memory_swap =, cpu =, cpu_weight =, cpuset =, pids =, io = }",
   image = 'string ("name:tag" or an id)',
   name = "string (a persistent container: its upper layer is kept, box:commit works later)",
+  ephemeral = "boolean (image: the upper layer on a tmpfs inside the sandbox, gone at exit; no diff or commit)",
   cgroup_parent = "string",
 }
 
@@ -184,7 +185,8 @@ function M.new(opts)
     img, err = core.image.get(opts.image)
     if not img then fail("image: " .. err, level) end
   end
-  for _, k in ipairs({ "readonly", "die_with_parent", "proc", "dev" }) do expect_type(k, opts[k], "boolean", level) end
+  for _, k in ipairs({ "readonly", "die_with_parent", "proc", "dev", "ephemeral" }) do expect_type(k, opts[k], "boolean", level) end
+  if opts.ephemeral and (opts.name or not opts.image) then fail("ephemeral: only for an image without a name", level) end
   for _, k in ipairs({ "uid", "gid" }) do expect_type(k, opts[k], "number", level) end
   for _, k in ipairs({ "ns", "mounts", "env", "uid_map", "gid_map", "time_offsets", "limits" }) do expect_type(k, opts[k], "table", level) end
   expect_type("cgroup_parent", opts.cgroup_parent, "string", level)
@@ -269,6 +271,9 @@ function M.new(opts)
     if not dir then fail("name: " .. upper, level) end
     plan.layers, plan.upper, plan.work = img.layer_dirs, upper, work
     box._image, box._named_dir = img, dir
+  elseif img and opts.ephemeral then
+    plan.layers = img.layer_dirs  -- no upper given: the child puts it on its scratch tmpfs
+    box._image, box._ephemeral = img, true
   elseif img then
     -- the container's own upper layer, in the store; removed by box:close() or when collected
     local dir, upper, work = core.image.container_dirs(img.layers)
@@ -293,12 +298,14 @@ end
 -- What the container changed against its image: { { kind = "A"|"M"|"D", path = "/x" }, ... }
 function Box:diff()
   if not self._image then error("box:diff: this container has no image (made with rootfs)", 2) end
+  if self._ephemeral then error("box:diff: an ephemeral container keeps no upper layer", 2) end
   return core.image.diff(self._plan.upper, self._image.layer_dirs)
 end
 
 -- Turns the container's changes into a new layer on top of its image: the new image.
 function Box:commit(tag, config)
   if not self._image then error("box:commit: this container has no image (made with rootfs)", 2) end
+  if self._ephemeral then error("box:commit: an ephemeral container keeps no upper layer", 2) end
   if tag ~= nil and type(tag) ~= "string" then error("box:commit: tag must be a string", 2) end
   for p in pairs(self._procs) do
     if p.running then return nil, "commit: the container is still running (stop it first)", 16 end

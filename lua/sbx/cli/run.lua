@@ -67,6 +67,8 @@ function M.description(opts)
   if opts.name and (opts.busybox or opts.rootfs) then error("--name needs --image (or an existing named container)", 0) end
   d.image = opts.image
   d.name = opts.name
+  -- a one-shot run of an image keeps nothing: its upper layer lives on a tmpfs inside it
+  if opts.image and not opts.name then d.ephemeral = true end
   if opts.busybox then
     d.rootfs = assert(sbx.rootfs.busybox())
   elseif opts.rootfs then
