@@ -126,12 +126,7 @@ int l_kill(lua_State* L) { return ok_or_fail(L, check_cgroup(L, 1).kill()); }
 int l_remove(lua_State* L) { return ok_or_fail(L, check_cgroup(L, 1).remove()); }
 
 int l_dirs(lua_State* L) {
-  auto dirs = check_cgroup(L, 1).dirs();
-  lua_createtable(L, static_cast<int>(dirs.size()), 0);
-  for (size_t i = 0; i < dirs.size(); ++i) {
-    lua_pushstring(L, dirs[i].c_str());
-    lua_rawseti(L, -2, static_cast<int>(i + 1));
-  }
+  push_strings(L, check_cgroup(L, 1).dirs());
   return 1;
 }
 
@@ -168,11 +163,7 @@ int l_layout(lua_State* L) {
   lua_setfield(L, -2, "layout");
   lua_pushstring(L, h.v2_root.c_str());
   lua_setfield(L, -2, "v2_root");
-  lua_createtable(L, 0, 0);
-  for (size_t i = 0; i < h.v2_controllers.size(); ++i) {
-    lua_pushstring(L, h.v2_controllers[i].c_str());
-    lua_rawseti(L, -2, static_cast<int>(i + 1));
-  }
+  push_strings(L, h.v2_controllers);
   lua_setfield(L, -2, "v2_controllers");
   lua_createtable(L, 0, 0);
   for (const auto& [c, m] : h.v1) {
@@ -184,12 +175,7 @@ int l_layout(lua_State* L) {
 }
 
 int l_gc_stale(lua_State* L) {
-  auto removed = core::collect_stale_cgroups(core::detect_cgroups());
-  lua_createtable(L, static_cast<int>(removed.size()), 0);
-  for (size_t i = 0; i < removed.size(); ++i) {
-    lua_pushstring(L, removed[i].c_str());
-    lua_rawseti(L, -2, static_cast<int>(i + 1));
-  }
+  push_strings(L, core::collect_stale_cgroups(core::detect_cgroups()));
   return 1;
 }
 

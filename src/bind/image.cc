@@ -17,13 +17,6 @@ namespace sbx::bind {
 
 namespace {
 
-void push_strings(lua_State* L, const std::vector<std::string>& v) {
-  lua_createtable(L, static_cast<int>(v.size()), 0);
-  for (size_t i = 0; i < v.size(); ++i) {
-    lua_pushstring(L, v[i].c_str());
-    lua_rawseti(L, -2, static_cast<int>(i + 1));
-  }
-}
 
 void push_image(lua_State* L, const core::ImageStore& store, const core::Image& img) {
   lua_createtable(L, 0, 8);

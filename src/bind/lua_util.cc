@@ -79,6 +79,14 @@ std::optional<bool> opt_bool_field(lua_State* L, int idx, const char* what, cons
   return b;
 }
 
+void push_strings(lua_State* L, const std::vector<std::string>& v) {
+  lua_createtable(L, static_cast<int>(v.size()), 0);  // [list]
+  for (size_t i = 0; i < v.size(); ++i) {
+    lua_pushlstring(L, v[i].data(), v[i].size());
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+}
+
 std::vector<std::string> check_string_list(lua_State* L, int idx, const char* what) {
   if (!lua_istable(L, idx)) raise(L, std::string(what) + ": expected a list of strings, got " + luaL_typename(L, idx));
   std::vector<std::string> out;

@@ -49,6 +49,9 @@ std::optional<bool> opt_bool_field(lua_State* L, int idx, const char* what, cons
 // A list of strings (array part); nullopt when the field is nil.
 std::optional<std::vector<std::string>> opt_string_list_field(lua_State* L, int idx, const char* what,
                                                              const char* key);
+// Pushes a Lua list of the strings.
+void push_strings(lua_State* L, const std::vector<std::string>& v);
+
 // A list of strings at a stack index.
 std::vector<std::string> check_string_list(lua_State* L, int idx, const char* what);
 

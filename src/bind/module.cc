@@ -76,11 +76,7 @@ int l_features(lua_State* L) {
   if (f.cgroup == "2" || f.cgroup == "1") lua_pushinteger(L, f.cgroup == "2" ? 2 : 1);
   else lua_pushstring(L, f.cgroup.c_str());
   lua_setfield(L, -2, "cgroup");
-  lua_createtable(L, static_cast<int>(f.cgroup_controllers.size()), 0);
-  for (size_t i = 0; i < f.cgroup_controllers.size(); ++i) {
-    lua_pushstring(L, f.cgroup_controllers[i].c_str());
-    lua_rawseti(L, -2, static_cast<int>(i + 1));
-  }
+  push_strings(L, f.cgroup_controllers);
   lua_setfield(L, -2, "cgroup_controllers");
   const std::pair<const char*, bool> flags[] = {{"userns", f.userns}, {"overlay", f.overlay}, {"seccomp", f.seccomp},
                                                 {"timens", f.timens}, {"cgroupns", f.cgroupns}, {"clone3", f.clone3},
@@ -145,12 +141,7 @@ int l_device_number(lua_State* L) {
 }
 
 int l_default_device_rules(lua_State* L) {
-  const auto& rules = core::default_device_rules();
-  lua_createtable(L, static_cast<int>(rules.size()), 0);
-  for (size_t i = 0; i < rules.size(); ++i) {
-    lua_pushstring(L, rules[i].c_str());
-    lua_rawseti(L, -2, static_cast<int>(i + 1));
-  }
+  push_strings(L, core::default_device_rules());
   return 1;
 }
 

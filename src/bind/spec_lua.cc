@@ -68,13 +68,6 @@ void push_map(lua_State* L, const std::vector<core::IdMapEntry>& map) {
   }
 }
 
-void push_strings(lua_State* L, const std::vector<std::string>& v) {
-  lua_createtable(L, static_cast<int>(v.size()), 0);
-  for (size_t i = 0; i < v.size(); ++i) {
-    lua_pushlstring(L, v[i].data(), v[i].size());
-    lua_rawseti(L, -2, static_cast<int>(i + 1));
-  }
-}
 
 }  // namespace
 
