@@ -64,7 +64,21 @@ end)
 
 test("net: a listener on the host's 127.0.0.1 is unreachable from inside", function()
   -- The listener and a control client run in the host's network namespace (net = "host").
-  local port = tostring(41000 + sbx.sys.getpid() % 1000)
+  -- a port nobody listens on now (another run of this suite may be using its own)
+  local function listening(port)
+    for _, file in ipairs({ "/proc/net/tcp", "/proc/net/tcp6" }) do
+      local f = io.open(file)
+      if f then
+        local text = f:read("*a")
+        f:close()
+        if text:find((":%04X %%S+ 0A"):format(port)) then return true end
+      end
+    end
+    return false
+  end
+  local port = 41000 + sbx.sys.getpid() % 1000
+  while listening(port) do port = port + 1 end
+  port = tostring(port)
   local hostnet = box{ net = "host" }
   local function listen()
     local l = assert(hostnet:spawn{ "/bin/nc", "-l", "-p", port, stdout = "pipe" })
