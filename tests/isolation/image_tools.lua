@@ -43,6 +43,22 @@ test("podman save (oci-archive and docker-archive) -> sbx image import -> run", 
   expect(st.stdout).eq("0\n/bin/busybox\n")
 end)
 
+test("skopeo copy --dest-compress to an OCI layout directory (gzip layers) -> sbx image import", function()
+  if not have("skopeo") then skip("skopeo is not installed") end
+  local layout = work .. "/layout"
+  local out, rc = sh(("skopeo copy --dest-compress oci-archive:%s/oci-archive.tar oci:%s:v1"):format(work, layout))
+  expect(rc, "skopeo copy: " .. out).eq(0)
+  local manifest = sh("cat " .. layout .. "/blobs/sha256/* 2>/dev/null | grep -o 'tar+gzip' | head -n 1")
+  expect(manifest, "the layer blob is gzip-compressed").contains("tar+gzip")
+  local imgs, err = sbx.image.import(layout, "skopeo-test")
+  expect(imgs, err).truthy()
+  expect(imgs[1].tags[1], "skopeo names the tag only: the name comes from the caller").eq("skopeo-test:v1")
+  local box = sbx.container{ image = "skopeo-test:v1" }
+  expect(assert(box:run{ "/bin/sh", "-c", "ls /bin/busybox", stdout = "pipe" }).stdout).eq("/bin/busybox\n")
+  box:close()
+  assert(sbx.image.remove("skopeo-test:v1"))
+end)
+
 test("sbx image export -> podman load and skopeo inspect", function()
   for _, fmt in ipairs({ "oci-archive", "docker-archive" }) do
     local file = work .. "/sbx-" .. fmt .. ".tar"
