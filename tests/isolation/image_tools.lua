@@ -48,7 +48,7 @@ test("skopeo copy --dest-compress to an OCI layout directory (gzip layers) -> sb
   local layout = work .. "/layout"
   local out, rc = sh(("skopeo copy --dest-compress oci-archive:%s/oci-archive.tar oci:%s:v1"):format(work, layout))
   expect(rc, "skopeo copy: " .. out).eq(0)
-  local manifest = sh("cat " .. layout .. "/blobs/sha256/* 2>/dev/null | grep -o 'tar+gzip' | head -n 1")
+  local manifest = sh("cat " .. layout .. "/blobs/sha256/* 2>/dev/null | grep -a -o 'tar+gzip' | head -n 1")
   expect(manifest, "the layer blob is gzip-compressed").contains("tar+gzip")
   local imgs, err = sbx.image.import(layout, "skopeo-test")
   expect(imgs, err).truthy()
