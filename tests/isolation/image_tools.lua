@@ -52,7 +52,8 @@ test("skopeo copy --dest-compress to an OCI layout directory (gzip layers) -> sb
   expect(manifest, "the layer blob is gzip-compressed").contains("tar+gzip")
   local imgs, err = sbx.image.import(layout, "skopeo-test")
   expect(imgs, err).truthy()
-  expect(imgs[1].tags[1], "skopeo names the tag only: the name comes from the caller").eq("skopeo-test:v1")
+  -- skopeo names the tag only ("v1"): the name comes from the caller
+  expect(table.concat(imgs[1].tags, " ")).contains("skopeo-test:v1")
   local box = sbx.container{ image = "skopeo-test:v1" }
   expect(assert(box:run{ "/bin/sh", "-c", "ls /bin/busybox", stdout = "pipe" }).stdout).eq("/bin/busybox\n")
   box:close()
