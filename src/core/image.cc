@@ -254,8 +254,8 @@ Status ImageStore::remove(const std::string& ref) const {
   StoreLock lock(root_);
   auto t = normalize_tag(ref);
   auto it = t ? std::find(img->tags.begin(), img->tags.end(), *t) : img->tags.end();
-  if (it != img->tags.end()) img->tags.erase(it);
-  bool by_id = it == img->tags.end();
+  const bool by_id = it == img->tags.end();  // not one of its tags: the id (or a prefix) was given
+  if (!by_id) img->tags.erase(it);
   if (img->tags.empty() || by_id) {
     if (unlink((root_ + "/images/" + hex_of(img->id) + ".json").c_str()) != 0) return sys_error("remove image " + img->id);
     return {};
