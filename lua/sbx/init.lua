@@ -16,6 +16,7 @@ for name, fn in pairs(mounts) do sbx[name] = fn end  -- sbx.bind, sbx.ro_bind, s
 sbx.ns = require "sbx.ns"
 sbx.cgroup = require "sbx.cgroup"
 sbx.image = require "sbx.image"
+sbx.net = require "sbx.net"
 sbx.container = require("sbx.container").new
 
 local features

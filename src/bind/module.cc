@@ -28,6 +28,7 @@ void register_sys(lua_State* L);
 void register_json(lua_State* L);
 void register_cgroup(lua_State* L);
 void register_image(lua_State* L);
+void register_net(lua_State* L);
 
 namespace {
 
@@ -187,6 +188,8 @@ int open_core(lua_State* L) {
   lua_setfield(L, -2, "cgroup");
   register_image(L);  // [core, image]
   lua_setfield(L, -2, "image");
+  register_net(L);  // [core, net]
+  lua_setfield(L, -2, "net");
   lua_pushstring(L, SBX_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

@@ -1,0 +1,78 @@
+// sbx.net (C half): netlink operations inside a process's network namespace.
+#include "core/net.h"
+
+#include "lua_util.h"
+
+namespace sbx::bind {
+
+namespace {
+
+pid_t pid_arg(lua_State* L, int idx) {
+  lua_Integer p = luaL_checkinteger(L, idx);
+  if (p < 0) raise(L, "sbx.net: pid must not be negative");
+  return static_cast<pid_t>(p);
+}
+
+int done(lua_State* L, const core::Status& s) {
+  if (!s) return push_failure(L, s.error());
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int l_links(lua_State* L) {
+  auto links = core::net_links(pid_arg(L, 1));
+  if (!links) return push_failure(L, links.error());
+  lua_createtable(L, static_cast<int>(links->size()), 0);
+  for (size_t i = 0; i < links->size(); ++i) {
+    const auto& l = (*links)[i];
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, l.name.c_str());
+    lua_setfield(L, -2, "name");
+    lua_pushinteger(L, l.index);
+    lua_setfield(L, -2, "index");
+    lua_pushboolean(L, l.up);
+    lua_setfield(L, -2, "up");
+    lua_pushinteger(L, l.mtu);
+    lua_setfield(L, -2, "mtu");
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  return 1;
+}
+
+int l_set_up(lua_State* L) {
+  bool up = lua_isnoneornil(L, 3) ? true : lua_toboolean(L, 3);
+  return done(L, core::net_set_up(pid_arg(L, 1), luaL_checkstring(L, 2), up));
+}
+
+int l_set_mtu(lua_State* L) {
+  return done(L, core::net_set_mtu(pid_arg(L, 1), luaL_checkstring(L, 2), static_cast<unsigned>(luaL_checkinteger(L, 3))));
+}
+
+int l_veth(lua_State* L) {
+  return done(L, core::net_add_veth(pid_arg(L, 1), luaL_checkstring(L, 2), luaL_checkstring(L, 3),
+                                    static_cast<pid_t>(luaL_optinteger(L, 4, 0))));
+}
+
+int l_delete(lua_State* L) { return done(L, core::net_delete_link(pid_arg(L, 1), luaL_checkstring(L, 2))); }
+
+int l_address(lua_State* L) {
+  return done(L, core::net_add_address(pid_arg(L, 1), luaL_checkstring(L, 2), luaL_checkstring(L, 3)));
+}
+
+int l_route(lua_State* L) {
+  return done(L, core::net_add_route(pid_arg(L, 1), luaL_checkstring(L, 2), luaL_optstring(L, 3, ""),
+                                     luaL_optstring(L, 4, "")));
+}
+
+}  // namespace
+
+void register_net(lua_State* L) {
+  static const luaL_Reg fns[] = {{"links", guarded<l_links>},     {"set_up", guarded<l_set_up>},
+                                 {"set_mtu", guarded<l_set_mtu>}, {"veth", guarded<l_veth>},
+                                 {"delete", guarded<l_delete>},   {"address", guarded<l_address>},
+                                 {"route", guarded<l_route>},     {nullptr, nullptr}};
+  lua_newtable(L);
+  luaL_register(L, nullptr, fns);
+}
+
+}  // namespace sbx::bind

@@ -1,0 +1,267 @@
+#include "net.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <net/if.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
+#include <netlink/route/route.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include "fd.h"
+
+namespace sbx::core {
+
+namespace {
+
+#define SBX_NL_FUNCTIONS(X)                                                                             \
+  X(nl_socket_alloc) X(nl_socket_free) X(nl_connect) X(nl_geterror) X(nl_addr_parse) X(nl_addr_put)     \
+  X(nl_cache_get_first) X(nl_cache_get_next) X(nl_cache_free)
+#define SBX_RTNL_FUNCTIONS(X)                                                                          \
+  X(rtnl_link_veth_alloc) X(rtnl_link_veth_get_peer) X(rtnl_link_set_name) X(rtnl_link_set_ns_pid)    \
+  X(rtnl_link_add) X(rtnl_link_put) X(rtnl_link_get_kernel) X(rtnl_link_alloc) X(rtnl_link_set_flags) \
+  X(rtnl_link_unset_flags) X(rtnl_link_set_mtu) X(rtnl_link_change) X(rtnl_link_get_ifindex)           \
+  X(rtnl_link_get_flags) X(rtnl_link_get_mtu) X(rtnl_link_get_name) X(rtnl_link_alloc_cache)          \
+  X(rtnl_link_delete) X(rtnl_addr_alloc) X(rtnl_addr_set_ifindex) X(rtnl_addr_set_local)              \
+  X(rtnl_addr_add) X(rtnl_addr_put) X(rtnl_route_alloc) X(rtnl_route_set_dst) X(rtnl_route_nh_alloc)  \
+  X(rtnl_route_nh_set_gateway) X(rtnl_route_nh_set_ifindex) X(rtnl_route_add_nexthop)                 \
+  X(rtnl_route_add) X(rtnl_route_put) X(rtnl_route_set_family)
+
+struct NlApi {
+#define SBX_DECLARE(name) decltype(&::name) name = nullptr;
+  SBX_NL_FUNCTIONS(SBX_DECLARE)
+  SBX_RTNL_FUNCTIONS(SBX_DECLARE)
+#undef SBX_DECLARE
+};
+
+Result<const NlApi*> nl_api() {
+  static NlApi api;
+  static std::string error;
+  static bool tried = false;
+  if (!tried) {
+    tried = true;
+    void* nl = dlopen("libnl-3.so.200", RTLD_NOW | RTLD_GLOBAL);
+    void* rt = nl ? dlopen("libnl-route-3.so.200", RTLD_NOW | RTLD_LOCAL) : nullptr;
+    if (!nl || !rt) {
+      error = std::string("load libnl-route-3: ") + dlerror() + " (apt-get install libnl-route-3-200)";
+    } else {
+#define SBX_LOAD_FROM(lib, name)                                                        \
+  api.name = reinterpret_cast<decltype(&::name)>(dlsym(lib, #name));                   \
+  if (!api.name && error.empty()) error = "load libnl: no symbol " #name;
+#define SBX_LOAD_NL(name) SBX_LOAD_FROM(nl, name)
+#define SBX_LOAD_RT(name) SBX_LOAD_FROM(rt, name)
+      SBX_NL_FUNCTIONS(SBX_LOAD_NL)
+      SBX_RTNL_FUNCTIONS(SBX_LOAD_RT)
+#undef SBX_LOAD_NL
+#undef SBX_LOAD_RT
+#undef SBX_LOAD_FROM
+    }
+  }
+  if (!error.empty()) return Error{ENOSYS, error};
+  return &api;
+}
+
+// For the life of the object: this thread is in pid's network namespace, with a netlink socket
+// made there (a socket belongs to the namespace it was created in).
+class InNetns {
+ public:
+  InNetns(const NlApi* a, pid_t pid) : a_(a) {
+    if (pid != 0) {
+      home_.reset(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+      std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
+      Fd target(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!home_.ok() || !target.ok() || setns(target.get(), CLONE_NEWNET) != 0) {
+        error_ = sys_error("enter the network namespace of pid " + std::to_string(pid));
+        home_.reset();
+        return;
+      }
+    }
+    sock_ = a_->nl_socket_alloc();
+    if (!sock_ || a_->nl_connect(sock_, NETLINK_ROUTE) != 0) error_ = Error{EIO, "netlink: cannot connect"};
+  }
+  ~InNetns() {
+    if (sock_) a_->nl_socket_free(sock_);
+    if (home_.ok()) (void)setns(home_.get(), CLONE_NEWNET);  // back home (cannot fail for our own)
+  }
+  const Status& status() const { return error_; }
+  struct nl_sock* sock() const { return sock_; }
+
+ private:
+  const NlApi* a_;
+  Fd home_;
+  struct nl_sock* sock_ = nullptr;
+  Status error_;
+};
+
+Error nl_error(const NlApi* a, int err, const std::string& what) {
+  return Error{EIO, what + ": " + a->nl_geterror(err)};
+}
+
+// Runs fn(api, sock) inside pid's network namespace.
+template <class F>
+Status in_netns(pid_t pid, const std::string& what, F fn) {
+  auto a = nl_api();
+  if (!a) return a.error().context(what);
+  InNetns ns(*a, pid);
+  if (!ns.status()) return ns.status().error().context(what);
+  return fn(*a, ns.sock());
+}
+
+// The link named `ifname`, or an error naming it.
+Result<struct rtnl_link*> get_link(const NlApi* a, struct nl_sock* s, const std::string& ifname) {
+  struct rtnl_link* link = nullptr;
+  int err = a->rtnl_link_get_kernel(s, 0, ifname.c_str(), &link);
+  if (err < 0) return Error{ENODEV, "link " + ifname + ": " + a->nl_geterror(err)};
+  return link;
+}
+
+}  // namespace
+
+Result<std::vector<LinkInfo>> net_links(pid_t pid) {
+  std::vector<LinkInfo> out;
+  Status s = in_netns(pid, "list links", [&](const NlApi* a, struct nl_sock* sock) -> Status {
+    struct nl_cache* cache = nullptr;
+    int err = a->rtnl_link_alloc_cache(sock, AF_UNSPEC, &cache);
+    if (err < 0) return nl_error(a, err, "list links");
+    for (auto* o = a->nl_cache_get_first(cache); o; o = a->nl_cache_get_next(o)) {
+      auto* l = reinterpret_cast<struct rtnl_link*>(o);
+      const char* name = a->rtnl_link_get_name(l);
+      out.push_back({name ? name : "", a->rtnl_link_get_ifindex(l), (a->rtnl_link_get_flags(l) & IFF_UP) != 0,
+                     a->rtnl_link_get_mtu(l)});
+    }
+    a->nl_cache_free(cache);
+    return {};
+  });
+  if (!s) return s.error();
+  return out;
+}
+
+namespace {
+Status change_link(pid_t pid, const std::string& ifname, const std::string& what,
+                   void (*edit)(const NlApi*, struct rtnl_link*, unsigned), unsigned value) {
+  return in_netns(pid, what, [&](const NlApi* a, struct nl_sock* sock) -> Status {
+    auto link = get_link(a, sock, ifname);
+    if (!link) return link.error().context(what);
+    struct rtnl_link* change = a->rtnl_link_alloc();
+    edit(a, change, value);
+    int err = a->rtnl_link_change(sock, *link, change, 0);
+    a->rtnl_link_put(change);
+    a->rtnl_link_put(*link);
+    if (err < 0) return nl_error(a, err, what);
+    return {};
+  });
+}
+}  // namespace
+
+Status net_set_up(pid_t pid, const std::string& ifname, bool up) {
+  return change_link(pid, ifname, std::string("set ") + ifname + (up ? " up" : " down"),
+                     [](const NlApi* a, struct rtnl_link* l, unsigned v) {
+                       if (v) a->rtnl_link_set_flags(l, IFF_UP);
+                       else a->rtnl_link_unset_flags(l, IFF_UP);
+                     },
+                     up ? 1u : 0u);
+}
+
+Status net_set_mtu(pid_t pid, const std::string& ifname, unsigned mtu) {
+  if (mtu < 68 || mtu > 65535) return user_error("mtu " + std::to_string(mtu) + ": expected 68..65535");
+  return change_link(pid, ifname, "set mtu " + std::to_string(mtu) + " on " + ifname,
+                     [](const NlApi* a, struct rtnl_link* l, unsigned v) { a->rtnl_link_set_mtu(l, v); }, mtu);
+}
+
+Status net_add_veth(pid_t pid, const std::string& name, const std::string& peer, pid_t peer_pid) {
+  for (const auto& n : {name, peer})
+    if (n.empty() || n.size() >= IFNAMSIZ || n.find_first_of("/ :") != std::string::npos)
+      return user_error("veth: bad interface name '" + n + "' (1-15 characters, no '/', ':' or space)");
+  std::string what = "create veth " + name + " <-> " + peer;
+  return in_netns(pid, what, [&](const NlApi* a, struct nl_sock* sock) -> Status {
+    struct rtnl_link* link = a->rtnl_link_veth_alloc();
+    if (!link) return Error{ENOMEM, what};
+    struct rtnl_link* p = a->rtnl_link_veth_get_peer(link);
+    a->rtnl_link_set_name(link, name.c_str());
+    a->rtnl_link_set_name(p, peer.c_str());
+    if (peer_pid) a->rtnl_link_set_ns_pid(p, peer_pid);
+    int err = a->rtnl_link_add(sock, link, NLM_F_CREATE | NLM_F_EXCL);
+    a->rtnl_link_put(p);
+    a->rtnl_link_put(link);
+    if (err < 0) return nl_error(a, err, what);
+    return {};
+  });
+}
+
+Status net_delete_link(pid_t pid, const std::string& ifname) {
+  std::string what = "delete link " + ifname;
+  return in_netns(pid, what, [&](const NlApi* a, struct nl_sock* sock) -> Status {
+    auto link = get_link(a, sock, ifname);
+    if (!link) return link.error().context(what);
+    int err = a->rtnl_link_delete(sock, *link);
+    a->rtnl_link_put(*link);
+    if (err < 0) return nl_error(a, err, what);
+    return {};
+  });
+}
+
+Status net_add_address(pid_t pid, const std::string& ifname, const std::string& cidr) {
+  std::string what = "add address " + cidr + " to " + ifname;
+  return in_netns(pid, what, [&](const NlApi* a, struct nl_sock* sock) -> Status {
+    auto link = get_link(a, sock, ifname);
+    if (!link) return link.error().context(what);
+    int index = a->rtnl_link_get_ifindex(*link);
+    a->rtnl_link_put(*link);
+    struct nl_addr* local = nullptr;
+    if (cidr.find('/') == std::string::npos || a->nl_addr_parse(cidr.c_str(), AF_UNSPEC, &local) < 0)
+      return user_error(what + ": not an address with a prefix length (e.g. 10.0.0.1/24)");
+    struct rtnl_addr* addr = a->rtnl_addr_alloc();
+    a->rtnl_addr_set_ifindex(addr, index);
+    a->rtnl_addr_set_local(addr, local);
+    int err = a->rtnl_addr_add(sock, addr, 0);
+    a->rtnl_addr_put(addr);
+    a->nl_addr_put(local);
+    if (err < 0) return nl_error(a, err, what);
+    return {};
+  });
+}
+
+Status net_add_route(pid_t pid, const std::string& dst, const std::string& via, const std::string& ifname) {
+  std::string what = "add route " + dst + (via.empty() ? "" : " via " + via) + (ifname.empty() ? "" : " dev " + ifname);
+  return in_netns(pid, what, [&](const NlApi* a, struct nl_sock* sock) -> Status {
+    struct nl_addr* gw = nullptr;
+    if (!via.empty() && a->nl_addr_parse(via.c_str(), AF_UNSPEC, &gw) < 0) return user_error(what + ": bad gateway");
+    bool v6 = via.find(':') != std::string::npos || dst.find(':') != std::string::npos;
+    std::string d = dst == "default" ? (v6 ? "::/0" : "0.0.0.0/0") : dst;
+    struct nl_addr* to = nullptr;
+    if (a->nl_addr_parse(d.c_str(), v6 ? AF_INET6 : AF_INET, &to) < 0) {
+      if (gw) a->nl_addr_put(gw);
+      return user_error(what + ": bad destination");
+    }
+    int index = 0;
+    if (!ifname.empty()) {
+      auto link = get_link(a, sock, ifname);
+      if (!link) {
+        a->nl_addr_put(to);
+        if (gw) a->nl_addr_put(gw);
+        return link.error().context(what);
+      }
+      index = a->rtnl_link_get_ifindex(*link);
+      a->rtnl_link_put(*link);
+    }
+    struct rtnl_route* route = a->rtnl_route_alloc();
+    a->rtnl_route_set_family(route, v6 ? AF_INET6 : AF_INET);
+    a->rtnl_route_set_dst(route, to);
+    struct rtnl_nexthop* nh = a->rtnl_route_nh_alloc();
+    if (gw) a->rtnl_route_nh_set_gateway(nh, gw);
+    if (index) a->rtnl_route_nh_set_ifindex(nh, index);
+    a->rtnl_route_add_nexthop(route, nh);
+    int err = a->rtnl_route_add(sock, route, NLM_F_CREATE);
+    a->rtnl_route_put(route);
+    a->nl_addr_put(to);
+    if (gw) a->nl_addr_put(gw);
+    if (err < 0) return nl_error(a, err, what);
+    return {};
+  });
+}
+
+}  // namespace sbx::core

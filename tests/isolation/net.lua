@@ -1,0 +1,83 @@
+-- sbx.net over netlink, entirely inside network namespaces the test makes: a veth pair between
+-- two sandboxes, IPv4 and IPv6 addresses, MTU, a route, and a ping across. The host's links are
+-- never touched (the hygiene guard checks).
+local root = sbx.rootfs.busybox()
+local bin = os.getenv("SBX_BIN")
+if not root or not bin then skip_all("needs the busybox rootfs and SBX_BIN (run through ctest)") end
+if not io.open("/bin/busybox") then skip_all("/bin/busybox is missing") end
+
+local function sh(cmd)
+  local h = assert(io.popen(cmd .. " 2>&1; echo rc=$?"))
+  local out = h:read("*a")
+  h:close()
+  local body, rc = out:match("^(.-)rc=(%d+)\n$")
+  return body, tonumber(rc)
+end
+
+local function pair()
+  local a = assert(sbx.container{ rootfs = root }:spawn{ "/bin/sleep", "30" })
+  local b = assert(sbx.container{ rootfs = root }:spawn{ "/bin/sleep", "30" })
+  return a, b
+end
+
+local function stop(...)
+  for _, p in ipairs({ ... }) do p:kill("KILL"); p:wait() end
+end
+
+test("a veth pair between two sandboxes: addresses, up, MTU, ping both ways", function()
+  local host_links = #assert(sbx.net.links(0))
+  local a, b = pair()
+  assert(sbx.net.veth(a, "eth0", b, "eth0"))
+  assert(sbx.net.address(a, "eth0", "10.213.0.1/24"))
+  assert(sbx.net.address(b, "eth0", "10.213.0.2/24"))
+  assert(sbx.net.address(a, "eth0", "fd00:213::1/64"))
+  assert(sbx.net.address(b, "eth0", "fd00:213::2/64"))
+  assert(sbx.net.up(a, "eth0"))
+  assert(sbx.net.up(b, "eth0"))
+  assert(sbx.net.mtu(a, "eth0", 1400))
+  local seen = {}
+  for _, l in ipairs(assert(sbx.net.links(a))) do seen[l.name] = l end
+  expect(seen.eth0.up).eq(true)
+  expect(seen.eth0.mtu).eq(1400)
+  expect(#assert(sbx.net.links(0)), "host links").eq(host_links)
+  local out, rc = sh(bin .. " nsenter -t " .. a.pid .. " -n -- /bin/busybox ping -c 1 -W 3 10.213.0.2")
+  expect(rc, "ping 10.213.0.2 from a: " .. out).eq(0)
+  out, rc = sh(bin .. " nsenter -t " .. b.pid .. " -n -- /bin/busybox ping -c 1 -W 3 10.213.0.1")
+  expect(rc, "ping 10.213.0.1 from b: " .. out).eq(0)
+  -- IPv6 needs duplicate address detection to finish first: a few tries
+  for _ = 1, 30 do
+    out, rc = sh(bin .. " nsenter -t " .. a.pid .. " -n -- /bin/busybox ping -6 -c 1 -W 1 fd00:213::2")
+    if rc == 0 then break end
+    os.execute("sleep 0.2")
+  end
+  expect(rc, "ping6 fd00:213::2 from a: " .. out).eq(0)
+  stop(a, b)
+end)
+
+test("routes, deleting a link, and errors that name the link", function()
+  local a, b = pair()
+  assert(sbx.net.veth(a, "v0", b, "v1"))
+  assert(sbx.net.address(a, "v0", "10.214.0.1/24"))
+  assert(sbx.net.up(a, "v0"))
+  assert(sbx.net.route(a, "10.99.0.0/16", "10.214.0.2", "v0"))
+  assert(sbx.net.route(a, "default", "10.214.0.254"))
+  local out = sh(bin .. " nsenter -t " .. a.pid .. " -n -- /bin/busybox ip route")
+  expect(out).contains("10.99.0.0/16 via 10.214.0.2 dev v0")
+  expect(out).contains("default via 10.214.0.254 dev v0")
+  local ok, err, errno = sbx.net.up(a, "nope0")
+  expect(ok).eq(nil)
+  expect(err).eq("set nope0 up: link nope0: No such device")
+  expect(errno).eq(19)
+  ok, err = sbx.net.address(a, "v0", "10.214.0.9")
+  expect(ok).eq(nil)
+  expect(err).contains("not an address with a prefix length")
+  expect_error(function() sbx.net.veth(a, "", b, "x") end, "expected an interface name")
+  ok, err = sbx.net.veth(a, "this-name-is-too-long", b, "x")
+  expect(ok).eq(nil)
+  expect(err).contains("bad interface name")
+  assert(sbx.net.delete(a, "v0"))  -- deleting one end removes the pair
+  local names = {}
+  for _, l in ipairs(assert(sbx.net.links(b))) do names[#names + 1] = l.name end
+  expect(table.concat(names, ",")).eq("lo")
+  stop(a, b)
+end)
