@@ -15,7 +15,7 @@ local KEYS = {
   hostname = "string", mounts = "list of sbx.bind/sbx.tmpfs/... steps", env = "table",
   cwd = "string", uid = "number", gid = "number", uid_map = "list", gid_map = "list",
   time_offsets = "table { monotonic =, boottime = }", die_with_parent = "boolean",
-  net = '"loopback", "none" or "host"', proc = "boolean", dev = "boolean", tmp = "boolean or size",
+  net = '"loopback", "none", "host" or { netns = sandbox | pid | "/run/netns/NAME" }', proc = "boolean", dev = "boolean", tmp = "boolean or size",
   limits = "table { memory =, memory_swap =, cpu =, cpu_weight =, cpuset =, pids =, io = }",
   image = 'string ("name:tag" or an id)',
   name = "string (a persistent container: its upper layer is kept, box:commit works later)",
@@ -199,7 +199,20 @@ function M.new(opts)
     if not M.userns_available() then ns = remove(ns, "user") end
   end
   local net = opts.net or "loopback"
-  if net == "host" then
+  local join_netns
+  if type(net) == "table" then
+    for k in pairs(net) do
+      if k ~= "netns" then fail(("net: unknown key '%s' (expected netns)"):format(tostring(k)), level) end
+    end
+    local target = net.netns
+    if type(target) == "number" then join_netns = "/proc/" .. target .. "/ns/net"
+    elseif type(target) == "string" and target:sub(1, 1) == "/" then join_netns = target
+    elseif type(target) == "string" then join_netns = "/run/netns/" .. target
+    elseif (type(target) == "userdata" or type(target) == "table") and target.pid then join_netns = "/proc/" .. target.pid .. "/ns/net"
+    else fail("net.netns: expected a sandbox, a pid, a /run/netns name or a path", level) end
+    ns = remove(ns, "net")
+    net = "joined"
+  elseif net == "host" then
     ns = remove(ns, "net")
   elseif net == "none" or net == "loopback" then
     if not has(ns, "net") then ns[#ns + 1] = "net" end
@@ -217,6 +230,7 @@ function M.new(opts)
     uid = opts.uid, gid = opts.gid,
     die_with_parent = opts.die_with_parent ~= false,
     loopback_up = net ~= "none",
+    join_netns = join_netns,
     ops = {},
     limits = opts.limits and limits_plan(opts.limits, level) or nil,
     cgroup_parent = opts.cgroup_parent,

@@ -77,7 +77,7 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
   check_keys(L, idx, "spec",
              {"namespaces", "rootfs", "rootfs_readonly", "ops", "uid_map", "gid_map", "deny_setgroups",
               "hostname", "cwd", "env", "argv", "uid", "gid", "die_with_parent", "time_offsets", "loopback_up",
-              "limits", "cgroup_parent", "layers", "upper", "work"});
+              "limits", "cgroup_parent", "layers", "upper", "work", "join_netns"});
   core::Spec s;
   if (auto ns = opt_string_list_field(L, idx, "spec", "namespaces")) {
     auto flags = core::namespace_flags(*ns);
@@ -112,6 +112,7 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
   s.cgroup_parent = opt_string_field(L, idx, "spec", "cgroup_parent").value_or("");
   s.layers = opt_string_list_field(L, idx, "spec", "layers").value_or(std::vector<std::string>{});
   s.upper = opt_string_field(L, idx, "spec", "upper").value_or("");
+  s.join_netns = opt_string_field(L, idx, "spec", "join_netns").value_or("");
   s.work = opt_string_field(L, idx, "spec", "work").value_or("");
   lua_getfield(L, idx, "limits");  // [limits]
   if (lua_istable(L, -1)) {
@@ -285,6 +286,10 @@ void push_spec(lua_State* L, const core::Spec& s) {
     lua_setfield(L, -2, "upper");
     lua_pushstring(L, s.work.c_str());
     lua_setfield(L, -2, "work");
+  }
+  if (!s.join_netns.empty()) {
+    lua_pushstring(L, s.join_netns.c_str());
+    lua_setfield(L, -2, "join_netns");
   }
   if (!s.cgroup_parent.empty()) {
     lua_pushstring(L, s.cgroup_parent.c_str());

@@ -137,7 +137,18 @@ Result<Sandbox> spawn(const Spec& spec, const SpawnIo& io) {
     cg = std::move(*made);
     clone_flags &= ~static_cast<uint64_t>(CLONE_NEWCGROUP);
   }
+  // Joining a network namespace: the supervisor steps into it for the clone (the child inherits
+  // it before its user namespace would make joining impossible) and steps back at once.
+  Fd home_net, target_net;
+  if (!spec.join_netns.empty()) {
+    target_net.reset(open(spec.join_netns.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!target_net.ok()) return sys_error("join network namespace " + spec.join_netns);
+    home_net.reset(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (!home_net.ok() || setns(target_net.get(), CLONE_NEWNET) != 0)
+      return sys_error("join network namespace " + spec.join_netns);
+  }
   auto cl = clone_process(clone_flags);
+  if (home_net.ok() && (cl ? cl->pid != 0 : true)) (void)setns(home_net.get(), CLONE_NEWNET);
   if (!cl) {
     if (cg) (void)cg->remove();
     return cl.error().context("spawn");

@@ -93,6 +93,10 @@ Status validate(const Spec& s, bool need_argv) {
   }
   if ((s.monotonic_offset || s.boottime_offset) && !(s.namespaces & CLONE_NEWTIME))
     return user_error("time offsets: need the time namespace");
+  if (!s.join_netns.empty()) {
+    if (s.namespaces & CLONE_NEWNET) return user_error("netns: joining one and making a new one at once");
+    if (!absolute(s.join_netns)) return user_error("netns: '" + s.join_netns + "' is not an absolute path");
+  }
   bool have_mnt = s.namespaces & CLONE_NEWNS;
   if (!s.layers.empty()) {
     if (!have_mnt) return user_error("image: needs the mnt namespace");

@@ -48,6 +48,8 @@ struct Spec {
   // hostname, resolv.conf: never committed) with `upper`/`work` (empty: a tmpfs, gone at exit).
   std::vector<std::string> layers;
   std::string upper, work;
+  // Join this network namespace (a /proc/PID/ns/net or /run/netns/NAME path) instead of making one.
+  std::string join_netns;
   Limits limits;              // non-empty: the sandbox gets its own cgroup, made before it runs
   std::string cgroup_parent;  // where that group goes, relative to the hierarchy roots
 };

@@ -81,3 +81,28 @@ test("routes, deleting a link, and errors that name the link", function()
   expect(table.concat(names, ",")).eq("lo")
   stop(a, b)
 end)
+
+test("net = { netns = sandbox }: a sandbox joins another's network namespace", function()
+  local a, b = pair()
+  assert(sbx.net.veth(a, "eth0", b, "eth0"))
+  assert(sbx.net.address(a, "eth0", "10.215.0.1/24"))
+  assert(sbx.net.address(b, "eth0", "10.215.0.2/24"))
+  assert(sbx.net.up(a, "eth0"))
+  assert(sbx.net.up(b, "eth0"))
+  local joined = sbx.container{ rootfs = root, net = { netns = a } }
+  expect(joined:spec().join_netns).eq("/proc/" .. a.pid .. "/ns/net")
+  -- (a raw ICMP socket there would need CAP_NET_RAW in a's user namespace: this checks the view)
+  local st = assert(joined:run{ "/bin/sh", "-c", "ip -o addr show eth0 | grep -c 10.215.0.1; readlink /proc/self/ns/net",
+    stdout = "pipe", stderr = "pipe" })
+  expect(st.stdout, st.stderr).match("^1\n")
+  expect(tonumber(st.stdout:match("%[(%d+)%]")), "the same network namespace as a").eq(sbx.ns.ids(a.pid).net)
+  local by_pid = sbx.container{ rootfs = root, net = { netns = b.pid } }
+  expect(assert(by_pid:run{ "/bin/sh", "-c", "ip -o addr show eth0 | grep -c 10.215.0.2", stdout = "pipe" }).stdout).eq("1\n")
+  local bad = sbx.container{ rootfs = root, net = { netns = "/nonexistent/netns" } }
+  local none, err = bad:run{ "/bin/true" }
+  expect(none).eq(nil)
+  expect(err).eq("join network namespace /nonexistent/netns: No such file or directory")
+  expect_error(function() sbx.container{ net = { netns = {} } } end, "net.netns: expected")
+  expect_error(function() sbx.container{ net = { bridge = "x" } } end, "net: unknown key 'bridge'")
+  stop(a, b)
+end)
