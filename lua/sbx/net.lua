@@ -44,6 +44,14 @@ function M.route(where, dst, via, ifname)
   return N.route(pid_of(where, "route"), dst, via, ifname)
 end
 
+-- IPAM without a daemon: leases in the state directory under a file lock, held by a pid.
+M.default_subnet = "10.88.0.0/16"
+M.ipam = {}
+-- allocate([subnet [, owner pid]]) -> "10.88.0.2/16"; a lease whose owner is gone is reused.
+function M.ipam.allocate(subnet, owner) return N.ipam_allocate(subnet or M.default_subnet, owner) end
+function M.ipam.release(address, subnet) return N.ipam_release(subnet or M.default_subnet, address) end
+function M.ipam.leases(subnet) return N.ipam_leases(subnet or M.default_subnet) end
+
 function M.delete(where, ifname) return N.delete(pid_of(where, "delete"), name_arg("delete", ifname)) end
 
 return M

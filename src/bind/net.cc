@@ -1,5 +1,9 @@
 // sbx.net (C half): netlink operations inside a process's network namespace.
+#include "core/image.h"
+#include "core/ipam.h"
 #include "core/net.h"
+
+#include <unistd.h>
 
 #include "lua_util.h"
 
@@ -64,13 +68,43 @@ int l_route(lua_State* L) {
                                      luaL_optstring(L, 4, "")));
 }
 
+// ipam_allocate(subnet [, owner_pid]) -> "10.88.0.2/16" | nil, err
+int l_ipam_allocate(lua_State* L) {
+  auto lease = core::ipam_allocate(core::default_state_dir(), luaL_checkstring(L, 1),
+                                   static_cast<pid_t>(luaL_optinteger(L, 2, getpid())));
+  if (!lease) return push_failure(L, lease.error());
+  lua_pushstring(L, lease->address.c_str());
+  return 1;
+}
+
+int l_ipam_release(lua_State* L) {
+  return done(L, core::ipam_release(core::default_state_dir(), luaL_checkstring(L, 1), luaL_checkstring(L, 2)));
+}
+
+int l_ipam_leases(lua_State* L) {
+  auto leases = core::ipam_leases(core::default_state_dir(), luaL_checkstring(L, 1));
+  if (!leases) return push_failure(L, leases.error());
+  lua_createtable(L, static_cast<int>(leases->size()), 0);
+  for (size_t i = 0; i < leases->size(); ++i) {
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, (*leases)[i].address.c_str());
+    lua_setfield(L, -2, "address");
+    lua_pushinteger(L, (*leases)[i].owner);
+    lua_setfield(L, -2, "owner");
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  return 1;
+}
+
 }  // namespace
 
 void register_net(lua_State* L) {
   static const luaL_Reg fns[] = {{"links", guarded<l_links>},     {"set_up", guarded<l_set_up>},
                                  {"set_mtu", guarded<l_set_mtu>}, {"veth", guarded<l_veth>},
                                  {"delete", guarded<l_delete>},   {"address", guarded<l_address>},
-                                 {"route", guarded<l_route>},     {nullptr, nullptr}};
+                                 {"route", guarded<l_route>},     {"ipam_allocate", guarded<l_ipam_allocate>},
+                                 {"ipam_release", guarded<l_ipam_release>}, {"ipam_leases", guarded<l_ipam_leases>},
+                                 {nullptr, nullptr}};
   lua_newtable(L);
   luaL_register(L, nullptr, fns);
 }

@@ -106,3 +106,47 @@ test("net = { netns = sandbox }: a sandbox joins another's network namespace", f
   expect_error(function() sbx.container{ net = { bridge = "x" } } end, "net: unknown key 'bridge'")
   stop(a, b)
 end)
+
+test("IPAM: concurrent sbx processes never get the same address; leases of dead owners are reused", function()
+  local store = os.tmpname()
+  os.remove(store)
+  sbx.image.store_dir(store)  -- the state directory (IPAM leases live there too)
+  local subnet = "10.213.0.0/24"
+  -- 8 processes at once, each taking 4 addresses for itself
+  local r, w = assert(sbx.sys.pipe())
+  local kids = {}
+  for i = 1, 8 do
+    local pid = assert(sbx.sys.fork())
+    if pid == 0 then
+      sbx.sys.close(r)
+      local got = {}
+      for _ = 1, 4 do got[#got + 1] = assert(sbx.net.ipam.allocate(subnet)) end
+      sbx.sys.write(w, table.concat(got, " ") .. "\n")
+      sbx.sys.exit(0)
+    end
+    kids[i] = pid
+  end
+  sbx.sys.close(w)
+  local out = sbx.sys.read(r)
+  sbx.sys.close(r)
+  for _, pid in ipairs(kids) do sbx.sys.waitpid(pid) end
+  local seen, n = {}, 0
+  for a in out:gmatch("%S+") do
+    expect(seen[a], "address handed out twice: " .. a).eq(nil)
+    expect(a).match("^10%.213%.0%.%d+/24$")
+    expect(a ~= "10.213.0.1/24" and a ~= "10.213.0.0/24" and a ~= "10.213.0.255/24", "reserved address " .. a).truthy()
+    seen[a] = true
+    n = n + 1
+  end
+  expect(n).eq(32)
+  -- the 8 owners are gone: their addresses are free again, the next one starts at .2
+  expect(assert(sbx.net.ipam.allocate(subnet))).eq("10.213.0.2/24")
+  expect(#assert(sbx.net.ipam.leases(subnet)), "only our own lease is left").eq(1)
+  assert(sbx.net.ipam.release("10.213.0.2/24", subnet))
+  expect(#assert(sbx.net.ipam.leases(subnet))).eq(0)
+  local none, err = sbx.net.ipam.allocate("10.213.0.5/24")
+  expect(none).eq(nil)
+  expect(err).contains("host bits are set")
+  os.execute("rm -rf " .. store)
+  sbx.image.store_dir(os.getenv("SBX_STATE") or "")
+end)

@@ -1,0 +1,119 @@
+#include "ipam.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "fd.h"
+#include "mount.h"
+
+namespace sbx::core {
+
+namespace {
+
+std::string dotted(uint32_t a) {
+  struct in_addr in{htonl(a)};
+  char buf[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &in, buf, sizeof buf);
+  return buf;
+}
+
+bool alive(pid_t p) { return p > 0 && (kill(p, 0) == 0 || errno == EPERM); }
+
+struct LeaseFile {
+  Fd fd;
+  std::string path;
+  std::map<uint32_t, pid_t> leases;  // host address -> owner
+};
+
+Result<LeaseFile> open_locked(const std::string& state, const std::string& subnet) {
+  auto net = parse_ipv4_subnet(subnet);
+  if (!net) return net.error();
+  std::string dir = state + "/ipam";
+  if (auto s = make_dirs(dir, 0755); !s) return s.error().context("ipam");
+  std::string name = subnet;
+  for (char& c : name)
+    if (c == '/') c = '_';
+  LeaseFile f;
+  f.path = dir + "/" + name + ".leases";
+  f.fd.reset(open(f.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!f.fd.ok() || flock(f.fd.get(), LOCK_EX) != 0) return sys_error("ipam: lock " + f.path);
+  std::ifstream in(f.path);
+  std::string addr;
+  pid_t owner;
+  while (in >> addr >> owner) {
+    struct in_addr a;
+    if (inet_pton(AF_INET, addr.c_str(), &a) == 1) f.leases[ntohl(a.s_addr)] = owner;
+  }
+  return f;
+}
+
+Status save(const LeaseFile& f) {
+  std::ostringstream out;
+  for (const auto& [a, p] : f.leases) out << dotted(a) << " " << p << "\n";
+  std::string text = out.str();
+  if (ftruncate(f.fd.get(), 0) != 0 || pwrite(f.fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
+    return sys_error("ipam: write " + f.path);
+  return {};
+}
+
+}  // namespace
+
+Result<std::pair<uint32_t, int>> parse_ipv4_subnet(const std::string& subnet) {
+  auto slash = subnet.find('/');
+  struct in_addr a;
+  if (slash == std::string::npos || inet_pton(AF_INET, subnet.substr(0, slash).c_str(), &a) != 1)
+    return user_error("subnet '" + subnet + "': expected an IPv4 prefix like 10.88.0.0/16");
+  int prefix = std::atoi(subnet.c_str() + slash + 1);
+  if (prefix < 8 || prefix > 30 || subnet.find_first_not_of("0123456789", slash + 1) != std::string::npos)
+    return user_error("subnet '" + subnet + "': prefix length must be 8..30");
+  uint32_t mask = prefix == 0 ? 0 : ~0u << (32 - prefix);
+  uint32_t net = ntohl(a.s_addr);
+  if (net & ~mask) return user_error("subnet '" + subnet + "': host bits are set");
+  return std::make_pair(net, prefix);
+}
+
+Result<Lease> ipam_allocate(const std::string& state, const std::string& subnet, pid_t owner) {
+  auto f = open_locked(state, subnet);
+  if (!f) return f.error();
+  auto [net, prefix] = *parse_ipv4_subnet(subnet);
+  uint32_t size = 1u << (32 - prefix);
+  for (auto it = f->leases.begin(); it != f->leases.end();)  // leases of processes that are gone
+    it = alive(it->second) ? std::next(it) : f->leases.erase(it);
+  for (uint32_t host = 2; host < size - 1; ++host) {
+    uint32_t a = net + host;
+    if (f->leases.count(a)) continue;
+    f->leases[a] = owner;
+    if (auto s = save(*f); !s) return s.error();
+    return Lease{dotted(a) + "/" + std::to_string(prefix), owner};
+  }
+  return Error{ENOSPC, "ipam: no free address left in " + subnet};
+}
+
+Status ipam_release(const std::string& state, const std::string& subnet, const std::string& address) {
+  auto f = open_locked(state, subnet);
+  if (!f) return f.error();
+  struct in_addr a;
+  std::string ip = address.substr(0, address.find('/'));
+  if (inet_pton(AF_INET, ip.c_str(), &a) != 1) return user_error("ipam: '" + address + "' is not an IPv4 address");
+  f->leases.erase(ntohl(a.s_addr));
+  return save(*f);
+}
+
+Result<std::vector<Lease>> ipam_leases(const std::string& state, const std::string& subnet) {
+  auto f = open_locked(state, subnet);
+  if (!f) return f.error();
+  auto [net, prefix] = *parse_ipv4_subnet(subnet);
+  (void)net;
+  std::vector<Lease> out;
+  for (const auto& [a, p] : f->leases) out.push_back({dotted(a) + "/" + std::to_string(prefix), p});
+  return out;
+}
+
+}  // namespace sbx::core

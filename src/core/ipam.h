@@ -1,0 +1,27 @@
+// Addresses for sandboxes without a daemon: leases in <state>/ipam/<subnet>.leases, taken under
+// an exclusive file lock, each held by a pid (a lease whose pid is gone is free again).
+#pragma once
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "result.h"
+
+namespace sbx::core {
+
+struct Lease {
+  std::string address;  // "10.88.0.2/16" (the subnet's prefix length)
+  pid_t owner = 0;
+};
+
+// The next free address of `subnet` ("10.88.0.0/16"); .0, .1 (the gateway) and the broadcast
+// address are never handed out.
+Result<Lease> ipam_allocate(const std::string& state_dir, const std::string& subnet, pid_t owner);
+Status ipam_release(const std::string& state_dir, const std::string& subnet, const std::string& address);
+Result<std::vector<Lease>> ipam_leases(const std::string& state_dir, const std::string& subnet);
+
+// "10.88.0.0/16" -> network, prefix; an error for anything else (IPv4 only here).
+Result<std::pair<uint32_t, int>> parse_ipv4_subnet(const std::string& subnet);
+
+}  // namespace sbx::core
