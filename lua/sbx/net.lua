@@ -52,6 +52,12 @@ function M.ipam.allocate(subnet, owner) return N.ipam_allocate(subnet or M.defau
 function M.ipam.release(address, subnet) return N.ipam_release(subnet or M.default_subnet, address) end
 function M.ipam.leases(subnet) return N.ipam_leases(subnet or M.default_subnet) end
 
+-- bridge(where, "br0"): a bridge device; attach(where, "veth0", "br0"): a link into it.
+function M.bridge(where, name) return N.bridge(pid_of(where, "bridge"), name_arg("bridge", name)) end
+function M.attach(where, ifname, bridge)
+  return N.attach(pid_of(where, "attach"), name_arg("attach", ifname), name_arg("attach", bridge))
+end
+
 function M.delete(where, ifname) return N.delete(pid_of(where, "delete"), name_arg("delete", ifname)) end
 
 return M

@@ -57,6 +57,12 @@ int l_veth(lua_State* L) {
                                     static_cast<pid_t>(luaL_optinteger(L, 4, 0))));
 }
 
+int l_bridge(lua_State* L) { return done(L, core::net_add_bridge(pid_arg(L, 1), luaL_checkstring(L, 2))); }
+
+int l_attach(lua_State* L) {
+  return done(L, core::net_attach(pid_arg(L, 1), luaL_checkstring(L, 2), luaL_checkstring(L, 3)));
+}
+
 int l_delete(lua_State* L) { return done(L, core::net_delete_link(pid_arg(L, 1), luaL_checkstring(L, 2))); }
 
 int l_address(lua_State* L) {
@@ -103,6 +109,7 @@ void register_net(lua_State* L) {
                                  {"set_mtu", guarded<l_set_mtu>}, {"veth", guarded<l_veth>},
                                  {"delete", guarded<l_delete>},   {"address", guarded<l_address>},
                                  {"route", guarded<l_route>},     {"ipam_allocate", guarded<l_ipam_allocate>},
+                                 {"bridge", guarded<l_bridge>},   {"attach", guarded<l_attach>},
                                  {"ipam_release", guarded<l_ipam_release>}, {"ipam_leases", guarded<l_ipam_leases>},
                                  {nullptr, nullptr}};
   lua_newtable(L);

@@ -7,6 +7,7 @@
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
+#include <netlink/route/link/bridge.h>
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
 #include <sched.h>
@@ -29,7 +30,8 @@ namespace {
   X(rtnl_link_delete) X(rtnl_addr_alloc) X(rtnl_addr_set_ifindex) X(rtnl_addr_set_local)              \
   X(rtnl_addr_add) X(rtnl_addr_put) X(rtnl_route_alloc) X(rtnl_route_set_dst) X(rtnl_route_nh_alloc)  \
   X(rtnl_route_nh_set_gateway) X(rtnl_route_nh_set_ifindex) X(rtnl_route_add_nexthop)                 \
-  X(rtnl_route_add) X(rtnl_route_put) X(rtnl_route_set_family)
+  X(rtnl_route_add) X(rtnl_route_put) X(rtnl_route_set_family) X(rtnl_link_bridge_alloc)              \
+  X(rtnl_link_enslave_ifindex)
 
 struct NlApi {
 #define SBX_DECLARE(name) decltype(&::name) name = nullptr;
@@ -187,6 +189,39 @@ Status net_add_veth(pid_t pid, const std::string& name, const std::string& peer,
     int err = a->rtnl_link_add(sock, link, NLM_F_CREATE | NLM_F_EXCL);
     a->rtnl_link_put(p);
     a->rtnl_link_put(link);
+    if (err < 0) return nl_error(a, err, what);
+    return {};
+  });
+}
+
+Status net_add_bridge(pid_t pid, const std::string& name) {
+  if (name.empty() || name.size() >= IFNAMSIZ || name.find_first_of("/ :") != std::string::npos)
+    return user_error("bridge: bad interface name '" + name + "'");
+  std::string what = "create bridge " + name;
+  return in_netns(pid, what, [&](const NlApi* a, struct nl_sock* sock) -> Status {
+    struct rtnl_link* link = a->rtnl_link_bridge_alloc();
+    if (!link) return Error{ENOMEM, what};
+    a->rtnl_link_set_name(link, name.c_str());
+    int err = a->rtnl_link_add(sock, link, NLM_F_CREATE | NLM_F_EXCL);
+    a->rtnl_link_put(link);
+    if (err < 0) return nl_error(a, err, what);
+    return {};
+  });
+}
+
+Status net_attach(pid_t pid, const std::string& ifname, const std::string& bridge) {
+  std::string what = "attach " + ifname + " to bridge " + bridge;
+  return in_netns(pid, what, [&](const NlApi* a, struct nl_sock* sock) -> Status {
+    auto br = get_link(a, sock, bridge);
+    if (!br) return br.error().context(what);
+    auto link = get_link(a, sock, ifname);
+    if (!link) {
+      a->rtnl_link_put(*br);
+      return link.error().context(what);
+    }
+    int err = a->rtnl_link_enslave_ifindex(sock, a->rtnl_link_get_ifindex(*br), a->rtnl_link_get_ifindex(*link));
+    a->rtnl_link_put(*br);
+    a->rtnl_link_put(*link);
     if (err < 0) return nl_error(a, err, what);
     return {};
   });

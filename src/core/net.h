@@ -25,6 +25,9 @@ Status net_set_mtu(pid_t pid, const std::string& ifname, unsigned mtu);
 // A veth pair: `name` in pid's namespace, `peer` moved to peer_pid's (0: stays with `name`).
 Status net_add_veth(pid_t pid, const std::string& name, const std::string& peer, pid_t peer_pid);
 Status net_delete_link(pid_t pid, const std::string& ifname);
+// A bridge device, and a link attached to one (both in pid's namespace).
+Status net_add_bridge(pid_t pid, const std::string& name);
+Status net_attach(pid_t pid, const std::string& ifname, const std::string& bridge);
 // "10.0.0.1/24" or "fd00::1/64".
 Status net_add_address(pid_t pid, const std::string& ifname, const std::string& cidr);
 // dst: "default" or a prefix; via: a gateway address ("" for on-link through ifname).
