@@ -4,6 +4,7 @@
 --   expect_error(fn, pattern)               fn must raise, with a message matching pattern
 --   skip("reason")                          inside a case: skipped, with the reason
 --   skip_all("reason")                      at the top: every case of the file is skipped
+--   sh("command")                           runs a shell command: its output (stderr too) and status
 -- and prints TAP (prove-readable). Exit status 1 when any case failed.
 local M = {}
 
@@ -45,6 +46,14 @@ local function expect_error(fn, pattern)
   return msg
 end
 
+local function sh(cmd)
+  local h = assert(io.popen(cmd .. " 2>&1; echo \"rc=$?\""))
+  local out = h:read("*a")
+  h:close()
+  local body, rc = out:match("^(.-)rc=(%d+)\n$")
+  return body, tonumber(rc)
+end
+
 -- Loads a test file and returns its cases (each { name =, fn = }) and a skip-all reason.
 local function collect(path)
   local cases, skip_all = {}, nil
@@ -57,6 +66,7 @@ local function collect(path)
     expect_error = expect_error,
     skip = function(reason) error({ [SKIP] = tostring(reason) }, 2) end,
     skip_all = function(reason) skip_all = tostring(reason) end,
+    sh = sh,
     sbx = require "sbx",
   }, { __index = _G })
   local chunk, err = loadfile(path)

@@ -18,13 +18,6 @@ assert(os.execute("mkdir -p " .. work) == 0)
 local podman = ("podman --root %s/storage --runroot %s/run --storage-driver vfs"):format(work, work)
 local name = "localhost/sbxtest-" .. sbx.sys.getpid()
 
-local function sh(cmd)
-  local h = assert(io.popen(cmd .. " 2>&1; echo rc=$?"))
-  local out = h:read("*a")
-  h:close()
-  local body, rc = out:match("^(.-)rc=(%d+)\n$")
-  return body, tonumber(rc)
-end
 
 test("podman save (oci-archive and docker-archive) -> sbx image import -> run", function()
   local _, rc = sh(("tar -C %s -c . | %s import - %s:1"):format(root, podman, name))

@@ -6,13 +6,6 @@ local bin = os.getenv("SBX_BIN")
 if not root or not bin then skip_all("needs the busybox rootfs and SBX_BIN (run through ctest)") end
 if not io.open("/bin/busybox") then skip_all("/bin/busybox is missing") end
 
-local function sh(cmd)
-  local h = assert(io.popen(cmd .. " 2>&1; echo rc=$?"))
-  local out = h:read("*a")
-  h:close()
-  local body, rc = out:match("^(.-)rc=(%d+)\n$")
-  return body, tonumber(rc)
-end
 
 local function pair()
   local a = assert(sbx.container{ rootfs = root }:spawn{ "/bin/sleep", "30" })

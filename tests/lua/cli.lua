@@ -3,14 +3,6 @@ local bin = os.getenv("SBX_BIN")
 if not bin then skip_all("SBX_BIN is not set (run through ctest)") end
 local root = sbx.rootfs.busybox()
 
--- Runs a shell command line; returns its combined output and exit status.
-local function sh(cmd)
-  local h = assert(io.popen(cmd .. " 2>&1; echo \"rc=$?\""))
-  local out = h:read("*a")
-  h:close()
-  local body, rc = out:match("^(.-)rc=(%d+)\n$")
-  return body, tonumber(rc)
-end
 
 local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
