@@ -68,7 +68,11 @@ test("sbx image export -> podman load and skopeo inspect", function()
   end
   assert(sbx.image.remove(name .. ":1"))
   assert(sbx.image.prune())
+end)
+
+test("podman's scratch storage is removed", function()
   sh("rm -rf " .. work)
+  expect(io.open(work .. "/storage")).eq(nil)
 end)
 
 test("the file's own store is removed", function()
