@@ -254,6 +254,11 @@ int l_commit(lua_State* L) {
   return 1;
 }
 
+int l_collect_stale(lua_State* L) {
+  push_strings(L, core::ImageStore().collect_stale());
+  return 1;
+}
+
 // import(path [, name]) -> { image, ... } | nil, err
 int l_import(lua_State* L) {
   core::ImageStore store;
@@ -298,7 +303,7 @@ void register_image(lua_State* L) {
       {"remove_tree", guarded<l_remove_tree>}, {"diff", guarded<l_diff>},
       {"commit", guarded<l_commit>},       {"store_dir", guarded<l_store_dir>},
       {"import", guarded<l_import>},       {"export", guarded<l_export>},
-      {"named_container", guarded<l_named_container>},
+      {"named_container", guarded<l_named_container>}, {"collect_stale", guarded<l_collect_stale>},
       {nullptr, nullptr}};
   lua_newtable(L);
   luaL_register(L, nullptr, fns);

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -261,6 +262,29 @@ Status ImageStore::remove(const std::string& ref) const {
     return {};
   }
   return save(*img);
+}
+
+std::vector<std::string> ImageStore::collect_stale() const {
+  std::vector<std::string> removed;
+  // containers/<pid>-<n> and tmp/<kind>-<pid>-<n>[...]: the pid is the sbx that made them
+  for (const char* kind : {"/containers", "/tmp"}) {
+    DIR* d = opendir((root_ + kind).c_str());
+    if (!d) continue;
+    std::vector<std::string> names;
+    while (auto* e = readdir(d))
+      if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+    closedir(d);
+    for (const auto& n : names) {
+      size_t digits = n.find_first_of("0123456789");
+      if (digits == std::string::npos) continue;
+      pid_t pid = static_cast<pid_t>(std::atol(n.c_str() + digits));
+      if (pid <= 0 || kill(pid, 0) == 0 || errno == EPERM) continue;
+      std::error_code ec;
+      fs::remove_all(root_ + kind + "/" + n, ec);
+      if (!ec) removed.push_back(root_ + kind + "/" + n);
+    }
+  }
+  return removed;
 }
 
 Result<std::vector<std::string>> ImageStore::prune() const {

@@ -54,6 +54,8 @@ class ImageStore {
   // Deletes untagged images (not those a named container uses), then layers no image or
   // container uses; returns the layers' diff ids.
   Result<std::vector<std::string>> prune() const;
+  // Container directories and scratch files of sbx processes that are gone (killed): removed.
+  std::vector<std::string> collect_stale() const;
 
  private:
   Status save(const Image& img) const;

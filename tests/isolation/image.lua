@@ -276,6 +276,40 @@ test("a gzipped docker archive imports; setuid bits are refused without root", f
   expect(out).contains("setuid/setgid bits refused when importing without root")
 end)
 
+
+test("sbx gc removes the container directory of a SIGKILLed sbx", function()
+  assert(sbx.image.from_dir(root, tag .. ":gc"))
+  local bin = os.getenv("SBX_BIN")
+  if not bin then skip("SBX_BIN is not set") end
+  assert(sbx.sys.subreaper(true))
+  local pid = assert(sbx.sys.fork())
+  if pid == 0 then
+    sbx.sys.exec({ "/usr/bin/env", "SBX_STATE=" .. own_store, bin, "-e",
+      "local b = sbx.container{ image = '" .. tag .. ":gc' }; b:run{ '/bin/sleep', '100' }" })
+    sbx.sys.exit(127)
+  end
+  local dir
+  for _ = 1, 100 do
+    local h = io.popen("ls -d " .. store .. "/containers/" .. pid .. "-* 2>/dev/null")
+    dir = (h:read("*l") or "")
+    h:close()
+    if dir ~= "" then break end
+    os.execute("sleep 0.05")
+  end
+  expect(dir, "the running box's container directory").ne("")
+  sbx.sys.kill(pid, 9)
+  sbx.sys.waitpid(pid)
+  os.execute("sleep 0.3")
+  for c in sh("cat /proc/" .. sbx.sys.getpid() .. "/task/*/children"):gmatch("%d+") do sbx.sys.waitpid(tonumber(c)) end
+  sbx.sys.subreaper(false)
+  expect(io.open(dir .. "/upper"), "left behind by the killed sbx").ne(nil)
+  local out = sh("SBX_STATE=" .. own_store .. " " .. bin .. " gc")
+  expect(out).contains("removed " .. dir)
+  expect(io.open(dir .. "/upper"), "after sbx gc").eq(nil)
+  assert(sbx.image.remove(tag .. ":gc"))
+  assert(sbx.image.prune())
+end)
+
 test("the file's own store is removed", function()
   os.execute("rm -rf " .. own_store)
   expect(io.open(own_store .. "/lock")).eq(nil)

@@ -11,7 +11,7 @@ usage: sbx                           an sbx> prompt (Lua with the sbx module loa
        sbx test FILE.lua...          run test files, TAP output (see sbx test --help)
        sbx image ls|inspect|tag|rm|prune|from-dir|import-layer   the local image store
        sbx commit NAME TAG           a named container's changes as a new image
-       sbx gc                        remove what a killed sbx left (its cgroups)
+       sbx gc                        remove what a killed sbx left (cgroups, container dirs, scratch)
        sbx --version | --help
 ]]
 
@@ -121,8 +121,9 @@ function M.main(args)
     io.write(img.id, "\n")
     return 0
   elseif cmd == "gc" then
-    local removed = require("sbx").cgroup.gc()
-    for _, path in ipairs(removed) do io.write("removed cgroup ", path, "\n") end
+    local sbx = require "sbx"
+    for _, path in ipairs(sbx.cgroup.gc()) do io.write("removed cgroup ", path, "\n") end
+    for _, path in ipairs(require("sbx.core").image.collect_stale()) do io.write("removed ", path, "\n") end
     return 0
   elseif cmd == "test" then
     return require("sbx.test").main(rest)
