@@ -159,10 +159,8 @@ int l_tostring(lua_State* L) {
 int l_layout(lua_State* L) {
   core::CgroupHost h = core::detect_cgroups();
   lua_createtable(L, 0, 4);
-  lua_pushstring(L, h.layout.c_str());
-  lua_setfield(L, -2, "layout");
-  lua_pushstring(L, h.v2_root.c_str());
-  lua_setfield(L, -2, "v2_root");
+  set_string(L, "layout", h.layout.c_str());
+  set_string(L, "v2_root", h.v2_root.c_str());
   push_strings(L, h.v2_controllers);
   lua_setfield(L, -2, "v2_controllers");
   lua_createtable(L, 0, 0);

@@ -20,14 +20,12 @@ namespace {
 
 void push_image(lua_State* L, const core::ImageStore& store, const core::Image& img) {
   lua_createtable(L, 0, 8);
-  lua_pushstring(L, img.id.c_str());
-  lua_setfield(L, -2, "id");
+  set_string(L, "id", img.id.c_str());
   push_strings(L, img.layers);
   lua_setfield(L, -2, "layers");
   push_strings(L, img.tags);
   lua_setfield(L, -2, "tags");
-  lua_pushstring(L, img.created.c_str());
-  lua_setfield(L, -2, "created");
+  set_string(L, "created", img.created.c_str());
   std::vector<std::string> dirs;  // top first, as overlay wants them
   for (auto it = img.layers.rbegin(); it != img.layers.rend(); ++it) dirs.push_back(store.layer_dir(*it));
   push_strings(L, dirs);
@@ -39,10 +37,8 @@ void push_image(lua_State* L, const core::ImageStore& store, const core::Image& 
   lua_setfield(L, -2, "cmd");
   push_strings(L, img.config.entrypoint);
   lua_setfield(L, -2, "entrypoint");
-  lua_pushstring(L, img.config.workdir.c_str());
-  lua_setfield(L, -2, "workdir");
-  lua_pushstring(L, img.config.user.c_str());
-  lua_setfield(L, -2, "user");
+  set_string(L, "workdir", img.config.workdir.c_str());
+  set_string(L, "user", img.config.user.c_str());
   lua_setfield(L, -2, "config");
 }
 
@@ -228,10 +224,8 @@ int l_diff(lua_State* L) {
   for (size_t i = 0; i < changes.size(); ++i) {
     lua_createtable(L, 0, 2);
     char k[2] = {changes[i].kind, 0};
-    lua_pushstring(L, k);
-    lua_setfield(L, -2, "kind");
-    lua_pushstring(L, ("/" + changes[i].path).c_str());
-    lua_setfield(L, -2, "path");
+    set_string(L, "kind", k);
+    set_string(L, "path", ("/" + changes[i].path).c_str());
     lua_rawseti(L, -2, static_cast<int>(i + 1));
   }
   return 1;

@@ -79,6 +79,26 @@ std::optional<bool> opt_bool_field(lua_State* L, int idx, const char* what, cons
   return b;
 }
 
+void set_number(lua_State* L, const char* key, lua_Number value) {
+  lua_pushnumber(L, value);
+  lua_setfield(L, -2, key);
+}
+
+void set_integer(lua_State* L, const char* key, lua_Integer value) {
+  lua_pushinteger(L, value);
+  lua_setfield(L, -2, key);
+}
+
+void set_string(lua_State* L, const char* key, const char* value) {
+  lua_pushstring(L, value);
+  lua_setfield(L, -2, key);
+}
+
+void set_bool(lua_State* L, const char* key, bool value) {
+  lua_pushboolean(L, value);
+  lua_setfield(L, -2, key);
+}
+
 void push_strings(lua_State* L, const std::vector<std::string>& v) {
   lua_createtable(L, static_cast<int>(v.size()), 0);  // [list]
   for (size_t i = 0; i < v.size(); ++i) {

@@ -49,6 +49,12 @@ std::optional<bool> opt_bool_field(lua_State* L, int idx, const char* what, cons
 // A list of strings (array part); nullopt when the field is nil.
 std::optional<std::vector<std::string>> opt_string_list_field(lua_State* L, int idx, const char* what,
                                                              const char* key);
+// t[key] = value for the table on top of the stack.
+void set_number(lua_State* L, const char* key, lua_Number value);
+void set_integer(lua_State* L, const char* key, lua_Integer value);
+void set_string(lua_State* L, const char* key, const char* value);
+void set_bool(lua_State* L, const char* key, bool value);
+
 // Pushes a Lua list of the strings.
 void push_strings(lua_State* L, const std::vector<std::string>& v);
 

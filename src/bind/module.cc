@@ -50,8 +50,7 @@ int l_ns_kinds(lua_State* L) {
     lua_createtable(L, 0, 3);  // [list, k]
     lua_pushlstring(L, k.name.data(), k.name.size());
     lua_setfield(L, -2, "name");
-    lua_pushnumber(L, static_cast<lua_Number>(k.flag));
-    lua_setfield(L, -2, "flag");
+    set_number(L, "flag", static_cast<lua_Number>(k.flag));
     lua_pushlstring(L, k.flag_name.data(), k.flag_name.size());
     lua_setfield(L, -2, "flag_name");
     lua_rawseti(L, -2, i++);  // [list]
@@ -74,9 +73,9 @@ int l_ns_ids(lua_State* L) {
 int l_features(lua_State* L) {
   core::Features f = core::detect_features();
   lua_createtable(L, 0, 12);
-  if (f.cgroup == "2" || f.cgroup == "1") lua_pushinteger(L, f.cgroup == "2" ? 2 : 1);
-  else lua_pushstring(L, f.cgroup.c_str());
-  lua_setfield(L, -2, "cgroup");
+  // 2 or 1 as numbers, "hybrid" as a string
+  if (f.cgroup == "2" || f.cgroup == "1") set_integer(L, "cgroup", f.cgroup == "2" ? 2 : 1);
+  else set_string(L, "cgroup", f.cgroup.c_str());
   push_strings(L, f.cgroup_controllers);
   lua_setfield(L, -2, "cgroup_controllers");
   const std::pair<const char*, bool> flags[] = {{"userns", f.userns}, {"overlay", f.overlay}, {"seccomp", f.seccomp},
@@ -86,8 +85,7 @@ int l_features(lua_State* L) {
     lua_pushboolean(L, v);
     lua_setfield(L, -2, k);
   }
-  lua_pushstring(L, f.kernel.c_str());
-  lua_setfield(L, -2, "kernel");
+  set_string(L, "kernel", f.kernel.c_str());
   return 1;
 }
 
@@ -148,10 +146,8 @@ int l_default_device_rules(lua_State* L) {
 
 int l_dirs(lua_State* L) {
   lua_createtable(L, 0, 2);
-  lua_pushstring(L, core::runtime_dir().c_str());
-  lua_setfield(L, -2, "runtime");
-  lua_pushstring(L, core::cache_dir().c_str());
-  lua_setfield(L, -2, "cache");
+  set_string(L, "runtime", core::runtime_dir().c_str());
+  set_string(L, "cache", core::cache_dir().c_str());
   return 1;
 }
 
@@ -190,8 +186,7 @@ int open_core(lua_State* L) {
   lua_setfield(L, -2, "image");
   register_net(L);  // [core, net]
   lua_setfield(L, -2, "net");
-  lua_pushstring(L, SBX_VERSION);
-  lua_setfield(L, -2, "version");
+  set_string(L, "version", SBX_VERSION);
   return 1;
 }
 

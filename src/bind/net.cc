@@ -30,14 +30,10 @@ int l_links(lua_State* L) {
   for (size_t i = 0; i < links->size(); ++i) {
     const auto& l = (*links)[i];
     lua_createtable(L, 0, 4);
-    lua_pushstring(L, l.name.c_str());
-    lua_setfield(L, -2, "name");
-    lua_pushinteger(L, l.index);
-    lua_setfield(L, -2, "index");
-    lua_pushboolean(L, l.up);
-    lua_setfield(L, -2, "up");
-    lua_pushinteger(L, l.mtu);
-    lua_setfield(L, -2, "mtu");
+    set_string(L, "name", l.name.c_str());
+    set_integer(L, "index", l.index);
+    set_bool(L, "up", l.up);
+    set_integer(L, "mtu", l.mtu);
     lua_rawseti(L, -2, static_cast<int>(i + 1));
   }
   return 1;
@@ -93,10 +89,8 @@ int l_ipam_leases(lua_State* L) {
   lua_createtable(L, static_cast<int>(leases->size()), 0);
   for (size_t i = 0; i < leases->size(); ++i) {
     lua_createtable(L, 0, 2);
-    lua_pushstring(L, (*leases)[i].address.c_str());
-    lua_setfield(L, -2, "address");
-    lua_pushinteger(L, (*leases)[i].owner);
-    lua_setfield(L, -2, "owner");
+    set_string(L, "address", (*leases)[i].address.c_str());
+    set_integer(L, "owner", (*leases)[i].owner);
     lua_rawseti(L, -2, static_cast<int>(i + 1));
   }
   return 1;

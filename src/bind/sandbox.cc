@@ -28,16 +28,12 @@ Process* check_process(lua_State* L, int i) {
 int push_status(lua_State* L, const core::ExitStatus& es) {
   lua_createtable(L, 0, 4);  // [st]
   if (es.signal) {
-    lua_pushinteger(L, es.signal);
-    lua_setfield(L, -2, "signal");
+    set_integer(L, "signal", es.signal);
   } else {
-    lua_pushinteger(L, es.code);
-    lua_setfield(L, -2, "code");
+    set_integer(L, "code", es.code);
   }
-  lua_pushinteger(L, es.shell_code());
-  lua_setfield(L, -2, "status");
-  lua_pushboolean(L, !es.signal && es.code == 0);
-  lua_setfield(L, -2, "ok");
+  set_integer(L, "status", es.shell_code());
+  set_bool(L, "ok", !es.signal && es.code == 0);
   return 1;
 }
 
@@ -263,37 +259,27 @@ int l_write(lua_State* L) {
 void push_cgroup_stat(lua_State* L, const core::CgroupStat& st) {
   lua_createtable(L, 0, 5);  // [stat]
   lua_createtable(L, 0, 2);
-  lua_pushnumber(L, static_cast<lua_Number>(st.memory_current));
-  lua_setfield(L, -2, "current");
-  lua_pushnumber(L, static_cast<lua_Number>(st.memory_peak));
-  lua_setfield(L, -2, "peak");
+  set_number(L, "current", static_cast<lua_Number>(st.memory_current));
+  set_number(L, "peak", static_cast<lua_Number>(st.memory_peak));
   lua_setfield(L, -2, "memory");
   lua_createtable(L, 0, 1);
-  lua_pushnumber(L, static_cast<lua_Number>(st.cpu_usage_usec));
-  lua_setfield(L, -2, "usage_usec");
+  set_number(L, "usage_usec", static_cast<lua_Number>(st.cpu_usage_usec));
   lua_setfield(L, -2, "cpu");
   lua_createtable(L, 0, 1);
-  lua_pushnumber(L, static_cast<lua_Number>(st.pids_current));
-  lua_setfield(L, -2, "current");
+  set_number(L, "current", static_cast<lua_Number>(st.pids_current));
   lua_setfield(L, -2, "pids");
   lua_createtable(L, 0, 2);
-  lua_pushnumber(L, static_cast<lua_Number>(st.io_read_bytes));
-  lua_setfield(L, -2, "read_bytes");
-  lua_pushnumber(L, static_cast<lua_Number>(st.io_write_bytes));
-  lua_setfield(L, -2, "write_bytes");
+  set_number(L, "read_bytes", static_cast<lua_Number>(st.io_read_bytes));
+  set_number(L, "write_bytes", static_cast<lua_Number>(st.io_write_bytes));
   lua_setfield(L, -2, "io");
-  lua_pushnumber(L, static_cast<lua_Number>(st.oom_kills));
-  lua_setfield(L, -2, "oom_kills");
+  set_number(L, "oom_kills", static_cast<lua_Number>(st.oom_kills));
 }
 
 void push_cgroup_events(lua_State* L, const core::CgroupEvents& ev) {
   lua_createtable(L, 0, 3);
-  lua_pushnumber(L, static_cast<lua_Number>(ev.oom));
-  lua_setfield(L, -2, "oom");
-  lua_pushnumber(L, static_cast<lua_Number>(ev.oom_kill));
-  lua_setfield(L, -2, "oom_kill");
-  lua_pushnumber(L, static_cast<lua_Number>(ev.pids_max));
-  lua_setfield(L, -2, "pids_max");
+  set_number(L, "oom", static_cast<lua_Number>(ev.oom));
+  set_number(L, "oom_kill", static_cast<lua_Number>(ev.oom_kill));
+  set_number(L, "pids_max", static_cast<lua_Number>(ev.pids_max));
 }
 
 namespace {

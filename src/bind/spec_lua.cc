@@ -58,12 +58,9 @@ void push_map(lua_State* L, const std::vector<core::IdMapEntry>& map) {
   lua_createtable(L, static_cast<int>(map.size()), 0);  // [list]
   for (size_t i = 0; i < map.size(); ++i) {
     lua_createtable(L, 0, 3);  // [list, e]
-    lua_pushnumber(L, map[i].inside);
-    lua_setfield(L, -2, "inside");
-    lua_pushnumber(L, map[i].outside);
-    lua_setfield(L, -2, "outside");
-    lua_pushnumber(L, map[i].count);
-    lua_setfield(L, -2, "count");
+    set_number(L, "inside", map[i].inside);
+    set_number(L, "outside", map[i].outside);
+    set_number(L, "count", map[i].count);
     lua_rawseti(L, -2, static_cast<int>(i + 1));  // [list]
   }
 }
@@ -173,34 +170,27 @@ void push_spec(lua_State* L, const core::Spec& s) {
   push_strings(L, core::namespace_names(s.namespaces));
   lua_setfield(L, -2, "namespaces");
   if (!s.rootfs.empty()) {
-    lua_pushstring(L, s.rootfs.c_str());
-    lua_setfield(L, -2, "rootfs");
+    set_string(L, "rootfs", s.rootfs.c_str());
   }
-  lua_pushboolean(L, s.rootfs_readonly);
-  lua_setfield(L, -2, "rootfs_readonly");
+  set_bool(L, "rootfs_readonly", s.rootfs_readonly);
   lua_createtable(L, static_cast<int>(s.ops.size()), 0);  // [plan, ops]
   for (size_t i = 0; i < s.ops.size(); ++i) {
     const auto& op = s.ops[i];
     lua_newtable(L);  // [plan, ops, op]
-    lua_pushstring(L, core::op_kind_name(op.kind));
-    lua_setfield(L, -2, "kind");
+    set_string(L, "kind", core::op_kind_name(op.kind));
     if (!op.source.empty()) {
       lua_pushlstring(L, op.source.data(), op.source.size());
       lua_setfield(L, -2, "source");
     }
-    lua_pushstring(L, op.dest.c_str());
-    lua_setfield(L, -2, "dest");
+    set_string(L, "dest", op.dest.c_str());
     if (op.optional) {
-      lua_pushboolean(L, 1);
-      lua_setfield(L, -2, "optional");
+      set_bool(L, "optional", 1);
     }
     if (op.size) {
-      lua_pushnumber(L, static_cast<lua_Number>(op.size));
-      lua_setfield(L, -2, "size");
+      set_number(L, "size", static_cast<lua_Number>(op.size));
     }
     if (op.mode) {
-      lua_pushnumber(L, op.mode);
-      lua_setfield(L, -2, "mode");
+      set_number(L, "mode", op.mode);
     }
     lua_rawseti(L, -2, static_cast<int>(i + 1));  // [plan, ops]
   }
@@ -210,32 +200,25 @@ void push_spec(lua_State* L, const core::Spec& s) {
     lua_setfield(L, -2, "uid_map");
     push_map(L, s.gid_map);
     lua_setfield(L, -2, "gid_map");
-    lua_pushboolean(L, s.deny_setgroups);
-    lua_setfield(L, -2, "deny_setgroups");
+    set_bool(L, "deny_setgroups", s.deny_setgroups);
   }
   if (!s.hostname.empty()) {
-    lua_pushstring(L, s.hostname.c_str());
-    lua_setfield(L, -2, "hostname");
+    set_string(L, "hostname", s.hostname.c_str());
   }
-  lua_pushstring(L, s.cwd.c_str());
-  lua_setfield(L, -2, "cwd");
+  set_string(L, "cwd", s.cwd.c_str());
   push_strings(L, s.env);
   lua_setfield(L, -2, "env");
   push_strings(L, s.argv);
   lua_setfield(L, -2, "argv");
   if (s.uid) {
-    lua_pushnumber(L, *s.uid);
-    lua_setfield(L, -2, "uid");
+    set_number(L, "uid", *s.uid);
   }
   if (s.gid) {
-    lua_pushnumber(L, *s.gid);
-    lua_setfield(L, -2, "gid");
+    set_number(L, "gid", *s.gid);
   }
-  lua_pushboolean(L, s.die_with_parent);
-  lua_setfield(L, -2, "die_with_parent");
+  set_bool(L, "die_with_parent", s.die_with_parent);
   if (s.namespaces & CLONE_NEWNET) {
-    lua_pushboolean(L, s.loopback_up);
-    lua_setfield(L, -2, "loopback_up");
+    set_bool(L, "loopback_up", s.loopback_up);
   }
   if (!s.limits.empty()) {
     const auto& l = s.limits;
@@ -250,8 +233,7 @@ void push_spec(lua_State* L, const core::Spec& s) {
     if (l.cpu_weight) num("cpu_weight", static_cast<double>(*l.cpu_weight));
     if (l.pids) num("pids", static_cast<double>(*l.pids));
     if (l.cpuset) {
-      lua_pushstring(L, l.cpuset->c_str());
-      lua_setfield(L, -2, "cpuset");
+      set_string(L, "cpuset", l.cpuset->c_str());
     }
     if (l.devices) {
       lua_createtable(L, static_cast<int>(l.devices->size()), 0);
@@ -265,8 +247,7 @@ void push_spec(lua_State* L, const core::Spec& s) {
       lua_createtable(L, static_cast<int>(l.io.size()), 0);  // [plan, limits, io]
       for (size_t i = 0; i < l.io.size(); ++i) {
         lua_newtable(L);
-        lua_pushstring(L, l.io[i].device.c_str());
-        lua_setfield(L, -2, "device");
+        set_string(L, "device", l.io[i].device.c_str());
         if (l.io[i].rbps) num("rbps", static_cast<double>(l.io[i].rbps));
         if (l.io[i].wbps) num("wbps", static_cast<double>(l.io[i].wbps));
         if (l.io[i].riops) num("riops", static_cast<double>(l.io[i].riops));
@@ -282,25 +263,19 @@ void push_spec(lua_State* L, const core::Spec& s) {
     lua_setfield(L, -2, "layers");
   }
   if (!s.upper.empty()) {
-    lua_pushstring(L, s.upper.c_str());
-    lua_setfield(L, -2, "upper");
-    lua_pushstring(L, s.work.c_str());
-    lua_setfield(L, -2, "work");
+    set_string(L, "upper", s.upper.c_str());
+    set_string(L, "work", s.work.c_str());
   }
   if (!s.join_netns.empty()) {
-    lua_pushstring(L, s.join_netns.c_str());
-    lua_setfield(L, -2, "join_netns");
+    set_string(L, "join_netns", s.join_netns.c_str());
   }
   if (!s.cgroup_parent.empty()) {
-    lua_pushstring(L, s.cgroup_parent.c_str());
-    lua_setfield(L, -2, "cgroup_parent");
+    set_string(L, "cgroup_parent", s.cgroup_parent.c_str());
   }
   if (s.monotonic_offset || s.boottime_offset) {
     lua_createtable(L, 0, 2);
-    lua_pushnumber(L, static_cast<lua_Number>(s.monotonic_offset));
-    lua_setfield(L, -2, "monotonic");
-    lua_pushnumber(L, static_cast<lua_Number>(s.boottime_offset));
-    lua_setfield(L, -2, "boottime");
+    set_number(L, "monotonic", static_cast<lua_Number>(s.monotonic_offset));
+    set_number(L, "boottime", static_cast<lua_Number>(s.boottime_offset));
     lua_setfield(L, -2, "time_offsets");
   }
 }

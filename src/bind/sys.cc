@@ -148,16 +148,11 @@ int l_gethostname(lua_State* L) {
 
 int l_ids(lua_State* L) {
   lua_createtable(L, 0, 4);
-  lua_pushinteger(L, getpid());
-  lua_setfield(L, -2, "pid");
-  lua_pushinteger(L, getppid());
-  lua_setfield(L, -2, "ppid");
-  lua_pushnumber(L, getuid());
-  lua_setfield(L, -2, "uid");
-  lua_pushnumber(L, getgid());
-  lua_setfield(L, -2, "gid");
-  lua_pushnumber(L, geteuid());
-  lua_setfield(L, -2, "euid");
+  set_integer(L, "pid", getpid());
+  set_integer(L, "ppid", getppid());
+  set_number(L, "uid", getuid());
+  set_number(L, "gid", getgid());
+  set_number(L, "euid", geteuid());
   return 1;
 }
 
@@ -201,14 +196,11 @@ int l_waitpid(lua_State* L) {
   if (r < 0) return push_failure(L, core::sys_error("waitpid " + std::to_string(pid)));
   lua_createtable(L, 0, 3);
   if (WIFSIGNALED(st)) {
-    lua_pushinteger(L, WTERMSIG(st));
-    lua_setfield(L, -2, "signal");
+    set_integer(L, "signal", WTERMSIG(st));
   } else {
-    lua_pushinteger(L, WEXITSTATUS(st));
-    lua_setfield(L, -2, "code");
+    set_integer(L, "code", WEXITSTATUS(st));
   }
-  lua_pushinteger(L, WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
-  lua_setfield(L, -2, "status");
+  set_integer(L, "status", WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
   return 1;
 }
 
