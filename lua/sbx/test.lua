@@ -5,6 +5,8 @@
 --   skip("reason")                          inside a case: skipped, with the reason
 --   skip_all("reason")                      at the top: every case of the file is skipped
 --   sh("command")                           runs a shell command: its output (stderr too) and status
+--   before_each(fn)                         fn runs before every case of the file (files are all
+--                                           loaded before any case runs: per-file state goes here)
 -- and prints TAP (prove-readable). Exit status 1 when any case failed.
 local M = {}
 
@@ -56,7 +58,7 @@ end
 
 -- Loads a test file and returns its cases (each { name =, fn = }) and a skip-all reason.
 local function collect(path)
-  local cases, skip_all = {}, nil
+  local cases, skip_all, before = {}, nil, nil
   local env = setmetatable({
     test = function(name, fn)
       if type(name) ~= "string" or type(fn) ~= "function" then error("test(name, function) expected", 2) end
@@ -67,6 +69,7 @@ local function collect(path)
     skip = function(reason) error({ [SKIP] = tostring(reason) }, 2) end,
     skip_all = function(reason) skip_all = tostring(reason) end,
     sh = sh,
+    before_each = function(fn) before = fn end,
     sbx = require "sbx",
   }, { __index = _G })
   local chunk, err = loadfile(path)
@@ -74,6 +77,12 @@ local function collect(path)
   setfenv(chunk, env)
   local ok, lerr = pcall(chunk)
   if not ok then return nil, tostring(lerr) end
+  if before then
+    for _, c in ipairs(cases) do
+      local fn = c.fn
+      c.fn = function() before(); return fn() end
+    end
+  end
   return cases, skip_all
 end
 

@@ -5,11 +5,7 @@ if not root then skip_all("no busybox rootfs") end
 -- a store of this file's own, removed at the end (see the last case)
 local own_store = os.tmpname()
 os.remove(own_store)
--- files are loaded before any case runs: each case switches to this file's store itself
-local test_any = test
-local function test(name, fn)
-  test_any(name, function() sbx.image.store_dir(own_store); return fn() end)
-end
+before_each(function() sbx.image.store_dir(own_store) end)
 if not sbx.features().overlay then skip_all("no overlayfs in this kernel") end
 local store = own_store
 local tag = "sbxtest-" .. sbx.sys.getpid()

@@ -5,11 +5,7 @@ if not root then skip_all("no busybox rootfs") end
 -- a store of this file's own, removed at the end (see the last case)
 local own_store = os.tmpname()
 os.remove(own_store)
--- files are loaded before any case runs: each case switches to this file's store itself
-local test_any = test
-local function test(name, fn)
-  test_any(name, function() sbx.image.store_dir(own_store); return fn() end)
-end
+before_each(function() sbx.image.store_dir(own_store) end)
 local function have(tool) return io.popen("command -v " .. tool):read("*l") ~= nil end
 if not have("podman") then skip_all("podman is not installed (apt-get install podman)") end
 local work = os.tmpname()
