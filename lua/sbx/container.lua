@@ -15,7 +15,7 @@ local KEYS = {
   hostname = "string", mounts = "list of sbx.bind/sbx.tmpfs/... steps", env = "table",
   cwd = "string", uid = "number", gid = "number", uid_map = "list", gid_map = "list",
   time_offsets = "table { monotonic =, boottime = }", die_with_parent = "boolean",
-  net = '"loopback", "none", "host" or { netns = sandbox | pid | "/run/netns/NAME" }', proc = "boolean", dev = "boolean", tmp = "boolean or size",
+  net = '"loopback", "none", "host", "bridge", { bridge = "sbx0", ip =, publish =, subnet =, nat =, name = } or { netns = sandbox | pid | NAME | path }', proc = "boolean", dev = "boolean", tmp = "boolean or size",
   limits = "table { memory =, memory_swap =, cpu =, cpu_weight =, cpuset =, pids =, io = }",
   image = 'string ("name:tag" or an id)',
   name = "string (a persistent container: its upper layer is kept, box:commit works later)",
@@ -36,6 +36,41 @@ local function key_list(t)
 end
 
 local IO_KEYS = { device = true, read_bps = true, write_bps = true, read_iops = true, write_iops = true }
+
+local BRIDGE_KEYS = { bridge = true, subnet = true, ip = true, publish = true, nat = true, name = true }
+
+-- One published port -> "HOST_IP:HOST_PORT:PORT/PROTO" (the core parses and checks it).
+local function port_text(host, port, level)
+  host, port = tostring(host), tostring(port)
+  local proto = port:match("/(%a+)$") or host:match("/(%a+)$") or "tcp"
+  port, host = port:gsub("/%a+$", ""), host:gsub("/%a+$", "")
+  if not port:match("^%d+$") then fail(("net.publish['%s']: '%s' is not a port"):format(host, port), level + 1) end
+  if not host:find(":") then host = "0.0.0.0:" .. host end
+  return host .. ":" .. port .. "/" .. proto
+end
+
+-- net = { bridge = "sbx0", subnet =, ip =, publish = { ["127.0.0.1:8080"] = 80 } or { "8080:80" }, nat =, name = }
+local function bridge_plan(net, opts, level)
+  for k in pairs(net) do
+    if not BRIDGE_KEYS[k] then fail(("net: unknown key '%s' (expected %s, or netns)"):format(tostring(k), key_list(BRIDGE_KEYS)), level + 1) end
+  end
+  local name = net.bridge
+  if name == true or name == nil then name = "sbx0" end
+  if type(name) ~= "string" then fail("net.bridge: expected a bridge name (string) or true", level + 1) end
+  local publish = {}
+  if net.publish ~= nil and type(net.publish) ~= "table" then fail("net.publish: expected a table", level + 1) end
+  for k, v in pairs(net.publish or {}) do
+    if type(k) == "number" and type(v) == "string" and v:find(":") then
+      publish[#publish + 1] = v:find("/") and v or v .. "/tcp"
+      if select(2, v:gsub(":", "")) == 1 then publish[#publish] = "0.0.0.0:" .. publish[#publish] end
+    else
+      publish[#publish + 1] = port_text(k, v, level + 1)
+    end
+  end
+  table.sort(publish)
+  return { bridge = name, subnet = net.subnet, ip = net.ip, publish = publish, nat = net.nat,
+           name = net.name or opts.hostname or opts.name }
+end
 
 -- Portable limits (docker's words) -> the plan's numbers; units and types checked here.
 local function limits_plan(limits, level)
@@ -200,9 +235,15 @@ function M.new(opts)
   end
   local net = opts.net or "loopback"
   local join_netns
-  if type(net) == "table" then
+  local bridge
+  if net == "bridge" then net = { bridge = true } end
+  if type(net) == "table" and net.netns == nil then
+    bridge = bridge_plan(net, opts, level)
+    if not has(ns, "net") then ns[#ns + 1] = "net" end
+    net = "bridge"
+  elseif type(net) == "table" then
     for k in pairs(net) do
-      if k ~= "netns" then fail(("net: unknown key '%s' (expected netns)"):format(tostring(k)), level) end
+      if k ~= "netns" then fail(("net: unknown key '%s' (with netns, no other key)"):format(tostring(k)), level) end
     end
     local target = net.netns
     if type(target) == "number" then join_netns = "/proc/" .. target .. "/ns/net"
@@ -231,6 +272,7 @@ function M.new(opts)
     die_with_parent = opts.die_with_parent ~= false,
     loopback_up = net ~= "none",
     join_netns = join_netns,
+    bridge = bridge,
     ops = {},
     limits = opts.limits and limits_plan(opts.limits, level) or nil,
     cgroup_parent = opts.cgroup_parent,

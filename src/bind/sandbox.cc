@@ -332,6 +332,25 @@ int l_index(lua_State* L) {
     lua_pushstring(L, p->box.cgroup()->path().c_str());
     return 1;
   }
+  if (key == "ip" || key == "ports") {  // on a bridge: its address and published ports
+    const auto& net = p->box.net();
+    if (!net) return 0;
+    if (key == "ip") {
+      lua_pushstring(L, net->address().substr(0, net->address().find('/')).c_str());
+      return 1;
+    }
+    lua_createtable(L, static_cast<int>(net->published().size()), 0);
+    int i = 0;
+    for (const auto& pm : net->published()) {
+      lua_createtable(L, 0, 4);
+      set_string(L, "host_ip", pm.host_ip.c_str());
+      set_integer(L, "host_port", pm.host_port);
+      set_integer(L, "port", pm.port);
+      set_string(L, "proto", pm.proto.c_str());
+      lua_rawseti(L, -2, ++i);
+    }
+    return 1;
+  }
   if (key == "running") {
     if (p->box.running()) (void)p->box.wait(true);
     lua_pushboolean(L, p->box.running());

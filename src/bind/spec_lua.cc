@@ -74,7 +74,7 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
   check_keys(L, idx, "spec",
              {"namespaces", "rootfs", "rootfs_readonly", "ops", "uid_map", "gid_map", "deny_setgroups",
               "hostname", "cwd", "env", "argv", "uid", "gid", "die_with_parent", "time_offsets", "loopback_up",
-              "limits", "cgroup_parent", "layers", "upper", "work", "join_netns"});
+              "limits", "cgroup_parent", "layers", "upper", "work", "join_netns", "bridge"});
   core::Spec s;
   if (auto ns = opt_string_list_field(L, idx, "spec", "namespaces")) {
     auto flags = core::namespace_flags(*ns);
@@ -111,6 +111,27 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
   s.upper = opt_string_field(L, idx, "spec", "upper").value_or("");
   s.join_netns = opt_string_field(L, idx, "spec", "join_netns").value_or("");
   s.work = opt_string_field(L, idx, "spec", "work").value_or("");
+  lua_getfield(L, idx, "bridge");  // [bridge]
+  if (lua_istable(L, -1)) {
+    int t = lua_gettop(L);
+    const char* w = "spec.bridge";
+    check_keys(L, t, w, {"bridge", "subnet", "ip", "publish", "nat", "name"});
+    core::BridgeSpec b;
+    b.bridge = opt_string_field(L, t, w, "bridge").value_or(b.bridge);
+    b.subnet = opt_string_field(L, t, w, "subnet").value_or(b.subnet);
+    b.ip = opt_string_field(L, t, w, "ip").value_or("");
+    b.nat = opt_bool_field(L, t, w, "nat").value_or(true);
+    b.name = opt_string_field(L, t, w, "name").value_or("");
+    for (const auto& text : opt_string_list_field(L, t, w, "publish").value_or(std::vector<std::string>{})) {
+      auto p = core::parse_port_map(text);
+      if (!p) raise(L, "spec.bridge." + p.error().message);
+      b.publish.push_back(*p);
+    }
+    s.bridge = std::move(b);
+  } else if (!lua_isnil(L, -1)) {
+    raise(L, "spec.bridge: expected a table");
+  }
+  lua_pop(L, 1);  // []
   lua_getfield(L, idx, "limits");  // [limits]
   if (lua_istable(L, -1)) {
     int t = lua_gettop(L);
@@ -219,6 +240,24 @@ void push_spec(lua_State* L, const core::Spec& s) {
   set_bool(L, "die_with_parent", s.die_with_parent);
   if (s.namespaces & CLONE_NEWNET) {
     set_bool(L, "loopback_up", s.loopback_up);
+  }
+  if (s.bridge) {
+    const auto& b = *s.bridge;
+    lua_newtable(L);  // [plan, bridge]
+    set_string(L, "bridge", b.bridge.c_str());
+    set_string(L, "subnet", b.subnet.c_str());
+    if (!b.ip.empty()) set_string(L, "ip", b.ip.c_str());
+    if (!b.name.empty()) set_string(L, "name", b.name.c_str());
+    set_bool(L, "nat", b.nat);
+    lua_createtable(L, static_cast<int>(b.publish.size()), 0);
+    for (size_t i = 0; i < b.publish.size(); ++i) {
+      const auto& p = b.publish[i];
+      std::string text = p.host_ip + ":" + std::to_string(p.host_port) + ":" + std::to_string(p.port) + "/" + p.proto;
+      lua_pushstring(L, text.c_str());
+      lua_rawseti(L, -2, static_cast<int>(i + 1));
+    }
+    lua_setfield(L, -2, "publish");
+    lua_setfield(L, -2, "bridge");  // [plan]
   }
   if (!s.limits.empty()) {
     const auto& l = s.limits;

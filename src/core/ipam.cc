@@ -29,7 +29,11 @@ bool alive(pid_t p) { return p > 0 && (kill(p, 0) == 0 || errno == EPERM); }
 struct LeaseFile {
   Fd fd;
   std::string path;
-  std::map<uint32_t, pid_t> leases;  // host address -> owner
+  struct Entry {
+    pid_t owner;
+    std::string name;
+  };
+  std::map<uint32_t, Entry> leases;  // address -> owner
 };
 
 Result<LeaseFile> open_locked(const std::string& state, const std::string& subnet) {
@@ -45,18 +49,24 @@ Result<LeaseFile> open_locked(const std::string& state, const std::string& subne
   f.fd.reset(open(f.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!f.fd.ok() || flock(f.fd.get(), LOCK_EX) != 0) return sys_error("ipam: lock " + f.path);
   std::ifstream in(f.path);
-  std::string addr;
-  pid_t owner;
-  while (in >> addr >> owner) {
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string addr, name;
+    pid_t owner = 0;
+    if (!(fields >> addr >> owner)) continue;
+    fields >> name;
     struct in_addr a;
-    if (inet_pton(AF_INET, addr.c_str(), &a) == 1) f.leases[ntohl(a.s_addr)] = owner;
+    if (inet_pton(AF_INET, addr.c_str(), &a) == 1) f.leases[ntohl(a.s_addr)] = {owner, name};
   }
+  for (auto it = f.leases.begin(); it != f.leases.end();)  // leases of processes that are gone
+    it = alive(it->second.owner) ? std::next(it) : f.leases.erase(it);
   return f;
 }
 
 Status save(const LeaseFile& f) {
   std::ostringstream out;
-  for (const auto& [a, p] : f.leases) out << dotted(a) << " " << p << "\n";
+  for (const auto& [a, e] : f.leases) out << dotted(a) << " " << e.owner << (e.name.empty() ? "" : " ") << e.name << "\n";
   std::string text = out.str();
   if (ftruncate(f.fd.get(), 0) != 0 || pwrite(f.fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
     return sys_error("ipam: write " + f.path);
@@ -79,20 +89,35 @@ Result<std::pair<uint32_t, int>> parse_ipv4_subnet(const std::string& subnet) {
   return std::make_pair(net, prefix);
 }
 
-Result<Lease> ipam_allocate(const std::string& state, const std::string& subnet, pid_t owner) {
+Result<Lease> ipam_allocate(const std::string& state, const std::string& subnet, pid_t owner,
+                            const std::string& name, const std::string& want) {
+  if (name.find_first_of(" \t\n") != std::string::npos) return user_error("ipam: name '" + name + "' has white space");
+  auto parsed = parse_ipv4_subnet(subnet);
+  if (!parsed) return parsed.error();
+  auto [net, prefix] = *parsed;
+  uint32_t size = 1u << (32 - prefix);
+  uint32_t first = 2, last = size - 2;
+  if (!want.empty()) {
+    struct in_addr w;
+    if (inet_pton(AF_INET, want.c_str(), &w) != 1)
+      return user_error("ip '" + want + "': not an IPv4 address (e.g. 10.88.0.9)");
+    uint32_t host = ntohl(w.s_addr) - net;
+    if (host >= size || host < 2 || host == size - 1)
+      return user_error("ip " + want + ": not a usable address of " + subnet + " (.0, .1 and broadcast are reserved)");
+    first = last = host;
+  }
   auto f = open_locked(state, subnet);
   if (!f) return f.error();
-  auto [net, prefix] = *parse_ipv4_subnet(subnet);
-  uint32_t size = 1u << (32 - prefix);
-  for (auto it = f->leases.begin(); it != f->leases.end();)  // leases of processes that are gone
-    it = alive(it->second) ? std::next(it) : f->leases.erase(it);
-  for (uint32_t host = 2; host < size - 1; ++host) {
+  for (uint32_t host = first; host <= last; ++host) {
     uint32_t a = net + host;
     if (f->leases.count(a)) continue;
-    f->leases[a] = owner;
+    f->leases[a] = {owner, name};
     if (auto s = save(*f); !s) return s.error();
-    return Lease{dotted(a) + "/" + std::to_string(prefix), owner};
+    return Lease{dotted(a) + "/" + std::to_string(prefix), owner, name};
   }
+  if (!want.empty())
+    return Error{EADDRINUSE, "ip " + want + ": already leased to pid " + std::to_string(f->leases[net + first].owner) +
+                                 " (leave ip unset to get a free address)"};
   return Error{ENOSPC, "ipam: no free address left in " + subnet};
 }
 
@@ -112,7 +137,7 @@ Result<std::vector<Lease>> ipam_leases(const std::string& state, const std::stri
   auto [net, prefix] = *parse_ipv4_subnet(subnet);
   (void)net;
   std::vector<Lease> out;
-  for (const auto& [a, p] : f->leases) out.push_back({dotted(a) + "/" + std::to_string(prefix), p});
+  for (const auto& [a, e] : f->leases) out.push_back({dotted(a) + "/" + std::to_string(prefix), e.owner, e.name});
   return out;
 }
 

@@ -189,10 +189,11 @@ Status make_mounts_private() {
 }
 
 namespace {
-// True when an op's destination is missing from the rootfs and no earlier op mounts a
-// directory above it (a tmpfs /tmp makes /tmp/x creatable): then the root needs a writable
-// scratch layer to hold the mount point.
-bool needs_mount_points(const Spec& spec) {
+// The ops whose destination is missing from the rootfs and that no earlier op mounts a
+// directory above (a tmpfs /tmp makes /tmp/x creatable): the root needs a writable scratch
+// layer to hold their mount points.
+std::vector<const Op*> missing_mount_points(const Spec& spec) {
+  std::vector<const Op*> out;
   for (size_t i = 0; i < spec.ops.size(); ++i) {
     const std::string& dest = spec.ops[i].dest;
     struct stat st;
@@ -202,9 +203,37 @@ bool needs_mount_points(const Spec& spec) {
       const std::string& above = spec.ops[j].dest;
       covered = dest.size() > above.size() && dest.compare(0, above.size(), above) == 0 && dest[above.size()] == '/';
     }
-    if (!covered) return true;
+    if (!covered) out.push_back(&spec.ops[i]);
   }
-  return false;
+  return out;
+}
+
+// Mount points made in the scratch upper layer itself, before the overlay: through the overlay
+// they would need a copy-up of directories owned by ids the sandbox's user namespace may not map.
+Status precreate_mount_points(const std::vector<const Op*>& ops, const std::string& lower, const std::string& upper) {
+  for (const Op* op : ops) {
+    std::string step = describe(*op);
+    // Parents: same permissions as in the rootfs.
+    for (size_t slash = op->dest.find('/', 1); slash != std::string::npos; slash = op->dest.find('/', slash + 1)) {
+      std::string rel = op->dest.substr(0, slash);
+      struct stat st;
+      unsigned mode = lstat((lower + rel).c_str(), &st) == 0 && S_ISDIR(st.st_mode) ? st.st_mode & 07777 : 0755;
+      if (mkdir((upper + rel).c_str(), mode) != 0 && errno != EEXIST) return sys_error(step + ": mkdir " + rel);
+    }
+    struct stat st;
+    bool file = (op->kind == OpKind::Bind || op->kind == OpKind::RoBind || op->kind == OpKind::DevBind)
+                    ? stat(op->source.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)
+                    : op->kind == OpKind::File;
+    if (op->kind == OpKind::Symlink) continue;  // made by the op itself, in its parent
+    std::string target = upper + op->dest;
+    if (file) {
+      Fd fd(open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+      if (!fd.ok()) return sys_error(step + ": create " + op->dest);
+    } else if (mkdir(target.c_str(), 0755) != 0 && errno != EEXIST) {
+      return sys_error(step + ": mkdir " + op->dest);
+    }
+  }
+  return {};
 }
 }  // namespace
 
@@ -247,7 +276,9 @@ Result<std::string> prepare_root(const Spec& spec, const std::string& stage) {
   struct stat st;
   if (stat(src.c_str(), &st) != 0) return sys_error("rootfs " + src);
   if (!S_ISDIR(st.st_mode)) return Error{ENOTDIR, "rootfs " + src + ": not a directory"};
-  if (!spec.rootfs.empty() && spec.rootfs_readonly && needs_mount_points(spec)) {
+  std::vector<const Op*> missing;
+  if (!spec.rootfs.empty() && spec.rootfs_readonly) missing = missing_mount_points(spec);
+  if (!missing.empty()) {
     // sbx never writes into a read-only root: missing mount points go to a scratch overlay
     // upper layer on a tmpfs, which disappears with the sandbox.
     if (mount("sbx-scratch", stage.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0)
@@ -255,6 +286,7 @@ Result<std::string> prepare_root(const Spec& spec, const std::string& stage) {
     std::string upper = stage + "/upper", work = stage + "/work", root = stage + "/root";
     for (const auto& d : {upper, work, root})
       if (mkdir(d.c_str(), 0755) != 0) return sys_error("mkdir " + d);
+    if (auto s = precreate_mount_points(missing, src, upper); !s) return s.error().context("root with mount points");
     if (auto s = mount_overlay({src}, upper, work, root); !s) return s.error().context("root with mount points");
     return root;
   }

@@ -30,7 +30,8 @@ Sandbox::Sandbox(Sandbox&& o) noexcept
       exit_(o.exit_),
       cgroup_(std::move(o.cgroup_)),
       final_stat_(o.final_stat_),
-      final_events_(o.final_events_) {}
+      final_events_(o.final_events_),
+      net_(std::move(o.net_)) {}
 
 Sandbox& Sandbox::operator=(Sandbox&& o) noexcept {
   if (this != &o) {
@@ -43,6 +44,7 @@ Sandbox& Sandbox::operator=(Sandbox&& o) noexcept {
     cgroup_ = std::move(o.cgroup_);
     final_stat_ = o.final_stat_;
     final_events_ = o.final_events_;
+    net_ = std::move(o.net_);
   }
   return *this;
 }
@@ -97,6 +99,7 @@ Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
     (void)cgroup_->remove();
     cgroup_.reset();
   }
+  if (net_) (void)net_->release();  // keeps address and ports for the status report
   return exit_;
 }
 
@@ -107,8 +110,22 @@ Result<std::string> stage_dir() {
   return dir;
 }
 
-Result<Sandbox> spawn(const Spec& spec, const SpawnIo& io) {
-  if (auto s = validate(spec); !s) return s.error();
+Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
+  if (auto s = validate(given); !s) return s.error();
+  // On a bridge: the lease, the ports and the files come first; the files are bound read-only.
+  std::optional<BridgeAttachment> net;
+  std::optional<Spec> with_files;
+  if (given.bridge) {
+    std::vector<std::pair<std::string, std::string>> files;
+    auto at = BridgeAttachment::prepare(*given.bridge, given.hostname, files);
+    if (!at) return at.error().context("spawn");
+    net = std::move(*at);
+    if (given.namespaces & CLONE_NEWNS) {
+      with_files = given;
+      for (auto& [host, inside] : files) with_files->ops.push_back(Op{OpKind::RoBind, host, inside});
+    }
+  }
+  const Spec& spec = with_files ? *with_files : given;
   ChildChannels ch;
   if (spec.namespaces & CLONE_NEWNS) {
     auto stage = stage_dir();
@@ -172,6 +189,10 @@ Result<Sandbox> spawn(const Spec& spec, const SpawnIo& io) {
   if (spec.namespaces & CLONE_NEWUSER)
     if (auto s = write_id_maps(cl->pid, spec.uid_map, spec.gid_map, spec.deny_setgroups); !s)
       return s.error().context("spawn");  // box's destructor kills and reaps the child
+  if (net) {  // `net` is released by its destructor if anything fails before the box owns it
+    if (auto s = net->connect(cl->pid); !s) return s.error().context("spawn");
+    box.set_net(std::move(*net));  // released when the box is reaped, on every path
+  }
   if (send(parent_sync.get(), "g", 1, MSG_NOSIGNAL) != 1) return sys_error("spawn: start the child");
 
   // EOF: the payload was exec'd (the socket is CLOEXEC). A record: a setup step failed.

@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "bridge.h"
 #include "cgroup.h"
 #include "fd.h"
 #include "result.h"
@@ -46,6 +47,9 @@ class Sandbox {
   void set_cgroup(Cgroup cg) { cgroup_ = std::move(cg); }
   // Stats and events as of the sandbox's end (read just before its group was removed).
   const std::optional<CgroupStat>& final_stat() const { return final_stat_; }
+  // Its place on a host bridge (address, ports); released once the sandbox is reaped.
+  const std::optional<BridgeAttachment>& net() const { return net_; }
+  void set_net(BridgeAttachment at) { net_ = std::move(at); }
   const std::optional<CgroupEvents>& final_events() const { return final_events_; }
 
  private:
@@ -58,6 +62,7 @@ class Sandbox {
   std::optional<Cgroup> cgroup_;
   std::optional<CgroupStat> final_stat_;
   std::optional<CgroupEvents> final_events_;
+  std::optional<BridgeAttachment> net_;
 };
 
 // Validates the spec, starts it, and returns once the payload has been exec'd (or the setup

@@ -1,5 +1,7 @@
 #include "spec.h"
 
+#include "ipam.h"
+
 #include <sched.h>
 
 #include "ns.h"
@@ -96,6 +98,15 @@ Status validate(const Spec& s, bool need_argv) {
   if (!s.join_netns.empty()) {
     if (s.namespaces & CLONE_NEWNET) return user_error("netns: joining one and making a new one at once");
     if (!absolute(s.join_netns)) return user_error("netns: '" + s.join_netns + "' is not an absolute path");
+  }
+  if (s.bridge) {
+    if (!(s.namespaces & CLONE_NEWNET)) return user_error("net.bridge: needs the net namespace");
+    if (!s.join_netns.empty()) return user_error("net: a bridge and netns at once");
+    if (s.bridge->bridge.empty() || s.bridge->bridge.size() > 15)
+      return user_error("net.bridge: '" + s.bridge->bridge + "' is not an interface name (1-15 characters)");
+    if (auto p = parse_ipv4_subnet(s.bridge->subnet); !p) return p.error().context("net.subnet");
+    if (s.bridge->name.find_first_of(" \t\n") != std::string::npos)
+      return user_error("net.name: '" + s.bridge->name + "' has white space");
   }
   bool have_mnt = s.namespaces & CLONE_NEWNS;
   if (!s.layers.empty()) {

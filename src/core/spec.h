@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bridge.h"
 #include "cgroup.h"
 #include "result.h"
 
@@ -50,6 +51,8 @@ struct Spec {
   std::string upper, work;
   // Join this network namespace (a /proc/PID/ns/net or /run/netns/NAME path) instead of making one.
   std::string join_netns;
+  // On a host bridge (needs net): a veth, a leased address, NAT, published ports, /etc/hosts.
+  std::optional<BridgeSpec> bridge;
   Limits limits;              // non-empty: the sandbox gets its own cgroup, made before it runs
   std::string cgroup_parent;  // where that group goes, relative to the hierarchy roots
 };
