@@ -21,6 +21,7 @@ local KEYS = {
   name = "string (a persistent container: its upper layer is kept, box:commit works later)",
   ephemeral = "boolean (image: the upper layer on a tmpfs inside the sandbox, gone at exit; no diff or commit)",
   cgroup_parent = "string",
+  netns = "a name in /run/netns, a path, a pid or a sandbox: join that network namespace",
 }
 
 local RUN_KEYS = { stdin = true, stdout = true, stderr = true, input = true, timeout = true,
@@ -60,9 +61,11 @@ local function bridge_plan(net, opts, level)
   local publish = {}
   if net.publish ~= nil and type(net.publish) ~= "table" then fail("net.publish: expected a table", level + 1) end
   for k, v in pairs(net.publish or {}) do
-    if type(k) == "number" and type(v) == "string" and v:find(":") then
+    if type(k) == "number" then  -- docker's -p forms: "80" (any free host port), "8080:80", "127.0.0.1:8080:80/udp"
+      v = tostring(v)
+      local colons = select(2, v:gsub(":", ""))
+      if colons == 0 then v = "0.0.0.0:0:" .. v elseif colons == 1 then v = "0.0.0.0:" .. v end
       publish[#publish + 1] = v:find("/") and v or v .. "/tcp"
-      if select(2, v:gsub(":", "")) == 1 then publish[#publish] = "0.0.0.0:" .. publish[#publish] end
     else
       publish[#publish + 1] = port_text(k, v, level + 1)
     end
@@ -234,6 +237,10 @@ function M.new(opts)
     if not M.userns_available() then ns = remove(ns, "user") end
   end
   local net = opts.net or "loopback"
+  if opts.netns ~= nil then
+    if opts.net ~= nil then fail("netns and net: give one (netns = X is net = { netns = X })", level) end
+    net = { netns = opts.netns }
+  end
   local join_netns
   local bridge
   if net == "bridge" then net = { bridge = true } end

@@ -44,7 +44,19 @@ function M.route(where, dst, via, ifname)
   return N.route(pid_of(where, "route"), dst, via, ifname)
 end
 
--- IPAM without a daemon: leases in the state directory under a file lock, held by a pid.
+-- Named network namespaces, as iproute2 keeps them (/run/netns/NAME): `ip netns list` and
+-- `ip netns exec NAME` see them; sbx.container{ netns = NAME } joins one (also one made by
+-- `ip netns add`). create -> the path; delete -> true; list -> names.
+function M.create(name) return N.netns_create(name_arg("create", name)) end
+function M.destroy(name) return N.netns_delete(name_arg("destroy", name)) end
+function M.namespaces() return N.netns_list() end
+
+-- The host bridges sbx made that exist now, and the removal of what killed sbx processes left
+-- (veths, per-sandbox files, published ports, unused bridges and the nft table).
+function M.bridges() return N.bridges() end
+function M.gc() return N.gc() end
+
+-- IPAM without a daemon: leases in <runtime dir>/net/ipam under a file lock, held by a pid.
 M.default_subnet = "10.88.0.0/16"
 M.ipam = {}
 -- allocate([subnet [, owner pid]]) -> "10.88.0.2/16"; a lease whose owner is gone is reused.

@@ -1,5 +1,5 @@
 // sbx.net (C half): netlink operations inside a process's network namespace.
-#include "core/image.h"
+#include "core/bridge.h"
 #include "core/ipam.h"
 #include "core/net.h"
 
@@ -72,7 +72,7 @@ int l_route(lua_State* L) {
 
 // ipam_allocate(subnet [, owner_pid]) -> "10.88.0.2/16" | nil, err
 int l_ipam_allocate(lua_State* L) {
-  auto lease = core::ipam_allocate(core::default_state_dir(), luaL_checkstring(L, 1),
+  auto lease = core::ipam_allocate(core::net_state_dir(), luaL_checkstring(L, 1),
                                    static_cast<pid_t>(luaL_optinteger(L, 2, getpid())));
   if (!lease) return push_failure(L, lease.error());
   lua_pushstring(L, lease->address.c_str());
@@ -80,11 +80,11 @@ int l_ipam_allocate(lua_State* L) {
 }
 
 int l_ipam_release(lua_State* L) {
-  return done(L, core::ipam_release(core::default_state_dir(), luaL_checkstring(L, 1), luaL_checkstring(L, 2)));
+  return done(L, core::ipam_release(core::net_state_dir(), luaL_checkstring(L, 1), luaL_checkstring(L, 2)));
 }
 
 int l_ipam_leases(lua_State* L) {
-  auto leases = core::ipam_leases(core::default_state_dir(), luaL_checkstring(L, 1));
+  auto leases = core::ipam_leases(core::net_state_dir(), luaL_checkstring(L, 1));
   if (!leases) return push_failure(L, leases.error());
   lua_createtable(L, static_cast<int>(leases->size()), 0);
   for (size_t i = 0; i < leases->size(); ++i) {
@@ -93,6 +93,29 @@ int l_ipam_leases(lua_State* L) {
     set_integer(L, "owner", (*leases)[i].owner);
     lua_rawseti(L, -2, static_cast<int>(i + 1));
   }
+  return 1;
+}
+
+int l_netns_create(lua_State* L) {
+  auto path = core::netns_create(luaL_checkstring(L, 1));
+  if (!path) return push_failure(L, path.error());
+  lua_pushstring(L, path->c_str());
+  return 1;
+}
+
+int l_netns_delete(lua_State* L) { return done(L, core::netns_delete(luaL_checkstring(L, 1))); }
+
+int push_list(lua_State* L, const core::Result<std::vector<std::string>>& r) {
+  if (!r) return push_failure(L, r.error());
+  push_strings(L, *r);
+  return 1;
+}
+
+int l_netns_list(lua_State* L) { return push_list(L, core::netns_list()); }
+int l_gc(lua_State* L) { return push_list(L, core::bridge_gc()); }
+
+int l_bridges(lua_State* L) {
+  push_strings(L, core::sbx_bridges());
   return 1;
 }
 
@@ -105,7 +128,9 @@ void register_net(lua_State* L) {
                                  {"route", guarded<l_route>},     {"ipam_allocate", guarded<l_ipam_allocate>},
                                  {"bridge", guarded<l_bridge>},   {"attach", guarded<l_attach>},
                                  {"ipam_release", guarded<l_ipam_release>}, {"ipam_leases", guarded<l_ipam_leases>},
-                                 {nullptr, nullptr}};
+                                 {"netns_create", guarded<l_netns_create>}, {"netns_delete", guarded<l_netns_delete>},
+                                 {"netns_list", guarded<l_netns_list>}, {"gc", guarded<l_gc>},
+                                 {"bridges", guarded<l_bridges>}, {nullptr, nullptr}};
   lua_newtable(L);
   luaL_register(L, nullptr, fns);
 }

@@ -19,14 +19,13 @@
 #include "idmap.h"
 #include "ipam.h"
 #include "mount.h"
+#include "ns.h"
 #include "net.h"
 #include "nft.h"
 
 namespace sbx::core {
 
 namespace {
-
-bool alive(pid_t p) { return p > 0 && (kill(p, 0) == 0 || errno == EPERM); }
 
 // The whole of sbx's nftables state. Per-sandbox entries are map elements, so adding and
 // removing one never needs a rule handle.
@@ -426,7 +425,7 @@ Result<std::vector<std::string>> bridge_gc() {
   if (DIR* d = opendir("/sys/class/net")) {
     std::vector<std::string> stale;
     while (auto* e = readdir(d))
-      if (pid_t p = link_owner(e->d_name); p && !alive(p)) stale.push_back(e->d_name);
+      if (pid_t p = link_owner(e->d_name); p && !process_alive(p)) stale.push_back(e->d_name);
     closedir(d);
     for (const auto& l : stale)
       if (net_delete_link(0, l)) removed.push_back("link " + l);
@@ -435,7 +434,7 @@ Result<std::vector<std::string>> bridge_gc() {
   if (DIR* d = opendir(net_state_dir().c_str())) {
     std::vector<std::string> stale;
     while (auto* e = readdir(d))
-      if (pid_t p = link_owner(e->d_name); p && !alive(p)) stale.push_back(e->d_name);
+      if (pid_t p = link_owner(e->d_name); p && !process_alive(p)) stale.push_back(e->d_name);
     closedir(d);
     for (const auto& f : stale) {
       remove_dir_files(net_state_dir() + "/" + f);

@@ -1,5 +1,7 @@
 #include "cgroup.h"
 
+#include "ns.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -68,8 +70,6 @@ std::string controller_of(const std::string& file) {
   if (c == "io") return "io";
   return c;
 }
-
-bool alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
 
 void nap_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
@@ -502,7 +502,7 @@ std::vector<std::string> collect_stale_cgroups(const CgroupHost& host) {
     while (auto* e = readdir(d)) {
       int pid = 0, n = 0;
       char tail;
-      if (std::sscanf(e->d_name, "sbx-%d-%d%c", &pid, &n, &tail) == 2 && pid > 0 && !alive(pid))
+      if (std::sscanf(e->d_name, "sbx-%d-%d%c", &pid, &n, &tail) == 2 && pid > 0 && !process_alive(pid))
         names.insert(e->d_name);
     }
     closedir(d);

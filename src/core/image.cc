@@ -1,5 +1,7 @@
 #include "image.h"
 
+#include "ns.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -278,7 +280,7 @@ std::vector<std::string> ImageStore::collect_stale() const {
       size_t digits = n.find_first_of("0123456789");
       if (digits == std::string::npos) continue;
       pid_t pid = static_cast<pid_t>(std::atol(n.c_str() + digits));
-      if (pid <= 0 || kill(pid, 0) == 0 || errno == EPERM) continue;
+      if (process_alive(pid)) continue;
       std::error_code ec;
       fs::remove_all(root_ + kind + "/" + n, ec);
       if (!ec) removed.push_back(root_ + kind + "/" + n);

@@ -12,6 +12,7 @@
 
 #include "fd.h"
 #include "mount.h"
+#include "ns.h"
 
 namespace sbx::core {
 
@@ -23,8 +24,6 @@ std::string dotted(uint32_t a) {
   inet_ntop(AF_INET, &in, buf, sizeof buf);
   return buf;
 }
-
-bool alive(pid_t p) { return p > 0 && (kill(p, 0) == 0 || errno == EPERM); }
 
 struct LeaseFile {
   Fd fd;
@@ -60,7 +59,7 @@ Result<LeaseFile> open_locked(const std::string& state, const std::string& subne
     if (inet_pton(AF_INET, addr.c_str(), &a) == 1) f.leases[ntohl(a.s_addr)] = {owner, name};
   }
   for (auto it = f.leases.begin(); it != f.leases.end();)  // leases of processes that are gone
-    it = alive(it->second.owner) ? std::next(it) : f.leases.erase(it);
+    it = process_alive(it->second.owner) ? std::next(it) : f.leases.erase(it);
   return f;
 }
 

@@ -11,7 +11,14 @@
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
 #include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <dirent.h>
+#include <linux/magic.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "fd.h"
 
@@ -297,6 +304,69 @@ Status net_add_route(pid_t pid, const std::string& dst, const std::string& via, 
     if (err < 0) return nl_error(a, err, what);
     return {};
   });
+}
+
+const char* const kNetnsDir = "/run/netns";
+
+namespace {
+Status check_netns_name(const std::string& name) {
+  if (name.empty() || name.size() > 64 || name == "." || name == ".." ||
+      name.find_first_of("/ \t\n") != std::string::npos)
+    return user_error("netns '" + name + "': not a usable name (1-64 characters, no '/' or spaces)");
+  return {};
+}
+}  // namespace
+
+Result<std::string> netns_create(const std::string& name) {
+  if (auto s = check_netns_name(name); !s) return s.error();
+  std::string path = std::string(kNetnsDir) + "/" + name, step = "create netns " + name;
+  if (mkdir(kNetnsDir, 0755) != 0 && errno != EEXIST) return sys_error(step + ": mkdir " + kNetnsDir);
+  Fd file(open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0));
+  if (!file.ok()) {
+    if (errno == EEXIST) return Error{EEXIST, step + ": " + path + " exists (sbx.net.delete(\"" + name + "\") or ip netns delete " + name + ")"};
+    return sys_error(step + ": create " + path);
+  }
+  file.reset();
+  // The calling thread makes the namespace, pins it with the bind mount, and goes home.
+  Fd home(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  Status result;
+  if (!home.ok() || unshare(CLONE_NEWNET) != 0) {
+    result = sys_error(step + ": unshare");
+  } else {
+    if (mount("/proc/thread-self/ns/net", path.c_str(), nullptr, MS_BIND, nullptr) != 0) result = sys_error(step + ": bind on " + path);
+    if (setns(home.get(), CLONE_NEWNET) != 0 && result) result = sys_error(step + ": return to the original namespace");
+  }
+  if (!result) {
+    unlink(path.c_str());
+    return result.error();
+  }
+  return path;
+}
+
+Status netns_delete(const std::string& name) {
+  if (auto s = check_netns_name(name); !s) return s;
+  std::string path = std::string(kNetnsDir) + "/" + name, step = "delete netns " + name;
+  struct statfs fs;
+  if (statfs(path.c_str(), &fs) != 0) return sys_error(step);
+  if (fs.f_type != NSFS_MAGIC) return Error{EINVAL, step + ": " + path + " is not a network namespace mount (left alone)"};
+  if (umount2(path.c_str(), MNT_DETACH) != 0) return sys_error(step + ": unmount " + path);
+  if (unlink(path.c_str()) != 0) return sys_error(step + ": remove " + path);
+  rmdir(kNetnsDir);  // only when empty and not a mount point; `ip netns add` makes it again
+  return {};
+}
+
+Result<std::vector<std::string>> netns_list() {
+  std::vector<std::string> out;
+  DIR* d = opendir(kNetnsDir);
+  if (!d) {
+    if (errno == ENOENT) return out;
+    return sys_error(std::string("list ") + kNetnsDir);
+  }
+  while (auto* e = readdir(d))
+    if (e->d_name[0] != '.') out.push_back(e->d_name);
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace sbx::core

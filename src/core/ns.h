@@ -55,4 +55,8 @@ int sys_pidfd_open(pid_t pid, unsigned flags);
 int sys_pidfd_send_signal(int pidfd, int sig);
 int sys_close_range(unsigned first, unsigned last, unsigned flags);
 
+// Whether a process that may own sbx state (a lease, a cgroup, a directory) still runs: a
+// zombie counts as gone (its parent may not have reaped it yet).
+bool process_alive(pid_t pid);
+
 }  // namespace sbx::core

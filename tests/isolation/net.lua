@@ -102,26 +102,29 @@ test("net = { netns = sandbox }: a sandbox joins another's network namespace", f
 end)
 
 test("IPAM: concurrent sbx processes never get the same address; leases of dead owners are reused", function()
-  local store = os.tmpname()
-  os.remove(store)
-  sbx.image.store_dir(store)  -- the state directory (IPAM leases live there too)
   local subnet = "10.213.0.0/24"
-  -- 8 processes at once, each taking 4 addresses for itself
+  -- 8 processes at once, each taking 4 addresses and holding them until all have reported
   local r, w = assert(sbx.sys.pipe())
+  local hold_r, hold_w = assert(sbx.sys.pipe())
   local kids = {}
   for i = 1, 8 do
     local pid = assert(sbx.sys.fork())
     if pid == 0 then
       sbx.sys.close(r)
+      sbx.sys.close(hold_w)
       local got = {}
       for _ = 1, 4 do got[#got + 1] = assert(sbx.net.ipam.allocate(subnet)) end
       sbx.sys.write(w, table.concat(got, " ") .. "\n")
+      sbx.sys.close(w)
+      sbx.sys.read(hold_r)  -- EOF once the parent has read every line
       sbx.sys.exit(0)
     end
     kids[i] = pid
   end
   sbx.sys.close(w)
-  local out = sbx.sys.read(r)
+  sbx.sys.close(hold_r)
+  local out = sbx.sys.read(r)  -- to EOF: every child has written and closed its end
+  sbx.sys.close(hold_w)
   sbx.sys.close(r)
   for _, pid in ipairs(kids) do sbx.sys.waitpid(pid) end
   local seen, n = {}, 0
@@ -141,8 +144,6 @@ test("IPAM: concurrent sbx processes never get the same address; leases of dead 
   local none, err = sbx.net.ipam.allocate("10.213.0.5/24")
   expect(none).eq(nil)
   expect(err).contains("host bits are set")
-  os.execute("rm -rf " .. store)
-  sbx.image.store_dir(os.getenv("SBX_STATE") or "")
 end)
 
 test("a bridge inside a sandbox joins two others (host untouched)", function()

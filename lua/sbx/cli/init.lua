@@ -11,7 +11,8 @@ usage: sbx                           an sbx> prompt (Lua with the sbx module loa
        sbx test FILE.lua...          run test files, TAP output (see sbx test --help)
        sbx image ls|inspect|tag|rm|prune|from-dir|import-layer   the local image store
        sbx commit NAME TAG           a named container's changes as a new image
-       sbx gc                        remove what a killed sbx left (cgroups, container dirs, scratch)
+       sbx gc                        remove what a killed sbx left (cgroups, container dirs, scratch,
+                                     veths, published ports, unused bridges)
        sbx --version | --help
 ]]
 
@@ -124,6 +125,9 @@ function M.main(args)
     local sbx = require "sbx"
     for _, path in ipairs(sbx.cgroup.gc()) do io.write("removed cgroup ", path, "\n") end
     for _, path in ipairs(require("sbx.core").image.collect_stale()) do io.write("removed ", path, "\n") end
+    local net, err = sbx.net.gc()
+    if not net then io.stderr:write("sbx gc: network: ", err, "\n"); return 1 end
+    for _, what in ipairs(net) do io.write("removed ", what, "\n") end
     return 0
   elseif cmd == "test" then
     return require("sbx.test").main(rest)

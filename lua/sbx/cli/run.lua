@@ -20,7 +20,11 @@ M.options = {
   { long = "cwd", short = "w", arg = "required", key = "cwd", meta = "DIR", help = "working directory inside (default /)" },
   { long = "uid", arg = "required", key = "uid", meta = "N", help = "user id inside" },
   { long = "gid", arg = "required", key = "gid", meta = "N", help = "group id inside" },
-  { long = "net", arg = "required", key = "net", meta = "MODE", help = "loopback (default), none (lo down) or host" },
+  { long = "net", arg = "required", key = "net", meta = "MODE", help = "loopback (default), none (lo down), host or bridge (sbx0, NAT)" },
+  { long = "publish", short = "p", arg = "required", key = "publish", list = true, meta = "[IP:]HOST:PORT", help = "publish a port on the host (implies --net bridge; 127.0.0.1:8080:80)" },
+  { long = "ip", arg = "required", key = "ip", meta = "ADDR", help = "this address on the bridge (default: the next free one)" },
+  { long = "bridge", arg = "required", key = "bridge", meta = "NAME", help = "use bridge NAME instead of sbx0 (implies --net bridge)" },
+  { long = "netns", arg = "required", key = "netns", meta = "NAME|PATH", help = "join a named (ip netns) network namespace" },
   { long = "share-net", arg = "none", key = "share_net", help = "keep the host's network namespace" },
   { long = "share-pid", arg = "none", key = "share_pid", help = "keep the host's pid namespace (no init)" },
   { long = "share-ipc", arg = "none", key = "share_ipc", help = "keep the host's ipc namespace" },
@@ -111,7 +115,14 @@ function M.description(opts)
   end
   if opts.time or opts.boottime or opts.monotonic then ns[#ns + 1] = "time" end
   d.ns = ns
-  if opts.net == "host" then d.net = "host" elseif opts.share_net then d.net = "host"
+  local bridged = opts.net == "bridge" or opts.publish or opts.ip or opts.bridge
+  if opts.netns then
+    if opts.net or opts.share_net or bridged then error("--netns joins a namespace: drop --net, --share-net, -p, --ip, --bridge", 0) end
+    d.netns = opts.netns
+  elseif bridged then
+    if opts.net and opts.net ~= "bridge" then error(("--net %s: -p, --ip and --bridge need --net bridge"):format(opts.net), 0) end
+    d.net = { bridge = opts.bridge or true, ip = opts.ip, publish = opts.publish, name = opts.hostname or opts.name }
+  elseif opts.net == "host" or opts.share_net then d.net = "host"
   else d.net = opts.net end
   if opts.boottime or opts.monotonic then
     d.time_offsets = { boottime = opts.boottime, monotonic = opts.monotonic }
@@ -159,7 +170,9 @@ function M.detach(box, argv)
       box:close()
       sys.exit(125)
     end
-    sys.write(w, ("ok %d %s"):format(p.pid, p.cgroup or "-"))
+    local ports = {}
+    for _, m in ipairs(p.ports or {}) do ports[#ports + 1] = ("%s:%d->%d/%s"):format(m.host_ip, m.host_port, m.port, m.proto) end
+    sys.write(w, ("ok %d %s %s %s"):format(p.pid, p.cgroup or "-", p.ip or "-", #ports > 0 and table.concat(ports, ",") or "-"))
     sys.close(w)
     local st = p:wait()
     box:close()
@@ -169,7 +182,7 @@ function M.detach(box, argv)
   sys.close(w)
   local msg = sys.read(r) or ""
   sys.close(r)
-  local init, cg = msg:match("^ok (%d+) (%S+)")
+  local init, cg, ip, ports = msg:match("^ok (%d+) (%S+) (%S+) (%S+)")
   if not init then
     io.stderr:write("sbx run: ", (msg:gsub("^error ", "")), "\n")
     sys.waitpid(pid)
@@ -177,6 +190,7 @@ function M.detach(box, argv)
   end
   io.write(("sbx: running in the background: supervisor pid %d, sandbox pid %s%s\n"):format(
     pid, init, cg ~= "-" and (", cgroup " .. cg) or ""))
+  if ip ~= "-" then io.write(("     address %s%s\n"):format(ip, ports ~= "-" and (", published " .. ports) or "")) end
   io.write(("     stop it with: kill %d\n"):format(pid))
   return 0
 end
