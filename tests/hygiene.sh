@@ -1,6 +1,7 @@
 #!/bin/sh
 # The host-hygiene guard: `snapshot DIR` records the host's mount table, cgroup directories,
-# network links, named netns and sbx processes; `check DIR` fails when they differ afterwards.
+# network links, named netns, nftables ruleset, forwarding sysctls and sbx processes; `check DIR`
+# fails when they differ afterwards.
 set -eu
 mode=$1 dir=$2
 mkdir -p "$dir"
@@ -11,16 +12,20 @@ state() {
   find /sys/fs/cgroup -mindepth 1 -maxdepth 4 -type d 2>/dev/null | sort > "$1/cgroups"
   ip -o link show 2>/dev/null | awk -F': ' '{ print $2 }' | sed 's/@.*//' | sort > "$1/links"
   ls /run/netns 2>/dev/null | sort > "$1/netns" || true
+  { nft list ruleset 2>/dev/null || true; } > "$1/nft"
+  for f in /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/all/forwarding /proc/sys/net/ipv6/conf/all/forwarding \
+           /proc/sys/net/ipv4/conf/all/route_localnet; do echo "$f $(cat $f 2>/dev/null)"; done > "$1/sysctl"
   # processes running an sbx binary or init (sbx-init), other than this script's own
-  ps -eo comm= 2>/dev/null | grep -E '^sbx' | sort > "$1/procs" || true
+  # (zombies are not running: this VM's PID 1 reaps orphans only after a few seconds)
+  ps -eo stat=,comm= 2>/dev/null | awk '$1 !~ /^Z/ && $2 ~ /^sbx/ { print $2 }' | sort > "$1/procs" || true
 }
 case "$mode" in
-  snapshot) state "$dir"; mkdir -p "$dir/before"; mv "$dir"/mounts "$dir"/cgroups "$dir"/links "$dir"/netns "$dir"/procs "$dir/before/" ;;
+  snapshot) state "$dir"; mkdir -p "$dir/before"; mv "$dir"/mounts "$dir"/cgroups "$dir"/links "$dir"/netns "$dir"/nft "$dir"/sysctl "$dir"/procs "$dir/before/" ;;
   check)
     mkdir -p "$dir/after"
     state "$dir/after"
     bad=0
-    for f in mounts cgroups links netns; do
+    for f in mounts cgroups links netns nft sysctl; do
       if ! diff -u "$dir/before/$f" "$dir/after/$f" > "$dir/$f.diff"; then
         echo "host hygiene: $f changed during the test run:"; cat "$dir/$f.diff"; bad=1
       fi
@@ -28,7 +33,7 @@ case "$mode" in
     # processes: only new ones count (one that ended during the run is not a leak)
     left=$(comm -13 "$dir/before/procs" "$dir/after/procs")
     if [ -n "$left" ]; then echo "host hygiene: sbx processes left running:"; echo "$left"; bad=1; fi
-    [ $bad -eq 0 ] && echo "host hygiene: mounts, cgroups, links, netns and processes unchanged"
+    [ $bad -eq 0 ] && echo "host hygiene: mounts, cgroups, links, netns, nftables, sysctls and processes unchanged"
     exit $bad ;;
   *) echo "usage: hygiene.sh snapshot|check DIR" >&2; exit 2 ;;
 esac

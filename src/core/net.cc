@@ -321,9 +321,16 @@ Result<std::string> netns_create(const std::string& name) {
   if (auto s = check_netns_name(name); !s) return s.error();
   std::string path = std::string(kNetnsDir) + "/" + name, step = "create netns " + name;
   if (mkdir(kNetnsDir, 0755) != 0 && errno != EEXIST) return sys_error(step + ": mkdir " + kNetnsDir);
+  // As `ip netns add` does: /run/netns a shared mount (bound on itself the first time), so that
+  // the namespaces show in every mount namespace and `ip netns delete` can unmount them.
+  for (bool bound = false; mount("", kNetnsDir, nullptr, MS_SHARED | MS_REC, nullptr) != 0; bound = true) {
+    if (errno != EINVAL || bound) return sys_error(step + ": make " + kNetnsDir + " shared");
+    if (mount(kNetnsDir, kNetnsDir, nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      return sys_error(step + ": bind " + kNetnsDir + " on itself");
+  }
   Fd file(open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0));
   if (!file.ok()) {
-    if (errno == EEXIST) return Error{EEXIST, step + ": " + path + " exists (sbx.net.delete(\"" + name + "\") or ip netns delete " + name + ")"};
+    if (errno == EEXIST) return Error{EEXIST, step + ": " + path + " exists (sbx.net.destroy(\"" + name + "\") or ip netns delete " + name + ")"};
     return sys_error(step + ": create " + path);
   }
   file.reset();
@@ -351,7 +358,6 @@ Status netns_delete(const std::string& name) {
   if (fs.f_type != NSFS_MAGIC) return Error{EINVAL, step + ": " + path + " is not a network namespace mount (left alone)"};
   if (umount2(path.c_str(), MNT_DETACH) != 0) return sys_error(step + ": unmount " + path);
   if (unlink(path.c_str()) != 0) return sys_error(step + ": remove " + path);
-  rmdir(kNetnsDir);  // only when empty and not a mount point; `ip netns add` makes it again
   return {};
 }
 
