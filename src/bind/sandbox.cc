@@ -332,9 +332,13 @@ int l_index(lua_State* L) {
     lua_pushstring(L, p->box.cgroup()->path().c_str());
     return 1;
   }
-  if (key == "ip" || key == "ports") {  // on a bridge: its address and published ports
+  if (key == "ip" || key == "ports" || key == "link") {  // on a bridge: address, ports, host veth
     const auto& net = p->box.net();
     if (!net) return 0;
+    if (key == "link") {
+      lua_pushstring(L, net->host_link().c_str());
+      return 1;
+    }
     if (key == "ip") {
       lua_pushstring(L, net->address().substr(0, net->address().find('/')).c_str());
       return 1;

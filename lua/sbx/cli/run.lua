@@ -153,9 +153,10 @@ function M.help()
     getopt.usage(M.options) .. "\n"
 end
 
--- -d: a background supervisor (new session, stdio on /dev/null) holds the sandbox, forwards
--- TERM/INT to it and removes its cgroup when it ends; this process prints how to reach it.
-function M.detach(box, argv)
+-- A background supervisor (new session, stdio on /dev/null) holds the sandbox, forwards
+-- TERM/INT to it and removes its cgroup and network when it ends. Returns { supervisor =,
+-- pid =, cgroup =, ip =, ports = "127.0.0.1:8080->80/tcp,..." } or nil, err.
+function M.start_detached(box, argv)
   local sys = sbx.sys
   local r, w = assert(sys.pipe())
   local pid = assert(sys.fork())
@@ -184,14 +185,24 @@ function M.detach(box, argv)
   sys.close(r)
   local init, cg, ip, ports = msg:match("^ok (%d+) (%S+) (%S+) (%S+)")
   if not init then
-    io.stderr:write("sbx run: ", (msg:gsub("^error ", "")), "\n")
     sys.waitpid(pid)
+    return nil, (msg:gsub("^error ", ""))
+  end
+  local function opt(v) if v ~= "-" then return v end end
+  return { supervisor = pid, pid = tonumber(init), cgroup = opt(cg), ip = opt(ip), ports = opt(ports) }
+end
+
+-- -d: start it in the background and say how to reach and stop it.
+function M.detach(box, argv)
+  local d, err = M.start_detached(box, argv)
+  if not d then
+    io.stderr:write("sbx run: ", err, "\n")
     return 125
   end
-  io.write(("sbx: running in the background: supervisor pid %d, sandbox pid %s%s\n"):format(
-    pid, init, cg ~= "-" and (", cgroup " .. cg) or ""))
-  if ip ~= "-" then io.write(("     address %s%s\n"):format(ip, ports ~= "-" and (", published " .. ports) or "")) end
-  io.write(("     stop it with: kill %d\n"):format(pid))
+  io.write(("sbx: running in the background: supervisor pid %d, sandbox pid %d%s\n"):format(
+    d.supervisor, d.pid, d.cgroup and (", cgroup " .. d.cgroup) or ""))
+  if d.ip then io.write(("     address %s%s\n"):format(d.ip, d.ports and (", published " .. d.ports) or "")) end
+  io.write(("     stop it with: kill %d\n"):format(d.supervisor))
   return 0
 end
 
