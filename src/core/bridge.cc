@@ -149,7 +149,12 @@ Status make_bridge(const BridgeSpec& spec) {
     unlink(rec.c_str());
     return e.context(step);
   };
-  if (auto s = net_add_bridge(0, spec.bridge); !s) return s.error().context(step);
+  if (auto s = net_add_bridge(0, spec.bridge); !s) {
+    if (geteuid() != 0)
+      return s.error().context(step + " (a host bridge needs root, CAP_NET_ADMIN on the host; unprivileged "
+                                      "sandboxes can use net = \"loopback\" or join a namespace with netns)");
+    return s.error().context(step);
+  }
   // Written first, so that a failure below (or a kill) leaves something `sbx gc` recognises.
   if (auto s = write_text(rec, spec.subnet + "\n"); !s) return undo(s.error());
   if (auto s = net_add_address(0, spec.bridge, gw + "/" + std::to_string(prefix)); !s) return undo(s.error());

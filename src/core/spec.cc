@@ -107,6 +107,10 @@ Status validate(const Spec& s, bool need_argv) {
     if (auto p = parse_ipv4_subnet(s.bridge->subnet); !p) return p.error().context("net.subnet");
     if (s.bridge->name.find_first_of(" \t\n") != std::string::npos)
       return user_error("net.name: '" + s.bridge->name + "' has white space");
+    // The supervisor holds the lease, the ports and the veth: the sandbox must not outlive it.
+    if (!s.die_with_parent)
+      return user_error("net.bridge with die_with_parent = false: the bridge plumbing lives as long as the process "
+                        "that started the sandbox (use sbx run -d for a sandbox that outlives the caller)");
   }
   bool have_mnt = s.namespaces & CLONE_NEWNS;
   if (!s.layers.empty()) {

@@ -129,6 +129,8 @@ test("publish: a port the host already uses is refused by name, and nothing is m
   listener:kill("KILL"); listener:wait()
   nothing_left(before)
   expect_error(function() sbx.container{ net = { publish = { "80:abc" } } }:spawn{ "true" } end, "is not 1..65535")
+  expect_error(function() sbx.container{ net = "bridge", die_with_parent = false } end, "sbx run %-d for a sandbox that outlives")
+  expect_error(function() sbx.container{ net = { bridge = "a-name-far-too-long" } } end, "not an interface name")
   local q, err2 = sbx.container{ rootfs = root, net = { ip = "10.99.0.5" } }:spawn{ "true" }
   expect(q).eq(nil)
   expect(err2).contains("not a usable address of 10.88.0.0/16")
