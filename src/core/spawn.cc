@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,7 +123,13 @@ Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
     net = std::move(*at);
     if (given.namespaces & CLONE_NEWNS) {
       with_files = given;
-      for (auto& [host, inside] : files) with_files->ops.push_back(Op{OpKind::RoBind, host, inside});
+      for (auto& [host, inside] : files) {
+        // A root whose /etc/resolv.conf is a symlink (systemd-resolved) keeps its own: sbx never
+        // mounts on a symlink.
+        struct stat st;
+        if (given.layers.empty() && lstat((given.rootfs + inside).c_str(), &st) == 0 && S_ISLNK(st.st_mode)) continue;
+        with_files->ops.push_back(Op{OpKind::RoBind, host, inside});
+      }
     }
   }
   const Spec& spec = with_files ? *with_files : given;

@@ -239,3 +239,14 @@ test("sbx gc: what a SIGKILLed supervisor left (veth, files, published port, bri
   expect(removed).contains("removed bridge sbx0")
   nothing_left(before)
 end)
+
+test("a root whose /etc/resolv.conf is a symlink keeps it (sbx never mounts on a symlink); hosts still bound", function()
+  local dir = os.tmpname()
+  os.remove(dir)
+  run(("cp -a %s %s && chmod 755 %s && ln -sf ../run/resolv.conf %s/etc/resolv.conf"):format(root, dir, dir, dir))
+  local st = sbx.container{ rootfs = dir, hostname = "linked", net = "bridge" }:run{ "sh", "-c",
+    "readlink /etc/resolv.conf; grep linked /etc/hosts", stdout = "pipe", stderr = "pipe" }
+  run("rm -rf " .. dir)
+  expect(st.code, st.stderr).eq(0)
+  expect(st.stdout).match("^%.%./run/resolv%.conf\n10%.88%.%d+%.%d+\tlinked\n$")
+end)
