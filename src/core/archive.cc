@@ -45,13 +45,8 @@ Result<const ArchiveApi*> archive_api() {
   static bool tried = false;
   if (!tried) {
     tried = true;
-    void* h = dlopen("libarchive.so.13", RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-      error = std::string("load libarchive: ") + dlerror() + " (apt-get install libarchive13)";
-    } else {
-#define SBX_LOAD(name)                                                                  \
-  api.name = reinterpret_cast<decltype(&::name)>(dlsym(h, #name));                     \
-  if (!api.name && error.empty()) error = "load libarchive: no symbol " #name;
+    if (void* h = dl_open("libarchive.so.13", RTLD_NOW | RTLD_LOCAL, "libarchive", "libarchive13", error)) {
+#define SBX_LOAD(name) dl_sym(h, api.name, #name, "libarchive", error);
       SBX_ARCHIVE_FUNCTIONS(SBX_LOAD)
 #undef SBX_LOAD
     }

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "dl.h"
 #include "result.h"
 
 namespace sbx::core {
@@ -25,9 +26,7 @@ namespace sbx::core {
   X(archive_entry_set_mtime) X(archive_write_add_filter_gzip) X(archive_write_set_bytes_in_last_block)
 
 struct ArchiveApi {
-#define SBX_DECLARE(name) decltype(&::name) name = nullptr;
-  SBX_ARCHIVE_FUNCTIONS(SBX_DECLARE)
-#undef SBX_DECLARE
+  SBX_ARCHIVE_FUNCTIONS(SBX_DL_DECLARE)
 };
 
 // The loaded API, or an error saying which library is missing and how to install it.

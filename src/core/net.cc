@@ -1,6 +1,5 @@
 #include "net.h"
 
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
 #include <net/if.h>
@@ -20,6 +19,7 @@
 
 #include <algorithm>
 
+#include "dl.h"
 #include "fd.h"
 
 namespace sbx::core {
@@ -41,10 +41,8 @@ namespace {
   X(rtnl_link_enslave_ifindex)
 
 struct NlApi {
-#define SBX_DECLARE(name) decltype(&::name) name = nullptr;
-  SBX_NL_FUNCTIONS(SBX_DECLARE)
-  SBX_RTNL_FUNCTIONS(SBX_DECLARE)
-#undef SBX_DECLARE
+  SBX_NL_FUNCTIONS(SBX_DL_DECLARE)
+  SBX_RTNL_FUNCTIONS(SBX_DL_DECLARE)
 };
 
 Result<const NlApi*> nl_api() {
@@ -53,21 +51,15 @@ Result<const NlApi*> nl_api() {
   static bool tried = false;
   if (!tried) {
     tried = true;
-    void* nl = dlopen("libnl-3.so.200", RTLD_NOW | RTLD_GLOBAL);
-    void* rt = nl ? dlopen("libnl-route-3.so.200", RTLD_NOW | RTLD_LOCAL) : nullptr;
-    if (!nl || !rt) {
-      error = std::string("load libnl-route-3: ") + dlerror() + " (apt-get install libnl-route-3-200)";
-    } else {
-#define SBX_LOAD_FROM(lib, name)                                                        \
-  api.name = reinterpret_cast<decltype(&::name)>(dlsym(lib, #name));                   \
-  if (!api.name && error.empty()) error = "load libnl: no symbol " #name;
-#define SBX_LOAD_NL(name) SBX_LOAD_FROM(nl, name)
-#define SBX_LOAD_RT(name) SBX_LOAD_FROM(rt, name)
+    void* nl = dl_open("libnl-3.so.200", RTLD_NOW | RTLD_GLOBAL, "libnl-3", "libnl-3-200", error);
+    void* rt = nl ? dl_open("libnl-route-3.so.200", RTLD_NOW | RTLD_LOCAL, "libnl-route-3", "libnl-route-3-200", error) : nullptr;
+    if (rt) {
+#define SBX_LOAD_NL(name) dl_sym(nl, api.name, #name, "libnl-3", error);
+#define SBX_LOAD_RT(name) dl_sym(rt, api.name, #name, "libnl-route-3", error);
       SBX_NL_FUNCTIONS(SBX_LOAD_NL)
       SBX_RTNL_FUNCTIONS(SBX_LOAD_RT)
 #undef SBX_LOAD_NL
 #undef SBX_LOAD_RT
-#undef SBX_LOAD_FROM
     }
   }
   if (!error.empty()) return Error{ENOSYS, error};

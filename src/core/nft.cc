@@ -1,7 +1,8 @@
 #include "nft.h"
 
-#include <dlfcn.h>
 #include <nftables/libnftables.h>
+
+#include "dl.h"
 
 namespace sbx::core {
 
@@ -13,9 +14,7 @@ namespace {
   X(nft_ctx_output_set_flags)
 
 struct NftApi {
-#define SBX_DECLARE(name) decltype(&::name) name = nullptr;
-  SBX_NFT_FUNCTIONS(SBX_DECLARE)
-#undef SBX_DECLARE
+  SBX_NFT_FUNCTIONS(SBX_DL_DECLARE)
 };
 
 Result<const NftApi*> nft_api() {
@@ -24,13 +23,8 @@ Result<const NftApi*> nft_api() {
   static bool tried = false;
   if (!tried) {
     tried = true;
-    void* lib = dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-      error = std::string("load libnftables: ") + dlerror() + " (apt-get install libnftables1)";
-    } else {
-#define SBX_LOAD(name)                                                      \
-  api.name = reinterpret_cast<decltype(&::name)>(dlsym(lib, #name));       \
-  if (!api.name && error.empty()) error = "load libnftables: no symbol " #name;
+    if (void* lib = dl_open("libnftables.so.1", RTLD_NOW | RTLD_LOCAL, "libnftables", "libnftables1", error)) {
+#define SBX_LOAD(name) dl_sym(lib, api.name, #name, "libnftables", error);
       SBX_NFT_FUNCTIONS(SBX_LOAD)
 #undef SBX_LOAD
     }
