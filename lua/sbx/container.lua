@@ -25,7 +25,7 @@ local KEYS = {
 }
 
 local RUN_KEYS = { stdin = true, stdout = true, stderr = true, input = true, timeout = true,
-                   env = true, cwd = true, uid = true, gid = true }
+                   env = true, cwd = true, uid = true, gid = true, tty = true }
 
 local function fail(msg, level) error("sbx.container: " .. msg, level + 1) end
 
@@ -406,7 +406,7 @@ end
 -- box:spawn{ argv..., stdin/stdout/stderr = "inherit"|"null"|"pipe"|fd } -> sbx.Process
 function Box:spawn(args)
   local plan = run_plan(self, args, 2)
-  local p, err, errno = core.spawn(plan, { stdin = args.stdin, stdout = args.stdout, stderr = args.stderr })
+  local p, err, errno = core.spawn(plan, { stdin = args.stdin, stdout = args.stdout, stderr = args.stderr, tty = args.tty })
   if not p then return nil, err, errno end
   self._procs[p] = true
   return p
@@ -416,6 +416,20 @@ end
 -- { ok = true, code = 0, status = 0, stdout = "...", stderr = "..." } or { signal = 9, ... }.
 function Box:run(args)
   local plan = run_plan(self, args, 2)
+  if args.tty then
+    -- a new pseudo-terminal, joined to ours (raw mode) until it ends
+    if args.stdin or args.stdout or args.stderr or args.input then
+      error("box:run: tty = true gives the sandbox a terminal for stdin, stdout and stderr (drop them)", 2)
+    end
+    local p, err, errno = core.spawn(plan, { tty = true })
+    if not p then return nil, err, errno end
+    self._procs[p] = true
+    local st, werr = p:interact()
+    self._procs[p] = nil
+    if not st then return nil, werr end
+    st.pid = p.pid
+    return st
+  end
   local stdin = args.stdin
   if args.input ~= nil then stdin = "pipe" end
   local p, err, errno = core.spawn(plan, { stdin = stdin, stdout = args.stdout, stderr = args.stderr })
@@ -442,6 +456,19 @@ function Box:run(args)
   end
   self._procs[p] = nil
   return st
+end
+
+-- box:shell([cmd]) -> status: an interactive shell (or cmd: a string for /bin/sh -c, or a list)
+-- on the sandbox's own terminal, with the caller's TERM.
+function Box:shell(cmd)
+  local argv
+  if cmd == nil then argv = { "/bin/sh" }
+  elseif type(cmd) == "string" then argv = { "/bin/sh", "-c", cmd }
+  elseif type(cmd) == "table" then argv = {}; for i, a in ipairs(cmd) do argv[i] = a end
+  else error("box:shell: expected nothing, a command string or a list", 2) end
+  argv.tty = true
+  argv.env = { TERM = os.getenv("TERM") or "xterm" }
+  return self:run(argv)
 end
 
 -- Kills and reaps every sandbox this box started that still runs, and removes its container

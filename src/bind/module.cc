@@ -29,6 +29,7 @@ void register_json(lua_State* L);
 void register_cgroup(lua_State* L);
 void register_image(lua_State* L);
 void register_net(lua_State* L);
+void register_edit(lua_State* L);
 
 namespace {
 
@@ -186,6 +187,8 @@ int open_core(lua_State* L) {
   lua_setfield(L, -2, "image");
   register_net(L);  // [core, net]
   lua_setfield(L, -2, "net");
+  register_edit(L);  // [core, edit]
+  lua_setfield(L, -2, "edit");
   set_string(L, "version", SBX_VERSION);
   return 1;
 }

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "core/forward.h"
+#include "core/pty.h"
 #include "core/ns.h"
 #include "spec_lua.h"
 
@@ -100,17 +101,28 @@ class PipeSignalBlock {
 int l_spawn(lua_State* L) {
   core::Spec spec = spec_from_lua(L, 1);
   int io_idx = lua_istable(L, 2) ? 2 : 0;
-  if (io_idx) check_keys(L, io_idx, "io", {"stdin", "stdout", "stderr"});
+  if (io_idx) check_keys(L, io_idx, "io", {"stdin", "stdout", "stderr", "tty"});
   core::SpawnIo io;
   core::Fd parents[3], childs[3];
-  static const char* const kKeys[3] = {"stdin", "stdout", "stderr"};
-  for (int i = 0; i < 3; ++i)
-    if (auto s = open_stdio(L, io_idx, kKeys[i], i, io.stdio[i], parents[i], childs[i]); !s)
-      return push_failure(L, s.error());
+  std::optional<core::Pty> pty;
+  if (io_idx && opt_bool_field(L, io_idx, "io", "tty").value_or(false)) {
+    // A new pseudo-terminal for all three (sized like ours), never our own terminal.
+    auto made = core::open_pty(0);
+    if (!made) return push_failure(L, made.error());
+    pty = std::move(*made);
+    for (int i = 0; i < 3; ++i) io.stdio[i] = pty->slave.get();
+    io.tty = true;
+  } else {
+    static const char* const kKeys[3] = {"stdin", "stdout", "stderr"};
+    for (int i = 0; i < 3; ++i)
+      if (auto s = open_stdio(L, io_idx, kKeys[i], i, io.stdio[i], parents[i], childs[i]); !s)
+        return push_failure(L, s.error());
+  }
   auto box = core::spawn(spec, io);
   if (!box) return push_failure(L, box.error());
   Process* p = new_process(L, std::move(*box));  // [p]
   for (int i = 0; i < 3; ++i) p->pipes[i] = std::move(parents[i]);
+  if (pty) p->tty = std::move(pty->master);  // our slave copy closes here: EOF comes from the sandbox's
   p->name = spec.argv.empty() ? "" : spec.argv[0];
   return 1;
 }
@@ -315,6 +327,21 @@ int l_events(lua_State* L) {
   return push_failure(L, {ENOENT, "events: this sandbox has no cgroup (give it limits)"});
 }
 
+// p:interact() -> status: our terminal joined to the sandbox's pty (raw mode meanwhile) until
+// it ends; then the exit status as p:wait() gives it.
+int l_interact(lua_State* L) {
+  Process* p = check_process(L, 1);
+  if (!p->tty.ok()) raise(L, "interact: this sandbox has no terminal (spawn it with tty = true)");
+  if (!p->box.exit_status()) {
+    core::SignalForward fwd(p->box.pidfd());
+    if (auto s = core::pty_proxy(p->tty.get(), p->box.pidfd()); !s) return push_failure(L, s.error());
+  }
+  p->tty.reset();
+  auto st = p->box.wait(false);
+  if (!st) return push_failure(L, st.error());
+  return push_status(L, **st);
+}
+
 int l_close_stdin(lua_State* L) {
   check_process(L, 1)->pipes[0].reset();
   return 0;
@@ -394,6 +421,7 @@ void register_process(lua_State* L) {
       {"wait", guarded<l_wait>},         {"kill", guarded<l_kill>},
       {"read", guarded<l_read>},         {"write", guarded<l_write>},
       {"close_stdin", guarded<l_close_stdin>}, {"communicate", guarded<l_communicate>},
+      {"interact", guarded<l_interact>},
       {"stat", guarded<l_stat>},         {"events", guarded<l_events>},
       {"__index", guarded<l_index>},     {"__gc", guarded<l_gc>},
       {"__tostring", guarded<l_tostring>}, {nullptr, nullptr}};

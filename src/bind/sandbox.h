@@ -10,6 +10,7 @@ namespace sbx::bind {
 struct Process {
   core::Sandbox box;
   core::Fd pipes[3];  // parent ends: stdin (write), stdout, stderr (read)
+  core::Fd tty;       // the master side of its pseudo-terminal (io.tty = true)
   std::string name;
 };
 

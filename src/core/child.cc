@@ -199,6 +199,8 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   reset_signals(&old_mask);
   if (ch.status >= 0) close(ch.status);
 
+  // Job control inside: the payload leads a session whose terminal is the sandbox's own pty.
+  if (ch.tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) != 0)) fail(ch, sys_error("make the pty the controlling terminal"));
   if (chdir(spec.cwd.c_str()) != 0) fail(ch, sys_error("cwd " + spec.cwd));
   set_credentials(spec, ch);
   if (spec.die_with_parent) {

@@ -11,6 +11,7 @@ struct ChildChannels {
   int sync = -1;    // SOCK_SEQPACKET: parent sends "go", child sends one failure record
   int status = -1;  // pipe write end: the init writes the payload's exit status here
   int stdio[3] = {-1, -1, -1};  // fds to become 0, 1, 2 (-1: inherit)
+  bool tty = false;             // 0 is a terminal: a new session, with it as the controlling tty
   std::string stage;            // directory the new root is assembled on
 };
 

@@ -14,6 +14,7 @@ class SignalForward {
 
  private:
   int previous_pidfd_;
+  const struct sigaction* previous_int_;
   struct sigaction old_[6];
 };
 

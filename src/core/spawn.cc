@@ -148,6 +148,7 @@ Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
   ch.sync = child_sync.get();
   ch.status = status_write.get();
   for (int i = 0; i < 3; ++i) ch.stdio[i] = io.stdio[i];
+  ch.tty = io.tty;
 
   // With limits the sandbox gets its own cgroup, joined before "go" (before anything runs). Its
   // cgroup namespace must be rooted there, so the child unshares it after the move.

@@ -15,6 +15,7 @@ namespace sbx::core {
 
 struct SpawnIo {
   int stdio[3] = {-1, -1, -1};  // fds for the payload's 0, 1, 2; -1 inherits the supervisor's
+  bool tty = false;  // stdio is a terminal: the payload gets a new session with it as controlling tty
 };
 
 struct ExitStatus {

@@ -1,20 +1,7 @@
 -- The sbx command line. Every mode reaches the same Lua API (and so the same core path).
 local M = {}
 
-local USAGE = [[
-usage: sbx                           an sbx> prompt (Lua with the sbx module loaded)
-       sbx FILE.lua [ARGS...]        run a script (arg = { [0] = FILE, ... }, sbx is a global)
-       sbx -e 'CODE' [ARGS...]       run a chunk of Lua
-       sbx run [OPTIONS] -- CMD...   run CMD in a new sandbox, everything isolated (see sbx run --help)
-       sbx unshare [FLAGS] -- CMD    util-linux unshare(1) flags and meaning
-       sbx nsenter -t PID [FLAGS]    util-linux nsenter(1): join a running process's namespaces
-       sbx test FILE.lua...          run test files, TAP output (see sbx test --help)
-       sbx image ls|inspect|tag|rm|prune|from-dir|import-layer   the local image store
-       sbx commit NAME TAG           a named container's changes as a new image
-       sbx gc                        remove what a killed sbx left (cgroups, container dirs, scratch,
-                                     veths, published ports, unused bridges)
-       sbx --version | --help
-]]
+local USAGE = require("sbx.help").usage
 
 local function run_chunk(chunk, name, args)
   local sbx = require "sbx"
@@ -44,40 +31,7 @@ local function script(path, rest)
 end
 
 local function repl()
-  local sbx = require "sbx"
-  _G.sbx = sbx
-  io.write("sbx ", sbx.version, " (LuaJIT) - Ctrl-D to leave\n")
-  local buffer = ""
-  while true do
-    io.write(buffer == "" and "sbx> " or "...> ")
-    io.flush()
-    local line = io.read("*l")
-    if not line then io.write("\n"); return 0 end
-    buffer = buffer == "" and line or (buffer .. "\n" .. line)
-    local src = buffer:gsub("^=", "return ")
-    local chunk, err = loadstring("return " .. src, "=stdin")
-    if not chunk then chunk, err = loadstring(src, "=stdin") end
-    if not chunk and err:match("<eof>") then
-      -- incomplete: keep reading
-    else
-      buffer = ""
-      if not chunk then
-        io.write(err, "\n")
-      else
-        local res = { xpcall(chunk, function(e) return debug.traceback(tostring(e), 2) end) }
-        if not res[1] then
-          io.write(tostring(res[2]), "\n")
-        elseif #res > 1 then
-          local out = {}
-          for i = 2, #res do
-            local v = res[i]
-            out[#out + 1] = type(v) == "table" and sbx.json.encode(v, 2) or tostring(v)
-          end
-          io.write(table.concat(out, "\t"), "\n")
-        end
-      end
-    end
-  end
+  return require("sbx.repl").run()
 end
 
 function M.main(args)
@@ -90,9 +44,26 @@ function M.main(args)
     local chunk, err = loadstring(src, "=stdin")
     if not chunk then io.stderr:write("sbx: ", err, "\n"); return 1 end
     return run_chunk(chunk, "stdin", { [0] = "-" })
-  elseif cmd == "--help" or cmd == "-h" or cmd == "help" then
+  elseif cmd == "--help" or cmd == "-h" then
     io.write(USAGE)
     return 0
+  elseif cmd == "help" then
+    local help = require "sbx.help"
+    if rest[1] == "--markdown" then io.write(help.markdown()); return 0 end
+    if not rest[1] then io.write(USAGE, "\n", help.text()); return 0 end
+    local text, err = help.text(rest[1])
+    if not text then io.stderr:write("sbx help: ", err, "\n"); return 1 end
+    io.write(text)
+    return 0
+  elseif cmd == "-i" then
+    -- a script, then the prompt with the globals it set
+    if not rest[1] then return repl() end
+    local chunk, err = loadfile(rest[1])
+    if not chunk then io.stderr:write("sbx: ", err, "\n"); return 1 end
+    local a = { [0] = rest[1] }
+    for i = 2, #rest do a[i - 1] = rest[i] end
+    run_chunk(chunk, rest[1], a)
+    return repl()
   elseif cmd == "--version" or cmd == "-V" then
     io.write("sbx ", require("sbx.core").version, "\n")
     return 0

@@ -43,6 +43,8 @@ M.options = {
   { long = "cgroup-parent", arg = "required", key = "cgroup_parent", meta = "PATH", help = "create the sandbox's group under PATH" },
   { long = "stats", arg = "none", key = "stats", help = "print the sandbox's cgroup figures on stderr at the end" },
   { long = "timeout", arg = "required", key = "timeout", meta = "SECS", help = "kill the sandbox after SECS" },
+  { long = "tty", short = "t", arg = "none", key = "tty", help = "a new pseudo-terminal for COMMAND, joined to yours (sbx run -it -- sh)" },
+  { long = "interactive", short = "i", arg = "none", key = "interactive", help = "keep stdin open (it is: accepted for docker's -it)" },
   { long = "detach", short = "d", arg = "none", key = "detach", help = "leave it running in the background; print how to stop it" },
   { long = "print-spec", arg = "none", key = "print_spec", help = "print the plan as JSON and exit" },
   { long = "help", short = "h", arg = "none", key = "help", help = "this help" },
@@ -236,6 +238,11 @@ function M.main(args)
     local n = tonumber(opts.timeout)
     if not n then io.stderr:write("sbx run: --timeout: not a number\n"); return 125 end
     args2.timeout = n
+  end
+  if opts.tty then
+    if opts.detach then io.stderr:write("sbx run: -t and -d: a detached sandbox has no terminal to join\n"); return 125 end
+    args2.tty = true
+    args2.env = { TERM = os.getenv("TERM") or "xterm" }
   end
   if opts.detach then return M.detach(box, args2) end
   local st, err = box:run(args2)

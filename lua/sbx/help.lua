@@ -1,0 +1,118 @@
+-- The one source of sbx's reference text: help() at the prompt, `sbx --help`, `sbx help NAME`
+-- and docs/reference.md (`sbx help --markdown`) are all made from the entries below.
+local M = {}
+
+M.usage = [[
+usage: sbx                           the sbx> prompt (Lua with sbx loaded; help() for help)
+       sbx -i FILE.lua [ARGS...]     run a script, then the prompt with its globals
+       sbx FILE.lua [ARGS...]        run a script (arg = { [0] = FILE, ... }, sbx is a global)
+       sbx -e 'CODE' [ARGS...]       run a chunk of Lua;  echo 'print(1)' | sbx  runs stdin
+       sbx run [OPTIONS] -- CMD...   run CMD in a new sandbox, everything isolated (see sbx run --help)
+       sbx unshare [FLAGS] -- CMD    util-linux unshare(1) flags and meaning
+       sbx nsenter -t PID [FLAGS]    util-linux nsenter(1): join a running process's namespaces
+       sbx test FILE.lua...          run test files, TAP output (see sbx test --help)
+       sbx image ls|inspect|tag|rm|prune|from-dir|import-layer   the local image store
+       sbx commit NAME TAG           a named container's changes as a new image
+       sbx gc                        remove what a killed sbx left (cgroups, container dirs, scratch,
+                                     veths, published ports, unused bridges)
+       sbx help [NAME | --markdown]  the reference (one entry, or all of it as Markdown)
+       sbx --version | --help
+]]
+
+-- { name, signature, text, example }: `name` is how the value is reached from the sbx global
+-- (help(sbx.container) finds the entry by identity).
+M.entries = {
+  { "sbx.container", "sbx.container{ rootfs =, image =, ns =, hostname =, mounts =, env =, net =, limits =, ... } -> box",
+    "A sandbox plan as plain data, checked now (an unknown key or a bad value raises at your line); nothing runs until box:run or box:spawn. Keys: rootfs, readonly, image, name, ephemeral, ns, hostname, mounts, env, cwd, uid, gid, uid_map, gid_map, time_offsets, die_with_parent, net, netns, proc, dev, tmp, limits, cgroup_parent.",
+    [[local box = sbx.container{ rootfs = sbx.rootfs.busybox(), hostname = "box", limits = { memory = "64M" } }
+print(box:run{ "/bin/sh", "-c", "hostname; id", stdout = "pipe" }.stdout)]] },
+  { "box:run", "box:run{ cmd, arg..., stdin =, stdout =, stderr =, input =, timeout =, env =, cwd = } -> status",
+    "Runs a command in the sandbox and waits. The status table has ok, code or signal, status (shell-style), stdout/stderr when piped, stats and events when it had limits, oom_killed, timed_out.",
+    [[local st = box:run{ "ls", "/", stdout = "pipe" }  -- st.code == 0, st.stdout]] },
+  { "box:spawn", "box:spawn{ cmd, arg..., stdin =, stdout =, stderr = } -> sbx.Process",
+    "Starts a command in the sandbox and returns at once: p.pid, p.running, p.ip, p.ports, p.cgroup, p:wait([secs]), p:kill(sig), p:read(stream), p:write(s), p:communicate(input, secs), p:stat(), p:events().",
+    [[local p = box:spawn{ "sleep", "30" }; p:kill("TERM"); p:wait()]] },
+  { "box:shell", "box:shell([cmd]) -> status",
+    "An interactive shell (or cmd) in the sandbox on a new pseudo-terminal: your terminal is in raw mode while it runs and restored after, window size follows, Ctrl-C and Ctrl-Z go to the sandbox.",
+    [[sbx.container{ rootfs = sbx.rootfs.busybox() }:shell()]] },
+  { "box:spec", "box:spec() -> table", "The whole plan as data (what sbx will do, in order).",
+    [[print(sbx.json.encode(box:spec(), 2))]] },
+  { "box:close", "box:close()", "Kills what still runs from this box and drops an ephemeral image upper layer; __gc does it too.", [[box:close()]] },
+  { "box:diff", "box:diff() -> { {path, kind}... }", "Changes of an image container (added, changed, deleted).", [[for _, c in ipairs(box:diff()) do print(c.kind, c.path) end]] },
+  { "box:commit", "box:commit(tag [, config]) -> image", "An image container's changes as a new image in the store.", [[box:commit("web:2")]] },
+  { "sbx.rootfs.busybox", "sbx.rootfs.busybox() -> path", "A minimal root made from busybox-static, built once into the cache.", [[local root = sbx.rootfs.busybox()]] },
+  { "sbx.rootfs.debootstrap", "sbx.rootfs.debootstrap{ suite =, variant =, mirror = } -> path", "A Debian root made by debootstrap, cached.", [[local root = sbx.rootfs.debootstrap{ suite = "bookworm" }]] },
+  { "sbx.bind", "sbx.bind(src [, dst] [, { try = true }])", "A read-write bind mount step for mounts = {...}; sbx.ro_bind is read-only.", [[mounts = { sbx.ro_bind("/etc/resolv.conf") }]] },
+  { "sbx.tmpfs", "sbx.tmpfs(dst [, { size =, mode = }])", "A tmpfs mount step.", [[mounts = { sbx.tmpfs("/scratch", { size = "16M" }) }]] },
+  { "sbx.cgroup.create", "sbx.cgroup.create{ name =, parent =, limits = } -> sbx.Cgroup", "A cgroup of your own (v1 or v2): g:add(pid), g:set(file, v), g:get(file), g:stat(), g:events(), g:freeze(), g:thaw(), g:kill(), g:remove().", [[local g = sbx.cgroup.create{ limits = { memory = "32M" } }]] },
+  { "sbx.cgroup.open", "sbx.cgroup.open(path) -> sbx.Cgroup | nil, err", "An existing group by its path (as p.cgroup shows it).", [[sbx.cgroup.open(p.cgroup):stat()]] },
+  { "sbx.image.import", "sbx.image.import(path [, name]) -> image", "A docker-save or OCI archive (or layout directory) into the store; digests checked.", [[sbx.image.import("bb.tar", "bb:1")]] },
+  { "sbx.image.list", "sbx.image.list() -> { image... }", "The images in the store (id, tags, layers, created).", [[for _, i in ipairs(sbx.image.list()) do print(i.id, i.tags[1]) end]] },
+  { "sbx.net.veth", "sbx.net.veth(a, name, b, peer)", "A veth pair: `name` in a's network namespace, `peer` in b's (a sandbox, a pid, or 0 for sbx's own).", [[sbx.net.veth(a, "eth0", b, "eth0")]] },
+  { "sbx.net.address", "sbx.net.address(where, ifname, cidr)", "An IPv4 or IPv6 address on a link inside a sandbox's namespace.", [[sbx.net.address(a, "eth0", "10.0.0.1/24")]] },
+  { "sbx.net.create", "sbx.net.create(name) -> path", "A named network namespace at /run/netns/NAME, as `ip netns add` makes it; sbx.net.destroy(name) removes it.", [[sbx.net.create("blue"); sbx.container{ netns = "blue" }:run{ "ip", "link" }]] },
+  { "sbx.net.gc", "sbx.net.gc() -> { removed... }", "Removes veths, files, published ports and bridges that killed sbx processes left.", [[sbx.net.gc()]] },
+  { "sbx.list", "sbx.list() -> { sandbox... }", "The long-running sandboxes (sbx run -d --name, box:start): name, status, pid, started, image, ports.", [[for _, s in ipairs(sbx.list()) do print(s.name, s.status) end]] },
+  { "sbx.get", "sbx.get(name) -> sandbox | nil, err", "One long-running sandbox: s:exec(cmd), s:stop([secs]), s:kill(sig), s:logs(), s:stats(), s:remove().", [[sbx.get("web"):stop()]] },
+  { "sbx.ns.ids", "sbx.ns.ids([pid]) -> { net = inode, ... }", "Namespace identities of a process (the inode numbers in /proc/PID/ns).", [[print(sbx.ns.ids(p.pid).net ~= sbx.ns.ids().net)]] },
+  { "sbx.features", "sbx.features() -> table", "What this host offers: cgroup layout, user namespaces, time namespaces, overlay, seccomp...", [[print(sbx.features().cgroup)]] },
+  { "sbx.size", "sbx.size(text) -> bytes", "Sizes as people type them.", [[sbx.size("64M") --> 67108864]] },
+  { "sbx.json", "sbx.json.encode(v [, indent]), sbx.json.decode(text)", "JSON (nlohmann) for plans, inspect output and files.", [[print(sbx.json.encode({ a = 1 }))]] },
+  { "sbx.sys", "sbx.sys.unshare, setns, clone, mount, umount, pivot_root, chroot, fork, exec, waitpid, pipe, ...", "The primitives, one-to-one with the syscalls (a new mount namespace is made private at once).", [[sbx.sys.unshare{ "uts" }; sbx.sys.sethostname("x")]] },
+  { "pretty", "pretty(value [, { depth =, width = }]) -> text", "How the prompt prints values: nested tables indented, keys sorted, cycles marked.", [[print(pretty(sbx.features()))]] },
+  { "help", "help([value | name])", "This text: help() lists everything, help(sbx.container) or help(\"box:run\") one entry.", [[help(sbx.container)]] },
+}
+
+local function resolve(name)
+  if name:find(":") then return nil end  -- methods: found by name only
+  local v = _G
+  for part in name:gmatch("[^%.]+") do
+    if type(v) ~= "table" then return nil end
+    v = v[part]
+  end
+  return v
+end
+
+local function entry_text(e)
+  return ("%s\n  %s\n\n  example:\n    %s\n"):format(e[2], e[3], (e[4]:gsub("\n", "\n    ")))
+end
+
+function M.text(what)
+  if what == nil then
+    local lines = { "sbx " .. require("sbx.core").version .. " - help(NAME) or help(value) for one entry:", "" }
+    for _, e in ipairs(M.entries) do lines[#lines + 1] = ("  %-22s %s"):format(e[1], (e[3]:match("^[^.]*%.?"))) end
+    return table.concat(lines, "\n") .. "\n"
+  end
+  for _, e in ipairs(M.entries) do
+    if e[1] == what or (type(what) ~= "string" and resolve(e[1]) == what) then return entry_text(e) end
+  end
+  for _, e in ipairs(M.entries) do  -- "run" finds box:run
+    if type(what) == "string" and (e[1]:match("[%.:]" .. what:gsub("%p", "%%%0") .. "$")) then return entry_text(e) end
+  end
+  return nil, "no help for " .. tostring(what) .. " (help() lists the entries)"
+end
+
+function M.help(what)
+  local text, err = M.text(what)
+  io.write(text or (err .. "\n"))
+end
+
+function M.markdown()
+  local out = { "# sbx reference", "", "Generated by `sbx help --markdown` from lua/sbx/help.lua (the same text as `help()`).", "",
+                "## Command line", "", "```", (M.usage:gsub("\n$", "")), "```", "", "## Lua API", "" }
+  for _, e in ipairs(M.entries) do
+    out[#out + 1] = "### `" .. e[1] .. "`"
+    out[#out + 1] = ""
+    out[#out + 1] = "`" .. e[2] .. "`"
+    out[#out + 1] = ""
+    out[#out + 1] = e[3]
+    out[#out + 1] = ""
+    out[#out + 1] = "```lua"
+    out[#out + 1] = e[4]
+    out[#out + 1] = "```"
+    out[#out + 1] = ""
+  end
+  return table.concat(out, "\n")
+end
+
+return M
