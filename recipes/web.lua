@@ -1,5 +1,6 @@
 -- recipes/web.lua: a web server in a sandbox, reachable, limited, and checked.
 --   sbx recipes/web.lua [--port 8080] [--keep] [--memory 64M] [--cpus 0.5] [--pids 64]
+-- (--keep leaves it running as the long-running sandbox web-PORT: sbx ps, sbx stop web-8080)
 -- busybox httpd in its own pid, mnt, uts, ipc, net and (where allowed) user namespaces, on the
 -- read-only busybox root with a tmpfs for its site, limited by a cgroup, on the sbx0 bridge with
 -- a port published on 127.0.0.1. Then it proves it: the page from the host through the port,
@@ -52,7 +53,9 @@ return {
         limits.memory, limits.cpu, limits.pids, port)
     local p, d, err
     if opts.keep then
-      d, err = require("sbx.cli.run").start_detached(server, cmd)
+      local s
+      s, err = server:start(cmd, { name = name })
+      d = s and { pid = s.pid, ip = s.ip, cgroup = s.cgroup, name = s.name }
     else
       p, err = server:spawn(cmd)
       d = p and { pid = p.pid, ip = p.ip, cgroup = p.cgroup }
@@ -83,7 +86,7 @@ return {
     end
 
     if opts.keep then
-      say("left running: http://127.0.0.1:%d/  (stop it with: kill %d)", port, d.supervisor)
+      say("left running: http://127.0.0.1:%d/  (sbx ps; sbx logs %s; stop it with: sbx stop %s && sbx rm %s)", port, d.name, d.name, d.name)
       return good and 0 or 1
     end
     local link, cg, ip = p.link, p.cgroup, p.ip

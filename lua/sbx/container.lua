@@ -328,7 +328,7 @@ function M.new(opts)
   if img then base_env = env_list(img.config.env, base_env, level) end
   plan.env = env_list(opts.env, base_env, level)
 
-  local box = { _procs = setmetatable({}, { __mode = "k" }) }
+  local box = { _procs = setmetatable({}, { __mode = "k" }), _name = opts.name }
   if img and opts.name then
     local dir, upper, work = core.image.named_container(opts.name, img.id)
     if not dir then fail("name: " .. upper, level) end
@@ -456,6 +456,13 @@ function Box:run(args)
   end
   self._procs[p] = nil
   return st
+end
+
+-- box:start{ argv..., env =, cwd = } [, { name = }] -> a long-running sandbox (see sbx.get):
+-- a supervisor of its own holds it after this process is gone.
+function Box:start(args, opts)
+  if type(args) ~= "table" or type(args[1]) ~= "string" then error('box:start: expected { "/bin/prog", "arg", ... }', 2) end
+  return require("sbx.sandboxes").start(self, args, opts)
 end
 
 -- box:shell([cmd]) -> status: an interactive shell (or cmd: a string for /bin/sh -c, or a list)

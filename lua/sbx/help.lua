@@ -13,8 +13,11 @@ usage: sbx                           the sbx> prompt (Lua with sbx loaded; help(
        sbx test FILE.lua...          run test files, TAP output (see sbx test --help)
        sbx image ls|inspect|tag|rm|prune|from-dir|import-layer   the local image store
        sbx commit NAME TAG           a named container's changes as a new image
+       sbx run -d --name NAME ...    a long-running sandbox, then:
+       sbx ps [-a] | inspect NAME | logs [-f] NAME | exec [-it] NAME CMD | stop [-t SECS] NAME
+       sbx kill NAME [SIGNAL] | rm [-f] NAME | stats [--no-stream] [NAME...]
        sbx gc                        remove what a killed sbx left (cgroups, container dirs, scratch,
-                                     veths, published ports, unused bridges)
+                                     veths, published ports, unused bridges, lost sandboxes)
        sbx help [NAME | --markdown]  the reference (one entry, or all of it as Markdown)
        sbx --version | --help
 ]]

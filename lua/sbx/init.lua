@@ -28,6 +28,10 @@ end
 
 sbx.rootfs = require "sbx.rootfs"
 
+-- Long-running sandboxes (sbx run -d, box:start): sbx.list() and sbx.get(name).
+local sandboxes = require "sbx.sandboxes"
+sbx.list, sbx.get = sandboxes.list, sandboxes.get
+
 -- Sizes and durations as a person types them: sbx.size("64M") == 67108864.
 function sbx.size(text)
   local n, err = core.parse_size(text)

@@ -1,7 +1,9 @@
 #include "module.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include "core/ns.h"
 #include "core/rootfs.h"
 #include "core/spawn.h"
+#include "core/supervise.h"
 #include "core/units.h"
 #include "sandbox.h"
 #include "spec_lua.h"
@@ -34,6 +37,64 @@ void register_edit(lua_State* L);
 namespace {
 
 // plan(spec_table) -> the validated plan as plain data | nil, message, errno
+// start_supervisor(plan, dir) -> sandbox pid | nil, message: a detached supervisor (no Lua: the
+// sbx binary re-executed as `sbx --supervise DIR FD`) holds the sandbox; it reports through a pipe.
+int l_start_supervisor(lua_State* L) {
+  core::Spec spec = spec_from_lua(L, 1);
+  std::string dir = luaL_checkstring(L, 2);
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  std::string self = n > 0 ? std::string(exe, static_cast<size_t>(n)) : "";
+  bool is_sbx = self.size() >= 4 && self.compare(self.size() - 4, 4, "/sbx") == 0;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return push_failure(L, core::sys_error("start supervisor: pipe"));
+  core::Fd r(fds[0]), w(fds[1]);
+  pid_t middle = fork();
+  if (middle < 0) return push_failure(L, core::sys_error("start supervisor: fork"));
+  if (middle == 0) {
+    // A grandchild, so that nobody has to reap it: it belongs to the host's init once we exit.
+    setsid();
+    pid_t sup = fork();
+    if (sup == 0) {
+      if (is_sbx) {
+        int wfd = w.get();
+        fcntl(wfd, F_SETFD, 0);
+        std::string fd_text = std::to_string(wfd);
+        execl(self.c_str(), "sbx", "--supervise", dir.c_str(), fd_text.c_str(), static_cast<char*>(nullptr));
+      }
+      // Loaded as a module into another program: supervise from this fork (it keeps this heap).
+      _exit(core::supervise(spec, dir, w.get()));
+    }
+    _exit(sup < 0 ? 125 : 0);
+  }
+  w.reset();
+  int st = 0;
+  while (waitpid(middle, &st, 0) < 0 && errno == EINTR) {
+  }
+  std::string msg;
+  char buf[4096];
+  for (;;) {
+    ssize_t got = read(r.get(), buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    msg.append(buf, static_cast<size_t>(got));
+  }
+  if (msg.rfind("ok ", 0) == 0) {
+    lua_pushinteger(L, std::atoi(msg.c_str() + 3));
+    return 1;
+  }
+  if (msg.rfind("error ", 0) == 0) msg = msg.substr(6);
+  if (msg.empty()) msg = "the supervisor ended without a word (see its state.json)";
+  return push_failure(L, {EIO, msg});
+}
+
+int l_process_identity(lua_State* L) {
+  std::string id = core::process_identity(static_cast<pid_t>(luaL_checkinteger(L, 1)));
+  if (id.empty()) return 0;
+  lua_pushstring(L, id.c_str());
+  return 1;
+}
+
 int l_plan(lua_State* L) {
   core::Spec spec = spec_from_lua(L, 1);
   if (auto s = core::validate(spec, false); !s) return push_failure(L, s.error());
@@ -166,7 +227,8 @@ int l_load_embedded(lua_State* L) {
 
 int open_core(lua_State* L) {
   static const luaL_Reg fns[] = {
-      {"spawn", l_spawn_entry},          {"plan", guarded<l_plan>},
+      {"spawn", l_spawn_entry},          {"enter", l_enter_entry},
+      {"process_identity", guarded<l_process_identity>}, {"start_supervisor", guarded<l_start_supervisor>},          {"plan", guarded<l_plan>},
       {"ns_kinds", guarded<l_ns_kinds>}, {"ns_ids", guarded<l_ns_ids>},
       {"features", guarded<l_features>}, {"busybox_rootfs", guarded<l_busybox_rootfs>},
       {"userns_allowed", guarded<l_userns_allowed>},

@@ -98,9 +98,10 @@ class PipeSignalBlock {
   sigset_t pipe_, old_, pending_before_;
 };
 
-int l_spawn(lua_State* L) {
-  core::Spec spec = spec_from_lua(L, 1);
-  int io_idx = lua_istable(L, 2) ? 2 : 0;
+// The io table of spawn/enter: pipes, files or inheritance per stream, or tty = true for a new
+// pseudo-terminal on all three. Runs `start(io)` and wraps the sandbox in a Process.
+template <class Start>
+int start_process(lua_State* L, int io_idx, const std::string& name, Start start) {
   if (io_idx) check_keys(L, io_idx, "io", {"stdin", "stdout", "stderr", "tty"});
   core::SpawnIo io;
   core::Fd parents[3], childs[3];
@@ -118,13 +119,28 @@ int l_spawn(lua_State* L) {
       if (auto s = open_stdio(L, io_idx, kKeys[i], i, io.stdio[i], parents[i], childs[i]); !s)
         return push_failure(L, s.error());
   }
-  auto box = core::spawn(spec, io);
+  core::Result<core::Sandbox> box = start(io);
   if (!box) return push_failure(L, box.error());
   Process* p = new_process(L, std::move(*box));  // [p]
   for (int i = 0; i < 3; ++i) p->pipes[i] = std::move(parents[i]);
   if (pty) p->tty = std::move(pty->master);  // our slave copy closes here: EOF comes from the sandbox's
-  p->name = spec.argv.empty() ? "" : spec.argv[0];
+  p->name = name;
   return 1;
+}
+
+int l_spawn(lua_State* L) {
+  core::Spec spec = spec_from_lua(L, 1);
+  return start_process(L, lua_istable(L, 2) ? 2 : 0, spec.argv.empty() ? "" : spec.argv[0],
+                       [&](const core::SpawnIo& io) { return core::spawn(spec, io); });
+}
+
+// core.enter(pid, plan, io, cgroup) -> Process: `sbx exec` into a running sandbox.
+int l_enter(lua_State* L) {
+  pid_t target = static_cast<pid_t>(luaL_checkinteger(L, 1));
+  core::Spec spec = spec_from_lua(L, 2);
+  std::string cgroup = luaL_optstring(L, 4, "");
+  return start_process(L, lua_istable(L, 3) ? 3 : 0, spec.argv.empty() ? "" : spec.argv[0],
+                       [&](const core::SpawnIo& io) { return core::enter(target, spec, io, cgroup); });
 }
 
 // Waits, with an optional timeout in seconds: status table, or nil, "timeout", ETIMEDOUT.
@@ -431,5 +447,6 @@ void register_process(lua_State* L) {
 }
 
 int l_spawn_entry(lua_State* L) { return guarded<l_spawn>(L); }
+int l_enter_entry(lua_State* L) { return guarded<l_enter>(L); }
 
 }  // namespace sbx::bind

@@ -21,5 +21,7 @@ void push_cgroup_stat(lua_State* L, const core::CgroupStat& st);
 void push_cgroup_events(lua_State* L, const core::CgroupEvents& ev);
 // core.spawn(plan, io) -> Process | nil, message, errno
 int l_spawn_entry(lua_State* L);
+// core.enter(pid, plan, io, cgroup) -> Process | nil, message, errno
+int l_enter_entry(lua_State* L);
 
 }  // namespace sbx::bind

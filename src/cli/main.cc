@@ -1,10 +1,18 @@
 // sbx: a LuaJIT state with the core and the embedded lua/sbx modules; everything the command
 // line does is in lua/sbx/cli (the same code path as the Lua API).
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
+#include <fstream>
+#include <sstream>
+
 #include "bind/module.h"
+#include "bind/spec_lua.h"
 #include "core/init.h"
+#include "core/supervise.h"
 
 namespace {
 int traceback(lua_State* L) {
@@ -17,11 +25,49 @@ int traceback(lua_State* L) {
   lua_call(L, 2, 1);
   return 1;
 }
+// `sbx --supervise DIR FD`: the plan in DIR/plan.json becomes a Spec with a Lua state that is
+// closed again before the sandbox starts: the supervisor that stays holds no Lua.
+sbx::core::Spec g_plan;
+int load_plan(lua_State* L) {
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "sbx.core");
+  lua_call(L, 1, 1);                // [core]
+  lua_getfield(L, -1, "json");      // [core, json]
+  lua_getfield(L, -1, "decode");    // [core, json, decode]
+  lua_pushvalue(L, 1);              // the text
+  lua_call(L, 1, 1);                // [core, json, plan]
+  g_plan = sbx::bind::spec_from_lua(L, -1);
+  return 0;
+}
+
+int supervise_main(const char* dir, const char* fd_text) {
+  int report_fd = std::atoi(fd_text);
+  std::ifstream in(std::string(dir) + "/plan.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  {
+    lua_State* L = luaL_newstate();
+    if (!L) return 125;
+    luaL_openlibs(L);
+    sbx::bind::install_preloads(L);
+    lua_pushcfunction(L, load_plan);
+    lua_pushstring(L, text.str().c_str());
+    if (lua_pcall(L, 1, 0, 0) != 0) {
+      std::string msg = std::string("error plan ") + dir + "/plan.json: " + lua_tostring(L, -1);
+      if (report_fd >= 0) (void)!write(report_fd, msg.data(), msg.size());
+      lua_close(L);
+      return 125;
+    }
+    lua_close(L);
+  }
+  return sbx::core::supervise(g_plan, dir, report_fd);
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   // argv strings are contiguous: [argv[0], end of the last one) is the area /proc/PID/cmdline shows.
   sbx::core::set_title_area(argv[0], static_cast<size_t>(argv[argc - 1] + std::strlen(argv[argc - 1]) - argv[0]));
+  if (argc == 4 && std::strcmp(argv[1], "--supervise") == 0) return supervise_main(argv[2], argv[3]);
   lua_State* L = luaL_newstate();
   if (!L) {
     std::fputs("sbx: cannot create a Lua state (out of memory)\n", stderr);

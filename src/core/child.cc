@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -211,6 +212,48 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
     prctl(PR_SET_PDEATHSIG, 0);
   }
   // Every fd but 0-2 closes on exec; the sync socket is CLOEXEC and tells the parent "exec'd".
+  sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  exec_payload(spec, ch);
+}
+
+void run_entered_child(pid_t target, const Spec& spec, const ChildChannels& ch) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  char go = 0;
+  ssize_t n;
+  do n = read(ch.sync, &go, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) _exit(127);
+  // All of the sandbox's namespaces (its user namespace too: root there, nothing outside); the
+  // mount namespace brings its root and cwd. The pid namespace applies to our child.
+  if (auto s = join_namespaces(target, 0); !s) fail(ch, s.error().context("join the namespaces of sandbox pid " + std::to_string(target)));
+  prctl(PR_SET_DUMPABLE, 0);  // nothing inside may ptrace or read this helper
+  for (int i = 0; i < 3; ++i)
+    if (ch.stdio[i] >= 0 && ch.stdio[i] != i && dup2(ch.stdio[i], i) < 0)
+      fail(ch, sys_error("set up stdio " + std::to_string(i)));
+  pid_t payload = fork();
+  if (payload < 0) fail(ch, sys_error("fork inside the sandbox's pid namespace"));
+  if (payload > 0) {
+    // Pass the payload's end on exactly: its code, or the same signal.
+    close(ch.sync);
+    sys_close_range(0, 2, 0);
+    int st = 0;
+    while (waitpid(payload, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(st)) {
+      signal(WTERMSIG(st), SIG_DFL);
+      prctl(PR_SET_DUMPABLE, 0);
+      kill(getpid(), WTERMSIG(st));
+    }
+    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 127);
+  }
+  if (ch.tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) != 0)) fail(ch, sys_error("make the pty the controlling terminal"));
+  if (chdir(spec.cwd.c_str()) != 0) fail(ch, sys_error("cwd " + spec.cwd));
+  // Joining a user namespace keeps our outside ids (unmapped there: "nobody"): take the sandbox's.
+  Spec ids = spec;
+  ids.uid = spec.uid.value_or(0);
+  ids.gid = spec.gid.value_or(0);
+  set_credentials(ids, ch);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
   sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
   exec_payload(spec, ch);
 }

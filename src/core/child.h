@@ -21,5 +21,8 @@ struct FailureHeader {
 };
 
 [[noreturn]] void run_child(const Spec& spec, const ChildChannels& ch);
+// `sbx exec`: joins every namespace of sandbox pid `target`, forks into its pid namespace and
+// execs spec.argv there (env, cwd, uid, gid from spec); the forked middle passes the end on.
+[[noreturn]] void run_entered_child(pid_t target, const Spec& spec, const ChildChannels& ch);
 
 }  // namespace sbx::core

@@ -170,4 +170,30 @@ bool process_alive(pid_t pid) {
   return !(paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
 }
 
+std::string process_identity(pid_t pid) {
+  char path[32], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return "";
+  buf[n] = 0;
+  const char* p = strrchr(buf, ')');  // fields after "(comm)": state is field 3, starttime 22
+  if (!p) return "";
+  int field = 2;
+  for (; *p && field < 22; ++p)
+    if (*p == ' ') ++field;
+  std::string start;
+  while (*p >= '0' && *p <= '9') start += *p++;
+  char boot[64] = {0};
+  fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t b = read(fd, boot, sizeof boot - 1);
+    close(fd);
+    if (b > 0 && boot[b - 1] == '\n') boot[b - 1] = 0;
+  }
+  return std::string(boot) + ":" + start;
+}
+
 }  // namespace sbx::core

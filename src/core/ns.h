@@ -59,4 +59,8 @@ int sys_close_range(unsigned first, unsigned last, unsigned flags);
 // zombie counts as gone (its parent may not have reaped it yet).
 bool process_alive(pid_t pid);
 
+// "<boot id>:<start time in ticks>": names one process for good (a recycled pid, or the same pid
+// after a reboot, gives another); "" when pid does not exist.
+std::string process_identity(pid_t pid);
+
 }  // namespace sbx::core

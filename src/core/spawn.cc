@@ -104,6 +104,10 @@ Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
   return exit_;
 }
 
+namespace {
+Result<bool> await_exec(int sync, Sandbox& box);
+}  // namespace
+
 Result<std::string> stage_dir() {
   std::string dir = runtime_dir() + "/stage";
   // 0755: a child that is root only in its user namespace must still be able to reach it.
@@ -204,9 +208,17 @@ Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
   if (send(parent_sync.get(), "g", 1, MSG_NOSIGNAL) != 1) return sys_error("spawn: start the child");
 
   // EOF: the payload was exec'd (the socket is CLOEXEC). A record: a setup step failed.
+  auto r = await_exec(parent_sync.get(), box);
+  if (!r) return r.error();
+  return box;
+}
+
+namespace {
+// After "go": EOF means exec'd; a record is the step that failed.
+Result<bool> await_exec(int sync, Sandbox& box) {
   char buf[4096];
   ssize_t n;
-  do n = recv(parent_sync.get(), buf, sizeof buf, 0);
+  do n = recv(sync, buf, sizeof buf, 0);
   while (n < 0 && errno == EINTR);
   if (n >= static_cast<ssize_t>(sizeof(FailureHeader))) {
     FailureHeader h;
@@ -215,6 +227,37 @@ Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
     (void)box.wait(false);
     return e;
   }
+  return true;
+}
+}  // namespace
+
+Result<Sandbox> enter(pid_t target, const Spec& spec, const SpawnIo& io, const std::string& cgroup) {
+  if (spec.argv.empty() || spec.argv[0].empty()) return user_error("exec: no command");
+  if (target <= 0) return user_error("exec: no sandbox pid");
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return sys_error("exec: create sync socket");
+  Fd parent_sync(sv[0]), child_sync(sv[1]);
+  ChildChannels ch;
+  ch.sync = child_sync.get();
+  for (int i = 0; i < 3; ++i) ch.stdio[i] = io.stdio[i];
+  ch.tty = io.tty;
+  auto cl = clone_process(0);
+  if (!cl) return cl.error().context("exec");
+  if (cl->pid == 0) {
+    parent_sync.release();
+    close(sv[0]);
+    run_entered_child(target, spec, ch);
+  }
+  Sandbox box(cl->pid, Fd(cl->pidfd), Fd());
+  child_sync.reset();
+  if (!cgroup.empty()) {
+    auto cg = Cgroup::open(detect_cgroups(), cgroup);
+    if (!cg) return cg.error().context("exec: join the sandbox's cgroup");
+    if (auto s = cg->add(cl->pid); !s) return s.error().context("exec: join the sandbox's cgroup");
+  }
+  if (send(parent_sync.get(), "g", 1, MSG_NOSIGNAL) != 1) return sys_error("exec: start the child");
+  auto r = await_exec(parent_sync.get(), box);
+  if (!r) return r.error();
   return box;
 }
 

@@ -70,6 +70,11 @@ class Sandbox {
 // failed: then the error names the step, e.g. "bind /srv/data on /data: No such file...").
 Result<Sandbox> spawn(const Spec& spec, const SpawnIo& io = {});
 
+// `sbx exec`: a new process in every namespace of the running sandbox whose init (or first
+// process) is `target`, in its cgroup when `cgroup` is given, running spec.argv with spec's env,
+// cwd, uid and gid. Returns once it was exec'd (or why not), like spawn.
+Result<Sandbox> enter(pid_t target, const Spec& spec, const SpawnIo& io = {}, const std::string& cgroup = "");
+
 // The directory new roots are assembled on, created on first use (see runtime_dir()).
 Result<std::string> stage_dir();
 

@@ -70,9 +70,11 @@ function M.description(opts)
   local d = { mounts = {}, env = {} }
   local roots = (opts.busybox and 1 or 0) + (opts.rootfs and 1 or 0) + (opts.image and 1 or 0)
   if roots > 1 then error("--busybox, --rootfs and --image: choose one", 0) end
-  if opts.name and (opts.busybox or opts.rootfs) then error("--name needs --image (or an existing named container)", 0) end
+  -- --name: with -d the sandbox's name; with an image (or alone) a persistent image container
+  local root_given = opts.busybox or opts.rootfs
+  if opts.name and root_given and not opts.detach then error("--name needs --image (or an existing named container), or -d", 0) end
   d.image = opts.image
-  d.name = opts.name
+  if not root_given then d.name = opts.name end
   -- a one-shot run of an image keeps nothing: its upper layer lives on a tmpfs inside it
   if opts.image and not opts.name then d.ephemeral = true end
   if opts.busybox then
@@ -155,56 +157,20 @@ function M.help()
     getopt.usage(M.options) .. "\n"
 end
 
--- A background supervisor (new session, stdio on /dev/null) holds the sandbox, forwards
--- TERM/INT to it and removes its cgroup and network when it ends. Returns { supervisor =,
--- pid =, cgroup =, ip =, ports = "127.0.0.1:8080->80/tcp,..." } or nil, err.
-function M.start_detached(box, argv)
-  local sys = sbx.sys
-  local r, w = assert(sys.pipe())
-  local pid = assert(sys.fork())
-  if pid == 0 then
-    box:adopt()  -- the background supervisor owns the box (and an image container's upper)
-    sys.close(r)
-    sys.daemonize()
-    argv.stdin, argv.stdout, argv.stderr = "null", "null", "null"
-    local p, err = box:spawn(argv)
-    if not p then
-      sys.write(w, "error " .. err)
-      box:close()
-      sys.exit(125)
-    end
-    local ports = {}
-    for _, m in ipairs(p.ports or {}) do ports[#ports + 1] = ("%s:%d->%d/%s"):format(m.host_ip, m.host_port, m.port, m.proto) end
-    sys.write(w, ("ok %d %s %s %s"):format(p.pid, p.cgroup or "-", p.ip or "-", #ports > 0 and table.concat(ports, ",") or "-"))
-    sys.close(w)
-    local st = p:wait()
-    box:close()
-    sys.exit(st and st.status or 125)
-  end
-  box:adopt(pid)  -- the background supervisor cleans up, not this process
-  sys.close(w)
-  local msg = sys.read(r) or ""
-  sys.close(r)
-  local init, cg, ip, ports = msg:match("^ok (%d+) (%S+) (%S+) (%S+)")
-  if not init then
-    sys.waitpid(pid)
-    return nil, (msg:gsub("^error ", ""))
-  end
-  local function opt(v) if v ~= "-" then return v end end
-  return { supervisor = pid, pid = tonumber(init), cgroup = opt(cg), ip = opt(ip), ports = opt(ports) }
-end
-
--- -d: start it in the background and say how to reach and stop it.
-function M.detach(box, argv)
-  local d, err = M.start_detached(box, argv)
-  if not d then
+-- -d: a supervisor of its own (no Lua) holds the sandbox from now on; say how to reach it.
+function M.detach(box, argv, name)
+  local s, err = require("sbx.sandboxes").start(box, argv, { name = name })
+  if not s then
     io.stderr:write("sbx run: ", err, "\n")
     return 125
   end
-  io.write(("sbx: running in the background: supervisor pid %d, sandbox pid %d%s\n"):format(
-    d.supervisor, d.pid, d.cgroup and (", cgroup " .. d.cgroup) or ""))
-  if d.ip then io.write(("     address %s%s\n"):format(d.ip, d.ports and (", published " .. d.ports) or "")) end
-  io.write(("     stop it with: kill %d\n"):format(d.supervisor))
+  local st = s.state
+  io.write(("sbx: running in the background as %s: supervisor pid %d, sandbox pid %d%s\n"):format(
+    s.name, st.supervisor, st.pid, st.cgroup and (", cgroup " .. st.cgroup) or ""))
+  if st.ip then
+    io.write(("     address %s%s\n"):format(st.ip, st.ports and #st.ports > 0 and (", published " .. table.concat(st.ports, ",")) or ""))
+  end
+  io.write(("     sbx logs %s | sbx exec %s CMD | sbx stop %s\n"):format(s.name, s.name, s.name))
   return 0
 end
 
@@ -244,7 +210,7 @@ function M.main(args)
     args2.tty = true
     args2.env = { TERM = os.getenv("TERM") or "xterm" }
   end
-  if opts.detach then return M.detach(box, args2) end
+  if opts.detach then return M.detach(box, args2, opts.name) end
   local st, err = box:run(args2)
   box:close()  -- an image container's upper layer goes with the run
   if not st then

@@ -1,0 +1,239 @@
+-- Long-running sandboxes: `sbx run -d --name web`, box:start(), sbx.list(), sbx.get(name).
+-- Each lives in <state dir>/sandboxes/NAME: plan.json (what it runs), state.json (written by its
+-- supervisor: pid, identity, status, exit status, address, ports, cgroup) and log (its stdout and
+-- stderr). A pid is never trusted alone: the recorded identity (boot id + start time) must still
+-- match before anything is signalled, so a recycled pid or a reboot reads as "lost".
+local core = require "sbx.core"
+local json = core.json
+
+local M = {}
+
+local Sandbox = {}
+Sandbox.__index = Sandbox
+
+function M.dir() return core.image.store_dir() .. "/sandboxes" end
+
+local function read(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+local function valid_name(name)
+  return type(name) == "string" and name:match("^[%w][%w_.%-]*$") ~= nil and #name <= 64
+end
+
+-- "running" only when the supervisor and the sandbox are the very processes recorded.
+local function status_of(st)
+  if st.status == "running" then
+    if st.pid and core.process_identity(st.pid) == st.identity then return "running" end
+    if st.supervisor and core.process_identity(st.supervisor) == st.supervisor_identity then return "running" end
+    return "lost"
+  end
+  return st.status or "unknown"
+end
+
+local function load(name)
+  local dir = M.dir() .. "/" .. name
+  local text = read(dir .. "/state.json")
+  if not text then return nil, ("sandbox %s: no such sandbox (sbx ps -a lists them)"):format(name) end
+  local st = json.decode(text)
+  st.name = st.name or name
+  local obj = setmetatable({ name = name, dir = dir, state = st }, Sandbox)
+  obj.status = status_of(st)
+  obj.pid, obj.ip, obj.ports, obj.image, obj.cgroup = st.pid, st.ip, st.ports, st.image, st.cgroup
+  return obj
+end
+
+-- The names in the state directory, sorted; each as a sandbox object.
+function M.list()
+  local out = {}
+  local p = io.popen("ls -1 " .. ("%q"):format(M.dir()) .. " 2>/dev/null")
+  for name in p:lines() do
+    local s = valid_name(name) and load(name)
+    if s then out[#out + 1] = s end
+  end
+  p:close()
+  return out
+end
+
+function M.get(name)
+  if not valid_name(name) then error(("sbx.get: '%s' is not a sandbox name"):format(tostring(name)), 2) end
+  return load(name)
+end
+
+local counter = 0
+local function generated_name()
+  counter = counter + 1
+  local rnd = io.open("/dev/urandom"):read(3):gsub(".", function(c) return ("%02x"):format(c:byte()) end)
+  return "sbx-" .. rnd
+end
+
+-- start(box, argv, { name = }) -> sandbox object: a supervisor without Lua holds it from now on.
+function M.start(box, argv, opts)
+  opts = opts or {}
+  local name = opts.name or box._name or generated_name()
+  if not valid_name(name) then return nil, ("name '%s': letters, digits, '_', '.', '-' (at most 64)"):format(tostring(name)) end
+  local dir = M.dir() .. "/" .. name
+  local old = read(dir .. "/state.json")
+  if old then
+    local prev = load(name)
+    if prev.status == "running" then return nil, ("sandbox %s is already running (sbx stop %s)"):format(name, name) end
+    return nil, ("sandbox %s exists (exited): sbx rm %s first"):format(name, name)
+  end
+  local plan = box:spec()
+  plan.argv = {}
+  for i, a in ipairs(argv) do plan.argv[i] = tostring(a) end
+  if argv.env then
+    local env = {}
+    for _, e in ipairs(plan.env or {}) do env[e:match("^[^=]*")] = e end
+    for k, v in pairs(argv.env) do env[k] = k .. "=" .. tostring(v) end
+    plan.env = {}
+    for _, e in pairs(env) do plan.env[#plan.env + 1] = e end
+    table.sort(plan.env)
+  end
+  if argv.cwd then plan.cwd = argv.cwd end
+  assert(os.execute("mkdir -p " .. ("%q"):format(dir)))
+  write(dir .. "/plan.json", json.encode(plan, 2))
+  if box._container_dir then
+    return nil, "an image container without a name cannot outlive this process: give it a name, or ephemeral = true"
+  end
+  local image = box._image and (box._image.tags and box._image.tags[1] or box._image.id) or nil
+  write(dir .. "/state.json", json.encode({ name = name, status = "starting", created = os.time(), command = plan.argv,
+                                            image = image, container = box._named_dir, hostname = plan.hostname }, 2))
+  local pid, err = core.start_supervisor(plan, dir)
+  if not pid then
+    os.execute("rm -rf " .. ("%q"):format(dir))
+    return nil, err
+  end
+  return load(name)
+end
+
+-- object methods ------------------------------------------------------------------------------
+
+function Sandbox:refresh()
+  local fresh = assert(load(self.name))
+  for k, v in pairs(fresh) do self[k] = v end
+  return self
+end
+
+local SIGNALS = { HUP = 1, INT = 2, QUIT = 3, KILL = 9, USR1 = 10, USR2 = 12, TERM = 15, CONT = 18, STOP = 19 }
+local function signum(sig)
+  if type(sig) == "number" then return sig end
+  sig = tostring(sig or "TERM"):upper():gsub("^SIG", "")
+  return SIGNALS[sig] or tonumber(sig) or error("unknown signal '" .. sig .. "'", 3)
+end
+
+-- kill(sig): to the sandbox's init (which passes it on), after checking its identity.
+function Sandbox:kill(sig)
+  self:refresh()
+  if self.status ~= "running" then return nil, ("sandbox %s is %s"):format(self.name, self.status) end
+  local st = self.state
+  if core.process_identity(st.pid) ~= st.identity then return nil, ("sandbox %s: its pid %d is not the recorded process any more"):format(self.name, st.pid) end
+  return core.sys.kill(st.pid, signum(sig))
+end
+
+-- stop([secs = 10]): TERM, then KILL after secs; returns once the supervisor has recorded the end.
+function Sandbox:stop(secs)
+  secs = secs or 10
+  self:refresh()
+  if self.status ~= "running" then return true end
+  self:kill("TERM")
+  local deadline = os.time() + secs
+  local killed = false
+  while true do
+    self:refresh()
+    if self.status ~= "running" then return true end
+    if not killed and os.time() >= deadline then
+      self:kill("KILL")
+      killed = true
+    end
+    os.execute("sleep 0.05")
+  end
+end
+
+function Sandbox:logs()
+  return read(self.dir .. "/log") or ""
+end
+
+-- stats() -> { memory = bytes, memory_peak =, cpu_usec =, pids = } from its cgroup (live).
+function Sandbox:stats()
+  self:refresh()
+  if self.status ~= "running" then return nil, ("sandbox %s is %s"):format(self.name, self.status) end
+  if not self.state.cgroup then return nil, ("sandbox %s has no cgroup (start it with limits)"):format(self.name) end
+  local g, err = require("sbx.cgroup").open(self.state.cgroup)
+  if not g then return nil, err end
+  local s = g:stat()
+  return { memory = s.memory.current, memory_peak = s.memory.peak, cpu_usec = s.cpu.usage_usec, pids = s.pids.current }
+end
+
+-- exec{ cmd, args..., tty =, env =, cwd =, uid =, gid =, stdin/stdout/stderr = } -> status
+-- (or, with wait = false, the sbx.Process): a process in all of its namespaces and its cgroup.
+function Sandbox:exec(args)
+  if type(args) == "string" then args = { "/bin/sh", "-c", args } end
+  self:refresh()
+  if self.status ~= "running" then return nil, ("sandbox %s is %s"):format(self.name, self.status) end
+  local plan = json.decode(assert(read(self.dir .. "/plan.json")))
+  local st = self.state
+  if core.process_identity(st.pid) ~= st.identity then return nil, ("sandbox %s: its pid changed identity"):format(self.name) end
+  local eplan = { argv = {}, env = plan.env, cwd = args.cwd or plan.cwd or "/", uid = args.uid or plan.uid, gid = args.gid or plan.gid }
+  for i, a in ipairs(args) do eplan.argv[i] = tostring(a) end
+  if args.env then
+    for k, v in pairs(args.env) do eplan.env[#eplan.env + 1] = k .. "=" .. tostring(v) end
+  end
+  local io_ = { tty = args.tty, stdin = args.stdin, stdout = args.stdout, stderr = args.stderr }
+  local p, err, errno = core.enter(st.pid, eplan, io_, st.cgroup)
+  if not p then return nil, err, errno end
+  if args.wait == false then return p end
+  if args.tty then return p:interact() end
+  local out, errout
+  if args.stdout == "pipe" or args.stderr == "pipe" or args.stdin == "pipe" then out, errout = p:communicate(args.input) end
+  local status = p:wait()
+  status.stdout, status.stderr = out, errout
+  return status
+end
+
+-- remove([force]): its state and log (and a named image container's upper layer); a running
+-- one needs force (then it is killed first).
+function Sandbox:remove(force)
+  self:refresh()
+  if self.status == "running" then
+    if not force then return nil, ("sandbox %s is running: stop it first (or rm -f)"):format(self.name) end
+    self:stop(0)
+  end
+  if self.state.container then core.image.remove_tree(self.state.container) end
+  local ok = os.execute("rm -rf " .. ("%q"):format(self.dir))
+  return ok == true or ok == 0
+end
+
+function Sandbox:uptime()
+  if self.status ~= "running" or not self.state.started then return nil end
+  return os.time() - self.state.started
+end
+
+function Sandbox:__tostring()
+  return ("sbx sandbox %s (%s%s)"):format(self.name, self.status, self.pid and (", pid " .. self.pid) or "")
+end
+
+-- Removes the state of sandboxes whose supervisor is gone without recording an end ("lost":
+-- sbx killed, or a reboot); exited ones are kept until sbx rm, as docker keeps them.
+function M.gc()
+  local removed = {}
+  for _, s in ipairs(M.list()) do
+    if s.status == "lost" then
+      os.execute("rm -rf " .. ("%q"):format(s.dir))
+      removed[#removed + 1] = "sandbox " .. s.name
+    end
+  end
+  return removed
+end
+
+return M
