@@ -56,6 +56,60 @@ local function sh(cmd)
   return body, tonumber(rc)
 end
 
+local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- terminal(cmd [, { width = 100, height = 30 }]): a real terminal (a tmux server of its own)
+-- running cmd. t:type(text) types it, t:key("Enter"|"C-c"|"Tab"|...) presses keys,
+-- t:screen() is what it shows, t:wait(pattern [, secs]) waits for it (an error naming the
+-- screen when it does not come), t:resize(w, h), t:close().
+local terminals, open_terminals = 0, {}
+local function close_terminals()  -- after each case: a failed one leaves none running
+  for t in pairs(open_terminals) do t:close() end
+end
+local function terminal(cmd, opts)
+  opts = opts or {}
+  if not io.popen("command -v tmux"):read("*l") then return nil, "tmux is not installed" end
+  terminals = terminals + 1
+  local t = { socket = ("sbxtest%d-%d"):format(require("sbx.core").sys.getpid(), terminals) }
+  local function tmux(args) return sh("tmux -L " .. t.socket .. " " .. args) end
+  function t:type(text) tmux("send-keys -t main -l " .. quote(text)) end
+  function t:key(...) for _, k in ipairs({ ... }) do tmux("send-keys -t main " .. k) end end
+  function t:line(text) self:type(text); self:key("Enter") end
+  -- what it shows, without trailing blanks (so "sbx>$" matches a prompt at the end)
+  function t:screen() return ((tmux("capture-pane -p -J -t main")):gsub("[ \t]+\n", "\n"):gsub("%s+$", "")) end
+  -- whether the program it started has ended (a zombie counts: tmux reaps late at times)
+  function t:ended()
+    local pid = tonumber((tmux("display -p -t main '#{pane_pid}'")))
+    return not pid or require("sbx.core").process_identity(pid) == nil
+  end
+  function t:wait_end(secs)
+    for _ = 1, math.floor((secs or 5) / 0.05) do
+      if self:ended() then return true end
+      os.execute("sleep 0.05")
+    end
+    error("terminal: the program did not end; the screen:\n" .. self:screen(), 2)
+  end
+  function t:resize(w, h) tmux(("resize-window -t main -x %d -y %d"):format(w, h)) end
+  function t:wait(pattern, secs)
+    local screen
+    for _ = 1, math.floor((secs or 5) / 0.05) do
+      screen = self:screen()
+      if screen:find(pattern) then return screen end
+      os.execute("sleep 0.05")
+    end
+    error(("terminal: %q did not appear; the screen:\n%s"):format(pattern, screen), 2)
+  end
+  function t:close()
+    tmux("kill-server")
+    open_terminals[t] = nil
+  end
+  local _, rc = tmux(("new-session -d -s main -x %d -y %d %s"):format(opts.width or 100, opts.height or 30, quote(cmd)))
+  if rc ~= 0 then return nil, "tmux could not start" end
+  tmux("set-option -t main remain-on-exit on")
+  open_terminals[t] = true
+  return t
+end
+
 -- Loads a test file and returns its cases (each { name =, fn = }) and a skip-all reason.
 local function collect(path)
   local cases, skip_all, before = {}, nil, nil
@@ -69,6 +123,7 @@ local function collect(path)
     skip = function(reason) error({ [SKIP] = tostring(reason) }, 2) end,
     skip_all = function(reason) skip_all = tostring(reason) end,
     sh = sh,
+    terminal = terminal,
     before_each = function(fn) before = fn end,
     sbx = require "sbx",
   }, { __index = _G })
@@ -124,6 +179,7 @@ function M.run_files(files, out)
           end
         end
         out:flush()
+        close_terminals()
         collectgarbage()  -- a sandbox a case forgot to close is killed and reaped now
       end
     end

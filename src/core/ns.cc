@@ -180,7 +180,7 @@ std::string process_identity(pid_t pid) {
   if (n <= 0) return "";
   buf[n] = 0;
   const char* p = strrchr(buf, ')');  // fields after "(comm)": state is field 3, starttime 22
-  if (!p) return "";
+  if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X') return "";  // a zombie is gone already
   int field = 2;
   for (; *p && field < 22; ++p)
     if (*p == ' ') ++field;

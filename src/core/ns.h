@@ -60,7 +60,7 @@ int sys_close_range(unsigned first, unsigned last, unsigned flags);
 bool process_alive(pid_t pid);
 
 // "<boot id>:<start time in ticks>": names one process for good (a recycled pid, or the same pid
-// after a reboot, gives another); "" when pid does not exist.
+// after a reboot, gives another); "" when pid does not exist or is a zombie.
 std::string process_identity(pid_t pid);
 
 }  // namespace sbx::core
