@@ -189,6 +189,8 @@ test("the seeds' example: busybox ping under a 4 MB limit, detached, the limit i
     sleep(0.05)
   end
   expect(gone, "group removed after the supervisor was told to stop").truthy()
+  local name = out:match("in the background as (%S+):")
+  expect((sh(bin .. " rm " .. name))).eq(name .. "\n")
 end)
 
 test("Ctrl-C in a real terminal (tmux) stops sbx run and removes its group", function()

@@ -158,9 +158,11 @@ test("sbx image from-dir/ls/inspect/tag/rm/prune and sbx run --image from the sh
   expect(sh("ls -A " .. store .. "/containers"), "while it runs").eq("")
   local sup = tonumber(out:match("supervisor pid (%d+)"))
   for _ = 1, 100 do
-    if not io.open("/proc/" .. sup .. "/stat") then break end
+    if not require("sbx.core").process_identity(sup) then break end
     os.execute("sleep 0.05")
   end
+  local detached = out:match("in the background as (%S+):")
+  expect((sh(bin .. " rm " .. detached))).eq(detached .. "\n")
   expect(sh(bin .. " image rm " .. ref .. " " .. tag .. "-cli:2")).eq("untagged " .. ref .. "\nuntagged " .. tag .. "-cli:2\n")
   expect(sh(bin .. " image prune")).contains("deleted layer sha256:")
   expect(sh(bin .. " image inspect " .. ref)).contains("not in the store")

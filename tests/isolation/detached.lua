@@ -1,0 +1,143 @@
+-- Long-running sandboxes: run -d, ps, logs, exec (its pid 1, hostname and mounts), inspect,
+-- stats, kill, stop, rm with nothing left; the Lua API; a supervisor without Lua; stale state
+-- (a SIGKILLed supervisor, a recycled pid) never trusted.
+local bin = os.getenv("SBX_BIN")
+if not bin then skip_all("needs SBX_BIN (run through ctest)") end
+if not sbx.rootfs.busybox() then skip_all("needs the busybox rootfs") end
+local me = sbx.sys.getpid()
+local function out(cmd) return (sh(cmd)) end
+local function cgroup_exists(path)
+  local layout = sbx.cgroup.layout()
+  local base = layout.layout == "2" and layout.v2_root or layout.v1.memory
+  return io.open(base .. path .. "/cgroup.procs") ~= nil
+end
+
+before_each(function()  -- a failed case must not leave a sandbox running for the next
+  for _, s in ipairs(sbx.list()) do
+    if s.name:find("%-" .. me .. "$") then s:remove(true) end
+  end
+end)
+
+test("run -d, ps, logs, exec, inspect, stats, stop, rm: the whole life, nothing left", function()
+  local name = "life-" .. me
+  local started = out(("%s run --busybox -d --name %s --hostname %s --memory 64M --tmpfs /scratch -- sh -c 'echo started-$(hostname); echo to-stderr >&2; exec sleep 300'"):format(bin, name, name))
+  expect(started).contains("running in the background as " .. name)
+  local sup = tonumber(started:match("supervisor pid (%d+)"))
+  local cg = started:match("cgroup (%S+)")
+  -- the supervisor holds no Lua: it is sbx re-executed, and small
+  expect(out("cat /proc/" .. sup .. "/cmdline | tr '\\0' ' '")).contains("--supervise")
+  local rss = tonumber(out("awk '/VmRSS/ { print $2 }' /proc/" .. sup .. "/status"))
+  expect(rss, "supervisor RSS in kB").lt(8192)
+  local ps = out(bin .. " ps")
+  expect(ps).match(name:gsub("%p", "%%%0") .. " +running +%d+ ")
+  for _ = 1, 50 do
+    if out(bin .. " logs " .. name):find("to%-stderr") then break end
+    os.execute("sleep 0.05")
+  end
+  expect(out(bin .. " logs " .. name)).eq("started-" .. name .. "\nto-stderr\n")
+  -- exec: its pid namespace (pid 1 is its init), its hostname, its mounts, its cgroup
+  local ex = out(bin .. " exec " .. name .. " sh -c 'cat /proc/1/comm; hostname; grep -c \" /scratch tmpfs\" /proc/mounts; id -u; cat /proc/self/cgroup | grep -c memory:/$'")
+  expect(ex).eq("sbx-init\n" .. name .. "\n1\n0\n1\n")
+  local _, rc = sh(bin .. " exec " .. name .. " sh -c 'exit 7'")
+  expect(rc, "exec passes the exit status on").eq(7)
+  local insp = sbx.json.decode(out(bin .. " inspect " .. name))[1]
+  expect(insp.status).eq("running")
+  expect(insp.plan.hostname).eq(name)
+  expect(insp.supervisor).eq(sup)
+  local stats = out(bin .. " stats --no-stream " .. name)
+  expect(stats).match(name:gsub("%p", "%%%0") .. " +[%d.]+%% +[%d.]+%a+")
+  expect(out(bin .. " stop -t 5 " .. name)).eq(name .. "\n")
+  expect(out(bin .. " ps -a")).match(name:gsub("%p", "%%%0") .. " +killed %(15%)")
+  expect(require("sbx.core").process_identity(sup), "the supervisor is gone").eq(nil)
+  expect(cgroup_exists(cg), "its cgroup is removed").eq(false)
+  expect(out(bin .. " rm " .. name)).eq(name .. "\n")
+  expect(out(bin .. " ps -a"):find(name, 1, true)).eq(nil)
+  local _, rc2 = sh(bin .. " logs " .. name)
+  expect(rc2).eq(1)
+end)
+
+test("errors: a name in use, unknown names, rm of a running one, -t with -d", function()
+  local name = "dup-" .. me
+  out(("%s run --busybox -d --name %s -- sleep 300"):format(bin, name))
+  local o, rc = sh(("%s run --busybox -d --name %s -- true"):format(bin, name))
+  expect(rc).eq(125)
+  expect(o).contains("sandbox " .. name .. " is already running (sbx stop " .. name .. ")")
+  o, rc = sh(bin .. " rm " .. name)
+  expect(rc).eq(1)
+  expect(o).contains("is running: stop it first (or rm -f)")
+  o, rc = sh(bin .. " exec nosuch-" .. me .. " true")
+  expect(rc).eq(1)
+  expect(o).contains("no such sandbox")
+  o, rc = sh(bin .. " exec " .. name .. " /nonexistent")
+  expect(rc).eq(125)
+  expect(o).contains("exec /nonexistent: No such file or directory")
+  o, rc = sh(bin .. " run --busybox -it -d -- sh")
+  expect(rc).eq(125)
+  expect(out(bin .. " rm -f " .. name)).eq(name .. "\n")
+end)
+
+test("Lua: box:start, sbx.list, sbx.get, s:exec, s:logs, s:stats, s:stop, s:remove", function()
+  local name = "lua-" .. me
+  local box = sbx.container{ rootfs = sbx.rootfs.busybox(), hostname = "luabox", limits = { memory = "32M" } }
+  local s = assert(box:start({ "sh", "-c", "echo hi; exec sleep 300" }, { name = name }))
+  expect(s.status).eq("running")
+  local found = false
+  for _, x in ipairs(sbx.list()) do found = found or x.name == name end
+  expect(found).truthy()
+  local g = assert(sbx.get(name))
+  local st = assert(g:exec{ "hostname", stdout = "pipe" })
+  expect(st.stdout).eq("luabox\n")
+  expect(assert(g:stats()).memory).gt(0)
+  for _ = 1, 50 do
+    if g:logs() ~= "" then break end
+    os.execute("sleep 0.05")
+  end
+  expect(g:logs()).eq("hi\n")
+  assert(g:stop(2))
+  expect(g:refresh().status).eq("exited")
+  expect(g.state.signal).eq(15)
+  assert(g:remove())
+  local none, err = sbx.get(name)
+  expect(none).eq(nil)
+  expect(err).contains("no such sandbox")
+  expect_error(function() sbx.get("../etc") end, "not a sandbox name")
+end)
+
+test("stale state: a SIGKILLed supervisor reads as lost and sbx gc removes it; a recycled pid is never signalled", function()
+  local name = "stale-" .. me
+  local started = out(("%s run --busybox -d --name %s -- sleep 300"):format(bin, name))
+  local sup = tonumber(started:match("supervisor pid (%d+)"))
+  local init = tonumber(started:match("sandbox pid (%d+)"))
+  sbx.sys.kill(sup, 9)
+  local status
+  for _ = 1, 100 do
+    status = assert(sbx.get(name)).status
+    if status == "lost" then break end
+    os.execute("sleep 0.05")
+  end
+  expect(status).eq("lost")
+  expect(init and require("sbx.core").process_identity(init)).eq(nil)
+  local o, rc = sh(bin .. " kill " .. name .. " TERM")
+  expect(rc).eq(1)
+  expect(o).contains("is lost")
+  expect(out(bin .. " gc")).contains("removed sandbox " .. name)
+  expect(sbx.get(name)).eq(nil)
+  -- a state whose recorded pid now belongs to another process (ours): refused, the process lives
+  local victim = assert(sbx.container{ rootfs = sbx.rootfs.busybox(), ns = { "mnt" } }:spawn{ "sleep", "300" })
+  local dir = require("sbx.sandboxes").dir() .. "/recycled-" .. me
+  os.execute("mkdir -p " .. dir)
+  local f = assert(io.open(dir .. "/state.json", "w"))
+  f:write(sbx.json.encode({ name = "recycled-" .. me, status = "running", pid = victim.pid, identity = "not-this-one:1",
+                            supervisor = victim.pid, supervisor_identity = "not-this-one:1" }))
+  f:close()
+  local r = assert(sbx.get("recycled-" .. me))
+  expect(r.status).eq("lost")
+  local ok, kerr = r:kill("KILL")
+  expect(ok).eq(nil)
+  expect(kerr).contains("is lost")
+  assert(r:stop(0))
+  expect(victim.running, "the process that got the pid is untouched").truthy()
+  victim:kill("KILL")
+  victim:wait()
+  os.execute("rm -rf " .. dir)
+end)

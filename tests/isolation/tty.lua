@@ -1,0 +1,97 @@
+-- Interactive sandboxes in a real terminal (tmux): a shell on a pseudo-terminal of its own (not
+-- the caller's), stty size following a resize, job control (Ctrl-Z, fg), Ctrl-C reaching the
+-- sandbox, and the caller's terminal settings restored after exit and after kill -9 of the shell.
+local bin = os.getenv("SBX_BIN")
+if not bin then skip_all("needs SBX_BIN (run through ctest)") end
+if not io.popen("command -v tmux"):read("*l") then skip_all("tmux is not installed") end
+if not sbx.rootfs.busybox() then skip_all("needs the busybox rootfs") end
+local tmp = os.tmpname()
+os.remove(tmp)  -- a prefix for the files the host shell writes
+
+local function host_shell()
+  local t = assert(terminal("env PS1='host$ ' bash --norc --noprofile", { width = 100, height = 30 }))
+  t:wait("host%$$")
+  t:line(("stty -g > %s.before; tty > %s.tty"):format(tmp, tmp))
+  t:wait("host%$$")
+  return t
+end
+
+local function restored(t)
+  t:line(("stty -g > %s.after; cmp -s %s.before %s.after && echo TERMINAL-RESTORED || echo TERMINAL-CHANGED"):format(tmp, tmp, tmp))
+  local screen = t:wait("TERMINAL%-%u+")
+  os.execute(("rm -f %s.before %s.after %s.tty"):format(tmp, tmp, tmp))
+  return screen
+end
+
+test("sbx run -it: its own pty, stty size follows a resize, Ctrl-Z and fg, Ctrl-C inside; terminal restored", function()
+  local t = host_shell()
+  t:line(bin .. " run --busybox --hostname ttybox -it -- sh")
+  t:wait("/ #$")
+  t:line("stty size; [ -t 0 ] && echo STDIN-IS-A-TTY; readlink /proc/self/fd/0")
+  local screen = t:wait("STDIN%-IS%-A%-TTY\n(%S+)\n/ #$")
+  expect(screen).contains("30 100")
+  local inner = screen:match("STDIN%-IS%-A%-TTY\n(%S+)\n")
+  local outer = io.open(tmp .. ".tty"):read("*l")
+  expect(inner ~= outer, ("the sandbox got the caller's own terminal %s (TIOCSTI escape)"):format(outer)).truthy()
+  t:resize(90, 25)
+  os.execute("sleep 0.3")
+  t:line("stty size")
+  t:wait("\n25 90\n/ #$")
+  t:line("sleep 100")
+  os.execute("sleep 0.3")
+  t:key("C-z")
+  t:wait("Stopped")
+  t:line("jobs")
+  t:wait("%[1%]%+ +Stopped +sleep 100\n/ #$")
+  t:line("fg")
+  t:wait("fg\nsleep 100")
+  t:key("C-c")
+  t:wait("/ #$")
+  t:line("echo still-here-$(hostname)")
+  t:wait("still%-here%-ttybox\n/ #$")
+  t:line("exit 3")
+  t:wait("host%$$")
+  t:line("echo rc=$?")
+  t:wait("rc=3")
+  expect(restored(t)).contains("TERMINAL-RESTORED")
+end)
+
+test("kill -9 of the sandboxed shell: sbx returns 137 and the terminal is restored", function()
+  local t = host_shell()
+  t:line(bin .. " run --busybox --hostname killme -it -- sh")
+  t:wait("/ #$")
+  t:line("echo $$ > /dev/null; cat /proc/1/comm")
+  t:wait("sbx%-init\n/ #$")
+  -- the shell: the child of the sandbox's init that runs sh
+  local init = sh("pgrep -n -x sbx-init")
+  init = tonumber(init)
+  local shell = tonumber((sh("pgrep -P " .. init .. " -x sh")))
+  expect(shell, "the sandboxed shell's pid").ne(nil)
+  sbx.sys.kill(shell, 9)
+  t:wait("host%$$")
+  t:line("echo rc=$?")
+  t:wait("rc=137")
+  expect(restored(t)).contains("TERMINAL-RESTORED")
+end)
+
+test("box:shell() from Lua and sbx exec -it into a running sandbox", function()
+  local t = host_shell()
+  t:line(bin .. [[ -e 'os.exit(sbx.container{ rootfs = sbx.rootfs.busybox(), hostname = "luashell" }:shell().status)']])
+  t:wait("/ #$")
+  t:line("hostname; exit 4")
+  t:wait("luashell")
+  t:wait("host%$$")
+  t:line("echo rc=$?")
+  t:wait("rc=4")
+  local name = "tty-exec-" .. sbx.sys.getpid()
+  expect((sh(("%s run --busybox --hostname %s -d --name %s -- sleep 300"):format(bin, name, name)))).contains("running in the background as " .. name)
+  t:line(("%s exec -it %s sh"):format(bin, name))
+  t:wait("#$")
+  t:line("hostname; stty size; cat /proc/1/comm")
+  t:wait(name:gsub("%p", "%%%0") .. "\n30 100\nsbx%-init")
+  t:line("exit")
+  t:wait("host%$$")
+  expect(restored(t)).contains("TERMINAL-RESTORED")
+  expect((sh(bin .. " rm -f " .. name))).eq(name .. "\n")
+end)
+
