@@ -56,6 +56,16 @@ test("run -d, ps, logs, exec, inspect, stats, stop, rm: the whole life, nothing 
   expect(rc2).eq(1)
 end)
 
+test("logs -f follows the output until the sandbox ends", function()
+  local name = "follow-" .. me
+  out(("%s run --busybox -d --name %s -- sh -c 'echo one; sleep 1; echo two'"):format(bin, name))
+  local o, rc = sh(bin .. " logs -f " .. name)
+  expect(rc).eq(0)
+  expect(o).eq("one\ntwo\n")
+  expect(assert(sbx.get(name)).state.code).eq(0)
+  expect(out(bin .. " rm " .. name)).eq(name .. "\n")
+end)
+
 test("errors: a name in use, unknown names, rm of a running one, -t with -d", function()
   local name = "dup-" .. me
   out(("%s run --busybox -d --name %s -- sleep 300"):format(bin, name))
