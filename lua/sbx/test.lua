@@ -110,6 +110,14 @@ local function terminal(cmd, opts)
   return t
 end
 
+-- The host's network links, sorted, as one string (to compare before and after).
+local function host_links()
+  local names = {}
+  for _, l in ipairs(assert(require("sbx").net.links(0))) do names[#names + 1] = l.name end
+  table.sort(names)
+  return table.concat(names, " ")
+end
+
 -- Loads a test file and returns its cases (each { name =, fn = }) and a skip-all reason.
 local function collect(path)
   local cases, skip_all, before = {}, nil, nil
@@ -124,6 +132,7 @@ local function collect(path)
     skip_all = function(reason) skip_all = tostring(reason) end,
     sh = sh,
     terminal = terminal,
+    host_links = host_links,
     before_each = function(fn) before = fn end,
     sbx = require "sbx",
   }, { __index = _G })

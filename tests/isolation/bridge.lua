@@ -12,12 +12,7 @@ local me = sbx.sys.getpid()
 local function run(cmd) return (sh(cmd)) end  -- output only
 local port_base = 20000 + (me % 200) * 50  -- concurrent runs of this file use other ports
 
-local function links()
-  local names = {}
-  for _, l in ipairs(assert(sbx.net.links(0))) do names[#names + 1] = l.name end
-  table.sort(names)
-  return table.concat(names, " ")
-end
+local links = host_links
 
 local function nothing_left(before)
   expect(links(), "host links as before").eq(before)

@@ -8,12 +8,7 @@ if not sbx.rootfs.busybox() then skip_all("needs the busybox rootfs") end
 local recipe = src .. "/recipes/web.lua"
 local base = 21000 + (sbx.sys.getpid() % 200) * 10
 
-local function links()
-  local names = {}
-  for _, l in ipairs(assert(sbx.net.links(0))) do names[#names + 1] = l.name end
-  table.sort(names)
-  return table.concat(names, " ")
-end
+local links = host_links
 
 local function expect_clean(out, port)
   expect(out).contains("ok   the host fetched http://127.0.0.1:" .. port .. "/: <h1>hello from web-" .. port .. "</h1>")
