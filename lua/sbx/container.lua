@@ -22,7 +22,21 @@ local KEYS = {
   ephemeral = "boolean (image: the upper layer on a tmpfs inside the sandbox, gone at exit; no diff or commit)",
   cgroup_parent = "string",
   netns = "a name in /run/netns, a path, a pid or a sandbox: join that network namespace",
+  seccomp = '"default" (the default), "strict", "none" or a policy { default =, allow =, deny =, rules = }',
+  caps = 'list of capabilities kept (default: docker\'s 14), {} for none, "all" for all',
+  no_new_privs = "boolean (default true)",
+  masked_paths = "list of paths hidden (default: /proc/kcore, /proc/keys, ... as docker)",
+  readonly_paths = "list of paths made read-only (default: /proc/sys, /proc/sysrq-trigger, ...)",
 }
+
+-- Docker's default capability set.
+M.default_caps = { "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+                   "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+                   "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE" }
+M.default_masked = { "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                     "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+                     "/sys/firmware", "/sys/devices/virtual/powercap" }
+M.default_readonly = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger" }
 
 local RUN_KEYS = { stdin = true, stdout = true, stderr = true, input = true, timeout = true,
                    env = true, cwd = true, uid = true, gid = true, tty = true }
@@ -284,6 +298,14 @@ function M.new(opts)
     limits = opts.limits and limits_plan(opts.limits, level) or nil,
     cgroup_parent = opts.cgroup_parent,
   }
+  -- hardening: each part switchable, each visible in box:spec()
+  plan.seccomp = require("sbx.seccomp").resolve(opts.seccomp, level + 1)
+  if opts.caps == "all" then plan.caps = { "all" }
+  elseif opts.caps ~= nil then
+    if type(opts.caps) ~= "table" then fail('caps: expected a list of capability names, {} or "all"', level) end
+    plan.caps = copy(opts.caps)
+  else plan.caps = copy(M.default_caps) end
+  plan.no_new_privs = opts.no_new_privs ~= false
   if opts.time_offsets then
     local t = {}
     for k, v in pairs(opts.time_offsets) do
@@ -303,7 +325,11 @@ function M.new(opts)
   end
   if has(ns, "mnt") then
     -- Defaults first, so that the user's own mounts can go on top of them.
-    if opts.proc ~= false and has(ns, "pid") then plan.ops[#plan.ops + 1] = { kind = "proc", dest = "/proc" } end
+    if opts.proc ~= false and has(ns, "pid") then
+      plan.ops[#plan.ops + 1] = { kind = "proc", dest = "/proc" }
+      for _, path in ipairs(opts.masked_paths or M.default_masked) do plan.ops[#plan.ops + 1] = { kind = "mask", dest = path } end
+      for _, path in ipairs(opts.readonly_paths or M.default_readonly) do plan.ops[#plan.ops + 1] = { kind = "read-only", dest = path } end
+    end
     if opts.dev ~= false then plan.ops[#plan.ops + 1] = { kind = "dev", dest = "/dev" } end
     if opts.tmp ~= false then
       local size

@@ -12,6 +12,7 @@
 #include "core/idmap.h"
 #include "core/ns.h"
 #include "core/rootfs.h"
+#include "core/seccomp.h"
 #include "core/spawn.h"
 #include "core/supervise.h"
 #include "core/units.h"
@@ -86,6 +87,11 @@ int l_start_supervisor(lua_State* L) {
   if (msg.rfind("error ", 0) == 0) msg = msg.substr(6);
   if (msg.empty()) msg = "the supervisor ended without a word (see its state.json)";
   return push_failure(L, {EIO, msg});
+}
+
+int l_seccomp_syscalls(lua_State* L) {
+  push_strings(L, core::seccomp_syscalls());
+  return 1;
 }
 
 int l_process_identity(lua_State* L) {
@@ -228,7 +234,8 @@ int l_load_embedded(lua_State* L) {
 int open_core(lua_State* L) {
   static const luaL_Reg fns[] = {
       {"spawn", l_spawn_entry},          {"enter", l_enter_entry},
-      {"process_identity", guarded<l_process_identity>}, {"start_supervisor", guarded<l_start_supervisor>},          {"plan", guarded<l_plan>},
+      {"process_identity", guarded<l_process_identity>}, {"start_supervisor", guarded<l_start_supervisor>},
+      {"seccomp_syscalls", guarded<l_seccomp_syscalls>},          {"plan", guarded<l_plan>},
       {"ns_kinds", guarded<l_ns_kinds>}, {"ns_ids", guarded<l_ns_ids>},
       {"features", guarded<l_features>}, {"busybox_rootfs", guarded<l_busybox_rootfs>},
       {"userns_allowed", guarded<l_userns_allowed>},

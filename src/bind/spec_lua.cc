@@ -74,7 +74,8 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
   check_keys(L, idx, "spec",
              {"namespaces", "rootfs", "rootfs_readonly", "ops", "uid_map", "gid_map", "deny_setgroups",
               "hostname", "cwd", "env", "argv", "uid", "gid", "die_with_parent", "time_offsets", "loopback_up",
-              "limits", "cgroup_parent", "layers", "upper", "work", "join_netns", "bridge"});
+              "limits", "cgroup_parent", "layers", "upper", "work", "join_netns", "bridge", "caps",
+              "no_new_privs", "seccomp"});
   core::Spec s;
   if (auto ns = opt_string_list_field(L, idx, "spec", "namespaces")) {
     auto flags = core::namespace_flags(*ns);
@@ -111,6 +112,51 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
   s.upper = opt_string_field(L, idx, "spec", "upper").value_or("");
   s.join_netns = opt_string_field(L, idx, "spec", "join_netns").value_or("");
   s.work = opt_string_field(L, idx, "spec", "work").value_or("");
+  s.caps = opt_string_list_field(L, idx, "spec", "caps");
+  s.no_new_privs = opt_bool_field(L, idx, "spec", "no_new_privs").value_or(false);
+  lua_getfield(L, idx, "seccomp");  // [seccomp]
+  if (lua_istable(L, -1)) {
+    int t = lua_gettop(L);
+    check_keys(L, t, "spec.seccomp", {"default_action", "rules"});
+    core::SeccompPolicy pol;
+    pol.default_action = opt_string_field(L, t, "spec.seccomp", "default_action").value_or(pol.default_action);
+    lua_getfield(L, t, "rules");  // [seccomp, rules]
+    if (lua_istable(L, -1)) {
+      int rt = lua_gettop(L);
+      for (int i = 1; i <= static_cast<int>(lua_objlen(L, rt)); ++i) {
+        lua_rawgeti(L, rt, i);  // [.., rule]
+        int r = lua_gettop(L);
+        std::string w = "spec.seccomp.rules[" + std::to_string(i) + "]";
+        check_keys(L, r, w.c_str(), {"syscall", "action", "args"});
+        core::SeccompRule rule;
+        rule.syscall = opt_string_field(L, r, w.c_str(), "syscall").value_or("");
+        rule.action = opt_string_field(L, r, w.c_str(), "action").value_or("allow");
+        lua_getfield(L, r, "args");  // [.., rule, args]
+        if (lua_istable(L, -1)) {
+          int at = lua_gettop(L);
+          for (int j = 1; j <= static_cast<int>(lua_objlen(L, at)); ++j) {
+            lua_rawgeti(L, at, j);  // [.., args, arg]
+            int a = lua_gettop(L);
+            std::string aw = w + ".args[" + std::to_string(j) + "]";
+            core::SeccompArg arg;
+            arg.index = static_cast<unsigned>(opt_number_field(L, a, aw.c_str(), "index").value_or(0));
+            arg.op = opt_string_field(L, a, aw.c_str(), "op").value_or("eq");
+            arg.value = static_cast<uint64_t>(opt_number_field(L, a, aw.c_str(), "value").value_or(0));
+            arg.value2 = static_cast<uint64_t>(opt_number_field(L, a, aw.c_str(), "value2").value_or(0));
+            rule.args.push_back(arg);
+            lua_pop(L, 1);
+          }
+        }
+        lua_pop(L, 2);  // [.., rules]
+        pol.rules.push_back(std::move(rule));
+      }
+    }
+    lua_pop(L, 1);  // [seccomp]
+    s.seccomp = std::move(pol);
+  } else if (!lua_isnil(L, -1)) {
+    raise(L, "spec.seccomp: expected a table { default_action =, rules = }");
+  }
+  lua_pop(L, 1);  // []
   lua_getfield(L, idx, "bridge");  // [bridge]
   if (lua_istable(L, -1)) {
     int t = lua_gettop(L);
@@ -240,6 +286,37 @@ void push_spec(lua_State* L, const core::Spec& s) {
   set_bool(L, "die_with_parent", s.die_with_parent);
   if (s.namespaces & CLONE_NEWNET) {
     set_bool(L, "loopback_up", s.loopback_up);
+  }
+  if (s.caps) {
+    push_strings(L, *s.caps);
+    lua_setfield(L, -2, "caps");
+  }
+  set_bool(L, "no_new_privs", s.no_new_privs);
+  if (s.seccomp) {
+    lua_newtable(L);  // [plan, seccomp]
+    set_string(L, "default_action", s.seccomp->default_action.c_str());
+    lua_createtable(L, static_cast<int>(s.seccomp->rules.size()), 0);  // [plan, seccomp, rules]
+    for (size_t i = 0; i < s.seccomp->rules.size(); ++i) {
+      const auto& r = s.seccomp->rules[i];
+      lua_createtable(L, 0, 3);
+      set_string(L, "syscall", r.syscall.c_str());
+      set_string(L, "action", r.action.c_str());
+      if (!r.args.empty()) {
+        lua_createtable(L, static_cast<int>(r.args.size()), 0);
+        for (size_t j = 0; j < r.args.size(); ++j) {
+          lua_createtable(L, 0, 4);
+          set_integer(L, "index", r.args[j].index);
+          set_string(L, "op", r.args[j].op.c_str());
+          set_number(L, "value", static_cast<double>(r.args[j].value));
+          set_number(L, "value2", static_cast<double>(r.args[j].value2));
+          lua_rawseti(L, -2, static_cast<int>(j + 1));
+        }
+        lua_setfield(L, -2, "args");
+      }
+      lua_rawseti(L, -2, static_cast<int>(i + 1));
+    }
+    lua_setfield(L, -2, "rules");
+    lua_setfield(L, -2, "seccomp");  // [plan]
   }
   if (s.bridge) {
     const auto& b = *s.bridge;

@@ -15,9 +15,11 @@
 
 #include <cstring>
 
+#include "caps.h"
 #include "init.h"
 #include "mount.h"
 #include "ns.h"
+#include "seccomp.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -113,6 +115,15 @@ Status enter_time_namespace(const Spec& spec) {
   fail(ch, {err, "exec " + prog + ": " + std::strerror(err) + hint});
 }
 
+// The last steps: no_new_privs, then the seccomp filter (nothing but execve comes after it).
+[[noreturn]] void harden_and_exec(const Spec& spec, const ChildChannels& ch) {
+  if ((spec.no_new_privs || spec.seccomp) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    fail(ch, sys_error("set no_new_privs"));
+  if (!ch.seccomp.empty()) check(ch, install_seccomp(ch.seccomp));
+  exec_payload(spec, ch);
+}
+
+
 void reset_signals(const sigset_t* old_mask) {
   struct sigaction sa;
   std::memset(&sa, 0, sizeof sa);
@@ -203,7 +214,15 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   // Job control inside: the payload leads a session whose terminal is the sandbox's own pty.
   if (ch.tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) != 0)) fail(ch, sys_error("make the pty the controlling terminal"));
   if (chdir(spec.cwd.c_str()) != 0) fail(ch, sys_error("cwd " + spec.cwd));
+  std::vector<int> keep;
+  if (spec.caps) {
+    auto k = cap_numbers(*spec.caps);
+    if (!k) fail(ch, k.error());
+    keep = *k;
+    check(ch, drop_bounding(keep));
+  }
   set_credentials(spec, ch);
+  if (spec.caps) check(ch, set_caps(keep));
   if (spec.die_with_parent) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     bool alive = forked ? getppid() == init_pid : supervisor_alive(ch.sync);
@@ -213,7 +232,7 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   }
   // Every fd but 0-2 closes on exec; the sync socket is CLOEXEC and tells the parent "exec'd".
   sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-  exec_payload(spec, ch);
+  harden_and_exec(spec, ch);
 }
 
 void run_entered_child(pid_t target, const Spec& spec, const ChildChannels& ch) {
@@ -252,10 +271,18 @@ void run_entered_child(pid_t target, const Spec& spec, const ChildChannels& ch) 
   Spec ids = spec;
   ids.uid = spec.uid.value_or(0);
   ids.gid = spec.gid.value_or(0);
+  std::vector<int> keep;
+  if (spec.caps) {
+    auto k = cap_numbers(*spec.caps);
+    if (!k) fail(ch, k.error());
+    keep = *k;
+    check(ch, drop_bounding(keep));
+  }
   set_credentials(ids, ch);
+  if (spec.caps) check(ch, set_caps(keep));
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-  exec_payload(spec, ch);
+  harden_and_exec(spec, ch);
 }
 
 }  // namespace sbx::core

@@ -2,6 +2,7 @@
 // execve or _exit. No Lua runs here. Failures go to the parent over the sync socket.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "spec.h"
 
@@ -12,6 +13,7 @@ struct ChildChannels {
   int status = -1;  // pipe write end: the init writes the payload's exit status here
   int stdio[3] = {-1, -1, -1};  // fds to become 0, 1, 2 (-1: inherit)
   bool tty = false;             // 0 is a terminal: a new session, with it as the controlling tty
+  std::vector<std::string> seccomp;  // compiled filters (by the supervisor), installed last
   std::string stage;            // directory the new root is assembled on
 };
 

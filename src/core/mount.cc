@@ -330,6 +330,23 @@ Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new) {
     }
     case OpKind::File: return write_file(op, target);
     case OpKind::RemountRo: return set_attr(target, MOUNT_ATTR_RDONLY, true, describe(op));
+    case OpKind::Mask: {
+      struct stat st;
+      if (lstat(target.c_str(), &st) != 0 || S_ISLNK(st.st_mode)) return {};  // nothing to hide
+      if (S_ISDIR(st.st_mode)) {
+        if (mount("sbx-masked", target.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0555") != 0)
+          return sys_error(describe(op));
+      } else if (mount("/dev/null", target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+        return sys_error(describe(op));
+      }
+      return {};
+    }
+    case OpKind::ReadOnly: {
+      struct stat st;
+      if (lstat(target.c_str(), &st) != 0 || S_ISLNK(st.st_mode)) return {};
+      if (mount(target.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) return sys_error(describe(op));
+      return set_attr(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true, describe(op));
+    }
   }
   return {EINVAL, "unknown op"};
 }

@@ -10,11 +10,13 @@
 
 #include <cstring>
 
+#include "caps.h"
 #include "child.h"
 #include "idmap.h"
 #include "init.h"
 #include "mount.h"
 #include "ns.h"
+#include "seccomp.h"
 
 namespace sbx::core {
 
@@ -106,6 +108,14 @@ Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
 
 namespace {
 Result<bool> await_exec(int sync, Sandbox& box);
+
+// Compiled once per policy and kept under the runtime directory (compiling the default profile
+// costs ~20 ms, reading it back well under one).
+Result<std::vector<std::string>> seccomp_programs(const SeccompPolicy& p) {
+  std::string dir = runtime_dir() + "/seccomp";
+  if (auto s = make_dirs(dir, 0700); !s) return compile_seccomp(p);
+  return cached_seccomp(p, dir);
+}
 }  // namespace
 
 Result<std::string> stage_dir() {
@@ -117,6 +127,8 @@ Result<std::string> stage_dir() {
 
 Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
   if (auto s = validate(given); !s) return s.error();
+  if (given.caps)
+    if (auto k = cap_numbers(*given.caps); !k) return k.error();
   // On a bridge: the lease, the ports and the files come first; the files are bound read-only.
   std::optional<BridgeAttachment> net;
   std::optional<Spec> with_files;
@@ -153,6 +165,11 @@ Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
   ch.status = status_write.get();
   for (int i = 0; i < 3; ++i) ch.stdio[i] = io.stdio[i];
   ch.tty = io.tty;
+  if (spec.seccomp) {
+    auto progs = seccomp_programs(*spec.seccomp);
+    if (!progs) return progs.error().context("spawn");
+    ch.seccomp = std::move(*progs);
+  }
 
   // With limits the sandbox gets its own cgroup, joined before "go" (before anything runs). Its
   // cgroup namespace must be rooted there, so the child unshares it after the move.
@@ -234,6 +251,8 @@ Result<bool> await_exec(int sync, Sandbox& box) {
 Result<Sandbox> enter(pid_t target, const Spec& spec, const SpawnIo& io, const std::string& cgroup) {
   if (spec.argv.empty() || spec.argv[0].empty()) return user_error("exec: no command");
   if (target <= 0) return user_error("exec: no sandbox pid");
+  if (spec.caps)
+    if (auto k = cap_numbers(*spec.caps); !k) return k.error();
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return sys_error("exec: create sync socket");
   Fd parent_sync(sv[0]), child_sync(sv[1]);
@@ -241,6 +260,11 @@ Result<Sandbox> enter(pid_t target, const Spec& spec, const SpawnIo& io, const s
   ch.sync = child_sync.get();
   for (int i = 0; i < 3; ++i) ch.stdio[i] = io.stdio[i];
   ch.tty = io.tty;
+  if (spec.seccomp) {
+    auto progs = seccomp_programs(*spec.seccomp);
+    if (!progs) return progs.error().context("exec");
+    ch.seccomp = std::move(*progs);
+  }
   auto cl = clone_process(0);
   if (!cl) return cl.error().context("exec");
   if (cl->pid == 0) {

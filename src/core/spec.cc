@@ -21,7 +21,7 @@ constexpr OpName kOpNames[] = {
     {OpKind::Bind, "bind"},       {OpKind::RoBind, "ro-bind"}, {OpKind::DevBind, "dev-bind"},
     {OpKind::Tmpfs, "tmpfs"},     {OpKind::Proc, "proc"},      {OpKind::Dev, "dev"},
     {OpKind::Mqueue, "mqueue"},   {OpKind::Mkdir, "mkdir"},    {OpKind::Symlink, "symlink"},
-    {OpKind::File, "file"},       {OpKind::RemountRo, "remount-ro"},
+    {OpKind::File, "file"},       {OpKind::RemountRo, "remount-ro"}, {OpKind::Mask, "mask"}, {OpKind::ReadOnly, "read-only"},
 };
 
 bool absolute(const std::string& p) { return !p.empty() && p[0] == '/'; }
@@ -135,6 +135,8 @@ Status validate(const Spec& s, bool need_argv) {
       return user_error(where + ": source '" + op.source + "' is not an absolute path");
     if (op.kind == OpKind::Symlink && op.source.empty()) return user_error(where + ": empty link target");
   }
+  if (s.seccomp)
+    if (auto st = check_seccomp(*s.seccomp); !st) return st;
   if (s.namespaces & CLONE_NEWUSER) {
     if (auto st = check_map("uid map", s.uid_map); !st) return st;
     if (auto st = check_map("gid map", s.gid_map); !st) return st;

@@ -10,11 +10,14 @@
 
 #include "bridge.h"
 #include "cgroup.h"
+#include "seccomp.h"
 #include "result.h"
 
 namespace sbx::core {
 
-enum class OpKind { Bind, RoBind, DevBind, Tmpfs, Proc, Dev, Mqueue, Mkdir, Symlink, File, RemountRo };
+// Mask: hide a path (a file gets /dev/null, a directory an empty read-only tmpfs); ReadOnly: the
+// path bound on itself read-only. Both skip a path the root does not have.
+enum class OpKind { Bind, RoBind, DevBind, Tmpfs, Proc, Dev, Mqueue, Mkdir, Symlink, File, RemountRo, Mask, ReadOnly };
 
 struct Op {
   OpKind kind;
@@ -53,6 +56,11 @@ struct Spec {
   std::string join_netns;
   // On a host bridge (needs net): a veth, a leased address, NAT, published ports, /etc/hosts.
   std::optional<BridgeSpec> bridge;
+  // Hardening, applied last before execve: capabilities kept (nullopt: unchanged), no_new_privs,
+  // a seccomp policy (nullopt: none).
+  std::optional<std::vector<std::string>> caps;
+  bool no_new_privs = false;
+  std::optional<SeccompPolicy> seccomp;
   Limits limits;              // non-empty: the sandbox gets its own cgroup, made before it runs
   std::string cgroup_parent;  // where that group goes, relative to the hierarchy roots
 };

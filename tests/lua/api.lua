@@ -32,9 +32,22 @@ test("box:spec() is the whole plan as plain data, in order", function()
   local plan = box:spec()
   expect(plan.rootfs).eq("/srv/root")
   expect(plan.hostname).eq("h")
-  local kinds = {}
-  for _, op in ipairs(plan.ops) do kinds[#kinds + 1] = op.kind .. " " .. op.dest end
+  local kinds, hidden = {}, {}
+  for _, op in ipairs(plan.ops) do
+    if op.kind == "mask" or op.kind == "read-only" then hidden[#hidden + 1] = op.kind .. " " .. op.dest
+    else kinds[#kinds + 1] = op.kind .. " " .. op.dest end
+  end
   expect(table.concat(kinds, ", ")).eq("proc /proc, dev /dev, tmpfs /tmp, mqueue /dev/mqueue, tmpfs /scratch")
+  -- the default hardening is part of the plan: masked and read-only paths, caps, no_new_privs, seccomp
+  expect(table.concat(hidden, ", ")).contains("mask /proc/kcore, mask /proc/keys")
+  expect(table.concat(hidden, ", ")).contains("read-only /proc/sys, read-only /proc/sysrq-trigger")
+  expect(#plan.caps).eq(14)
+  expect(plan.no_new_privs).eq(true)
+  expect(plan.seccomp.default_action).eq("errno EPERM")
+  local none = sbx.container{ rootfs = "/srv/root", seccomp = "none", caps = "all", no_new_privs = false, masked_paths = {}, readonly_paths = {} }:spec()
+  expect(none.seccomp).eq(nil)
+  expect(none.caps[1]).eq("all")
+  expect(none.no_new_privs).eq(false)
   local env = table.concat(plan.env, " ")
   expect(env).contains("A=1")
   expect(env).contains("PATH=/usr/local/sbin")
