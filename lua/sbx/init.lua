@@ -17,6 +17,7 @@ sbx.ns = require "sbx.ns"
 sbx.cgroup = require "sbx.cgroup"
 sbx.image = require "sbx.image"
 sbx.net = require "sbx.net"
+sbx.seccomp = require "sbx.seccomp"
 sbx.container = require("sbx.container").new
 
 local features

@@ -184,7 +184,9 @@ function Sandbox:exec(args)
   local plan = json.decode(assert(read(self.dir .. "/plan.json")))
   local st = self.state
   if core.process_identity(st.pid) ~= st.identity then return nil, ("sandbox %s: its pid changed identity"):format(self.name) end
-  local eplan = { argv = {}, env = plan.env, cwd = args.cwd or plan.cwd or "/", uid = args.uid or plan.uid, gid = args.gid or plan.gid }
+  -- the same security settings as the sandbox's own payload
+  local eplan = { argv = {}, env = plan.env, cwd = args.cwd or plan.cwd or "/", uid = args.uid or plan.uid, gid = args.gid or plan.gid,
+                  caps = plan.caps, no_new_privs = plan.no_new_privs, seccomp = plan.seccomp }
   for i, a in ipairs(args) do eplan.argv[i] = tostring(a) end
   if args.env then
     for k, v in pairs(args.env) do eplan.env[#eplan.env + 1] = k .. "=" .. tostring(v) end

@@ -157,7 +157,11 @@ function Policy:explain(name)
   if #lines == 0 then
     return known and (self.default_action .. " (the default)") or "errno ENOSYS (not a syscall this kernel's table knows)"
   end
-  return table.concat(lines, "; ") .. (#(self.rules) > 0 and ("; otherwise " .. self.default_action) or "")
+  local conditional = true
+  for _, r in ipairs(self.rules) do
+    if r.syscall == name and not (r.args and #r.args > 0) and r.action == "allow" then conditional = false end
+  end
+  return table.concat(lines, "; ") .. (conditional and ("; otherwise " .. self.default_action) or "")
 end
 
 return M

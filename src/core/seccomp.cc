@@ -221,7 +221,9 @@ Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p, const st
 }
 
 Status install_seccomp(const std::vector<std::string>& programs) {
-  for (const auto& prog : programs) {
+  // The argument filter first: the main one may refuse seccomp(2) itself (strict does).
+  for (auto it = programs.rbegin(); it != programs.rend(); ++it) {
+    const auto& prog = *it;
     struct sock_fprog fp;
     fp.len = static_cast<unsigned short>(prog.size() / sizeof(struct sock_filter));
     fp.filter = reinterpret_cast<struct sock_filter*>(const_cast<char*>(prog.data()));

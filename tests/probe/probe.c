@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* sbx-probe: copied (bind-mounted) into test roots to report what a sandboxed process sees.
  *   fds          list this process's open fds (from /proc/self/fd), one per line
  *   orphans N    make N orphans that exit at once, then print the number of zombies left
@@ -10,6 +11,9 @@
  *   forks N      try to keep N children alive at once; print how many forks succeeded
  *   spin SECS    burn CPU for SECS seconds of wall time; print the CPU seconds used
  *   count FILE   write an increasing counter to FILE every 10 ms, forever
+ *   attacks      try each attack of attacks.h; one "NAME: allowed|blocked ERRNO" line each, then
+ *                the capability sets, no_new_privs, seccomp mode, fds beyond 0-2 and the cwd
+ *   kill PID     try to signal PID (0): "allowed" or "blocked ERRNO"
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -20,6 +24,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "attacks.h"
 
 static int count_zombies(void) {
   DIR* d = opendir("/proc");
@@ -46,6 +52,14 @@ int main(int argc, char** argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: sbx-probe fds|orphans N|sleep SECS|hold\n");
     return 2;
+  }
+  if (!strcmp(argv[1], "attacks")) {
+    attacks();
+    return 0;
+  }
+  if (!strcmp(argv[1], "kill") && argc > 2) {
+    report("kill", kill(atoi(argv[2]), 0));
+    return 0;
   }
   if (!strcmp(argv[1], "fds")) {
     DIR* d = opendir("/proc/self/fd");

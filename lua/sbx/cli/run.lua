@@ -41,6 +41,10 @@ M.options = {
   { long = "cpuset", arg = "required", key = "cpuset", meta = "LIST", help = "CPUs allowed (0-1, 0,2)" },
   { long = "pids", arg = "required", key = "pids", meta = "N", help = "at most N processes (pids.max)" },
   { long = "cgroup-parent", arg = "required", key = "cgroup_parent", meta = "PATH", help = "create the sandbox's group under PATH" },
+  { long = "seccomp", arg = "required", key = "seccomp", meta = "PROFILE", help = "default, strict or none" },
+  { long = "cap-add", arg = "required", key = "cap_add", list = true, meta = "CAP", help = "keep a capability beyond the default 14 (or ALL)" },
+  { long = "cap-drop", arg = "required", key = "cap_drop", list = true, meta = "CAP", help = "drop a capability of the default 14 (or ALL)" },
+  { long = "privileged", arg = "none", key = "privileged", help = "no seccomp, all capabilities, nothing masked (still namespaced)" },
   { long = "stats", arg = "none", key = "stats", help = "print the sandbox's cgroup figures on stderr at the end" },
   { long = "timeout", arg = "required", key = "timeout", meta = "SECS", help = "kill the sandbox after SECS" },
   { long = "tty", short = "t", arg = "none", key = "tty", help = "a new pseudo-terminal for COMMAND, joined to yours (sbx run -it -- sh)" },
@@ -145,6 +149,28 @@ function M.description(opts)
   if opts.pids then limits.pids = num("pids", opts.pids) end
   if next(limits) then d.limits = limits end
   d.cgroup_parent = opts.cgroup_parent
+  -- hardening
+  if opts.privileged then
+    d.seccomp, d.caps, d.masked_paths, d.readonly_paths = "none", "all", {}, {}
+  end
+  if opts.seccomp then d.seccomp = opts.seccomp end
+  if opts.cap_add or opts.cap_drop then
+    local norm = function(c) c = c:upper(); return c:match("^CAP_") and c or ("CAP_" .. c) end
+    local keep, order = {}, {}
+    for _, c in ipairs(require("sbx.container").default_caps) do keep[c] = true; order[#order + 1] = c end
+    for _, c in ipairs(opts.cap_drop or {}) do
+      if c:upper() == "ALL" then keep = {} else keep[norm(c)] = nil end
+    end
+    local all = false
+    for _, c in ipairs(opts.cap_add or {}) do
+      if c:upper() == "ALL" then all = true else keep[norm(c)] = true; order[#order + 1] = norm(c) end
+    end
+    if all then d.caps = "all" else
+      d.caps = {}
+      local seen = {}
+      for _, c in ipairs(order) do if keep[c] and not seen[c] then d.caps[#d.caps + 1] = c; seen[c] = true end end
+    end
+  end
   if d.hostname and shared.uts then error("--hostname needs the uts namespace (drop --share-uts)", 0) end
   return d
 end

@@ -1,0 +1,111 @@
+-- The default hardening against a probe that tries each attack (tests/probe/attacks.h): namespace
+-- creation, mounts, keys, bpf, userfaultfd, perf, io_uring, kexec and modules, handles,
+-- personality, AF_ALG/AF_VSOCK, the i386 and x32 entry points, ptrace and process_vm, TIOCSTI
+-- (both encodings), /proc/sys and sysrq writes, masked files, mknod, capabilities, no_new_privs,
+-- fds and cwd. The same probe with seccomp = "none", caps = "all" shows the opposite outcome for
+-- what the policy refuses, so the suite proves it can fail.
+local root = sbx.rootfs.busybox()
+local probe = os.getenv("SBX_PROBE")
+if not root or not probe then skip_all("needs the busybox rootfs and SBX_PROBE (run through ctest)") end
+if not sbx.features().seccomp then skip_all("seccomp is not available here") end
+
+local function attacks(extra)
+  local d = { rootfs = root, mounts = { sbx.ro_bind(probe, "/probe") } }
+  for k, v in pairs(extra or {}) do d[k] = v end
+  local st = assert(sbx.container(d):run{ "/probe", "attacks", stdout = "pipe", stderr = "pipe" })
+  expect(st.code, st.stderr).eq(0)
+  local r = {}
+  for name, result in st.stdout:gmatch("([%w_%-]+):%s+([^\n]+)") do r[name] = result end
+  return r
+end
+
+-- refused by the seccomp policy itself (EPERM from the filter; clone3 gets ENOSYS so libc falls back)
+local BY_POLICY = { "unshare-user", "unshare-mnt", "unshare-net", "clone-newuser", "clone-newpid", "setns",
+                    "mount-tmpfs", "mount-cgroup2", "pivot_root", "keyctl", "add_key", "request_key", "bpf",
+                    "userfaultfd", "perf_event_open", "io_uring_setup", "kexec_load", "init_module", "finit_module",
+                    "open_by_handle_at", "name_to_handle_at", "personality", "socket-af_alg", "socket-af_vsock",
+                    "i386-unshare", "i386-keyctl", "x32-unshare", "ptrace", "process_vm_readv", "kcmp",
+                    "get_mempolicy", "sethostname", "tiocsti", "tiocsti-high-bits" }
+
+test("the default sandbox blocks every attack, and says what it runs with", function()
+  local r = attacks()
+  local n = 0
+  for _, name in ipairs(BY_POLICY) do
+    expect(r[name], name).eq("blocked EPERM")
+    n = n + 1
+  end
+  expect(r["clone3-newuser"]).eq("blocked ENOSYS")
+  expect(r["proc-sys-write"], "/proc/sys: read-only, and no CAP_NET_ADMIN").match("^blocked")
+  expect(r["sysrq-write"]).match("^blocked")
+  expect(r["read-timer_list"], "masked").match("^blocked")
+  expect(r["read-sched_debug"], "masked").match("^blocked")
+  expect(r["mknod"]).match("^blocked")
+  expect(r["CapEff"], "docker's 14 capabilities").eq("00000000a80425fb")
+  expect(r["CapBnd"]).eq("00000000a80425fb")
+  expect(r["NoNewPrivs"]).eq("1")
+  expect(r["Seccomp"], "filter mode").eq("2")
+  expect(r["extra-fds"], "only 0-2 reach the payload").eq("0")
+  expect(r["cwd"]).eq("/")
+  expect(n + 7, "attack cases").gt(35)
+end)
+
+test("with seccomp = 'none' and caps = 'all' the same probe gets through: the suite can fail", function()
+  local r = attacks{ seccomp = "none", caps = "all", readonly_paths = {} }
+  local legacy_tiocsti = (io.open("/proc/sys/dev/tty/legacy_tiocsti") or { read = function() return "1" end }):read("*l")
+  local flipped = 0
+  for _, name in ipairs({ "unshare-user", "unshare-mnt", "unshare-net", "clone-newuser", "clone-newpid", "clone3-newuser",
+                          "setns", "mount-tmpfs", "mount-cgroup2", "keyctl", "add_key", "perf_event_open",
+                          "io_uring_setup", "personality", "socket-af_vsock", "i386-unshare", "i386-keyctl", "ptrace",
+                          "process_vm_readv", "kcmp", "get_mempolicy", "sethostname", "proc-sys-write",
+                          "tiocsti", "tiocsti-high-bits" }) do
+    if name:match("^tiocsti") and legacy_tiocsti == "0" then
+      expect(r[name]).match("^blocked")  -- the kernel itself refuses TIOCSTI here
+    else
+      expect(r[name], name .. " without the policy").eq("allowed")
+      flipped = flipped + 1
+    end
+  end
+  expect(flipped).gt(20)
+  expect(r["Seccomp"]).eq("0")
+  expect(r["CapEff"]).eq("000001ffffffffff")
+  -- what the kernel refuses on its own stays refused (no policy needed): modules, kexec
+  expect(r["init_module"]).match("^blocked")
+  expect(r["kexec_load"]).match("^blocked")
+end)
+
+test("strict, custom policies and explain: policies are data", function()
+  local box = sbx.container{ rootfs = root, seccomp = "strict" }
+  local st = assert(box:run{ "sh", "-c", "echo ok; nc -l -p 1 2>&1 | head -1", stdout = "pipe" })
+  expect(st.stdout).match("^ok\n")
+  expect(st.stdout, "no sockets under strict").contains("Operation not permitted")
+  local custom = sbx.container{ rootfs = root, seccomp = { default = "allow", deny = { "mkdir", "mkdirat" } } }
+  local c = assert(custom:run{ "sh", "-c", "mkdir /tmp/x 2>&1; echo rc=$?", stdout = "pipe" })
+  expect(c.stdout).contains("Operation not permitted")
+  local args = sbx.container{ rootfs = root, seccomp = { default = "allow", rules = {
+    { "socket", "errno EACCES", args = { { 0, "eq", 2 } } } } } }  -- AF_INET only
+  local a = assert(args:run{ "sh", "-c", "nc 127.0.0.1 1 2>&1 < /dev/null | head -1", stdout = "pipe" })
+  expect(a.stdout).contains("Permission denied")
+  local pol = sbx.seccomp.default()
+  expect(pol:explain("keyctl")).eq("errno EPERM (the default)")
+  expect(pol:explain("clone")).contains("allow when (arg0 & 0x7e020000) == 0x0")
+  expect(pol:explain("ioctl")).contains("errno EPERM when (arg1 & 0xffffffff) == 0x5412")
+  expect(#sbx.seccomp.syscalls()).gt(300)
+  expect_error(function() sbx.container{ rootfs = root, seccomp = { rules = { { "read", "bogus" } } } } end,
+               "seccomp rule for read: seccomp: action 'bogus'")
+  expect_error(function() sbx.container{ seccomp = "paranoid" } end, "unknown profile 'paranoid'")
+  expect_error(function() sbx.container{ seccomp = { allow = {}, nonsense = 1 } } end, "unknown key 'nonsense'")
+end)
+
+test("sbx run: --seccomp, --cap-add, --cap-drop, --privileged, and the plan shows it", function()
+  local bin = os.getenv("SBX_BIN")
+  local o = sh(bin .. " run --busybox --cap-drop ALL -- grep CapEff /proc/self/status")
+  expect(o).eq("CapEff:\t0000000000000000\n")
+  o = sh(bin .. " run --busybox --seccomp none --cap-add SYS_ADMIN -- sh -c 'hostname changed && hostname'")
+  expect(o).eq("changed\n")
+  o = sh(bin .. " run --busybox --privileged -- grep Seccomp: /proc/self/status")
+  expect(o).eq("Seccomp:\t0\n")
+  local plan = sbx.json.decode((sh(bin .. " run --busybox --print-spec -- true")))
+  expect(plan.seccomp.default_action).eq("errno EPERM")
+  expect(#plan.caps).eq(14)
+  expect(plan.no_new_privs).eq(true)
+end)
