@@ -16,6 +16,7 @@ usage: sbx                           the sbx> prompt (Lua with sbx loaded; help(
        sbx run -d --name NAME ...    a long-running sandbox, then:
        sbx ps [-a] | inspect NAME | logs [-f] NAME | exec [-it] NAME CMD | stop [-t SECS] NAME
        sbx kill NAME [SIGNAL] | rm [-f] NAME | stats [--no-stream] [NAME...]
+       sbx audit [--json] [PID]      what isolates a process (any process: sbx's, bwrap's, runc's, the host's)
        sbx gc                        remove what a killed sbx left (cgroups, container dirs, scratch,
                                      veths, published ports, unused bridges, lost sandboxes)
        sbx help [NAME | --markdown]  the reference (one entry, or all of it as Markdown)
@@ -57,6 +58,8 @@ print(box:run{ "/bin/sh", "-c", "hostname; id", stdout = "pipe" }.stdout)]] },
   { "sbx.net.gc", "sbx.net.gc() -> { removed... }", "Removes veths, files, published ports and bridges that killed sbx processes left.", [[sbx.net.gc()]] },
   { "sbx.list", "sbx.list() -> { sandbox... }", "The long-running sandboxes (sbx run -d --name, box:start): name, status, pid, started, image, ports.", [[for _, s in ipairs(sbx.list()) do print(s.name, s.status) end]] },
   { "sbx.get", "sbx.get(name) -> sandbox | nil, err", "One long-running sandbox: s:exec(cmd), s:stop([secs]), s:kill(sig), s:logs(), s:stats(), s:remove().", [[sbx.get("web"):stop()]] },
+  { "sbx.audit", "sbx.audit([pid]) -> table", "What isolates a process: its namespaces (own or the host's), capability sets, seccomp mode and filter count, no_new_privs, cgroup and limits, masked and read-only paths, mounts. Works on any process.", [[print(sbx.audit(p.pid).seccomp.filters)]] },
+  { "sbx.seccomp.default", "sbx.seccomp.default() -> policy", "The default seccomp profile as data (also strict()); policy:explain(\"keyctl\") says what it does with one syscall; sbx.seccomp.syscalls() lists the known ones.", [[print(sbx.seccomp.default():explain("clone"))]] },
   { "sbx.ns.ids", "sbx.ns.ids([pid]) -> { net = inode, ... }", "Namespace identities of a process (the inode numbers in /proc/PID/ns).", [[print(sbx.ns.ids(p.pid).net ~= sbx.ns.ids().net)]] },
   { "sbx.features", "sbx.features() -> table", "What this host offers: cgroup layout, user namespaces, time namespaces, overlay, seccomp...", [[print(sbx.features().cgroup)]] },
   { "sbx.size", "sbx.size(text) -> bytes", "Sizes as people type them.", [[sbx.size("64M") --> 67108864]] },

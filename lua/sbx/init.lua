@@ -18,6 +18,8 @@ sbx.cgroup = require "sbx.cgroup"
 sbx.image = require "sbx.image"
 sbx.net = require "sbx.net"
 sbx.seccomp = require "sbx.seccomp"
+-- sbx.audit(pid): what isolates a process (namespaces, caps, seccomp, cgroup, masks), as a table.
+function sbx.audit(pid) return require("sbx.audit").audit(pid) end
 sbx.container = require("sbx.container").new
 
 local features

@@ -7,6 +7,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "core/caps.h"
 #include "core/cgroup.h"
 #include "core/features.h"
 #include "core/idmap.h"
@@ -87,6 +88,21 @@ int l_start_supervisor(lua_State* L) {
   if (msg.rfind("error ", 0) == 0) msg = msg.substr(6);
   if (msg.empty()) msg = "the supervisor ended without a word (see its state.json)";
   return push_failure(L, {EIO, msg});
+}
+
+// cap_names("00000000a80425fb") -> { "cap_chown", ... }
+int l_cap_names(lua_State* L) {
+  uint64_t mask = std::strtoull(luaL_checkstring(L, 1), nullptr, 16);
+  push_strings(L, core::cap_names(mask));
+  return 1;
+}
+
+// seccomp_profile(name) -> the built-in profile's policy as data
+int l_seccomp_profile(lua_State* L) {
+  auto p = core::builtin_seccomp(luaL_checkstring(L, 1));
+  if (!p) return push_failure(L, p.error());
+  push_seccomp(L, *p);
+  return 1;
 }
 
 int l_seccomp_syscalls(lua_State* L) {
@@ -235,7 +251,8 @@ int open_core(lua_State* L) {
   static const luaL_Reg fns[] = {
       {"spawn", l_spawn_entry},          {"enter", l_enter_entry},
       {"process_identity", guarded<l_process_identity>}, {"start_supervisor", guarded<l_start_supervisor>},
-      {"seccomp_syscalls", guarded<l_seccomp_syscalls>},          {"plan", guarded<l_plan>},
+      {"seccomp_syscalls", guarded<l_seccomp_syscalls>}, {"seccomp_profile", guarded<l_seccomp_profile>},
+      {"cap_names", guarded<l_cap_names>},          {"plan", guarded<l_plan>},
       {"ns_kinds", guarded<l_ns_kinds>}, {"ns_ids", guarded<l_ns_ids>},
       {"features", guarded<l_features>}, {"busybox_rootfs", guarded<l_busybox_rootfs>},
       {"userns_allowed", guarded<l_userns_allowed>},

@@ -68,6 +68,33 @@ void push_map(lua_State* L, const std::vector<core::IdMapEntry>& map) {
 
 }  // namespace
 
+void push_seccomp(lua_State* L, const core::SeccompPolicy& p) {
+  lua_newtable(L);  // [seccomp]
+  if (!p.profile.empty()) set_string(L, "profile", p.profile.c_str());
+  set_string(L, "default_action", p.default_action.c_str());
+  lua_createtable(L, static_cast<int>(p.rules.size()), 0);  // [seccomp, rules]
+  for (size_t i = 0; i < p.rules.size(); ++i) {
+    const auto& r = p.rules[i];
+    lua_createtable(L, 0, 3);
+    set_string(L, "syscall", r.syscall.c_str());
+    set_string(L, "action", r.action.c_str());
+    if (!r.args.empty()) {
+      lua_createtable(L, static_cast<int>(r.args.size()), 0);
+      for (size_t j = 0; j < r.args.size(); ++j) {
+        lua_createtable(L, 0, 4);
+        set_integer(L, "index", r.args[j].index);
+        set_string(L, "op", r.args[j].op.c_str());
+        set_number(L, "value", static_cast<double>(r.args[j].value));
+        set_number(L, "value2", static_cast<double>(r.args[j].value2));
+        lua_rawseti(L, -2, static_cast<int>(j + 1));
+      }
+      lua_setfield(L, -2, "args");
+    }
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  lua_setfield(L, -2, "rules");  // [seccomp]
+}
+
 core::Spec spec_from_lua(lua_State* L, int idx) {
   idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
   if (!lua_istable(L, idx)) raise(L, "spec: expected a table");
@@ -115,10 +142,15 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
   s.caps = opt_string_list_field(L, idx, "spec", "caps");
   s.no_new_privs = opt_bool_field(L, idx, "spec", "no_new_privs").value_or(false);
   lua_getfield(L, idx, "seccomp");  // [seccomp]
-  if (lua_istable(L, -1)) {
-    int t = lua_gettop(L);
-    check_keys(L, t, "spec.seccomp", {"default_action", "rules"});
+  if (lua_isstring(L, -1)) {  // a built-in profile by name
     core::SeccompPolicy pol;
+    pol.profile = lua_tostring(L, -1);
+    s.seccomp = std::move(pol);
+  } else if (lua_istable(L, -1)) {
+    int t = lua_gettop(L);
+    check_keys(L, t, "spec.seccomp", {"profile", "default_action", "rules"});
+    core::SeccompPolicy pol;
+    pol.profile = opt_string_field(L, t, "spec.seccomp", "profile").value_or("");
     pol.default_action = opt_string_field(L, t, "spec.seccomp", "default_action").value_or(pol.default_action);
     lua_getfield(L, t, "rules");  // [seccomp, rules]
     if (lua_istable(L, -1)) {
@@ -292,30 +324,10 @@ void push_spec(lua_State* L, const core::Spec& s) {
     lua_setfield(L, -2, "caps");
   }
   set_bool(L, "no_new_privs", s.no_new_privs);
-  if (s.seccomp) {
-    lua_newtable(L);  // [plan, seccomp]
-    set_string(L, "default_action", s.seccomp->default_action.c_str());
-    lua_createtable(L, static_cast<int>(s.seccomp->rules.size()), 0);  // [plan, seccomp, rules]
-    for (size_t i = 0; i < s.seccomp->rules.size(); ++i) {
-      const auto& r = s.seccomp->rules[i];
-      lua_createtable(L, 0, 3);
-      set_string(L, "syscall", r.syscall.c_str());
-      set_string(L, "action", r.action.c_str());
-      if (!r.args.empty()) {
-        lua_createtable(L, static_cast<int>(r.args.size()), 0);
-        for (size_t j = 0; j < r.args.size(); ++j) {
-          lua_createtable(L, 0, 4);
-          set_integer(L, "index", r.args[j].index);
-          set_string(L, "op", r.args[j].op.c_str());
-          set_number(L, "value", static_cast<double>(r.args[j].value));
-          set_number(L, "value2", static_cast<double>(r.args[j].value2));
-          lua_rawseti(L, -2, static_cast<int>(j + 1));
-        }
-        lua_setfield(L, -2, "args");
-      }
-      lua_rawseti(L, -2, static_cast<int>(i + 1));
-    }
-    lua_setfield(L, -2, "rules");
+  if (s.seccomp && !s.seccomp->profile.empty() && s.seccomp->rules.empty()) {
+    set_string(L, "seccomp", s.seccomp->profile.c_str());
+  } else if (s.seccomp) {
+    push_seccomp(L, *s.seccomp);
     lua_setfield(L, -2, "seccomp");  // [plan]
   }
   if (s.bridge) {

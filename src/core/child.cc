@@ -205,6 +205,14 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
       if (ch.status >= 0 && dup2(ch.status, 3) == 3) st = 3;
       sys_close_range(0, 2, 0);
       sys_close_range(4, ~0U, 0);
+      // With hardening the init keeps no capability and cannot be inspected from inside: it
+      // only reaps, forwards signals (same uid) and reports.
+      if (spec.caps) {
+        (void)drop_bounding({});
+        (void)set_caps({});
+      }
+      if (spec.no_new_privs || spec.seccomp) prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+      prctl(PR_SET_DUMPABLE, 0);
       run_init(payload, st);
     }
   }

@@ -84,19 +84,95 @@ Status add_rule(scmp_filter_ctx ctx, const SeccompRule& r) {
 
 }  // namespace
 
-std::vector<std::string> seccomp_syscalls() {
-  std::set<std::string> names;
-  for (int nr = 0; nr < 1024; ++nr) {
-    char* n = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr);
-    if (n) {
-      names.insert(n);
-      free(n);
-    }
+namespace {
+// What "default" refuses outright (the kinds of calls Docker's default profile refuses).
+const char* const kDefaultDeny[] = {
+    "unshare", "setns", "mount", "umount", "umount2", "pivot_root", "fsopen", "fsconfig", "fsmount", "fspick",
+    "move_mount", "open_tree", "mount_setattr", "keyctl", "add_key", "request_key", "bpf", "userfaultfd",
+    "perf_event_open", "io_uring_setup", "io_uring_enter", "io_uring_register", "kexec_load", "kexec_file_load",
+    "init_module", "finit_module", "delete_module", "create_module", "query_module", "get_kernel_syms",
+    "open_by_handle_at", "name_to_handle_at", "acct", "swapon", "swapoff", "reboot", "settimeofday",
+    "clock_settime", "clock_adjtime", "adjtimex", "stime", "sysfs", "_sysctl", "uselib", "ustat", "vm86",
+    "vm86old", "nfsservctl", "lookup_dcookie", "quotactl", "quotactl_fd", "iopl", "ioperm", "syslog", "kcmp",
+    "process_vm_readv", "process_vm_writev", "ptrace", "vhangup", "mbind", "set_mempolicy", "move_pages",
+    "migrate_pages", "get_mempolicy", "lsm_set_self_attr", "fanotify_init"};
+const char* const kStrictAllow[] = {
+    "read", "write", "readv", "writev", "pread64", "pwrite64", "open", "openat", "close", "close_range", "stat",
+    "fstat", "lstat", "newfstatat", "statx", "lseek", "mmap", "mprotect", "munmap", "mremap", "madvise", "brk",
+    "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigsuspend", "sigaltstack", "access", "faccessat",
+    "faccessat2", "pipe", "pipe2", "dup", "dup2", "dup3", "poll", "ppoll", "select", "pselect6", "nanosleep",
+    "clock_nanosleep", "clock_gettime", "clock_getres", "gettimeofday", "time", "getpid", "getppid", "gettid",
+    "getuid", "geteuid", "getgid", "getegid", "getgroups", "getresuid", "getresgid", "exit", "exit_group",
+    "execve", "execveat", "wait4", "waitid", "kill", "tgkill", "uname", "fcntl", "getcwd", "chdir", "fchdir",
+    "rename", "renameat", "renameat2", "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "readlink",
+    "readlinkat", "getdents64", "getrandom", "futex", "set_tid_address", "set_robust_list", "rseq", "prlimit64",
+    "getrlimit", "arch_prctl", "fork", "vfork", "umask", "sysinfo", "getrusage", "times", "sched_yield",
+    "sched_getaffinity", "ftruncate", "fsync", "fdatasync", "chmod", "fchmod", "fchmodat", "utimensat", "symlink",
+    "symlinkat", "link", "linkat", "statfs", "fstatfs", "getpgrp", "setpgid", "getpgid", "getsid", "setsid",
+    "prctl", "ioctl", "eventfd2", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "copy_file_range",
+    "sendfile", "splice", "seccomp"};
+constexpr uint64_t kCloneNsFlags = 0x7E020000;  // CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
+constexpr uint64_t kTiocsti = 0x5412;
+}  // namespace
+
+Result<SeccompPolicy> builtin_seccomp(const std::string& name) {
+  SeccompPolicy p;
+  p.profile = name;
+  p.default_action = "errno EPERM";
+  SeccompRule clone_plain{"clone", "allow", {{0, "masked_eq", kCloneNsFlags, 0}}};
+  SeccompRule no_tiocsti{"ioctl", "errno EPERM", {{1, "masked_eq", 0xffffffff, kTiocsti}}};
+  if (name == "default") {
+    std::set<std::string> deny(std::begin(kDefaultDeny), std::end(kDefaultDeny));
+    std::set<std::string> special = {"clone", "clone3", "personality", "socket", "ioctl"};
+    for (const auto& n : seccomp_syscalls())
+      if (!deny.count(n) && !special.count(n)) p.rules.push_back({n, "allow", {}});
+    p.rules.push_back(clone_plain);
+    p.rules.push_back({"clone3", "errno ENOSYS", {}});
+    p.rules.push_back({"socket", "allow", {{0, "lt", 38, 0}}});  // below AF_ALG
+    p.rules.push_back({"socket", "allow", {{0, "eq", 39, 0}}});  // AF_QIPCRTR, between the refused ones
+    p.rules.push_back({"socket", "allow", {{0, "gt", 40, 0}}});  // above AF_VSOCK
+    p.rules.push_back({"ioctl", "allow", {}});
+    p.rules.push_back(no_tiocsti);
+    for (uint64_t v : {0x0ULL, 0x8ULL, 0x20000ULL, 0x20008ULL, 0xffffffffULL})
+      p.rules.push_back({"personality", "allow", {{0, "eq", v, 0}}});
+    return p;
   }
-  return {names.begin(), names.end()};
+  if (name == "strict") {
+    for (const char* n : kStrictAllow) p.rules.push_back({n, "allow", {}});
+    p.rules.push_back(clone_plain);
+    p.rules.push_back({"clone3", "errno ENOSYS", {}});
+    p.rules.push_back(no_tiocsti);
+    return p;
+  }
+  return user_error("seccomp: unknown profile '" + name + "' (expected default, strict, none, or a policy table)");
+}
+
+Result<SeccompPolicy> expand_seccomp(const SeccompPolicy& p) {
+  if (p.profile.empty()) return p;
+  auto b = builtin_seccomp(p.profile);
+  if (!b) return b.error();
+  for (const auto& r : p.rules) b->rules.push_back(r);  // extra rules after the profile's
+  return b;
+}
+
+std::vector<std::string> seccomp_syscalls() {
+  static const std::vector<std::string> all = [] {
+    std::set<std::string> names;
+    for (int nr = 0; nr < 1024; ++nr) {
+      char* n = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr);
+      if (n) {
+        names.insert(n);
+        free(n);
+      }
+    }
+    return std::vector<std::string>(names.begin(), names.end());
+  }();
+  return all;
 }
 
 Status check_seccomp(const SeccompPolicy& p) {
+  if (!p.profile.empty() && p.profile != "default" && p.profile != "strict")
+    return user_error("seccomp: unknown profile '" + p.profile + "' (expected default, strict, none, or a policy table)");
   if (auto a = parse_action(p.default_action); !a) return a.error().context("seccomp.default");
   for (const auto& r : p.rules) {
     if (r.syscall.empty()) return user_error("seccomp: a rule without a syscall name");
@@ -123,7 +199,10 @@ Result<std::string> export_bpf(scmp_filter_ctx ctx) {
 }
 }  // namespace
 
-Result<std::vector<std::string>> compile_seccomp(const SeccompPolicy& p) {
+Result<std::vector<std::string>> compile_seccomp(const SeccompPolicy& given) {
+  auto expanded = expand_seccomp(given);
+  if (!expanded) return expanded.error();
+  const SeccompPolicy& p = *expanded;
   auto def = parse_action(p.default_action);
   if (!def) return def.error();
   // Filter 1: the rules, the default for every other known syscall, ENOSYS for numbers no
@@ -172,7 +251,19 @@ Result<std::vector<std::string>> compile_seccomp(const SeccompPolicy& p) {
 Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p, const std::string& cache_dir) {
   // The key: the policy as text, and libseccomp's version (another version may compile otherwise).
   const scmp_version* v = seccomp_version();
-  std::string text = p.default_action + "\n" + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+  // (a built-in profile is keyed by its name and the revision of its lists in this file: its
+  // rules follow from them and libseccomp's syscall table)
+  static const uint64_t revision = [] {
+    uint64_t h = 1469598103934665603ULL;
+    auto mix = [&](const char* w) {
+      for (const char* c = w; *c; ++c) h = (h ^ static_cast<unsigned char>(*c)) * 1099511628211ULL;
+      h = (h ^ ' ') * 1099511628211ULL;
+    };
+    for (const char* w : kDefaultDeny) mix(w);
+    for (const char* w : kStrictAllow) mix(w);
+    return h;
+  }();
+  std::string text = (p.profile.empty() ? "" : "profile " + p.profile + " " + std::to_string(revision) + "\n") + p.default_action + "\n" + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
                      std::to_string(v->micro) + "\n";
   for (const auto& r : p.rules) {
     text += r.syscall + " " + r.action;

@@ -28,9 +28,17 @@ struct SeccompRule {
 };
 
 struct SeccompPolicy {
+  std::string profile;  // "default" or "strict": the built-in profile (rules filled in by expand)
   std::string default_action = "errno EPERM";
   std::vector<SeccompRule> rules;
 };
+
+// The built-in profiles, as policies ("default": every known syscall but the refused ones,
+// clone without namespace flags, clone3 ENOSYS, personality with safe values, socket without
+// AF_ALG/AF_VSOCK, ioctl without TIOCSTI; "strict": a short allowlist for batch jobs).
+Result<SeccompPolicy> builtin_seccomp(const std::string& name);
+// A policy with its profile's rules in place (a plan names the profile; the filter needs rules).
+Result<SeccompPolicy> expand_seccomp(const SeccompPolicy& p);
 
 // Checks a policy without loading it: actions, syscall names, argument operators.
 Status check_seccomp(const SeccompPolicy& p);

@@ -105,7 +105,51 @@ test("sbx run: --seccomp, --cap-add, --cap-drop, --privileged, and the plan show
   o = sh(bin .. " run --busybox --privileged -- grep Seccomp: /proc/self/status")
   expect(o).eq("Seccomp:\t0\n")
   local plan = sbx.json.decode((sh(bin .. " run --busybox --print-spec -- true")))
-  expect(plan.seccomp.default_action).eq("errno EPERM")
+  expect(plan.seccomp).eq("default")
   expect(#plan.caps).eq(14)
   expect(plan.no_new_privs).eq(true)
+end)
+
+test("sbx audit: what isolates a process, for sbx's sandboxes, another tool's, and this one", function()
+  local bin = os.getenv("SBX_BIN")
+  local name = "audit-" .. sbx.sys.getpid()
+  sh(("%s run --busybox -d --name %s --memory 32M -- sleep 300"):format(bin, name))
+  local text = sh(bin .. " audit " .. name)
+  expect(text).contains("(sleep)")
+  expect(text).contains("namespaces:   user=own mnt=own uts=own ipc=own pid=own net=own cgroup=own")
+  expect(text).contains("capabilities: 14 effective (00000000a80425fb)")
+  expect(text).contains("seccomp:      filter, 2 filter(s)")
+  expect(text).contains("no_new_privs: true")
+  expect(text).contains("memory.limit_in_bytes=33554432")
+  expect(text).match("masked:[^\n]*/proc/keys")
+  expect(text).match("read%-only:[^\n]*/proc/sys")
+  -- the sandbox's init holds nothing either
+  local s = assert(sbx.get(name))
+  local init = assert(sbx.audit(s.pid))
+  expect(#init.caps.CapEff.names).eq(0)
+  expect(#init.caps.CapBnd.names).eq(0)
+  expect((sh(bin .. " rm -f " .. name))).eq(name .. "\n")
+  -- this very process: no seccomp, its own full capability set
+  local me = assert(sbx.audit())
+  expect(me.seccomp.mode).eq("disabled")
+  expect(#me.caps.CapEff.names).gt(30)
+  -- another tool's sandbox: bubblewrap, which sets no seccomp filter by default
+  if not io.popen("command -v bwrap"):read("*l") then return skip("bwrap is not installed") end
+  local h = io.popen("bwrap --unshare-all --die-with-parent --ro-bind " .. root .. " / --proc /proc --dev /dev sleep 30 >/dev/null 2>&1 & echo $!")
+  local bw = tonumber(h:read("*l"))
+  h:close()
+  local payload
+  for _ = 1, 50 do
+    local f = io.open(("/proc/%d/task/%d/children"):format(bw, bw))
+    local kids = f and f:read("*l") or ""
+    if f then f:close() end
+    payload = tonumber(kids:match("%d+"))
+    if payload then break end
+    os.execute("sleep 0.05")
+  end
+  expect(payload, "bwrap's payload").ne(nil)
+  local other = assert(sbx.audit(payload))
+  expect(other.namespaces.pid).eq("own")
+  expect(other.seccomp.mode, "bwrap without --seccomp").eq("disabled")
+  sbx.sys.kill(bw, 9)  -- not our child: the shell that started it is gone, init reaps it
 end)

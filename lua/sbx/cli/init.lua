@@ -104,6 +104,22 @@ function M.main(args)
   elseif cmd == "ps" or cmd == "inspect" or cmd == "logs" or cmd == "exec" or cmd == "stop" or cmd == "kill"
       or cmd == "rm" or cmd == "stats" then
     return require("sbx.cli.sandboxes")[cmd](rest)
+  elseif cmd == "audit" then
+    local audit = require "sbx.audit"
+    local json = rest[1] == "--json"
+    local pid = json and rest[2] or rest[1]
+    if pid and not tonumber(pid) then
+      -- a long-running sandbox by name: its payload (the first child of its init)
+      local s, gerr = require("sbx.sandboxes").get(pid)
+      if not s then io.stderr:write("sbx audit: ", gerr, "\n"); return 1 end
+      local f = io.open(("/proc/%d/task/%d/children"):format(s.pid, s.pid))
+      pid = f and f:read("*l"):match("%d+") or s.pid
+      if f then f:close() end
+    end
+    local r, err = audit.audit(pid)
+    if not r then io.stderr:write("sbx ", err, "\n"); return 1 end
+    io.write(json and (require("sbx.core").json.encode(r, 2) .. "\n") or audit.text(r))
+    return 0
   elseif cmd == "test" then
     return require("sbx.test").main(rest)
   elseif cmd:sub(1, 1) == "-" then
