@@ -6,7 +6,9 @@
 #
 # SBX is the sbx binary (default: ./build/sbx relative to the repo root). The three commands:
 #   sbx      SBX run --rootfs ROOTFS /bin/true       (default isolation: user, mnt, uts, ipc,
-#                                                     pid + init, net, cgroup namespaces)
+#                                                     pid + init, net, cgroup namespaces, and the
+#                                                     default hardening: seccomp, caps, masks)
+#   sbx_bare SBX run --rootfs ROOTFS --privileged /bin/true (the namespaces only, as bwrap)
 #   bwrap    bwrap --unshare-all --bind ROOTFS / --proc /proc --dev /dev /bin/true
 #   unshare  unshare -U -r -m -u -i -p -n -C -f --root ROOTFS /bin/true
 # Note on unshare: --root ROOTFS works as is (it chroot()s into ROOTFS after unsharing; no extra
@@ -67,9 +69,13 @@ ROOTFS="$(tail -n1 <<<"$ROOTFS")"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/sbx-bench.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 
-NAMES=(sbx bwrap unshare)
+NAMES=(sbx sbx_bare bwrap unshare)
 # shellcheck disable=SC2034  # read through the nameref in cmd_of
 CMD_sbx=("$SBX" run --rootfs "$ROOTFS" /bin/true)
+# sbx without its default hardening (no seccomp filter, capabilities, masked/read-only paths):
+# the same work bwrap does by default
+# shellcheck disable=SC2034
+CMD_sbx_bare=("$SBX" run --rootfs "$ROOTFS" --privileged /bin/true)
 # shellcheck disable=SC2034
 CMD_bwrap=(bwrap --unshare-all --bind "$ROOTFS" / --proc /proc --dev /dev /bin/true)
 # shellcheck disable=SC2034
@@ -210,6 +216,8 @@ r_unshare = stats["sbx"]["median"] / stats["unshare"]["median"]
 print("ratio sbx/bwrap = %.2f (target <= %.2f)%s"
       % (r_bwrap, target, "" if r_bwrap <= target else "  [target missed]"))
 print("ratio sbx/unshare = %.2f" % r_unshare)
+print("ratio sbx_bare/bwrap = %.2f (sbx --privileged: no seccomp, caps or masks, like bwrap's defaults)"
+      % (stats["sbx_bare"]["median"] / stats["bwrap"]["median"]))
 oci = [n for n in names if n in ("crun", "runc")]
 if oci:
     r_oci = stats["sbx_limits"]["median"] / stats[oci[0]]["median"]
