@@ -100,4 +100,102 @@ function Policy:explain(name)
   return table.concat(lines, "; ") .. (conditional and ("; otherwise " .. self.default_action) or "")
 end
 
+-- Docker's and the OCI runtime spec's JSON seccomp profiles ------------------------------------
+
+local ACTION_FROM_JSON = { SCMP_ACT_ALLOW = "allow", SCMP_ACT_KILL = "kill", SCMP_ACT_KILL_THREAD = "kill",
+                          SCMP_ACT_KILL_PROCESS = "kill_process", SCMP_ACT_TRAP = "trap", SCMP_ACT_LOG = "log" }
+local OP_FROM_JSON = { SCMP_CMP_EQ = "eq", SCMP_CMP_NE = "ne", SCMP_CMP_LT = "lt", SCMP_CMP_LE = "le",
+                      SCMP_CMP_GT = "gt", SCMP_CMP_GE = "ge", SCMP_CMP_MASKED_EQ = "masked_eq" }
+local X86_ARCHES = { SCMP_ARCH_X86_64 = true, SCMP_ARCH_X86 = true, SCMP_ARCH_X32 = true, amd64 = true, x86 = true, x32 = true }
+
+local function json_action(a, errno_ret, where)
+  if a == "SCMP_ACT_ERRNO" then return "errno " .. tostring(errno_ret or 1) end
+  local x = ACTION_FROM_JSON[a]
+  if not x then error(("%s: action %s is not supported here (allow, errno, kill, kill_process, trap, log)"):format(where, tostring(a)), 0) end
+  return x
+end
+
+-- load_json(path [, { caps = { ... } }]) -> policy: a Docker/OCI profile; entries that need
+-- capabilities the sandbox will not have (includes.caps) or are for other architectures are left out.
+function M.load_json(path, opts)
+  opts = opts or {}
+  local f, err = io.open(path)
+  if not f then return nil, ("seccomp.load_json: %s"):format(err) end
+  local ok, doc = pcall(core.json.decode, f:read("*a"))
+  f:close()
+  if not ok or type(doc) ~= "table" then return nil, ("seccomp.load_json: %s is not JSON"):format(path) end
+  local have = {}
+  for _, c in ipairs(opts.caps or require("sbx.container").default_caps) do have[c:upper()] = true end
+  local function wanted(entry)
+    local inc, exc = entry.includes or {}, entry.excludes or {}
+    for _, c in ipairs(inc.caps or {}) do if not have[c] then return false end end
+    if inc.arches and #inc.arches > 0 then
+      local any = false
+      for _, a in ipairs(inc.arches) do any = any or X86_ARCHES[a] or false end
+      if not any then return false end
+    end
+    for _, c in ipairs(exc.caps or {}) do if have[c] then return false end end
+    return true
+  end
+  local ok2, policy = pcall(function()
+    local spec = { default = json_action(doc.defaultAction or "SCMP_ACT_ERRNO", doc.defaultErrnoRet, path .. ": defaultAction"), rules = {} }
+    for i, entry in ipairs(doc.syscalls or {}) do
+      if wanted(entry) then
+        local where = ("%s: syscalls[%d]"):format(path, i)
+        local action = json_action(entry.action, entry.errnoRet, where)
+        local args
+        if entry.args and #entry.args > 0 then
+          args = {}
+          for j, a in ipairs(entry.args) do
+            local op = OP_FROM_JSON[a.op]
+            if not op then error(("%s.args[%d]: operator %s"):format(where, j, tostring(a.op)), 0) end
+            args[j] = { a.index, op, a.value or 0, a.valueTwo or 0 }
+          end
+        end
+        for _, name in ipairs(entry.names or { entry.name }) do
+          spec.rules[#spec.rules + 1] = { name, action, args = args }
+        end
+      end
+    end
+    return M.compile(spec, 3)
+  end)
+  if not ok2 then return nil, "seccomp.load_json: " .. tostring(policy) end
+  return policy
+end
+
+local ACTION_TO_JSON = { allow = "SCMP_ACT_ALLOW", kill = "SCMP_ACT_KILL", kill_process = "SCMP_ACT_KILL_PROCESS",
+                         trap = "SCMP_ACT_TRAP", log = "SCMP_ACT_LOG" }
+local ERRNO_NUMBERS = { EPERM = 1, EACCES = 13, ENOSYS = 38, EINVAL = 22, ENOTTY = 25, EAFNOSUPPORT = 97 }
+
+local function to_json_action(a)
+  local e = a:match("^errno%s*(.*)$")
+  if e then return "SCMP_ACT_ERRNO", ERRNO_NUMBERS[e ~= "" and e or "EPERM"] or tonumber(e) end
+  return ACTION_TO_JSON[a]
+end
+
+-- policy:to_json() -> text in Docker's format (what load_json reads, and docker/podman/runc take).
+function Policy:to_json()
+  local def, def_errno = to_json_action(self.default_action)
+  local doc = { defaultAction = def, defaultErrnoRet = def_errno,
+                architectures = { "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32" }, syscalls = {} }
+  local last
+  for _, r in ipairs(self.rules) do
+    local action, errno_ret = to_json_action(r.action)
+    if not (r.args and #r.args > 0) and last and last.action == action and last.errnoRet == errno_ret and not last.args then
+      last.names[#last.names + 1] = r.syscall
+    else
+      local e = { names = { r.syscall }, action = action, errnoRet = errno_ret }
+      if r.args and #r.args > 0 then
+        e.args = {}
+        for j, a in ipairs(r.args) do
+          e.args[j] = { index = a.index, value = a.value, valueTwo = a.value2 or 0, op = "SCMP_CMP_" .. a.op:upper() }
+        end
+      end
+      doc.syscalls[#doc.syscalls + 1] = e
+      last = e
+    end
+  end
+  return core.json.encode(doc, 2)
+end
+
 return M

@@ -153,3 +153,30 @@ test("sbx audit: what isolates a process, for sbx's sandboxes, another tool's, a
   expect(other.seccomp.mode, "bwrap without --seccomp").eq("disabled")
   sbx.sys.kill(bw, 9)  -- not our child: the shell that started it is gone, init reaps it
 end)
+
+test("Docker/OCI JSON profiles: the default exported and read back blocks the same; podman's own profile reads and runs", function()
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(sbx.seccomp.default():to_json())
+  f:close()
+  local doc = sbx.json.decode(io.open(path):read("*a"))
+  expect(doc.defaultAction).eq("SCMP_ACT_ERRNO")
+  expect(doc.defaultErrnoRet).eq(1)
+  local back = assert(sbx.seccomp.load_json(path))
+  os.remove(path)
+  local r = attacks{ seccomp = back }
+  for _, name in ipairs(BY_POLICY) do expect(r[name], name .. " under the re-imported profile").eq("blocked EPERM") end
+  expect(r["clone3-newuser"]).eq("blocked ENOSYS")
+  local none, err = sbx.seccomp.load_json("/nonexistent.json")
+  expect(none).eq(nil)
+  expect(err).contains("No such file")
+  -- a profile made by another project (containers-common, installed with podman)
+  local podman = "/usr/share/containers/seccomp.json"
+  if not io.open(podman) then return skip("no " .. podman) end
+  local p = assert(sbx.seccomp.load_json(podman))
+  expect(#p.rules).gt(300)
+  local pr = attacks{ seccomp = p }
+  expect(pr["mount-tmpfs"], "podman's profile refuses mount").eq("blocked EPERM")
+  expect(pr["kexec_load"]).eq("blocked EPERM")
+  expect(pr["keyctl"], "podman's profile lets keyctl through (sbx's default does not)").eq("allowed")
+end)
