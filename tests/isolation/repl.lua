@@ -103,7 +103,7 @@ end)
 
 test("help() lists the entries and documents one with an example; sbx -i runs a script first", function()
   local t = prompt()
-  answer(t, "help()", "sbx%.container")
+  answer(t, "help()", "\n  help +This text")
   answer(t, "help(sbx.container)", "example:")
   local screen = answer(t, "help('run')", "box:run{")
   expect(screen).contains("Runs a command in the sandbox")
