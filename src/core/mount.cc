@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -62,32 +64,70 @@ std::string parent_of(const std::string& p) {
   return i == 0 || i == std::string::npos ? "/" : p.substr(0, i);
 }
 
-// The destination for a bind: a directory for a directory source, an empty file otherwise.
-Status ensure_target(const std::string& target, bool directory, const std::string& step) {
+// openat2 with RESOLVE_IN_ROOT: symlinks resolve as if `rootfd` were "/", so nothing can lead out.
+int open_in_root(int rootfd, const std::string& rel, uint64_t flags) {
+  struct open_how how;
+  std::memset(&how, 0, sizeof how);
+  how.flags = flags | O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(syscall(SYS_openat2, rootfd, rel.empty() ? "." : rel.c_str(), &how, sizeof how));
+}
+
+std::string fd_path(int fd) {
+  char link[64], buf[4096];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+// The destination `dest` inside `root` as a real path (no symlink left in it, inside root): every
+// symlink on the way resolved within root, what is missing created there (directories; the last
+// component a directory or an empty file). A destination that is itself a symlink is refused, so a
+// rootfs whose /proc or /dev is a symlink is refused too. Nothing is ever created outside root.
+Result<std::string> target_in_root(const std::string& root, const std::string& dest, bool directory, bool create,
+                                   const std::string& step) {
+  Fd rootfd(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!rootfd.ok()) return sys_error(step + ": open the new root");
+  std::string rel = dest;
+  while (!rel.empty() && rel[0] == '/') rel.erase(0, 1);
+  Fd fd(open_in_root(rootfd.get(), rel, O_NOFOLLOW));
+  if (!fd.ok() && errno == ENOENT && create) {
+    // make the parents, one component at a time, each inside root
+    std::string prefix;
+    size_t pos = 0;
+    for (size_t slash; (slash = rel.find('/', pos)) != std::string::npos; pos = slash + 1) {
+      std::string comp = rel.substr(pos, slash - pos);
+      if (comp.empty()) continue;
+      Fd parent(open_in_root(rootfd.get(), prefix, O_DIRECTORY));
+      if (!parent.ok()) return sys_error(step + ": resolve /" + prefix);
+      if (mkdirat(parent.get(), comp.c_str(), 0755) != 0 && errno != EEXIST)
+        return sys_error(step + ": mkdir /" + prefix + (prefix.empty() ? "" : "/") + comp);
+      prefix += (prefix.empty() ? "" : "/") + comp;
+    }
+    std::string name = rel.substr(pos);
+    Fd parent(open_in_root(rootfd.get(), prefix, O_DIRECTORY));
+    if (!parent.ok()) return sys_error(step + ": resolve /" + prefix);
+    if (directory) {
+      if (mkdirat(parent.get(), name.c_str(), 0755) != 0 && errno != EEXIST) return sys_error(step + ": mkdir " + dest);
+    } else {
+      int f = openat(parent.get(), name.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (f < 0) return sys_error(step + ": create " + dest);
+      close(f);
+    }
+    fd.reset(open_in_root(rootfd.get(), rel, O_NOFOLLOW));
+  }
+  if (!fd.ok()) return sys_error(step);
   struct stat st;
-  if (lstat(target.c_str(), &st) == 0) {
-    if (S_ISLNK(st.st_mode)) return {EINVAL, step + ": destination is a symbolic link (refused)"};
-    return {};
-  }
-  if (auto s = make_dirs(parent_of(target)); !s) return s.error().context(step);
-  if (directory) {
-    if (mkdir(target.c_str(), 0755) != 0 && errno != EEXIST) return sys_error(step + ": mkdir " + target);
-  } else {
-    int fd = open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) return sys_error(step + ": create " + target);
-    close(fd);
-  }
-  return {};
+  if (fstat(fd.get(), &st) != 0) return sys_error(step);
+  if (S_ISLNK(st.st_mode)) return {EINVAL, step + ": destination is a symbolic link (refused)"};
+  std::string real = fd_path(fd.get()), base = fd_path(rootfd.get());
+  if (real.empty() || (real != base && real.compare(0, base.size() + 1, base + "/") != 0))
+    return Error{EXDEV, step + ": destination resolves outside the new root (refused)"};
+  return real;
 }
 
 Status bind(const Op& op, const std::string& target, bool readonly, bool allow_dev) {
   std::string step = describe(op);
-  struct stat st;
-  if (stat(op.source.c_str(), &st) != 0) {
-    if (op.optional && errno == ENOENT) return {};
-    return sys_error(step);
-  }
-  if (auto s = ensure_target(target, S_ISDIR(st.st_mode), step); !s) return s;
   if (mount(op.source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
     return sys_error(step);
   uint64_t attr = (allow_dev ? 0 : MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID) |
@@ -98,7 +138,6 @@ Status bind(const Op& op, const std::string& target, bool readonly, bool allow_d
 
 Status tmpfs(const Op& op, const std::string& target, unsigned default_mode) {
   std::string step = describe(op);
-  if (auto s = ensure_target(target, true, step); !s) return s;
   char data[64];
   unsigned mode = op.mode ? op.mode : default_mode;
   if (op.size)
@@ -111,7 +150,6 @@ Status tmpfs(const Op& op, const std::string& target, unsigned default_mode) {
 
 Status proc(const Op& op, const std::string& target, bool pid_ns_new) {
   std::string step = describe(op);
-  if (auto s = ensure_target(target, true, step); !s) return s;
   if (mount("proc", target.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0) return {};
   int e = errno;
   // Sharing the host's pid namespace from a user namespace: only a bind of the host's /proc works.
@@ -301,51 +339,78 @@ Result<std::string> prepare_root(const Spec& spec, const std::string& stage) {
 
 namespace {
 Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new) {
-  std::string target = stage + (op.dest == "/" ? "" : op.dest);
+  std::string step = describe(op);
+  // every destination resolved inside the new root (created there when missing)
+  auto at = [&](bool directory, bool create) { return target_in_root(stage, op.dest, directory, create, step); };
   switch (op.kind) {
-    case OpKind::Bind: return bind(op, target, false, false);
-    case OpKind::RoBind: return bind(op, target, true, false);
-    case OpKind::DevBind: return bind(op, target, false, true);
-    case OpKind::Tmpfs: return tmpfs(op, target, 01777);
-    case OpKind::Proc: return proc(op, target, pid_ns_new);
-    case OpKind::Dev: return dev(op, target);
+    case OpKind::Bind:
+    case OpKind::RoBind:
+    case OpKind::DevBind: {
+      struct stat st;
+      if (stat(op.source.c_str(), &st) != 0) {
+        if (op.optional && errno == ENOENT) return {};
+        return sys_error(step);
+      }
+      auto t = at(S_ISDIR(st.st_mode), true);
+      if (!t) return t.error();
+      return bind(op, *t, op.kind == OpKind::RoBind, op.kind == OpKind::DevBind);
+    }
+    case OpKind::Tmpfs:
+    case OpKind::Proc:
+    case OpKind::Dev:
     case OpKind::Mqueue: {
-      if (auto s = ensure_target(target, true, describe(op)); !s) return s;
-      if (mount("mqueue", target.c_str(), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
-        return sys_error(describe(op));
+      auto t = at(true, true);
+      if (!t) return t.error();
+      if (op.kind == OpKind::Tmpfs) return tmpfs(op, *t, 01777);
+      if (op.kind == OpKind::Proc) return proc(op, *t, pid_ns_new);
+      if (op.kind == OpKind::Dev) return dev(op, *t);
+      if (mount("mqueue", t->c_str(), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) return sys_error(step);
       return {};
     }
-    case OpKind::Mkdir:
-      if (auto s = make_dirs(target, op.mode ? op.mode : 0755); !s) return s.error().context(describe(op));
+    case OpKind::Mkdir: {
+      auto t = at(true, true);
+      if (!t) return t.error();
+      if (op.mode && chmod(t->c_str(), op.mode) != 0) return sys_error(step + ": chmod");
       return {};
-    case OpKind::Symlink: {
-      if (auto s = make_dirs(parent_of(target)); !s) return s.error().context(describe(op));
+    }
+    case OpKind::Symlink:
+    case OpKind::File: {
+      // the parent resolved inside root; the entry itself made there without following links
+      auto parent = target_in_root(stage, parent_of(op.dest), true, true, step);
+      if (!parent) return parent.error();
+      std::string target = *parent + op.dest.substr(op.dest.find_last_of('/'));
+      if (op.kind == OpKind::File) return write_file(op, target);
       if (symlink(op.source.c_str(), target.c_str()) != 0) {
         char buf[4096];
         ssize_t n = readlink(target.c_str(), buf, sizeof buf);
         if (errno == EEXIST && n >= 0 && op.source == std::string(buf, static_cast<size_t>(n))) return {};
-        return sys_error(describe(op));
+        return sys_error(step);
       }
       return {};
     }
-    case OpKind::File: return write_file(op, target);
-    case OpKind::RemountRo: return set_attr(target, MOUNT_ATTR_RDONLY, true, describe(op));
-    case OpKind::Mask: {
+    case OpKind::RemountRo: {
+      auto t = at(true, false);
+      if (!t) return t.error();
+      return set_attr(*t, MOUNT_ATTR_RDONLY, true, step);
+    }
+    case OpKind::Mask:
+    case OpKind::ReadOnly: {
+      auto t = at(true, false);
+      if (!t) return errno == ENOENT || t.error().err == ENOENT || t.error().err == EINVAL ? Status{} : Status{t.error()};
+      const std::string& target = *t;
       struct stat st;
-      if (lstat(target.c_str(), &st) != 0 || S_ISLNK(st.st_mode)) return {};  // nothing to hide
+      if (stat(target.c_str(), &st) != 0) return {};
+      if (op.kind == OpKind::ReadOnly) {
+        if (mount(target.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) return sys_error(step);
+        return set_attr(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true, step);
+      }
       if (S_ISDIR(st.st_mode)) {
         if (mount("sbx-masked", target.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0555") != 0)
-          return sys_error(describe(op));
+          return sys_error(step);
       } else if (mount("/dev/null", target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
-        return sys_error(describe(op));
+        return sys_error(step);
       }
       return {};
-    }
-    case OpKind::ReadOnly: {
-      struct stat st;
-      if (lstat(target.c_str(), &st) != 0 || S_ISLNK(st.st_mode)) return {};
-      if (mount(target.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) return sys_error(describe(op));
-      return set_attr(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true, describe(op));
     }
   }
   return {EINVAL, "unknown op"};

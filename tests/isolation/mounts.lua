@@ -1,0 +1,66 @@
+-- Safe mount destinations: resolved inside the new root (openat2 RESOLVE_IN_ROOT), never created
+-- or mounted on the host through a symlink; a destination that is a symlink, and a rootfs whose
+-- /proc or /dev is one, are refused; a destination swapped to a symlink while 1,000 sandboxes
+-- start never reaches the host.
+local root = sbx.rootfs.busybox()
+if not root then skip_all("needs the busybox rootfs") end
+local me = sbx.sys.getpid()
+
+local function copy_root()
+  local dir = os.tmpname()
+  os.remove(dir)
+  -- owned by root inside (2100000000 outside when sbx runs as root): writable with readonly = false
+  assert(os.execute(("cp -a %s %s && chmod 755 %s && chown -R 2100000000:2100000000 %s"):format(root, dir, dir, dir)))
+  return dir
+end
+
+local function host_has(path) return io.open(path) ~= nil end
+
+test("an absolute symlink in a destination's path resolves inside the root, never on the host", function()
+  local dir = copy_root()
+  local marker = "sbx-escape-" .. me
+  assert(os.execute(("ln -s /etc %s/data"):format(dir)))
+  for _, readonly in ipairs({ false, true }) do
+    local box = sbx.container{ rootfs = dir, readonly = readonly,
+                               mounts = { sbx.ro_bind("/etc/hostname", "/data/" .. marker) } }
+    local st = assert(box:run{ "cat", "/etc/" .. marker, stdout = "pipe" })
+    expect(st.code, "the bind landed on the root's own /etc").eq(0)
+    expect(host_has("/etc/" .. marker), "nothing created in the host's /etc").eq(false)
+  end
+  os.execute("rm -rf " .. dir)
+end)
+
+test("a destination that is a symlink, and a rootfs whose /proc or /dev is one, are refused", function()
+  local dir = copy_root()
+  assert(os.execute(("ln -s /tmp %s/link && rm -rf %s/proc && ln -s /tmp %s/proc"):format(dir, dir, dir)))
+  local a, err = sbx.container{ rootfs = dir, proc = false, mounts = { sbx.tmpfs("/link") } }:run{ "true" }
+  expect(a).eq(nil)
+  expect(err).contains("tmpfs /link: destination is a symbolic link (refused)")
+  local b, err2 = sbx.container{ rootfs = dir }:run{ "true" }
+  expect(b).eq(nil)
+  expect(err2).contains("proc /proc: destination is a symbolic link (refused)")
+  os.execute("rm -rf " .. dir)
+end)
+
+test("a destination swapped to a symlink (to /etc) while 1,000 sandboxes start never reaches the host", function()
+  local dir = copy_root()
+  local marker = "sbx-race-" .. me
+  assert(os.execute(("mkdir -p %s/mnt/target"):format(dir)))
+  -- the attacker: swaps /mnt/target between a directory and a symlink to /etc, as fast as it can
+  local swapper = assert(io.popen(([[
+cd %s/mnt && while :; do mv target target.d 2>/dev/null; ln -s /etc target 2>/dev/null; rm -f target; mv target.d target 2>/dev/null; done &
+echo $!]]):format(dir)):read("*l"))
+  local mounts_before = io.open("/proc/self/mountinfo"):read("*a")
+  local box = sbx.container{ rootfs = dir, readonly = false, mounts = { sbx.ro_bind("/etc/hostname", "/mnt/target/" .. marker) } }
+  local ran, refused = 0, 0
+  for _ = 1, 1000 do
+    local st = box:run{ "true" }
+    if st then ran = ran + 1 else refused = refused + 1 end
+  end
+  sbx.sys.kill(tonumber(swapper), 9)
+  expect(host_has("/etc/" .. marker), "nothing created in the host's /etc").eq(false)
+  expect(io.open("/proc/self/mountinfo"):read("*a"), "the host's mount table").eq(mounts_before)
+  expect(ran + refused).eq(1000)
+  expect(ran, "some starts won the race and ran").gt(0)
+  os.execute("rm -rf " .. dir)
+end)
