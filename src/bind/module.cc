@@ -190,6 +190,7 @@ int l_default_id_maps(lua_State* L) {
   s.namespaces = CLONE_NEWUSER;
   s.uid_map = core::default_uid_map(getuid());
   s.gid_map = core::default_gid_map(getgid(), getuid());
+  core::add_subordinate_ranges(s.uid_map, s.gid_map);
   push_spec(L, s);  // [plan]
   lua_getfield(L, -1, "uid_map");
   lua_getfield(L, -2, "gid_map");

@@ -21,6 +21,8 @@ struct Features {
 // Cheap (two sysctl reads, no fork): may this process create a user namespace? Used on the
 // start-up path; detect_features() really tries.
 bool userns_allowed();
+// Why this caller cannot make user namespaces, naming the sysctl or AppArmor switch ("" if it can).
+std::string userns_refusal();
 
 // Probes once per call (cheap: a few stat/read calls and one short-lived user namespace).
 Features detect_features();

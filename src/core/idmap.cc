@@ -1,9 +1,13 @@
 #include "idmap.h"
 
 #include <fcntl.h>
+#include <pwd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <vector>
 
 #include "fd.h"
@@ -18,6 +22,40 @@ std::vector<IdMapEntry> default_uid_map(uid_t caller) {
 std::vector<IdMapEntry> default_gid_map(gid_t caller, uid_t caller_uid) {
   if (caller_uid == 0) return {{0, kRootMapBase, kRootMapCount}};
   return {{0, caller, 1}};
+}
+
+std::optional<IdMapEntry> subordinate_range(const std::string& file, uint32_t id, const std::string& name) {
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto a = line.find(':'), b = line.find(':', a == std::string::npos ? a : a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::string who = line.substr(0, a);
+    if (who != name && who != std::to_string(id)) continue;
+    try {
+      uint64_t start = std::stoull(line.substr(a + 1, b - a - 1)), count = std::stoull(line.substr(b + 1));
+      if (count == 0 || start > 4294967294ULL) continue;
+      return IdMapEntry{1, static_cast<uint32_t>(start), static_cast<uint32_t>(std::min<uint64_t>(count, kRootMapCount - 1))};
+    } catch (...) {
+    }
+  }
+  return std::nullopt;
+}
+
+bool id_map_helpers() {
+  return access("/usr/bin/newuidmap", X_OK) == 0 && access("/usr/bin/newgidmap", X_OK) == 0;
+}
+
+void add_subordinate_ranges(std::vector<IdMapEntry>& uid_map, std::vector<IdMapEntry>& gid_map) {
+  uid_t uid = getuid();
+  if (uid == 0 || !id_map_helpers()) return;
+  std::string name;
+  if (struct passwd* pw = getpwuid(uid)) name = pw->pw_name;
+  auto u = subordinate_range("/etc/subuid", uid, name);
+  auto g = subordinate_range("/etc/subgid", uid, name);
+  if (!u || !g) return;  // both or neither: a half-mapped sandbox only confuses
+  uid_map.push_back(*u);
+  gid_map.push_back(*g);
 }
 
 std::string format_id_map(const std::vector<IdMapEntry>& map) {
@@ -64,9 +102,50 @@ Status write_proc(const std::string& path, const std::string& data, const std::s
 }
 }  // namespace
 
+namespace {
+// newuidmap/newgidmap (setuid, from the uidmap package) write ranges /etc/subuid grants us.
+Status run_map_helper(const char* helper, pid_t pid, const std::vector<IdMapEntry>& map) {
+  std::vector<std::string> args = {helper, std::to_string(pid)};
+  for (const auto& e : map) {
+    args.push_back(std::to_string(e.inside));
+    args.push_back(std::to_string(e.outside));
+    args.push_back(std::to_string(e.count));
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t child = fork();
+  if (child < 0) return sys_error(std::string("run ") + helper);
+  if (child == 0) {
+    execv(helper, argv.data());
+    _exit(127);
+  }
+  int st = 0;
+  while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    return Error{EPERM, std::string(helper) + " " + args[1] + " " + format_id_map(map).substr(0, 40) +
+                            "... failed (status " + std::to_string(WEXITSTATUS(st)) + "): check /etc/subuid and /etc/subgid"};
+  return {};
+}
+
+bool needs_helper(const std::vector<IdMapEntry>& map, uint32_t own) {
+  if (getuid() == 0) return false;
+  return map.size() > 1 || (map.size() == 1 && (map[0].outside != own || map[0].count != 1));
+}
+}  // namespace
+
 Status write_id_maps(pid_t pid, const std::vector<IdMapEntry>& uid_map,
                      const std::vector<IdMapEntry>& gid_map, bool deny_setgroups) {
   std::string base = pid == 0 ? "/proc/self/" : "/proc/" + std::to_string(pid) + "/";
+  if (pid != 0 && (needs_helper(uid_map, getuid()) || needs_helper(gid_map, getgid()))) {
+    // setgroups first: newgidmap refuses to open groups up, and sbx never wants that anyway
+    if (deny_setgroups)
+      if (auto s = write_proc(base + "setgroups", "deny", "setgroups"); !s) return s;
+    if (auto s = run_map_helper("/usr/bin/newuidmap", pid, uid_map); !s) return s.error().context("uid map");
+    if (auto s = run_map_helper("/usr/bin/newgidmap", pid, gid_map); !s) return s.error().context("gid map");
+    return {};
+  }
   if (deny_setgroups)
     if (auto s = write_proc(base + "setgroups", "deny", "setgroups"); !s) return s;
   if (auto s = write_proc(base + "uid_map", format_id_map(uid_map), "uid map"); !s) return s;

@@ -12,6 +12,7 @@
 
 #include "caps.h"
 #include "child.h"
+#include "features.h"
 #include "idmap.h"
 #include "init.h"
 #include "mount.h"
@@ -197,7 +198,10 @@ Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
   if (home_net.ok() && (cl ? cl->pid != 0 : true)) (void)setns(home_net.get(), CLONE_NEWNET);
   if (!cl) {
     if (cg) (void)cg->remove();
-    return cl.error().context("spawn");
+    Error e = cl.error().context("spawn");
+    if (((clone_flags & CLONE_NEWUSER) || getuid() != 0) && (e.err == EPERM || e.err == ENOSPC || e.err == EACCES))
+      if (std::string why = userns_refusal(); !why.empty()) e.message += " (" + why + ")";
+    return e;
   }
   if (cl->pid == 0) {
     parent_sync.release();  // the child must not close fds by destructor; they close on exec

@@ -1,5 +1,8 @@
 // User namespace id maps: defaults, formatting, parsing.
 #include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -114,4 +117,26 @@ TEST_CASE("default maps: root gets the high range, others map 0 to themselves", 
     CHECK(uint64_t(kRootMapBase) + kRootMapCount <= 4294967295ull);
     CHECK(kRootMapCount > 1000);
   }
+}
+
+TEST_CASE("subordinate ranges come from /etc/subuid-style files, by name or uid, capped at 65535") {
+  char path[] = "/tmp/sbx-subuid-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  std::string text = "alice:100000:65536\n# not a range\nbroken\n1002:200000:1000\nbob:300000:0\ncarol:400000:200000\n";
+  REQUIRE(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  close(fd);
+  auto a = subordinate_range(path, 1001, "alice");
+  REQUIRE(a);
+  CHECK(same(*a, {1, 100000, 65535}));
+  auto b = subordinate_range(path, 1002, "someone");  // by uid
+  REQUIRE(b);
+  CHECK(same(*b, {1, 200000, 1000}));
+  CHECK_FALSE(subordinate_range(path, 1003, "bob"));  // an empty range is none
+  auto c = subordinate_range(path, 1004, "carol");
+  REQUIRE(c);
+  CHECK(c->count == 65535);
+  CHECK_FALSE(subordinate_range(path, 1005, "nobody-here"));
+  CHECK_FALSE(subordinate_range("/nonexistent/subuid", 1001, "alice"));
+  unlink(path);
 }
