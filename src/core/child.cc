@@ -144,6 +144,23 @@ void set_credentials(const Spec& spec, const ChildChannels& ch) {
     fail(ch, sys_error("setuid " + std::to_string(uid) + " (is it mapped in the user namespace?)"));
 }
 
+// The payload's identity: its own session on the sandbox's terminal (job control inside), the
+// cwd, the bounding set reduced while still root, then uid/gid (from `ids`), then the capabilities.
+void take_identity(const Spec& spec, const Spec& ids, const ChildChannels& ch) {
+  if (ch.tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) != 0)) fail(ch, sys_error("make the pty the controlling terminal"));
+  if (chdir(spec.cwd.c_str()) != 0) fail(ch, sys_error("cwd " + spec.cwd));
+  std::vector<int> keep;
+  if (spec.caps) {
+    auto k = cap_numbers(*spec.caps);
+    if (!k) fail(ch, k.error());
+    keep = *k;
+    check(ch, drop_bounding(keep));
+  }
+  set_credentials(ids, ch);
+  if (spec.caps) check(ch, set_caps(keep));
+}
+
+
 }  // namespace
 
 void run_child(const Spec& spec, const ChildChannels& ch) {
@@ -219,18 +236,7 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   reset_signals(&old_mask);
   if (ch.status >= 0) close(ch.status);
 
-  // Job control inside: the payload leads a session whose terminal is the sandbox's own pty.
-  if (ch.tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) != 0)) fail(ch, sys_error("make the pty the controlling terminal"));
-  if (chdir(spec.cwd.c_str()) != 0) fail(ch, sys_error("cwd " + spec.cwd));
-  std::vector<int> keep;
-  if (spec.caps) {
-    auto k = cap_numbers(*spec.caps);
-    if (!k) fail(ch, k.error());
-    keep = *k;
-    check(ch, drop_bounding(keep));
-  }
-  set_credentials(spec, ch);
-  if (spec.caps) check(ch, set_caps(keep));
+  take_identity(spec, spec, ch);
   if (spec.die_with_parent) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     bool alive = forked ? getppid() == init_pid : supervisor_alive(ch.sync);
@@ -273,21 +279,11 @@ void run_entered_child(pid_t target, const Spec& spec, const ChildChannels& ch) 
     }
     _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 127);
   }
-  if (ch.tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) != 0)) fail(ch, sys_error("make the pty the controlling terminal"));
-  if (chdir(spec.cwd.c_str()) != 0) fail(ch, sys_error("cwd " + spec.cwd));
   // Joining a user namespace keeps our outside ids (unmapped there: "nobody"): take the sandbox's.
   Spec ids = spec;
   ids.uid = spec.uid.value_or(0);
   ids.gid = spec.gid.value_or(0);
-  std::vector<int> keep;
-  if (spec.caps) {
-    auto k = cap_numbers(*spec.caps);
-    if (!k) fail(ch, k.error());
-    keep = *k;
-    check(ch, drop_bounding(keep));
-  }
-  set_credentials(ids, ch);
-  if (spec.caps) check(ch, set_caps(keep));
+  take_identity(spec, ids, ch);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
   harden_and_exec(spec, ch);
