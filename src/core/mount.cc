@@ -84,8 +84,16 @@ std::string fd_path(int fd) {
 // symlink on the way resolved within root, what is missing created there (directories; the last
 // component a directory or an empty file). A destination that is itself a symlink is refused, so a
 // rootfs whose /proc or /dev is a symlink is refused too. Nothing is ever created outside root.
-Result<std::string> target_in_root(const std::string& root, const std::string& dest, bool directory, bool create,
-                                   const std::string& step) {
+// A resolved destination: the fd (mounts go on "/proc/self/fd/N", the very dentry that was checked,
+// whatever happens to the path meanwhile) and its real path (for what follows a mount).
+struct Target {
+  Fd fd;
+  std::string real;
+  std::string at() const { return "/proc/self/fd/" + std::to_string(fd.get()); }
+};
+
+Result<Target> target_in_root(const std::string& root, const std::string& dest, bool directory, bool create,
+                              const std::string& step) {
   Fd rootfd(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!rootfd.ok()) return sys_error(step + ": open the new root");
   std::string rel = dest;
@@ -123,12 +131,13 @@ Result<std::string> target_in_root(const std::string& root, const std::string& d
   std::string real = fd_path(fd.get()), base = fd_path(rootfd.get());
   if (real.empty() || (real != base && real.compare(0, base.size() + 1, base + "/") != 0))
     return Error{EXDEV, step + ": destination resolves outside the new root (refused)"};
-  return real;
+  return Target{std::move(fd), real};
 }
 
-Status bind(const Op& op, const std::string& target, bool readonly, bool allow_dev) {
+Status bind(const Op& op, const Target& t, bool readonly, bool allow_dev) {
   std::string step = describe(op);
-  if (mount(op.source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+  const std::string& target = t.real;
+  if (mount(op.source.c_str(), t.at().c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
     return sys_error(step);
   uint64_t attr = (allow_dev ? 0 : MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID) |
                   (readonly ? MOUNT_ATTR_RDONLY : 0);
@@ -136,7 +145,7 @@ Status bind(const Op& op, const std::string& target, bool readonly, bool allow_d
   return {};
 }
 
-Status tmpfs(const Op& op, const std::string& target, unsigned default_mode) {
+Status tmpfs(const Op& op, const Target& t, unsigned default_mode) {
   std::string step = describe(op);
   char data[64];
   unsigned mode = op.mode ? op.mode : default_mode;
@@ -144,12 +153,13 @@ Status tmpfs(const Op& op, const std::string& target, unsigned default_mode) {
     snprintf(data, sizeof data, "mode=%o,size=%llu", mode, (unsigned long long)op.size);
   else
     snprintf(data, sizeof data, "mode=%o", mode);
-  if (mount("tmpfs", target.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, data) != 0) return sys_error(step);
+  if (mount("tmpfs", t.at().c_str(), "tmpfs", MS_NOSUID | MS_NODEV, data) != 0) return sys_error(step);
   return {};
 }
 
-Status proc(const Op& op, const std::string& target, bool pid_ns_new) {
+Status proc(const Op& op, const Target& t, bool pid_ns_new) {
   std::string step = describe(op);
+  std::string target = t.at();
   if (mount("proc", target.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0) return {};
   int e = errno;
   // Sharing the host's pid namespace from a user namespace: only a bind of the host's /proc works.
@@ -159,9 +169,10 @@ Status proc(const Op& op, const std::string& target, bool pid_ns_new) {
   return sys_error(step + (e == EPERM ? " (is /proc masked by an outer container?)" : ""), e);
 }
 
-Status dev(const Op& op, const std::string& target) {
+Status dev(const Op& op, const Target& t) {
   std::string step = describe(op);
-  if (auto s = tmpfs(op, target, 0755); !s) return s;
+  if (auto s = tmpfs(op, t, 0755); !s) return s;
+  const std::string& target = t.real;  // a fresh lookup: the new tmpfs
   static const char* const kNodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
   for (const char* n : kNodes) {
     std::string src = std::string("/dev/") + n, dst = target + "/" + n;
@@ -364,13 +375,13 @@ Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new) {
       if (op.kind == OpKind::Tmpfs) return tmpfs(op, *t, 01777);
       if (op.kind == OpKind::Proc) return proc(op, *t, pid_ns_new);
       if (op.kind == OpKind::Dev) return dev(op, *t);
-      if (mount("mqueue", t->c_str(), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) return sys_error(step);
+      if (mount("mqueue", t->at().c_str(), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) return sys_error(step);
       return {};
     }
     case OpKind::Mkdir: {
       auto t = at(true, true);
       if (!t) return t.error();
-      if (op.mode && chmod(t->c_str(), op.mode) != 0) return sys_error(step + ": chmod");
+      if (op.mode && chmod(t->real.c_str(), op.mode) != 0) return sys_error(step + ": chmod");
       return {};
     }
     case OpKind::Symlink:
@@ -378,7 +389,7 @@ Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new) {
       // the parent resolved inside root; the entry itself made there without following links
       auto parent = target_in_root(stage, parent_of(op.dest), true, true, step);
       if (!parent) return parent.error();
-      std::string target = *parent + op.dest.substr(op.dest.find_last_of('/'));
+      std::string target = parent->real + op.dest.substr(op.dest.find_last_of('/'));
       if (op.kind == OpKind::File) return write_file(op, target);
       if (symlink(op.source.c_str(), target.c_str()) != 0) {
         char buf[4096];
@@ -391,23 +402,23 @@ Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new) {
     case OpKind::RemountRo: {
       auto t = at(true, false);
       if (!t) return t.error();
-      return set_attr(*t, MOUNT_ATTR_RDONLY, true, step);
+      return set_attr(t->real, MOUNT_ATTR_RDONLY, true, step);
     }
     case OpKind::Mask:
     case OpKind::ReadOnly: {
       auto t = at(true, false);
       if (!t) return errno == ENOENT || t.error().err == ENOENT || t.error().err == EINVAL ? Status{} : Status{t.error()};
-      const std::string& target = *t;
+      const std::string& target = t->real;
       struct stat st;
-      if (stat(target.c_str(), &st) != 0) return {};
+      if (fstat(t->fd.get(), &st) != 0) return {};
       if (op.kind == OpKind::ReadOnly) {
-        if (mount(target.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) return sys_error(step);
+        if (mount(t->at().c_str(), t->at().c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) return sys_error(step);
         return set_attr(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true, step);
       }
       if (S_ISDIR(st.st_mode)) {
-        if (mount("sbx-masked", target.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0555") != 0)
+        if (mount("sbx-masked", t->at().c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0555") != 0)
           return sys_error(step);
-      } else if (mount("/dev/null", target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+      } else if (mount("/dev/null", t->at().c_str(), nullptr, MS_BIND, nullptr) != 0) {
         return sys_error(step);
       }
       return {};
