@@ -180,3 +180,20 @@ test("Docker/OCI JSON profiles: the default exported and read back blocks the sa
   expect(pr["kexec_load"]).eq("blocked EPERM")
   expect(pr["keyctl"], "podman's profile lets keyctl through (sbx's default does not)").eq("allowed")
 end)
+
+test("setuid binaries give a non-root payload nothing; host pids and host devices are out of reach", function()
+  -- a setuid-root (root inside) copy of the probe, bound in: nosuid mounts and no_new_privs
+  local copy = os.tmpname()
+  assert(os.execute(("cp %s %s && chown 2100000000:2100000000 %s && chmod 4755 %s"):format(probe, copy, copy, copy)))
+  local box = sbx.container{ rootfs = root, mounts = { sbx.ro_bind(copy, "/suid-probe") } }
+  local st = assert(box:run{ "/suid-probe", "ids", uid = 1000, gid = 1000, stdout = "pipe" })
+  expect(st.stdout).eq("uid=1000 euid=1000\n")
+  os.remove(copy)
+  local k = assert(sbx.container{ rootfs = root, mounts = { sbx.ro_bind(probe, "/probe") } }:run{
+    "/probe", "kill", tostring(sbx.sys.getpid()), stdout = "pipe" })
+  expect(k.stdout, "this process's pid does not exist in the sandbox").eq("kill: blocked ESRCH\n")
+  for _, dev in ipairs({ "/dev/mem", "/dev/kmsg", "/dev/sda", "/dev/vda" }) do
+    local o = assert(sbx.container{ rootfs = root, mounts = { sbx.ro_bind(probe, "/probe") } }:run{ "/probe", "open", dev, stdout = "pipe" })
+    expect(o.stdout, dev).match("^open: blocked")
+  end
+end)

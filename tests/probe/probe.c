@@ -14,6 +14,8 @@
  *   attacks      try each attack of attacks.h; one "NAME: allowed|blocked ERRNO" line each, then
  *                the capability sets, no_new_privs, seccomp mode, fds beyond 0-2 and the cwd
  *   kill PID     try to signal PID (0): "allowed" or "blocked ERRNO"
+ *   ids          print "uid=N euid=N" (a setuid copy shows whether it elevated)
+ *   open PATH    try to open PATH read-write: "allowed" or "blocked ERRNO"
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -55,6 +57,14 @@ int main(int argc, char** argv) {
   }
   if (!strcmp(argv[1], "attacks")) {
     attacks();
+    return 0;
+  }
+  if (!strcmp(argv[1], "ids")) {
+    printf("uid=%d euid=%d\n", (int)getuid(), (int)geteuid());
+    return 0;
+  }
+  if (!strcmp(argv[1], "open") && argc > 2) {
+    report("open", open(argv[2], O_RDWR));
     return 0;
   }
   if (!strcmp(argv[1], "kill") && argc > 2) {
