@@ -39,7 +39,7 @@ M.default_masked = { "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", 
 M.default_readonly = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger" }
 
 local RUN_KEYS = { stdin = true, stdout = true, stderr = true, input = true, timeout = true,
-                   env = true, cwd = true, uid = true, gid = true, tty = true }
+                   env = true, cwd = true, uid = true, gid = true, tty = true, fds = true }
 
 local function fail(msg, level) error("sbx.container: " .. msg, level + 1) end
 
@@ -432,7 +432,7 @@ end
 -- box:spawn{ argv..., stdin/stdout/stderr = "inherit"|"null"|"pipe"|fd } -> sbx.Process
 function Box:spawn(args)
   local plan = run_plan(self, args, 2)
-  local p, err, errno = core.spawn(plan, { stdin = args.stdin, stdout = args.stdout, stderr = args.stderr, tty = args.tty })
+  local p, err, errno = core.spawn(plan, { stdin = args.stdin, stdout = args.stdout, stderr = args.stderr, tty = args.tty, fds = args.fds })
   if not p then return nil, err, errno end
   self._procs[p] = true
   return p
@@ -458,7 +458,7 @@ function Box:run(args)
   end
   local stdin = args.stdin
   if args.input ~= nil then stdin = "pipe" end
-  local p, err, errno = core.spawn(plan, { stdin = stdin, stdout = args.stdout, stderr = args.stderr })
+  local p, err, errno = core.spawn(plan, { stdin = stdin, stdout = args.stdout, stderr = args.stderr, fds = args.fds })
   if not p then return nil, err, errno end
   self._procs[p] = true
   local out, errout, cut

@@ -30,7 +30,7 @@ M.entries = {
     "A sandbox plan as plain data, checked now (an unknown key or a bad value raises at your line); nothing runs until box:run or box:spawn. Keys: rootfs, readonly, image, name, ephemeral, ns, hostname, mounts, env, cwd, uid, gid, uid_map, gid_map, time_offsets, die_with_parent, net, netns, proc, dev, tmp, limits, cgroup_parent.",
     [[local box = sbx.container{ rootfs = sbx.rootfs.busybox(), hostname = "box", limits = { memory = "64M" } }
 print(box:run{ "/bin/sh", "-c", "hostname; id", stdout = "pipe" }.stdout)]] },
-  { "box:run", "box:run{ cmd, arg..., stdin =, stdout =, stderr =, input =, timeout =, env =, cwd = } -> status",
+  { "box:run", "box:run{ cmd, arg..., stdin =, stdout =, stderr =, input =, timeout =, env =, cwd =, tty =, fds = } -> status",
     "Runs a command in the sandbox and waits. The status table has ok, code or signal, status (shell-style), stdout/stderr when piped, stats and events when it had limits, oom_killed, timed_out.",
     [[local st = box:run{ "ls", "/", stdout = "pipe" }  -- st.code == 0, st.stdout]] },
   { "box:spawn", "box:spawn{ cmd, arg..., stdin =, stdout =, stderr = } -> sbx.Process",

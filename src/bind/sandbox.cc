@@ -102,8 +102,18 @@ class PipeSignalBlock {
 // pseudo-terminal on all three. Runs `start(io)` and wraps the sandbox in a Process.
 template <class Start>
 int start_process(lua_State* L, int io_idx, const std::string& name, Start start) {
-  if (io_idx) check_keys(L, io_idx, "io", {"stdin", "stdout", "stderr", "tty"});
+  if (io_idx) check_keys(L, io_idx, "io", {"stdin", "stdout", "stderr", "tty", "fds"});
   core::SpawnIo io;
+  if (io_idx) {
+    lua_getfield(L, io_idx, "fds");  // [fds]
+    if (lua_istable(L, -1))
+      for (int i = 1; i <= static_cast<int>(lua_objlen(L, -1)); ++i) {
+        lua_rawgeti(L, -1, i);
+        io.keep_fds.push_back(static_cast<int>(luaL_checkinteger(L, -1)));
+        lua_pop(L, 1);
+      }
+    lua_pop(L, 1);  // []
+  }
   core::Fd parents[3], childs[3];
   std::optional<core::Pty> pty;
   if (io_idx && opt_bool_field(L, io_idx, "io", "tty").value_or(false)) {

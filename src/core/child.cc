@@ -144,6 +144,14 @@ void set_credentials(const Spec& spec, const ChildChannels& ch) {
     fail(ch, sys_error("setuid " + std::to_string(uid) + " (is it mapped in the user namespace?)"));
 }
 
+// Every fd but 0-2 and the ones passed on explicitly closes on exec (the sync socket is CLOEXEC
+// and tells the parent "exec'd").
+void close_all_but(const ChildChannels& ch) {
+  sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  for (int fd : ch.keep_fds)
+    if (fd >= 3 && fcntl(fd, F_SETFD, 0) != 0) fail(ch, sys_error("pass fd " + std::to_string(fd)));
+}
+
 // The payload's identity: its own session on the sandbox's terminal (job control inside), the
 // cwd, the bounding set reduced while still root, then uid/gid (from `ids`), then the capabilities.
 void take_identity(const Spec& spec, const Spec& ids, const ChildChannels& ch) {
@@ -245,7 +253,7 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
     prctl(PR_SET_PDEATHSIG, 0);
   }
   // Every fd but 0-2 closes on exec; the sync socket is CLOEXEC and tells the parent "exec'd".
-  sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  close_all_but(ch);
   harden_and_exec(spec, ch);
 }
 
@@ -285,7 +293,7 @@ void run_entered_child(pid_t target, const Spec& spec, const ChildChannels& ch) 
   ids.gid = spec.gid.value_or(0);
   take_identity(spec, ids, ch);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  close_all_but(ch);
   harden_and_exec(spec, ch);
 }
 

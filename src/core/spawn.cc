@@ -166,6 +166,9 @@ Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
   ch.status = status_write.get();
   for (int i = 0; i < 3; ++i) ch.stdio[i] = io.stdio[i];
   ch.tty = io.tty;
+  ch.keep_fds = io.keep_fds;
+  for (int fd : io.keep_fds)
+    if (fd < 3 || fcntl(fd, F_GETFD) < 0) return user_error("fds: " + std::to_string(fd) + " is not an open descriptor of 3 or more");
   if (spec.seccomp) {
     auto progs = seccomp_programs(*spec.seccomp);
     if (!progs) return progs.error().context("spawn");
@@ -264,6 +267,9 @@ Result<Sandbox> enter(pid_t target, const Spec& spec, const SpawnIo& io, const s
   ch.sync = child_sync.get();
   for (int i = 0; i < 3; ++i) ch.stdio[i] = io.stdio[i];
   ch.tty = io.tty;
+  ch.keep_fds = io.keep_fds;
+  for (int fd : io.keep_fds)
+    if (fd < 3 || fcntl(fd, F_GETFD) < 0) return user_error("fds: " + std::to_string(fd) + " is not an open descriptor of 3 or more");
   if (spec.seccomp) {
     auto progs = seccomp_programs(*spec.seccomp);
     if (!progs) return progs.error().context("exec");

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <optional>
+#include <vector>
 
 #include "bridge.h"
 #include "cgroup.h"
@@ -16,6 +17,7 @@ namespace sbx::core {
 struct SpawnIo {
   int stdio[3] = {-1, -1, -1};  // fds for the payload's 0, 1, 2; -1 inherits the supervisor's
   bool tty = false;  // stdio is a terminal: the payload gets a new session with it as controlling tty
+  std::vector<int> keep_fds;  // fds (>= 3) the payload keeps at the same numbers; every other fd closes
 };
 
 struct ExitStatus {

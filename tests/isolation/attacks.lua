@@ -197,3 +197,18 @@ test("setuid binaries give a non-root payload nothing; host pids and host device
     expect(o.stdout, dev).match("^open: blocked")
   end
 end)
+
+test("only fds 0-2 reach the payload, plus the ones passed explicitly (fds = {...}, --preserve-fds)", function()
+  local r, w = assert(sbx.sys.pipe())
+  local box = sbx.container{ rootfs = root, mounts = { sbx.ro_bind(probe, "/probe") } }
+  local plain = assert(box:run{ "/probe", "fds", stdout = "pipe" }).stdout
+  local passed = assert(box:run{ "/probe", "fds", fds = { r }, stdout = "pipe" }).stdout
+  local function has(out, fd) return ("\n" .. out):find("\n" .. fd .. " ", 1, true) ~= nil end
+  expect(has(plain, r), "not passed: closed").eq(false)
+  expect(has(passed, r), "passed: kept at the same number").eq(true)
+  sbx.sys.close(r)
+  sbx.sys.close(w)
+  local bin = os.getenv("SBX_BIN")
+  expect((sh(bin .. " run --busybox --preserve-fds 1 -- cat /proc/self/fd/3 3</etc/hostname"))).eq(io.open("/etc/hostname"):read("*a"))
+  expect_error(function() box:run{ "true", fds = { "x" } } end, "number expected")
+end)

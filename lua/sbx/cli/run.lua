@@ -41,6 +41,7 @@ M.options = {
   { long = "cpuset", arg = "required", key = "cpuset", meta = "LIST", help = "CPUs allowed (0-1, 0,2)" },
   { long = "pids", arg = "required", key = "pids", meta = "N", help = "at most N processes (pids.max)" },
   { long = "cgroup-parent", arg = "required", key = "cgroup_parent", meta = "PATH", help = "create the sandbox's group under PATH" },
+  { long = "preserve-fds", arg = "required", key = "preserve_fds", meta = "N", help = "pass fds 3..3+N-1 on (as runc/podman)" },
   { long = "seccomp", arg = "required", key = "seccomp", meta = "PROFILE", help = "default, strict or none" },
   { long = "cap-add", arg = "required", key = "cap_add", list = true, meta = "CAP", help = "keep a capability beyond the default 14 (or ALL)" },
   { long = "cap-drop", arg = "required", key = "cap_drop", list = true, meta = "CAP", help = "drop a capability of the default 14 (or ALL)" },
@@ -230,6 +231,12 @@ function M.main(args)
     local n = tonumber(opts.timeout)
     if not n then io.stderr:write("sbx run: --timeout: not a number\n"); return 125 end
     args2.timeout = n
+  end
+  if opts.preserve_fds then
+    local n = tonumber(opts.preserve_fds)
+    if not n or n < 0 or n ~= math.floor(n) then io.stderr:write("sbx run: --preserve-fds: expected a count\n"); return 125 end
+    args2.fds = {}
+    for i = 0, n - 1 do args2.fds[#args2.fds + 1] = 3 + i end
   end
   if opts.tty then
     if opts.detach then io.stderr:write("sbx run: -t and -d: a detached sandbox has no terminal to join\n"); return 125 end
