@@ -156,21 +156,9 @@ Status join_namespaces(pid_t pid, uint64_t ns_flags) {
   return {};
 }
 
-bool process_alive(pid_t pid) {
-  if (pid <= 0 || (::kill(pid, 0) != 0 && errno != EPERM)) return false;
-  char path[32], buf[256];
-  snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return true;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return true;
-  buf[n] = 0;
-  const char* paren = strrchr(buf, ')');  // "pid (comm) S ..."
-  return !(paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
-}
-
-std::string process_identity(pid_t pid) {
+namespace {
+// The text of /proc/PID/stat after "(comm) " (state first), or "" when it cannot be read.
+std::string stat_after_comm(pid_t pid) {
   char path[32], buf[1024];
   snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -179,13 +167,26 @@ std::string process_identity(pid_t pid) {
   close(fd);
   if (n <= 0) return "";
   buf[n] = 0;
-  const char* p = strrchr(buf, ')');  // fields after "(comm)": state is field 3, starttime 22
-  if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X') return "";  // a zombie is gone already
-  int field = 2;
-  for (; *p && field < 22; ++p)
+  const char* paren = strrchr(buf, ')');
+  return paren && paren[1] == ' ' ? std::string(paren + 2) : "";
+}
+bool zombie(const std::string& st) { return !st.empty() && (st[0] == 'Z' || st[0] == 'X'); }
+}  // namespace
+
+bool process_alive(pid_t pid) {
+  if (pid <= 0 || (::kill(pid, 0) != 0 && errno != EPERM)) return false;
+  return !zombie(stat_after_comm(pid));  // unreadable (hidepid): alive, as kill said
+}
+
+std::string process_identity(pid_t pid) {
+  std::string st = stat_after_comm(pid);  // state is field 3, starttime field 22
+  if (st.empty() || zombie(st)) return "";  // a zombie is gone already
+  const char* p = st.c_str();
+  for (int field = 3; *p && field < 22; ++p)
     if (*p == ' ') ++field;
   std::string start;
   while (*p >= '0' && *p <= '9') start += *p++;
+  int fd;
   char boot[64] = {0};
   fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
