@@ -1,7 +1,6 @@
 // Seccomp policies as data, compiled with libseccomp in the child just before execve.
 // A policy: a default action, rules (syscall, action, argument comparisons). Architectures: the
-// native x86-64 and the i386 and x32 ABIs all get the same rules (a call through another ABI is
-// filtered, never let through); an x86-64 number below 1024 that no syscall has returns ENOSYS
+// native x86-64 and the i386 ABI get the same rules; x32 calls are refused (EPERM) outright; an x86-64 number below 1024 that no syscall has returns ENOSYS
 // (libc falls back when a newer kernel's call is missing). A rule that denies an otherwise allowed call on its
 // arguments (ioctl TIOCSTI) goes into a second filter with ALLOW as default: the kernel applies
 // the stricter answer of both.
