@@ -1,6 +1,7 @@
 // sbx.Process: a running sandbox (or a process from sbx.sys.clone) as a Lua value.
 #include "sandbox.h"
 
+
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/forward.h"
@@ -101,7 +103,7 @@ class PipeSignalBlock {
 // The io table of spawn/enter: pipes, files or inheritance per stream, or tty = true for a new
 // pseudo-terminal on all three. Runs `start(io)` and wraps the sandbox in a Process.
 template <class Start>
-int start_process(lua_State* L, int io_idx, const std::string& name, Start start) {
+int start_process(lua_State* L, int io_idx, const std::string& name, bool own_pty, Start start) {
   if (io_idx) check_keys(L, io_idx, "io", {"stdin", "stdout", "stderr", "tty", "fds"});
   core::SpawnIo io;
   if (io_idx) {
@@ -116,7 +118,12 @@ int start_process(lua_State* L, int io_idx, const std::string& name, Start start
   }
   core::Fd parents[3], childs[3];
   std::optional<core::Pty> pty;
-  if (io_idx && opt_bool_field(L, io_idx, "io", "tty").value_or(false)) {
+  bool tty = io_idx && opt_bool_field(L, io_idx, "io", "tty").value_or(false);
+  if (tty && own_pty) {
+    // the sandbox opens it from its own /dev/ptmx and hands us the master
+    io.tty = true;
+    io.own_pty = true;
+  } else if (tty) {
     // A new pseudo-terminal for all three (sized like ours), never our own terminal.
     auto made = core::open_pty(0);
     if (!made) return push_failure(L, made.error());
@@ -134,13 +141,20 @@ int start_process(lua_State* L, int io_idx, const std::string& name, Start start
   Process* p = new_process(L, std::move(*box));  // [p]
   for (int i = 0; i < 3; ++i) p->pipes[i] = std::move(parents[i]);
   if (pty) p->tty = std::move(pty->master);  // our slave copy closes here: EOF comes from the sandbox's
+  if (io.own_pty) {
+    p->tty = p->box.take_tty();
+    if (p->tty.ok()) core::copy_window_size(0, p->tty.get());
+  }
   p->name = name;
   return 1;
 }
 
 int l_spawn(lua_State* L) {
   core::Spec spec = spec_from_lua(L, 1);
-  return start_process(L, lua_istable(L, 2) ? 2 : 0, spec.argv.empty() ? "" : spec.argv[0],
+  // its own /dev (a devpts instance) can give it its own terminal
+  bool own_dev = (spec.namespaces & CLONE_NEWNS) &&
+                 std::any_of(spec.ops.begin(), spec.ops.end(), [](const core::Op& o) { return o.kind == core::OpKind::Dev; });
+  return start_process(L, lua_istable(L, 2) ? 2 : 0, spec.argv.empty() ? "" : spec.argv[0], own_dev,
                        [&](const core::SpawnIo& io) { return core::spawn(spec, io); });
 }
 
@@ -149,7 +163,9 @@ int l_enter(lua_State* L) {
   pid_t target = static_cast<pid_t>(luaL_checkinteger(L, 1));
   core::Spec spec = spec_from_lua(L, 2);
   std::string cgroup = luaL_optstring(L, 4, "");
-  return start_process(L, lua_istable(L, 3) ? 3 : 0, spec.argv.empty() ? "" : spec.argv[0],
+  std::string ptmx = "/proc/" + std::to_string(target) + "/root/dev/ptmx";
+  bool own_dev = access(ptmx.c_str(), F_OK) == 0;
+  return start_process(L, lua_istable(L, 3) ? 3 : 0, spec.argv.empty() ? "" : spec.argv[0], own_dev,
                        [&](const core::SpawnIo& io) { return core::enter(target, spec, io, cgroup); });
 }
 

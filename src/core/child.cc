@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -144,6 +145,35 @@ void set_credentials(const Spec& spec, const ChildChannels& ch) {
     fail(ch, sys_error("setuid " + std::to_string(uid) + " (is it mapped in the user namespace?)"));
 }
 
+// A pty from the sandbox's own /dev/ptmx (its devpts instance: `tty` inside names /dev/pts/N): the
+// slave becomes 0, 1 and 2; the master goes to the supervisor over the sync socket.
+void allocate_pty(const ChildChannels& ch) {
+  int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  char name[64];
+  if (m < 0 || unlockpt(m) != 0 || ptsname_r(m, name, sizeof name) != 0)
+    fail(ch, sys_error("open a terminal from the sandbox's /dev/ptmx"));
+  int s = open(name, O_RDWR | O_NOCTTY);
+  if (s < 0) fail(ch, sys_error(std::string("open ") + name));
+  for (int i = 0; i < 3; ++i)
+    if (dup2(s, i) < 0) fail(ch, sys_error("set up the terminal as stdio"));
+  if (s > 2) close(s);
+  char tag = 'P';
+  struct iovec iov{&tag, 1};
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &m, sizeof m);
+  if (sendmsg(ch.sync, &msg, MSG_NOSIGNAL) != 1) fail(ch, sys_error("hand the terminal to the supervisor"));
+  close(m);
+}
+
 // Every fd but 0-2 and the ones passed on explicitly closes on exec (the sync socket is CLOEXEC
 // and tells the parent "exec'd").
 void close_all_but(const ChildChannels& ch) {
@@ -213,6 +243,7 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
     check(ch, switch_root(*root));
   }
 
+  if (ch.own_pty) allocate_pty(ch);
   // A pid namespace gets a real PID 1; a time namespace needs one more fork to be entered.
   sigset_t old_mask;
   sigprocmask(SIG_SETMASK, nullptr, &old_mask);
@@ -268,6 +299,7 @@ void run_entered_child(pid_t target, const Spec& spec, const ChildChannels& ch) 
   // mount namespace brings its root and cwd. The pid namespace applies to our child.
   if (auto s = join_namespaces(target, 0); !s) fail(ch, s.error().context("join the namespaces of sandbox pid " + std::to_string(target)));
   prctl(PR_SET_DUMPABLE, 0);  // nothing inside may ptrace or read this helper
+  if (ch.own_pty) allocate_pty(ch);
   for (int i = 0; i < 3; ++i)
     if (ch.stdio[i] >= 0 && ch.stdio[i] != i && dup2(ch.stdio[i], i) < 0)
       fail(ch, sys_error("set up stdio " + std::to_string(i)));

@@ -13,6 +13,7 @@ struct ChildChannels {
   int status = -1;  // pipe write end: the init writes the payload's exit status here
   int stdio[3] = {-1, -1, -1};  // fds to become 0, 1, 2 (-1: inherit)
   bool tty = false;             // 0 is a terminal: a new session, with it as the controlling tty
+  bool own_pty = false;         // allocate that terminal from the sandbox's /dev/ptmx, send the master
   std::vector<std::string> seccomp;  // compiled filters (by the supervisor), installed last
   std::vector<int> keep_fds;         // passed to the payload at the same numbers
   std::string stage;            // directory the new root is assembled on

@@ -31,10 +31,6 @@ bool write_all(int fd, const char* p, size_t n) {
   return true;
 }
 
-void copy_size(int from, int to) {
-  struct winsize ws;
-  if (ioctl(from, TIOCGWINSZ, &ws) == 0) ioctl(to, TIOCSWINSZ, &ws);
-}
 
 // The caller's terminal in raw mode for the life of the object.
 class RawMode {
@@ -75,6 +71,11 @@ class WinchFd {
 
 }  // namespace
 
+void copy_window_size(int from, int to) {
+  struct winsize ws;
+  if (ioctl(from, TIOCGWINSZ, &ws) == 0) ioctl(to, TIOCSWINSZ, &ws);
+}
+
 Result<Pty> open_pty(int size_from) {
   Pty p;
   p.master.reset(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
@@ -84,7 +85,7 @@ Result<Pty> open_pty(int size_from) {
   if (ptsname_r(p.master.get(), name, sizeof name) != 0) return sys_error("name the pseudo-terminal");
   p.slave.reset(open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
   if (!p.slave.ok()) return sys_error(std::string("open ") + name);
-  if (size_from >= 0 && isatty(size_from)) copy_size(size_from, p.master.get());
+  if (size_from >= 0 && isatty(size_from)) copy_window_size(size_from, p.master.get());
   return p;
 }
 
@@ -130,7 +131,7 @@ Status pty_proxy(int master, int pidfd, int in_fd, int out_fd) {
       struct signalfd_siginfo si;
       while (read(winch.fd(), &si, sizeof si) == sizeof si) {
       }
-      copy_size(in_fd, master);  // the kernel sends SIGWINCH to the sandbox's foreground group
+      copy_window_size(in_fd, master);  // the kernel sends SIGWINCH to the sandbox's foreground group
     }
     if (fds[3].revents & POLLIN) exited = true;
   }

@@ -11,6 +11,9 @@ struct Pty {
   Fd master, slave;
 };
 
+// The window size of terminal `from` set on `to` (nothing when `from` is not a terminal).
+void copy_window_size(int from, int to);
+
 // A new pty; its window size copied from `size_from` when that is a terminal.
 Result<Pty> open_pty(int size_from);
 

@@ -35,7 +35,8 @@ Sandbox::Sandbox(Sandbox&& o) noexcept
       cgroup_(std::move(o.cgroup_)),
       final_stat_(o.final_stat_),
       final_events_(o.final_events_),
-      net_(std::move(o.net_)) {}
+      net_(std::move(o.net_)),
+      tty_(std::move(o.tty_)) {}
 
 Sandbox& Sandbox::operator=(Sandbox&& o) noexcept {
   if (this != &o) {
@@ -49,6 +50,7 @@ Sandbox& Sandbox::operator=(Sandbox&& o) noexcept {
     final_stat_ = o.final_stat_;
     final_events_ = o.final_events_;
     net_ = std::move(o.net_);
+    tty_ = std::move(o.tty_);
   }
   return *this;
 }
@@ -166,6 +168,7 @@ Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
   ch.status = status_write.get();
   for (int i = 0; i < 3; ++i) ch.stdio[i] = io.stdio[i];
   ch.tty = io.tty;
+  ch.own_pty = io.own_pty;
   ch.keep_fds = io.keep_fds;
   for (int fd : io.keep_fds)
     if (fd < 3 || fcntl(fd, F_GETFD) < 0) return user_error("fds: " + std::to_string(fd) + " is not an open descriptor of 3 or more");
@@ -238,12 +241,29 @@ Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
 }
 
 namespace {
-// After "go": EOF means exec'd; a record is the step that failed.
+// After "go": EOF means exec'd; a record is the step that failed; a one-byte 'P' carries the
+// master of the pty the sandbox allocated itself (SCM_RIGHTS).
 Result<bool> await_exec(int sync, Sandbox& box) {
   char buf[4096];
   ssize_t n;
-  do n = recv(sync, buf, sizeof buf, 0);
-  while (n < 0 && errno == EINTR);
+  for (;;) {
+    struct iovec iov{buf, sizeof buf};
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    struct msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    do n = recvmsg(sync, &msg, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    struct cmsghdr* c = n == 1 && buf[0] == 'P' ? CMSG_FIRSTHDR(&msg) : nullptr;
+    if (!c) break;
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      box.set_tty(Fd(fd));
+    }
+  }
   if (n >= static_cast<ssize_t>(sizeof(FailureHeader))) {
     FailureHeader h;
     std::memcpy(&h, buf, sizeof h);
@@ -267,6 +287,7 @@ Result<Sandbox> enter(pid_t target, const Spec& spec, const SpawnIo& io, const s
   ch.sync = child_sync.get();
   for (int i = 0; i < 3; ++i) ch.stdio[i] = io.stdio[i];
   ch.tty = io.tty;
+  ch.own_pty = io.own_pty;
   ch.keep_fds = io.keep_fds;
   for (int fd : io.keep_fds)
     if (fd < 3 || fcntl(fd, F_GETFD) < 0) return user_error("fds: " + std::to_string(fd) + " is not an open descriptor of 3 or more");

@@ -17,6 +17,9 @@ namespace sbx::core {
 struct SpawnIo {
   int stdio[3] = {-1, -1, -1};  // fds for the payload's 0, 1, 2; -1 inherits the supervisor's
   bool tty = false;  // stdio is a terminal: the payload gets a new session with it as controlling tty
+  // With tty: the sandbox allocates the pty from its own /dev/ptmx (so `tty` inside names it) and
+  // hands the master back; the Sandbox then holds it (take_tty()).
+  bool own_pty = false;
   std::vector<int> keep_fds;  // fds (>= 3) the payload keeps at the same numbers; every other fd closes
 };
 
@@ -53,6 +56,9 @@ class Sandbox {
   // Its place on a host bridge (address, ports); released once the sandbox is reaped.
   const std::optional<BridgeAttachment>& net() const { return net_; }
   void set_net(BridgeAttachment at) { net_ = std::move(at); }
+  // The master side of a pty the sandbox allocated itself (SpawnIo::own_pty).
+  Fd take_tty() { return std::move(tty_); }
+  void set_tty(Fd fd) { tty_ = std::move(fd); }
   const std::optional<CgroupEvents>& final_events() const { return final_events_; }
 
  private:
@@ -66,6 +72,7 @@ class Sandbox {
   std::optional<CgroupStat> final_stat_;
   std::optional<CgroupEvents> final_events_;
   std::optional<BridgeAttachment> net_;
+  Fd tty_;
 };
 
 // Validates the spec, starts it, and returns once the payload has been exec'd (or the setup

@@ -11,7 +11,8 @@ os.remove(tmp)  -- a prefix for the files the host shell writes
 local function host_shell()
   local t = assert(terminal("env PS1='host$ ' bash --norc --noprofile", { width = 100, height = 30 }))
   t:wait("host%$$")
-  t:line(("stty -g > %s.before; tty > %s.tty"):format(tmp, tmp))
+  -- the terminal's device: which devpts instance (st_dev) and which pty in it
+  t:line(("stty -g > %s.before; stat -L -c %%d:%%t:%%T /proc/self/fd/0 > %s.tty"):format(tmp, tmp))
   t:wait("host%$$")
   return t
 end
@@ -27,12 +28,15 @@ test("sbx run -it: its own pty, stty size follows a resize, Ctrl-Z and fg, Ctrl-
   local t = host_shell()
   t:line(bin .. " run --busybox --hostname ttybox -it -- sh")
   t:wait("/ #$")
-  t:line("stty size; [ -t 0 ] && echo STDIN-IS-A-TTY; readlink /proc/self/fd/0")
-  local screen = t:wait("STDIN%-IS%-A%-TTY\n(%S+)\n/ #$")
+  t:line("stty size; [ -t 0 ] && echo STDIN-IS-A-TTY; tty; stat -L -c DEV=%d:%t:%T /proc/self/fd/0")
+  local screen = t:wait("STDIN%-IS%-A%-TTY\n(%S+)\nDEV=[%d:%x]+\n/ #$")
   expect(screen).contains("30 100")
   local inner = screen:match("STDIN%-IS%-A%-TTY\n(%S+)\n")
+  expect(inner, "the sandbox's own devpts names its terminal").match("^/dev/pts/%d+$")
+  local dev = screen:match("DEV=([%d:%x]+)")
   local outer = io.open(tmp .. ".tty"):read("*l")
-  expect(inner ~= outer, ("the sandbox got the caller's own terminal %s (TIOCSTI escape)"):format(outer)).truthy()
+  expect(dev ~= outer, ("the sandbox got the caller's own terminal %s (TIOCSTI escape)"):format(outer)).truthy()
+  expect(dev:match("^%d+") ~= outer:match("^%d+"), "another devpts instance than the caller's").truthy()
   t:resize(90, 25)
   os.execute("sleep 0.3")
   t:line("stty size")
