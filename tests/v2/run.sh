@@ -1,14 +1,15 @@
 #!/bin/sh
 # The cgroup-v2 lane: boots Debian's own kernel under QEMU (software emulation: the /dev/kvm of
 # these machines cannot boot a stock kernel) with an initramfs holding sbx, the probe, busybox and
-# the cgroup test files; the guest mounts cgroup2 alone at /sys/fs/cgroup (a pure v2 host), runs
+# the cgroup, namespace and attack test files (the hardening on another kernel); the guest mounts cgroup2 alone at /sys/fs/cgroup (a pure v2 host), runs
 # `sbx test` and prints TAP on the serial console, which is read back here.
 #   tests/v2/run.sh BUILD_DIR [TEST.lua ...]     exit 77 = skipped (qemu or a kernel missing)
 set -eu
 build=$(cd "$1" && pwd)
 shift
 src=$(cd "$(dirname "$0")/../.." && pwd)
-[ $# -gt 0 ] || set -- "$src/tests/isolation/limits.lua" "$src/tests/isolation/cgroup.lua" "$src/tests/isolation/namespaces.lua"
+[ $# -gt 0 ] || set -- "$src/tests/isolation/limits.lua" "$src/tests/isolation/cgroup.lua" "$src/tests/isolation/namespaces.lua" \
+  "$src/tests/isolation/attacks.lua"
 
 qemu=$(command -v qemu-system-x86_64 || true)
 kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
