@@ -111,6 +111,24 @@ Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
 
 namespace {
 Result<bool> await_exec(int sync, Sandbox& box);
+Result<std::vector<std::string>> seccomp_programs(const SeccompPolicy& p);
+
+// What the child takes from the caller's io and the spec: stdio, terminal, fds passed on, and
+// the seccomp filters compiled here (the child cannot compile after pivoting, nor should it).
+Status fill_channels(ChildChannels& ch, const Spec& spec, const SpawnIo& io) {
+  for (int i = 0; i < 3; ++i) ch.stdio[i] = io.stdio[i];
+  ch.tty = io.tty;
+  ch.own_pty = io.own_pty;
+  ch.keep_fds = io.keep_fds;
+  for (int fd : io.keep_fds)
+    if (fd < 3 || fcntl(fd, F_GETFD) < 0) return user_error("fds: " + std::to_string(fd) + " is not an open descriptor of 3 or more");
+  if (spec.seccomp) {
+    auto progs = seccomp_programs(*spec.seccomp);
+    if (!progs) return progs.error();
+    ch.seccomp = std::move(*progs);
+  }
+  return {};
+}
 
 // Compiled once per policy and kept under the runtime directory (compiling the default profile
 // costs ~20 ms, reading it back well under one).
@@ -166,17 +184,7 @@ Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
   Fd status_read(st[0]), status_write(st[1]);
   ch.sync = child_sync.get();
   ch.status = status_write.get();
-  for (int i = 0; i < 3; ++i) ch.stdio[i] = io.stdio[i];
-  ch.tty = io.tty;
-  ch.own_pty = io.own_pty;
-  ch.keep_fds = io.keep_fds;
-  for (int fd : io.keep_fds)
-    if (fd < 3 || fcntl(fd, F_GETFD) < 0) return user_error("fds: " + std::to_string(fd) + " is not an open descriptor of 3 or more");
-  if (spec.seccomp) {
-    auto progs = seccomp_programs(*spec.seccomp);
-    if (!progs) return progs.error().context("spawn");
-    ch.seccomp = std::move(*progs);
-  }
+  if (auto s = fill_channels(ch, spec, io); !s) return s.error().context("spawn");
 
   // With limits the sandbox gets its own cgroup, joined before "go" (before anything runs). Its
   // cgroup namespace must be rooted there, so the child unshares it after the move.
@@ -285,17 +293,7 @@ Result<Sandbox> enter(pid_t target, const Spec& spec, const SpawnIo& io, const s
   Fd parent_sync(sv[0]), child_sync(sv[1]);
   ChildChannels ch;
   ch.sync = child_sync.get();
-  for (int i = 0; i < 3; ++i) ch.stdio[i] = io.stdio[i];
-  ch.tty = io.tty;
-  ch.own_pty = io.own_pty;
-  ch.keep_fds = io.keep_fds;
-  for (int fd : io.keep_fds)
-    if (fd < 3 || fcntl(fd, F_GETFD) < 0) return user_error("fds: " + std::to_string(fd) + " is not an open descriptor of 3 or more");
-  if (spec.seccomp) {
-    auto progs = seccomp_programs(*spec.seccomp);
-    if (!progs) return progs.error().context("exec");
-    ch.seccomp = std::move(*progs);
-  }
+  if (auto s = fill_channels(ch, spec, io); !s) return s.error().context("exec");
   auto cl = clone_process(0);
   if (!cl) return cl.error().context("exec");
   if (cl->pid == 0) {
