@@ -27,6 +27,9 @@ local function write(path, text)
   f:close()
 end
 
+-- A path for the shell (%q is Lua's quoting, not the shell's: "$" would expand inside it).
+local function q(path) return "'" .. tostring(path):gsub("'", "'\\''") .. "'" end
+
 local function valid_name(name)
   return type(name) == "string" and name:match("^[%w][%w_.%-]*$") ~= nil and #name <= 64
 end
@@ -56,7 +59,7 @@ end
 -- The names in the state directory, sorted; each as a sandbox object.
 function M.list()
   local out = {}
-  local p = io.popen("ls -1 " .. ("%q"):format(M.dir()) .. " 2>/dev/null")
+  local p = io.popen("ls -1 " .. q(M.dir()) .. " 2>/dev/null")
   for name in p:lines() do
     local s = valid_name(name) and load(name)
     if s then out[#out + 1] = s end
@@ -101,7 +104,7 @@ function M.start(box, argv, opts)
     table.sort(plan.env)
   end
   if argv.cwd then plan.cwd = argv.cwd end
-  assert(os.execute("mkdir -p " .. ("%q"):format(dir)))
+  assert(os.execute("mkdir -p " .. q(dir)))
   write(dir .. "/plan.json", json.encode(plan, 2))
   if box._container_dir then
     return nil, "an image container without a name cannot outlive this process: give it a name, or ephemeral = true"
@@ -111,7 +114,7 @@ function M.start(box, argv, opts)
                                             image = image, container = box._named_dir, hostname = plan.hostname }, 2))
   local pid, err = core.start_supervisor(plan, dir)
   if not pid then
-    os.execute("rm -rf " .. ("%q"):format(dir))
+    os.execute("rm -rf " .. q(dir))
     return nil, err
   end
   return load(name)
@@ -212,7 +215,7 @@ function Sandbox:remove(force)
     self:stop(0)
   end
   if self.state.container then core.image.remove_tree(self.state.container) end
-  local ok = os.execute("rm -rf " .. ("%q"):format(self.dir))
+  local ok = os.execute("rm -rf " .. q(self.dir))
   return ok == true or ok == 0
 end
 
@@ -231,7 +234,7 @@ function M.gc()
   local removed = {}
   for _, s in ipairs(M.list()) do
     if s.status == "lost" then
-      os.execute("rm -rf " .. ("%q"):format(s.dir))
+      os.execute("rm -rf " .. q(s.dir))
       removed[#removed + 1] = "sandbox " .. s.name
     end
   end

@@ -187,15 +187,9 @@ void close_all_but(const ChildChannels& ch) {
 void take_identity(const Spec& spec, const Spec& ids, const ChildChannels& ch) {
   if (ch.tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) != 0)) fail(ch, sys_error("make the pty the controlling terminal"));
   if (chdir(spec.cwd.c_str()) != 0) fail(ch, sys_error("cwd " + spec.cwd));
-  std::vector<int> keep;
-  if (spec.caps) {
-    auto k = cap_numbers(*spec.caps);
-    if (!k) fail(ch, k.error());
-    keep = *k;
-    check(ch, drop_bounding(keep));
-  }
+  if (ch.caps) check(ch, drop_bounding(*ch.caps));
   set_credentials(ids, ch);
-  if (spec.caps) check(ch, set_caps(keep));
+  if (ch.caps) check(ch, set_caps(*ch.caps));
 }
 
 
@@ -263,7 +257,7 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
       sys_close_range(4, ~0U, 0);
       // With hardening the init keeps no capability and cannot be inspected from inside: it
       // only reaps, forwards signals (same uid) and reports.
-      if (spec.caps) {
+      if (ch.caps) {
         (void)drop_bounding({});
         (void)set_caps({});
       }

@@ -1,6 +1,7 @@
 // The sandbox side of a spawn: runs in the cloned process, walks the Spec in C++ and ends in
 // execve or _exit. No Lua runs here. Failures go to the parent over the sync socket.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@ struct ChildChannels {
   bool own_pty = false;         // allocate that terminal from the sandbox's /dev/ptmx, send the master
   std::vector<std::string> seccomp;  // compiled filters (by the supervisor), installed last
   std::vector<int> keep_fds;         // passed to the payload at the same numbers
+  std::optional<std::vector<int>> caps;  // capabilities kept (parsed by the supervisor), or unchanged
   std::string stage;            // directory the new root is assembled on
 };
 

@@ -120,6 +120,11 @@ Status fill_channels(ChildChannels& ch, const Spec& spec, const SpawnIo& io) {
   ch.tty = io.tty;
   ch.own_pty = io.own_pty;
   ch.keep_fds = io.keep_fds;
+  if (spec.caps) {
+    auto keep = cap_numbers(*spec.caps);
+    if (!keep) return keep.error();
+    ch.caps = std::move(*keep);
+  }
   for (int fd : io.keep_fds)
     if (fd < 3 || fcntl(fd, F_GETFD) < 0) return user_error("fds: " + std::to_string(fd) + " is not an open descriptor of 3 or more");
   if (spec.seccomp) {
@@ -133,7 +138,10 @@ Status fill_channels(ChildChannels& ch, const Spec& spec, const SpawnIo& io) {
 // Compiled once per policy and kept under the runtime directory (compiling the default profile
 // costs ~20 ms, reading it back well under one).
 Result<std::vector<std::string>> seccomp_programs(const SeccompPolicy& p) {
+  // The runtime directory itself stays 0755 (a child, root only in its user namespace, must reach
+  // the stage under it); only the cache is private.
   std::string dir = runtime_dir() + "/seccomp";
+  if (auto s = make_dirs(runtime_dir(), 0755); !s) return compile_seccomp(p);
   if (auto s = make_dirs(dir, 0700); !s) return compile_seccomp(p);
   return cached_seccomp(p, dir);
 }
@@ -148,8 +156,9 @@ Result<std::string> stage_dir() {
 
 Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
   if (auto s = validate(given); !s) return s.error();
-  if (given.caps)
-    if (auto k = cap_numbers(*given.caps); !k) return k.error();
+  // io, capabilities and seccomp first: bad input fails before anything is made on the host
+  ChildChannels ch;
+  if (auto s = fill_channels(ch, given, io); !s) return s.error().context("spawn");
   // On a bridge: the lease, the ports and the files come first; the files are bound read-only.
   std::optional<BridgeAttachment> net;
   std::optional<Spec> with_files;
@@ -170,7 +179,6 @@ Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
     }
   }
   const Spec& spec = with_files ? *with_files : given;
-  ChildChannels ch;
   if (spec.namespaces & CLONE_NEWNS) {
     auto stage = stage_dir();
     if (!stage) return stage.error();
@@ -184,7 +192,6 @@ Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
   Fd status_read(st[0]), status_write(st[1]);
   ch.sync = child_sync.get();
   ch.status = status_write.get();
-  if (auto s = fill_channels(ch, spec, io); !s) return s.error().context("spawn");
 
   // With limits the sandbox gets its own cgroup, joined before "go" (before anything runs). Its
   // cgroup namespace must be rooted there, so the child unshares it after the move.
@@ -286,8 +293,6 @@ Result<bool> await_exec(int sync, Sandbox& box) {
 Result<Sandbox> enter(pid_t target, const Spec& spec, const SpawnIo& io, const std::string& cgroup) {
   if (spec.argv.empty() || spec.argv[0].empty()) return user_error("exec: no command");
   if (target <= 0) return user_error("exec: no sandbox pid");
-  if (spec.caps)
-    if (auto k = cap_numbers(*spec.caps); !k) return k.error();
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return sys_error("exec: create sync socket");
   Fd parent_sync(sv[0]), child_sync(sv[1]);
