@@ -21,21 +21,25 @@ local function read(path)
   return text
 end
 
+-- Whole or not at all: a reader (or a supervisor) never sees half a file.
 local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
+  local tmp = path .. ".tmp"
+  local f = assert(io.open(tmp, "w"))
+  assert(f:write(text))
+  assert(f:close())
+  assert(os.rename(tmp, path))
 end
-
--- A path for the shell (%q is Lua's quoting, not the shell's: "$" would expand inside it).
-local function q(path) return "'" .. tostring(path):gsub("'", "'\\''") .. "'" end
 
 local function valid_name(name)
   return type(name) == "string" and name:match("^[%w][%w_.%-]*$") ~= nil and #name <= 64
 end
 
--- "running" only when the supervisor and the sandbox are the very processes recorded.
-local function status_of(st)
+-- "running" only when the supervisor and the sandbox are the very processes recorded; "starting"
+-- only while its front or supervisor holds the directory's lock (a killed front leaves "lost").
+local function status_of(st, dir)
+  if st.status == "starting" or st.status == nil then
+    return core.image.in_use(dir) and "starting" or "lost"
+  end
   if st.status == "running" then
     if st.pid and core.process_identity(st.pid) == st.identity then return "running" end
     if st.supervisor and core.process_identity(st.supervisor) == st.supervisor_identity then return "running" end
@@ -47,11 +51,18 @@ end
 local function load(name)
   local dir = M.dir() .. "/" .. name
   local text = read(dir .. "/state.json")
-  if not text then return nil, ("sandbox %s: no such sandbox (sbx ps -a lists them)"):format(name) end
-  local st = json.decode(text)
+  local ok, st = pcall(json.decode, text or "")
+  st = ok and type(st) == "table" and st or nil
+  if not st then
+    -- a directory without a readable state: left by an older sbx or a crash; listed, removable
+    local f = io.open(dir .. "/.")
+    if not f then return nil, ("sandbox %s: no such sandbox (sbx ps -a lists them)"):format(name) end
+    f:close()
+    st = {}
+  end
   st.name = st.name or name
   local obj = setmetatable({ name = name, dir = dir, state = st }, Sandbox)
-  obj.status = status_of(st)
+  obj.status = status_of(st, dir)
   obj.pid, obj.ip, obj.ports, obj.image, obj.cgroup = st.pid, st.ip, st.ports, st.image, st.cgroup
   return obj
 end
@@ -59,12 +70,10 @@ end
 -- The names in the state directory, sorted; each as a sandbox object.
 function M.list()
   local out = {}
-  local p = io.popen("ls -1 " .. q(M.dir()) .. " 2>/dev/null")
-  for name in p:lines() do
+  for _, name in ipairs(core.list_dir(M.dir())) do
     local s = valid_name(name) and load(name)
     if s then out[#out + 1] = s end
   end
-  p:close()
   return out
 end
 
@@ -86,11 +95,15 @@ function M.start(box, argv, opts)
   local name = opts.name or box._name or generated_name()
   if not valid_name(name) then return nil, ("name '%s': letters, digits, '_', '.', '-' (at most 64)"):format(tostring(name)) end
   local dir = M.dir() .. "/" .. name
-  local old = read(dir .. "/state.json")
-  if old then
+  local function in_use()
     local prev = load(name)
-    if prev.status == "running" then return nil, ("sandbox %s is already running (sbx stop %s)"):format(name, name) end
-    return nil, ("sandbox %s exists (exited): sbx rm %s first"):format(name, name)
+    local why = not prev and "" or prev.status == "running" and (" (running: sbx stop " .. name .. ")")
+                or (" (" .. prev.status .. ": sbx rm " .. (prev.status == "starting" and "-f " or "") .. name .. " first)")
+    return nil, ("sandbox %s: name in use%s"):format(name, why), 17
+  end
+  if read(dir .. "/state.json") then return in_use() end  -- the common case, said early; the claim decides
+  if box._container_dir then
+    return nil, "an image container without a name cannot outlive this process: give it a name, or ephemeral = true"
   end
   local plan = box:spec()
   plan.argv = {}
@@ -104,17 +117,26 @@ function M.start(box, argv, opts)
     table.sort(plan.env)
   end
   if argv.cwd then plan.cwd = argv.cwd end
-  assert(os.execute("mkdir -p " .. q(dir)))
-  write(dir .. "/plan.json", json.encode(plan, 2))
-  if box._container_dir then
-    return nil, "an image container without a name cannot outlive this process: give it a name, or ephemeral = true"
-  end
+  -- Claimed atomically: a locked draft holds plan and state, then one rename that never replaces
+  -- publishes it under the name (of 20 racing claims exactly one wins). The lock goes on to the
+  -- supervisor: while it is held the entry is alive; a killed front leaves an entry `ps -a` shows
+  -- as lost and `gc` / `rm` remove.
+  local draft, lock = core.image.draft("sandboxes")
+  if not draft then return nil, lock end
   local image = box._image and (box._image.tags and box._image.tags[1] or box._image.id) or nil
-  write(dir .. "/state.json", json.encode({ name = name, status = "starting", created = os.time(), command = plan.argv,
-                                            image = image, container = box._named_dir, hostname = plan.hostname }, 2))
-  local pid, err = core.start_supervisor(plan, dir)
+  write(draft .. "/plan.json", json.encode(plan, 2))
+  write(draft .. "/state.json", json.encode({ name = name, status = "starting", created = os.time(), command = plan.argv,
+                                              image = image, container = box._named_dir, hostname = plan.hostname }, 2))
+  local ok, perr, errno = core.image.publish(draft, dir)
+  if not ok then
+    core.sys.close(lock)
+    if errno == 17 then return in_use() end
+    return nil, perr, errno
+  end
+  local pid, err = core.start_supervisor(plan, dir, lock)
+  core.sys.close(lock)
   if not pid then
-    os.execute("rm -rf " .. q(dir))
+    core.image.remove_tree(dir)
     return nil, err
   end
   return load(name)
@@ -214,9 +236,13 @@ function Sandbox:remove(force)
     if not force then return nil, ("sandbox %s is running: stop it first (or rm -f)"):format(self.name) end
     self:stop(0)
   end
+  if self.status == "starting" then
+    return nil, ("sandbox %s is starting (its front or supervisor is alive): try again in a moment"):format(self.name)
+  end
   if self.state.container then core.image.remove_tree(self.state.container) end
-  local ok = os.execute("rm -rf " .. q(self.dir))
-  return ok == true or ok == 0
+  local ok, err = core.image.remove_tree(self.dir)
+  if not ok then return nil, err end
+  return true
 end
 
 function Sandbox:uptime()
@@ -233,10 +259,7 @@ end
 function M.gc()
   local removed = {}
   for _, s in ipairs(M.list()) do
-    if s.status == "lost" then
-      os.execute("rm -rf " .. q(s.dir))
-      removed[#removed + 1] = "sandbox " .. s.name
-    end
+    if s.status == "lost" and core.image.remove_tree(s.dir) then removed[#removed + 1] = "sandbox " .. s.name end
   end
   return removed
 end

@@ -206,8 +206,11 @@ int l_named_container(lua_State* L) {
 int l_remove_tree(lua_State* L) {
   std::string dir = luaL_checkstring(L, 1);
   core::ImageStore store;
-  if (dir.rfind(store.root() + "/containers/", 0) != 0 && dir.rfind(store.root() + "/named/", 0) != 0)
-    raise(L, "remove_tree: only container directories of the store");
+  if (dir.rfind(store.root() + "/containers/", 0) != 0 && dir.rfind(store.root() + "/named/", 0) != 0 &&
+      dir.rfind(store.root() + "/sandboxes/", 0) != 0)
+    raise(L, "remove_tree: only container and sandbox directories of the store");
+  if (dir.find("/../") != std::string::npos || (dir.size() >= 3 && dir.compare(dir.size() - 3, 3, "/..") == 0))
+    raise(L, "remove_tree: '..' in " + dir);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   if (ec) return push_failure(L, {ec.value(), "remove " + dir + ": " + ec.message()});
@@ -245,6 +248,29 @@ int l_commit(lua_State* L) {
   auto img = store.put(layers, cfg, luaL_optstring(L, 3, ""));
   if (!img) return push_failure(L, img.error());
   push_image(L, store, *img);
+  return 1;
+}
+
+// draft(kind) -> path, lock fd: a locked draft directory under <store>/<kind> (see ImageStore).
+int l_draft(lua_State* L) {
+  std::string kind = luaL_checkstring(L, 1);
+  if (kind != "sandboxes" && kind != "named") raise(L, "draft: kind must be \"sandboxes\" or \"named\"");
+  auto d = core::ImageStore().draft_dir(kind);
+  if (!d) return push_failure(L, d.error());
+  lua_pushstring(L, d->path.c_str());
+  lua_pushinteger(L, d->lock.release());
+  return 2;
+}
+
+// publish(draft, dest) -> true | nil, "DEST: name in use", EEXIST (the draft is removed then)
+int l_publish(lua_State* L) {
+  if (auto s = core::ImageStore::publish_dir(luaL_checkstring(L, 1), luaL_checkstring(L, 2)); !s) return push_failure(L, s.error());
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int l_in_use(lua_State* L) {
+  lua_pushboolean(L, core::dir_in_use(luaL_checkstring(L, 1)));
   return 1;
 }
 
@@ -298,6 +324,7 @@ void register_image(lua_State* L) {
       {"commit", guarded<l_commit>},       {"store_dir", guarded<l_store_dir>},
       {"import", guarded<l_import>},       {"export", guarded<l_export>},
       {"named_container", guarded<l_named_container>}, {"collect_stale", guarded<l_collect_stale>},
+      {"draft", guarded<l_draft>}, {"publish", guarded<l_publish>}, {"in_use", guarded<l_in_use>},
       {nullptr, nullptr}};
   lua_newtable(L);
   luaL_register(L, nullptr, fns);

@@ -1,11 +1,14 @@
 #include "module.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "core/caps.h"
 #include "core/cgroup.h"
@@ -44,6 +47,7 @@ namespace {
 int l_start_supervisor(lua_State* L) {
   core::Spec spec = spec_from_lua(L, 1);
   std::string dir = luaL_checkstring(L, 2);
+  int lock = static_cast<int>(luaL_optinteger(L, 3, -1));  // the sandbox dir's lock: the supervisor holds it
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   std::string self = n > 0 ? std::string(exe, static_cast<size_t>(n)) : "";
@@ -61,8 +65,9 @@ int l_start_supervisor(lua_State* L) {
       if (is_sbx) {
         int wfd = w.get();
         fcntl(wfd, F_SETFD, 0);
-        std::string fd_text = std::to_string(wfd);
-        execl(self.c_str(), "sbx", "--supervise", dir.c_str(), fd_text.c_str(), static_cast<char*>(nullptr));
+        if (lock >= 0) fcntl(lock, F_SETFD, 0);
+        std::string fd_text = std::to_string(wfd), lock_text = std::to_string(lock);
+        execl(self.c_str(), "sbx", "--supervise", dir.c_str(), fd_text.c_str(), lock_text.c_str(), static_cast<char*>(nullptr));
       }
       // Loaded as a module into another program: supervise from this fork (it keeps this heap).
       _exit(core::supervise(spec, dir, w.get()));
@@ -88,6 +93,23 @@ int l_start_supervisor(lua_State* L) {
   if (msg.rfind("error ", 0) == 0) msg = msg.substr(6);
   if (msg.empty()) msg = "the supervisor ended without a word (see its state.json)";
   return push_failure(L, {EIO, msg});
+}
+
+// list_dir(path) -> { name, ... } sorted, without "." entries ({} when it cannot be read)
+int l_list_dir(lua_State* L) {
+  std::vector<std::string> names;
+  if (DIR* d = opendir(luaL_checkstring(L, 1))) {
+    while (auto* e = readdir(d))
+      if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+    closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  lua_createtable(L, static_cast<int>(names.size()), 0);
+  for (size_t i = 0; i < names.size(); ++i) {
+    lua_pushstring(L, names[i].c_str());
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  return 1;
 }
 
 // cap_names("00000000a80425fb") -> { "cap_chown", ... }
@@ -253,7 +275,7 @@ int open_core(lua_State* L) {
       {"spawn", l_spawn_entry},          {"enter", l_enter_entry},
       {"process_identity", guarded<l_process_identity>}, {"start_supervisor", guarded<l_start_supervisor>},
       {"seccomp_syscalls", guarded<l_seccomp_syscalls>}, {"seccomp_profile", guarded<l_seccomp_profile>},
-      {"cap_names", guarded<l_cap_names>},          {"plan", guarded<l_plan>},
+      {"cap_names", guarded<l_cap_names>}, {"list_dir", guarded<l_list_dir>},          {"plan", guarded<l_plan>},
       {"ns_kinds", guarded<l_ns_kinds>}, {"ns_ids", guarded<l_ns_ids>},
       {"features", guarded<l_features>}, {"busybox_rootfs", guarded<l_busybox_rootfs>},
       {"userns_allowed", guarded<l_userns_allowed>},

@@ -1,5 +1,6 @@
 // sbx: a LuaJIT state with the core and the embedded lua/sbx modules; everything the command
 // line does is in lua/sbx/cli (the same code path as the Lua API).
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,6 +12,7 @@
 
 #include "bind/module.h"
 #include "bind/spec_lua.h"
+#include "core/forward.h"
 #include "core/init.h"
 #include "core/supervise.h"
 
@@ -40,8 +42,11 @@ int load_plan(lua_State* L) {
   return 0;
 }
 
-int supervise_main(const char* dir, const char* fd_text) {
+int supervise_main(const char* dir, const char* fd_text, const char* lock_text) {
   int report_fd = std::atoi(fd_text);
+  // The sandbox directory's lock, held for the supervisor's whole life (sbx ps and gc read "alive"
+  // from it); never passed on to anything it starts.
+  if (int lock = lock_text ? std::atoi(lock_text) : -1; lock > 2) fcntl(lock, F_SETFD, FD_CLOEXEC);
   std::ifstream in(std::string(dir) + "/plan.json");
   std::stringstream text;
   text << in.rdbuf();
@@ -65,9 +70,11 @@ int supervise_main(const char* dir, const char* fd_text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  sbx::core::ignore_sigpipe();
   // argv strings are contiguous: [argv[0], end of the last one) is the area /proc/PID/cmdline shows.
   sbx::core::set_title_area(argv[0], static_cast<size_t>(argv[argc - 1] + std::strlen(argv[argc - 1]) - argv[0]));
-  if (argc == 4 && std::strcmp(argv[1], "--supervise") == 0) return supervise_main(argv[2], argv[3]);
+  if ((argc == 4 || argc == 5) && std::strcmp(argv[1], "--supervise") == 0)
+    return supervise_main(argv[2], argv[3], argc == 5 ? argv[4] : nullptr);
   lua_State* L = luaL_newstate();
   if (!L) {
     std::fputs("sbx: cannot create a Lua state (out of memory)\n", stderr);

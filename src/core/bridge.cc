@@ -22,6 +22,7 @@
 #include "ns.h"
 #include "net.h"
 #include "nft.h"
+#include "trust.h"
 
 namespace sbx::core {
 
@@ -53,7 +54,9 @@ class NetLock {
  public:
   Status acquire() {
     std::string dir = net_state_dir();
-    if (auto s = make_dirs(dir + "/bridges", 0755); !s) return s.error().context("network state");
+    if (auto s = checked_runtime_dir(); !s) return s;
+    if (auto d = trusted_dir(dir, 0755, "network state directory"); !d) return d.error();
+    if (auto d = trusted_dir(dir + "/bridges", 0755, "network state directory"); !d) return d.error();
     fd_.reset(open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     if (!fd_.ok() || flock(fd_.get(), LOCK_EX) != 0) return sys_error("lock " + dir + "/lock");
     return {};

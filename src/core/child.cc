@@ -240,7 +240,8 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   if (ch.own_pty) allocate_pty(ch);
   // A pid namespace gets a real PID 1; a time namespace needs one more fork to be entered.
   sigset_t old_mask;
-  sigprocmask(SIG_SETMASK, nullptr, &old_mask);
+  if (ch.has_mask) old_mask = ch.mask;
+  else sigprocmask(SIG_SETMASK, nullptr, &old_mask);
   const pid_t init_pid = getpid();
   const bool forked = ns & (CLONE_NEWPID | CLONE_NEWTIME);
   if (forked) {

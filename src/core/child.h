@@ -1,6 +1,7 @@
 // The sandbox side of a spawn: runs in the cloned process, walks the Spec in C++ and ends in
 // execve or _exit. No Lua runs here. Failures go to the parent over the sync socket.
 #pragma once
+#include <signal.h>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,8 @@ struct ChildChannels {
   std::vector<int> keep_fds;         // passed to the payload at the same numbers
   std::optional<std::vector<int>> caps;  // capabilities kept (parsed by the supervisor), or unchanged
   std::string stage;            // directory the new root is assembled on
+  bool has_mask = false;        // the caller's signal mask before set-up blocked INT/TERM/HUP/QUIT:
+  sigset_t mask{};              // what the payload starts with
 };
 
 // A failure record on the sync socket: errno then the message (step, object, cause).

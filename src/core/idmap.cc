@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fd.h"
+#include "trust.h"
 
 namespace sbx::core {
 
@@ -158,6 +159,14 @@ std::string runtime_dir() {
   if (uid == 0) return "/run/sbx";
   if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x == '/') return std::string(x) + "/sbx";
   return "/tmp/sbx-" + std::to_string(uid);
+}
+
+Status checked_runtime_dir() {
+  // root's children (root only in their user namespace) must reach the stage: 0755; a user's own
+  // children are that user outside: 0700.
+  auto d = trusted_dir(runtime_dir(), getuid() == 0 ? 0755 : 0700, "runtime directory");
+  if (!d) return d.error();
+  return {};
 }
 
 }  // namespace sbx::core

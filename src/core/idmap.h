@@ -35,5 +35,8 @@ Status write_id_maps(pid_t pid, const std::vector<IdMapEntry>& uid_map,
 
 // Where sbx keeps runtime files: /run/sbx for root, else $XDG_RUNTIME_DIR/sbx or /tmp/sbx-UID.
 std::string runtime_dir();
+// runtime_dir(), created when missing and checked: a directory of the caller's own that nobody else
+// can write (see trust.h); the error names the path and the fix.
+Status checked_runtime_dir();
 
 }  // namespace sbx::core

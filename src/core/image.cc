@@ -19,6 +19,7 @@
 
 #include "archive.h"
 #include "fd.h"
+#include "trust.h"
 #include "idmap.h"
 #include "mount.h"
 
@@ -106,7 +107,19 @@ ImageStore::ImageStore(std::string root) : root_(std::move(root)) {}
 uint32_t ImageStore::id_shift() const { return geteuid() == 0 ? kRootMapBase : 0; }
 
 Status ImageStore::init() const {
-  for (const char* d : {"", "/layers", "/images", "/tmp", "/containers"})
+  // The store is closed to other users: its layers hold setuid files owned by the shifted ids, which
+  // must never run outside a sandbox. As root it is root:<shifted root> 0710, so the sandboxes'
+  // root (2100000000 outside) can still reach the layers it mounts; a user's store is 0700.
+  auto top = trusted_dir(root_, 0700, "image store");
+  if (!top) return top.error();
+  uid_t shift = id_shift();
+  unsigned mode = shift ? 0710 : 0700;
+  struct stat st;
+  if (fstat(top->get(), &st) != 0) return sys_error("stat image store " + root_);
+  if (shift && st.st_gid != shift && fchown(top->get(), static_cast<uid_t>(-1), shift) != 0)
+    return sys_error("image store " + root_ + ": chown to group " + std::to_string(shift));
+  if ((st.st_mode & 07777) != mode && fchmod(top->get(), mode) != 0) return sys_error("image store " + root_ + ": chmod");
+  for (const char* d : {"/layers", "/images", "/tmp", "/containers"})
     if (auto s = make_dirs(root_ + d, 0711); !s) return s.error().context("image store " + root_);
   return {};
 }
@@ -266,8 +279,66 @@ Status ImageStore::remove(const std::string& ref) const {
   return save(*img);
 }
 
+Result<ImageStore::Draft> ImageStore::draft_dir(const std::string& kind) const {
+  if (auto s = init(); !s) return s.error();
+  std::string parent = root_ + "/" + kind;
+  if (auto s = make_dirs(parent, 0711); !s) return s.error();
+  static unsigned counter = 0;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::string path = parent + "/.new-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+    if (mkdir(path.c_str(), 0700) != 0) {
+      if (errno == EEXIST && !dir_in_use(path)) {  // a killed creator's: gone now
+        std::error_code ec;
+        fs::remove_all(path, ec);
+        continue;
+      }
+      if (errno == EEXIST) continue;
+      return sys_error("create " + path);
+    }
+    Fd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    // blocking: `sbx gc` may hold it for an instant to see whether anyone does
+    if (!fd.ok() || flock(fd.get(), LOCK_EX) != 0) return sys_error("lock " + path);
+    return Draft{path, std::move(fd)};
+  }
+  return Error{EEXIST, "create a draft under " + parent + ": too many left over"};
+}
+
+Status ImageStore::publish_dir(const std::string& draft, const std::string& dest) {
+  if (renameat2(AT_FDCWD, draft.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE) != 0) {
+    int e = errno;
+    std::error_code ec;
+    fs::remove_all(draft, ec);
+    if (e == EEXIST || e == ENOTEMPTY) return Error{EEXIST, dest + ": name in use"};
+    return sys_error("publish " + dest, e);
+  }
+  return {};
+}
+
+bool dir_in_use(const std::string& path) {
+  Fd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.ok()) return false;
+  if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return false;
+  return errno == EWOULDBLOCK;
+}
+
 std::vector<std::string> ImageStore::collect_stale() const {
   std::vector<std::string> removed;
+  // drafts of named entries whose creator is gone (nobody holds their lock)
+  for (const char* kind : {"/sandboxes", "/named"}) {
+    DIR* d = opendir((root_ + kind).c_str());
+    if (!d) continue;
+    std::vector<std::string> names;
+    while (auto* e = readdir(d))
+      if (std::strncmp(e->d_name, ".new-", 5) == 0) names.emplace_back(e->d_name);
+    closedir(d);
+    for (const auto& n : names) {
+      std::string path = root_ + kind + "/" + n;
+      if (dir_in_use(path)) continue;
+      std::error_code ec;
+      fs::remove_all(path, ec);
+      if (!ec) removed.push_back(path);
+    }
+  }
   // containers/<pid>-<n> and tmp/<kind>-<pid>-<n>[...]: the pid is the sbx that made them
   for (const char* kind : {"/containers", "/tmp"}) {
     DIR* d = opendir((root_ + kind).c_str());

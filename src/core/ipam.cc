@@ -13,6 +13,7 @@
 #include "fd.h"
 #include "mount.h"
 #include "ns.h"
+#include "trust.h"
 
 namespace sbx::core {
 
@@ -39,7 +40,7 @@ Result<LeaseFile> open_locked(const std::string& state, const std::string& subne
   auto net = parse_ipv4_subnet(subnet);
   if (!net) return net.error();
   std::string dir = state + "/ipam";
-  if (auto s = make_dirs(dir, 0755); !s) return s.error().context("ipam");
+  if (auto d = trusted_dir(dir, 0755, "ipam directory"); !d) return d.error();
   std::string name = subnet;
   for (char& c : name)
     if (c == '/') c = '_';

@@ -13,6 +13,7 @@
 
 #include "fd.h"
 #include "mount.h"
+#include "trust.h"
 
 namespace sbx::core {
 
@@ -113,7 +114,10 @@ Result<std::string> busybox_rootfs(const std::string& busybox) {
     return Error{ENOEXEC, "busybox rootfs: " + busybox +
                               " is dynamically linked (install the static one: apt-get install busybox-static)"};
   fs::path base = fs::path(cache_dir()) / "rootfs";
-  if (auto s = make_dirs(base.string(), 0755); !s) return s.error().context("busybox rootfs");
+  // root's sandboxes (root only in their user namespace) must reach the root: 0755; a user's: 0700
+  unsigned mode = getuid() == 0 ? 0755 : 0700;
+  if (auto d = trusted_dir(cache_dir(), mode, "cache directory"); !d) return d.error().context("busybox rootfs");
+  if (auto d = trusted_dir(base.string(), mode, "cache directory"); !d) return d.error().context("busybox rootfs");
   fs::path dir = base / "busybox", stamp_file = base / "busybox.stamp";
   std::string want = stamp_of(st);
   auto current = [&]() {

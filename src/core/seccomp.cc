@@ -3,6 +3,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <set>
 
 #include "fd.h"
+#include "trust.h"
 
 namespace sbx::core {
 
@@ -277,21 +279,25 @@ Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p, const st
   char name[32];
   snprintf(name, sizeof name, "%016llx", static_cast<unsigned long long>(h));
   std::string path = cache_dir + "/" + name + ".bpf";
-  // The file: the policy text, then each program as <length>\n<bytes>.
-  if (FILE* f = fopen(path.c_str(), "rb")) {
+  // The file: the policy text, then each program as <length>\n<bytes>. It is only read from the
+  // caller's own private directory, through a descriptor whose owner and mode are checked, and only
+  // when its text is exactly this policy's; anything else is compiled afresh and replaced.
+  if (auto fd = open_trusted_file(path)) {
     std::string all;
     char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) all.append(buf, n);
-    fclose(f);
-    if (all.compare(0, text.size(), text) == 0) {
+    ssize_t n;
+    while ((n = read(fd->get(), buf, sizeof buf)) > 0) all.append(buf, static_cast<size_t>(n));
+    if (n == 0 && all.compare(0, text.size(), text) == 0) {
       std::vector<std::string> programs;
       size_t off = text.size();
       while (off < all.size()) {
         size_t nl = all.find('\n', off);
-        if (nl == std::string::npos) break;
-        size_t len = std::stoul(all.substr(off, nl - off));
-        if (nl + 1 + len > all.size()) break;
+        if (nl == std::string::npos || nl == off || nl - off > 6) break;
+        size_t len = 0;
+        for (size_t i = off; i < nl && len != SIZE_MAX; ++i)
+          len = all[i] >= '0' && all[i] <= '9' ? len * 10 + static_cast<size_t>(all[i] - '0') : SIZE_MAX;
+        // a BPF program is whole instructions, at most BPF_MAXINSNS (4096) of them
+        if (len == SIZE_MAX || len == 0 || len % 8 != 0 || len > 4096 * 8 || nl + 1 + len > all.size()) break;
         programs.push_back(all.substr(nl + 1, len));
         off = nl + 1 + len;
       }
@@ -303,11 +309,12 @@ Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p, const st
   std::string out = text;
   for (const auto& prog : *programs) out += std::to_string(prog.size()) + "\n" + prog;
   std::string tmp = path + "." + std::to_string(getpid());
-  if (FILE* f = fopen(tmp.c_str(), "wb")) {
-    bool ok = fwrite(out.data(), 1, out.size(), f) == out.size();
-    ok = fclose(f) == 0 && ok;
-    if (ok) rename(tmp.c_str(), path.c_str());
-    else unlink(tmp.c_str());
+  unlink(tmp.c_str());
+  Fd f(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (f.ok()) {
+    bool ok = write(f.get(), out.data(), out.size()) == static_cast<ssize_t>(out.size());
+    ok = close(f.release()) == 0 && ok;
+    if (!ok || rename(tmp.c_str(), path.c_str()) != 0) unlink(tmp.c_str());
   }
   return programs;
 }

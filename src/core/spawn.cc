@@ -13,11 +13,13 @@
 #include "caps.h"
 #include "child.h"
 #include "features.h"
+#include "forward.h"
 #include "idmap.h"
 #include "init.h"
 #include "mount.h"
 #include "ns.h"
 #include "seccomp.h"
+#include "trust.h"
 
 namespace sbx::core {
 
@@ -55,7 +57,10 @@ Sandbox& Sandbox::operator=(Sandbox&& o) noexcept {
   return *this;
 }
 
-Sandbox::~Sandbox() { reap_now(); }
+Sandbox::~Sandbox() {
+  reap_now();
+  if (owned_by_this_process(owner_)) own_sandbox_remove(pidfd_.get());
+}
 
 void Sandbox::reap_now() {
   if (pid_ <= 0 || exit_ || !owned_by_this_process(owner_)) return;
@@ -96,6 +101,7 @@ Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
     }
     status_.reset();
   }
+  own_sandbox_remove(pidfd_.get());
   pidfd_.reset();
   exit_ = es;
   if (cgroup_) {
@@ -141,20 +147,38 @@ Result<std::vector<std::string>> seccomp_programs(const SeccompPolicy& p) {
   // The runtime directory itself stays 0755 (a child, root only in its user namespace, must reach
   // the stage under it); only the cache is private.
   std::string dir = runtime_dir() + "/seccomp";
-  if (auto s = make_dirs(runtime_dir(), 0755); !s) return compile_seccomp(p);
-  if (auto s = make_dirs(dir, 0700); !s) return compile_seccomp(p);
+  if (auto s = checked_runtime_dir(); !s) return s.error();
+  if (auto s = trusted_dir(dir, 0700, "seccomp cache"); !s) return s.error();
   return cached_seccomp(p, dir);
 }
 }  // namespace
 
 Result<std::string> stage_dir() {
   std::string dir = runtime_dir() + "/stage";
+  if (auto s = checked_runtime_dir(); !s) return s.error();
   // 0755: a child that is root only in its user namespace must still be able to reach it.
-  if (auto s = make_dirs(dir, 0755); !s) return s.error().context("create the stage directory");
+  if (auto s = trusted_dir(dir, 0755, "stage directory"); !s) return s.error();
   return dir;
 }
 
+namespace {
+Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, SetupSignals& signals);
+
+Error interrupted(int sig) {
+  return Error{EINTR, std::string("interrupted by SIG") + sigabbrev_np(sig) +
+                          " during set-up (everything made for the sandbox was released)"};
+}
+}  // namespace
+
 Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
+  SetupSignals signals;  // unblocked on return: a signal that came late goes to the running sandbox
+  auto box = spawn_owned(given, io, signals);
+  if (box) own_sandbox_add(box->pidfd());
+  return box;
+}
+
+namespace {
+Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, SetupSignals& signals) {
   if (auto s = validate(given); !s) return s.error();
   // io, capabilities and seccomp first: bad input fails before anything is made on the host
   ChildChannels ch;
@@ -192,6 +216,8 @@ Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
   Fd status_read(st[0]), status_write(st[1]);
   ch.sync = child_sync.get();
   ch.status = status_write.get();
+  ch.has_mask = true;
+  ch.mask = signals.caller_mask();
 
   // With limits the sandbox gets its own cgroup, joined before "go" (before anything runs). Its
   // cgroup namespace must be rooted there, so the child unshares it after the move.
@@ -214,6 +240,11 @@ Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
     home_net.reset(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
     if (!home_net.ok() || setns(target_net.get(), CLONE_NEWNET) != 0)
       return sys_error("join network namespace " + spec.join_netns);
+  }
+  if (int sig = signals.take_pending()) {
+    if (cg) (void)cg->remove();
+    if (home_net.ok()) (void)setns(home_net.get(), CLONE_NEWNET);
+    return interrupted(sig).context("spawn");
   }
   auto cl = clone_process(clone_flags);
   if (home_net.ok() && (cl ? cl->pid != 0 : true)) (void)setns(home_net.get(), CLONE_NEWNET);
@@ -247,6 +278,7 @@ Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
     if (auto s = net->connect(cl->pid); !s) return s.error().context("spawn");
     box.set_net(std::move(*net));  // released when the box is reaped, on every path
   }
+  if (int sig = signals.take_pending()) return interrupted(sig).context("spawn");
   if (send(parent_sync.get(), "g", 1, MSG_NOSIGNAL) != 1) return sys_error("spawn: start the child");
 
   // EOF: the payload was exec'd (the socket is CLOEXEC). A record: a setup step failed.
@@ -254,6 +286,7 @@ Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
   if (!r) return r.error();
   return box;
 }
+}  // namespace
 
 namespace {
 // After "go": EOF means exec'd; a record is the step that failed; a one-byte 'P' carries the

@@ -44,6 +44,9 @@ void report(int& fd, const std::string& text) {
 }  // namespace
 
 int supervise(const Spec& spec, const std::string& dir, int report_fd) {
+  // Its front may be gone by the time it reports: an EPIPE then, never a SIGPIPE that ends it (and,
+  // through the parent-death signal, the sandbox).
+  ignore_sigpipe();
   setsid();
   if (chdir("/") != 0) return 125;
   std::string state_path = dir + "/state.json";

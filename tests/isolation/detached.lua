@@ -71,7 +71,7 @@ test("errors: a name in use, unknown names, rm of a running one, -t with -d", fu
   out(("%s run --busybox -d --name %s -- sleep 300"):format(bin, name))
   local o, rc = sh(("%s run --busybox -d --name %s -- true"):format(bin, name))
   expect(rc).eq(125)
-  expect(o).contains("sandbox " .. name .. " is already running (sbx stop " .. name .. ")")
+  expect(o).contains("sandbox " .. name .. ": name in use (running: sbx stop " .. name .. ")")
   o, rc = sh(bin .. " rm " .. name)
   expect(rc).eq(1)
   expect(o).contains("is running: stop it first (or rm -f)")
