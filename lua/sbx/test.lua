@@ -34,6 +34,10 @@ local function expect(actual, label)
     if type(actual) ~= "string" or not actual:find(s, 1, true) then fail(prefix .. "expected text containing " .. fmt(s) .. ", got " .. fmt(actual)) end
     return e
   end
+  function e.never_contains(s)
+    if type(actual) == "string" and actual:find(s, 1, true) then fail(prefix .. "expected no " .. fmt(s) .. " in " .. fmt(actual)) end
+    return e
+  end
   function e.type(t) if type(actual) ~= t then fail(prefix .. "expected a " .. t .. ", got " .. type(actual)) end return e end
   function e.gt(x) if not (type(actual) == "number" and actual > x) then fail(prefix .. "expected > " .. fmt(x) .. ", got " .. fmt(actual)) end return e end
   function e.lt(x) if not (type(actual) == "number" and actual < x) then fail(prefix .. "expected < " .. fmt(x) .. ", got " .. fmt(actual)) end return e end
