@@ -49,6 +49,7 @@ function M.tmpfs(dest, opts)
   if opts.size ~= nil then
     local n, err = core.parse_size(opts.size)
     if not n then error("sbx.tmpfs: " .. err, 2) end
+    if n == 0 then error("sbx.tmpfs: size 0 would mean no limit at all on a tmpfs (give a size such as 16M, or none)", 2) end
     size = n
   end
   return { kind = "tmpfs", dest = dest, size = size, mode = opts.mode }

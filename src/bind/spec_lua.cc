@@ -130,8 +130,17 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
   s.cwd = opt_string_field(L, idx, "spec", "cwd").value_or("/");
   s.env = opt_string_list_field(L, idx, "spec", "env").value_or(std::vector<std::string>{});
   s.argv = opt_string_list_field(L, idx, "spec", "argv").value_or(std::vector<std::string>{});
-  if (auto u = opt_number_field(L, idx, "spec", "uid")) s.uid = static_cast<uid_t>(*u);
-  if (auto g = opt_number_field(L, idx, "spec", "gid")) s.gid = static_cast<gid_t>(*g);
+  // An id is checked before it is narrowed: (uid_t)-1 means "unchanged" to setresuid.
+  auto id_field = [&](const char* key) -> std::optional<uint32_t> {
+    auto v = opt_number_field(L, idx, "spec", key);
+    if (!v) return std::nullopt;
+    if (*v < 0 || *v >= 4294967295.0 || *v != static_cast<lua_Number>(static_cast<uint64_t>(*v)))
+      raise(L, std::string("spec: ") + key + " " + std::to_string(static_cast<long long>(*v)) +
+                   " is not an id (0..4294967294, and mapped in the sandbox's user namespace)");
+    return static_cast<uint32_t>(*v);
+  };
+  if (auto u = id_field("uid")) s.uid = *u;
+  if (auto g = id_field("gid")) s.gid = *g;
   s.die_with_parent = opt_bool_field(L, idx, "spec", "die_with_parent").value_or(true);
   s.loopback_up = opt_bool_field(L, idx, "spec", "loopback_up").value_or(true);
   s.cgroup_parent = opt_string_field(L, idx, "spec", "cgroup_parent").value_or("");

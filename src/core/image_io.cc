@@ -109,10 +109,13 @@ Result<std::vector<std::string>> store_layers(const ImageStore& store, const std
   return ids;
 }
 
+// The tag an imported image gets: a NAME given by the user wins (a bare ref such as "1.0" becomes
+// its tag); otherwise the archive's own.
 std::string tag_for(std::string ref, const std::string& name) {
   if (ref.empty()) return name.empty() ? "imported:latest" : name;
-  if (ref.find(':') == std::string::npos && ref.find('/') == std::string::npos && !name.empty())
-    return (name.find(':') == std::string::npos ? name : name.substr(0, name.find(':'))) + ":" + ref;
+  bool bare = ref.find(':') == std::string::npos && ref.find('/') == std::string::npos;
+  if (!name.empty() && (!bare || name.find(':') != std::string::npos)) return name;
+  if (bare && !name.empty()) return name + ":" + ref;
   if (auto t = normalize_tag(ref); t) return *t;
   return name.empty() ? "imported:latest" : name;
 }

@@ -100,8 +100,16 @@ Status spool_uncompressed(const ArchiveApi* a, int fd, const std::string& spool,
 Status write_entry_data(const ArchiveApi* a, struct archive* ar, int fd, const std::string& what) {
   char buf[1 << 16];
   la_ssize_t n;
-  while ((n = a->archive_read_data(ar, buf, sizeof buf)) > 0)
-    if (write(fd, buf, static_cast<size_t>(n)) != n) return sys_error(what + ": write");
+  while ((n = a->archive_read_data(ar, buf, sizeof buf)) > 0) {
+    // a full disk shows first as a short write (errno untouched), then as -1 ENOSPC
+    for (la_ssize_t done = 0; done < n;) {
+      ssize_t w = write(fd, buf + done, static_cast<size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return sys_error(what + ": write");
+      if (w == 0) return sys_error(what + ": write", ENOSPC);
+      done += w;
+    }
+  }
   if (n < 0) return Error{EINVAL, what + ": truncated or corrupt: " + a->archive_error_string(ar)};
   return {};
 }

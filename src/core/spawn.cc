@@ -101,8 +101,6 @@ Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
     }
     status_.reset();
   }
-  own_sandbox_remove(pidfd_.get());
-  pidfd_.reset();
   exit_ = es;
   if (cgroup_) {
     // What the sandbox used, then the group goes (with any process that escaped the init).
@@ -112,6 +110,9 @@ Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
     cgroup_.reset();
   }
   if (net_) (void)net_->release();  // keeps address and ports for the status report
+  // only now may a signal mean "end sbx" again: everything the sandbox had is released
+  own_sandbox_remove(pidfd_.get());
+  pidfd_.reset();
   return exit_;
 }
 

@@ -137,9 +137,32 @@ Status validate(const Spec& s, bool need_argv) {
   }
   if (s.seccomp)
     if (auto st = check_seccomp(*s.seccomp); !st) return st;
+  if (!s.cgroup_parent.empty()) {
+    if (s.cgroup_parent.size() >= 4096) return Error{ENAMETOOLONG, "cgroup_parent: longer than a path may be (4095)"};
+    size_t start = 0;
+    while (start <= s.cgroup_parent.size()) {
+      size_t end = s.cgroup_parent.find('/', start);
+      if (end == std::string::npos) end = s.cgroup_parent.size();
+      if (end - start > 255)
+        return Error{ENAMETOOLONG, "cgroup_parent '" + s.cgroup_parent.substr(start, 32) + "...': a component is longer than 255 characters"};
+      start = end + 1;
+    }
+  }
+  if (s.uid && *s.uid == static_cast<uid_t>(-1)) return user_error("uid 4294967295: not an id ((uid_t)-1 means \"unchanged\")");
+  if (s.gid && *s.gid == static_cast<gid_t>(-1)) return user_error("gid 4294967295: not an id ((gid_t)-1 means \"unchanged\")");
   if (s.namespaces & CLONE_NEWUSER) {
     if (auto st = check_map("uid map", s.uid_map); !st) return st;
     if (auto st = check_map("gid map", s.gid_map); !st) return st;
+    // the payload's ids must exist inside: an unmapped one would fail late, or mean something else
+    auto mapped = [](const std::vector<IdMapEntry>& map, uint32_t id) {
+      for (const auto& e : map)
+        if (id >= e.inside && id - e.inside < e.count) return true;
+      return false;
+    };
+    if (s.uid && !mapped(s.uid_map, *s.uid))
+      return user_error("uid " + std::to_string(*s.uid) + ": not mapped in the sandbox's user namespace (see uid_map)");
+    if (s.gid && !mapped(s.gid_map, *s.gid))
+      return user_error("gid " + std::to_string(*s.gid) + ": not mapped in the sandbox's user namespace (see gid_map)");
   }
   return {};
 }

@@ -23,8 +23,16 @@ end
 
 local function short(id) return (id:gsub("^sha256:", "")):sub(1, 12) end
 
+local OPTIONS = { ["--base"] = true, ["--format"] = true }
+
 function M.main(args)
   local cmd = args[1]
+  for i = 2, #args do
+    local a = args[i]
+    if a:match("^%-") and not OPTIONS[a] and not OPTIONS[args[i - 1]] then
+      return fail(("%s: unknown option '%s' (sbx image --help)"):format(tostring(cmd), a))
+    end
+  end
   if cmd == nil or cmd == "--help" or cmd == "-h" then
     io.write(USAGE:format(sbx.image.store_dir()))
     return cmd == nil and 2 or 0

@@ -213,7 +213,7 @@ function M.main(args)
     return 125
   end
   local ok, d = pcall(M.description, opts)
-  if not ok then io.stderr:write("sbx run: ", tostring(d), "\n"); return 125 end
+  if not ok then io.stderr:write("sbx run: ", (tostring(d):gsub("^[^:]*:%d+: ", "")), "\n"); return 125 end
   local ok2, box = pcall(sbx.container, d)
   if not ok2 then
     io.stderr:write("sbx run: ", (tostring(box):gsub("^[^:]*:%d+: ", "")), "\n")
