@@ -60,7 +60,7 @@ function M.gc() return N.gc() end
 M.default_subnet = "10.88.0.0/16"
 M.ipam = {}
 -- allocate([subnet [, owner pid]]) -> "10.88.0.2/16"; a lease whose owner is gone is reused.
-function M.ipam.allocate(subnet, owner) return N.ipam_allocate(subnet or M.default_subnet, owner) end
+function M.ipam.allocate(subnet, owner, want) return N.ipam_allocate(subnet or M.default_subnet, owner, want) end
 function M.ipam.release(address, subnet) return N.ipam_release(subnet or M.default_subnet, address) end
 function M.ipam.leases(subnet) return N.ipam_leases(subnet or M.default_subnet) end
 

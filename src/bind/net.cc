@@ -2,6 +2,7 @@
 #include "core/bridge.h"
 #include "core/ipam.h"
 #include "core/net.h"
+#include "core/owner.h"
 
 #include <unistd.h>
 
@@ -70,10 +71,11 @@ int l_route(lua_State* L) {
                                      luaL_optstring(L, 4, "")));
 }
 
-// ipam_allocate(subnet [, owner_pid]) -> "10.88.0.2/16" | nil, err
+// ipam_allocate(subnet [, owner_pid [, want]]) -> "10.88.0.2/16" | nil, err
 int l_ipam_allocate(lua_State* L) {
+  if (auto s = core::register_owner(); !s) return push_failure(L, s.error());
   auto lease = core::ipam_allocate(core::net_state_dir(), luaL_checkstring(L, 1),
-                                   static_cast<pid_t>(luaL_optinteger(L, 2, getpid())));
+                                   static_cast<pid_t>(luaL_optinteger(L, 2, getpid())), "", luaL_optstring(L, 3, ""));
   if (!lease) return push_failure(L, lease.error());
   lua_pushstring(L, lease->address.c_str());
   return 1;

@@ -20,6 +20,7 @@
 #include "ipam.h"
 #include "mount.h"
 #include "ns.h"
+#include "owner.h"
 #include "net.h"
 #include "nft.h"
 #include "trust.h"
@@ -235,8 +236,19 @@ std::string element(const PortMap& p, const std::string& target_ip, bool with_va
 }
 
 void remove_dir_files(const std::string& dir) {
-  for (const char* f : {"/hostname", "/resolv.conf"}) unlink((dir + f).c_str());
+  for (const char* f : {"/hostname", "/resolv.conf", "/ports"}) unlink((dir + f).c_str());
   rmdir(dir.c_str());
+}
+
+// <net>/<host link>/ports: the nft elements a sandbox published, one per line ("ip sbx publish { tcp .
+// 127.0.0.1 . 8080 }"), written before each is added, so that whatever a killed owner published can
+// be found and removed.
+std::vector<std::string> recorded_ports(const std::string& dir) {
+  std::vector<std::string> out;
+  std::istringstream in(read_text(dir + "/ports"));
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("ip sbx publish", 0) == 0) out.push_back(line);
+  return out;
 }
 
 // "sbx<pid>-<n>": the host end of a sandbox's veth, made by supervisor <pid>.
@@ -249,6 +261,39 @@ pid_t link_owner(const std::string& name) {
       n.find_first_not_of("0123456789") != std::string::npos)
     return 0;
   return static_cast<pid_t>(std::stol(pid));
+}
+
+// With the lock held: what sandboxes of dead owners left — their published ports first (before their
+// address can be leased again: a new sandbox there must not receive a dead one's traffic), their
+// host veths and their files. Their leases are free once their owner is dead (ipam). Returns what
+// went.
+std::vector<std::string> reap_dead_attachments() {
+  std::vector<std::string> removed, dead, live_ports;
+  std::string base = net_state_dir();
+  if (DIR* d = opendir(base.c_str())) {
+    while (auto* e = readdir(d)) {
+      pid_t p = link_owner(e->d_name);
+      if (!p) continue;
+      if (owner_alive(p)) {
+        for (auto& l : recorded_ports(base + "/" + e->d_name)) live_ports.push_back(l);
+      } else {
+        dead.push_back(e->d_name);
+      }
+    }
+    closedir(d);
+  }
+  for (const auto& name : dead) {
+    std::string dir = base + "/" + name;
+    for (const auto& el : recorded_ports(dir)) {
+      // a live sandbox that took the same host port since has replaced the element: keep it
+      if (std::find(live_ports.begin(), live_ports.end(), el) != live_ports.end()) continue;
+      if (nft_run("delete element " + el)) removed.push_back("published " + el);
+    }
+    if (link_exists(name) && net_delete_link(0, name)) removed.push_back("link " + name);
+    remove_dir_files(dir);
+    removed.push_back("files " + dir);
+  }
+  return removed;
 }
 
 }  // namespace
@@ -346,6 +391,7 @@ Result<BridgeAttachment> BridgeAttachment::prepare(const BridgeSpec& spec, const
 
   NetLock lock;
   if (auto s = lock.acquire(); !s) return s.error();
+  (void)reap_dead_attachments();  // before any address is handed out
   std::string rec = net_state_dir() + "/bridges/" + spec.bridge;
   if (!link_exists(spec.bridge)) {
     unlink(rec.c_str());  // a record without its link: left by a killed sbx
@@ -387,6 +433,11 @@ Status BridgeAttachment::connect(pid_t child) {
   std::string ip = ip_of(address_);
   for (const auto& p : spec_.publish) {
     std::string what = "publish " + format_port_map(p);
+    // recorded first: a kill between the record and the element leaves a record gc ignores
+    Fd rec(open((dir_ + "/ports").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    std::string line = element(p, ip, false) + "\n";
+    if (!rec.ok() || write(rec.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+      return sys_error(what + ": record in " + dir_ + "/ports");
     auto r = nft_run("create element " + element(p, ip, true));
     if (!r && r.error().err == EEXIST) {
       // We hold the host port, so whoever published it before is gone: replace its entry.
@@ -429,11 +480,12 @@ Result<std::vector<std::string>> bridge_gc() {
   std::vector<std::string> removed;
   NetLock lock;
   if (auto s = lock.acquire(); !s) return s.error();
+  for (auto& r : reap_dead_attachments()) removed.push_back(r);
   // Host ends of veths whose supervisor is gone (their sandbox may still run, cut off).
   if (DIR* d = opendir("/sys/class/net")) {
     std::vector<std::string> stale;
     while (auto* e = readdir(d))
-      if (pid_t p = link_owner(e->d_name); p && !process_alive(p)) stale.push_back(e->d_name);
+      if (pid_t p = link_owner(e->d_name); p && !owner_alive(p)) stale.push_back(e->d_name);
     closedir(d);
     for (const auto& l : stale)
       if (net_delete_link(0, l)) removed.push_back("link " + l);
@@ -442,7 +494,7 @@ Result<std::vector<std::string>> bridge_gc() {
   if (DIR* d = opendir(net_state_dir().c_str())) {
     std::vector<std::string> stale;
     while (auto* e = readdir(d))
-      if (pid_t p = link_owner(e->d_name); p && !process_alive(p)) stale.push_back(e->d_name);
+      if (pid_t p = link_owner(e->d_name); p && !owner_alive(p)) stale.push_back(e->d_name);
     closedir(d);
     for (const auto& f : stale) {
       remove_dir_files(net_state_dir() + "/" + f);
@@ -477,7 +529,10 @@ Result<std::vector<std::string>> bridge_gc() {
     }
   }
   for (const auto& b : recorded_bridges()) {
-    auto leases = ipam_leases(net_state_dir(), bridge_subnet(b));
+    std::string subnet = bridge_subnet(b);
+    (void)ipam_prune(net_state_dir(), subnet);
+    (void)write_hosts(b, subnet);
+    auto leases = ipam_leases(net_state_dir(), subnet);
     if (leases && leases->empty() && remove_bridge_if_unused(b)) removed.push_back("bridge " + b);
   }
   return removed;

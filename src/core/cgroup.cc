@@ -1,6 +1,7 @@
 #include "cgroup.h"
 
 #include "ns.h"
+#include "owner.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -502,7 +503,7 @@ std::vector<std::string> collect_stale_cgroups(const CgroupHost& host) {
     while (auto* e = readdir(d)) {
       int pid = 0, n = 0;
       char tail;
-      if (std::sscanf(e->d_name, "sbx-%d-%d%c", &pid, &n, &tail) == 2 && pid > 0 && !process_alive(pid))
+      if (std::sscanf(e->d_name, "sbx-%d-%d%c", &pid, &n, &tail) == 2 && pid > 0 && !owner_alive(pid))
         names.insert(e->d_name);
     }
     closedir(d);

@@ -1,6 +1,7 @@
 #include "image.h"
 
 #include "ns.h"
+#include "owner.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -110,6 +111,8 @@ Status ImageStore::init() const {
   // The store is closed to other users: its layers hold setuid files owned by the shifted ids, which
   // must never run outside a sandbox. As root it is root:<shifted root> 0710, so the sandboxes'
   // root (2100000000 outside) can still reach the layers it mounts; a user's store is 0700.
+  // its scratch and container directories carry this process's pid: record who that is
+  if (auto s = register_owner(); !s) return s;
   auto top = trusted_dir(root_, 0700, "image store");
   if (!top) return top.error();
   uid_t shift = id_shift();
@@ -351,7 +354,7 @@ std::vector<std::string> ImageStore::collect_stale() const {
       size_t digits = n.find_first_of("0123456789");
       if (digits == std::string::npos) continue;
       pid_t pid = static_cast<pid_t>(std::atol(n.c_str() + digits));
-      if (process_alive(pid)) continue;
+      if (owner_alive(pid)) continue;
       std::error_code ec;
       fs::remove_all(root_ + kind + "/" + n, ec);
       if (!ec) removed.push_back(root_ + kind + "/" + n);

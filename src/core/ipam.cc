@@ -13,6 +13,7 @@
 #include "fd.h"
 #include "mount.h"
 #include "ns.h"
+#include "owner.h"
 #include "trust.h"
 
 namespace sbx::core {
@@ -60,7 +61,7 @@ Result<LeaseFile> open_locked(const std::string& state, const std::string& subne
     if (inet_pton(AF_INET, addr.c_str(), &a) == 1) f.leases[ntohl(a.s_addr)] = {owner, name};
   }
   for (auto it = f.leases.begin(); it != f.leases.end();)  // leases of processes that are gone
-    it = process_alive(it->second.owner) ? std::next(it) : f.leases.erase(it);
+    it = owner_alive(it->second.owner) ? std::next(it) : f.leases.erase(it);
   return f;
 }
 
@@ -128,6 +129,12 @@ Status ipam_release(const std::string& state, const std::string& subnet, const s
   std::string ip = address.substr(0, address.find('/'));
   if (inet_pton(AF_INET, ip.c_str(), &a) != 1) return user_error("ipam: '" + address + "' is not an IPv4 address");
   f->leases.erase(ntohl(a.s_addr));
+  return save(*f);
+}
+
+Status ipam_prune(const std::string& state, const std::string& subnet) {
+  auto f = open_locked(state, subnet);  // drops the leases of dead owners
+  if (!f) return f.error();
   return save(*f);
 }
 

@@ -1,5 +1,5 @@
 // Addresses for sandboxes without a daemon: leases in <state>/ipam/<subnet>.leases, taken under
-// an exclusive file lock, each held by a pid (a lease whose pid is gone is free again).
+// an exclusive file lock, each held by a pid (a lease whose owner is gone - owner.h - is free again).
 #pragma once
 #include <sys/types.h>
 
@@ -21,6 +21,8 @@ struct Lease {
 Result<Lease> ipam_allocate(const std::string& state_dir, const std::string& subnet, pid_t owner,
                             const std::string& name = "", const std::string& want = "");
 Status ipam_release(const std::string& state_dir, const std::string& subnet, const std::string& address);
+// Rewrites the lease file without the leases of owners that are gone.
+Status ipam_prune(const std::string& state_dir, const std::string& subnet);
 // The leases whose owner is alive.
 Result<std::vector<Lease>> ipam_leases(const std::string& state_dir, const std::string& subnet);
 

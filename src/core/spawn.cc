@@ -18,6 +18,7 @@
 #include "init.h"
 #include "mount.h"
 #include "ns.h"
+#include "owner.h"
 #include "seccomp.h"
 #include "trust.h"
 
@@ -181,6 +182,9 @@ Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
 namespace {
 Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, SetupSignals& signals) {
   if (auto s = validate(given); !s) return s.error();
+  // its cgroup, veth, lease and files carry this process's pid: record who that is first
+  if (given.bridge || !given.limits.empty())
+    if (auto s = register_owner(); !s) return s.error().context("spawn");
   // io, capabilities and seccomp first: bad input fails before anything is made on the host
   ChildChannels ch;
   if (auto s = fill_channels(ch, given, io); !s) return s.error().context("spawn");

@@ -16,8 +16,14 @@
  *   kill PID     try to signal PID (0): "allowed" or "blocked ERRNO"
  *   ids          print "uid=N euid=N" (a setuid copy shows whether it elevated)
  *   open PATH    try to open PATH read-write: "allowed" or "blocked ERRNO"
+ *   pid-as PID SECS  start a process with exactly pid PID (clone3 set_tid: root only) that sleeps
+ *                SECS seconds; print its pid (a recycled pid, made on purpose)
  */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +107,29 @@ int main(int argc, char** argv) {
     struct timespec ts = {0, 300000000};
     nanosleep(&ts, NULL);
     printf("%d\n", count_zombies());
+    return 0;
+  }
+  if (!strcmp(argv[1], "pid-as") && argc > 3) {
+    pid_t want = (pid_t)atoi(argv[2]);
+    struct clone_args {
+      uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size;
+    } ca;
+    memset(&ca, 0, sizeof ca);
+    ca.set_tid = (uint64_t)(uintptr_t)&want;
+    ca.set_tid_size = 1;
+    long r = syscall(435 /* clone3 */, &ca, sizeof ca);
+    if (r < 0) {
+      printf("failed %d\n", errno);
+      return 1;
+    }
+    if (r == 0) {
+      setsid();
+      int null = open("/dev/null", O_RDWR);
+      dup2(null, 0), dup2(null, 1), dup2(null, 2);
+      sleep((unsigned)atoi(argv[3]));
+      _exit(0);
+    }
+    printf("%ld\n", r);
     return 0;
   }
   if (!strcmp(argv[1], "sleep") && argc > 2) {
