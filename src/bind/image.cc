@@ -186,14 +186,24 @@ int l_named_container(lua_State* L) {
       return push_failure(L, {EEXIST, "container " + name + ": exists with image " + have + " (remove it first)"});
   } else {
     if (want.empty()) return push_failure(L, {ENOENT, "container " + name + ": no such container"});
-    for (const auto& d : {dir, upper, work})
-      if (mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) return push_failure(L, core::sys_error("create " + d));
+    // made whole in a draft, then claimed with one rename that never replaces
+    auto draft = store.draft_dir("named");
+    if (!draft) return push_failure(L, draft.error());
+    const std::string& d0 = draft->path;
+    for (const auto& d : {d0 + "/upper", d0 + "/work"})
+      if (mkdir(d.c_str(), 0700) != 0) return push_failure(L, core::sys_error("create " + d));
     if (uint32_t shift = store.id_shift())
-      for (const auto& d : {upper, work})
+      for (const auto& d : {d0 + "/upper", d0 + "/work"})
         if (chown(d.c_str(), shift, shift) != 0) return push_failure(L, core::sys_error("chown " + d));
-    chmod(dir.c_str(), 0711);
-    std::ofstream(dir + "/image") << want << "\n";
-    if (auto img = store.get(want)) write_layers_file(dir, img->layers);
+    chmod(d0.c_str(), 0711);
+    std::ofstream(d0 + "/image") << want << "\n";
+    if (auto img = store.get(want)) write_layers_file(d0, img->layers);
+    if (auto s = core::ImageStore::publish_dir(d0, dir); !s) {
+      // another process made it first: it is ours to continue only if it stands on the same image
+      if (std::ifstream f(dir + "/image"); f) std::getline(f, have);
+      if (s.error().err != EEXIST || have != want)
+        return push_failure(L, {EEXIST, "container " + name + ": name in use" + (have.empty() ? "" : " (image " + have + ")")});
+    }
     have = want;
   }
   lua_pushstring(L, dir.c_str());

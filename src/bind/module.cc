@@ -12,6 +12,7 @@
 
 #include "core/caps.h"
 #include "core/cgroup.h"
+#include "core/fault.h"
 #include "core/features.h"
 #include "core/idmap.h"
 #include "core/ns.h"
@@ -107,6 +108,20 @@ int l_list_dir(lua_State* L) {
   lua_createtable(L, static_cast<int>(names.size()), 0);
   for (size_t i = 0; i < names.size(); ++i) {
     lua_pushstring(L, names[i].c_str());
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  return 1;
+}
+
+// fault_steps() -> { { name =, shape =, what = }, ... }: the set-up steps SBX_FAULT can fail
+int l_fault_steps(lua_State* L) {
+  const auto& steps = core::fault_steps();
+  lua_createtable(L, static_cast<int>(steps.size()), 0);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    lua_createtable(L, 0, 3);
+    set_string(L, "name", steps[i].name);
+    set_string(L, "shape", steps[i].shape);
+    set_string(L, "what", steps[i].what);
     lua_rawseti(L, -2, static_cast<int>(i + 1));
   }
   return 1;
@@ -275,7 +290,7 @@ int open_core(lua_State* L) {
       {"spawn", l_spawn_entry},          {"enter", l_enter_entry},
       {"process_identity", guarded<l_process_identity>}, {"start_supervisor", guarded<l_start_supervisor>},
       {"seccomp_syscalls", guarded<l_seccomp_syscalls>}, {"seccomp_profile", guarded<l_seccomp_profile>},
-      {"cap_names", guarded<l_cap_names>}, {"list_dir", guarded<l_list_dir>},          {"plan", guarded<l_plan>},
+      {"cap_names", guarded<l_cap_names>}, {"list_dir", guarded<l_list_dir>}, {"fault_steps", guarded<l_fault_steps>},          {"plan", guarded<l_plan>},
       {"ns_kinds", guarded<l_ns_kinds>}, {"ns_ids", guarded<l_ns_ids>},
       {"features", guarded<l_features>}, {"busybox_rootfs", guarded<l_busybox_rootfs>},
       {"userns_allowed", guarded<l_userns_allowed>},

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "idmap.h"
+#include "fault.h"
 #include "ipam.h"
 #include "mount.h"
 #include "ns.h"
@@ -153,6 +154,7 @@ Status make_bridge(const BridgeSpec& spec) {
     unlink(rec.c_str());
     return e.context(step);
   };
+  if (int e = fault("bridge.create")) return fault_error("bridge.create", step, e);
   if (auto s = net_add_bridge(0, spec.bridge); !s) {
     if (geteuid() != 0)
       return s.error().context(step + " (a host bridge needs root, CAP_NET_ADMIN on the host; unprivileged "
@@ -167,6 +169,7 @@ Status make_bridge(const BridgeSpec& spec) {
   if (auto s = write_text("/proc/sys/net/ipv4/conf/" + spec.bridge + "/route_localnet", "1\n"); !s)
     return undo(s.error());
   if (!nft_run("list table ip sbx")) {
+    if (int e = fault("bridge.nft-table")) return undo(fault_error("bridge.nft-table", "create nftables table ip sbx", e));
     if (auto r = nft_run(kTable); !r) return undo(r.error().context("create nftables table ip sbx"));
   }
   auto r = nft_run("add element ip sbx bridges { \"" + spec.bridge + "\" }\nadd element ip sbx subnets { " +
@@ -377,6 +380,7 @@ Result<BridgeAttachment> BridgeAttachment::prepare(const BridgeSpec& spec, const
     sa.sin_family = AF_INET;
     sa.sin_port = htons(p.host_port);
     if (!s.ok() || inet_pton(AF_INET, p.host_ip.c_str(), &sa.sin_addr) != 1) return sys_error(what);
+    if (int e = fault("bridge.reserve-port")) return fault_error("bridge.reserve-port", what, e);
     if (bind(s.get(), reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) != 0) {
       int e = errno;
       if (e == EADDRINUSE)
@@ -404,7 +408,8 @@ Result<BridgeAttachment> BridgeAttachment::prepare(const BridgeSpec& spec, const
       return Error{EINVAL, "bridge " + spec.bridge + " serves " + subnet + ", not " + spec.subnet +
                                "; use that subnet or another bridge"};
   }
-  auto lease = ipam_allocate(net_state_dir(), spec.subnet, getpid(), at.spec_.name, spec.ip);
+  auto lease = fault("bridge.lease") ? Result<Lease>(fault_error("bridge.lease", "ipam: lease in " + spec.subnet, EIO))
+                                     : ipam_allocate(net_state_dir(), spec.subnet, getpid(), at.spec_.name, spec.ip);
   if (!lease) {
     (void)remove_bridge_if_unused(spec.bridge);
     return lease.error().context("bridge " + spec.bridge);
@@ -412,6 +417,7 @@ Result<BridgeAttachment> BridgeAttachment::prepare(const BridgeSpec& spec, const
   at.address_ = lease->address;
   if (auto s = write_hosts(spec.bridge, spec.subnet); !s) return s.error();  // `at` releases the lease
   at.dir_ = net_state_dir() + "/" + at.host_link_;
+  if (int e = fault("bridge.files")) return fault_error("bridge.files", "write " + at.dir_, e);
   if (mkdir(at.dir_.c_str(), 0755) != 0 && errno != EEXIST) return sys_error("create " + at.dir_);
   if (auto s = write_text(at.dir_ + "/hostname", (hostname.empty() ? at.spec_.name : hostname) + "\n"); !s)
     return s.error();
@@ -424,9 +430,11 @@ Result<BridgeAttachment> BridgeAttachment::prepare(const BridgeSpec& spec, const
 
 Status BridgeAttachment::connect(pid_t child) {
   std::string step = "connect to bridge " + spec_.bridge;
+  if (int e = fault("bridge.veth")) return fault_error("bridge.veth", step + ": create veth " + host_link_, e);
   if (auto s = net_add_veth(0, host_link_, "eth0", child); !s) return s.error().context(step);
   if (auto s = net_attach(0, host_link_, spec_.bridge); !s) return s.error().context(step);
   if (auto s = net_set_up(0, host_link_, true); !s) return s.error().context(step);
+  if (int e = fault("bridge.address")) return fault_error("bridge.address", step + ": address " + address_, e);
   if (auto s = net_add_address(child, "eth0", address_); !s) return s.error().context(step);
   if (auto s = net_set_up(child, "eth0", true); !s) return s.error().context(step);
   if (auto s = net_add_route(child, "default", gateway_of(spec_.subnet), "eth0"); !s) return s.error().context(step);
@@ -438,6 +446,7 @@ Status BridgeAttachment::connect(pid_t child) {
     std::string line = element(p, ip, false) + "\n";
     if (!rec.ok() || write(rec.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
       return sys_error(what + ": record in " + dir_ + "/ports");
+    if (int e = fault("bridge.publish")) return fault_error("bridge.publish", what, e);
     auto r = nft_run("create element " + element(p, ip, true));
     if (!r && r.error().err == EEXIST) {
       // We hold the host port, so whoever published it before is gone: replace its entry.

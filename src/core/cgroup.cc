@@ -1,6 +1,7 @@
 #include "cgroup.h"
 
 #include "ns.h"
+#include "fault.h"
 #include "owner.h"
 
 #include <dirent.h>
@@ -429,6 +430,7 @@ Result<Cgroup> Cgroup::create(const CgroupHost& host, const std::string& parent,
     return e;
   };
   for (const auto& [c, d] : cg.dirs_) {
+    if (int e = fault("cgroup.mkdir")) return undo(fault_error("cgroup.mkdir", "create cgroup " + d, e));
     if (mkdir(d.c_str(), 0755) != 0) return undo(sys_error("create cgroup " + d));
     made.push_back(d);
     if (c == "cpuset") {  // v1: a cpuset group takes no task until cpus and mems are set
@@ -455,6 +457,7 @@ Result<Cgroup> Cgroup::create(const CgroupHost& host, const std::string& parent,
   for (const auto& f : *files) {
     std::string d = f.controller.empty() ? cg.dirs_[""] : cg.dirs_[f.controller];
     if (d.empty()) d = cg.dir(f.controller);
+    if (int e = fault("cgroup.limit")) return undo(fault_error("cgroup.limit", "limit " + d + "/" + f.file, e));
     if (auto s = write_text(d + "/" + f.file, f.value); !s) return undo(s.error().context("limit"));
   }
   return cg;

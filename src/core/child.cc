@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "caps.h"
+#include "fault.h"
 #include "init.h"
 #include "mount.h"
 #include "ns.h"
@@ -96,6 +97,7 @@ Status enter_time_namespace(const Spec& spec) {
   }
   envp.push_back(nullptr);
   const std::string& prog = spec.argv[0];
+  if (int e = fault("child.exec")) fail(ch, fault_error("child.exec", "exec " + prog, e));
   int err = ENOENT;
   if (prog.find('/') != std::string::npos) {
     execve(prog.c_str(), argv.data(), envp.data());
@@ -120,6 +122,7 @@ Status enter_time_namespace(const Spec& spec) {
 [[noreturn]] void harden_and_exec(const Spec& spec, const ChildChannels& ch) {
   if ((spec.no_new_privs || spec.seccomp) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
     fail(ch, sys_error("set no_new_privs"));
+  if (int e = fault("child.seccomp")) fail(ch, fault_error("child.seccomp", "install the seccomp filter", e));
   if (!ch.seccomp.empty()) check(ch, install_seccomp(ch.seccomp));
   exec_payload(spec, ch);
 }
@@ -232,8 +235,10 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   if (ns & CLONE_NEWNS) {
     auto root = prepare_root(spec, ch.stage);
     if (!root) fail(ch, root.error());
+    if (int e = fault("child.mounts")) fail(ch, fault_error("child.mounts", "mount the sandbox's file systems", e));
     for (const auto& op : spec.ops) check(ch, run_op(op, *root, ns & CLONE_NEWPID));
     check(ch, finish_root(spec, *root));
+    if (int e = fault("child.pivot")) fail(ch, fault_error("child.pivot", "pivot_root", e));
     check(ch, switch_root(*root));
   }
 

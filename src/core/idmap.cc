@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fd.h"
+#include "fault.h"
 #include "trust.h"
 
 namespace sbx::core {
@@ -164,6 +165,7 @@ std::string runtime_dir() {
 Status checked_runtime_dir() {
   // root's children (root only in their user namespace) must reach the stage: 0755; a user's own
   // children are that user outside: 0700.
+  if (int e = fault("spawn.runtime-dir")) return fault_error("spawn.runtime-dir", "runtime directory " + runtime_dir(), e);
   auto d = trusted_dir(runtime_dir(), getuid() == 0 ? 0755 : 0700, "runtime directory");
   if (!d) return d.error();
   return {};

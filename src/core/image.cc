@@ -1,6 +1,7 @@
 #include "image.h"
 
 #include "ns.h"
+#include "fault.h"
 #include "owner.h"
 
 #include <dirent.h>
@@ -134,6 +135,7 @@ bool ImageStore::has_layer(const std::string& diff_id) const { return access(lay
 Result<LayerInfo> ImageStore::add_layer(int fd, const std::string& what) const {
   if (auto s = init(); !s) return s.error();
   std::string tmp = root_ + "/tmp/layer-" + std::to_string(getpid()) + "-" + std::to_string(rand());
+  if (int e = fault("image.layer")) return fault_error("image.layer", "unpack " + what, e);
   auto info = import_layer(fd, tmp, tmp + ".tar", what, id_shift());
   if (!info) return info.error();
   StoreLock lock(root_);
@@ -141,6 +143,9 @@ Result<LayerInfo> ImageStore::add_layer(int fd, const std::string& what) const {
   std::error_code ec;
   if (fs::exists(dest)) {
     fs::remove_all(tmp, ec);  // the same content is already there: share it
+  } else if (int f = fault("image.store")) {
+    fs::remove_all(tmp, ec);
+    return fault_error("image.store", "store layer " + info->diff_id, f);
   } else if (rename(tmp.c_str(), dest.c_str()) != 0) {
     int e = errno;
     fs::remove_all(tmp, ec);
@@ -221,6 +226,7 @@ Result<Image> ImageStore::put(const std::vector<std::string>& layers, const Imag
   std::string canon = key.dump();
   h.update(canon.data(), canon.size());
   img.id = "sha256:" + h.hex();
+  if (int e = fault("image.manifest")) return fault_error("image.manifest", "write image " + img.id, e);
   StoreLock lock(root_);
   for (auto other : list()) {
     if (other.id == img.id) {
@@ -286,6 +292,7 @@ Result<ImageStore::Draft> ImageStore::draft_dir(const std::string& kind) const {
   if (auto s = init(); !s) return s.error();
   std::string parent = root_ + "/" + kind;
   if (auto s = make_dirs(parent, 0711); !s) return s.error();
+  if (int e = fault("detached.claim")) return fault_error("detached.claim", "claim a name under " + parent, e);
   static unsigned counter = 0;
   for (int attempt = 0; attempt < 100; ++attempt) {
     std::string path = parent + "/.new-" + std::to_string(getpid()) + "-" + std::to_string(++counter);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "fd.h"
+#include "fault.h"
 #include "gc.h"
 #include "idmap.h"
 #include "ns.h"
@@ -47,6 +48,7 @@ void forget_self() {
 Status register_owner() {
   pid_t me = getpid();
   if (g_registered == me) return {};
+  if (int e = fault("owner.record")) return fault_error("owner.record", "record the owner in " + owners_dir(), e);
   if (auto s = checked_runtime_dir(); !s) return s.error().context("record the owner");
   if (auto d = trusted_dir(owners_dir(), 0755, "owner records"); !d) return d.error().context("record the owner");
   std::string identity = process_identity(me);

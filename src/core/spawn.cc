@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "caps.h"
+#include "fault.h"
 #include "child.h"
 #include "features.h"
 #include "forward.h"
@@ -158,6 +159,7 @@ Result<std::vector<std::string>> seccomp_programs(const SeccompPolicy& p) {
 Result<std::string> stage_dir() {
   std::string dir = runtime_dir() + "/stage";
   if (auto s = checked_runtime_dir(); !s) return s.error();
+  if (int e = fault("spawn.stage")) return fault_error("spawn.stage", "create the stage directory " + dir, e);
   // 0755: a child that is root only in its user namespace must still be able to reach it.
   if (auto s = trusted_dir(dir, 0755, "stage directory"); !s) return s.error();
   return dir;
@@ -214,6 +216,7 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, SetupSignals& 
     ch.stage = *stage;
   }
   int sv[2], st[2];
+  if (int e = fault("spawn.sync")) return fault_error("spawn.sync", "spawn: create sync socket", e);
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return sys_error("spawn: create sync socket");
   Fd parent_sync(sv[0]), child_sync(sv[1]);
@@ -251,6 +254,11 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, SetupSignals& 
     if (home_net.ok()) (void)setns(home_net.get(), CLONE_NEWNET);
     return interrupted(sig).context("spawn");
   }
+  if (int e = fault("spawn.clone")) {
+    if (cg) (void)cg->remove();
+    if (home_net.ok()) (void)setns(home_net.get(), CLONE_NEWNET);
+    return fault_error("spawn.clone", "spawn: clone", e);
+  }
   auto cl = clone_process(clone_flags);
   if (home_net.ok() && (cl ? cl->pid != 0 : true)) (void)setns(home_net.get(), CLONE_NEWNET);
   if (!cl) {
@@ -271,11 +279,12 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, SetupSignals& 
   child_sync.reset();
   status_write.reset();
   if (cg) {
-    Status added = cg->add(cl->pid);
+    Status added = fault("cgroup.join") ? Status(fault_error("cgroup.join", "add the child to its cgroup", EIO)) : cg->add(cl->pid);
     box.set_cgroup(std::move(*cg));  // the box removes it on every path from here
     if (!added) return added.error().context("spawn");
   }
 
+  if (int e = fault("spawn.id-maps")) return fault_error("spawn.id-maps", "spawn: uid map", e);
   if (spec.namespaces & CLONE_NEWUSER)
     if (auto s = write_id_maps(cl->pid, spec.uid_map, spec.gid_map, spec.deny_setgroups); !s)
       return s.error().context("spawn");  // box's destructor kills and reaps the child
@@ -284,6 +293,7 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, SetupSignals& 
     box.set_net(std::move(*net));  // released when the box is reaped, on every path
   }
   if (int sig = signals.take_pending()) return interrupted(sig).context("spawn");
+  if (int e = fault("spawn.go")) return fault_error("spawn.go", "spawn: start the child", e);
   if (send(parent_sync.get(), "g", 1, MSG_NOSIGNAL) != 1) return sys_error("spawn: start the child");
 
   // EOF: the payload was exec'd (the socket is CLOEXEC). A record: a setup step failed.

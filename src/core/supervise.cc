@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "fault.h"
 #include "forward.h"
 #include "ns.h"
 #include "spawn.h"
@@ -25,13 +27,20 @@ json read_state(const std::string& path) {
 }
 
 // Whole or not at all: readers never see half a file.
-void write_state(const std::string& path, const json& j) {
+Status write_state(const std::string& path, const json& j) {
+  if (int e = fault("supervise.state")) return fault_error("supervise.state", "write " + path, e);
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << j.dump(2) << "\n";
+    out.close();
+    if (!out) {
+      unlink(tmp.c_str());
+      return sys_error("write " + tmp);
+    }
   }
-  rename(tmp.c_str(), path.c_str());
+  if (rename(tmp.c_str(), path.c_str()) != 0) return sys_error("write " + path);
+  return {};
 }
 
 void report(int& fd, const std::string& text) {
@@ -52,7 +61,12 @@ int supervise(const Spec& spec, const std::string& dir, int report_fd) {
   std::string state_path = dir + "/state.json";
   json state = read_state(state_path);
   Fd null(open("/dev/null", O_RDWR | O_CLOEXEC));
-  Fd log(open((dir + "/log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  Fd log;
+  if (int e = fault("supervise.log")) {
+    report(report_fd, "error " + fault_error("supervise.log", "open " + dir + "/log", e).message);
+    return 125;
+  }
+  log.reset(open((dir + "/log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
   if (!null.ok() || !log.ok()) {
     report(report_fd, "error open " + dir + "/log: " + std::strerror(errno));
     return 125;
@@ -65,7 +79,7 @@ int supervise(const Spec& spec, const std::string& dir, int report_fd) {
   if (!box) {
     state["status"] = "failed";
     state["error"] = box.error().message;
-    write_state(state_path, state);
+    (void)write_state(state_path, state);
     report(report_fd, "error " + box.error().message);
     return 125;
   }
@@ -84,7 +98,14 @@ int supervise(const Spec& spec, const std::string& dir, int report_fd) {
     for (const auto& p : net->published()) ports.push_back(format_port_map(p));
     state["ports"] = ports;
   }
-  write_state(state_path, state);
+  if (auto w = write_state(state_path, state); !w) {
+    // untracked it must not run: ended, released, and the front told why
+    (void)box->kill(SIGKILL);
+    (void)box->wait(false);
+    state["status"] = "failed";
+    report(report_fd, "error " + w.error().message);
+    return 125;
+  }
   report(report_fd, "ok " + std::to_string(box->pid()));
 
   std::optional<ExitStatus> es;
@@ -103,7 +124,7 @@ int supervise(const Spec& spec, const std::string& dir, int report_fd) {
     state["memory_peak"] = st->memory_peak;
     state["cpu_usec"] = st->cpu_usage_usec;
   }
-  write_state(state_path, state);
+  (void)write_state(state_path, state);
   return 0;
 }
 
