@@ -35,6 +35,18 @@ sbx.rootfs = require "sbx.rootfs"
 local sandboxes = require "sbx.sandboxes"
 sbx.list, sbx.get = sandboxes.list, sandboxes.get
 
+-- sbx.gc() -> { "what was removed", ... } | nil, err: everything killed sbx processes left -
+-- detached sandboxes whose supervisor is gone, then cgroups, veths, published ports, leases,
+-- network files, unused bridges, store scratch and drafts of owners that are gone (a recycled
+-- pid is not the owner: see the owner records).
+function sbx.gc()
+  local removed = sandboxes.gc()
+  local rest, err = require("sbx.core").gc()
+  if not rest then return nil, err end
+  for _, r in ipairs(rest) do removed[#removed + 1] = r end
+  return removed
+end
+
 -- Sizes and durations as a person types them: sbx.size("64M") == 67108864.
 function sbx.size(text)
   local n, err = core.parse_size(text)

@@ -122,6 +122,24 @@ local function host_links()
   return table.concat(names, " ")
 end
 
+-- What sbx can leave on the host (as root), as one text to compare before and after: cgroups and
+-- links named sbx*, nftables tables, network state, leases, owner records of other processes, the
+-- store's scratch, containers, sandboxes and images.
+local function host_leftovers()
+  local store = require("sbx").image.store_dir()
+  local me = tostring(require("sbx.core").sys.getpid())
+  return table.concat({
+    (sh("find /sys/fs/cgroup -maxdepth 3 -type d -name 'sbx-*' | sort")),
+    (sh("ip -o link show | awk -F': ' '{print $2}' | grep '^sbx' | sort")),
+    (sh("nft list tables 2>/dev/null")),
+    (sh("ls -A /run/sbx/net /run/sbx/net/bridges 2>/dev/null")),
+    (sh("cat /run/sbx/net/ipam/*.leases 2>/dev/null")),
+    (sh("ls -A /run/sbx/owners 2>/dev/null | grep -vx '" .. me .. "'")),
+    (sh("ls -A " .. store .. "/tmp " .. store .. "/containers " .. store .. "/sandboxes 2>/dev/null")),
+    (sh("ls -A " .. store .. "/images 2>/dev/null")),
+  }, "\n--\n")
+end
+
 -- Loads a test file and returns its cases (each { name =, fn = }) and a skip-all reason.
 local function collect(path)
   local cases, skip_all, before = {}, nil, nil
@@ -137,6 +155,7 @@ local function collect(path)
     sh = sh,
     terminal = terminal,
     host_links = host_links,
+    host_leftovers = host_leftovers,
     before_each = function(fn) before = fn end,
     sbx = require "sbx",
   }, { __index = _G })

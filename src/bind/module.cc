@@ -14,6 +14,7 @@
 #include "core/cgroup.h"
 #include "core/fault.h"
 #include "core/features.h"
+#include "core/gc.h"
 #include "core/idmap.h"
 #include "core/ns.h"
 #include "core/rootfs.h"
@@ -110,6 +111,14 @@ int l_list_dir(lua_State* L) {
     lua_pushstring(L, names[i].c_str());
     lua_rawseti(L, -2, static_cast<int>(i + 1));
   }
+  return 1;
+}
+
+// gc() -> { "what was removed", ... } | nil, err: everything dead owners left (see core/gc.h)
+int l_gc(lua_State* L) {
+  auto r = core::collect_leftovers();
+  if (!r) return push_failure(L, r.error());
+  push_strings(L, *r);
   return 1;
 }
 
@@ -290,7 +299,7 @@ int open_core(lua_State* L) {
       {"spawn", l_spawn_entry},          {"enter", l_enter_entry},
       {"process_identity", guarded<l_process_identity>}, {"start_supervisor", guarded<l_start_supervisor>},
       {"seccomp_syscalls", guarded<l_seccomp_syscalls>}, {"seccomp_profile", guarded<l_seccomp_profile>},
-      {"cap_names", guarded<l_cap_names>}, {"list_dir", guarded<l_list_dir>}, {"fault_steps", guarded<l_fault_steps>},          {"plan", guarded<l_plan>},
+      {"cap_names", guarded<l_cap_names>}, {"list_dir", guarded<l_list_dir>}, {"fault_steps", guarded<l_fault_steps>}, {"gc", guarded<l_gc>},          {"plan", guarded<l_plan>},
       {"ns_kinds", guarded<l_ns_kinds>}, {"ns_ids", guarded<l_ns_ids>},
       {"features", guarded<l_features>}, {"busybox_rootfs", guarded<l_busybox_rootfs>},
       {"userns_allowed", guarded<l_userns_allowed>},

@@ -142,7 +142,12 @@ void own_sandbox_add(int pidfd) {
       sa.sa_sigaction = pass_on;
       sa.sa_flags = SA_SIGINFO | SA_RESTART;
       sigemptyset(&sa.sa_mask);
-      for (int i = 0; i < 4; ++i) sigaction(kOwned[i], &sa, &g_owned_old[i]);
+      for (int i = 0; i < 4; ++i) {
+        sigaction(kOwned[i], nullptr, &g_owned_old[i]);
+        // an ignored signal stays ignored (nohup, a shell's background job): nobody asked for it
+        if (g_owned_old[i].sa_handler != SIG_IGN || (g_owned_old[i].sa_flags & SA_SIGINFO))
+          sigaction(kOwned[i], &sa, nullptr);
+      }
     }
     for (int i = 0; i < g_owned_count; ++i)
       if (g_owned[i] < 0) {

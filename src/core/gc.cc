@@ -7,13 +7,15 @@
 
 namespace sbx::core {
 
-std::vector<std::string> collect_leftovers() {
+Result<std::vector<std::string>> collect_leftovers() {
   std::vector<std::string> removed;
   for (auto& c : collect_stale_cgroups(detect_cgroups())) removed.push_back("cgroup " + c);
-  if (auto net = bridge_gc())
+  auto net = bridge_gc();
+  if (net)
     for (auto& n : *net) removed.push_back(n);
   for (auto& f : ImageStore().collect_stale()) removed.push_back(f);
   (void)forget_dead_owners();
+  if (!net) return net.error().context("gc: network");
   return removed;
 }
 

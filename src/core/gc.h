@@ -3,10 +3,13 @@
 #include <string>
 #include <vector>
 
+#include "result.h"
+
 namespace sbx::core {
 
 // Removes cgroups, veths, published ports, leases, network files, bridges nobody uses, store
 // scratch and half-made drafts whose owner is gone, then their owner records; returns what went.
-std::vector<std::string> collect_leftovers();
+// A network step that could not be done (the lock, nftables) is the error; the rest is done anyway.
+Result<std::vector<std::string>> collect_leftovers();
 
 }  // namespace sbx::core

@@ -20,7 +20,7 @@ test("4: INT, TERM or HUP during set-up: the cgroup goes, the status is 125 (int
     local sig = ({ "INT", "TERM", "HUP" })[i % 3 + 1]
     local delay = ("%.3f"):format(math.random() * 0.03)
     -- the sbx process is the shell's $!; its status is what `wait` reports
-    local out = sh(("%s run --rootfs %s -m 64M -- true 2>/tmp/sbx-fault-err.$$ & p=$!; sleep %s; kill -%s $p 2>/dev/null; wait $p; echo \"status=$? pid=$p\"; cat /tmp/sbx-fault-err.$$; rm -f /tmp/sbx-fault-err.$$")
+    local out = sh(("env --default-signal=INT %s run --rootfs %s -m 64M -- true 2>/tmp/sbx-fault-err.$$ & p=$!; sleep %s; kill -%s $p 2>/dev/null; wait $p; echo \"status=$? pid=$p\"; cat /tmp/sbx-fault-err.$$; rm -f /tmp/sbx-fault-err.$$")
       :format(bin, rootfs, delay, sig))
     local status, pid = out:match("status=(%d+) pid=(%d+)")
     status = tonumber(status)

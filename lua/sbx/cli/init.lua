@@ -93,13 +93,9 @@ function M.main(args)
     io.write(img.id, "\n")
     return 0
   elseif cmd == "gc" then
-    local sbx = require "sbx"
-    for _, path in ipairs(sbx.cgroup.gc()) do io.write("removed cgroup ", path, "\n") end
-    for _, path in ipairs(require("sbx.core").image.collect_stale()) do io.write("removed ", path, "\n") end
-    for _, what in ipairs(require("sbx.sandboxes").gc()) do io.write("removed ", what, "\n") end
-    local net, err = sbx.net.gc()
-    if not net then io.stderr:write("sbx gc: network: ", err, "\n"); return 1 end
-    for _, what in ipairs(net) do io.write("removed ", what, "\n") end
+    local removed, err = require("sbx").gc()
+    for _, what in ipairs(removed or {}) do io.write("removed ", what, "\n") end
+    if not removed then io.stderr:write("sbx ", err, "\n"); return 1 end
     return 0
   elseif cmd == "ps" or cmd == "inspect" or cmd == "logs" or cmd == "exec" or cmd == "stop" or cmd == "kill"
       or cmd == "rm" or cmd == "stats" then
