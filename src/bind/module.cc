@@ -172,6 +172,21 @@ int l_plan(lua_State* L) {
   return 1;
 }
 
+// seccomp_compile(plan) -> { instructions, ... } per BPF program | nil, err: the plan's seccomp
+// policy compiled as a start would compile it (nothing is installed).
+int l_seccomp_compile(lua_State* L) {
+  core::Spec spec = spec_from_lua(L, 1);
+  if (!spec.seccomp) raise(L, "seccomp_compile: the plan has no seccomp policy");
+  auto progs = core::compile_seccomp(*spec.seccomp);
+  if (!progs) return push_failure(L, progs.error());
+  lua_createtable(L, static_cast<int>(progs->size()), 0);
+  for (size_t i = 0; i < progs->size(); ++i) {
+    lua_pushinteger(L, static_cast<lua_Integer>((*progs)[i].size() / 8));
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  return 1;
+}
+
 int l_ns_kinds(lua_State* L) {
   const auto& kinds = core::namespace_kinds();
   lua_createtable(L, static_cast<int>(kinds.size()), 0);  // [list]
@@ -299,7 +314,7 @@ int open_core(lua_State* L) {
       {"spawn", l_spawn_entry},          {"enter", l_enter_entry},
       {"process_identity", guarded<l_process_identity>}, {"start_supervisor", guarded<l_start_supervisor>},
       {"seccomp_syscalls", guarded<l_seccomp_syscalls>}, {"seccomp_profile", guarded<l_seccomp_profile>},
-      {"cap_names", guarded<l_cap_names>}, {"list_dir", guarded<l_list_dir>}, {"fault_steps", guarded<l_fault_steps>}, {"gc", guarded<l_gc>},          {"plan", guarded<l_plan>},
+      {"cap_names", guarded<l_cap_names>}, {"list_dir", guarded<l_list_dir>}, {"fault_steps", guarded<l_fault_steps>}, {"gc", guarded<l_gc>},          {"plan", guarded<l_plan>}, {"seccomp_compile", guarded<l_seccomp_compile>},
       {"ns_kinds", guarded<l_ns_kinds>}, {"ns_ids", guarded<l_ns_ids>},
       {"features", guarded<l_features>}, {"busybox_rootfs", guarded<l_busybox_rootfs>},
       {"userns_allowed", guarded<l_userns_allowed>},

@@ -67,6 +67,34 @@ Result<std::string> blob(const std::string& dir, const std::string& digest, cons
   return path;
 }
 
+// Fields of untrusted JSON, read without ever throwing: "" / {} when absent or of another type.
+std::string str_field(const json& j, const char* key) {
+  if (!j.is_object()) return "";
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+std::vector<std::string> str_list(const json& j, const char* key) {
+  std::vector<std::string> v;
+  if (!j.is_object()) return v;
+  auto it = j.find(key);
+  if (it != j.end() && it->is_array())
+    for (const auto& x : *it)
+      if (x.is_string()) v.push_back(x.get<std::string>());
+  return v;
+}
+const json& obj_field(const json& j, const char* key) {
+  static const json empty = json::object();
+  if (!j.is_object()) return empty;
+  auto it = j.find(key);
+  return it != j.end() && it->is_object() ? *it : empty;
+}
+const json& list_field(const json& j, const char* key) {
+  static const json empty = json::array();
+  if (!j.is_object()) return empty;
+  auto it = j.find(key);
+  return it != j.end() && it->is_array() ? *it : empty;
+}
+
 ImageConfig config_of(const json& cfg) {
   ImageConfig c;
   if (!cfg.contains("config") || !cfg["config"].is_object()) return c;
@@ -90,8 +118,10 @@ ImageConfig config_of(const json& cfg) {
 Result<std::vector<std::string>> store_layers(const ImageStore& store, const std::vector<std::string>& files,
                                               const json& cfg, const std::string& what) {
   std::vector<std::string> want;
-  if (cfg.contains("rootfs") && cfg["rootfs"].contains("diff_ids"))
-    for (const auto& d : cfg["rootfs"]["diff_ids"]) want.push_back(d.get<std::string>());
+  for (const auto& d : list_field(obj_field(cfg, "rootfs"), "diff_ids")) {
+    if (!d.is_string()) return Error{EINVAL, what + ": a diff id in the config is not a string"};
+    want.push_back(d.get<std::string>());
+  }
   if (want.size() != files.size())
     return Error{EINVAL, what + ": the config lists " + std::to_string(want.size()) + " layers, the manifest " +
                              std::to_string(files.size())};
@@ -124,30 +154,28 @@ Result<std::vector<Image>> import_oci(const ImageStore& store, const std::string
   auto index = read_json(dir + "/index.json");
   if (!index) return index.error().context("OCI layout");
   std::vector<Image> out;
-  if (!index->contains("manifests")) return Error{EINVAL, "OCI layout: index.json has no manifests"};
+  if (!index->is_object() || !(*index)["manifests"].is_array()) return Error{EINVAL, "OCI layout: index.json has no manifests"};
   for (const auto& desc : (*index)["manifests"]) {
-    std::string digest = desc.value("digest", "");
+    std::string digest = str_field(desc, "digest");
     auto mpath = blob(dir, digest, "OCI manifest");
     if (!mpath) return mpath.error();
     auto manifest = read_json(*mpath);
     if (!manifest) return manifest.error();
-    if (!manifest->contains("config") || !manifest->contains("layers"))
+    if (!manifest->is_object() || !(*manifest)["config"].is_object() || !(*manifest)["layers"].is_array())
       return Error{EINVAL, "OCI manifest " + digest + ": no config or layers (an index of indexes is not supported)"};
-    auto cpath = blob(dir, (*manifest)["config"].value("digest", ""), "OCI config");
+    auto cpath = blob(dir, str_field((*manifest)["config"], "digest"), "OCI config");
     if (!cpath) return cpath.error();
     auto cfg = read_json(*cpath);
     if (!cfg) return cfg.error();
     std::vector<std::string> files;
     for (const auto& l : (*manifest)["layers"]) {
-      auto lpath = blob(dir, l.value("digest", ""), "OCI layer");
+      auto lpath = blob(dir, str_field(l, "digest"), "OCI layer");
       if (!lpath) return lpath.error();
       files.push_back(*lpath);
     }
     auto ids = store_layers(store, files, *cfg, "OCI image " + digest.substr(0, 19));
     if (!ids) return ids.error();
-    std::string ref;
-    if (desc.contains("annotations") && desc["annotations"].contains("org.opencontainers.image.ref.name"))
-      ref = desc["annotations"]["org.opencontainers.image.ref.name"];
+    std::string ref = str_field(obj_field(desc, "annotations"), "org.opencontainers.image.ref.name");
     auto img = store.put(*ids, config_of(*cfg), tag_for(ref, name));
     if (!img) return img.error();
     out.push_back(*img);
@@ -159,19 +187,20 @@ Result<std::vector<Image>> import_docker(const ImageStore& store, const std::str
   auto manifest = read_json(dir + "/manifest.json");
   if (!manifest) return manifest.error().context("docker archive");
   std::vector<Image> out;
+  if (!manifest->is_array()) return Error{EINVAL, "docker archive: manifest.json is not a list of images"};
   for (const auto& m : *manifest) {
-    std::string config = m.value("Config", "");
+    std::string config = str_field(m, "Config");
     if (!check_entry_path(config).empty()) return Error{EINVAL, "docker archive: bad config path '" + config + "'"};
     auto cfg = read_json(dir + "/" + config);
     if (!cfg) return cfg.error();
     std::vector<std::string> files;
-    for (const auto& l : m.value("Layers", std::vector<std::string>{})) {
+    for (const auto& l : str_list(m, "Layers")) {
       if (!check_entry_path(l).empty()) return Error{EINVAL, "docker archive: bad layer path '" + l + "'"};
       files.push_back(dir + "/" + l);
     }
     auto ids = store_layers(store, files, *cfg, "docker image " + config);
     if (!ids) return ids.error();
-    auto tags = m.value("RepoTags", std::vector<std::string>{});
+    auto tags = str_list(m, "RepoTags");
     auto img = store.put(*ids, config_of(*cfg), tag_for(tags.empty() ? "" : tags[0], name));
     if (!img) return img.error();
     for (size_t i = 1; i < tags.size(); ++i) (void)store.tag(img->id, tag_for(tags[i], name));
@@ -210,8 +239,13 @@ Result<std::vector<Image>> import_images(const ImageStore& store, const std::str
     if (!unpacked) return unpacked.error();
     dir = tmp.path + "/a";
   }
-  if (access((dir + "/index.json").c_str(), F_OK) == 0) return import_oci(store, dir, name);
-  if (access((dir + "/manifest.json").c_str(), F_OK) == 0) return import_docker(store, dir, name);
+  // (the readers check every type they use; a JSON exception is still an error, never a crash)
+  try {
+    if (access((dir + "/index.json").c_str(), F_OK) == 0) return import_oci(store, dir, name);
+    if (access((dir + "/manifest.json").c_str(), F_OK) == 0) return import_docker(store, dir, name);
+  } catch (const json::exception& e) {
+    return Error{EINVAL, "import " + path + ": malformed metadata: " + e.what()};
+  }
   return Error{EINVAL, "import " + path + ": neither an OCI layout (index.json) nor a docker archive (manifest.json)"};
 }
 

@@ -21,6 +21,12 @@ namespace sbx::core {
 
 namespace {
 
+// libarchive's message for the last error, or a generic one (it can be NULL: a corrupt header).
+std::string archive_error(const ArchiveApi* a, struct archive* ar) {
+  const char* m = a->archive_error_string(ar);
+  return m ? m : "unrecognised or corrupt data";
+}
+
 constexpr const char* kOpaqueXattr = "user.overlay.opaque";
 constexpr const char* kOpaqueXattrTrusted = "trusted.overlay.opaque";
 
@@ -75,10 +81,10 @@ Status spool_uncompressed(const ArchiveApi* a, int fd, const std::string& spool,
   a->archive_read_support_filter_all(r.ar);
   a->archive_read_support_format_raw(r.ar);
   if (a->archive_read_open_fd(r.ar, fd, 1 << 16) != ARCHIVE_OK)
-    return Error{EINVAL, what + ": cannot read: " + a->archive_error_string(r.ar)};
+    return Error{EINVAL, what + ": cannot read: " + archive_error(a, r.ar)};
   struct archive_entry* e;
   if (a->archive_read_next_header(r.ar, &e) != ARCHIVE_OK)
-    return Error{EINVAL, what + ": empty or unreadable: " + a->archive_error_string(r.ar)};
+    return Error{EINVAL, what + ": empty or unreadable: " + archive_error(a, r.ar)};
   Fd out(open(spool.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!out.ok()) return sys_error(what + ": spool " + spool);
   Sha256 h;
@@ -92,7 +98,7 @@ Status spool_uncompressed(const ArchiveApi* a, int fd, const std::string& spool,
     info.tar_size += static_cast<uint64_t>(n);
     if (write(out.get(), buf, static_cast<size_t>(n)) != n) return sys_error(what + ": write spool");
   }
-  if (n < 0) return Error{EINVAL, what + ": truncated or corrupt: " + a->archive_error_string(r.ar)};
+  if (n < 0) return Error{EINVAL, what + ": truncated or corrupt: " + archive_error(a, r.ar)};
   info.diff_id = "sha256:" + h.hex();
   return {};
 }
@@ -110,7 +116,7 @@ Status write_entry_data(const ArchiveApi* a, struct archive* ar, int fd, const s
       done += w;
     }
   }
-  if (n < 0) return Error{EINVAL, what + ": truncated or corrupt: " + a->archive_error_string(ar)};
+  if (n < 0) return Error{EINVAL, what + ": truncated or corrupt: " + archive_error(a, ar)};
   return {};
 }
 
@@ -147,7 +153,7 @@ Status extract(const ArchiveApi* a, int in_fd, Sha256* hash, int root, const std
   ReadArchive r{a, a->archive_read_new()};
   a->archive_read_support_format_tar(r.ar);
   if (a->archive_read_open(r.ar, src.get(), nullptr, source_read, nullptr) != ARCHIVE_OK)
-    return Error{EINVAL, what + ": not a tar archive: " + a->archive_error_string(r.ar)};
+    return Error{EINVAL, what + ": not a tar archive: " + archive_error(a, r.ar)};
   const bool as_root = geteuid() == 0;
   std::set<std::string> seen;
   struct archive_entry* e;
@@ -234,7 +240,7 @@ Status extract(const ArchiveApi* a, int in_fd, Sha256* hash, int root, const std
     struct timespec ts[2] = {{a->archive_entry_mtime(e), 0}, {a->archive_entry_mtime(e), 0}};
     (void)utimensat(pfd, leaf.c_str(), ts, AT_SYMLINK_NOFOLLOW);
   }
-  if (rc != ARCHIVE_EOF) return Error{EINVAL, what + ": truncated or corrupt: " + a->archive_error_string(r.ar)};
+  if (rc != ARCHIVE_EOF) return Error{EINVAL, what + ": truncated or corrupt: " + archive_error(a, r.ar)};
   if (hash) {  // the digest covers the whole stream, padding after the end marker too
     const void* ignored;
     while (source_read(nullptr, src.get(), &ignored) > 0) {
@@ -366,7 +372,7 @@ Status add_entry(Writer& w, const std::string& rel, const struct stat& st, const
   if (S_ISLNK(st.st_mode)) a->archive_entry_set_symlink(e, link_target.c_str());
   int rc = a->archive_write_header(w.ar, e);
   a->archive_entry_free(e);
-  if (rc != ARCHIVE_OK) return Error{EIO, "write " + rel + ": " + a->archive_error_string(w.ar)};
+  if (rc != ARCHIVE_OK) return Error{EIO, "write " + rel + ": " + archive_error(a, w.ar)};
   if (regular) {
     Fd f(open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!f.ok()) return sys_error("read " + full);
@@ -379,7 +385,7 @@ Status add_entry(Writer& w, const std::string& rel, const struct stat& st, const
     ssize_t n;
     while ((n = read(f.get(), buf, sizeof buf)) > 0) {
       if (a->archive_write_data(w.ar, buf, static_cast<size_t>(n)) < 0)
-        return Error{EIO, "write " + rel + ": " + a->archive_error_string(w.ar)};
+        return Error{EIO, "write " + rel + ": " + archive_error(a, w.ar)};
       if (copy.ok() && write(copy.get(), buf, static_cast<size_t>(n)) != n) return sys_error("copy " + rel);
     }
   }
@@ -495,7 +501,7 @@ Result<LayerInfo> export_layer(const std::string& dir, int out_fd, const std::se
   w.a->archive_write_set_bytes_in_last_block(w.ar, 1);
   Status s;
   if (w.a->archive_write_open(w.ar, &w, nullptr, write_cb, nullptr) != ARCHIVE_OK)
-    s = Error{EIO, std::string("write layer: ") + w.a->archive_error_string(w.ar)};
+    s = Error{EIO, std::string("write layer: ") + archive_error(w.a, w.ar)};
   else
     s = walk(w, dir, "", exclude);
   w.a->archive_write_close(w.ar);

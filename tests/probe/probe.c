@@ -184,6 +184,7 @@ int main(int argc, char** argv) {
       for (int i = 0; i < 100000; i++) x += (unsigned long)i;
       clock_gettime(CLOCK_MONOTONIC, &b);
     } while ((double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9 < secs);
+    (void)x;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("%.3f\n", (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
