@@ -19,12 +19,13 @@ fi
 # leaks are not checked: LeakSanitizer cannot stop the world inside a pid namespace
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export SBX_SANITIZED=1
 case "$what" in
   build)
     CC=clang-14 CXX=clang++-14 cmake -S "$src" -B "$lane" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSBX_SANITIZE=ON -DSBX_FUZZ=ON > /dev/null
     cmake --build "$lane" -j2 --target sbx sbx-unit sbx-probe fuzz-plan fuzz-seccomp_json fuzz-cli fuzz-image_json fuzz-layer_tar ;;
   unit)
-    "$lane/sbx-unit" ;;
+    "$lane/tests/sbx-unit" ;;
   isolation)
     # the cases that walk the most of the core: every set-up step failing, signals and kills,
     # hostile users, identities, namespaces, mounts and the detached lifecycle
