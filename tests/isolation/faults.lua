@@ -44,7 +44,7 @@ test("2: the front of run -d killed while its supervisor starts the sandbox: the
     -- the front is killed the moment its supervisor exists: the supervisor's report then goes into
     -- a pipe nobody reads (before: SIGPIPE, the supervisor died, the sandbox with it)
     sh(("%s run --rootfs %s -d --name %s -- sleep 30 >/dev/null 2>&1 & p=$!; "
-        .. "until pgrep -f 'supervise %s/%s ' >/dev/null; do :; done; kill -9 $p; wait $p"):format(bin, rootfs, name, dir, name))
+        .. "until pgrep -f '^sbx --supervise %s/%s ' >/dev/null; do :; done; kill -9 $p; wait $p"):format(bin, rootfs, name, dir, name))
   end
   sh("sleep 0.5")
   local ps = sh(bin .. " ps -a")
