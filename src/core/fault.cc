@@ -8,7 +8,8 @@ namespace sbx::core {
 
 const std::vector<FaultStep>& fault_steps() {
   static const std::vector<FaultStep> steps = {
-      {"owner.record", "limits", "record this process as the owner of what it makes (<runtime>/owners/PID)"},
+      {"owner.record", "limits",
+       "record this process as the owner of what it makes (<runtime>/owners/PID)"},
       {"spawn.runtime-dir", "plain", "create or check the runtime directory"},
       {"spawn.stage", "plain", "create the stage directory new roots are assembled on"},
       {"spawn.sync", "plain", "create the set-up socket and status pipe"},
@@ -48,7 +49,8 @@ struct Armed {
 };
 
 int errno_named(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) return std::atoi(s.c_str());
+  if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos)
+    return std::atoi(s.c_str());
   for (int e = 1; e < 134; ++e)
     if (const char* n = strerrorname_np(e); n && s == n) return e;
   return EIO;

@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "fd.h"
 #include "fault.h"
+#include "fd.h"
 #include "gc.h"
 #include "idmap.h"
 #include "ns.h"
@@ -21,10 +21,13 @@ namespace {
 
 pid_t g_registered = 0;
 
-std::string owners_dir() { return runtime_dir() + "/owners"; }
+std::string owners_dir() {
+  return runtime_dir() + "/owners";
+}
 
 std::string record_of(pid_t pid) {
-  Fd fd(open((owners_dir() + "/" + std::to_string(pid)).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  Fd fd(
+      open((owners_dir() + "/" + std::to_string(pid)).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.ok()) return "";
   char buf[128];
   ssize_t n = read(fd.get(), buf, sizeof buf - 1);
@@ -48,9 +51,11 @@ void forget_self() {
 Status register_owner() {
   pid_t me = getpid();
   if (g_registered == me) return {};
-  if (int e = fault("owner.record")) return fault_error("owner.record", "record the owner in " + owners_dir(), e);
+  if (int e = fault("owner.record"))
+    return fault_error("owner.record", "record the owner in " + owners_dir(), e);
   if (auto s = checked_runtime_dir(); !s) return s.error().context("record the owner");
-  if (auto d = trusted_dir(owners_dir(), 0755, "owner records"); !d) return d.error().context("record the owner");
+  if (auto d = trusted_dir(owners_dir(), 0755, "owner records"); !d)
+    return d.error().context("record the owner");
   std::string identity = process_identity(me);
   std::string old = record_of(me);
   if (!old.empty() && old != identity) (void)collect_leftovers();  // a dead predecessor's leftovers

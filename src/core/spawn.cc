@@ -11,8 +11,8 @@
 #include <cstring>
 
 #include "caps.h"
-#include "fault.h"
 #include "child.h"
+#include "fault.h"
 #include "features.h"
 #include "forward.h"
 #include "idmap.h"
@@ -147,8 +147,8 @@ Status fill_channels(ChildChannels& ch, const Spec& spec, const SpawnIo& io) {
 // Compiled once per policy and kept under the runtime directory (compiling the default profile
 // costs ~20 ms, reading it back well under one).
 Result<std::vector<std::string>> seccomp_programs(const SeccompPolicy& p) {
-  // The runtime directory itself stays 0755 (a child, root only in its user namespace, must reach
-  // the stage under it); only the cache is private.
+  // Only from a private cache of the caller's own (trust.h); the runtime directory above it is
+  // checked too (0755 for root, whose children must reach the stage; 0700 for a user).
   std::string dir = runtime_dir() + "/seccomp";
   if (auto s = checked_runtime_dir(); !s) return s.error();
   if (auto s = trusted_dir(dir, 0700, "seccomp cache"); !s) return s.error();
@@ -249,16 +249,13 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, SetupSignals& 
     if (!home_net.ok() || setns(target_net.get(), CLONE_NEWNET) != 0)
       return sys_error("join network namespace " + spec.join_netns);
   }
-  if (int sig = signals.take_pending()) {
+  auto before_clone = [&](const Error& e) {
     if (cg) (void)cg->remove();
     if (home_net.ok()) (void)setns(home_net.get(), CLONE_NEWNET);
-    return interrupted(sig).context("spawn");
-  }
-  if (int e = fault("spawn.clone")) {
-    if (cg) (void)cg->remove();
-    if (home_net.ok()) (void)setns(home_net.get(), CLONE_NEWNET);
-    return fault_error("spawn.clone", "spawn: clone", e);
-  }
+    return e;
+  };
+  if (int sig = signals.take_pending()) return before_clone(interrupted(sig).context("spawn"));
+  if (int e = fault("spawn.clone")) return before_clone(fault_error("spawn.clone", "spawn: clone", e));
   auto cl = clone_process(clone_flags);
   if (home_net.ok() && (cl ? cl->pid != 0 : true)) (void)setns(home_net.get(), CLONE_NEWNET);
   if (!cl) {

@@ -1,7 +1,7 @@
 // Directories and files sbx trusts: its own, and nobody else's. A runtime, state or cache directory
 // is created by its owner with a private mode and checked on every use (a real directory, not a
-// symlink, owned by the caller, writable by nobody else); a cached artefact is only read from such a
-// directory through a descriptor whose owner and mode were checked.
+// symlink, owned by the caller, writable by nobody else); a cached artefact is only read from such
+// a directory through a descriptor whose owner and mode were checked.
 #pragma once
 #include <string>
 

@@ -8,14 +8,11 @@
 
 #include "core/image.h"
 #include "core/image_io.h"
+#include "scratch.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace fs = std::filesystem;
-  static const std::string base = [] {
-    const char* t = std::getenv("TMPDIR");
-    std::string tmpl = std::string(t && *t == '/' ? t : "/tmp") + "/sbx-fuzz-image-XXXXXX";
-    return std::string(mkdtemp(tmpl.data()));
-  }();
+  static const std::string base = sbx::fuzz::scratch_dir("image");
   if (size == 0) return 0;
   std::error_code ec;
   std::string layout = base + "/layout", store_dir = base + "/store";

@@ -7,14 +7,11 @@
 #include <filesystem>
 
 #include "core/image.h"
+#include "scratch.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace fs = std::filesystem;
-  static const std::string base = [] {
-    const char* t = std::getenv("TMPDIR");
-    std::string tmpl = std::string(t && *t == '/' ? t : "/tmp") + "/sbx-fuzz-layer-XXXXXX";
-    return std::string(mkdtemp(tmpl.data()));
-  }();
+  static const std::string base = sbx::fuzz::scratch_dir("layer");
   int fd = memfd_create("layer", MFD_CLOEXEC);
   if (fd < 0) return 0;
   if (write(fd, data, size) == static_cast<ssize_t>(size) && lseek(fd, 0, SEEK_SET) == 0) {

@@ -2,10 +2,9 @@
 // the binary runs it): `fn(input)` must return or raise a Lua error; anything else - a crash, a
 // sanitizer report, an uncaught C++ exception - is a finding.
 #pragma once
-#include <lua.hpp>
-
 #include <cstdio>
 #include <cstdlib>
+#include <lua.hpp>
 #include <string>
 
 #include "bind/module.h"
@@ -18,8 +17,8 @@ inline lua_State* lua_target(const char* chunk) {
     lua_State* s = luaL_newstate();
     luaL_openlibs(s);
     sbx::bind::install_preloads(s);
-    if (luaL_dostring(s, "sbx = require 'sbx'; io.output('/dev/null')") != 0 || luaL_loadstring(s, chunk) != 0 ||
-        lua_pcall(s, 0, 1, 0) != 0) {
+    if (luaL_dostring(s, "sbx = require 'sbx'; io.output('/dev/null')") != 0 ||
+        luaL_loadstring(s, chunk) != 0 || lua_pcall(s, 0, 1, 0) != 0) {
       std::fprintf(stderr, "fuzz target: %s\n", lua_tostring(s, -1));
       std::abort();
     }

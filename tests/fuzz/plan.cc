@@ -1,4 +1,5 @@
-// The plan reader: JSON text (what a detached supervisor reads from plan.json) -> a Spec, validated.
+// The plan reader: JSON text (what a detached supervisor reads from plan.json) -> a Spec,
+// validated.
 #include "lua_target.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -5,15 +5,10 @@
 #include <cstdlib>
 
 #include "lua_target.h"
+#include "scratch.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static std::string path = [] {
-    const char* t = std::getenv("TMPDIR");
-    std::string tmpl = std::string(t && *t == '/' ? t : "/tmp") + "/sbx-fuzz-seccomp-XXXXXX";
-    int fd = mkstemp(tmpl.data());
-    if (fd >= 0) close(fd);
-    return std::string(tmpl);
-  }();
+  static const std::string path = sbx::fuzz::scratch_dir("seccomp") + "/profile.json";
   static lua_State* L = [] {
     std::string chunk = "local path = '" + path + R"('
       return function(text)
