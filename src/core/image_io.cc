@@ -189,6 +189,7 @@ Result<std::vector<Image>> import_docker(const ImageStore& store, const std::str
   std::vector<Image> out;
   if (!manifest->is_array()) return Error{EINVAL, "docker archive: manifest.json is not a list of images"};
   for (const auto& m : *manifest) {
+    if (!m.is_object()) return Error{EINVAL, "docker archive: manifest.json entry " + std::to_string(out.size() + 1) + " is not an object"};
     std::string config = str_field(m, "Config");
     if (!check_entry_path(config).empty()) return Error{EINVAL, "docker archive: bad config path '" + config + "'"};
     auto cfg = read_json(dir + "/" + config);
