@@ -1,5 +1,7 @@
 #include "lua_util.h"
 
+#include <cmath>
+
 #include <algorithm>
 #include <cstring>
 
@@ -70,6 +72,15 @@ std::optional<lua_Number> opt_number_field(lua_State* L, int idx, const char* wh
   lua_Number n = lua_tonumber(L, -1);
   lua_pop(L, 1);
   return n;
+}
+
+std::optional<lua_Number> opt_whole_field(lua_State* L, int idx, const char* what, const char* key, lua_Number lo,
+                                          lua_Number hi) {
+  auto v = opt_number_field(L, idx, what, key);
+  if (v && !(*v >= lo && *v <= hi && *v == std::floor(*v)))
+    raise(L, std::string(what) + "." + key + ": " + std::to_string(*v) + " is not a whole number in " +
+                 std::to_string(static_cast<long long>(lo)) + ".." + std::to_string(static_cast<unsigned long long>(hi)));
+  return v;
 }
 
 std::optional<bool> opt_bool_field(lua_State* L, int idx, const char* what, const char* key) {

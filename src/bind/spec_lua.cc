@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "core/ns.h"
 
@@ -49,8 +50,8 @@ core::Op read_op(lua_State* L, int idx, int n) {
   core::Op op{*kind, opt_string_field(L, idx, what.c_str(), "source").value_or(""),
               opt_string_field(L, idx, what.c_str(), "dest").value_or("")};
   op.optional = opt_bool_field(L, idx, what.c_str(), "optional").value_or(false);
-  op.size = static_cast<uint64_t>(opt_number_field(L, idx, what.c_str(), "size").value_or(0));
-  op.mode = static_cast<uint32_t>(opt_number_field(L, idx, what.c_str(), "mode").value_or(0));
+  op.size = static_cast<uint64_t>(opt_whole_field(L, idx, what.c_str(), "size", 0, kU64Max).value_or(0));
+  op.mode = static_cast<uint32_t>(opt_whole_field(L, idx, what.c_str(), "mode", 0, 07777).value_or(0));
   return op;
 }
 
@@ -134,9 +135,12 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
   auto id_field = [&](const char* key) -> std::optional<uint32_t> {
     auto v = opt_number_field(L, idx, "spec", key);
     if (!v) return std::nullopt;
-    if (*v < 0 || *v >= 4294967295.0 || *v != static_cast<lua_Number>(static_cast<uint64_t>(*v)))
-      raise(L, std::string("spec: ") + key + " " + std::to_string(static_cast<long long>(*v)) +
+    if (!(*v >= 0 && *v < 4294967295.0 && *v == std::floor(*v))) {
+      char text[32];
+      snprintf(text, sizeof text, "%.17g", *v);
+      raise(L, std::string("spec: ") + key + " " + text +
                    " is not an id (0..4294967294, and mapped in the sandbox's user namespace)");
+    }
     return static_cast<uint32_t>(*v);
   };
   if (auto u = id_field("uid")) s.uid = *u;
@@ -180,10 +184,10 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
             int a = lua_gettop(L);
             std::string aw = w + ".args[" + std::to_string(j) + "]";
             core::SeccompArg arg;
-            arg.index = static_cast<unsigned>(opt_number_field(L, a, aw.c_str(), "index").value_or(0));
+            arg.index = static_cast<unsigned>(opt_whole_field(L, a, aw.c_str(), "index", 0, 5).value_or(0));
             arg.op = opt_string_field(L, a, aw.c_str(), "op").value_or("eq");
-            arg.value = static_cast<uint64_t>(opt_number_field(L, a, aw.c_str(), "value").value_or(0));
-            arg.value2 = static_cast<uint64_t>(opt_number_field(L, a, aw.c_str(), "value2").value_or(0));
+            arg.value = static_cast<uint64_t>(opt_whole_field(L, a, aw.c_str(), "value", 0, kU64Max).value_or(0));
+            arg.value2 = static_cast<uint64_t>(opt_whole_field(L, a, aw.c_str(), "value2", 0, kU64Max).value_or(0));
             rule.args.push_back(arg);
             lua_pop(L, 1);
           }
@@ -226,9 +230,8 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
     check_keys(L, t, w, {"memory", "memory_swap", "cpu", "cpu_weight", "cpuset", "pids", "io", "devices"});
     s.limits.devices = opt_string_list_field(L, t, w, "devices");
     auto u64 = [&](const char* k) -> std::optional<uint64_t> {
-      auto v = opt_number_field(L, t, w, k);
+      auto v = opt_whole_field(L, t, w, k, 0, kU64Max);
       if (!v) return std::nullopt;
-      if (*v < 0) raise(L, std::string(w) + "." + k + ": must not be negative");
       return static_cast<uint64_t>(*v);
     };
     s.limits.memory = u64("memory");
@@ -248,10 +251,10 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
         check_keys(L, e, what.c_str(), {"device", "rbps", "wbps", "riops", "wiops"});
         core::IoLimit lim;
         lim.device = opt_string_field(L, e, what.c_str(), "device").value_or("");
-        lim.rbps = static_cast<uint64_t>(opt_number_field(L, e, what.c_str(), "rbps").value_or(0));
-        lim.wbps = static_cast<uint64_t>(opt_number_field(L, e, what.c_str(), "wbps").value_or(0));
-        lim.riops = static_cast<uint64_t>(opt_number_field(L, e, what.c_str(), "riops").value_or(0));
-        lim.wiops = static_cast<uint64_t>(opt_number_field(L, e, what.c_str(), "wiops").value_or(0));
+        lim.rbps = static_cast<uint64_t>(opt_whole_field(L, e, what.c_str(), "rbps", 0, kU64Max).value_or(0));
+        lim.wbps = static_cast<uint64_t>(opt_whole_field(L, e, what.c_str(), "wbps", 0, kU64Max).value_or(0));
+        lim.riops = static_cast<uint64_t>(opt_whole_field(L, e, what.c_str(), "riops", 0, kU64Max).value_or(0));
+        lim.wiops = static_cast<uint64_t>(opt_whole_field(L, e, what.c_str(), "wiops", 0, kU64Max).value_or(0));
         s.limits.io.push_back(lim);
         lua_pop(L, 1);
       }
@@ -264,8 +267,8 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
   lua_getfield(L, idx, "time_offsets");  // [t]
   if (lua_istable(L, -1)) {
     check_keys(L, -1, "spec.time_offsets", {"monotonic", "boottime"});
-    s.monotonic_offset = static_cast<int64_t>(opt_number_field(L, lua_gettop(L), "spec.time_offsets", "monotonic").value_or(0));
-    s.boottime_offset = static_cast<int64_t>(opt_number_field(L, lua_gettop(L), "spec.time_offsets", "boottime").value_or(0));
+    s.monotonic_offset = static_cast<int64_t>(opt_whole_field(L, lua_gettop(L), "spec.time_offsets", "monotonic", -kI64Max, kI64Max).value_or(0));
+    s.boottime_offset = static_cast<int64_t>(opt_whole_field(L, lua_gettop(L), "spec.time_offsets", "boottime", -kI64Max, kI64Max).value_or(0));
   } else if (!lua_isnil(L, -1)) {
     raise(L, "spec.time_offsets: expected a table {monotonic=, boottime=}");
   }

@@ -97,6 +97,15 @@ test("6: uid or gid 4294967295 ((uid_t)-1: unchanged) and unmapped ids are refus
   plan.uid = 4294967295
   plan.argv = { "id" }
   expect_error(function() require("sbx.core").plan(plan) end, "not an id")
+  -- a number no integer type holds is an error, not a wrapped value (the plan fuzzer's finding)
+  plan.uid = nil
+  plan.ops = { { kind = "tmpfs", dest = "/t", size = 1.04889e+35 } }
+  expect_error(function() require("sbx.core").plan(plan) end, "size: .* is not a whole number")
+  plan.ops = { { kind = "tmpfs", dest = "/t", size = 1.5 } }
+  expect_error(function() require("sbx.core").plan(plan) end, "is not a whole number")
+  plan.ops = {}
+  plan.limits = { memory = -1 }
+  expect_error(function() require("sbx.core").plan(plan) end, "memory: .* is not a whole number")
 end)
 
 test("7: small errors: tmpfs size 0, unit errors without Lua locations, long cgroup parents, closed stderr", function()
