@@ -17,7 +17,9 @@ state() {
   for f in /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/all/forwarding /proc/sys/net/ipv6/conf/all/forwarding \
            /proc/sys/net/ipv4/conf/all/route_localnet; do echo "$f $(cat $f 2>/dev/null)"; done > "$1/sysctl"
   # sbx's host-wide runtime state: network records, leases, owner records (of processes now gone)
+  # (and what sbx keeps in /tmp for users: runtime, state and cache fallbacks, test scratch)
   { ls -A /run/sbx/net /run/sbx/net/bridges 2>/dev/null; cat /run/sbx/net/ipam/*.leases 2>/dev/null
+    ls -d /tmp/sbx-* 2>/dev/null
     for f in /run/sbx/owners/*; do [ -e "$f" ] || continue; p=${f##*/}; [ -d /proc/$p ] || echo "owner record $p"; done
   } > "$1/runtime" || true
   # processes running an sbx binary or init (sbx-init), other than this script's own

@@ -268,8 +268,9 @@ test("a gzipped docker archive imports; setuid bits are refused without root", f
   local home = os.tmpname()
   os.remove(home)
   sh("mkdir -m 0777 " .. home)
-  local out = sh(sp .. " --reuid 65534 --regid 65534 --clear-groups env HOME=" .. home .. " SBX_STATE=" .. home ..
-    "/state " .. os.getenv("SBX_BIN") .. " image import-layer " .. tar .. " x:1")
+  -- (its runtime directory inside that home too, so that nothing of it stays in /tmp)
+  local out = sh(sp .. " --reuid 65534 --regid 65534 --clear-groups env HOME=" .. home .. " XDG_RUNTIME_DIR=" .. home ..
+    " SBX_STATE=" .. home .. "/state " .. os.getenv("SBX_BIN") .. " image import-layer " .. tar .. " x:1")
   sh("rm -rf " .. home .. " " .. tar)
   expect(out).contains("setuid/setgid bits refused when importing without root")
 end)

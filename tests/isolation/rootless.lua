@@ -68,6 +68,6 @@ test("when the host forbids user namespaces the error names the switch", functio
 end)
 
 test("cleanup", function()
-  os.execute("rm -rf " .. home)
+  os.execute("rm -rf " .. home .. " /tmp/sbx-" .. uid)  -- its home, and the runtime dir sbx made for it
   if created then sh("userdel " .. user) end
 end)
