@@ -59,10 +59,14 @@ Status set_readonly(const std::string& path, bool recursive) {
   return set_attr(path, MOUNT_ATTR_RDONLY, recursive, "remount-ro " + path);
 }
 
+}  // namespace
+
 std::string parent_of(const std::string& p) {
   auto i = p.find_last_of('/');
   return i == 0 || i == std::string::npos ? "/" : p.substr(0, i);
 }
+
+namespace {
 
 // openat2 with RESOLVE_IN_ROOT: symlinks resolve as if `rootfd` were "/", so nothing can lead out.
 int open_in_root(int rootfd, const std::string& rel, uint64_t flags) {

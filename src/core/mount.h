@@ -23,5 +23,7 @@ Status switch_root(const std::string& stage);
 
 // mkdir -p, each component with `mode`.
 Status make_dirs(const std::string& path, unsigned mode = 0755);
+// "/a/b/c" -> "/a/b"; "/a" and "a" -> "/".
+std::string parent_of(const std::string& path);
 
 }  // namespace sbx::core

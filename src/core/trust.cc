@@ -18,17 +18,13 @@ std::string octal(unsigned mode) {
   return buf;
 }
 
-std::string parent(const std::string& path) {
-  auto slash = path.find_last_of('/');
-  return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
-}
 
 }  // namespace
 
 Result<Fd> trusted_dir(const std::string& path, unsigned mode, const std::string& what) {
   std::string step = what + " " + path;
   if (path.empty() || path[0] != '/') return user_error(step + ": not an absolute path");
-  if (auto s = make_dirs(parent(path), 0755); !s) return s.error().context(step);
+  if (auto s = make_dirs(parent_of(path), 0755); !s) return s.error().context(step);
   bool made = mkdir(path.c_str(), mode) == 0;
   if (!made && errno != EEXIST) return sys_error("create " + step);
   Fd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));

@@ -11,29 +11,13 @@
 #include <string>
 
 #include "core/mount.h"
+#include "temp_dir.h"
 #include "core/rootfs.h"
 
 using namespace sbx::core;
 namespace fs = std::filesystem;
 
 namespace {
-
-// mkdtemp under /tmp, removed (recursively) when the test ends.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/sbx-unit-XXXXXX";
-    char* p = mkdtemp(tmpl);
-    REQUIRE(p != nullptr);
-    path = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
 
 void write_bytes(const std::string& path, const void* data, size_t n) {
   std::ofstream f(path, std::ios::binary);

@@ -4,33 +4,18 @@
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "core/fault.h"
 #include "core/trust.h"
+#include "temp_dir.h"
 
 using namespace sbx::core;
-namespace fs = std::filesystem;
 
-namespace {
-struct Scratch {
-  std::string path;
-  Scratch() {
-    char tmpl[] = "/tmp/sbx-unit-trust-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-}  // namespace
 
 TEST_CASE("trusted_dir creates a private directory and accepts it again") {
-  Scratch t;
+  TempDir t;
   std::string d = t.path + "/a/b";
   REQUIRE(trusted_dir(d, 0700, "state directory"));
   struct stat st;
@@ -40,7 +25,7 @@ TEST_CASE("trusted_dir creates a private directory and accepts it again") {
 }
 
 TEST_CASE("trusted_dir refuses a directory others may write, and a symlink, naming path and fix") {
-  Scratch t;
+  TempDir t;
   std::string d = t.path + "/open";
   REQUIRE(mkdir(d.c_str(), 0700) == 0);
   REQUIRE(chmod(d.c_str(), 0777) == 0);
@@ -57,7 +42,7 @@ TEST_CASE("trusted_dir refuses a directory others may write, and a symlink, nami
 }
 
 TEST_CASE("open_trusted_file: a regular file of ours that nobody else can write, never through a symlink") {
-  Scratch t;
+  TempDir t;
   std::string f = t.path + "/f";
   std::ofstream(f) << "x";
   REQUIRE(chmod(f.c_str(), 0600) == 0);
