@@ -8,7 +8,7 @@ local core = require "sbx.core"
 
 local M = {}
 
--- The built-in profiles ("default", "strict") live in the core (src/core/seccomp.cc); a plan
+-- The built-in profiles ("default", "strict") live in the core (src/core/security/seccomp.cc); a plan
 -- names them, sbx.seccomp.default() / strict() give them as data.
 
 local syscalls_cache

@@ -1,9 +1,9 @@
 // sbx.cgroup: cgroups as Lua objects. create/open return an sbx.Cgroup with the raw file
 // access (set/get), membership (add/procs), figures (stat/events) and control (freeze, thaw,
 // kill, remove).
-#include "core/cgroup.h"
+#include "core/cgroup/cgroup.h"
 
-#include "core/units.h"
+#include "core/base/units.h"
 #include "lua_util.h"
 #include "sandbox.h"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/dl.h"
+#include "core/base/dl.h"
 #include "lua_util.h"
 
 namespace sbx::bind {

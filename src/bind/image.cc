@@ -1,6 +1,6 @@
 // sbx.image (C half): the local image store, container upper directories, diff and commit.
-#include "core/image.h"
-#include "core/image_io.h"
+#include "core/image/image.h"
+#include "core/image/image_io.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/fd.h"
-#include "core/mount.h"
+#include "core/base/fd.h"
+#include "core/fs/mount.h"
 #include "lua_util.h"
 
 namespace sbx::bind {

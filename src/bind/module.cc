@@ -10,18 +10,18 @@
 
 #include <algorithm>
 
-#include "core/caps.h"
-#include "core/cgroup.h"
-#include "core/fault.h"
-#include "core/features.h"
-#include "core/gc.h"
-#include "core/idmap.h"
-#include "core/ns.h"
-#include "core/rootfs.h"
-#include "core/seccomp.h"
-#include "core/spawn.h"
-#include "core/supervise.h"
-#include "core/units.h"
+#include "core/security/caps.h"
+#include "core/cgroup/cgroup.h"
+#include "core/base/fault.h"
+#include "core/sandbox/features.h"
+#include "core/sandbox/gc.h"
+#include "core/sandbox/idmap.h"
+#include "core/sandbox/ns.h"
+#include "core/fs/rootfs.h"
+#include "core/security/seccomp.h"
+#include "core/sandbox/spawn.h"
+#include "core/sandbox/supervise.h"
+#include "core/base/units.h"
 #include "sandbox.h"
 #include "spec_lua.h"
 
@@ -114,7 +114,7 @@ int l_list_dir(lua_State* L) {
   return 1;
 }
 
-// gc() -> { "what was removed", ... } | nil, err: everything dead owners left (see core/gc.h)
+// gc() -> { "what was removed", ... } | nil, err: everything dead owners left (see core/sandbox/gc.h)
 int l_gc(lua_State* L) {
   auto r = core::collect_leftovers();
   if (!r) return push_failure(L, r.error());

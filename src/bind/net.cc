@@ -1,8 +1,8 @@
 // sbx.net (C half): netlink operations inside a process's network namespace.
-#include "core/bridge.h"
-#include "core/ipam.h"
-#include "core/net.h"
-#include "core/owner.h"
+#include "core/net/bridge.h"
+#include "core/net/ipam.h"
+#include "core/net/net.h"
+#include "core/sandbox/owner.h"
 
 #include <unistd.h>
 

@@ -13,9 +13,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/forward.h"
-#include "core/pty.h"
-#include "core/ns.h"
+#include "core/sandbox/forward.h"
+#include "core/sandbox/pty.h"
+#include "core/sandbox/ns.h"
 #include "spec_lua.h"
 
 namespace sbx::bind {

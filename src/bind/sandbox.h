@@ -2,7 +2,7 @@
 #pragma once
 #include <string>
 
-#include "core/spawn.h"
+#include "core/sandbox/spawn.h"
 #include "lua_util.h"
 
 namespace sbx::bind {

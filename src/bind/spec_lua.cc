@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "core/ns.h"
+#include "core/sandbox/ns.h"
 
 namespace sbx::bind {
 

@@ -1,7 +1,7 @@
 // core::Spec <-> Lua plan table. The plan table is the data box:spec() shows and the only
 // thing the core receives from Lua.
 #pragma once
-#include "core/spec.h"
+#include "core/sandbox/spec.h"
 #include "lua_util.h"
 
 namespace sbx::bind {

@@ -12,9 +12,9 @@
 
 #include <cstring>
 
-#include "core/idmap.h"
-#include "core/mount.h"
-#include "core/ns.h"
+#include "core/sandbox/idmap.h"
+#include "core/fs/mount.h"
+#include "core/sandbox/ns.h"
 #include "lua_util.h"
 #include "sandbox.h"
 #include "spec_lua.h"

@@ -12,9 +12,9 @@
 
 #include "bind/module.h"
 #include "bind/spec_lua.h"
-#include "core/forward.h"
-#include "core/init.h"
-#include "core/supervise.h"
+#include "core/sandbox/forward.h"
+#include "core/sandbox/pid1.h"
+#include "core/sandbox/supervise.h"
 
 namespace {
 int traceback(lua_State* L) {

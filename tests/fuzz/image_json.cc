@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/image.h"
-#include "core/image_io.h"
+#include "core/image/image.h"
+#include "core/image/image_io.h"
 #include "scratch.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

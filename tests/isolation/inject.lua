@@ -1,4 +1,4 @@
--- Fault injection (issue 11): every set-up step the core names (SBX_FAULT=STEP, see src/core/fault.h)
+-- Fault injection (issue 11): every set-up step the core names (SBX_FAULT=STEP, see src/core/base/fault.h)
 -- is made to fail in turn, in a start that reaches it. Each must end with 125 (the image commands:
 -- a non-zero status), an error that names the step, and the host exactly as before: cgroups, links,
 -- the nftables table, network state, leases, owner records, the store's scratch and sandboxes.

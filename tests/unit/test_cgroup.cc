@@ -1,7 +1,7 @@
 // The portable limits -> cgroup files mapping, against fake hosts (no cgroup is touched).
 #include <catch2/catch.hpp>
 
-#include "core/cgroup.h"
+#include "core/cgroup/cgroup.h"
 
 using namespace sbx::core;
 

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/cgroup.h"
+#include "core/cgroup/cgroup.h"
 
 using namespace sbx::core;
 namespace fs = std::filesystem;
@@ -109,8 +109,8 @@ TEST_CASE("stat and events on a v1 tree, one directory per controller", "[cgroup
   CHECK(none.error().message.find("freezer") != std::string::npos);
 }
 
-#include "core/layer.h"
-#include "core/overlay.h"
+#include "core/image/layer.h"
+#include "core/fs/overlay.h"
 
 TEST_CASE("overlay option values are escaped; entry paths are checked", "[image]") {
   CHECK(escape_overlay_path("/a:b,c\\d") == "/a\\:b\\,c\\\\d");

@@ -10,9 +10,9 @@
 #include <fstream>
 #include <string>
 
-#include "core/mount.h"
+#include "core/fs/mount.h"
 #include "temp_dir.h"
-#include "core/rootfs.h"
+#include "core/fs/rootfs.h"
 
 using namespace sbx::core;
 namespace fs = std::filesystem;

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "core/idmap.h"
+#include "core/sandbox/idmap.h"
 
 using namespace sbx::core;
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/ns.h"
+#include "core/sandbox/ns.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080

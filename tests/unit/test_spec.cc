@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "core/ns.h"
-#include "core/spec.h"
+#include "core/sandbox/ns.h"
+#include "core/sandbox/spec.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <string>
 
-#include "core/fault.h"
-#include "core/trust.h"
+#include "core/base/fault.h"
+#include "core/base/trust.h"
 #include "temp_dir.h"
 
 using namespace sbx::core;

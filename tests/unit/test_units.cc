@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/units.h"
+#include "core/base/units.h"
 
 using namespace sbx::core;
 

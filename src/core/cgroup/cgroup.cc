@@ -1,0 +1,524 @@
+#include "core/cgroup/cgroup.h"
+
+#include "core/sandbox/ns.h"
+#include "core/base/fault.h"
+#include "core/sandbox/owner.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "core/base/fd.h"
+
+namespace sbx::core {
+
+namespace {
+
+const char* const kV1Controllers[] = {"memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer", "devices"};
+
+Result<std::string> read_text(const std::string& path) {
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.ok()) return sys_error("read " + path);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd.get(), buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  if (n < 0) return sys_error("read " + path);
+  return out;
+}
+
+Status write_text(const std::string& path, const std::string& value) {
+  Fd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.ok()) return sys_error("write " + value + " to " + path);
+  if (write(fd.get(), value.data(), value.size()) < 0) return sys_error("write " + value + " to " + path);
+  return {};
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// "key value" lines (memory.events, cpu.stat, memory.oom_control): the value of `key`, or 0.
+uint64_t keyed(const std::string& text, const std::string& key) {
+  std::istringstream in(text);
+  std::string k;
+  uint64_t v;
+  while (in >> k >> v)
+    if (k == key) return v;
+  return 0;
+}
+
+uint64_t number(const Result<std::string>& r) {
+  if (!r) return 0;
+  return std::strtoull(r->c_str(), nullptr, 10);
+}
+
+// The controller a file belongs to: "memory.max" -> memory, "cpuacct.usage" -> cpuacct.
+std::string controller_of(const std::string& file) {
+  std::string c = file.substr(0, file.find('.'));
+  if (c == "io") return "io";
+  return c;
+}
+
+void nap_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+}  // namespace
+
+bool CgroupHost::on_v2(const std::string& controller) const {
+  if (v2_root.empty()) return false;
+  std::string c = controller == "cpuacct" ? "cpu" : controller == "blkio" ? "io" : controller;
+  if (c == "freezer") return layout == "2";
+  return std::find(v2_controllers.begin(), v2_controllers.end(), c) != v2_controllers.end();
+}
+
+bool CgroupHost::has(const std::string& controller) const {
+  return on_v2(controller) || v1.count(controller == "io" ? "blkio" : controller);
+}
+
+CgroupHost detect_cgroups() {
+  CgroupHost h;
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::vector<std::string> w;
+    std::string t;
+    while (f >> t) w.push_back(t);
+    auto sep = std::find(w.begin(), w.end(), "-");
+    if (sep == w.end() || sep + 3 >= w.end() + 1 || w.size() < 5) continue;
+    const std::string& mnt = w[4];
+    const std::string& type = *(sep + 1);
+    if (type == "cgroup2" && h.v2_root.empty()) {
+      h.v2_root = mnt;
+    } else if (type == "cgroup" && sep + 3 < w.end()) {
+      std::string opts = "," + *(sep + 3) + ",";
+      for (const char* c : kV1Controllers)
+        if (opts.find(std::string(",") + c + ",") != std::string::npos && !h.v1.count(c)) h.v1[c] = mnt;
+    }
+  }
+  if (!h.v2_root.empty()) {
+    auto text = read_text(h.v2_root + "/cgroup.controllers");
+    if (text) {
+      std::istringstream c(*text);
+      std::string w;
+      while (c >> w) h.v2_controllers.push_back(w);
+    }
+  }
+  h.layout = h.v1.empty() ? "2" : (h.v2_root.empty() ? "1" : "hybrid");
+  // On a hybrid host the unified tree only helps for controllers v1 does not mount.
+  return h;
+}
+
+uint64_t weight_to_shares(uint64_t weight) {
+  weight = std::clamp<uint64_t>(weight, 1, 10000);
+  return 2 + ((weight - 1) * 262142) / 9999;
+}
+
+const std::vector<std::string>& default_device_rules() {
+  static const std::vector<std::string> rules = {"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+                                                 "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm"};
+  return rules;
+}
+
+Result<std::vector<LimitFile>> limit_files(const CgroupHost& host, const Limits& l) {
+  std::vector<LimitFile> out;
+  auto need = [&](const char* limit, const char* controller) -> Status {
+    if (host.has(controller)) return {};
+    return {EOPNOTSUPP, std::string("limit ") + limit + ": the " + controller +
+                            " controller is not available on this host (cgroup layout " + host.layout + ")"};
+  };
+  auto put = [&](const std::string& controller, const std::string& file, const std::string& value) {
+    out.push_back({host.on_v2(controller) ? "" : controller, file, value});
+  };
+  if (l.memory) {
+    if (auto s = need("memory", "memory"); !s) return s.error();
+    put("memory", host.on_v2("memory") ? "memory.max" : "memory.limit_in_bytes", std::to_string(*l.memory));
+  }
+  if (l.memory_swap) {
+    if (auto s = need("memory_swap", "memory"); !s) return s.error();
+    if (!l.memory) return user_error("limit memory_swap: needs memory too (it is memory + swap, as docker's --memory-swap)");
+    if (*l.memory_swap < *l.memory) return user_error("limit memory_swap: smaller than memory");
+    if (host.on_v2("memory"))
+      put("memory", "memory.swap.max", std::to_string(*l.memory_swap - *l.memory));
+    else
+      put("memory", "memory.memsw.limit_in_bytes", std::to_string(*l.memory_swap));
+  }
+  if (l.cpu) {
+    if (auto s = need("cpu", "cpu"); !s) return s.error();
+    if (*l.cpu <= 0) return user_error("limit cpu: must be more than 0 cores");
+    const uint64_t period = 100000;
+    uint64_t quota = static_cast<uint64_t>(std::llround(*l.cpu * period));
+    if (quota < 1000) return user_error("limit cpu: less than 0.01 of a core");
+    if (host.on_v2("cpu")) {
+      put("cpu", "cpu.max", std::to_string(quota) + " " + std::to_string(period));
+    } else {
+      put("cpu", "cpu.cfs_period_us", std::to_string(period));
+      put("cpu", "cpu.cfs_quota_us", std::to_string(quota));
+    }
+  }
+  if (l.cpu_weight) {
+    if (auto s = need("cpu_weight", "cpu"); !s) return s.error();
+    if (*l.cpu_weight < 1 || *l.cpu_weight > 10000) return user_error("limit cpu_weight: expected 1..10000");
+    if (host.on_v2("cpu"))
+      put("cpu", "cpu.weight", std::to_string(*l.cpu_weight));
+    else
+      put("cpu", "cpu.shares", std::to_string(weight_to_shares(*l.cpu_weight)));
+  }
+  if (l.cpuset) {
+    if (auto s = need("cpuset", "cpuset"); !s) return s.error();
+    if (l.cpuset->empty() || l.cpuset->find_first_not_of("0123456789,-") != std::string::npos)
+      return user_error("limit cpuset: '" + *l.cpuset + "' is not a cpu list like 0-1 or 0,2");
+    put("cpuset", "cpuset.cpus", *l.cpuset);
+  }
+  if (l.pids) {
+    if (auto s = need("pids", "pids"); !s) return s.error();
+    put("pids", "pids.max", std::to_string(*l.pids));
+  }
+  for (const auto& io : l.io) {
+    if (auto s = need("io", "blkio"); !s) return s.error();
+    if (io.device.find(':') == std::string::npos)
+      return user_error("limit io: device '" + io.device + "' is not MAJOR:MINOR");
+    if (host.on_v2("io")) {
+      std::string v = io.device;
+      if (io.rbps) v += " rbps=" + std::to_string(io.rbps);
+      if (io.wbps) v += " wbps=" + std::to_string(io.wbps);
+      if (io.riops) v += " riops=" + std::to_string(io.riops);
+      if (io.wiops) v += " wiops=" + std::to_string(io.wiops);
+      put("io", "io.max", v);
+    } else {
+      if (io.rbps) put("blkio", "blkio.throttle.read_bps_device", io.device + " " + std::to_string(io.rbps));
+      if (io.wbps) put("blkio", "blkio.throttle.write_bps_device", io.device + " " + std::to_string(io.wbps));
+      if (io.riops) put("blkio", "blkio.throttle.read_iops_device", io.device + " " + std::to_string(io.riops));
+      if (io.wiops) put("blkio", "blkio.throttle.write_iops_device", io.device + " " + std::to_string(io.wiops));
+    }
+  }
+  if (l.devices) {
+    if (host.layout == "2")
+      return Error{EOPNOTSUPP, "limit devices: on cgroup v2 device access is an eBPF program, which sbx does not load yet"};
+    if (auto s = need("devices", "devices"); !s) return s.error();
+    for (const auto& r : *l.devices) {
+      // "TYPE MAJ:MIN ACCESS": c/b/a, numbers or *, some of rwm
+      char type = r.empty() ? 0 : r[0];
+      if ((type != 'c' && type != 'b' && type != 'a') || r.find_first_not_of("abc0123456789:* rwm") != std::string::npos)
+        return user_error("limit devices: rule '" + r + "' is not like 'c 1:3 rwm'");
+    }
+    put("devices", "devices.deny", "a");
+    for (const auto& r : *l.devices) put("devices", "devices.allow", r);
+  }
+  return out;
+}
+
+std::string Cgroup::dir(const std::string& controller) const {
+  std::string c = controller;
+  if (!c.empty() && host_.on_v2(c)) c = "";
+  if (c == "io") c = "blkio";
+  auto it = dirs_.find(c);
+  if (it != dirs_.end()) return it->second;
+  return dirs_.empty() ? "" : dirs_.begin()->second;
+}
+
+std::vector<std::string> Cgroup::dirs() const {
+  std::vector<std::string> out;
+  for (const auto& [c, d] : dirs_) out.push_back(d);
+  return out;
+}
+
+std::string Cgroup::file_path(const std::string& file) const {
+  std::string c = controller_of(file);
+  if (c == "cgroup") return dir("") + "/" + file;
+  if (host_.on_v2(c) || dirs_.count("")) return dirs_.count("") ? dirs_.at("") + "/" + file : "";
+  auto it = dirs_.find(c == "io" ? "blkio" : c);
+  return it == dirs_.end() ? "" : it->second + "/" + file;
+}
+
+Status Cgroup::set(const std::string& file, const std::string& value) const {
+  if (file.find('/') != std::string::npos) return user_error("cgroup set: '" + file + "' is not a file name");
+  std::string p = file_path(file);
+  if (p.empty()) return {ENOENT, "cgroup " + rel_ + ": no hierarchy has the " + controller_of(file) + " controller for " + file};
+  return write_text(p, value);
+}
+
+Result<std::string> Cgroup::get(const std::string& file) const {
+  if (file.find('/') != std::string::npos) return user_error("cgroup get: '" + file + "' is not a file name");
+  std::string p = file_path(file);
+  if (p.empty()) return Error{ENOENT, "cgroup " + rel_ + ": no hierarchy has the " + controller_of(file) + " controller for " + file};
+  auto r = read_text(p);
+  if (!r) return r.error();
+  return trim(*r);
+}
+
+Status Cgroup::add(pid_t pid) const {
+  for (const auto& [c, d] : dirs_)
+    if (auto s = write_text(d + "/cgroup.procs", std::to_string(pid)); !s)
+      return s.error().context("add pid " + std::to_string(pid) + " to cgroup " + rel_);
+  return {};
+}
+
+Result<std::vector<pid_t>> Cgroup::procs() const {
+  std::set<pid_t> all;
+  for (const auto& [c, d] : dirs_) {
+    auto text = read_text(d + "/cgroup.procs");
+    if (!text) return text.error();
+    std::istringstream in(*text);
+    pid_t p;
+    while (in >> p) all.insert(p);
+  }
+  return std::vector<pid_t>(all.begin(), all.end());
+}
+
+Result<CgroupStat> Cgroup::stat() const {
+  CgroupStat s;
+  if (host_.on_v2("memory")) {
+    s.memory_current = number(get("memory.current"));
+    s.memory_peak = number(get("memory.peak"));
+    s.oom_kills = keyed(get("memory.events").ok() ? *get("memory.events") : "", "oom_kill");
+  } else if (dirs_.count("memory")) {
+    s.memory_current = number(get("memory.usage_in_bytes"));
+    s.memory_peak = number(get("memory.max_usage_in_bytes"));
+    auto oc = get("memory.oom_control");
+    s.oom_kills = oc ? keyed(*oc, "oom_kill") : 0;
+  }
+  if (host_.on_v2("cpu")) {
+    auto cs = get("cpu.stat");
+    s.cpu_usage_usec = cs ? keyed(*cs, "usage_usec") : 0;
+  } else if (dirs_.count("cpuacct")) {
+    s.cpu_usage_usec = number(get("cpuacct.usage")) / 1000;
+  }
+  if (host_.has("pids")) s.pids_current = number(get("pids.current"));
+  if (host_.on_v2("io")) {
+    auto io = get("io.stat");
+    if (io) {
+      std::istringstream in(*io);
+      std::string tok;
+      while (in >> tok) {
+        if (tok.rfind("rbytes=", 0) == 0) s.io_read_bytes += std::strtoull(tok.c_str() + 7, nullptr, 10);
+        if (tok.rfind("wbytes=", 0) == 0) s.io_write_bytes += std::strtoull(tok.c_str() + 7, nullptr, 10);
+      }
+    }
+  } else if (dirs_.count("blkio")) {
+    auto io = get("blkio.throttle.io_service_bytes");
+    if (io) {
+      std::istringstream in(*io);
+      std::string line;
+      while (std::getline(in, line)) {
+        std::istringstream l(line);
+        std::string dev, op;
+        uint64_t v = 0;
+        if (!(l >> dev >> op >> v)) continue;
+        if (op == "Read") s.io_read_bytes += v;
+        if (op == "Write") s.io_write_bytes += v;
+      }
+    }
+  }
+  return s;
+}
+
+Result<CgroupEvents> Cgroup::events() const {
+  CgroupEvents e;
+  if (host_.on_v2("memory")) {
+    auto m = get("memory.events");
+    if (m) {
+      e.oom = keyed(*m, "oom");
+      e.oom_kill = keyed(*m, "oom_kill");
+    }
+  } else if (dirs_.count("memory")) {
+    auto m = get("memory.oom_control");
+    if (m) e.oom = e.oom_kill = keyed(*m, "oom_kill");  // v1 counts kills only
+  }
+  if (host_.has("pids")) {
+    auto p = get("pids.events");
+    if (p) e.pids_max = keyed(*p, "max");
+  }
+  return e;
+}
+
+Status Cgroup::freeze() const {
+  bool v2 = host_.layout == "2";
+  if (!v2 && !dirs_.count("freezer")) return {EOPNOTSUPP, "freeze cgroup " + rel_ + ": no freezer controller"};
+  if (auto s = v2 ? set("cgroup.freeze", "1") : set("freezer.state", "FROZEN"); !s) return s;
+  for (int i = 0; i < 400; ++i) {  // up to 2 s for every task to stop
+    auto st = v2 ? get("cgroup.events") : get("freezer.state");
+    if (st && (v2 ? keyed(*st, "frozen") == 1 : *st == "FROZEN")) return {};
+    nap_ms(5);
+  }
+  return {ETIMEDOUT, "freeze cgroup " + rel_ + ": tasks did not stop within 2 s"};
+}
+
+Status Cgroup::thaw() const {
+  bool v2 = host_.layout == "2";
+  if (!v2 && !dirs_.count("freezer")) return {EOPNOTSUPP, "thaw cgroup " + rel_ + ": no freezer controller"};
+  return v2 ? set("cgroup.freeze", "0") : set("freezer.state", "THAWED");
+}
+
+Status Cgroup::kill() const {
+  if (dirs_.count("") && access((dirs_.at("") + "/cgroup.kill").c_str(), F_OK) == 0) {
+    if (auto s = set("cgroup.kill", "1"); !s) return s;
+  } else {
+    // Frozen tasks cannot fork: freeze, SIGKILL everyone, thaw so the kills land; repeat
+    // until nothing is left (a fork that raced the freeze is caught by the next round).
+    for (int round = 0; round < 50; ++round) {
+      auto ps = procs();
+      if (!ps) return ps.error();
+      if (ps->empty()) break;
+      bool frozen = freeze().ok();
+      for (pid_t p : *ps) ::kill(p, SIGKILL);
+      if (frozen) (void)thaw();
+      nap_ms(2);
+    }
+  }
+  for (int i = 0; i < 500; ++i) {  // up to 5 s for the kernel to finish the exits
+    auto ps = procs();
+    if (!ps) return ps.error();
+    if (ps->empty()) return {};
+    nap_ms(10);
+  }
+  return {EBUSY, "kill cgroup " + rel_ + ": processes are still there after 5 s"};
+}
+
+Status Cgroup::remove() {
+  if (!owned_ || dirs_.empty()) return {};
+  if (owner_ != getpid()) return {};  // a forked copy never removes its parent's group
+  Status killed = kill();
+  Status result = killed;
+  for (const auto& [c, d] : dirs_) {
+    int tries = 0;
+    while (rmdir(d.c_str()) != 0 && errno == EBUSY && ++tries < 200) nap_ms(5);
+    if (access(d.c_str(), F_OK) == 0 && result) result = sys_error("remove cgroup " + d);
+  }
+  dirs_.clear();
+  owned_ = false;
+  return result;
+}
+
+Result<Cgroup> Cgroup::create(const CgroupHost& host, const std::string& parent, const std::string& name,
+                              const Limits& limits) {
+  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+    return user_error("cgroup name '" + name + "': expected one path component");
+  if (parent.find("..") != std::string::npos) return user_error("cgroup parent '" + parent + "': contains '..'");
+  auto files = limit_files(host, limits);
+  if (!files) return files.error();
+  Cgroup cg;
+  cg.host_ = host;
+  cg.rel_ = (parent.empty() || parent == "/" ? "" : (parent[0] == '/' ? parent : "/" + parent)) + "/" + name;
+  cg.owned_ = true;
+  cg.owner_ = getpid();
+  std::set<std::string> mounts;
+  if (host.layout == "2") {
+    cg.dirs_[""] = host.v2_root + cg.rel_;
+  } else {
+    for (const auto& [c, m] : host.v1)
+      if (mounts.insert(m).second) cg.dirs_[c] = m + cg.rel_;
+  }
+  std::vector<std::string> made;
+  auto undo = [&](const Error& e) -> Result<Cgroup> {
+    for (auto it = made.rbegin(); it != made.rend(); ++it) rmdir(it->c_str());
+    cg.dirs_.clear();
+    cg.owned_ = false;
+    return e;
+  };
+  for (const auto& [c, d] : cg.dirs_) {
+    if (int e = fault("cgroup.mkdir")) return undo(fault_error("cgroup.mkdir", "create cgroup " + d, e));
+    if (mkdir(d.c_str(), 0755) != 0) return undo(sys_error("create cgroup " + d));
+    made.push_back(d);
+    if (c == "cpuset") {  // v1: a cpuset group takes no task until cpus and mems are set
+      std::string up = d.substr(0, d.rfind('/'));
+      for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
+        auto v = read_text(up + "/" + f);
+        if (v && !trim(*v).empty())
+          if (auto s = write_text(d + "/" + f, trim(*v)); !s) return undo(s.error());
+      }
+    }
+  }
+  if (host.layout == "2") {
+    // Enable the controllers the limits need in the parent's subtree_control.
+    std::set<std::string> want;
+    for (const auto& f : *files) want.insert(controller_of(f.file));
+    std::string up = cg.dirs_[""].substr(0, cg.dirs_[""].rfind('/'));
+    for (const auto& c : want) {
+      auto have = read_text(up + "/cgroup.subtree_control");
+      if (have && (" " + *have).find(" " + c) != std::string::npos) continue;
+      if (auto s = write_text(up + "/cgroup.subtree_control", "+" + c); !s)
+        return undo(s.error().context("enable the " + c + " controller for " + cg.rel_));
+    }
+  }
+  for (const auto& f : *files) {
+    std::string d = f.controller.empty() ? cg.dirs_[""] : cg.dirs_[f.controller];
+    if (d.empty()) d = cg.dir(f.controller);
+    if (int e = fault("cgroup.limit")) return undo(fault_error("cgroup.limit", "limit " + d + "/" + f.file, e));
+    if (auto s = write_text(d + "/" + f.file, f.value); !s) return undo(s.error().context("limit"));
+  }
+  return cg;
+}
+
+Result<Cgroup> Cgroup::open(const CgroupHost& host, const std::string& path) {
+  Cgroup cg;
+  cg.host_ = host;
+  struct statfs sf;
+  if (path.rfind("/sys/fs/cgroup", 0) == 0) {
+    if (statfs(path.c_str(), &sf) != 0) return sys_error("open cgroup " + path);
+    bool v2 = sf.f_type == CGROUP2_SUPER_MAGIC;
+    for (const auto& [c, m] : host.v1)
+      if (path.rfind(m + "/", 0) == 0 || path == m) {
+        cg.dirs_[c] = path;
+        cg.rel_ = path.substr(m.size());
+      }
+    if (v2 && host.v2_root.size() && path.rfind(host.v2_root, 0) == 0) {
+      cg.dirs_[""] = path;
+      cg.rel_ = path.substr(host.v2_root.size());
+    }
+    if (cg.dirs_.empty()) return Error{ENOENT, "open cgroup " + path + ": not inside a cgroup hierarchy"};
+    return cg;
+  }
+  cg.rel_ = path.empty() || path[0] != '/' ? "/" + path : path;
+  if (host.layout == "2") {
+    cg.dirs_[""] = host.v2_root + cg.rel_;
+  } else {
+    for (const auto& [c, m] : host.v1)
+      if (access((m + cg.rel_).c_str(), F_OK) == 0) cg.dirs_[c] = m + cg.rel_;
+  }
+  if (cg.dirs_.empty() || access(cg.dir().c_str(), F_OK) != 0)
+    return Error{ENOENT, "open cgroup " + cg.rel_ + ": no such group in any hierarchy"};
+  return cg;
+}
+
+std::vector<std::string> collect_stale_cgroups(const CgroupHost& host) {
+  std::vector<std::string> removed;
+  std::set<std::string> roots;
+  if (host.layout == "2") roots.insert(host.v2_root);
+  for (const auto& [c, m] : host.v1) roots.insert(m);
+  std::set<std::string> names;
+  for (const auto& r : roots) {
+    DIR* d = opendir(r.c_str());
+    if (!d) continue;
+    while (auto* e = readdir(d)) {
+      int pid = 0, n = 0;
+      char tail;
+      if (std::sscanf(e->d_name, "sbx-%d-%d%c", &pid, &n, &tail) == 2 && pid > 0 && !owner_alive(pid))
+        names.insert(e->d_name);
+    }
+    closedir(d);
+  }
+  for (const auto& name : names) {
+    auto cg = Cgroup::open(host, "/" + name);
+    if (!cg) continue;
+    cg->owned_ = true;
+    cg->owner_ = getpid();
+    if (cg->remove()) removed.push_back("/" + name);
+  }
+  return removed;
+}
+
+}  // namespace sbx::core

@@ -1,0 +1,128 @@
+// cgroups as sbx sees them: a directory per group (one per hierarchy on v1), limits are files,
+// membership is cgroup.procs. One Cgroup type works on v2 (unified), v1 and hybrid hosts.
+#pragma once
+#include <sys/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/base/result.h"
+
+namespace sbx::core {
+
+// The host's cgroup layout. `v2_root` is the unified mount (or empty); `v1` maps a controller
+// name (memory, cpu, cpuacct, cpuset, pids, blkio, freezer, devices) to its mount point. A
+// controller is used from v2 when the unified root offers it, else from v1.
+struct CgroupHost {
+  std::string layout;  // "2", "1" or "hybrid"
+  std::string v2_root;
+  std::vector<std::string> v2_controllers;
+  std::map<std::string, std::string> v1;
+
+  bool on_v2(const std::string& controller) const;
+  bool has(const std::string& controller) const;
+};
+
+// Reads /proc/self/mountinfo (statfs magic decides v1/v2). `base` is only for messages.
+CgroupHost detect_cgroups();
+
+struct IoLimit {
+  std::string device;  // "MAJ:MIN"
+  uint64_t rbps = 0, wbps = 0, riops = 0, wiops = 0;  // 0 = no limit
+};
+
+// Portable limits (docker's meaning). Each maps to a file on v1 and on v2.
+struct Limits {
+  std::optional<uint64_t> memory;       // bytes
+  std::optional<uint64_t> memory_swap;  // bytes of memory + swap together (docker --memory-swap)
+  std::optional<double> cpu;            // cores: 0.5 = half of one core
+  std::optional<uint64_t> cpu_weight;   // 1..10000 (v2 scale; cpu.shares on v1)
+  std::optional<std::string> cpuset;    // "0-1"
+  std::optional<uint64_t> pids;
+  std::vector<IoLimit> io;
+  // Device access allowlist ("c 1:3 rwm", ...); everything else is denied. v1 devices controller.
+  std::optional<std::vector<std::string>> devices;
+  bool empty() const {
+    return !memory && !memory_swap && !cpu && !cpu_weight && !cpuset && !pids && io.empty() && !devices;
+  }
+};
+
+struct LimitFile {
+  std::string controller;  // which hierarchy (v1) or "" for the v2 group
+  std::string file;        // "memory.max", "cpu.cfs_quota_us", ...
+  std::string value;
+};
+
+// The files and values that enforce `limits` on this host, in the order to write them. An error
+// names the controller the host lacks ("limit cpu: the cpu controller is not available ...").
+Result<std::vector<LimitFile>> limit_files(const CgroupHost& host, const Limits& limits);
+
+// The devices a container normally needs: null zero full random urandom tty console ptmx, pts.
+const std::vector<std::string>& default_device_rules();
+
+// cpu.weight (v2, 1..10000) -> cpu.shares (v1, 2..262144), the OCI runtimes' conversion.
+uint64_t weight_to_shares(uint64_t weight);
+
+struct CgroupStat {
+  uint64_t memory_current = 0, memory_peak = 0;
+  uint64_t cpu_usage_usec = 0;
+  uint64_t pids_current = 0;
+  uint64_t io_read_bytes = 0, io_write_bytes = 0;
+  uint64_t oom_kills = 0;
+};
+
+struct CgroupEvents {
+  uint64_t oom = 0, oom_kill = 0, pids_max = 0;
+};
+
+class Cgroup {
+ public:
+  // Creates `name` under `parent` (relative to each hierarchy's root; "" = the root) in every
+  // hierarchy sbx uses, and writes `limits`. Fails, removing what it made, when a limit cannot
+  // be enforced.
+  static Result<Cgroup> create(const CgroupHost& host, const std::string& parent, const std::string& name,
+                               const Limits& limits);
+  // An existing group by path: "/sys/fs/cgroup/..." (one directory) or a path relative to the
+  // hierarchy roots ("/machine.slice/x"), found in every hierarchy that has it. Never removed.
+  static Result<Cgroup> open(const CgroupHost& host, const std::string& path);
+
+  Cgroup() = default;
+  Cgroup(Cgroup&&) noexcept = default;
+  Cgroup& operator=(Cgroup&&) noexcept = default;
+
+  const std::string& path() const { return rel_; }  // relative to the hierarchy roots
+  // The directory for a controller ("" = the v2 group, or any v1 one).
+  std::string dir(const std::string& controller = "") const;
+  std::vector<std::string> dirs() const;
+
+  Status set(const std::string& file, const std::string& value) const;
+  Result<std::string> get(const std::string& file) const;
+  Status add(pid_t pid) const;
+  Result<std::vector<pid_t>> procs() const;
+  Result<CgroupStat> stat() const;
+  Result<CgroupEvents> events() const;
+  Status freeze() const;
+  Status thaw() const;
+  // Kills every process in the group, forks included (cgroup.kill, or freeze-kill-thaw rounds).
+  Status kill() const;
+  // Kills what is left and removes the directories (only groups this process created).
+  Status remove();
+  bool owned() const { return owned_; }
+
+ private:
+  friend std::vector<std::string> collect_stale_cgroups(const CgroupHost& host);
+  std::string file_path(const std::string& file) const;
+  CgroupHost host_;
+  std::string rel_;
+  std::map<std::string, std::string> dirs_;  // controller ("" for v2) -> directory
+  bool owned_ = false;
+  pid_t owner_ = -1;
+};
+
+// Groups sbx made whose supervisor is gone ("sbx-PID-N" with PID dead): killed and removed.
+// Returns the paths removed.
+std::vector<std::string> collect_stale_cgroups(const CgroupHost& host);
+
+}  // namespace sbx::core

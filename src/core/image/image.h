@@ -1,0 +1,99 @@
+// The local image store: content-addressed layers unpacked once under <state>/layers/<hex>,
+// image manifests under <state>/images/<id>.json (layers bottom first, config, tags).
+#pragma once
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/image/layer.h"
+#include "core/base/fd.h"
+#include "core/base/result.h"
+
+namespace sbx::core {
+
+struct ImageConfig {
+  std::vector<std::string> env, cmd, entrypoint;
+  std::string workdir, user;
+};
+
+struct Image {
+  std::string id;                   // "sha256:<hex>" of the manifest (layers + config)
+  std::vector<std::string> layers;  // diff ids, bottom first
+  ImageConfig config;
+  std::vector<std::string> tags;    // "name:tag"
+  std::string created;              // RFC 3339
+};
+
+// The state directory: $SBX_STATE, else /var/lib/sbx for root, else ~/.local/share/sbx.
+std::string default_state_dir();
+// Overrides the state directory for this process ("" restores the default).
+void set_state_dir(const std::string& dir);
+
+class ImageStore {
+ public:
+  explicit ImageStore(std::string root = default_state_dir());
+  const std::string& root() const { return root_; }
+  // Owner shift of layers on disk (root runs sandboxes with 0 inside = kRootMapBase outside).
+  uint32_t id_shift() const;
+
+  Status init() const;
+  std::string layer_dir(const std::string& diff_id) const;
+  bool has_layer(const std::string& diff_id) const;
+  // A layer from a tar stream (any compression); kept once per diff id.
+  Result<LayerInfo> add_layer(int fd, const std::string& what) const;
+  // A layer from a directory tree (an overlay upper: whiteouts translated), `exclude` left out.
+  Result<LayerInfo> add_layer_from_dir(const std::string& dir, const std::set<std::string>& exclude) const;
+
+  // Records an image; `tag` (optional) moves to it from any other image.
+  Result<Image> put(const std::vector<std::string>& layers, const ImageConfig& config, const std::string& tag) const;
+  // By "name:tag" ("name" means "name:latest") or by id / unique id prefix.
+  Result<Image> get(const std::string& ref) const;
+  std::vector<Image> list() const;
+  Status tag(const std::string& ref, const std::string& tag) const;
+  // Untags `ref`; the image itself goes when it has no tag left (or when `ref` is its id).
+  Status remove(const std::string& ref) const;
+  // Deletes untagged images (not those a named container uses), then layers no image or
+  // container uses; returns the layers' diff ids.
+  Result<std::vector<std::string>> prune() const;
+  // Container directories and scratch files of sbx processes that are gone (killed): removed.
+  std::vector<std::string> collect_stale() const;
+
+  // Named entries (`run -d --name`, named containers) are claimed atomically: a draft directory
+  // <store>/<kind>/.new-<pid>-<n> (0700) is filled while its creator holds a lock on it, then
+  // published under its name with one rename that never replaces (EEXIST: the name is in use).
+  // The lock passes to whoever keeps the returned fd open (the supervisor of a detached sandbox).
+  struct Draft {
+    std::string path;
+    Fd lock;
+  };
+  Result<Draft> draft_dir(const std::string& kind) const;
+  static Status publish_dir(const std::string& draft, const std::string& dest);
+
+ private:
+  Status save(const Image& img) const;
+  std::string root_;
+};
+
+// True while a process holds the lock of directory `path` (its creator, or the process that the
+// lock was passed to); false for a directory nobody holds, or one that is gone.
+bool dir_in_use(const std::string& path);
+
+// "busybox" -> "busybox:latest"; error for empty or bad characters.
+Result<std::string> normalize_tag(const std::string& tag);
+
+}  // namespace sbx::core
+
+namespace sbx::core {
+
+// What a container's upper layer changed against its lower layers (top first): 'A' added,
+// 'M' modified, 'D' deleted (a whiteout); paths without a leading '/'. Sorted by path.
+struct Change {
+  char kind;
+  std::string path;
+};
+std::vector<Change> upper_changes(const std::string& upper, const std::vector<std::string>& lowers);
+
+// The files of the init layer: in the container, never in a commit.
+const std::set<std::string>& init_layer_paths();
+
+}  // namespace sbx::core

@@ -1,0 +1,43 @@
+// Network links, addresses and routes over netlink (Debian's libnl-route-3, loaded on first use),
+// each call run inside the network namespace of a process: sbx never touches the host's links
+// unless asked for pid 0.
+#pragma once
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "core/base/result.h"
+
+namespace sbx::core {
+
+struct LinkInfo {
+  std::string name;
+  int index = 0;
+  bool up = false;
+  unsigned mtu = 0;
+};
+
+// All of these act in the network namespace of `pid` (0: the caller's own).
+Result<std::vector<LinkInfo>> net_links(pid_t pid);
+Status net_set_up(pid_t pid, const std::string& ifname, bool up);
+Status net_set_mtu(pid_t pid, const std::string& ifname, unsigned mtu);
+// A veth pair: `name` in pid's namespace, `peer` moved to peer_pid's (0: stays with `name`).
+Status net_add_veth(pid_t pid, const std::string& name, const std::string& peer, pid_t peer_pid);
+Status net_delete_link(pid_t pid, const std::string& ifname);
+// A bridge device, and a link attached to one (both in pid's namespace).
+Status net_add_bridge(pid_t pid, const std::string& name);
+Status net_attach(pid_t pid, const std::string& ifname, const std::string& bridge);
+// "10.0.0.1/24" or "fd00::1/64".
+Status net_add_address(pid_t pid, const std::string& ifname, const std::string& cidr);
+// dst: "default" or a prefix; via: a gateway address ("" for on-link through ifname).
+Status net_add_route(pid_t pid, const std::string& dst, const std::string& via, const std::string& ifname);
+
+// Named network namespaces as iproute2 keeps them: an nsfs bind mount on /run/netns/NAME, so
+// `ip netns list` and `ip netns exec NAME` see them. Only files under /run/netns are mounted on.
+extern const char* const kNetnsDir;  // "/run/netns"
+Result<std::string> netns_create(const std::string& name);  // -> its path
+Status netns_delete(const std::string& name);
+Result<std::vector<std::string>> netns_list();
+
+}  // namespace sbx::core

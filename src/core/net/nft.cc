@@ -1,0 +1,66 @@
+#include "core/net/nft.h"
+
+#include <nftables/libnftables.h>
+
+#include "core/base/dl.h"
+
+namespace sbx::core {
+
+namespace {
+
+#define SBX_NFT_FUNCTIONS(X)                                                                       \
+  X(nft_ctx_new) X(nft_ctx_free) X(nft_ctx_buffer_output) X(nft_ctx_buffer_error)                 \
+  X(nft_ctx_get_output_buffer) X(nft_ctx_get_error_buffer) X(nft_run_cmd_from_buffer)             \
+  X(nft_ctx_output_set_flags)
+
+struct NftApi {
+  SBX_NFT_FUNCTIONS(SBX_DL_DECLARE)
+};
+
+Result<const NftApi*> nft_api() {
+  static NftApi api;
+  static std::string error;
+  static bool tried = false;
+  if (!tried) {
+    tried = true;
+    if (void* lib = dl_open("libnftables.so.1", RTLD_NOW | RTLD_LOCAL, "libnftables", "libnftables1", error)) {
+#define SBX_LOAD(name) dl_sym(lib, api.name, #name, "libnftables", error);
+      SBX_NFT_FUNCTIONS(SBX_LOAD)
+#undef SBX_LOAD
+    }
+  }
+  if (!error.empty()) return Error{ENOSYS, error};
+  return &api;
+}
+
+std::string first_line(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  auto nl = s.find('\n');
+  return nl == std::string::npos ? s : s.substr(0, nl);
+}
+
+}  // namespace
+
+Result<std::string> nft_run(const std::string& commands, bool json) {
+  auto a = nft_api();
+  if (!a) return a.error();
+  struct nft_ctx* ctx = (*a)->nft_ctx_new(NFT_CTX_DEFAULT);
+  if (!ctx) return Error{ENOMEM, "nftables: cannot create a context"};
+  (*a)->nft_ctx_buffer_output(ctx);
+  (*a)->nft_ctx_buffer_error(ctx);
+  if (json) (*a)->nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON);
+  int rc = (*a)->nft_run_cmd_from_buffer(ctx, commands.c_str());
+  std::string out = (*a)->nft_ctx_get_output_buffer(ctx);
+  std::string err = (*a)->nft_ctx_get_error_buffer(ctx);
+  (*a)->nft_ctx_free(ctx);
+  if (rc != 0) {
+    int code = err.find("File exists") != std::string::npos       ? EEXIST
+               : err.find("No such file") != std::string::npos    ? ENOENT
+               : err.find("Operation not permitted") != std::string::npos ? EPERM
+                                                                         : EINVAL;
+    return Error{code, "nftables: " + first_line(err)};
+  }
+  return out;
+}
+
+}  // namespace sbx::core

@@ -1,0 +1,332 @@
+#include "core/sandbox/child.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/close_range.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "core/security/caps.h"
+#include "core/base/fault.h"
+#include "core/sandbox/pid1.h"
+#include "core/fs/mount.h"
+#include "core/sandbox/ns.h"
+#include "core/security/seccomp.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+namespace sbx::core {
+
+namespace {
+
+[[noreturn]] void fail(const ChildChannels& ch, const Error& e) {
+  char buf[4096];
+  FailureHeader h{e.err};
+  size_t n = std::min(e.message.size(), sizeof buf - sizeof h);
+  std::memcpy(buf, &h, sizeof h);
+  std::memcpy(buf + sizeof h, e.message.data(), n);
+  (void)!send(ch.sync, buf, sizeof h + n, MSG_NOSIGNAL);
+  _exit(127);
+}
+
+void check(const ChildChannels& ch, const Status& s) {
+  if (!s) fail(ch, s.error());
+}
+
+// The supervisor still holds its end of the sync socket while it lives.
+bool supervisor_alive(int sync) {
+  char c;
+  ssize_t n = recv(sync, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n != 0;  // 0: orderly shutdown (its end closed); -1 EAGAIN: alive
+}
+
+Status loopback_up() {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return sys_error("bring lo up: socket");
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  std::strcpy(ifr.ifr_name, "lo");
+  int r = ioctl(s, SIOCGIFFLAGS, &ifr);
+  if (r == 0) {
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    r = ioctl(s, SIOCSIFFLAGS, &ifr);
+  }
+  int e = errno;
+  close(s);
+  return r == 0 ? Status{} : sys_error("bring lo up", e);
+}
+
+Status enter_time_namespace(const Spec& spec) {
+  // Offsets can only be set before a process lives in the namespace: unshare (children go in),
+  // write them, and the fork that follows puts the payload inside.
+  if (::unshare(CLONE_NEWTIME) != 0) return sys_error("unshare time namespace");
+  char buf[128];
+  int n = snprintf(buf, sizeof buf, "monotonic %lld 0\nboottime %lld 0\n",
+                   (long long)spec.monotonic_offset, (long long)spec.boottime_offset);
+  int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return sys_error("set time offsets: open /proc/self/timens_offsets");
+  ssize_t w = write(fd, buf, static_cast<size_t>(n));
+  int e = errno;
+  close(fd);
+  if (w != n) return sys_error("set time offsets (monotonic " + std::to_string(spec.monotonic_offset) +
+                                   ", boottime " + std::to_string(spec.boottime_offset) + ")", e);
+  return {};
+}
+
+// execvpe with the sandbox's own PATH (from spec.env), not the supervisor's.
+[[noreturn]] void exec_payload(const Spec& spec, const ChildChannels& ch) {
+  std::vector<char*> argv, envp;
+  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const auto& e : spec.env) {
+    envp.push_back(const_cast<char*>(e.c_str()));
+    if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+  }
+  envp.push_back(nullptr);
+  const std::string& prog = spec.argv[0];
+  if (int e = fault("child.exec")) fail(ch, fault_error("child.exec", "exec " + prog, e));
+  int err = ENOENT;
+  if (prog.find('/') != std::string::npos) {
+    execve(prog.c_str(), argv.data(), envp.data());
+    err = errno;
+  } else {
+    size_t i = 0;
+    while (i <= path.size()) {
+      size_t j = path.find(':', i);
+      if (j == std::string::npos) j = path.size();
+      std::string dir = path.substr(i, j - i);
+      std::string cand = (dir.empty() ? "." : dir) + "/" + prog;
+      execve(cand.c_str(), argv.data(), envp.data());
+      if (errno != ENOENT && errno != ENOTDIR) err = errno;  // remember EACCES, keep looking
+      i = j + 1;
+    }
+  }
+  std::string hint = err == ENOENT ? " (not found in the sandbox's PATH or root)" : "";
+  fail(ch, {err, "exec " + prog + ": " + std::strerror(err) + hint});
+}
+
+// The last steps: no_new_privs, then the seccomp filter (nothing but execve comes after it).
+[[noreturn]] void harden_and_exec(const Spec& spec, const ChildChannels& ch) {
+  if ((spec.no_new_privs || spec.seccomp) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    fail(ch, sys_error("set no_new_privs"));
+  if (int e = fault("child.seccomp")) fail(ch, fault_error("child.seccomp", "install the seccomp filter", e));
+  if (!ch.seccomp.empty()) check(ch, install_seccomp(ch.seccomp));
+  exec_payload(spec, ch);
+}
+
+
+void reset_signals(const sigset_t* old_mask) {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  for (int s = 1; s < NSIG; ++s) sigaction(s, &sa, nullptr);  // EINVAL for KILL/STOP: fine
+  sigprocmask(SIG_SETMASK, old_mask, nullptr);
+}
+
+void set_credentials(const Spec& spec, const ChildChannels& ch) {
+  if (!spec.uid && !spec.gid) return;
+  gid_t gid = spec.gid.value_or(0);
+  uid_t uid = spec.uid.value_or(0);
+  // With setgroups denied the supplementary list cannot change (and holds only unmapped ids).
+  if (setgroups(0, nullptr) != 0 && errno != EPERM) fail(ch, sys_error("setgroups"));
+  if (setresgid(gid, gid, gid) != 0)
+    fail(ch, sys_error("setgid " + std::to_string(gid) + " (is it mapped in the user namespace?)"));
+  if (setresuid(uid, uid, uid) != 0)
+    fail(ch, sys_error("setuid " + std::to_string(uid) + " (is it mapped in the user namespace?)"));
+}
+
+// A pty from the sandbox's own /dev/ptmx (its devpts instance: `tty` inside names /dev/pts/N): the
+// slave becomes 0, 1 and 2; the master goes to the supervisor over the sync socket.
+void allocate_pty(const ChildChannels& ch) {
+  int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  char name[64];
+  if (m < 0 || unlockpt(m) != 0 || ptsname_r(m, name, sizeof name) != 0)
+    fail(ch, sys_error("open a terminal from the sandbox's /dev/ptmx"));
+  int s = open(name, O_RDWR | O_NOCTTY);
+  if (s < 0) fail(ch, sys_error(std::string("open ") + name));
+  for (int i = 0; i < 3; ++i)
+    if (dup2(s, i) < 0) fail(ch, sys_error("set up the terminal as stdio"));
+  if (s > 2) close(s);
+  char tag = 'P';
+  struct iovec iov{&tag, 1};
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &m, sizeof m);
+  if (sendmsg(ch.sync, &msg, MSG_NOSIGNAL) != 1) fail(ch, sys_error("hand the terminal to the supervisor"));
+  close(m);
+}
+
+// Every fd but 0-2 and the ones passed on explicitly closes on exec (the sync socket is CLOEXEC
+// and tells the parent "exec'd").
+void close_all_but(const ChildChannels& ch) {
+  sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  for (int fd : ch.keep_fds)
+    if (fd >= 3 && fcntl(fd, F_SETFD, 0) != 0) fail(ch, sys_error("pass fd " + std::to_string(fd)));
+}
+
+// The payload's identity: its own session on the sandbox's terminal (job control inside), the
+// cwd, the bounding set reduced while still root, then uid/gid (from `ids`), then the capabilities.
+void take_identity(const Spec& spec, const Spec& ids, const ChildChannels& ch) {
+  if (ch.tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) != 0)) fail(ch, sys_error("make the pty the controlling terminal"));
+  if (chdir(spec.cwd.c_str()) != 0) fail(ch, sys_error("cwd " + spec.cwd));
+  if (ch.caps) check(ch, drop_bounding(*ch.caps));
+  set_credentials(ids, ch);
+  if (ch.caps) check(ch, set_caps(*ch.caps));
+}
+
+
+}  // namespace
+
+void run_child(const Spec& spec, const ChildChannels& ch) {
+  // Die with the supervisor even during setup; set again after each credential change.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  for (int i = 0; i < 3; ++i)
+    if (ch.stdio[i] >= 0 && ch.stdio[i] != i && dup2(ch.stdio[i], i) < 0)
+      fail(ch, sys_error("set up stdio " + std::to_string(i)));
+
+  char go = 0;
+  ssize_t n;
+  do n = read(ch.sync, &go, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) _exit(127);  // the supervisor is gone or failed to write the id maps
+
+  const uint64_t ns = spec.namespaces;
+  if (ns & CLONE_NEWUSER) {
+    // Become root of the new user namespace (the caller's own ids are not mapped inside).
+    if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
+      fail(ch, sys_error("become root in the user namespace (is 0 mapped?)"));
+    // The id change cleared "dumpable", which makes /proc/self root-owned (outside): restore it
+    // so the setup can write /proc/self/timens_offsets. execve sets it again for the payload.
+    prctl(PR_SET_DUMPABLE, 1);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+  }
+  if (!supervisor_alive(ch.sync)) _exit(127);
+  // Moved into its own cgroup by now: a cgroup namespace made here is rooted at that group.
+  if ((ns & CLONE_NEWCGROUP) && !spec.limits.empty() && ::unshare(CLONE_NEWCGROUP) != 0)
+    fail(ch, sys_error("unshare cgroup namespace"));
+
+  if (ns & CLONE_NEWNS) check(ch, make_mounts_private());
+  if (ns & CLONE_NEWTIME) check(ch, enter_time_namespace(spec));
+  if ((ns & CLONE_NEWNET) && spec.loopback_up) check(ch, loopback_up());
+  if ((ns & CLONE_NEWUTS) && !spec.hostname.empty() &&
+      sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
+    fail(ch, sys_error("set hostname " + spec.hostname));
+  if (ns & CLONE_NEWNS) {
+    auto root = prepare_root(spec, ch.stage);
+    if (!root) fail(ch, root.error());
+    if (int e = fault("child.mounts")) fail(ch, fault_error("child.mounts", "mount the sandbox's file systems", e));
+    for (const auto& op : spec.ops) check(ch, run_op(op, *root, ns & CLONE_NEWPID));
+    check(ch, finish_root(spec, *root));
+    if (int e = fault("child.pivot")) fail(ch, fault_error("child.pivot", "pivot_root", e));
+    check(ch, switch_root(*root));
+  }
+
+  if (ch.own_pty) allocate_pty(ch);
+  // A pid namespace gets a real PID 1; a time namespace needs one more fork to be entered.
+  sigset_t old_mask;
+  if (ch.has_mask) old_mask = ch.mask;
+  else sigprocmask(SIG_SETMASK, nullptr, &old_mask);
+  const pid_t init_pid = getpid();
+  const bool forked = ns & (CLONE_NEWPID | CLONE_NEWTIME);
+  if (forked) {
+    sigset_t block;
+    init_signal_set(&block);
+    sigprocmask(SIG_BLOCK, &block, nullptr);
+    pid_t payload = fork();
+    if (payload < 0) fail(ch, sys_error("fork the payload from the init"));
+    if (payload > 0) {
+      // The init keeps only the status pipe (as fd 3): no fd of sbx stays visible inside.
+      int st = -1;
+      if (ch.status >= 0 && dup2(ch.status, 3) == 3) st = 3;
+      sys_close_range(0, 2, 0);
+      sys_close_range(4, ~0U, 0);
+      // With hardening the init keeps no capability and cannot be inspected from inside: it
+      // only reaps, forwards signals (same uid) and reports.
+      if (ch.caps) {
+        (void)drop_bounding({});
+        (void)set_caps({});
+      }
+      if (spec.no_new_privs || spec.seccomp) prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+      prctl(PR_SET_DUMPABLE, 0);
+      run_init(payload, st);
+    }
+  }
+  reset_signals(&old_mask);
+  if (ch.status >= 0) close(ch.status);
+
+  take_identity(spec, spec, ch);
+  if (spec.die_with_parent) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    bool alive = forked ? getppid() == init_pid : supervisor_alive(ch.sync);
+    if (!alive) _exit(127);
+  } else {
+    prctl(PR_SET_PDEATHSIG, 0);
+  }
+  // Every fd but 0-2 closes on exec; the sync socket is CLOEXEC and tells the parent "exec'd".
+  close_all_but(ch);
+  harden_and_exec(spec, ch);
+}
+
+void run_entered_child(pid_t target, const Spec& spec, const ChildChannels& ch) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  char go = 0;
+  ssize_t n;
+  do n = read(ch.sync, &go, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) _exit(127);
+  // All of the sandbox's namespaces (its user namespace too: root there, nothing outside); the
+  // mount namespace brings its root and cwd. The pid namespace applies to our child.
+  if (auto s = join_namespaces(target, 0); !s) fail(ch, s.error().context("join the namespaces of sandbox pid " + std::to_string(target)));
+  prctl(PR_SET_DUMPABLE, 0);  // nothing inside may ptrace or read this helper
+  if (ch.own_pty) allocate_pty(ch);
+  for (int i = 0; i < 3; ++i)
+    if (ch.stdio[i] >= 0 && ch.stdio[i] != i && dup2(ch.stdio[i], i) < 0)
+      fail(ch, sys_error("set up stdio " + std::to_string(i)));
+  pid_t payload = fork();
+  if (payload < 0) fail(ch, sys_error("fork inside the sandbox's pid namespace"));
+  if (payload > 0) {
+    // Pass the payload's end on exactly: its code, or the same signal.
+    close(ch.sync);
+    sys_close_range(0, 2, 0);
+    int st = 0;
+    while (waitpid(payload, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(st)) {
+      signal(WTERMSIG(st), SIG_DFL);
+      prctl(PR_SET_DUMPABLE, 0);
+      kill(getpid(), WTERMSIG(st));
+    }
+    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 127);
+  }
+  // Joining a user namespace keeps our outside ids (unmapped there: "nobody"): take the sandbox's.
+  Spec ids = spec;
+  ids.uid = spec.uid.value_or(0);
+  ids.gid = spec.gid.value_or(0);
+  take_identity(spec, ids, ch);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  close_all_but(ch);
+  harden_and_exec(spec, ch);
+}
+
+}  // namespace sbx::core

@@ -1,0 +1,106 @@
+#include "core/sandbox/features.h"
+
+#include <linux/magic.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/sandbox/ns.h"
+
+namespace sbx::core {
+
+namespace {
+bool file_has_word(const char* path, const std::string& word) {
+  std::ifstream f(path);
+  std::string tok;
+  while (f >> tok)
+    if (tok == word) return true;
+  return false;
+}
+
+bool can_create_userns() {
+  auto r = clone_process(CLONE_NEWUSER, false);
+  if (!r) return false;
+  if (r->pid == 0) _exit(0);
+  int st;
+  while (waitpid(r->pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return true;
+}
+long read_sysctl(const char* path, long missing) {
+  std::ifstream f(path);
+  long v = missing;
+  if (!(f >> v)) return missing;
+  return v;
+}
+}  // namespace
+
+bool userns_allowed() {
+  if (read_sysctl("/proc/sys/user/max_user_namespaces", 1) <= 0) return false;
+  if (getuid() == 0) return true;
+  return read_sysctl("/proc/sys/kernel/unprivileged_userns_clone", 1) != 0 &&
+         read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", 0) == 0;
+}
+
+std::string userns_refusal() {
+  if (read_sysctl("/proc/sys/user/max_user_namespaces", 1) <= 0)
+    return "user namespaces are disabled: user.max_user_namespaces is 0 (sysctl -w user.max_user_namespaces=15000)";
+  if (getuid() == 0) return "";
+  if (read_sysctl("/proc/sys/kernel/unprivileged_userns_clone", 1) == 0)
+    return "unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone is 0 "
+           "(sysctl -w kernel.unprivileged_userns_clone=1)";
+  if (read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", 0) != 0)
+    return "AppArmor restricts unprivileged user namespaces: kernel.apparmor_restrict_unprivileged_userns is 1 "
+           "(give sbx an AppArmor profile with 'userns,' or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0)";
+  return "";
+}
+
+Features detect_features() {
+  Features f;
+  f.root = getuid() == 0;
+  struct utsname u;
+  if (uname(&u) == 0) f.kernel = u.release;
+  struct statfs sf;
+  if (statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC) {
+    f.cgroup = "2";
+    std::ifstream c("/sys/fs/cgroup/cgroup.controllers");
+    std::string w;
+    while (c >> w) f.cgroup_controllers.push_back(w);
+  } else {
+    struct statfs uf;
+    bool unified = statfs("/sys/fs/cgroup/unified", &uf) == 0 && uf.f_type == CGROUP2_SUPER_MAGIC;
+    f.cgroup = unified ? "hybrid" : "1";
+    for (const char* c : {"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "freezer", "devices",
+                          "net_cls", "perf_event", "hugetlb"}) {
+      struct statfs cf;
+      std::string p = "/sys/fs/cgroup/";
+      p.append(c);
+      if (statfs(p.c_str(), &cf) == 0 && cf.f_type == CGROUP_SUPER_MAGIC) f.cgroup_controllers.push_back(c);
+    }
+  }
+  f.userns = can_create_userns();
+  f.overlay = file_has_word("/proc/filesystems", "overlay");
+  f.seccomp = seccomp_api_get() >= 1;
+  struct stat st;
+  f.timens = stat("/proc/self/ns/time", &st) == 0;
+  f.cgroupns = stat("/proc/self/ns/cgroup", &st) == 0;
+  f.clone3 = true;
+  if (auto r = clone_process(0, true); r) {
+    if (r->pid == 0) _exit(0);
+    f.clone3 = r->pidfd >= 0;
+    if (r->pidfd >= 0) close(r->pidfd);
+    int ws;
+    while (waitpid(r->pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+  }
+  return f;
+}
+
+}  // namespace sbx::core

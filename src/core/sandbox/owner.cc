@@ -1,0 +1,96 @@
+#include "core/sandbox/owner.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "core/base/fault.h"
+#include "core/base/fd.h"
+#include "core/sandbox/gc.h"
+#include "core/sandbox/idmap.h"
+#include "core/sandbox/ns.h"
+#include "core/base/trust.h"
+
+namespace sbx::core {
+
+namespace {
+
+pid_t g_registered = 0;
+
+std::string owners_dir() {
+  return runtime_dir() + "/owners";
+}
+
+std::string record_of(pid_t pid) {
+  Fd fd(
+      open((owners_dir() + "/" + std::to_string(pid)).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.ok()) return "";
+  char buf[128];
+  ssize_t n = read(fd.get(), buf, sizeof buf - 1);
+  if (n <= 0) return "";
+  std::string s(buf, static_cast<size_t>(n));
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+bool has_record(pid_t pid) {
+  struct stat st;
+  return lstat((owners_dir() + "/" + std::to_string(pid)).c_str(), &st) == 0;
+}
+
+void forget_self() {
+  if (g_registered == getpid()) unlink((owners_dir() + "/" + std::to_string(g_registered)).c_str());
+}
+
+}  // namespace
+
+Status register_owner() {
+  pid_t me = getpid();
+  if (g_registered == me) return {};
+  if (int e = fault("owner.record"))
+    return fault_error("owner.record", "record the owner in " + owners_dir(), e);
+  if (auto s = checked_runtime_dir(); !s) return s.error().context("record the owner");
+  if (auto d = trusted_dir(owners_dir(), 0755, "owner records"); !d)
+    return d.error().context("record the owner");
+  std::string identity = process_identity(me);
+  std::string old = record_of(me);
+  if (!old.empty() && old != identity) (void)collect_leftovers();  // a dead predecessor's leftovers
+  std::string path = owners_dir() + "/" + std::to_string(me), tmp = path + ".tmp";
+  unlink(tmp.c_str());
+  Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  std::string text = identity + "\n";
+  if (!fd.ok() || write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+    return sys_error("record the owner: write " + tmp);
+  fd.reset();
+  if (rename(tmp.c_str(), path.c_str()) != 0) return sys_error("record the owner: " + path);
+  if (g_registered == 0) atexit(forget_self);  // a clean exit has released everything it made
+  g_registered = me;
+  return {};
+}
+
+bool owner_alive(pid_t pid) {
+  if (pid <= 0) return false;
+  if (!has_record(pid)) return process_alive(pid);
+  std::string now = process_identity(pid);
+  return !now.empty() && now == record_of(pid);
+}
+
+int forget_dead_owners() {
+  DIR* d = opendir(owners_dir().c_str());
+  if (!d) return 0;
+  int n = 0;
+  while (auto* e = readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end) continue;
+    if (!owner_alive(static_cast<pid_t>(pid)) && unlinkat(dirfd(d), e->d_name, 0) == 0) ++n;
+  }
+  closedir(d);
+  return n;
+}
+
+}  // namespace sbx::core

@@ -1,0 +1,25 @@
+// Interactive sandboxes: a new pseudo-terminal for the payload (never the caller's own terminal,
+// which would let it push input back with TIOCSTI), and the proxy that joins it to the caller's
+// terminal in raw mode while the sandbox runs.
+#pragma once
+#include "core/base/fd.h"
+#include "core/base/result.h"
+
+namespace sbx::core {
+
+struct Pty {
+  Fd master, slave;
+};
+
+// The window size of terminal `from` set on `to` (nothing when `from` is not a terminal).
+void copy_window_size(int from, int to);
+
+// A new pty; its window size copied from `size_from` when that is a terminal.
+Result<Pty> open_pty(int size_from);
+
+// Copies in_fd -> master and master -> out_fd until the sandbox (pidfd) has ended and the master
+// is drained. When in_fd is a terminal it is in raw mode meanwhile (Ctrl-C, Ctrl-Z reach the
+// sandbox's own terminal) and restored on every way out; SIGWINCH passes the new size on.
+Status pty_proxy(int master, int pidfd, int in_fd = 0, int out_fd = 1);
+
+}  // namespace sbx::core

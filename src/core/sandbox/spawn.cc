@@ -1,0 +1,367 @@
+#include "core/sandbox/spawn.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "core/security/caps.h"
+#include "core/sandbox/child.h"
+#include "core/base/fault.h"
+#include "core/sandbox/features.h"
+#include "core/sandbox/forward.h"
+#include "core/sandbox/idmap.h"
+#include "core/sandbox/pid1.h"
+#include "core/fs/mount.h"
+#include "core/sandbox/ns.h"
+#include "core/sandbox/owner.h"
+#include "core/security/seccomp.h"
+#include "core/base/trust.h"
+
+namespace sbx::core {
+
+bool owned_by_this_process(pid_t owner) { return owner == getpid(); }
+
+Sandbox::Sandbox(pid_t pid, Fd pidfd, Fd status)
+    : pid_(pid), owner_(getpid()), pidfd_(std::move(pidfd)), status_(std::move(status)) {}
+
+Sandbox::Sandbox(Sandbox&& o) noexcept
+    : pid_(std::exchange(o.pid_, -1)),
+      owner_(o.owner_),
+      pidfd_(std::move(o.pidfd_)),
+      status_(std::move(o.status_)),
+      exit_(o.exit_),
+      cgroup_(std::move(o.cgroup_)),
+      final_stat_(o.final_stat_),
+      final_events_(o.final_events_),
+      net_(std::move(o.net_)),
+      tty_(std::move(o.tty_)) {}
+
+Sandbox& Sandbox::operator=(Sandbox&& o) noexcept {
+  if (this != &o) {
+    reap_now();
+    pid_ = std::exchange(o.pid_, -1);
+    owner_ = o.owner_;
+    pidfd_ = std::move(o.pidfd_);
+    status_ = std::move(o.status_);
+    exit_ = o.exit_;
+    cgroup_ = std::move(o.cgroup_);
+    final_stat_ = o.final_stat_;
+    final_events_ = o.final_events_;
+    net_ = std::move(o.net_);
+    tty_ = std::move(o.tty_);
+  }
+  return *this;
+}
+
+Sandbox::~Sandbox() {
+  reap_now();
+  if (owned_by_this_process(owner_)) own_sandbox_remove(pidfd_.get());
+}
+
+void Sandbox::reap_now() {
+  if (pid_ <= 0 || exit_ || !owned_by_this_process(owner_)) return;
+  (void)kill(SIGKILL);
+  (void)wait(false);
+}
+
+Status Sandbox::kill(int sig) {
+  if (pid_ <= 0 || exit_) return {ESRCH, "signal sandbox: it has already exited"};
+  if (!owned_by_this_process(owner_))
+    return {EPERM, "signal sandbox pid " + std::to_string(pid_) + ": it belongs to the process that started it"};
+  int r = pidfd_.ok() ? sys_pidfd_send_signal(pidfd_.get(), sig) : ::kill(pid_, sig);
+  if (r != 0) return sys_error("signal " + std::to_string(sig) + " to sandbox pid " + std::to_string(pid_));
+  return {};
+}
+
+Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
+  if (exit_) return exit_;
+  if (pid_ <= 0) return Error{ECHILD, "wait: no sandbox"};
+  if (!owned_by_this_process(owner_))
+    return Error{ECHILD, "wait for sandbox pid " + std::to_string(pid_) + ": it belongs to the process that started it"};
+  int st = 0;
+  pid_t r;
+  do r = waitpid(pid_, &st, nohang ? WNOHANG : 0);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return sys_error("wait for sandbox pid " + std::to_string(pid_));
+  if (r == 0) return std::optional<ExitStatus>{};
+  ExitStatus es;
+  if (WIFEXITED(st)) es.code = WEXITSTATUS(st);
+  if (WIFSIGNALED(st)) es.signal = WTERMSIG(st);
+  // An init reports what really ended the payload (its own exit code can only say 128+N).
+  if (status_.ok()) {
+    ExitRecord rec;
+    ssize_t n = read(status_.get(), &rec, sizeof rec);
+    if (n == sizeof rec) {
+      es.code = rec.signal ? -1 : rec.code;
+      es.signal = rec.signal;
+    }
+    status_.reset();
+  }
+  exit_ = es;
+  if (cgroup_) {
+    // What the sandbox used, then the group goes (with any process that escaped the init).
+    if (auto st = cgroup_->stat()) final_stat_ = *st;
+    if (auto ev = cgroup_->events()) final_events_ = *ev;
+    (void)cgroup_->remove();
+    cgroup_.reset();
+  }
+  if (net_) (void)net_->release();  // keeps address and ports for the status report
+  // only now may a signal mean "end sbx" again: everything the sandbox had is released
+  own_sandbox_remove(pidfd_.get());
+  pidfd_.reset();
+  return exit_;
+}
+
+namespace {
+Result<bool> await_exec(int sync, Sandbox& box);
+Result<std::vector<std::string>> seccomp_programs(const SeccompPolicy& p);
+
+// What the child takes from the caller's io and the spec: stdio, terminal, fds passed on, and
+// the seccomp filters compiled here (the child cannot compile after pivoting, nor should it).
+Status fill_channels(ChildChannels& ch, const Spec& spec, const SpawnIo& io) {
+  for (int i = 0; i < 3; ++i) ch.stdio[i] = io.stdio[i];
+  ch.tty = io.tty;
+  ch.own_pty = io.own_pty;
+  ch.keep_fds = io.keep_fds;
+  if (spec.caps) {
+    auto keep = cap_numbers(*spec.caps);
+    if (!keep) return keep.error();
+    ch.caps = std::move(*keep);
+  }
+  for (int fd : io.keep_fds)
+    if (fd < 3 || fcntl(fd, F_GETFD) < 0) return user_error("fds: " + std::to_string(fd) + " is not an open descriptor of 3 or more");
+  if (spec.seccomp) {
+    auto progs = seccomp_programs(*spec.seccomp);
+    if (!progs) return progs.error();
+    ch.seccomp = std::move(*progs);
+  }
+  return {};
+}
+
+// Compiled once per policy and kept under the runtime directory (compiling the default profile
+// costs ~20 ms, reading it back well under one).
+Result<std::vector<std::string>> seccomp_programs(const SeccompPolicy& p) {
+  // Only from a private cache of the caller's own (trust.h); the runtime directory above it is
+  // checked too (0755 for root, whose children must reach the stage; 0700 for a user).
+  std::string dir = runtime_dir() + "/seccomp";
+  if (auto s = checked_runtime_dir(); !s) return s.error();
+  if (auto s = trusted_dir(dir, 0700, "seccomp cache"); !s) return s.error();
+  return cached_seccomp(p, dir);
+}
+}  // namespace
+
+Result<std::string> stage_dir() {
+  std::string dir = runtime_dir() + "/stage";
+  if (auto s = checked_runtime_dir(); !s) return s.error();
+  if (int e = fault("spawn.stage")) return fault_error("spawn.stage", "create the stage directory " + dir, e);
+  // 0755: a child that is root only in its user namespace must still be able to reach it.
+  if (auto s = trusted_dir(dir, 0755, "stage directory"); !s) return s.error();
+  return dir;
+}
+
+namespace {
+Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, SetupSignals& signals);
+
+Error interrupted(int sig) {
+  return Error{EINTR, std::string("interrupted by SIG") + sigabbrev_np(sig) +
+                          " during set-up (everything made for the sandbox was released)"};
+}
+}  // namespace
+
+Result<Sandbox> spawn(const Spec& given, const SpawnIo& io) {
+  SetupSignals signals;  // unblocked on return: a signal that came late goes to the running sandbox
+  auto box = spawn_owned(given, io, signals);
+  if (box) own_sandbox_add(box->pidfd());
+  return box;
+}
+
+namespace {
+Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, SetupSignals& signals) {
+  if (auto s = validate(given); !s) return s.error();
+  // its cgroup, veth, lease and files carry this process's pid: record who that is first
+  if (given.bridge || !given.limits.empty())
+    if (auto s = register_owner(); !s) return s.error().context("spawn");
+  // io, capabilities and seccomp first: bad input fails before anything is made on the host
+  ChildChannels ch;
+  if (auto s = fill_channels(ch, given, io); !s) return s.error().context("spawn");
+  // On a bridge: the lease, the ports and the files come first; the files are bound read-only.
+  std::optional<BridgeAttachment> net;
+  std::optional<Spec> with_files;
+  if (given.bridge) {
+    std::vector<std::pair<std::string, std::string>> files;
+    auto at = BridgeAttachment::prepare(*given.bridge, given.hostname, files);
+    if (!at) return at.error().context("spawn");
+    net = std::move(*at);
+    if (given.namespaces & CLONE_NEWNS) {
+      with_files = given;
+      for (auto& [host, inside] : files) {
+        // A root whose /etc/resolv.conf is a symlink (systemd-resolved) keeps its own: sbx never
+        // mounts on a symlink.
+        struct stat st;
+        if (given.layers.empty() && lstat((given.rootfs + inside).c_str(), &st) == 0 && S_ISLNK(st.st_mode)) continue;
+        with_files->ops.push_back(Op{OpKind::RoBind, host, inside});
+      }
+    }
+  }
+  const Spec& spec = with_files ? *with_files : given;
+  if (spec.namespaces & CLONE_NEWNS) {
+    auto stage = stage_dir();
+    if (!stage) return stage.error();
+    ch.stage = *stage;
+  }
+  int sv[2], st[2];
+  if (int e = fault("spawn.sync")) return fault_error("spawn.sync", "spawn: create sync socket", e);
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return sys_error("spawn: create sync socket");
+  Fd parent_sync(sv[0]), child_sync(sv[1]);
+  if (pipe2(st, O_CLOEXEC) != 0) return sys_error("spawn: create status pipe");
+  Fd status_read(st[0]), status_write(st[1]);
+  ch.sync = child_sync.get();
+  ch.status = status_write.get();
+  ch.has_mask = true;
+  ch.mask = signals.caller_mask();
+
+  // With limits the sandbox gets its own cgroup, joined before "go" (before anything runs). Its
+  // cgroup namespace must be rooted there, so the child unshares it after the move.
+  std::optional<Cgroup> cg;
+  uint64_t clone_flags = spec.namespaces;
+  if (!spec.limits.empty()) {
+    static unsigned counter = 0;
+    std::string name = "sbx-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+    auto made = Cgroup::create(detect_cgroups(), spec.cgroup_parent, name, spec.limits);
+    if (!made) return made.error().context("spawn");
+    cg = std::move(*made);
+    clone_flags &= ~static_cast<uint64_t>(CLONE_NEWCGROUP);
+  }
+  // Joining a network namespace: the supervisor steps into it for the clone (the child inherits
+  // it before its user namespace would make joining impossible) and steps back at once.
+  Fd home_net, target_net;
+  if (!spec.join_netns.empty()) {
+    target_net.reset(open(spec.join_netns.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!target_net.ok()) return sys_error("join network namespace " + spec.join_netns);
+    home_net.reset(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (!home_net.ok() || setns(target_net.get(), CLONE_NEWNET) != 0)
+      return sys_error("join network namespace " + spec.join_netns);
+  }
+  auto before_clone = [&](const Error& e) {
+    if (cg) (void)cg->remove();
+    if (home_net.ok()) (void)setns(home_net.get(), CLONE_NEWNET);
+    return e;
+  };
+  if (int sig = signals.take_pending()) return before_clone(interrupted(sig).context("spawn"));
+  if (int e = fault("spawn.clone")) return before_clone(fault_error("spawn.clone", "spawn: clone", e));
+  auto cl = clone_process(clone_flags);
+  if (home_net.ok() && (cl ? cl->pid != 0 : true)) (void)setns(home_net.get(), CLONE_NEWNET);
+  if (!cl) {
+    if (cg) (void)cg->remove();
+    Error e = cl.error().context("spawn");
+    if (((clone_flags & CLONE_NEWUSER) || getuid() != 0) && (e.err == EPERM || e.err == ENOSPC || e.err == EACCES))
+      if (std::string why = userns_refusal(); !why.empty()) e.message += " (" + why + ")";
+    return e;
+  }
+  if (cl->pid == 0) {
+    parent_sync.release();  // the child must not close fds by destructor; they close on exec
+    status_read.release();
+    close(sv[0]);
+    close(st[0]);
+    run_child(spec, ch);
+  }
+  Sandbox box(cl->pid, Fd(cl->pidfd), std::move(status_read));
+  child_sync.reset();
+  status_write.reset();
+  if (cg) {
+    Status added = fault("cgroup.join") ? Status(fault_error("cgroup.join", "add the child to its cgroup", EIO)) : cg->add(cl->pid);
+    box.set_cgroup(std::move(*cg));  // the box removes it on every path from here
+    if (!added) return added.error().context("spawn");
+  }
+
+  if (int e = fault("spawn.id-maps")) return fault_error("spawn.id-maps", "spawn: uid map", e);
+  if (spec.namespaces & CLONE_NEWUSER)
+    if (auto s = write_id_maps(cl->pid, spec.uid_map, spec.gid_map, spec.deny_setgroups); !s)
+      return s.error().context("spawn");  // box's destructor kills and reaps the child
+  if (net) {  // `net` is released by its destructor if anything fails before the box owns it
+    if (auto s = net->connect(cl->pid); !s) return s.error().context("spawn");
+    box.set_net(std::move(*net));  // released when the box is reaped, on every path
+  }
+  if (int sig = signals.take_pending()) return interrupted(sig).context("spawn");
+  if (int e = fault("spawn.go")) return fault_error("spawn.go", "spawn: start the child", e);
+  if (send(parent_sync.get(), "g", 1, MSG_NOSIGNAL) != 1) return sys_error("spawn: start the child");
+
+  // EOF: the payload was exec'd (the socket is CLOEXEC). A record: a setup step failed.
+  auto r = await_exec(parent_sync.get(), box);
+  if (!r) return r.error();
+  return box;
+}
+}  // namespace
+
+namespace {
+// After "go": EOF means exec'd; a record is the step that failed; a one-byte 'P' carries the
+// master of the pty the sandbox allocated itself (SCM_RIGHTS).
+Result<bool> await_exec(int sync, Sandbox& box) {
+  char buf[4096];
+  ssize_t n;
+  for (;;) {
+    struct iovec iov{buf, sizeof buf};
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    struct msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    do n = recvmsg(sync, &msg, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    struct cmsghdr* c = n == 1 && buf[0] == 'P' ? CMSG_FIRSTHDR(&msg) : nullptr;
+    if (!c) break;
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      box.set_tty(Fd(fd));
+    }
+  }
+  if (n >= static_cast<ssize_t>(sizeof(FailureHeader))) {
+    FailureHeader h;
+    std::memcpy(&h, buf, sizeof h);
+    Error e{h.err, std::string(buf + sizeof h, static_cast<size_t>(n) - sizeof h)};
+    (void)box.wait(false);
+    return e;
+  }
+  return true;
+}
+}  // namespace
+
+Result<Sandbox> enter(pid_t target, const Spec& spec, const SpawnIo& io, const std::string& cgroup) {
+  if (spec.argv.empty() || spec.argv[0].empty()) return user_error("exec: no command");
+  if (target <= 0) return user_error("exec: no sandbox pid");
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return sys_error("exec: create sync socket");
+  Fd parent_sync(sv[0]), child_sync(sv[1]);
+  ChildChannels ch;
+  ch.sync = child_sync.get();
+  if (auto s = fill_channels(ch, spec, io); !s) return s.error().context("exec");
+  auto cl = clone_process(0);
+  if (!cl) return cl.error().context("exec");
+  if (cl->pid == 0) {
+    parent_sync.release();
+    close(sv[0]);
+    run_entered_child(target, spec, ch);
+  }
+  Sandbox box(cl->pid, Fd(cl->pidfd), Fd());
+  child_sync.reset();
+  if (!cgroup.empty()) {
+    auto cg = Cgroup::open(detect_cgroups(), cgroup);
+    if (!cg) return cg.error().context("exec: join the sandbox's cgroup");
+    if (auto s = cg->add(cl->pid); !s) return s.error().context("exec: join the sandbox's cgroup");
+  }
+  if (send(parent_sync.get(), "g", 1, MSG_NOSIGNAL) != 1) return sys_error("exec: start the child");
+  auto r = await_exec(parent_sync.get(), box);
+  if (!r) return r.error();
+  return box;
+}
+
+}  // namespace sbx::core

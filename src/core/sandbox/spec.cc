@@ -1,0 +1,170 @@
+#include "core/sandbox/spec.h"
+
+#include "core/net/ipam.h"
+
+#include <sched.h>
+
+#include "core/sandbox/ns.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+namespace sbx::core {
+
+namespace {
+struct OpName {
+  OpKind kind;
+  const char* name;
+};
+constexpr OpName kOpNames[] = {
+    {OpKind::Bind, "bind"},       {OpKind::RoBind, "ro-bind"}, {OpKind::DevBind, "dev-bind"},
+    {OpKind::Tmpfs, "tmpfs"},     {OpKind::Proc, "proc"},      {OpKind::Dev, "dev"},
+    {OpKind::Mqueue, "mqueue"},   {OpKind::Mkdir, "mkdir"},    {OpKind::Symlink, "symlink"},
+    {OpKind::File, "file"},       {OpKind::RemountRo, "remount-ro"}, {OpKind::Mask, "mask"}, {OpKind::ReadOnly, "read-only"},
+};
+
+bool absolute(const std::string& p) { return !p.empty() && p[0] == '/'; }
+
+bool has_dotdot(const std::string& p) {
+  size_t i = 0;
+  while (i <= p.size()) {
+    size_t j = p.find('/', i);
+    if (j == std::string::npos) j = p.size();
+    if (p.compare(i, j - i, "..") == 0 && j - i == 2) return true;
+    i = j + 1;
+  }
+  return false;
+}
+
+Status check_map(const char* what, const std::vector<IdMapEntry>& map) {
+  if (map.empty()) return user_error(std::string(what) + ": empty (a user namespace needs at least one line)");
+  if (map.size() > 340) return user_error(std::string(what) + ": more than 340 lines");
+  for (size_t i = 0; i < map.size(); ++i) {
+    const auto& a = map[i];
+    if (a.count == 0) return user_error(std::string(what) + ": a line with count 0");
+    if (uint64_t(a.inside) + a.count > 4294967295ull || uint64_t(a.outside) + a.count > 4294967295ull)
+      return user_error(std::string(what) + ": range past 4294967295");
+    for (size_t j = 0; j < i; ++j) {
+      const auto& b = map[j];
+      if (a.inside < b.inside + b.count && b.inside < a.inside + a.count)
+        return user_error(std::string(what) + ": inside ranges overlap");
+    }
+  }
+  return {};
+}
+}  // namespace
+
+const char* op_kind_name(OpKind k) {
+  for (const auto& o : kOpNames)
+    if (o.kind == k) return o.name;
+  return "?";
+}
+
+std::optional<OpKind> op_kind_from_name(std::string_view name) {
+  for (const auto& o : kOpNames)
+    if (name == o.name) return o.kind;
+  return std::nullopt;
+}
+
+std::string describe(const Op& op) {
+  std::string k = op_kind_name(op.kind);
+  switch (op.kind) {
+    case OpKind::Bind:
+    case OpKind::RoBind:
+    case OpKind::DevBind:
+      return k + " " + op.source + " on " + op.dest;
+    case OpKind::Symlink:
+      return "symlink " + op.dest + " -> " + op.source;
+    default:
+      return k + " " + op.dest;
+  }
+}
+
+Status validate(const Spec& s, bool need_argv) {
+  if (s.namespaces & ~all_namespace_flags()) return user_error("namespaces: unknown flag bits");
+  if (need_argv && s.argv.empty()) return user_error("argv: empty (nothing to run)");
+  if (!s.argv.empty() && s.argv[0].empty()) return user_error("argv[1]: empty program name");
+  if (!s.rootfs.empty() && !absolute(s.rootfs))
+    return user_error("rootfs: '" + s.rootfs + "' is not an absolute path");
+  if (!absolute(s.cwd)) return user_error("cwd: '" + s.cwd + "' is not an absolute path");
+  if (!s.hostname.empty()) {
+    if (!(s.namespaces & CLONE_NEWUTS))
+      return user_error("hostname: needs the uts namespace (it would rename the host)");
+    if (s.hostname.size() > 64) return user_error("hostname: longer than 64 characters");
+  }
+  if ((s.monotonic_offset || s.boottime_offset) && !(s.namespaces & CLONE_NEWTIME))
+    return user_error("time offsets: need the time namespace");
+  if (!s.join_netns.empty()) {
+    if (s.namespaces & CLONE_NEWNET) return user_error("netns: joining one and making a new one at once");
+    if (!absolute(s.join_netns)) return user_error("netns: '" + s.join_netns + "' is not an absolute path");
+  }
+  if (s.bridge) {
+    if (!(s.namespaces & CLONE_NEWNET)) return user_error("net.bridge: needs the net namespace");
+    if (!s.join_netns.empty()) return user_error("net: a bridge and netns at once");
+    if (s.bridge->bridge.empty() || s.bridge->bridge.size() > 15)
+      return user_error("net.bridge: '" + s.bridge->bridge + "' is not an interface name (1-15 characters)");
+    if (auto p = parse_ipv4_subnet(s.bridge->subnet); !p) return p.error().context("net.subnet");
+    if (s.bridge->name.find_first_of(" \t\n") != std::string::npos)
+      return user_error("net.name: '" + s.bridge->name + "' has white space");
+    // The supervisor holds the lease, the ports and the veth: the sandbox must not outlive it.
+    if (!s.die_with_parent)
+      return user_error("net.bridge with die_with_parent = false: the bridge plumbing lives as long as the process "
+                        "that started the sandbox (use sbx run -d for a sandbox that outlives the caller)");
+  }
+  bool have_mnt = s.namespaces & CLONE_NEWNS;
+  if (!s.layers.empty()) {
+    if (!have_mnt) return user_error("image: needs the mnt namespace");
+    if (!s.rootfs.empty()) return user_error("image and rootfs: choose one");
+    for (const auto& l : s.layers)
+      if (!absolute(l)) return user_error("layers: '" + l + "' is not an absolute path");
+    if (s.upper.empty() != s.work.empty()) return user_error("upper and work: give both or neither");
+  }
+  if (!have_mnt && (!s.ops.empty() || !s.rootfs.empty()))
+    return user_error("mounts: need the mnt namespace (they would change the host)");
+  for (const auto& e : s.env)
+    if (e.find('=') == std::string::npos || e[0] == '=')
+      return user_error("env: '" + e + "' is not KEY=VALUE");
+  for (size_t i = 0; i < s.ops.size(); ++i) {
+    const auto& op = s.ops[i];
+    std::string where = "mounts[" + std::to_string(i + 1) + "] (" + op_kind_name(op.kind) + ")";
+    if (!absolute(op.dest)) return user_error(where + ": destination '" + op.dest + "' is not absolute");
+    if (has_dotdot(op.dest)) return user_error(where + ": destination '" + op.dest + "' contains '..'");
+    bool is_bind = op.kind == OpKind::Bind || op.kind == OpKind::RoBind || op.kind == OpKind::DevBind;
+    if (is_bind && !absolute(op.source))
+      return user_error(where + ": source '" + op.source + "' is not an absolute path");
+    if (op.kind == OpKind::Symlink && op.source.empty()) return user_error(where + ": empty link target");
+  }
+  if (s.seccomp)
+    if (auto st = check_seccomp(*s.seccomp); !st) return st;
+  if (!s.cgroup_parent.empty()) {
+    if (s.cgroup_parent.size() >= 4096) return Error{ENAMETOOLONG, "cgroup_parent: longer than a path may be (4095)"};
+    size_t start = 0;
+    while (start <= s.cgroup_parent.size()) {
+      size_t end = s.cgroup_parent.find('/', start);
+      if (end == std::string::npos) end = s.cgroup_parent.size();
+      if (end - start > 255)
+        return Error{ENAMETOOLONG, "cgroup_parent '" + s.cgroup_parent.substr(start, 32) + "...': a component is longer than 255 characters"};
+      start = end + 1;
+    }
+  }
+  if (s.uid && *s.uid == static_cast<uid_t>(-1)) return user_error("uid 4294967295: not an id ((uid_t)-1 means \"unchanged\")");
+  if (s.gid && *s.gid == static_cast<gid_t>(-1)) return user_error("gid 4294967295: not an id ((gid_t)-1 means \"unchanged\")");
+  if (s.namespaces & CLONE_NEWUSER) {
+    if (auto st = check_map("uid map", s.uid_map); !st) return st;
+    if (auto st = check_map("gid map", s.gid_map); !st) return st;
+    // the payload's ids must exist inside: an unmapped one would fail late, or mean something else
+    auto mapped = [](const std::vector<IdMapEntry>& map, uint32_t id) {
+      for (const auto& e : map)
+        if (id >= e.inside && id - e.inside < e.count) return true;
+      return false;
+    };
+    if (s.uid && !mapped(s.uid_map, *s.uid))
+      return user_error("uid " + std::to_string(*s.uid) + ": not mapped in the sandbox's user namespace (see uid_map)");
+    if (s.gid && !mapped(s.gid_map, *s.gid))
+      return user_error("gid " + std::to_string(*s.gid) + ": not mapped in the sandbox's user namespace (see gid_map)");
+  }
+  return {};
+}
+
+}  // namespace sbx::core

@@ -1,0 +1,79 @@
+// Spec: the plan of a sandbox as data. The command line, the Lua table and (later) OCI config
+// all fill this one struct; the child walks it in C++ between clone and execve.
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/net/bridge.h"
+#include "core/cgroup/cgroup.h"
+#include "core/security/seccomp.h"
+#include "core/base/result.h"
+
+namespace sbx::core {
+
+// Mask: hide a path (a file gets /dev/null, a directory an empty read-only tmpfs); ReadOnly: the
+// path bound on itself read-only. Both skip a path the root does not have.
+enum class OpKind { Bind, RoBind, DevBind, Tmpfs, Proc, Dev, Mqueue, Mkdir, Symlink, File, RemountRo, Mask, ReadOnly };
+
+struct Op {
+  OpKind kind;
+  std::string source;  // host path (bind), link target (symlink), contents (file)
+  std::string dest;    // absolute path inside the sandbox
+  bool optional = false;  // bind: skip quietly when the source is missing (bwrap's --bind-try)
+  uint64_t size = 0;      // tmpfs: size in bytes (0 = kernel default)
+  uint32_t mode = 0;      // tmpfs/mkdir/file: permissions (0 = default for the kind)
+};
+
+struct IdMapEntry {
+  uint32_t inside = 0, outside = 0, count = 1;
+};
+
+struct Spec {
+  uint64_t namespaces = 0;  // CLONE_NEW* flags to create
+  std::string rootfs;       // empty: the host's root, read-only
+  bool rootfs_readonly = true;
+  std::vector<Op> ops;  // in order, relative to the new root
+  std::vector<IdMapEntry> uid_map, gid_map;  // used when CLONE_NEWUSER is set
+  bool deny_setgroups = true;
+  std::string hostname;  // needs uts
+  std::string cwd = "/";
+  std::vector<std::string> env;   // "KEY=VALUE", the whole environment of the payload
+  std::vector<std::string> argv;  // argv[0] is searched in the sandbox's PATH when it has no '/'
+  std::optional<uid_t> uid;       // inside ids for the payload (default: 0)
+  std::optional<gid_t> gid;
+  bool loopback_up = true;  // with net: "loopback" brings lo up, "none" leaves it down
+  bool die_with_parent = true;
+  int64_t monotonic_offset = 0, boottime_offset = 0;  // seconds, needs time
+  // An image root: overlay of `layers` (directories, top first) under an init layer (hosts,
+  // hostname, resolv.conf: never committed) with `upper`/`work` (empty: a tmpfs, gone at exit).
+  std::vector<std::string> layers;
+  std::string upper, work;
+  // Join this network namespace (a /proc/PID/ns/net or /run/netns/NAME path) instead of making one.
+  std::string join_netns;
+  // On a host bridge (needs net): a veth, a leased address, NAT, published ports, /etc/hosts.
+  std::optional<BridgeSpec> bridge;
+  // Hardening, applied last before execve: capabilities kept (nullopt: unchanged), no_new_privs,
+  // a seccomp policy (nullopt: none).
+  std::optional<std::vector<std::string>> caps;
+  bool no_new_privs = false;
+  std::optional<SeccompPolicy> seccomp;
+  Limits limits;              // non-empty: the sandbox gets its own cgroup, made before it runs
+  std::string cgroup_parent;  // where that group goes, relative to the hierarchy roots
+};
+
+const char* op_kind_name(OpKind k);
+std::optional<OpKind> op_kind_from_name(std::string_view name);
+
+// Checks a plan without running it: paths absolute, maps consistent with the namespaces asked,
+// options that need a namespace have it. The error names the field and the value.
+// need_argv = false checks a container's plan before any command is given.
+Status validate(const Spec& spec, bool need_argv = true);
+
+// "bind /srv/data on /data" - how a step is named in errors and in box:spec().
+std::string describe(const Op& op);
+
+}  // namespace sbx::core

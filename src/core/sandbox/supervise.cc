@@ -1,0 +1,131 @@
+#include "core/sandbox/supervise.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/base/fault.h"
+#include "core/sandbox/forward.h"
+#include "core/sandbox/ns.h"
+#include "core/sandbox/spawn.h"
+
+namespace sbx::core {
+
+namespace {
+
+using nlohmann::json;
+
+json read_state(const std::string& path) {
+  std::ifstream in(path);
+  json j = json::parse(in, nullptr, false);
+  return j.is_object() ? j : json::object();
+}
+
+// Whole or not at all: readers never see half a file.
+Status write_state(const std::string& path, const json& j) {
+  if (int e = fault("supervise.state")) return fault_error("supervise.state", "write " + path, e);
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump(2) << "\n";
+    out.close();
+    if (!out) {
+      unlink(tmp.c_str());
+      return sys_error("write " + tmp);
+    }
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) return sys_error("write " + path);
+  return {};
+}
+
+void report(int& fd, const std::string& text) {
+  if (fd < 0) return;
+  (void)!write(fd, text.data(), text.size());
+  close(fd);
+  fd = -1;
+}
+
+}  // namespace
+
+int supervise(const Spec& spec, const std::string& dir, int report_fd) {
+  // Its front may be gone by the time it reports: an EPIPE then, never a SIGPIPE that ends it (and,
+  // through the parent-death signal, the sandbox).
+  ignore_sigpipe();
+  setsid();
+  if (chdir("/") != 0) return 125;
+  std::string state_path = dir + "/state.json";
+  json state = read_state(state_path);
+  Fd null(open("/dev/null", O_RDWR | O_CLOEXEC));
+  Fd log;
+  if (int e = fault("supervise.log")) {
+    report(report_fd, "error " + fault_error("supervise.log", "open " + dir + "/log", e).message);
+    return 125;
+  }
+  log.reset(open((dir + "/log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (!null.ok() || !log.ok()) {
+    report(report_fd, "error open " + dir + "/log: " + std::strerror(errno));
+    return 125;
+  }
+  for (int i = 0; i < 3; ++i) dup2(null.get(), i);  // the supervisor itself has no terminal
+  SpawnIo io;
+  io.stdio[0] = null.get();
+  io.stdio[1] = io.stdio[2] = log.get();
+  auto box = spawn(spec, io);
+  if (!box) {
+    state["status"] = "failed";
+    state["error"] = box.error().message;
+    (void)write_state(state_path, state);
+    report(report_fd, "error " + box.error().message);
+    return 125;
+  }
+  log.reset();
+  null.reset();
+  state["status"] = "running";
+  state["pid"] = box->pid();
+  state["identity"] = process_identity(box->pid());
+  state["supervisor"] = getpid();
+  state["supervisor_identity"] = process_identity(getpid());
+  state["started"] = static_cast<int64_t>(time(nullptr));
+  if (box->cgroup()) state["cgroup"] = box->cgroup()->path();
+  if (const auto& net = box->net()) {
+    state["ip"] = net->address().substr(0, net->address().find('/'));
+    json ports = json::array();
+    for (const auto& p : net->published()) ports.push_back(format_port_map(p));
+    state["ports"] = ports;
+  }
+  if (auto w = write_state(state_path, state); !w) {
+    // untracked it must not run: ended, released, and the front told why
+    (void)box->kill(SIGKILL);
+    (void)box->wait(false);
+    state["status"] = "failed";
+    report(report_fd, "error " + w.error().message);
+    return 125;
+  }
+  report(report_fd, "ok " + std::to_string(box->pid()));
+
+  std::optional<ExitStatus> es;
+  {
+    SignalForward forward(box->pidfd());
+    auto w = box->wait(false);
+    if (w && *w) es = **w;
+  }
+  state["status"] = "exited";
+  state["finished"] = static_cast<int64_t>(time(nullptr));
+  if (es) {
+    if (es->signal) state["signal"] = es->signal;
+    else state["code"] = es->code;
+  }
+  if (const auto& st = box->final_stat()) {
+    state["memory_peak"] = st->memory_peak;
+    state["cpu_usec"] = st->cpu_usage_usec;
+  }
+  (void)write_state(state_path, state);
+  return 0;
+}
+
+}  // namespace sbx::core

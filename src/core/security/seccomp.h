@@ -1,0 +1,53 @@
+// Seccomp policies as data, compiled with libseccomp in the child just before execve.
+// A policy: a default action, rules (syscall, action, argument comparisons). Architectures: the
+// native x86-64 and the i386 ABI get the same rules; x32 calls are refused (EPERM) outright; an x86-64 number below 1024 that no syscall has returns ENOSYS
+// (libc falls back when a newer kernel's call is missing). A rule that denies an otherwise allowed call on its
+// arguments (ioctl TIOCSTI) goes into a second filter with ALLOW as default: the kernel applies
+// the stricter answer of both.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/base/result.h"
+
+namespace sbx::core {
+
+struct SeccompArg {
+  unsigned index = 0;       // 0..5
+  std::string op = "eq";    // eq ne lt le gt ge masked_eq
+  uint64_t value = 0;       // masked_eq: the mask
+  uint64_t value2 = 0;      // masked_eq: the value after masking
+};
+
+struct SeccompRule {
+  std::string syscall;
+  std::string action = "allow";  // allow | errno NAME|N | kill | kill_process | trap | log
+  std::vector<SeccompArg> args;  // all must hold
+};
+
+struct SeccompPolicy {
+  std::string profile;  // "default" or "strict": the built-in profile (rules filled in by expand)
+  std::string default_action = "errno EPERM";
+  std::vector<SeccompRule> rules;
+};
+
+// The built-in profiles, as policies ("default": every known syscall but the refused ones,
+// clone without namespace flags, clone3 ENOSYS, personality with safe values, socket without
+// AF_ALG/AF_VSOCK, ioctl without TIOCSTI; "strict": a short allowlist for batch jobs).
+Result<SeccompPolicy> builtin_seccomp(const std::string& name);
+// A policy with its profile's rules in place (a plan names the profile; the filter needs rules).
+Result<SeccompPolicy> expand_seccomp(const SeccompPolicy& p);
+
+// Checks a policy without loading it: actions, syscall names, argument operators.
+Status check_seccomp(const SeccompPolicy& p);
+// The BPF programs of a policy (one or two), compiled by libseccomp (~20 ms for the default
+// profile), or read from cache_dir where an earlier compile of the same policy left them.
+Result<std::vector<std::string>> compile_seccomp(const SeccompPolicy& p);
+Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p, const std::string& cache_dir);
+// Installs them in the calling thread (no_new_privs set already, or CAP_SYS_ADMIN held).
+Status install_seccomp(const std::vector<std::string>& programs);
+// Every syscall name libseccomp knows for x86-64, sorted.
+std::vector<std::string> seccomp_syscalls();
+
+}  // namespace sbx::core
