@@ -239,7 +239,13 @@ function M.new(opts)
   end
   for _, k in ipairs({ "readonly", "die_with_parent", "proc", "dev", "ephemeral" }) do expect_type(k, opts[k], "boolean", level) end
   if opts.ephemeral and (opts.name or not opts.image) then fail("ephemeral: only for an image without a name", level) end
-  for _, k in ipairs({ "uid", "gid" }) do expect_type(k, opts[k], "number", level) end
+  for _, k in ipairs({ "uid", "gid" }) do
+    expect_type(k, opts[k], "number", level)
+    local id = opts[k]
+    if id and (id < 0 or id >= 4294967295 or id ~= math.floor(id)) then
+      fail(("%s %s: not an id (a whole number 0..4294967294; (uid_t)-1 means \"unchanged\")"):format(k, tostring(id)), level)
+    end
+  end
   for _, k in ipairs({ "ns", "mounts", "env", "uid_map", "gid_map", "time_offsets", "limits" }) do expect_type(k, opts[k], "table", level) end
   expect_type("cgroup_parent", opts.cgroup_parent, "string", level)
 
@@ -375,10 +381,11 @@ function M.new(opts)
       if box._owner == core.sys.getpid() then core.image.remove_tree(dir) end
     end
   end
-  local checked, err = core.plan(plan)
-  if not checked then
+  -- the one conversion to the core's plan (a sbx.Plan: checked now, not again at each run)
+  local ok, checked, err = pcall(core.plan, plan)
+  if not ok or not checked then
     if box._container_dir then core.image.remove_tree(box._container_dir) end
-    fail(err, level)
+    fail(ok and err or tostring(checked):gsub("^[^:]*:%d+: ", ""), level)
   end
   box._plan = checked
   return setmetatable(box, Box)
@@ -404,7 +411,7 @@ end
 
 -- The plan as plain data: what the core will do, in order.
 function Box:spec()
-  return copy(self._plan)
+  return self._plan:table()
 end
 
 local function run_plan(self, args, level)
@@ -416,23 +423,17 @@ local function run_plan(self, args, level)
       error(("box:run/spawn: unknown key '%s' (expected %s)"):format(tostring(k), key_list(RUN_KEYS)), level + 1)
     end
   end
-  local plan = copy(self._plan)
-  plan.argv = {}
-  for i, a in ipairs(args) do plan.argv[i] = tostring(a) end
-  if args.cwd then plan.cwd = args.cwd end
-  if args.uid then plan.uid = args.uid end
-  if args.gid then plan.gid = args.gid end
-  if args.env then
-    local base = plan.env
-    plan.env = env_list(args.env, base, level + 1)
-  end
-  return plan
+  -- what this run changes in the box's plan
+  local run = { argv = {}, cwd = args.cwd, uid = args.uid, gid = args.gid }
+  for i, a in ipairs(args) do run.argv[i] = tostring(a) end
+  if args.env then run.env = env_list(args.env, self._plan.env or {}, level + 1) end
+  return run
 end
 
 -- box:spawn{ argv..., stdin/stdout/stderr = "inherit"|"null"|"pipe"|fd } -> sbx.Process
 function Box:spawn(args)
-  local plan = run_plan(self, args, 2)
-  local p, err, errno = core.spawn(plan, { stdin = args.stdin, stdout = args.stdout, stderr = args.stderr, tty = args.tty, fds = args.fds })
+  local run = run_plan(self, args, 2)
+  local p, err, errno = core.spawn(self._plan, { stdin = args.stdin, stdout = args.stdout, stderr = args.stderr, tty = args.tty, fds = args.fds }, run)
   if not p then return nil, err, errno end
   self._procs[p] = true
   return p
@@ -441,13 +442,13 @@ end
 -- box:run{ argv..., input = "data", stdout = "pipe", timeout = 10 } -> status table
 -- { ok = true, code = 0, status = 0, stdout = "...", stderr = "..." } or { signal = 9, ... }.
 function Box:run(args)
-  local plan = run_plan(self, args, 2)
+  local run = run_plan(self, args, 2)
   if args.tty then
     -- a new pseudo-terminal, joined to ours (raw mode) until it ends
     if args.stdin or args.stdout or args.stderr or args.input then
       error("box:run: tty = true gives the sandbox a terminal for stdin, stdout and stderr (drop them)", 2)
     end
-    local p, err, errno = core.spawn(plan, { tty = true })
+    local p, err, errno = core.spawn(self._plan, { tty = true }, run)
     if not p then return nil, err, errno end
     self._procs[p] = true
     local st, werr = p:interact()
@@ -458,7 +459,7 @@ function Box:run(args)
   end
   local stdin = args.stdin
   if args.input ~= nil then stdin = "pipe" end
-  local p, err, errno = core.spawn(plan, { stdin = stdin, stdout = args.stdout, stderr = args.stderr, fds = args.fds })
+  local p, err, errno = core.spawn(self._plan, { stdin = stdin, stdout = args.stdout, stderr = args.stderr, fds = args.fds }, run)
   if not p then return nil, err, errno end
   self._procs[p] = true
   local out, errout, cut

@@ -105,18 +105,17 @@ function M.start(box, argv, opts)
   if box._container_dir then
     return nil, "an image container without a name cannot outlive this process: give it a name, or ephemeral = true"
   end
-  local plan = box:spec()
-  plan.argv = {}
-  for i, a in ipairs(argv) do plan.argv[i] = tostring(a) end
+  local run = { argv = {}, cwd = argv.cwd }
+  for i, a in ipairs(argv) do run.argv[i] = tostring(a) end
   if argv.env then
     local env = {}
-    for _, e in ipairs(plan.env or {}) do env[e:match("^[^=]*")] = e end
+    for _, e in ipairs(box._plan.env or {}) do env[e:match("^[^=]*")] = e end
     for k, v in pairs(argv.env) do env[k] = k .. "=" .. tostring(v) end
-    plan.env = {}
-    for _, e in pairs(env) do plan.env[#plan.env + 1] = e end
-    table.sort(plan.env)
+    run.env = {}
+    for _, e in pairs(env) do run.env[#run.env + 1] = e end
+    table.sort(run.env)
   end
-  if argv.cwd then plan.cwd = argv.cwd end
+  local plan = box._plan:with(run)
   -- Claimed atomically: a locked draft holds plan and state, then one rename that never replaces
   -- publishes it under the name (of 20 racing claims exactly one wins). The lock goes on to the
   -- supervisor: while it is held the entry is alive; a killed front leaves an entry `ps -a` shows
@@ -124,7 +123,7 @@ function M.start(box, argv, opts)
   local draft, lock = core.image.draft("sandboxes")
   if not draft then return nil, lock end
   local image = box._image and (box._image.tags and box._image.tags[1] or box._image.id) or nil
-  write(draft .. "/plan.json", json.encode(plan, 2))
+  write(draft .. "/plan.json", plan:json(2))
   write(draft .. "/state.json", json.encode({ name = name, status = "starting", created = os.time(), command = plan.argv,
                                               image = image, container = box._named_dir, hostname = plan.hostname }, 2))
   local ok, perr, errno = core.image.publish(draft, dir)

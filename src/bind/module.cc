@@ -23,7 +23,8 @@
 #include "core/sandbox/supervise.h"
 #include "core/base/units.h"
 #include "sandbox.h"
-#include "spec_lua.h"
+#include "plan_lua.h"
+#include "core/sandbox/plan.h"
 
 namespace sbx::bind {
 
@@ -43,7 +44,6 @@ void register_edit(lua_State* L);
 
 namespace {
 
-// plan(spec_table) -> the validated plan as plain data | nil, message, errno
 // start_supervisor(plan, dir) -> sandbox pid | nil, message: a detached supervisor (no Lua: the
 // sbx binary re-executed as `sbx --supervise DIR FD`) holds the sandbox; it reports through a pipe.
 int l_start_supervisor(lua_State* L) {
@@ -147,7 +147,7 @@ int l_cap_names(lua_State* L) {
 int l_seccomp_profile(lua_State* L) {
   auto p = core::builtin_seccomp(luaL_checkstring(L, 1));
   if (!p) return push_failure(L, p.error());
-  push_seccomp(L, *p);
+  push_json(L, core::schema::encode(*p));
   return 1;
 }
 
@@ -160,15 +160,6 @@ int l_process_identity(lua_State* L) {
   std::string id = core::process_identity(static_cast<pid_t>(luaL_checkinteger(L, 1)));
   if (id.empty()) return 0;
   lua_pushstring(L, id.c_str());
-  return 1;
-}
-
-int l_plan(lua_State* L) {
-  core::Spec spec = spec_from_lua(L, 1);
-  if (auto s = core::validate(spec, false); !s) return push_failure(L, s.error());
-  if (!spec.limits.empty())  // a limit this host cannot enforce is an error now, naming the controller
-    if (auto files = core::limit_files(core::detect_cgroups(), spec.limits); !files) return push_failure(L, files.error());
-  push_spec(L, spec);
   return 1;
 }
 
@@ -314,7 +305,7 @@ int open_core(lua_State* L) {
       {"spawn", l_spawn_entry},          {"enter", l_enter_entry},
       {"process_identity", guarded<l_process_identity>}, {"start_supervisor", guarded<l_start_supervisor>},
       {"seccomp_syscalls", guarded<l_seccomp_syscalls>}, {"seccomp_profile", guarded<l_seccomp_profile>},
-      {"cap_names", guarded<l_cap_names>}, {"list_dir", guarded<l_list_dir>}, {"fault_steps", guarded<l_fault_steps>}, {"gc", guarded<l_gc>},          {"plan", guarded<l_plan>}, {"seccomp_compile", guarded<l_seccomp_compile>},
+      {"cap_names", guarded<l_cap_names>}, {"list_dir", guarded<l_list_dir>}, {"fault_steps", guarded<l_fault_steps>}, {"gc", guarded<l_gc>},          {"seccomp_compile", guarded<l_seccomp_compile>},
       {"ns_kinds", guarded<l_ns_kinds>}, {"ns_ids", guarded<l_ns_ids>},
       {"features", guarded<l_features>}, {"busybox_rootfs", guarded<l_busybox_rootfs>},
       {"userns_allowed", guarded<l_userns_allowed>},
@@ -325,6 +316,7 @@ int open_core(lua_State* L) {
   register_process(L);
   lua_newtable(L);  // [core]
   luaL_register(L, nullptr, fns);
+  register_plan(L);  // core.plan, core.plan_reference
   register_sys(L);  // [core, sys]
   lua_setfield(L, -2, "sys");
   register_json(L);  // [core, json]

@@ -16,7 +16,7 @@
 #include "core/sandbox/forward.h"
 #include "core/sandbox/pty.h"
 #include "core/sandbox/ns.h"
-#include "spec_lua.h"
+#include "plan_lua.h"
 
 namespace sbx::bind {
 
@@ -149,13 +149,22 @@ int start_process(lua_State* L, int io_idx, const std::string& name, bool own_pt
   return 1;
 }
 
+// spawn(plan, io, run) -> Process: `run` ({ argv =, env =, cwd =, uid =, gid = }) is applied over
+// the plan; a plan core.plan() checked is not checked again, only what the run gave.
 int l_spawn(lua_State* L) {
   core::Spec spec = spec_from_lua(L, 1);
+  Plan* checked = to_plan(L, 1);
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    check_keys(L, 3, "run", {"argv", "env", "cwd", "uid", "gid"});
+    decode_plan_over(L, 3, spec, "run");
+  }
+  auto check = checked && checked->checked ? core::Check::process : core::Check::all;
   // its own /dev (a devpts instance) can give it its own terminal
   bool own_dev = (spec.namespaces & CLONE_NEWNS) &&
                  std::any_of(spec.ops.begin(), spec.ops.end(), [](const core::Op& o) { return o.kind == core::OpKind::Dev; });
   return start_process(L, lua_istable(L, 2) ? 2 : 0, spec.argv.empty() ? "" : spec.argv[0], own_dev,
-                       [&](const core::SpawnIo& io) { return core::spawn(spec, io); });
+                       [&](const core::SpawnIo& io) { return core::spawn(spec, io, check); });
 }
 
 // core.enter(pid, plan, io, cgroup) -> Process: `sbx exec` into a running sandbox.

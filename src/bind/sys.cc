@@ -17,7 +17,7 @@
 #include "core/sandbox/ns.h"
 #include "lua_util.h"
 #include "sandbox.h"
-#include "spec_lua.h"
+#include "plan_lua.h"
 
 namespace sbx::bind {
 

@@ -7,13 +7,11 @@
 #include <cstdlib>
 #include <cstring>
 
-#include <fstream>
-#include <sstream>
 
 #include "bind/module.h"
-#include "bind/spec_lua.h"
 #include "core/sandbox/forward.h"
 #include "core/sandbox/pid1.h"
+#include "core/sandbox/plan.h"
 #include "core/sandbox/supervise.h"
 
 namespace {
@@ -27,45 +25,20 @@ int traceback(lua_State* L) {
   lua_call(L, 2, 1);
   return 1;
 }
-// `sbx --supervise DIR FD`: the plan in DIR/plan.json becomes a Spec with a Lua state that is
-// closed again before the sandbox starts: the supervisor that stays holds no Lua.
-sbx::core::Spec g_plan;
-int load_plan(lua_State* L) {
-  lua_getglobal(L, "require");
-  lua_pushstring(L, "sbx.core");
-  lua_call(L, 1, 1);                // [core]
-  lua_getfield(L, -1, "json");      // [core, json]
-  lua_getfield(L, -1, "decode");    // [core, json, decode]
-  lua_pushvalue(L, 1);              // the text
-  lua_call(L, 1, 1);                // [core, json, plan]
-  g_plan = sbx::bind::spec_from_lua(L, -1);
-  return 0;
-}
-
+// `sbx --supervise DIR FD LOCKFD`: the plan in DIR/plan.json becomes a Spec through the plan's
+// declaration (core/sandbox/plan): the supervisor holds no Lua at all.
 int supervise_main(const char* dir, const char* fd_text, const char* lock_text) {
   int report_fd = std::atoi(fd_text);
   // The sandbox directory's lock, held for the supervisor's whole life (sbx ps and gc read "alive"
   // from it); never passed on to anything it starts.
   if (int lock = lock_text ? std::atoi(lock_text) : -1; lock > 2) fcntl(lock, F_SETFD, FD_CLOEXEC);
-  std::ifstream in(std::string(dir) + "/plan.json");
-  std::stringstream text;
-  text << in.rdbuf();
-  {
-    lua_State* L = luaL_newstate();
-    if (!L) return 125;
-    luaL_openlibs(L);
-    sbx::bind::install_preloads(L);
-    lua_pushcfunction(L, load_plan);
-    lua_pushstring(L, text.str().c_str());
-    if (lua_pcall(L, 1, 0, 0) != 0) {
-      std::string msg = std::string("error plan ") + dir + "/plan.json: " + lua_tostring(L, -1);
-      if (report_fd >= 0) (void)!write(report_fd, msg.data(), msg.size());
-      lua_close(L);
-      return 125;
-    }
-    lua_close(L);
+  auto plan = sbx::core::read_plan(std::string(dir) + "/plan.json");
+  if (!plan) {
+    std::string msg = "error " + plan.error().message;
+    if (report_fd >= 0) (void)!write(report_fd, msg.data(), msg.size());
+    return 125;
   }
-  return sbx::core::supervise(g_plan, dir, report_fd);
+  return sbx::core::supervise(*plan, dir, report_fd);
 }
 }  // namespace
 

@@ -30,8 +30,8 @@ Spec full() {
   s.hostname = "box";
   s.cwd = "/home/user";
   s.env = {"PATH=/usr/bin:/bin", "HOME=/home/user", "EMPTY="};
-  s.monotonic_offset = 3600;
-  s.boottime_offset = -60;
+  s.time_offsets.monotonic = 3600;
+  s.time_offsets.boottime = -60;
   s.uid_map = {{0, 100000, 65536}};
   s.gid_map = {{0, 100000, 1000}, {1000, 1000, 1}};
   s.ops = {
@@ -154,10 +154,10 @@ TEST_CASE("validate rejects bad specs and names the field", "[spec]") {
   }
   SECTION("time offsets without the time namespace") {
     Spec s = minimal();
-    s.monotonic_offset = 10;
+    s.time_offsets.monotonic = 10;
     expect_error(s, {"time offsets", "time namespace"});
-    s.monotonic_offset = 0;
-    s.boottime_offset = -10;
+    s.time_offsets.monotonic = 0;
+    s.time_offsets.boottime = -10;
     expect_error(s, {"time offsets"});
     s.namespaces = CLONE_NEWTIME;
     CHECK(validate(s).ok());

@@ -31,6 +31,7 @@ CgroupHost detect_cgroups();
 struct IoLimit {
   std::string device;  // "MAJ:MIN"
   uint64_t rbps = 0, wbps = 0, riops = 0, wiops = 0;  // 0 = no limit
+  bool operator==(const IoLimit&) const = default;
 };
 
 // Portable limits (docker's meaning). Each maps to a file on v1 and on v2.
@@ -47,6 +48,7 @@ struct Limits {
   bool empty() const {
     return !memory && !memory_swap && !cpu && !cpu_weight && !cpuset && !pids && io.empty() && !devices;
   }
+  bool operator==(const Limits&) const = default;
 };
 
 struct LimitFile {

@@ -19,6 +19,7 @@ struct PortMap {
   std::string host_ip = "0.0.0.0"; // 0.0.0.0: every local address of the host
   uint16_t host_port = 0;
   uint16_t port = 0;  // in the sandbox
+  bool operator==(const PortMap&) const = default;
 };
 
 struct BridgeSpec {
@@ -28,6 +29,7 @@ struct BridgeSpec {
   std::vector<PortMap> publish;
   bool nat = true;  // outbound masquerading (turns net.ipv4.ip_forward on while a bridge exists)
   std::string name;  // the name other sandboxes reach this one by (default: its hostname)
+  bool operator==(const BridgeSpec&) const = default;
 };
 
 // "8080:80", "127.0.0.1:8080:80", "8080:80/udp" (docker's -p), or an error naming the text.

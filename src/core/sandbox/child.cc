@@ -74,14 +74,14 @@ Status enter_time_namespace(const Spec& spec) {
   if (::unshare(CLONE_NEWTIME) != 0) return sys_error("unshare time namespace");
   char buf[128];
   int n = snprintf(buf, sizeof buf, "monotonic %lld 0\nboottime %lld 0\n",
-                   (long long)spec.monotonic_offset, (long long)spec.boottime_offset);
+                   (long long)spec.time_offsets.monotonic, (long long)spec.time_offsets.boottime);
   int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
   if (fd < 0) return sys_error("set time offsets: open /proc/self/timens_offsets");
   ssize_t w = write(fd, buf, static_cast<size_t>(n));
   int e = errno;
   close(fd);
-  if (w != n) return sys_error("set time offsets (monotonic " + std::to_string(spec.monotonic_offset) +
-                                   ", boottime " + std::to_string(spec.boottime_offset) + ")", e);
+  if (w != n) return sys_error("set time offsets (monotonic " + std::to_string(spec.time_offsets.monotonic) +
+                                   ", boottime " + std::to_string(spec.time_offsets.boottime) + ")", e);
   return {};
 }
 

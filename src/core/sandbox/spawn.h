@@ -77,7 +77,10 @@ class Sandbox {
 
 // Validates the spec, starts it, and returns once the payload has been exec'd (or the setup
 // failed: then the error names the step, e.g. "bind /srv/data on /data: No such file...").
-Result<Sandbox> spawn(const Spec& spec, const SpawnIo& io = {});
+// Check::process: the plan part was validated when the plan was made (core.plan); only the
+// process part (argv, env, cwd, uid, gid) is checked here.
+enum class Check { all, process };
+Result<Sandbox> spawn(const Spec& spec, const SpawnIo& io = {}, Check check = Check::all);
 
 // `sbx exec`: a new process in every namespace of the running sandbox whose init (or first
 // process) is `target`, in its cgroup when `cgroup` is given, running spec.argv with spec's env,

@@ -83,17 +83,14 @@ std::string describe(const Op& op) {
 
 Status validate(const Spec& s, bool need_argv) {
   if (s.namespaces & ~all_namespace_flags()) return user_error("namespaces: unknown flag bits");
-  if (need_argv && s.argv.empty()) return user_error("argv: empty (nothing to run)");
-  if (!s.argv.empty() && s.argv[0].empty()) return user_error("argv[1]: empty program name");
   if (!s.rootfs.empty() && !absolute(s.rootfs))
     return user_error("rootfs: '" + s.rootfs + "' is not an absolute path");
-  if (!absolute(s.cwd)) return user_error("cwd: '" + s.cwd + "' is not an absolute path");
   if (!s.hostname.empty()) {
     if (!(s.namespaces & CLONE_NEWUTS))
       return user_error("hostname: needs the uts namespace (it would rename the host)");
     if (s.hostname.size() > 64) return user_error("hostname: longer than 64 characters");
   }
-  if ((s.monotonic_offset || s.boottime_offset) && !(s.namespaces & CLONE_NEWTIME))
+  if ((s.time_offsets.monotonic || s.time_offsets.boottime) && !(s.namespaces & CLONE_NEWTIME))
     return user_error("time offsets: need the time namespace");
   if (!s.join_netns.empty()) {
     if (s.namespaces & CLONE_NEWNET) return user_error("netns: joining one and making a new one at once");
@@ -122,9 +119,6 @@ Status validate(const Spec& s, bool need_argv) {
   }
   if (!have_mnt && (!s.ops.empty() || !s.rootfs.empty()))
     return user_error("mounts: need the mnt namespace (they would change the host)");
-  for (const auto& e : s.env)
-    if (e.find('=') == std::string::npos || e[0] == '=')
-      return user_error("env: '" + e + "' is not KEY=VALUE");
   for (size_t i = 0; i < s.ops.size(); ++i) {
     const auto& op = s.ops[i];
     std::string where = "mounts[" + std::to_string(i + 1) + "] (" + op_kind_name(op.kind) + ")";
@@ -148,11 +142,23 @@ Status validate(const Spec& s, bool need_argv) {
       start = end + 1;
     }
   }
-  if (s.uid && *s.uid == static_cast<uid_t>(-1)) return user_error("uid 4294967295: not an id ((uid_t)-1 means \"unchanged\")");
-  if (s.gid && *s.gid == static_cast<gid_t>(-1)) return user_error("gid 4294967295: not an id ((gid_t)-1 means \"unchanged\")");
   if (s.namespaces & CLONE_NEWUSER) {
     if (auto st = check_map("uid map", s.uid_map); !st) return st;
     if (auto st = check_map("gid map", s.gid_map); !st) return st;
+  }
+  return validate_process(s, need_argv);
+}
+
+Status validate_process(const Spec& s, bool need_argv) {
+  if (need_argv && s.argv.empty()) return user_error("argv: empty (nothing to run)");
+  if (!s.argv.empty() && s.argv[0].empty()) return user_error("argv[1]: empty program name");
+  if (!absolute(s.cwd)) return user_error("cwd: '" + s.cwd + "' is not an absolute path");
+  for (const auto& e : s.env)
+    if (e.find('=') == std::string::npos || e[0] == '=')
+      return user_error("env: '" + e + "' is not KEY=VALUE");
+  if (s.uid && *s.uid == static_cast<uid_t>(-1)) return user_error("uid 4294967295: not an id ((uid_t)-1 means \"unchanged\")");
+  if (s.gid && *s.gid == static_cast<gid_t>(-1)) return user_error("gid 4294967295: not an id ((gid_t)-1 means \"unchanged\")");
+  if (s.namespaces & CLONE_NEWUSER) {
     // the payload's ids must exist inside: an unmapped one would fail late, or mean something else
     auto mapped = [](const std::vector<IdMapEntry>& map, uint32_t id) {
       for (const auto& e : map)

@@ -26,10 +26,18 @@ struct Op {
   bool optional = false;  // bind: skip quietly when the source is missing (bwrap's --bind-try)
   uint64_t size = 0;      // tmpfs: size in bytes (0 = kernel default)
   uint32_t mode = 0;      // tmpfs/mkdir/file: permissions (0 = default for the kind)
+  bool operator==(const Op&) const = default;
 };
 
 struct IdMapEntry {
   uint32_t inside = 0, outside = 0, count = 1;
+  bool operator==(const IdMapEntry&) const = default;
+};
+
+// Clock offsets in a new time namespace, in seconds.
+struct TimeOffsets {
+  int64_t monotonic = 0, boottime = 0;
+  bool operator==(const TimeOffsets&) const = default;
 };
 
 struct Spec {
@@ -47,7 +55,7 @@ struct Spec {
   std::optional<gid_t> gid;
   bool loopback_up = true;  // with net: "loopback" brings lo up, "none" leaves it down
   bool die_with_parent = true;
-  int64_t monotonic_offset = 0, boottime_offset = 0;  // seconds, needs time
+  TimeOffsets time_offsets;  // needs time
   // An image root: overlay of `layers` (directories, top first) under an init layer (hosts,
   // hostname, resolv.conf: never committed) with `upper`/`work` (empty: a tmpfs, gone at exit).
   std::vector<std::string> layers;
@@ -63,6 +71,7 @@ struct Spec {
   std::optional<SeccompPolicy> seccomp;
   Limits limits;              // non-empty: the sandbox gets its own cgroup, made before it runs
   std::string cgroup_parent;  // where that group goes, relative to the hierarchy roots
+  bool operator==(const Spec&) const = default;
 };
 
 const char* op_kind_name(OpKind k);
@@ -72,6 +81,8 @@ std::optional<OpKind> op_kind_from_name(std::string_view name);
 // options that need a namespace have it. The error names the field and the value.
 // need_argv = false checks a container's plan before any command is given.
 Status validate(const Spec& spec, bool need_argv = true);
+// The process part alone (argv, cwd, env, uid, gid): what a run adds to a validated plan.
+Status validate_process(const Spec& spec, bool need_argv = true);
 
 // "bind /srv/data on /data" - how a step is named in errors and in box:spec().
 std::string describe(const Op& op);

@@ -18,18 +18,21 @@ struct SeccompArg {
   std::string op = "eq";    // eq ne lt le gt ge masked_eq
   uint64_t value = 0;       // masked_eq: the mask
   uint64_t value2 = 0;      // masked_eq: the value after masking
+  bool operator==(const SeccompArg&) const = default;
 };
 
 struct SeccompRule {
   std::string syscall;
   std::string action = "allow";  // allow | errno NAME|N | kill | kill_process | trap | log
   std::vector<SeccompArg> args;  // all must hold
+  bool operator==(const SeccompRule&) const = default;
 };
 
 struct SeccompPolicy {
   std::string profile;  // "default" or "strict": the built-in profile (rules filled in by expand)
   std::string default_action = "errno EPERM";
   std::vector<SeccompRule> rules;
+  bool operator==(const SeccompPolicy&) const = default;
 };
 
 // The built-in profiles, as policies ("default": every known syscall but the refused ones,

@@ -1,0 +1,273 @@
+// The declaration of the plan: one list of fields per struct. A new plan field is a member in
+// its struct (spec.h, cgroup.h, bridge.h, seccomp.h), one line here, and the code that uses it.
+#include "core/sandbox/plan.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "core/net/bridge.h"
+#include "core/sandbox/ns.h"
+
+namespace sbx::core {
+
+using schema::bad;
+using schema::field;
+using schema::Field;
+using schema::Json;
+using schema::List;
+using schema::Maybe;
+using schema::Struct;
+using schema::Whole;
+
+namespace {
+
+// CLONE_NEW* flags <-> { "user", "mnt", ... }
+struct NamespaceSet {
+  Json encode(uint64_t flags) const { return namespace_names(flags); }
+  Status decode(const Json& j, uint64_t& out, const std::string& path) const {
+    std::vector<std::string> names;
+    if (auto st = schema::Codec<std::vector<std::string>>{}.decode(j, names, path); !st) return st;
+    auto flags = namespace_flags(names);
+    if (!flags) return flags.error().context(path);
+    out = *flags;
+    return {};
+  }
+  bool empty(uint64_t) const { return false; }
+  std::string kind() const { return "list of namespace names"; }
+};
+
+struct OpKindName {
+  Json encode(OpKind k) const { return op_kind_name(k); }
+  Status decode(const Json& j, OpKind& out, const std::string& path) const {
+    if (!j.is_string()) return bad(path, "expected an op kind (a string), got " + schema::type_name(j));
+    auto k = op_kind_from_name(j.get_ref<const std::string&>());
+    if (!k) return bad(path, "unknown '" + j.get<std::string>() + "'");
+    out = *k;
+    return {};
+  }
+  bool empty(OpKind) const { return false; }
+  std::string kind() const { return "op kind (bind, ro-bind, dev-bind, tmpfs, proc, dev, mqueue, mkdir, symlink, file, remount-ro, mask, read-only)"; }
+};
+
+// "127.0.0.1:8080:80/tcp"
+struct PortText {
+  Json encode(const PortMap& p) const {
+    return p.host_ip + ":" + std::to_string(p.host_port) + ":" + std::to_string(p.port) + "/" + p.proto;
+  }
+  Status decode(const Json& j, PortMap& out, const std::string& path) const {
+    if (!j.is_string()) return bad(path, "expected \"[IP:]HOST_PORT:PORT[/PROTO]\", got " + schema::type_name(j));
+    auto p = parse_port_map(j.get<std::string>());
+    if (!p) return p.error().context(path);
+    out = *p;
+    return {};
+  }
+  bool empty(const PortMap&) const { return false; }
+  std::string kind() const { return "port \"IP:HOST_PORT:PORT/PROTO\""; }
+};
+
+// A built-in profile by name ("default") or a whole policy.
+struct SeccompField {
+  Maybe<SeccompPolicy, Struct<SeccompPolicy>> policy;
+  Json encode(const std::optional<SeccompPolicy>& p) const {
+    if (p && !p->profile.empty() && p->rules.empty() && p->default_action == SeccompPolicy{}.default_action)
+      return p->profile;
+    return policy.encode(p);
+  }
+  Status decode(const Json& j, std::optional<SeccompPolicy>& out, const std::string& path) const {
+    if (j.is_string()) {
+      out = SeccompPolicy{};
+      out->profile = j.get<std::string>();
+      return {};
+    }
+    return policy.decode(j, out, path);
+  }
+  bool empty(const std::optional<SeccompPolicy>& p) const { return !p; }
+  std::string kind() const { return "profile name or table"; }
+  void docs(const std::string& prefix, std::vector<schema::FieldDoc>& out) const { policy.docs(prefix, out); }
+};
+
+constexpr Whole<uint32_t> kId{0, 4294967294u, "an id"};  // (uid_t)-1 means "unchanged" to setresuid
+
+}  // namespace
+
+namespace schema {
+
+template <>
+const std::vector<Field<Op>>& fields() {
+  static const std::vector<Field<Op>> f = {
+      field("kind", &Op::kind, "what the step does", OpKindName{}).required(),
+      field("source", &Op::source, "bind: the host path; symlink: the link's target; file: the contents"),
+      field("dest", &Op::dest, "the absolute path inside the sandbox"),
+      field("optional", &Op::optional, "bind: skip quietly when the source is missing").quiet(),
+      field("size", &Op::size, "tmpfs: size in bytes (0: the kernel's default)").quiet(),
+      field("mode", &Op::mode, "tmpfs, mkdir, file: permissions (0: the kind's default)",
+            Whole<uint32_t>{0, 07777, "a mode"})
+          .quiet(),
+  };
+  return f;
+}
+
+template <>
+const std::vector<Field<IdMapEntry>>& fields() {
+  static const std::vector<Field<IdMapEntry>> f = {
+      field("inside", &IdMapEntry::inside, "first id inside the sandbox"),
+      field("outside", &IdMapEntry::outside, "first id on the host"),
+      field("count", &IdMapEntry::count, "how many ids"),
+  };
+  return f;
+}
+
+template <>
+const std::vector<Field<TimeOffsets>>& fields() {
+  static const std::vector<Field<TimeOffsets>> f = {
+      field("monotonic", &TimeOffsets::monotonic, "seconds added to CLOCK_MONOTONIC"),
+      field("boottime", &TimeOffsets::boottime, "seconds added to CLOCK_BOOTTIME"),
+  };
+  return f;
+}
+
+template <>
+const std::vector<Field<IoLimit>>& fields() {
+  static const std::vector<Field<IoLimit>> f = {
+      field("device", &IoLimit::device, "the block device, \"MAJ:MIN\""),
+      field("rbps", &IoLimit::rbps, "read bytes per second (0: no limit)").quiet(),
+      field("wbps", &IoLimit::wbps, "written bytes per second").quiet(),
+      field("riops", &IoLimit::riops, "read operations per second").quiet(),
+      field("wiops", &IoLimit::wiops, "write operations per second").quiet(),
+  };
+  return f;
+}
+
+template <>
+const std::vector<Field<Limits>>& fields() {
+  static const std::vector<Field<Limits>> f = {
+      field("memory", &Limits::memory, "bytes (memory.max, memory.limit_in_bytes)"),
+      field("memory_swap", &Limits::memory_swap, "bytes of memory and swap together (docker's --memory-swap)"),
+      field("cpu", &Limits::cpu, "cores (0.5: half of one core)"),
+      field("cpu_weight", &Limits::cpu_weight, "relative weight 1..10000 (cpu.shares on v1)"),
+      field("cpuset", &Limits::cpuset, "CPUs allowed, \"0-1\""),
+      field("pids", &Limits::pids, "at most this many processes"),
+      field("io", &Limits::io, "block io limits per device", List<IoLimit, Struct<IoLimit>>{}),
+      field("devices", &Limits::devices, "device allowlist rules (\"c 1:3 rwm\"); everything else is denied"),
+  };
+  return f;
+}
+
+template <>
+const std::vector<Field<BridgeSpec>>& fields() {
+  static const std::vector<Field<BridgeSpec>> f = {
+      field("bridge", &BridgeSpec::bridge, "the host bridge's name"),
+      field("subnet", &BridgeSpec::subnet, "the bridge's IPv4 subnet"),
+      field("ip", &BridgeSpec::ip, "the address wanted (empty: the next free one)"),
+      field("publish", &BridgeSpec::publish, "ports published on the host", List<PortMap, PortText>{}),
+      field("nat", &BridgeSpec::nat, "masquerade outbound traffic"),
+      field("name", &BridgeSpec::name, "the name other sandboxes on the bridge reach this one by"),
+  };
+  return f;
+}
+
+template <>
+const std::vector<Field<SeccompArg>>& fields() {
+  static const std::vector<Field<SeccompArg>> f = {
+      field("index", &SeccompArg::index, "which argument, 0..5", Whole<unsigned>{0, 5, "an argument index"}),
+      field("op", &SeccompArg::op, "eq ne lt le gt ge masked_eq"),
+      field("value", &SeccompArg::value, "the value compared (masked_eq: the mask)"),
+      field("value2", &SeccompArg::value2, "masked_eq: the value after masking"),
+  };
+  return f;
+}
+
+template <>
+const std::vector<Field<SeccompRule>>& fields() {
+  static const std::vector<Field<SeccompRule>> f = {
+      field("syscall", &SeccompRule::syscall, "the system call's name"),
+      field("action", &SeccompRule::action, "allow, errno NAME|N, kill, kill_process, trap or log"),
+      field("args", &SeccompRule::args, "conditions on the arguments (all must hold)",
+            List<SeccompArg, Struct<SeccompArg>>{}),
+  };
+  return f;
+}
+
+template <>
+const std::vector<Field<SeccompPolicy>>& fields() {
+  static const std::vector<Field<SeccompPolicy>> f = {
+      field("profile", &SeccompPolicy::profile, "a built-in profile the rules extend (default, strict)"),
+      field("default_action", &SeccompPolicy::default_action, "for a syscall no rule names"),
+      field("rules", &SeccompPolicy::rules, "in order", List<SeccompRule, Struct<SeccompRule>>{}).always(),
+  };
+  return f;
+}
+
+template <>
+const std::vector<Field<Spec>>& fields() {
+  static const std::vector<Field<Spec>> f = {
+      field("namespaces", &Spec::namespaces, "the namespaces made new", NamespaceSet{}),
+      field("rootfs", &Spec::rootfs, "the new root (empty: the host's, read-only)"),
+      field("rootfs_readonly", &Spec::rootfs_readonly, "the root is mounted read-only"),
+      field("ops", &Spec::ops, "mount steps, in order, relative to the new root", List<Op, Struct<Op>>{}).always(),
+      field("uid_map", &Spec::uid_map, "user namespace: uid map lines", List<IdMapEntry, Struct<IdMapEntry>>{}),
+      field("gid_map", &Spec::gid_map, "user namespace: gid map lines", List<IdMapEntry, Struct<IdMapEntry>>{}),
+      field("deny_setgroups", &Spec::deny_setgroups, "user namespace: setgroups is denied"),
+      field("hostname", &Spec::hostname, "uts namespace: the hostname"),
+      field("cwd", &Spec::cwd, "the payload's working directory"),
+      field("env", &Spec::env, "the payload's whole environment, KEY=VALUE").always(),
+      field("argv", &Spec::argv, "the payload; argv[1] is searched in the sandbox's PATH").always(),
+      field("uid", &Spec::uid, "the payload's uid inside (default 0)", Maybe<uint32_t, Whole<uint32_t>>{kId}),
+      field("gid", &Spec::gid, "the payload's gid inside (default 0)", Maybe<uint32_t, Whole<uint32_t>>{kId}),
+      field("loopback_up", &Spec::loopback_up, "net namespace: bring lo up"),
+      field("die_with_parent", &Spec::die_with_parent, "the sandbox is killed when its starter dies"),
+      field("time_offsets", &Spec::time_offsets, "time namespace: clock offsets", Struct<TimeOffsets>{}),
+      field("layers", &Spec::layers, "an image root: overlay lower directories, top first"),
+      field("upper", &Spec::upper, "an image root: the upper directory (empty: a tmpfs)"),
+      field("work", &Spec::work, "an image root: overlay's work directory"),
+      field("join_netns", &Spec::join_netns, "join this network namespace (a path) instead of a new one"),
+      field("bridge", &Spec::bridge, "a veth on a host bridge", Maybe<BridgeSpec, Struct<BridgeSpec>>{}),
+      field("caps", &Spec::caps, "capabilities kept (absent: unchanged; \"all\")"),
+      field("no_new_privs", &Spec::no_new_privs, "PR_SET_NO_NEW_PRIVS before execve"),
+      field("seccomp", &Spec::seccomp, "the seccomp policy (absent: none)", SeccompField{}),
+      field("limits", &Spec::limits, "cgroup limits (any: the sandbox gets its own group)", Struct<Limits>{}),
+      field("cgroup_parent", &Spec::cgroup_parent, "where the sandbox's group goes, under the hierarchy roots"),
+  };
+  return f;
+}
+
+}  // namespace schema
+
+Status plan_from_json(const Json& j, Spec& out, const std::string& path) { return schema::decode(j, out, path); }
+
+Result<Spec> plan_from_json(const Json& j) {
+  Spec s;
+  if (auto st = plan_from_json(j, s); !st) return st.error();
+  return s;
+}
+
+Json plan_to_json(const Spec& spec) { return schema::encode(spec); }
+
+Result<Spec> plan_from_text(const std::string& text, const std::string& what) {
+  Json j = Json::parse(text, nullptr, false);
+  if (j.is_discarded()) return user_error(what + ": not valid JSON");
+  auto s = plan_from_json(j);
+  if (!s) return s.error().context(what);
+  return s;
+}
+
+Result<Spec> read_plan(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return sys_error("read plan " + path);
+  std::string text;
+  char buf[8192];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+  int e = errno;
+  ::close(fd);
+  if (n < 0) return sys_error("read plan " + path, e);
+  return plan_from_text(text, "plan " + path);
+}
+
+std::vector<schema::FieldDoc> plan_reference() {
+  std::vector<schema::FieldDoc> out;
+  Struct<Spec>{}.docs("", out);
+  return out;
+}
+
+}  // namespace sbx::core
