@@ -3,6 +3,7 @@ local core = require "sbx.core"
 local cgroup = require "sbx.cgroup"
 
 local M = {}
+
 local Box = {}
 Box.__index = Box
 
@@ -10,8 +11,11 @@ Box.__index = Box
 M.default_ns = { "user", "mnt", "uts", "ipc", "pid", "net", "cgroup" }
 M.default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+-- The description's keys, each with what it takes: the one list help() and docs/reference.md show.
 local KEYS = {
-  rootfs = "string (a directory)", readonly = "boolean", ns = "list of namespace names",
+  rootfs = "string (a directory)", readonly = "boolean", ns = "list of namespace names (default: all but time; replaces the default)",
+  share = 'list of namespaces kept from the host, taken out of the default ("net", "pid", "ipc", "uts", "cgroup", "user")',
+  time = "boolean: a new time namespace too",
   hostname = "string", mounts = "list of sbx.bind/sbx.tmpfs/... steps", env = "table",
   cwd = "string", uid = "number", gid = "number", uid_map = "list", gid_map = "list",
   time_offsets = "table { monotonic =, boottime = }", die_with_parent = "boolean",
@@ -24,10 +28,15 @@ local KEYS = {
   netns = "a name in /run/netns, a path, a pid or a sandbox: join that network namespace",
   seccomp = '"default" (the default), "strict", "none" or a policy { default =, allow =, deny =, rules = }',
   caps = 'list of capabilities kept (default: docker\'s 14), {} for none, "all" for all',
+  cap_add = 'list of capabilities kept beyond caps (or "ALL"), as docker --cap-add',
+  cap_drop = 'list of capabilities dropped from caps (or "ALL"), as docker --cap-drop',
+  privileged = "boolean: no seccomp, all capabilities, nothing masked or read-only (still namespaced)",
   no_new_privs = "boolean (default true)",
   masked_paths = "list of paths hidden (default: /proc/kcore, /proc/keys, ... as docker)",
   readonly_paths = "list of paths made read-only (default: /proc/sys, /proc/sysrq-trigger, ...)",
 }
+
+M.keys = KEYS
 
 -- Docker's default capability set.
 M.default_caps = { "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
@@ -210,6 +219,38 @@ local function copy(v)
   return out
 end
 
+-- caps (a list, {} or "all"; default docker's 14) with docker's --cap-add / --cap-drop over it:
+-- names as CAP_X or X, any case; "ALL" drops or adds every one.
+local function caps_plan(caps, add, drop, level)
+  local base
+  if caps == "all" then base = { "all" }
+  elseif caps == nil then base = copy(M.default_caps)
+  elseif type(caps) == "table" then base = copy(caps)
+  else fail('caps: expected a list of capability names, {} or "all"', level + 1) end
+  if add == nil and drop == nil then return base end
+  for key, v in pairs({ cap_add = add, cap_drop = drop }) do
+    if type(v) ~= "table" then fail(key .. ": expected a list of capability names", level + 1) end
+  end
+  local function norm(c) c = tostring(c):upper(); return c:match("^CAP_") and c or ("CAP_" .. c) end
+  local keep, order = {}, {}
+  if base[1] == "all" then
+    if not drop or #drop == 0 then return base end
+    base = {}  -- every capability libcap names, to drop from
+    for _, c in ipairs(core.cap_names("ffffffffffffffff")) do if c:match("^cap_") then base[#base + 1] = c end end
+  end
+  for _, c in ipairs(base) do keep[norm(c)] = true; order[#order + 1] = norm(c) end
+  for _, c in ipairs(drop or {}) do
+    if tostring(c):upper() == "ALL" then keep = {} else keep[norm(c)] = nil end
+  end
+  for _, c in ipairs(add or {}) do
+    if tostring(c):upper() == "ALL" then return { "all" } end
+    keep[norm(c)] = true; order[#order + 1] = norm(c)
+  end
+  local out, seen = {}, {}
+  for _, c in ipairs(order) do if keep[c] and not seen[c] then out[#out + 1] = c; seen[c] = true end end
+  return out
+end
+
 -- Cheap (sysctls only): start-up must not pay for sbx.features()' probing forks.
 function M.userns_available()
   return core.userns_allowed()
@@ -237,7 +278,7 @@ function M.new(opts)
     img, err = core.image.get(opts.image)
     if not img then fail("image: " .. err, level) end
   end
-  for _, k in ipairs({ "readonly", "die_with_parent", "proc", "dev", "ephemeral" }) do expect_type(k, opts[k], "boolean", level) end
+  for _, k in ipairs({ "readonly", "die_with_parent", "proc", "dev", "ephemeral", "time", "privileged" }) do expect_type(k, opts[k], "boolean", level) end
   if opts.ephemeral and (opts.name or not opts.image) then fail("ephemeral: only for an image without a name", level) end
   for _, k in ipairs({ "uid", "gid" }) do
     expect_type(k, opts[k], "number", level)
@@ -256,7 +297,13 @@ function M.new(opts)
     ns = copy(M.default_ns)
     if not M.userns_available() then ns = remove(ns, "user") end
   end
+  if opts.share ~= nil then
+    if type(opts.share) ~= "table" then fail("share: expected a list of namespace names", level) end
+    for _, n in ipairs(list_of_ns(opts.share, level)) do ns = remove(ns, n) end
+  end
+  if opts.time then if not has(ns, "time") then ns[#ns + 1] = "time" end end
   local net = opts.net or "loopback"
+  if net == "loopback" and opts.net == nil and opts.netns == nil and opts.share and has(opts.share, "net") then net = "host" end
   if opts.netns ~= nil then
     if opts.net ~= nil then fail("netns and net: give one (netns = X is net = { netns = X })", level) end
     net = { netns = opts.netns }
@@ -305,12 +352,14 @@ function M.new(opts)
     cgroup_parent = opts.cgroup_parent,
   }
   -- hardening: each part switchable, each visible in box:spec()
-  plan.seccomp = require("sbx.seccomp").resolve(opts.seccomp, level + 1)
-  if opts.caps == "all" then plan.caps = { "all" }
-  elseif opts.caps ~= nil then
-    if type(opts.caps) ~= "table" then fail('caps: expected a list of capability names, {} or "all"', level) end
-    plan.caps = copy(opts.caps)
-  else plan.caps = copy(M.default_caps) end
+  local seccomp, caps, masked, readonly = opts.seccomp, opts.caps, opts.masked_paths, opts.readonly_paths
+  if opts.privileged then
+    if seccomp == nil then seccomp = "none" end
+    if caps == nil then caps = "all" end
+    masked, readonly = masked or {}, readonly or {}
+  end
+  plan.seccomp = require("sbx.seccomp").resolve(seccomp, level + 1)
+  plan.caps = caps_plan(caps, opts.cap_add, opts.cap_drop, level + 1)
   plan.no_new_privs = opts.no_new_privs ~= false
   if opts.time_offsets then
     local t = {}
@@ -333,8 +382,8 @@ function M.new(opts)
     -- Defaults first, so that the user's own mounts can go on top of them.
     if opts.proc ~= false and has(ns, "pid") then
       plan.ops[#plan.ops + 1] = { kind = "proc", dest = "/proc" }
-      for _, path in ipairs(opts.masked_paths or M.default_masked) do plan.ops[#plan.ops + 1] = { kind = "mask", dest = path } end
-      for _, path in ipairs(opts.readonly_paths or M.default_readonly) do plan.ops[#plan.ops + 1] = { kind = "read-only", dest = path } end
+      for _, path in ipairs(masked or M.default_masked) do plan.ops[#plan.ops + 1] = { kind = "mask", dest = path } end
+      for _, path in ipairs(readonly or M.default_readonly) do plan.ops[#plan.ops + 1] = { kind = "read-only", dest = path } end
     end
     if opts.dev ~= false then plan.ops[#plan.ops + 1] = { kind = "dev", dest = "/dev" } end
     if opts.tmp ~= false then

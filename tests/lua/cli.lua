@@ -221,3 +221,30 @@ test("sbx run as an unprivileged user: single-id user namespace, own cache", fun
   expect(inside .. " " .. outside .. " " .. count).eq("0 65534 1")
   expect(host).eq("rootless")
 end)
+
+test("sbx run's flags map to the same description keys as the Lua API: the defaults are container.lua's alone", function()
+  -- each flag set and the description a Lua user would write: the plans must be the same
+  local cases = {
+    { "--share-net --share-pid --time", { share = { "net", "pid" }, time = true } },
+    { "--privileged", { privileged = true } },
+    { "--cap-drop ALL --cap-add net_admin", { cap_drop = { "ALL" }, cap_add = { "net_admin" } } },
+    { "--cap-drop CHOWN --cap-drop kill", { cap_drop = { "CHOWN", "kill" } } },
+    { "--privileged --cap-drop SYS_ADMIN --seccomp strict", { privileged = true, cap_drop = { "SYS_ADMIN" }, seccomp = "strict" } },
+    { "--share-user --share-uts --share-ipc --share-cgroup", { share = { "user", "uts", "ipc", "cgroup" } } },
+  }
+  for _, c in ipairs(cases) do
+    local out, rc = sh(bin .. " run " .. c[1] .. " --print-spec -- /bin/true")
+    expect(rc, c[1] .. ": " .. out).eq(0)
+    local cli = assert(sbx.json.decode(out))
+    c[2].cwd = nil
+    local lua = sbx.container(c[2]):spec()
+    lua.argv = { "/bin/true" }
+    expect(sbx.json.encode(cli), c[1]).eq(sbx.json.encode(sbx.json.decode(sbx.json.encode(lua))))
+  end
+  local priv = sbx.container{ privileged = true, cap_drop = { "SYS_ADMIN" } }:spec()
+  expect(#priv.caps > 30, "all but one").truthy()
+  for _, cap in ipairs(priv.caps) do expect(cap).ne("CAP_SYS_ADMIN") end
+  expect(sbx.container{ cap_add = { "ALL" } }:spec().caps[1]).eq("all")
+  expect_error(function() sbx.container{ share = "net" } end, "share: expected a list")
+  expect_error(function() sbx.container{ share = { "nett" } } end, "unknown namespace 'nett'")
+end)

@@ -115,15 +115,12 @@ function M.description(opts)
       d.mounts[#d.mounts + 1] = fn(src, dst or src, try)
     end
   end
-  local ns = {}
-  local shared = { user = opts.share_user, pid = opts.share_pid, net = opts.share_net or opts.net == "host",
-                   ipc = opts.share_ipc, uts = opts.share_uts, cgroup = opts.share_cgroup }
-  local container = require "sbx.container"
-  for _, n in ipairs(container.default_ns) do
-    if not shared[n] and (n ~= "user" or container.userns_available()) then ns[#ns + 1] = n end
+  local share = {}
+  for _, n in ipairs({ "user", "pid", "net", "ipc", "uts", "cgroup" }) do
+    if opts["share_" .. n] then share[#share + 1] = n end
   end
-  if opts.time or opts.boottime or opts.monotonic then ns[#ns + 1] = "time" end
-  d.ns = ns
+  if #share > 0 then d.share = share end
+  d.time = opts.time
   local bridged = opts.net == "bridge" or opts.publish or opts.ip or opts.bridge
   if opts.netns then
     if opts.net or opts.share_net or bridged then error("--netns joins a namespace: drop --net, --share-net, -p, --ip, --bridge", 0) end
@@ -150,29 +147,10 @@ function M.description(opts)
   if opts.pids then limits.pids = num("pids", opts.pids) end
   if next(limits) then d.limits = limits end
   d.cgroup_parent = opts.cgroup_parent
-  -- hardening
-  if opts.privileged then
-    d.seccomp, d.caps, d.masked_paths, d.readonly_paths = "none", "all", {}, {}
-  end
-  if opts.seccomp then d.seccomp = opts.seccomp end
-  if opts.cap_add or opts.cap_drop then
-    local norm = function(c) c = c:upper(); return c:match("^CAP_") and c or ("CAP_" .. c) end
-    local keep, order = {}, {}
-    for _, c in ipairs(require("sbx.container").default_caps) do keep[c] = true; order[#order + 1] = c end
-    for _, c in ipairs(opts.cap_drop or {}) do
-      if c:upper() == "ALL" then keep = {} else keep[norm(c)] = nil end
-    end
-    local all = false
-    for _, c in ipairs(opts.cap_add or {}) do
-      if c:upper() == "ALL" then all = true else keep[norm(c)] = true; order[#order + 1] = norm(c) end
-    end
-    if all then d.caps = "all" else
-      d.caps = {}
-      local seen = {}
-      for _, c in ipairs(order) do if keep[c] and not seen[c] then d.caps[#d.caps + 1] = c; seen[c] = true end end
-    end
-  end
-  if d.hostname and shared.uts then error("--hostname needs the uts namespace (drop --share-uts)", 0) end
+  -- hardening: the defaults and what these flags change are container.lua's
+  d.privileged = opts.privileged
+  d.seccomp = opts.seccomp
+  d.cap_add, d.cap_drop = opts.cap_add, opts.cap_drop
   return d
 end
 
