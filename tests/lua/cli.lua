@@ -248,3 +248,18 @@ test("sbx run's flags map to the same description keys as the Lua API: the defau
   expect_error(function() sbx.container{ share = "net" } end, "share: expected a list")
   expect_error(function() sbx.container{ share = { "nett" } } end, "unknown namespace 'nett'")
 end)
+
+test("the docs keep step with the declarations: docs/run.md's usage block is sbx run --help; the reference lists every key and field", function()
+  local src = os.getenv("SBX_SOURCE") or "."
+  local f = assert(io.open(src .. "/docs/run.md"))
+  local page = f:read("*a")
+  f:close()
+  local usage = sh(bin .. " run --help")
+  expect(page:find("```\n" .. usage .. "```\n", 1, true) ~= nil, "docs/run.md's usage block differs from `sbx run --help`: paste it again").truthy()
+  local ref = sh(bin .. " help --markdown")
+  for key in pairs(require("sbx.container").keys) do expect(ref, "container key " .. key).match("\n" .. key .. " ") end
+  for _, field in ipairs(require("sbx.core").plan_reference()) do
+    expect(ref, "plan field " .. field.path).contains("\n" .. field.path .. " ")
+  end
+  for _, opt in ipairs(require("sbx.cli.run").options) do expect(ref, "sbx run --" .. opt.long).contains("--" .. opt.long) end
+end)

@@ -46,7 +46,7 @@ struct OpKindName {
     return {};
   }
   bool empty(OpKind) const { return false; }
-  std::string kind() const { return "op kind (bind, ro-bind, dev-bind, tmpfs, proc, dev, mqueue, mkdir, symlink, file, remount-ro, mask, read-only)"; }
+  std::string kind() const { return "op kind"; }
 };
 
 // "127.0.0.1:8080:80/tcp"
@@ -95,7 +95,10 @@ namespace schema {
 template <>
 const std::vector<Field<Op>>& fields() {
   static const std::vector<Field<Op>> f = {
-      field("kind", &Op::kind, "what the step does", OpKindName{}).required(),
+      field("kind", &Op::kind,
+            "bind, ro-bind, dev-bind, tmpfs, proc, dev, mqueue, mkdir, symlink, file, remount-ro, mask, read-only",
+            OpKindName{})
+          .required(),
       field("source", &Op::source, "bind: the host path; symlink: the link's target; file: the contents"),
       field("dest", &Op::dest, "the absolute path inside the sandbox"),
       field("optional", &Op::optional, "bind: skip quietly when the source is missing").quiet(),
