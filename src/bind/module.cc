@@ -20,7 +20,7 @@
 #include "core/fs/rootfs.h"
 #include "core/security/seccomp.h"
 #include "core/sandbox/spawn.h"
-#include "core/sandbox/supervise.h"
+#include "core/sandbox/detach.h"
 #include "core/base/units.h"
 #include "sandbox.h"
 #include "spec_lua.h"
@@ -44,57 +44,16 @@ void register_edit(lua_State* L);
 namespace {
 
 // plan(spec_table) -> the validated plan as plain data | nil, message, errno
-// start_supervisor(plan, dir) -> sandbox pid | nil, message: a detached supervisor (no Lua: the
-// sbx binary re-executed as `sbx --supervise DIR FD`) holds the sandbox; it reports through a pipe.
+// start_supervisor(plan, dir [, lock_fd]) -> sandbox pid | nil, message: a detached supervisor
+// (no Lua) holds the sandbox from now on (see core/sandbox/detach.h).
 int l_start_supervisor(lua_State* L) {
   core::Spec spec = spec_from_lua(L, 1);
   std::string dir = luaL_checkstring(L, 2);
   int lock = static_cast<int>(luaL_optinteger(L, 3, -1));  // the sandbox dir's lock: the supervisor holds it
-  char exe[4096];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  std::string self = n > 0 ? std::string(exe, static_cast<size_t>(n)) : "";
-  bool is_sbx = self.size() >= 4 && self.compare(self.size() - 4, 4, "/sbx") == 0;
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return push_failure(L, core::sys_error("start supervisor: pipe"));
-  core::Fd r(fds[0]), w(fds[1]);
-  pid_t middle = fork();
-  if (middle < 0) return push_failure(L, core::sys_error("start supervisor: fork"));
-  if (middle == 0) {
-    // A grandchild, so that nobody has to reap it: it belongs to the host's init once we exit.
-    setsid();
-    pid_t sup = fork();
-    if (sup == 0) {
-      if (is_sbx) {
-        int wfd = w.get();
-        fcntl(wfd, F_SETFD, 0);
-        if (lock >= 0) fcntl(lock, F_SETFD, 0);
-        std::string fd_text = std::to_string(wfd), lock_text = std::to_string(lock);
-        execl(self.c_str(), "sbx", "--supervise", dir.c_str(), fd_text.c_str(), lock_text.c_str(), static_cast<char*>(nullptr));
-      }
-      // Loaded as a module into another program: supervise from this fork (it keeps this heap).
-      _exit(core::supervise(spec, dir, w.get()));
-    }
-    _exit(sup < 0 ? 125 : 0);
-  }
-  w.reset();
-  int st = 0;
-  while (waitpid(middle, &st, 0) < 0 && errno == EINTR) {
-  }
-  std::string msg;
-  char buf[4096];
-  for (;;) {
-    ssize_t got = read(r.get(), buf, sizeof buf);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
-    msg.append(buf, static_cast<size_t>(got));
-  }
-  if (msg.rfind("ok ", 0) == 0) {
-    lua_pushinteger(L, std::atoi(msg.c_str() + 3));
-    return 1;
-  }
-  if (msg.rfind("error ", 0) == 0) msg = msg.substr(6);
-  if (msg.empty()) msg = "the supervisor ended without a word (see its state.json)";
-  return push_failure(L, {EIO, msg});
+  auto pid = core::start_detached(spec, dir, lock);
+  if (!pid) return push_failure(L, pid.error());
+  lua_pushinteger(L, *pid);
+  return 1;
 }
 
 // list_dir(path) -> { name, ... } sorted, without "." entries ({} when it cannot be read)
