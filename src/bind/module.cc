@@ -40,6 +40,7 @@ void register_cgroup(lua_State* L);
 void register_image(lua_State* L);
 void register_net(lua_State* L);
 void register_edit(lua_State* L);
+void register_base(lua_State* L);
 
 namespace {
 
@@ -205,6 +206,19 @@ int l_busybox_rootfs(lua_State* L) {
   return 1;
 }
 
+// debootstrap_rootfs(suite, variant [, mirror [, quiet]]) -> path | nil, message, errno
+int l_debootstrap_rootfs(lua_State* L) {
+  core::Debootstrap d;
+  d.suite = luaL_checkstring(L, 1);
+  d.variant = luaL_checkstring(L, 2);
+  d.mirror = luaL_optstring(L, 3, "");
+  d.quiet = lua_toboolean(L, 4);
+  auto r = core::debootstrap_rootfs(d);
+  if (!r) return push_failure(L, r.error());
+  lua_pushstring(L, r->c_str());
+  return 1;
+}
+
 int l_default_id_maps(lua_State* L) {
   core::Spec s;
   s.namespaces = CLONE_NEWUSER;
@@ -276,6 +290,7 @@ int open_core(lua_State* L) {
       {"cap_names", guarded<l_cap_names>}, {"list_dir", guarded<l_list_dir>}, {"fault_steps", guarded<l_fault_steps>}, {"gc", guarded<l_gc>},          {"plan", guarded<l_plan>}, {"seccomp_compile", guarded<l_seccomp_compile>},
       {"ns_kinds", guarded<l_ns_kinds>}, {"ns_ids", guarded<l_ns_ids>},
       {"features", guarded<l_features>}, {"busybox_rootfs", guarded<l_busybox_rootfs>},
+      {"debootstrap_rootfs", guarded<l_debootstrap_rootfs>},
       {"userns_allowed", guarded<l_userns_allowed>},
       {"default_id_maps", guarded<l_default_id_maps>}, {"parse_size", guarded<l_parse<core::parse_size>>},
       {"parse_seconds", guarded<l_parse<core::parse_seconds>>}, {"dirs", guarded<l_dirs>}, {"device_number", guarded<l_device_number>},
@@ -284,6 +299,7 @@ int open_core(lua_State* L) {
   register_process(L);
   lua_newtable(L);  // [core]
   luaL_register(L, nullptr, fns);
+  register_base(L);  // [core]: sleep, read_file, write_file, signal names, default_path
   register_sys(L);  // [core, sys]
   lua_setfield(L, -2, "sys");
   register_json(L);  // [core, json]
