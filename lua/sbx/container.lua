@@ -11,7 +11,7 @@ Box.__index = Box
 
 -- Everything but time is new by default; user only where the host allows it.
 M.default_ns = { "user", "mnt", "uts", "ipc", "pid", "net", "cgroup" }
-M.default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+M.default_path = core.default_path  -- the core's, the one child.cc searches
 
 -- The description's keys, each with what it takes: the one list help() and docs/reference.md show.
 local KEYS = {

@@ -22,19 +22,11 @@ function M.dir(path)
   return path
 end
 
-local function exists(path)
-  local f = io.open(path)
-  if f then f:close() end
-  return f ~= nil
-end
-
 -- The mirror apt uses on this machine, else deb.debian.org.
 local function default_mirror()
   for _, file in ipairs({ "/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list" }) do
-    local f = io.open(file)
-    if f then
-      local text = f:read("*a")
-      f:close()
+    local text = core.read_file(file)
+    if text then
       local uri = text:match("\nURIs:%s*(%S+)") or text:match("^URIs:%s*(%S+)") or text:match("\ndeb%s+(http%S+)") or text:match("^deb%s+(http%S+)")
       if uri then return uri end
     end
@@ -58,27 +50,10 @@ function M.debootstrap(opts)
   end
   local mirror = opts.mirror or default_mirror()
   if type(mirror) ~= "string" or not mirror:match("^https?://[%w%.%-:/_~]+$") then error("sbx.rootfs.debootstrap: bad mirror '" .. tostring(mirror) .. "'", 2) end
-  local base = core.dirs().cache .. "/rootfs"
-  local dir = ("%s/debootstrap-%s-%s"):format(base, suite, variant)
-  if exists(dir .. "/.sbx-complete") then return dir end
-  if not exists("/usr/sbin/debootstrap") then return nil, "debootstrap: not installed (apt-get install debootstrap)" end
-  if core.sys.ids().euid ~= 0 then return nil, "debootstrap: needs root" end
-  os.execute("mkdir -p '" .. base .. "'")
-  local tmp = dir .. ".tmp-" .. core.sys.getpid()
-  local log = tmp .. ".log"
-  local quiet = not core.sys.isatty(2)
-  local cmd = ("/usr/sbin/debootstrap --variant=%s %s '%s' '%s'"):format(variant, suite, tmp, mirror)
-  if quiet then cmd = cmd .. " > '" .. log .. "' 2>&1" else cmd = cmd .. " 1>&2" end
-  local rc = os.execute(cmd)
-  if rc ~= 0 then
-    local tail = ""
-    local f = io.open(log)
-    if f then tail = f:read("*a"):sub(-300); f:close() end
-    os.execute("rm -rf '" .. tmp .. "' '" .. log .. "'")
-    return nil, ("debootstrap %s (%s) from %s failed%s"):format(suite, variant, mirror, tail ~= "" and (": " .. tail) or "")
-  end
-  os.execute("rm -f '" .. log .. "'; touch '" .. tmp .. "/.sbx-complete'; rm -rf '" .. dir .. "'; mv '" .. tmp .. "' '" .. dir .. "'")
-  return dir
+  -- built by the core: debootstrap runs without a shell, its output on a terminal, a log otherwise
+  local path, err, errno = core.debootstrap_rootfs(suite, variant, mirror, not core.sys.isatty(2))
+  if not path then return nil, err, errno end
+  return path
 end
 
 return M

@@ -14,20 +14,12 @@ Sandbox.__index = Sandbox
 function M.dir() return core.image.store_dir() .. "/sandboxes" end
 
 local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local text = f:read("*a")
-  f:close()
-  return text
+  return (core.read_file(path))
 end
 
 -- Whole or not at all: a reader (or a supervisor) never sees half a file.
 local function write(path, text)
-  local tmp = path .. ".tmp"
-  local f = assert(io.open(tmp, "w"))
-  assert(f:write(text))
-  assert(f:close())
-  assert(os.rename(tmp, path))
+  assert(core.write_file(path, text))
 end
 
 local function valid_name(name)
@@ -149,11 +141,9 @@ function Sandbox:refresh()
   return self
 end
 
-local SIGNALS = { HUP = 1, INT = 2, QUIT = 3, KILL = 9, USR1 = 10, USR2 = 12, TERM = 15, CONT = 18, STOP = 19 }
 local function signum(sig)
-  if type(sig) == "number" then return sig end
-  sig = tostring(sig or "TERM"):upper():gsub("^SIG", "")
-  return SIGNALS[sig] or tonumber(sig) or error("unknown signal '" .. sig .. "'", 3)
+  local n, err = core.signal_number(sig or "TERM")
+  return n or error(err, 3)
 end
 
 -- kill(sig): to the sandbox's init (which passes it on), after checking its identity.
@@ -180,7 +170,7 @@ function Sandbox:stop(secs)
       self:kill("KILL")
       killed = true
     end
-    os.execute("sleep 0.05")
+    core.sleep(0.05)
   end
 end
 

@@ -89,7 +89,7 @@ local function terminal(cmd, opts)
   function t:wait_end(secs)
     for _ = 1, math.floor((secs or 5) / 0.05) do
       if self:ended() then return true end
-      os.execute("sleep 0.05")
+      require("sbx.core").sleep(0.05)
     end
     error("terminal: the program did not end; the screen:\n" .. self:screen(), 2)
   end
@@ -99,7 +99,7 @@ local function terminal(cmd, opts)
     for _ = 1, math.floor((secs or 5) / 0.05) do
       screen = self:screen()
       if screen:find(pattern) then return screen end
-      os.execute("sleep 0.05")
+      require("sbx.core").sleep(0.05)
     end
     error(("terminal: %q did not appear; the screen:\n%s"):format(pattern, screen), 2)
   end

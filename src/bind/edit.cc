@@ -30,11 +30,7 @@ struct EditApi {
 };
 
 const EditApi* edit_api(std::string& error) {
-  static EditApi api;
-  static std::string failed;
-  static bool tried = false;
-  if (!tried) {
-    tried = true;
+  auto loaded = core::dl_once<EditApi>([](EditApi& api, std::string& failed) {
     if (void* lib = core::dl_open("libedit.so.2", RTLD_NOW | RTLD_LOCAL, "libedit", "libedit2", failed)) {
 #define SBX_LOAD(name) core::dl_sym(lib, api.name, #name, "libedit", failed);
       SBX_EDIT_FUNCTIONS(SBX_LOAD)
@@ -46,9 +42,9 @@ const EditApi* edit_api(std::string& error) {
       core::dl_sym(lib, api.basic_word_break_characters, "rl_basic_word_break_characters", "libedit", failed);
       core::dl_sym(lib, api.readline_name, "rl_readline_name", "libedit", failed);
     }
-  }
-  error = failed;
-  return failed.empty() ? &api : nullptr;
+  });
+  if (!loaded) error = loaded.error().message;
+  return loaded ? *loaded : nullptr;
 }
 
 const EditApi* api_or_raise(lua_State* L) {

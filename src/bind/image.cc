@@ -1,16 +1,10 @@
 // sbx.image (C half): the local image store, container upper directories, diff and commit.
-#include "core/image/image.h"
-#include "core/image/image_io.h"
-
 #include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
 
 #include "core/base/fd.h"
-#include "core/fs/mount.h"
+#include "core/image/containers.h"
+#include "core/image/image.h"
+#include "core/image/image_io.h"
 #include "lua_util.h"
 
 namespace sbx::bind {
@@ -136,94 +130,42 @@ int l_prune(lua_State* L) {
   return 1;
 }
 
-// container_dirs() -> dir, upper, work: a new container directory in the store, owned so that
-// root inside the sandbox can write its upper layer.
-// Records which layers a container stands on, so that prune keeps them while it exists.
-void write_layers_file(const std::string& dir, const std::vector<std::string>& layers) {
-  std::ofstream f(dir + "/layers");
-  for (const auto& l : layers) f << l << "\n";
+int push_container(lua_State* L, const core::ContainerDirs& c, bool with_image) {
+  lua_pushstring(L, c.dir.c_str());
+  lua_pushstring(L, c.upper.c_str());
+  lua_pushstring(L, c.work.c_str());
+  if (!with_image) return 3;
+  lua_pushstring(L, c.image.c_str());
+  return 4;
 }
 
+// container_dirs([layers]) -> dir, upper, work: a new container directory in the store (see
+// core/image/containers.h), recording the layers it stands on.
 int l_container_dirs(lua_State* L) {
-  core::ImageStore store;
   auto layers = lua_istable(L, 1) ? check_string_list(L, 1, "layers") : std::vector<std::string>{};
-  if (auto s = store.init(); !s) return push_failure(L, s.error());
-  std::string dir = store.root() + "/containers/" + std::to_string(getpid()) + "-" + std::to_string(rand());
-  std::string upper = dir + "/upper", work = dir + "/work";
-  for (const auto& d : {dir, upper, work})
-    if (mkdir(d.c_str(), 0700) != 0) return push_failure(L, core::sys_error("create container directory " + d));
-  if (uint32_t shift = store.id_shift())
-    for (const auto& d : {upper, work})
-      if (chown(d.c_str(), shift, shift) != 0) return push_failure(L, core::sys_error("chown " + d));
-  chmod(dir.c_str(), 0711);
-  write_layers_file(dir, layers);
-  lua_pushstring(L, dir.c_str());
-  lua_pushstring(L, upper.c_str());
-  lua_pushstring(L, work.c_str());
-  return 3;
-}
-
-bool valid_name(const std::string& n) {
-  return !n.empty() && n.size() <= 64 && n.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == std::string::npos &&
-         n[0] != '.' && n[0] != '-';
+  auto c = core::make_container_dirs(core::ImageStore(), layers);
+  if (!c) return push_failure(L, c.error());
+  return push_container(L, *c, false);
 }
 
 // named_container(name [, image_id]) -> dir, upper, work, image_id: a persistent container
 // directory <state>/named/NAME, made on first use (then image_id is required) and reused after.
 int l_named_container(lua_State* L) {
   std::string name = luaL_checkstring(L, 1);
-  if (!valid_name(name)) raise(L, "container name '" + name + "': letters, digits, _ . - (not first), at most 64");
-  core::ImageStore store;
-  if (auto s = store.init(); !s) return push_failure(L, s.error());
-  std::string base = store.root() + "/named";
-  if (auto s = core::make_dirs(base, 0711); !s) return push_failure(L, s.error());
-  std::string dir = base + "/" + name, upper = dir + "/upper", work = dir + "/work";
-  std::string want = luaL_optstring(L, 2, "");
-  std::string have;
-  if (std::ifstream f(dir + "/image"); f) std::getline(f, have);
-  if (!have.empty()) {
-    if (!want.empty() && want != have)
-      return push_failure(L, {EEXIST, "container " + name + ": exists with image " + have + " (remove it first)"});
-  } else {
-    if (want.empty()) return push_failure(L, {ENOENT, "container " + name + ": no such container"});
-    // made whole in a draft, then claimed with one rename that never replaces
-    auto draft = store.draft_dir("named");
-    if (!draft) return push_failure(L, draft.error());
-    const std::string& d0 = draft->path;
-    for (const auto& d : {d0 + "/upper", d0 + "/work"})
-      if (mkdir(d.c_str(), 0700) != 0) return push_failure(L, core::sys_error("create " + d));
-    if (uint32_t shift = store.id_shift())
-      for (const auto& d : {d0 + "/upper", d0 + "/work"})
-        if (chown(d.c_str(), shift, shift) != 0) return push_failure(L, core::sys_error("chown " + d));
-    chmod(d0.c_str(), 0711);
-    std::ofstream(d0 + "/image") << want << "\n";
-    if (auto img = store.get(want)) write_layers_file(d0, img->layers);
-    if (auto s = core::ImageStore::publish_dir(d0, dir); !s) {
-      // another process made it first: it is ours to continue only if it stands on the same image
-      if (std::ifstream f(dir + "/image"); f) std::getline(f, have);
-      if (s.error().err != EEXIST || have != want)
-        return push_failure(L, {EEXIST, "container " + name + ": name in use" + (have.empty() ? "" : " (image " + have + ")")});
-    }
-    have = want;
-  }
-  lua_pushstring(L, dir.c_str());
-  lua_pushstring(L, upper.c_str());
-  lua_pushstring(L, work.c_str());
-  lua_pushstring(L, have.c_str());
-  return 4;
+  if (!core::valid_container_name(name))
+    raise(L, "container name '" + name + "': letters, digits, _ . - (not first), at most 64");
+  auto c = core::named_container(core::ImageStore(), name, luaL_optstring(L, 2, ""));
+  if (!c) return push_failure(L, c.error());
+  return push_container(L, *c, true);
 }
 
+// remove_tree(dir) -> true | nil, err: a container or sandbox directory of the store, whole
+// (any other path is misuse).
 int l_remove_tree(lua_State* L) {
   std::string dir = luaL_checkstring(L, 1);
   core::ImageStore store;
-  if (dir.rfind(store.root() + "/containers/", 0) != 0 && dir.rfind(store.root() + "/named/", 0) != 0 &&
-      dir.rfind(store.root() + "/sandboxes/", 0) != 0)
-    raise(L, "remove_tree: only container and sandbox directories of the store");
-  if (dir.find("/../") != std::string::npos || (dir.size() >= 3 && dir.compare(dir.size() - 3, 3, "/..") == 0))
-    raise(L, "remove_tree: '..' in " + dir);
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
-  if (ec) return push_failure(L, {ec.value(), "remove " + dir + ": " + ec.message()});
+  if (auto s = core::check_removable(store, dir); !s) raise(L, "remove_tree: " + s.error().message);
+  if (auto s = core::remove_container_dir(store, dir); !s) return push_failure(L, s.error());
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -261,11 +203,11 @@ int l_commit(lua_State* L) {
   return 1;
 }
 
-// draft(kind) -> path, lock fd: a locked draft directory under <store>/<kind> (see ImageStore).
+// draft(kind) -> path, lock fd: a locked draft directory under <store>/<kind> (see core/image/containers.h).
 int l_draft(lua_State* L) {
   std::string kind = luaL_checkstring(L, 1);
   if (kind != "sandboxes" && kind != "named") raise(L, "draft: kind must be \"sandboxes\" or \"named\"");
-  auto d = core::ImageStore().draft_dir(kind);
+  auto d = core::draft_dir(core::ImageStore(), kind);
   if (!d) return push_failure(L, d.error());
   lua_pushstring(L, d->path.c_str());
   lua_pushinteger(L, d->lock.release());
@@ -274,7 +216,7 @@ int l_draft(lua_State* L) {
 
 // publish(draft, dest) -> true | nil, "DEST: name in use", EEXIST (the draft is removed then)
 int l_publish(lua_State* L) {
-  if (auto s = core::ImageStore::publish_dir(luaL_checkstring(L, 1), luaL_checkstring(L, 2)); !s) return push_failure(L, s.error());
+  if (auto s = core::publish_dir(luaL_checkstring(L, 1), luaL_checkstring(L, 2)); !s) return push_failure(L, s.error());
   lua_pushboolean(L, 1);
   return 1;
 }

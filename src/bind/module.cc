@@ -20,7 +20,7 @@
 #include "core/fs/rootfs.h"
 #include "core/security/seccomp.h"
 #include "core/sandbox/spawn.h"
-#include "core/sandbox/supervise.h"
+#include "core/sandbox/detach.h"
 #include "core/base/units.h"
 #include "sandbox.h"
 #include "plan_lua.h"
@@ -41,60 +41,20 @@ void register_cgroup(lua_State* L);
 void register_image(lua_State* L);
 void register_net(lua_State* L);
 void register_edit(lua_State* L);
+void register_base(lua_State* L);
 
 namespace {
 
-// start_supervisor(plan, dir) -> sandbox pid | nil, message: a detached supervisor (no Lua: the
-// sbx binary re-executed as `sbx --supervise DIR FD`) holds the sandbox; it reports through a pipe.
+// start_supervisor(plan, dir [, lock_fd]) -> sandbox pid | nil, message: a detached supervisor
+// (no Lua) holds the sandbox from now on (see core/sandbox/detach.h).
 int l_start_supervisor(lua_State* L) {
   core::Spec spec = spec_from_lua(L, 1);
   std::string dir = luaL_checkstring(L, 2);
   int lock = static_cast<int>(luaL_optinteger(L, 3, -1));  // the sandbox dir's lock: the supervisor holds it
-  char exe[4096];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  std::string self = n > 0 ? std::string(exe, static_cast<size_t>(n)) : "";
-  bool is_sbx = self.size() >= 4 && self.compare(self.size() - 4, 4, "/sbx") == 0;
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return push_failure(L, core::sys_error("start supervisor: pipe"));
-  core::Fd r(fds[0]), w(fds[1]);
-  pid_t middle = fork();
-  if (middle < 0) return push_failure(L, core::sys_error("start supervisor: fork"));
-  if (middle == 0) {
-    // A grandchild, so that nobody has to reap it: it belongs to the host's init once we exit.
-    setsid();
-    pid_t sup = fork();
-    if (sup == 0) {
-      if (is_sbx) {
-        int wfd = w.get();
-        fcntl(wfd, F_SETFD, 0);
-        if (lock >= 0) fcntl(lock, F_SETFD, 0);
-        std::string fd_text = std::to_string(wfd), lock_text = std::to_string(lock);
-        execl(self.c_str(), "sbx", "--supervise", dir.c_str(), fd_text.c_str(), lock_text.c_str(), static_cast<char*>(nullptr));
-      }
-      // Loaded as a module into another program: supervise from this fork (it keeps this heap).
-      _exit(core::supervise(spec, dir, w.get()));
-    }
-    _exit(sup < 0 ? 125 : 0);
-  }
-  w.reset();
-  int st = 0;
-  while (waitpid(middle, &st, 0) < 0 && errno == EINTR) {
-  }
-  std::string msg;
-  char buf[4096];
-  for (;;) {
-    ssize_t got = read(r.get(), buf, sizeof buf);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
-    msg.append(buf, static_cast<size_t>(got));
-  }
-  if (msg.rfind("ok ", 0) == 0) {
-    lua_pushinteger(L, std::atoi(msg.c_str() + 3));
-    return 1;
-  }
-  if (msg.rfind("error ", 0) == 0) msg = msg.substr(6);
-  if (msg.empty()) msg = "the supervisor ended without a word (see its state.json)";
-  return push_failure(L, {EIO, msg});
+  auto pid = core::start_detached(spec, dir, lock);
+  if (!pid) return push_failure(L, pid.error());
+  lua_pushinteger(L, *pid);
+  return 1;
 }
 
 // list_dir(path) -> { name, ... } sorted, without "." entries ({} when it cannot be read)
@@ -237,6 +197,19 @@ int l_busybox_rootfs(lua_State* L) {
   return 1;
 }
 
+// debootstrap_rootfs(suite, variant [, mirror [, quiet]]) -> path | nil, message, errno
+int l_debootstrap_rootfs(lua_State* L) {
+  core::Debootstrap d;
+  d.suite = luaL_checkstring(L, 1);
+  d.variant = luaL_checkstring(L, 2);
+  d.mirror = luaL_optstring(L, 3, "");
+  d.quiet = lua_toboolean(L, 4);
+  auto r = core::debootstrap_rootfs(d);
+  if (!r) return push_failure(L, r.error());
+  lua_pushstring(L, r->c_str());
+  return 1;
+}
+
 int l_default_id_maps(lua_State* L) {
   core::Spec s;
   s.namespaces = CLONE_NEWUSER;
@@ -308,6 +281,7 @@ int open_core(lua_State* L) {
       {"cap_names", guarded<l_cap_names>}, {"list_dir", guarded<l_list_dir>}, {"fault_steps", guarded<l_fault_steps>}, {"gc", guarded<l_gc>},          {"seccomp_compile", guarded<l_seccomp_compile>},
       {"ns_kinds", guarded<l_ns_kinds>}, {"ns_ids", guarded<l_ns_ids>},
       {"features", guarded<l_features>}, {"busybox_rootfs", guarded<l_busybox_rootfs>},
+      {"debootstrap_rootfs", guarded<l_debootstrap_rootfs>},
       {"userns_allowed", guarded<l_userns_allowed>},
       {"default_id_maps", guarded<l_default_id_maps>}, {"parse_size", guarded<l_parse<core::parse_size>>},
       {"parse_seconds", guarded<l_parse<core::parse_seconds>>}, {"dirs", guarded<l_dirs>}, {"device_number", guarded<l_device_number>},
@@ -317,6 +291,7 @@ int open_core(lua_State* L) {
   lua_newtable(L);  // [core]
   luaL_register(L, nullptr, fns);
   register_plan(L);  // core.plan, core.plan_reference
+  register_base(L);  // [core]: sleep, read_file, write_file, signal names, default_path
   register_sys(L);  // [core, sys]
   lua_setfield(L, -2, "sys");
   register_json(L);  // [core, json]

@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/base/io.h"
+#include "core/base/signals.h"
 #include "core/sandbox/forward.h"
 #include "core/sandbox/pty.h"
 #include "core/sandbox/ns.h"
@@ -202,13 +204,9 @@ int l_wait(lua_State* L) {
 int signal_number(lua_State* L, int idx) {
   if (lua_type(L, idx) == LUA_TNUMBER) return static_cast<int>(lua_tointeger(L, idx));
   if (lua_isnoneornil(L, idx)) return SIGTERM;
-  std::string name = luaL_checkstring(L, idx);
-  if (name.rfind("SIG", 0) == 0) name = name.substr(3);
-  for (int s = 1; s < NSIG; ++s) {
-    const char* abbrev = sigabbrev_np(s);
-    if (abbrev && name == abbrev) return s;
-  }
-  raise(L, "kill: unknown signal '" + name + "' (e.g. TERM, KILL, INT or a number)");
+  auto sig = core::signal_number(luaL_checkstring(L, idx));
+  if (!sig) raise(L, "kill: " + sig.error().message);
+  return *sig;
 }
 
 int l_kill(lua_State* L) {
@@ -225,17 +223,10 @@ int l_read(lua_State* L) {
   static const char* const kNames[] = {"stdout", "stderr", nullptr};
   int which = luaL_checkoption(L, 2, "stdout", kNames) + 1;
   if (!p->pipes[which].ok()) raise(L, std::string("read: ") + kNames[which - 1] + " is not a pipe (spawn with " + kNames[which - 1] + " = \"pipe\")");
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = read(p->pipes[which].get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return push_failure(L, core::sys_error(std::string("read ") + kNames[which - 1]));
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
+  auto out = core::read_fd(p->pipes[which].get(), std::string("read ") + kNames[which - 1]);
+  if (!out) return push_failure(L, out.error());
   p->pipes[which].reset();
-  lua_pushlstring(L, out.data(), out.size());
+  lua_pushlstring(L, out->data(), out->size());
   return 1;
 }
 

@@ -12,6 +12,7 @@
 
 #include <cstring>
 
+#include "core/base/io.h"
 #include "core/sandbox/idmap.h"
 #include "core/fs/mount.h"
 #include "core/sandbox/ns.h"
@@ -357,16 +358,9 @@ int l_pipe(lua_State* L) {
 // read(fd) -> everything until EOF
 int l_read_fd(lua_State* L) {
   int fd = static_cast<int>(luaL_checkinteger(L, 1));
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return push_failure(L, core::sys_error("read fd " + std::to_string(fd)));
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  lua_pushlstring(L, out.data(), out.size());
+  auto out = core::read_fd(fd, "read fd " + std::to_string(fd));
+  if (!out) return push_failure(L, out.error());
+  lua_pushlstring(L, out->data(), out->size());
   return 1;
 }
 

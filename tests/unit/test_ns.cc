@@ -10,9 +10,6 @@
 
 #include "core/sandbox/ns.h"
 
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
 
 using namespace sbx::core;
 

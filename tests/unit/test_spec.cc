@@ -8,9 +8,6 @@
 #include "core/sandbox/ns.h"
 #include "core/sandbox/spec.h"
 
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
 
 using namespace sbx::core;
 

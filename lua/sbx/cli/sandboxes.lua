@@ -1,6 +1,7 @@
 -- sbx ps | inspect | logs | exec | stop | kill | rm | stats: long-running sandboxes (sbx run -d),
 -- as docker's commands of the same names.
 local sbx = require "sbx"
+local core = require "sbx.core"
 local getopt = require "sbx.cli.getopt"
 local sandboxes = require "sbx.sandboxes"
 
@@ -71,7 +72,7 @@ function M.inspect(args)
   for _, name in ipairs(args) do
     local s, code = get("inspect", name)
     if not s then return code end
-    local plan = sbx.json.decode(io.open(s.dir .. "/plan.json"):read("*a"))
+    local plan = sbx.json.decode(assert(core.read_file(s.dir .. "/plan.json")))
     local info = {}
     for k, v in pairs(s.state) do info[k] = v end
     info.status = s.status
@@ -99,7 +100,7 @@ function M.logs(args)
       if tail then io.write(tail) end
       break
     else
-      os.execute("sleep 0.1")
+      core.sleep(0.1)
     end
   end
   f:close()
@@ -192,7 +193,7 @@ local function stats_rows(names, interval)
   end
   local first = {}
   for _, s in ipairs(list) do first[s.name] = s.status == "running" and s:stats() end
-  os.execute("sleep " .. interval)
+  core.sleep(interval)
   local rows = {}
   for _, s in ipairs(list) do
     local a, b = first[s.name], s.status == "running" and s:stats()

@@ -1,6 +1,7 @@
 -- sbx unshare: util-linux unshare(1)'s flags and meaning, built on sbx.sys. Only what is named
 -- is unshared; the calling process itself moves (no fork unless -f), as with the original.
 local sbx = require "sbx"
+local core = require "sbx.core"
 local tool = require "sbx.cli.tool"
 local sys = sbx.sys
 
@@ -36,8 +37,6 @@ M.options = {
   { short = "h", long = "help", arg = "none", key = "help", help = "display this help" },
 }
 
-local SIGNALS = { HUP = 1, INT = 2, QUIT = 3, KILL = 9, USR1 = 10, USR2 = 12, TERM = 15 }
-
 
 local check = tool.check
 
@@ -69,7 +68,7 @@ function M.run(o, rest)
       return st.status
     end
     if o.kill_child then
-      local sig = o.kill_child == true and 9 or (tonumber(o.kill_child) or SIGNALS[tostring(o.kill_child):upper():gsub("^SIG", "")])
+      local sig = o.kill_child == true and 9 or core.signal_number(tostring(o.kill_child))
       if not sig then error("--kill-child: unknown signal " .. tostring(o.kill_child), 0) end
       check(sys.pdeathsig(sig))
     end

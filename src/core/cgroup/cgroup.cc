@@ -15,12 +15,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "core/base/fd.h"
+#include "core/base/io.h"
 
 namespace sbx::core {
 
@@ -28,21 +28,10 @@ namespace {
 
 const char* const kV1Controllers[] = {"memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer", "devices"};
 
-Result<std::string> read_text(const std::string& path) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.ok()) return sys_error("read " + path);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd.get(), buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  if (n < 0) return sys_error("read " + path);
-  return out;
-}
+Result<std::string> read_text(const std::string& path) { return read_file(path); }
 
 Status write_text(const std::string& path, const std::string& value) {
-  Fd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd.ok()) return sys_error("write " + value + " to " + path);
-  if (write(fd.get(), value.data(), value.size()) < 0) return sys_error("write " + value + " to " + path);
+  if (auto s = write_control(path, value); !s) return sys_error("write " + value + " to " + path, s.error().err);
   return {};
 }
 
@@ -90,7 +79,8 @@ bool CgroupHost::has(const std::string& controller) const {
 
 CgroupHost detect_cgroups() {
   CgroupHost h;
-  std::ifstream in("/proc/self/mountinfo");
+  auto mountinfo = read_file("/proc/self/mountinfo");
+  std::istringstream in(mountinfo ? *mountinfo : "");
   std::string line;
   while (std::getline(in, line)) {
     std::istringstream f(line);

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "core/base/fd.h"
+#include "core/base/io.h"
 #include "core/fs/overlay.h"
 
 #ifndef MOUNT_ATTR_RDONLY
@@ -203,21 +204,10 @@ Status dev(const Op& op, const Target& t) {
   return {};
 }
 
-Status write_file(const Op& op, const std::string& target) {
+Status file_op(const Op& op, const std::string& target) {
   std::string step = describe(op);
   if (auto s = make_dirs(parent_of(target)); !s) return s.error().context(step);
-  Fd fd(open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, op.mode ? op.mode : 0644));
-  if (!fd.ok()) return sys_error(step);
-  size_t off = 0;
-  while (off < op.source.size()) {
-    ssize_t n = write(fd.get(), op.source.data() + off, op.source.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return sys_error(step);
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (op.mode && fchmod(fd.get(), op.mode) != 0) return sys_error(step + ": chmod");
+  if (auto s = write_file(target, op.source, op.mode ? op.mode : 0644); !s) return s.error().context(step);
   return {};
 }
 
@@ -291,13 +281,6 @@ Status precreate_mount_points(const std::vector<const Op*>& ops, const std::stri
 }  // namespace
 
 namespace {
-Status write_small(const std::string& path, const std::string& text) {
-  Fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd.ok() || write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-    return sys_error("write " + path);
-  return {};
-}
-
 // An image root: a scratch tmpfs on the stage holds the init layer (and the upper layer when it
 // is ephemeral); the overlay goes on stage/root.
 Result<std::string> image_root(const Spec& spec, const std::string& stage) {
@@ -307,9 +290,9 @@ Result<std::string> image_root(const Spec& spec, const std::string& stage) {
   for (const auto& d : {init, init + "/etc", root})
     if (mkdir(d.c_str(), 0755) != 0) return sys_error("mkdir " + d);
   std::string host = spec.hostname.empty() ? "sbx" : spec.hostname;
-  if (auto s = write_small(init + "/etc/hostname", host + "\n"); !s) return s.error();
-  if (auto s = write_small(init + "/etc/hosts", "127.0.0.1 localhost " + host + "\n::1 localhost\n"); !s) return s.error();
-  if (auto s = write_small(init + "/etc/resolv.conf", "# sbx: no network beyond loopback\n"); !s) return s.error();
+  if (auto s = write_file(init + "/etc/hostname", host + "\n"); !s) return s.error();
+  if (auto s = write_file(init + "/etc/hosts", "127.0.0.1 localhost " + host + "\n::1 localhost\n"); !s) return s.error();
+  if (auto s = write_file(init + "/etc/resolv.conf", "# sbx: no network beyond loopback\n"); !s) return s.error();
   std::string upper = spec.upper, work = spec.work;
   if (upper.empty()) {
     upper = stage + "/upper";
@@ -394,7 +377,7 @@ Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new) {
       auto parent = target_in_root(stage, parent_of(op.dest), true, true, step);
       if (!parent) return parent.error();
       std::string target = parent->real + op.dest.substr(op.dest.find_last_of('/'));
-      if (op.kind == OpKind::File) return write_file(op, target);
+      if (op.kind == OpKind::File) return file_op(op, target);
       if (symlink(op.source.c_str(), target.c_str()) != 0) {
         char buf[4096];
         ssize_t n = readlink(target.c_str(), buf, sizeof buf);

@@ -6,12 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 
 #include "core/base/fd.h"
+#include "core/base/io.h"
+#include "core/base/program.h"
 #include "core/fs/mount.h"
 #include "core/base/trust.h"
 
@@ -45,28 +46,20 @@ Result<bool> is_static_elf(const std::string& path) {
 namespace {
 
 Result<std::vector<std::string>> applets(const std::string& busybox) {
-  std::string cmd = "'" + busybox + "' --list 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "re");
-  if (!p) return sys_error("run " + busybox + " --list");
+  Fd null(open("/dev/null", O_WRONLY | O_CLOEXEC));
+  ProgramIo io;
+  io.capture_stdout = true;
+  io.stderr_fd = null.get();
+  auto end = run_program({busybox, "--list"}, io);
+  if (!end) return end.error();
   std::vector<std::string> out;
-  char line[256];
-  while (fgets(line, sizeof line, p)) {
-    std::string a(line);
-    while (!a.empty() && (a.back() == '\n' || a.back() == '\r')) a.pop_back();
+  std::istringstream lines(end->output);
+  for (std::string a; std::getline(lines, a);) {
+    while (!a.empty() && a.back() == '\r') a.pop_back();
     if (!a.empty() && a.find('/') == std::string::npos && a != "busybox") out.push_back(a);
   }
-  int st = pclose(p);
-  if (st != 0 || out.empty()) return Error{ENOEXEC, busybox + " --list: no applets (is it busybox?)"};
+  if (!end->ok() || out.empty()) return Error{ENOEXEC, busybox + " --list: no applets (is it busybox?)"};
   return out;
-}
-
-Status write_text(const fs::path& p, const std::string& text, unsigned mode = 0644) {
-  std::ofstream f(p);
-  f << text;
-  if (!f.good()) return sys_error("write " + p.string());
-  f.close();
-  if (chmod(p.c_str(), mode) != 0) return sys_error("chmod " + p.string());
-  return {};
 }
 
 Status build(const std::string& busybox, const fs::path& dir) {
@@ -89,13 +82,13 @@ Status build(const std::string& busybox, const fs::path& dir) {
   fs::create_directory_symlink("bin", dir / "sbin", ec);
   fs::create_directory_symlink("../bin", dir / "usr/bin", ec);
   fs::create_directory_symlink("../bin", dir / "usr/sbin", ec);
-  if (auto s = write_text(dir / "etc/passwd",
+  if (auto s = write_file(dir / "etc/passwd",
                           "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
       !s)
     return s;
-  if (auto s = write_text(dir / "etc/group", "root:x:0:\nnogroup:x:65534:\n"); !s) return s;
-  if (auto s = write_text(dir / "etc/hosts", "127.0.0.1 localhost\n::1 localhost\n"); !s) return s;
-  return write_text(dir / "etc/hostname", "sbx\n");
+  if (auto s = write_file(dir / "etc/group", "root:x:0:\nnogroup:x:65534:\n"); !s) return s;
+  if (auto s = write_file(dir / "etc/hosts", "127.0.0.1 localhost\n::1 localhost\n"); !s) return s;
+  return write_file(dir / "etc/hostname", "sbx\n");
 }
 
 std::string stamp_of(const struct stat& st) {
@@ -121,10 +114,8 @@ Result<std::string> busybox_rootfs(const std::string& busybox) {
   fs::path dir = base / "busybox", stamp_file = base / "busybox.stamp";
   std::string want = stamp_of(st);
   auto current = [&]() {
-    std::ifstream f(stamp_file);
-    std::string have;
-    std::getline(f, have);
-    return have == want && fs::exists(dir / "bin/busybox");
+    auto have = read_file(stamp_file);
+    return have && *have == want + "\n" && fs::exists(dir / "bin/busybox");
   };
   if (current()) return dir.string();
   // Concurrent sbx processes: one builds, the others wait and then find it ready.
@@ -143,7 +134,58 @@ Result<std::string> busybox_rootfs(const std::string& busybox) {
   fs::rename(tmp, dir, ec);
   if (ec) return Error{ec.value(), "busybox rootfs: rename into place: " + ec.message()};
   fs::remove_all(old, ec);
-  if (auto s = write_text(stamp_file, want + "\n"); !s) return s.error().context("busybox rootfs");
+  if (auto s = write_file_atomic(stamp_file, want + "\n"); !s) return s.error().context("busybox rootfs");
+  return dir.string();
+}
+
+Result<std::string> debootstrap_rootfs(const Debootstrap& what) {
+  for (const std::string* word : {&what.suite, &what.variant})
+    if (word->empty() || word->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+                             std::string::npos)
+      return user_error("debootstrap: bad suite or variant '" + *word + "'");
+  fs::path base = fs::path(cache_dir()) / "rootfs";
+  fs::path dir = base / ("debootstrap-" + what.suite + "-" + what.variant);
+  std::error_code ec;
+  if (fs::exists(dir / ".sbx-complete", ec)) return dir.string();
+  const std::string program = "/usr/sbin/debootstrap";
+  if (access(program.c_str(), X_OK) != 0) return Error{ENOENT, "debootstrap: not installed (apt-get install debootstrap)"};
+  if (geteuid() != 0) return Error{EPERM, "debootstrap: needs root"};
+  for (const std::string& d : {cache_dir(), base.string()})
+    if (auto t = trusted_dir(d, 0755, "cache directory"); !t) return t.error().context("debootstrap");
+  // Concurrent sbx processes: one runs debootstrap, the others wait and then find it ready.
+  Fd lock(open((base / "debootstrap.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!lock.ok() || flock(lock.get(), LOCK_EX) != 0) return sys_error("debootstrap: lock " + base.string());
+  if (fs::exists(dir / ".sbx-complete", ec)) return dir.string();
+  fs::path tmp = dir.string() + ".tmp-" + std::to_string(getpid());
+  std::string log = tmp.string() + ".log";
+  fs::remove_all(tmp, ec);
+  Fd out(what.quiet ? open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600) : -1);
+  if (what.quiet && !out.ok()) return sys_error("debootstrap: create " + log);
+  ProgramIo io;
+  io.stdout_fd = what.quiet ? out.get() : 2;  // its progress is no output of ours
+  io.stderr_fd = what.quiet ? out.get() : -1;
+  std::vector<std::string> argv = {program, "--variant=" + what.variant, what.suite, tmp.string()};
+  if (!what.mirror.empty()) argv.push_back(what.mirror);
+  auto end = run_program(argv, io);
+  out.reset();
+  if (!end || !end->ok()) {
+    std::string tail;
+    if (auto text = read_file(log)) tail = text->substr(text->size() > 300 ? text->size() - 300 : 0);
+    while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
+    if (!end) tail = end.error().message;
+    fs::remove_all(tmp, ec);
+    unlink(log.c_str());
+    return Error{end ? EIO : end.error().err, "debootstrap " + what.suite + " (" + what.variant + ") from " +
+                                                 (what.mirror.empty() ? "debootstrap's default mirror" : what.mirror) + " failed" + (tail.empty() ? "" : ": " + tail)};
+  }
+  unlink(log.c_str());
+  if (auto s = write_file((tmp / ".sbx-complete").string(), ""); !s) return s.error().context("debootstrap");
+  fs::remove_all(dir, ec);
+  if (rename(tmp.c_str(), dir.c_str()) != 0) {
+    int e = errno;
+    fs::remove_all(tmp, ec);
+    return sys_error("debootstrap: rename " + tmp.string() + " into place", e);
+  }
   return dir.string();
 }
 

@@ -1,7 +1,7 @@
 #include "core/image/archive.h"
 
-#include <dlfcn.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include "core/base/fd.h"
@@ -10,73 +10,64 @@ namespace sbx::core {
 
 namespace {
 
-struct Crypto {
-  void* (*md_ctx_new)() = nullptr;
-  void (*md_ctx_free)(void*) = nullptr;
-  const void* (*sha256)() = nullptr;
-  int (*init)(void*, const void*, void*) = nullptr;
-  int (*update)(void*, const void*, size_t) = nullptr;
-  int (*final)(void*, unsigned char*, unsigned int*) = nullptr;
+#define SBX_CRYPTO_FUNCTIONS(X)                                                                    \
+  X(EVP_MD_CTX_new) X(EVP_MD_CTX_free) X(EVP_sha256) X(EVP_DigestInit_ex) X(EVP_DigestUpdate)        \
+  X(EVP_DigestFinal_ex)
+
+struct CryptoApi {
+  SBX_CRYPTO_FUNCTIONS(SBX_DL_DECLARE)
 };
 
-const Crypto* crypto() {
-  static Crypto c;
-  static bool tried = false;
-  if (!tried) {
-    tried = true;
-    void* h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
-    if (!h) return nullptr;
-    c.md_ctx_new = reinterpret_cast<void* (*)()>(dlsym(h, "EVP_MD_CTX_new"));
-    c.md_ctx_free = reinterpret_cast<void (*)(void*)>(dlsym(h, "EVP_MD_CTX_free"));
-    c.sha256 = reinterpret_cast<const void* (*)()>(dlsym(h, "EVP_sha256"));
-    c.init = reinterpret_cast<int (*)(void*, const void*, void*)>(dlsym(h, "EVP_DigestInit_ex"));
-    c.update = reinterpret_cast<int (*)(void*, const void*, size_t)>(dlsym(h, "EVP_DigestUpdate"));
-    c.final = reinterpret_cast<int (*)(void*, unsigned char*, unsigned int*)>(dlsym(h, "EVP_DigestFinal_ex"));
-    if (!c.md_ctx_new || !c.md_ctx_free || !c.sha256 || !c.init || !c.update || !c.final) c = Crypto{};
-  }
-  return c.md_ctx_new ? &c : nullptr;
+Result<const CryptoApi*> crypto_api() {
+  return dl_once<CryptoApi>([](CryptoApi& api, std::string& error) {
+    if (void* lib = dl_open("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL, "libcrypto", "libssl3", error)) {
+#define SBX_LOAD(name) dl_sym(lib, api.name, #name, "libcrypto", error);
+      SBX_CRYPTO_FUNCTIONS(SBX_LOAD)
+#undef SBX_LOAD
+    }
+  });
+}
+
+const CryptoApi* crypto() {
+  auto api = crypto_api();
+  return api ? *api : nullptr;
 }
 
 }  // namespace
 
 Result<const ArchiveApi*> archive_api() {
-  static ArchiveApi api;
-  static std::string error;
-  static bool tried = false;
-  if (!tried) {
-    tried = true;
+  return dl_once<ArchiveApi>([](ArchiveApi& api, std::string& error) {
     if (void* h = dl_open("libarchive.so.13", RTLD_NOW | RTLD_LOCAL, "libarchive", "libarchive13", error)) {
 #define SBX_LOAD(name) dl_sym(h, api.name, #name, "libarchive", error);
       SBX_ARCHIVE_FUNCTIONS(SBX_LOAD)
 #undef SBX_LOAD
     }
-  }
-  if (!error.empty()) return Error{ENOSYS, error};
-  return &api;
+  });
 }
 
 Sha256::Sha256() {
-  const Crypto* c = crypto();
+  const CryptoApi* c = crypto();
   if (!c) return;
-  ctx_ = c->md_ctx_new();
-  if (ctx_ && c->init(ctx_, c->sha256(), nullptr) != 1) {
-    c->md_ctx_free(ctx_);
-    ctx_ = nullptr;
+  EVP_MD_CTX* ctx = c->EVP_MD_CTX_new();
+  if (ctx && c->EVP_DigestInit_ex(ctx, c->EVP_sha256(), nullptr) != 1) {
+    c->EVP_MD_CTX_free(ctx);
+    ctx = nullptr;
   }
+  ctx_ = ctx;
 }
 
 Sha256::~Sha256() {
-  if (ctx_) crypto()->md_ctx_free(ctx_);
+  if (ctx_) crypto()->EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_));
 }
 
 void Sha256::update(const void* data, size_t n) {
-  if (ctx_) crypto()->update(ctx_, data, n);
+  if (ctx_) crypto()->EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, n);
 }
 
 std::string Sha256::hex() {
   unsigned char md[32];
   unsigned int n = 0;
-  if (!ctx_ || crypto()->final(ctx_, md, &n) != 1) return "";
+  if (!ctx_ || crypto()->EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), md, &n) != 1) return "";
   static const char* digits = "0123456789abcdef";
   std::string out;
   for (unsigned i = 0; i < n; ++i) {
@@ -87,8 +78,9 @@ std::string Sha256::hex() {
 }
 
 Result<std::string> sha256_file(const std::string& path) {
+  if (auto api = crypto_api(); !api) return api.error().context("sha256 " + path);
   Sha256 h;
-  if (!h.ok()) return Error{ENOSYS, "sha256: cannot load libcrypto.so.3 (apt-get install libssl3)"};
+  if (!h.ok()) return Error{ENOMEM, "sha256 " + path + ": no digest context"};
   Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.ok()) return sys_error("sha256 " + path);
   char buf[1 << 16];

@@ -16,11 +16,12 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/image/archive.h"
 #include "core/base/fd.h"
+#include "core/base/io.h"
+#include "core/image/containers.h"
 #include "core/base/trust.h"
 #include "core/sandbox/idmap.h"
 #include "core/fs/mount.h"
@@ -177,15 +178,7 @@ Result<LayerInfo> ImageStore::add_layer_from_dir(const std::string& dir, const s
 }
 
 Status ImageStore::save(const Image& img) const {
-  std::string path = root_ + "/images/" + hex_of(img.id) + ".json";
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp);
-    f << to_json(img).dump(2) << "\n";
-    if (!f.good()) return sys_error("write " + tmp);
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) return sys_error("write " + path);
-  return {};
+  return write_file_atomic(root_ + "/images/" + hex_of(img.id) + ".json", to_json(img).dump(2) + "\n");
 }
 
 std::vector<Image> ImageStore::list() const {
@@ -195,9 +188,9 @@ std::vector<Image> ImageStore::list() const {
   while (auto* e = readdir(d)) {
     std::string n = e->d_name;
     if (n.size() < 6 || n.substr(n.size() - 5) != ".json") continue;
-    std::ifstream f(root_ + "/images/" + n);
-    json j = json::parse(f, nullptr, false);
-    if (!j.is_discarded()) out.push_back(from_json(j));
+    auto text = read_file(root_ + "/images/" + n, O_NOFOLLOW);
+    json j = text ? json::parse(*text, nullptr, false) : json();
+    if (j.is_object()) out.push_back(from_json(j));
   }
   closedir(d);
   std::sort(out.begin(), out.end(), [](const Image& a, const Image& b) { return a.created > b.created || (a.created == b.created && a.id < b.id); });
@@ -288,49 +281,6 @@ Status ImageStore::remove(const std::string& ref) const {
   return save(*img);
 }
 
-Result<ImageStore::Draft> ImageStore::draft_dir(const std::string& kind) const {
-  if (auto s = init(); !s) return s.error();
-  std::string parent = root_ + "/" + kind;
-  if (auto s = make_dirs(parent, 0711); !s) return s.error();
-  if (int e = fault("detached.claim")) return fault_error("detached.claim", "claim a name under " + parent, e);
-  static unsigned counter = 0;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    std::string path = parent + "/.new-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
-    if (mkdir(path.c_str(), 0700) != 0) {
-      if (errno == EEXIST && !dir_in_use(path)) {  // a killed creator's: gone now
-        std::error_code ec;
-        fs::remove_all(path, ec);
-        continue;
-      }
-      if (errno == EEXIST) continue;
-      return sys_error("create " + path);
-    }
-    Fd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    // blocking: `sbx gc` may hold it for an instant to see whether anyone does
-    if (!fd.ok() || flock(fd.get(), LOCK_EX) != 0) return sys_error("lock " + path);
-    return Draft{path, std::move(fd)};
-  }
-  return Error{EEXIST, "create a draft under " + parent + ": too many left over"};
-}
-
-Status ImageStore::publish_dir(const std::string& draft, const std::string& dest) {
-  if (renameat2(AT_FDCWD, draft.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE) != 0) {
-    int e = errno;
-    std::error_code ec;
-    fs::remove_all(draft, ec);
-    if (e == EEXIST || e == ENOTEMPTY) return Error{EEXIST, dest + ": name in use"};
-    return sys_error("publish " + dest, e);
-  }
-  return {};
-}
-
-bool dir_in_use(const std::string& path) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.ok()) return false;
-  if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return false;
-  return errno == EWOULDBLOCK;
-}
-
 std::vector<std::string> ImageStore::collect_stale() const {
   std::vector<std::string> removed;
   // drafts of named entries whose creator is gone (nobody holds their lock)
@@ -375,11 +325,8 @@ Result<std::vector<std::string>> ImageStore::prune() const {
   // Untagged (dangling) images go first, unless a named container was made from one.
   std::set<std::string> kept_images;
   if (DIR* nd = opendir((root_ + "/named").c_str())) {
-    while (auto* e = readdir(nd)) {
-      std::ifstream f(root_ + "/named/" + e->d_name + "/image");
-      std::string id;
-      if (std::getline(f, id)) kept_images.insert(id);
-    }
+    while (auto* e = readdir(nd))
+      if (std::string id = container_image(root_ + "/named/" + e->d_name); !id.empty()) kept_images.insert(id);
     closedir(nd);
   }
   for (const auto& img : list())
@@ -394,10 +341,7 @@ Result<std::vector<std::string>> ImageStore::prune() const {
     if (!cd) continue;
     while (auto* e = readdir(cd)) {
       if (e->d_name[0] == '.') continue;
-      std::ifstream f(root_ + kind + "/" + e->d_name + "/layers");
-      std::string l;
-      while (std::getline(f, l))
-        if (!l.empty()) used.insert(hex_of(l));
+      for (const auto& l : container_layers(root_ + kind + "/" + e->d_name)) used.insert(hex_of(l));
     }
     closedir(cd);
   }

@@ -58,25 +58,11 @@ class ImageStore {
   // Container directories and scratch files of sbx processes that are gone (killed): removed.
   std::vector<std::string> collect_stale() const;
 
-  // Named entries (`run -d --name`, named containers) are claimed atomically: a draft directory
-  // <store>/<kind>/.new-<pid>-<n> (0700) is filled while its creator holds a lock on it, then
-  // published under its name with one rename that never replaces (EEXIST: the name is in use).
-  // The lock passes to whoever keeps the returned fd open (the supervisor of a detached sandbox).
-  struct Draft {
-    std::string path;
-    Fd lock;
-  };
-  Result<Draft> draft_dir(const std::string& kind) const;
-  static Status publish_dir(const std::string& draft, const std::string& dest);
 
  private:
   Status save(const Image& img) const;
   std::string root_;
 };
-
-// True while a process holds the lock of directory `path` (its creator, or the process that the
-// lock was passed to); false for a directory nobody holds, or one that is gone.
-bool dir_in_use(const std::string& path);
 
 // "busybox" -> "busybox:latest"; error for empty or bad characters.
 Result<std::string> normalize_tag(const std::string& tag);

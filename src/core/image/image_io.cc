@@ -5,12 +5,12 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/image/archive.h"
 #include "core/base/fd.h"
+#include "core/base/io.h"
 #include "core/image/layer.h"
 
 namespace sbx::core {
@@ -33,16 +33,6 @@ struct TempDir {
     if (!path.empty()) fs::remove_all(path, ec);
   }
 };
-
-Result<std::string> read_file(const std::string& path, size_t limit = 16 << 20) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return sys_error("read " + path, ENOENT);
-  std::ostringstream s;
-  s << f.rdbuf();
-  std::string out = s.str();
-  if (out.size() > limit) return Error{EFBIG, "read " + path + ": larger than expected"};
-  return out;
-}
 
 Result<json> read_json(const std::string& path) {
   auto text = read_file(path);
@@ -210,13 +200,6 @@ Result<std::vector<Image>> import_docker(const ImageStore& store, const std::str
   return out;
 }
 
-Status write_text(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary);
-  f << text;
-  if (!f.good()) return sys_error("write " + path);
-  return {};
-}
-
 std::string sha_of_text(const std::string& text) {
   Sha256 h;
   h.update(text.data(), text.size());
@@ -286,7 +269,7 @@ Status export_image(const ImageStore& store, const std::string& ref, const std::
   std::string cfg_text = cfg.dump();
   std::string cfg_digest = sha_of_text(cfg_text);
   if (format == "oci-archive") {
-    if (auto s = write_text(blobs + "/" + cfg_digest.substr(7), cfg_text); !s) return s;
+    if (auto s = write_file(blobs + "/" + cfg_digest.substr(7), cfg_text); !s) return s;
     json layers = json::array();
     for (size_t i = 0; i < diff_ids.size(); ++i)
       layers.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"}, {"digest", diff_ids[i]}, {"size", sizes[i]}});
@@ -297,20 +280,20 @@ Status export_image(const ImageStore& store, const std::string& ref, const std::
                      {"layers", layers}};
     std::string man_text = manifest.dump();
     std::string man_digest = sha_of_text(man_text);
-    if (auto s = write_text(blobs + "/" + man_digest.substr(7), man_text); !s) return s;
+    if (auto s = write_file(blobs + "/" + man_digest.substr(7), man_text); !s) return s;
     json desc = {{"mediaType", "application/vnd.oci.image.manifest.v1+json"}, {"digest", man_digest}, {"size", man_text.size()}};
     if (!tag.empty()) desc["annotations"] = {{"org.opencontainers.image.ref.name", tag}};
     json index = {{"schemaVersion", 2}, {"manifests", json::array({desc})}};
-    if (auto s = write_text(tmp.path + "/index.json", index.dump()); !s) return s;
-    if (auto s = write_text(tmp.path + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})"); !s) return s;
+    if (auto s = write_file(tmp.path + "/index.json", index.dump()); !s) return s;
+    if (auto s = write_file(tmp.path + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})"); !s) return s;
   } else {
-    if (auto s = write_text(tmp.path + "/" + cfg_digest.substr(7) + ".json", cfg_text); !s) return s;
+    if (auto s = write_file(tmp.path + "/" + cfg_digest.substr(7) + ".json", cfg_text); !s) return s;
     json layers = json::array();
     for (const auto& d : diff_ids) layers.push_back(d.substr(7) + ".tar");
     json manifest = json::array({{{"Config", cfg_digest.substr(7) + ".json"},
                                   {"RepoTags", tag.empty() ? json::array() : json::array({tag})},
                                   {"Layers", layers}}});
-    if (auto s = write_text(tmp.path + "/manifest.json", manifest.dump()); !s) return s;
+    if (auto s = write_file(tmp.path + "/manifest.json", manifest.dump()); !s) return s;
   }
   std::string partial = out_path + ".partial";
   Fd out(open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));

@@ -12,12 +12,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/sandbox/idmap.h"
 #include "core/base/fault.h"
+#include "core/base/io.h"
 #include "core/net/ipam.h"
 #include "core/fs/mount.h"
 #include "core/sandbox/ns.h"
@@ -68,19 +68,11 @@ class NetLock {
   Fd fd_;
 };
 
-Status write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return sys_error("write " + path);
-  return {};
-}
+Status write_text(const std::string& path, const std::string& text) { return write_file(path, text); }
 
 std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  auto text = read_file(path);
+  return text ? *text : "";
 }
 
 std::string ip_of(const std::string& cidr) { return cidr.substr(0, cidr.find('/')); }
@@ -166,7 +158,7 @@ Status make_bridge(const BridgeSpec& spec) {
   if (auto s = net_add_address(0, spec.bridge, gw + "/" + std::to_string(prefix)); !s) return undo(s.error());
   if (auto s = net_set_up(0, spec.bridge, true); !s) return undo(s.error());
   // Loopback-published ports: packets from 127.0.0.1 may leave through this bridge (only).
-  if (auto s = write_text("/proc/sys/net/ipv4/conf/" + spec.bridge + "/route_localnet", "1\n"); !s)
+  if (auto s = write_control("/proc/sys/net/ipv4/conf/" + spec.bridge + "/route_localnet", "1\n"); !s)
     return undo(s.error());
   if (!nft_run("list table ip sbx")) {
     if (int e = fault("bridge.nft-table")) return undo(fault_error("bridge.nft-table", "create nftables table ip sbx", e));
@@ -180,7 +172,7 @@ Status make_bridge(const BridgeSpec& spec) {
     std::string now = read_text(kForward);
     if (now.rfind("0", 0) == 0 && access(saved.c_str(), F_OK) != 0) {
       if (auto s = write_text(saved, now); !s) return undo(s.error());
-      if (auto s = write_text(kForward, "1\n"); !s) return undo(s.error().context("turn on IPv4 forwarding"));
+      if (auto s = write_control(kForward, "1\n"); !s) return undo(s.error().context("turn on IPv4 forwarding"));
     }
   }
   return {};
@@ -224,7 +216,7 @@ Status remove_bridge_if_unused(const std::string& bridge) {
     std::string saved = net_state_dir() + "/ip_forward.saved";
     std::string old = read_text(saved);
     if (!old.empty()) {
-      if (auto s = write_text(kForward, old); !s && result) result = s;
+      if (auto s = write_control(kForward, old); !s && result) result = s;
       unlink(saved.c_str());
     }
   }

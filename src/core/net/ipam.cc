@@ -6,11 +6,11 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <map>
 #include <sstream>
 
 #include "core/base/fd.h"
+#include "core/base/io.h"
 #include "core/fs/mount.h"
 #include "core/sandbox/ns.h"
 #include "core/sandbox/owner.h"
@@ -49,7 +49,9 @@ Result<LeaseFile> open_locked(const std::string& state, const std::string& subne
   f.path = dir + "/" + name + ".leases";
   f.fd.reset(open(f.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!f.fd.ok() || flock(f.fd.get(), LOCK_EX) != 0) return sys_error("ipam: lock " + f.path);
-  std::ifstream in(f.path);
+  auto text = read_fd(f.fd.get(), "ipam: read " + f.path);
+  if (!text) return text.error();
+  std::istringstream in(*text);
   std::string line;
   while (std::getline(in, line)) {
     std::istringstream fields(line);

@@ -46,11 +46,7 @@ struct NlApi {
 };
 
 Result<const NlApi*> nl_api() {
-  static NlApi api;
-  static std::string error;
-  static bool tried = false;
-  if (!tried) {
-    tried = true;
+  return dl_once<NlApi>([](NlApi& api, std::string& error) {
     void* nl = dl_open("libnl-3.so.200", RTLD_NOW | RTLD_GLOBAL, "libnl-3", "libnl-3-200", error);
     void* rt = nl ? dl_open("libnl-route-3.so.200", RTLD_NOW | RTLD_LOCAL, "libnl-route-3", "libnl-route-3-200", error) : nullptr;
     if (rt) {
@@ -61,9 +57,7 @@ Result<const NlApi*> nl_api() {
 #undef SBX_LOAD_NL
 #undef SBX_LOAD_RT
     }
-  }
-  if (!error.empty()) return Error{ENOSYS, error};
-  return &api;
+  });
 }
 
 // For the life of the object: this thread is in pid's network namespace, with a netlink socket

@@ -18,19 +18,13 @@ struct NftApi {
 };
 
 Result<const NftApi*> nft_api() {
-  static NftApi api;
-  static std::string error;
-  static bool tried = false;
-  if (!tried) {
-    tried = true;
+  return dl_once<NftApi>([](NftApi& api, std::string& error) {
     if (void* lib = dl_open("libnftables.so.1", RTLD_NOW | RTLD_LOCAL, "libnftables", "libnftables1", error)) {
 #define SBX_LOAD(name) dl_sym(lib, api.name, #name, "libnftables", error);
       SBX_NFT_FUNCTIONS(SBX_LOAD)
 #undef SBX_LOAD
     }
-  }
-  if (!error.empty()) return Error{ENOSYS, error};
-  return &api;
+  });
 }
 
 std::string first_line(std::string s) {

@@ -16,16 +16,14 @@
 
 #include <cstring>
 
+#include "core/base/env.h"
+#include "core/base/io.h"
 #include "core/security/caps.h"
 #include "core/base/fault.h"
 #include "core/sandbox/pid1.h"
 #include "core/fs/mount.h"
 #include "core/sandbox/ns.h"
 #include "core/security/seccomp.h"
-
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
 
 namespace sbx::core {
 
@@ -75,13 +73,9 @@ Status enter_time_namespace(const Spec& spec) {
   char buf[128];
   int n = snprintf(buf, sizeof buf, "monotonic %lld 0\nboottime %lld 0\n",
                    (long long)spec.time_offsets.monotonic, (long long)spec.time_offsets.boottime);
-  int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return sys_error("set time offsets: open /proc/self/timens_offsets");
-  ssize_t w = write(fd, buf, static_cast<size_t>(n));
-  int e = errno;
-  close(fd);
-  if (w != n) return sys_error("set time offsets (monotonic " + std::to_string(spec.time_offsets.monotonic) +
-                                   ", boottime " + std::to_string(spec.time_offsets.boottime) + ")", e);
+  if (auto s = write_control("/proc/self/timens_offsets", std::string_view(buf, static_cast<size_t>(n))); !s)
+    return s.error().context("set time offsets (monotonic " + std::to_string(spec.time_offsets.monotonic) + ", boottime " +
+                             std::to_string(spec.time_offsets.boottime) + ")");
   return {};
 }
 
@@ -90,7 +84,7 @@ Status enter_time_namespace(const Spec& spec) {
   std::vector<char*> argv, envp;
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  std::string path = kDefaultPath;
   for (const auto& e : spec.env) {
     envp.push_back(const_cast<char*>(e.c_str()));
     if (e.rfind("PATH=", 0) == 0) path = e.substr(5);

@@ -9,20 +9,27 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <algorithm>
 #include <sstream>
 
+#include "core/base/io.h"
 #include "core/sandbox/ns.h"
 
 namespace sbx::core {
 
 namespace {
+// The whitespace-separated words of a small file; none when it cannot be read.
+std::vector<std::string> words_of(const char* path) {
+  auto text = read_file(path);
+  std::istringstream in(text ? *text : "");
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
 bool file_has_word(const char* path, const std::string& word) {
-  std::ifstream f(path);
-  std::string tok;
-  while (f >> tok)
-    if (tok == word) return true;
-  return false;
+  auto words = words_of(path);
+  return std::find(words.begin(), words.end(), word) != words.end();
 }
 
 bool can_create_userns() {
@@ -35,9 +42,10 @@ bool can_create_userns() {
   return true;
 }
 long read_sysctl(const char* path, long missing) {
-  std::ifstream f(path);
+  auto text = read_file(path);
+  std::istringstream in(text ? *text : "");
   long v = missing;
-  if (!(f >> v)) return missing;
+  if (!(in >> v)) return missing;
   return v;
 }
 }  // namespace
@@ -70,9 +78,7 @@ Features detect_features() {
   struct statfs sf;
   if (statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC) {
     f.cgroup = "2";
-    std::ifstream c("/sys/fs/cgroup/cgroup.controllers");
-    std::string w;
-    while (c >> w) f.cgroup_controllers.push_back(w);
+    f.cgroup_controllers = words_of("/sys/fs/cgroup/cgroup.controllers");
   } else {
     struct statfs uf;
     bool unified = statfs("/sys/fs/cgroup/unified", &uf) == 0 && uf.f_type == CGROUP2_SUPER_MAGIC;

@@ -1,17 +1,16 @@
 #include "core/sandbox/idmap.h"
 
-#include <fcntl.h>
 #include <pwd.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
+#include <sstream>
 #include <vector>
 
-#include "core/base/fd.h"
 #include "core/base/fault.h"
+#include "core/base/io.h"
+#include "core/base/program.h"
 #include "core/base/trust.h"
 
 namespace sbx::core {
@@ -27,7 +26,8 @@ std::vector<IdMapEntry> default_gid_map(gid_t caller, uid_t caller_uid) {
 }
 
 std::optional<IdMapEntry> subordinate_range(const std::string& file, uint32_t id, const std::string& name) {
-  std::ifstream in(file);
+  auto text = read_file(file);
+  std::istringstream in(text ? *text : "");
   std::string line;
   while (std::getline(in, line)) {
     auto a = line.find(':'), b = line.find(':', a == std::string::npos ? a : a + 1);
@@ -93,14 +93,10 @@ Result<IdMapEntry> parse_id_map_entry(const std::string& text) {
 
 namespace {
 Status write_proc(const std::string& path, const std::string& data, const std::string& what) {
-  Fd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd.ok()) return sys_error("write " + what + ": open " + path);
-  if (write(fd.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
-    int e = errno;
-    std::string hint = e == EPERM ? " (is the outside id range mapped to the caller, or newuidmap needed?)" : "";
-    return sys_error("write " + what + " '" + data.substr(0, data.find('\n')) + "'" + hint, e);
-  }
-  return {};
+  auto s = write_control(path, data);
+  if (s) return s;
+  std::string hint = s.error().err == EPERM ? " (is the outside id range mapped to the caller, or newuidmap needed?)" : "";
+  return s.error().context(what + " '" + data.substr(0, data.find('\n')) + "'" + hint);
 }
 }  // namespace
 
@@ -113,21 +109,11 @@ Status run_map_helper(const char* helper, pid_t pid, const std::vector<IdMapEntr
     args.push_back(std::to_string(e.outside));
     args.push_back(std::to_string(e.count));
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t child = fork();
-  if (child < 0) return sys_error(std::string("run ") + helper);
-  if (child == 0) {
-    execv(helper, argv.data());
-    _exit(127);
-  }
-  int st = 0;
-  while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+  auto end = run_program(args);
+  if (!end) return end.error();
+  if (!end->ok())
     return Error{EPERM, std::string(helper) + " " + args[1] + " " + format_id_map(map).substr(0, 40) +
-                            "... failed (status " + std::to_string(WEXITSTATUS(st)) + "): check /etc/subuid and /etc/subgid"};
+                            "... failed (status " + std::to_string(end->status()) + "): check /etc/subuid and /etc/subgid"};
   return {};
 }
 

@@ -11,10 +11,7 @@
 #include <cstring>
 
 #include "core/base/fd.h"
-
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
+#include "core/base/io.h"
 
 namespace sbx::core {
 
@@ -159,16 +156,10 @@ Status join_namespaces(pid_t pid, uint64_t ns_flags) {
 namespace {
 // The text of /proc/PID/stat after "(comm) " (state first), or "" when it cannot be read.
 std::string stat_after_comm(pid_t pid) {
-  char path[32], buf[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "";
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return "";
-  buf[n] = 0;
-  const char* paren = strrchr(buf, ')');
-  return paren && paren[1] == ' ' ? std::string(paren + 2) : "";
+  auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!text) return "";
+  size_t paren = text->rfind(')');
+  return paren != std::string::npos && paren + 1 < text->size() && (*text)[paren + 1] == ' ' ? text->substr(paren + 2) : "";
 }
 bool zombie(const std::string& st) { return !st.empty() && (st[0] == 'Z' || st[0] == 'X'); }
 }  // namespace
@@ -186,15 +177,13 @@ std::string process_identity(pid_t pid) {
     if (*p == ' ') ++field;
   std::string start;
   while (*p >= '0' && *p <= '9') start += *p++;
-  int fd;
-  char boot[64] = {0};
-  fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t b = read(fd, boot, sizeof boot - 1);
-    close(fd);
-    if (b > 0 && boot[b - 1] == '\n') boot[b - 1] = 0;
-  }
-  return std::string(boot) + ":" + start;
+  static const std::string boot = [] {  // one per boot: read once
+    auto id = read_file("/proc/sys/kernel/random/boot_id");
+    std::string text = id ? *id : "";
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
+  }();
+  return boot + ":" + start;
 }
 
 }  // namespace sbx::core

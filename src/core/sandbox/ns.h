@@ -1,6 +1,7 @@
 // The eight Linux namespaces: name <-> CLONE_NEW* flag tables, identities from /proc/PID/ns,
 // and the three kernel entry points (clone3, unshare, setns) wrapped with errors that say why.
 #pragma once
+#include <sched.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -10,6 +11,11 @@
 #include <vector>
 
 #include "core/base/result.h"
+
+// The time namespace (Linux 5.6) for headers that predate it; the one place sbx spells it out.
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
 
 namespace sbx::core {
 

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "core/base/fault.h"
-#include "core/base/fd.h"
+#include "core/base/io.h"
 #include "core/sandbox/gc.h"
 #include "core/sandbox/idmap.h"
 #include "core/sandbox/ns.h"
@@ -26,13 +26,9 @@ std::string owners_dir() {
 }
 
 std::string record_of(pid_t pid) {
-  Fd fd(
-      open((owners_dir() + "/" + std::to_string(pid)).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.ok()) return "";
-  char buf[128];
-  ssize_t n = read(fd.get(), buf, sizeof buf - 1);
-  if (n <= 0) return "";
-  std::string s(buf, static_cast<size_t>(n));
+  auto text = read_file(owners_dir() + "/" + std::to_string(pid), O_NOFOLLOW, 128);
+  if (!text) return "";
+  std::string s = std::move(*text);
   while (!s.empty() && s.back() == '\n') s.pop_back();
   return s;
 }
@@ -59,14 +55,8 @@ Status register_owner() {
   std::string identity = process_identity(me);
   std::string old = record_of(me);
   if (!old.empty() && old != identity) (void)collect_leftovers();  // a dead predecessor's leftovers
-  std::string path = owners_dir() + "/" + std::to_string(me), tmp = path + ".tmp";
-  unlink(tmp.c_str());
-  Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-  std::string text = identity + "\n";
-  if (!fd.ok() || write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-    return sys_error("record the owner: write " + tmp);
-  fd.reset();
-  if (rename(tmp.c_str(), path.c_str()) != 0) return sys_error("record the owner: " + path);
+  if (auto s = write_file_atomic(owners_dir() + "/" + std::to_string(me), identity + "\n"); !s)
+    return s.error().context("record the owner");
   if (g_registered == 0) atexit(forget_self);  // a clean exit has released everything it made
   g_registered = me;
   return {};

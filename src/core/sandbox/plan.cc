@@ -3,8 +3,8 @@
 #include "core/sandbox/plan.h"
 
 #include <fcntl.h>
-#include <unistd.h>
 
+#include "core/base/io.h"
 #include "core/net/bridge.h"
 #include "core/sandbox/ns.h"
 
@@ -255,16 +255,9 @@ Result<Spec> plan_from_text(const std::string& text, const std::string& what) {
 }
 
 Result<Spec> read_plan(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return sys_error("read plan " + path);
-  std::string text;
-  char buf[8192];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
-  int e = errno;
-  ::close(fd);
-  if (n < 0) return sys_error("read plan " + path, e);
-  return plan_from_text(text, "plan " + path);
+  auto text = read_file(path, O_NOFOLLOW);
+  if (!text) return text.error().context("plan");
+  return plan_from_text(*text, "plan " + path);
 }
 
 std::vector<schema::FieldDoc> plan_reference() {

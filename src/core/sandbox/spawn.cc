@@ -13,6 +13,7 @@
 #include "core/security/caps.h"
 #include "core/sandbox/child.h"
 #include "core/base/fault.h"
+#include "core/base/signals.h"
 #include "core/sandbox/features.h"
 #include "core/sandbox/forward.h"
 #include "core/sandbox/idmap.h"
@@ -169,7 +170,7 @@ namespace {
 Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check, SetupSignals& signals);
 
 Error interrupted(int sig) {
-  return Error{EINTR, std::string("interrupted by SIG") + sigabbrev_np(sig) +
+  return Error{EINTR, "interrupted by SIG" + signal_name(sig) +
                           " during set-up (everything made for the sandbox was released)"};
 }
 }  // namespace

@@ -6,9 +6,6 @@
 
 #include "core/sandbox/ns.h"
 
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
 
 namespace sbx::core {
 

@@ -5,11 +5,11 @@
 
 #include <csignal>
 #include <ctime>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/base/fault.h"
+#include "core/base/io.h"
 #include "core/sandbox/forward.h"
 #include "core/sandbox/ns.h"
 #include "core/sandbox/spawn.h"
@@ -21,26 +21,15 @@ namespace {
 using nlohmann::json;
 
 json read_state(const std::string& path) {
-  std::ifstream in(path);
-  json j = json::parse(in, nullptr, false);
+  auto text = read_file(path, O_NOFOLLOW);
+  json j = text ? json::parse(*text, nullptr, false) : json();
   return j.is_object() ? j : json::object();
 }
 
 // Whole or not at all: readers never see half a file.
 Status write_state(const std::string& path, const json& j) {
   if (int e = fault("supervise.state")) return fault_error("supervise.state", "write " + path, e);
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump(2) << "\n";
-    out.close();
-    if (!out) {
-      unlink(tmp.c_str());
-      return sys_error("write " + tmp);
-    }
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) return sys_error("write " + path);
-  return {};
+  return write_file_atomic(path, j.dump(2) + "\n");
 }
 
 void report(int& fd, const std::string& text) {

@@ -17,6 +17,7 @@
 #include <set>
 
 #include "core/base/fd.h"
+#include "core/base/io.h"
 #include "core/base/trust.h"
 
 namespace sbx::core {
@@ -283,11 +284,9 @@ Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p, const st
   // caller's own private directory, through a descriptor whose owner and mode are checked, and only
   // when its text is exactly this policy's; anything else is compiled afresh and replaced.
   if (auto fd = open_trusted_file(path)) {
-    std::string all;
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(fd->get(), buf, sizeof buf)) > 0) all.append(buf, static_cast<size_t>(n));
-    if (n == 0 && all.compare(0, text.size(), text) == 0) {
+    auto cached = read_fd(fd->get(), "read " + path);
+    const std::string all = cached ? std::move(*cached) : "";
+    if (cached && all.compare(0, text.size(), text) == 0) {
       std::vector<std::string> programs;
       size_t off = text.size();
       while (off < all.size()) {
@@ -308,14 +307,7 @@ Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p, const st
   if (!programs) return programs;
   std::string out = text;
   for (const auto& prog : *programs) out += std::to_string(prog.size()) + "\n" + prog;
-  std::string tmp = path + "." + std::to_string(getpid());
-  unlink(tmp.c_str());
-  Fd f(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (f.ok()) {
-    bool ok = write(f.get(), out.data(), out.size()) == static_cast<ssize_t>(out.size());
-    ok = close(f.release()) == 0 && ok;
-    if (!ok || rename(tmp.c_str(), path.c_str()) != 0) unlink(tmp.c_str());
-  }
+  (void)write_file_atomic(path, out, 0600);  // only a cache: the next start compiles again
   return programs;
 }
 

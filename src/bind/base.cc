@@ -1,0 +1,87 @@
+// The small host helpers of core/base for Lua, so that it never shells out for them:
+// core.sleep, core.read_file, core.write_file, core.signal_number, core.signal_name and
+// core.default_path.
+#include <signal.h>
+
+#include <cstdio>
+
+#include "core/base/clock.h"
+#include "core/base/env.h"
+#include "core/base/io.h"
+#include "core/base/signals.h"
+#include "lua_util.h"
+
+namespace sbx::bind {
+
+namespace {
+
+// sleep(seconds): fractions too ("sleep 0.05" without a fork and an exec).
+int l_sleep(lua_State* L) {
+  core::sleep_for(luaL_checknumber(L, 1));
+  return 0;
+}
+
+// read_file(path) -> text | nil, message, errno
+int l_read_file(lua_State* L) {
+  auto text = core::read_file(luaL_checkstring(L, 1));
+  if (!text) return push_failure(L, text.error());
+  lua_pushlstring(L, text->data(), text->size());
+  return 1;
+}
+
+// write_file(path, text [, mode = 0644]) -> true | nil, message, errno: whole or not at all (a
+// temporary file renamed over path), so a reader never sees half of it.
+int l_write_file(lua_State* L) {
+  const char* path = luaL_checkstring(L, 1);
+  size_t n;
+  const char* text = luaL_checklstring(L, 2, &n);
+  lua_Integer mode = luaL_optinteger(L, 3, 0644);
+  if (mode < 0 || mode > 07777)
+    raise(L, "write_file: mode " + std::to_string(mode) + " is not a file mode");
+  if (auto s = core::write_file_atomic(path, std::string_view(text, n), static_cast<mode_t>(mode));
+      !s)
+    return push_failure(L, s.error());
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// signal_number("TERM" | "SIGTERM" | "15" | 15) -> 15 | nil, "unknown signal 'X' (...)", EINVAL
+int l_signal_number(lua_State* L) {
+  if (lua_type(L, 1) == LUA_TNUMBER) {
+    lua_Number n = lua_tonumber(L, 1);
+    if (!(n >= 0 && n <= SIGRTMAX) || n != static_cast<lua_Number>(static_cast<int>(n))) {
+      char text[32];
+      snprintf(text, sizeof text, "%g", n);
+      return push_failure(L, {EINVAL, std::string("signal ") + text + ": not a signal number"});
+    }
+    lua_pushinteger(L, static_cast<lua_Integer>(n));
+    return 1;
+  }
+  auto sig = core::signal_number(luaL_checkstring(L, 1));
+  if (!sig) return push_failure(L, sig.error());
+  lua_pushinteger(L, *sig);
+  return 1;
+}
+
+// signal_name(15) -> "TERM" | nil
+int l_signal_name(lua_State* L) {
+  std::string name = core::signal_name(static_cast<int>(luaL_checkinteger(L, 1)));
+  if (name.empty()) return 0;
+  lua_pushstring(L, name.c_str());
+  return 1;
+}
+
+}  // namespace
+
+void register_base(lua_State* L) {
+  static const luaL_Reg fns[] = {{"sleep", guarded<l_sleep>},
+                                 {"read_file", guarded<l_read_file>},
+                                 {"write_file", guarded<l_write_file>},
+                                 {"signal_number", guarded<l_signal_number>},
+                                 {"signal_name", guarded<l_signal_name>},
+                                 {nullptr, nullptr}};
+  luaL_register(L, nullptr, fns);  // into the table on top: [core]
+  set_string(L, "default_path", core::kDefaultPath);
+}
+
+}  // namespace sbx::bind

@@ -1,0 +1,37 @@
+// Small files whole: read at once, written at once. Every error names the file and the cause
+// ("read /proc/1/stat: No such file or directory").
+#pragma once
+#include <sys/types.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "core/base/result.h"
+
+namespace sbx::core {
+
+// What a "small" file may hold at most: a larger one is an error (EFBIG), never a huge allocation.
+inline constexpr size_t kSmallFileLimit = size_t{16} << 20;
+
+// Everything `fd` gives until end of file; an error names `what` ("read stdout: ...").
+Result<std::string> read_fd(int fd, const std::string& what, size_t limit = SIZE_MAX);
+
+// The whole file; `flags` are added to O_RDONLY | O_CLOEXEC (O_NOFOLLOW for files of sbx's own
+// state, where a symlink is never ours).
+Result<std::string> read_file(const std::string& path, int flags = 0,
+                              size_t limit = kSmallFileLimit);
+
+// Creates or truncates `path` (a symlink there is refused: O_NOFOLLOW), writes all of `text` and
+// gives the file `mode` exactly (whatever the umask, or the mode it had).
+Status write_file(const std::string& path, std::string_view text, mode_t mode = 0644);
+
+// Whole or not at all: `text` goes to PATH.tmp-PID (as write_file), which is then renamed over
+// `path`, so a reader sees the old file or the new one, never half of one.
+Status write_file_atomic(const std::string& path, std::string_view text, mode_t mode = 0644);
+
+// A kernel control file (/proc, /sys, cgroupfs): opened without creating, `text` in one write(2),
+// as the kernel wants it (a short write is an error).
+Status write_control(const std::string& path, std::string_view text);
+
+}  // namespace sbx::core
