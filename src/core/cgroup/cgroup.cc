@@ -1,9 +1,5 @@
 #include "core/cgroup/cgroup.h"
 
-#include "core/sandbox/ns.h"
-#include "core/base/fault.h"
-#include "core/sandbox/owner.h"
-
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -19,8 +15,12 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <utility>
 
+#include "core/base/fault.h"
 #include "core/base/fd.h"
+#include "core/sandbox/ns.h"
+#include "core/sandbox/owner.h"
 
 namespace sbx::core {
 
@@ -386,6 +386,29 @@ Status Cgroup::kill() const {
     nap_ms(10);
   }
   return {EBUSY, "kill cgroup " + rel_ + ": processes are still there after 5 s"};
+}
+
+Cgroup::Cgroup(Cgroup&& o) noexcept
+    : host_(std::move(o.host_)),
+      rel_(std::move(o.rel_)),
+      dirs_(std::move(o.dirs_)),
+      owned_(std::exchange(o.owned_, false)),
+      owner_(o.owner_) {}
+
+Cgroup& Cgroup::operator=(Cgroup&& o) noexcept {
+  if (this != &o) {
+    (void)remove();
+    host_ = std::move(o.host_);
+    rel_ = std::move(o.rel_);
+    dirs_ = std::move(o.dirs_);
+    owned_ = std::exchange(o.owned_, false);
+    owner_ = o.owner_;
+  }
+  return *this;
+}
+
+Cgroup::~Cgroup() {
+  (void)remove();
 }
 
 Status Cgroup::remove() {
