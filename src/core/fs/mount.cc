@@ -393,13 +393,15 @@ Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new) {
       // the parent resolved inside root; the entry itself made there without following links
       auto parent = target_in_root(stage, parent_of(op.dest), true, true, step);
       if (!parent) return parent.error();
-      std::string target = parent->real + op.dest.substr(op.dest.find_last_of('/'));
+      std::string target = parent->real + "/" + op.dest.substr(op.dest.find_last_of('/') + 1);
       if (op.kind == OpKind::File) return write_file(op, target);
       if (symlink(op.source.c_str(), target.c_str()) != 0) {
+        int e = errno;  // (readlink below may change errno)
         char buf[4096];
         ssize_t n = readlink(target.c_str(), buf, sizeof buf);
-        if (errno == EEXIST && n >= 0 && op.source == std::string(buf, static_cast<size_t>(n))) return {};
-        return sys_error(step);
+        if (e == EEXIST && n >= 0 && op.source == std::string(buf, static_cast<size_t>(n)))
+          return {};
+        return sys_error(step, e);
       }
       return {};
     }

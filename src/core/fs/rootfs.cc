@@ -12,8 +12,9 @@
 #include <fstream>
 
 #include "core/base/fd.h"
-#include "core/fs/mount.h"
+#include "core/base/handle.h"
 #include "core/base/trust.h"
+#include "core/fs/mount.h"
 
 namespace sbx::core {
 
@@ -46,16 +47,16 @@ namespace {
 
 Result<std::vector<std::string>> applets(const std::string& busybox) {
   std::string cmd = "'" + busybox + "' --list 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "re");
+  Pipe p(popen(cmd.c_str(), "re"));
   if (!p) return sys_error("run " + busybox + " --list");
   std::vector<std::string> out;
   char line[256];
-  while (fgets(line, sizeof line, p)) {
+  while (fgets(line, sizeof line, p.get())) {
     std::string a(line);
     while (!a.empty() && (a.back() == '\n' || a.back() == '\r')) a.pop_back();
     if (!a.empty() && a.find('/') == std::string::npos && a != "busybox") out.push_back(a);
   }
-  int st = pclose(p);
+  int st = pclose(p.release());
   if (st != 0 || out.empty()) return Error{ENOEXEC, busybox + " --list: no applets (is it busybox?)"};
   return out;
 }
@@ -124,7 +125,7 @@ Result<std::string> busybox_rootfs(const std::string& busybox) {
     std::ifstream f(stamp_file);
     std::string have;
     std::getline(f, have);
-    return have == want && fs::exists(dir / "bin/busybox");
+    return have == want && access((dir / "bin/busybox").c_str(), F_OK) == 0;
   };
   if (current()) return dir.string();
   // Concurrent sbx processes: one builds, the others wait and then find it ready.
@@ -139,7 +140,7 @@ Result<std::string> busybox_rootfs(const std::string& busybox) {
     return s.error().context("busybox rootfs");
   }
   fs::path old = base / ("busybox.old-" + std::to_string(getpid()));
-  if (fs::exists(dir)) fs::rename(dir, old, ec);
+  if (access(dir.c_str(), F_OK) == 0) fs::rename(dir, old, ec);
   fs::rename(tmp, dir, ec);
   if (ec) return Error{ec.value(), "busybox rootfs: rename into place: " + ec.message()};
   fs::remove_all(old, ec);

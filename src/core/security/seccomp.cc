@@ -1,23 +1,23 @@
 #include "core/security/seccomp.h"
 
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cstdio>
-
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <set>
 
 #include "core/base/fd.h"
 #include "core/base/trust.h"
+#include "core/base/units.h"
 
 namespace sbx::core {
 
@@ -34,8 +34,7 @@ Result<uint32_t> parse_action(const std::string& text) {
     static const std::map<std::string, int> names = {{"EPERM", EPERM}, {"EACCES", EACCES}, {"ENOSYS", ENOSYS},
                                                      {"EINVAL", EINVAL}, {"ENOTTY", ENOTTY}, {"EAFNOSUPPORT", EAFNOSUPPORT}};
     if (auto it = names.find(v); it != names.end()) return SCMP_ACT_ERRNO(static_cast<uint16_t>(it->second));
-    if (!v.empty() && v.find_first_not_of("0123456789") == std::string::npos && std::stoi(v) < 4096)
-      return SCMP_ACT_ERRNO(static_cast<uint16_t>(std::stoi(v)));
+    if (auto n = parse_uint(v, 4095, "errno")) return SCMP_ACT_ERRNO(static_cast<uint16_t>(*n));
   }
   return user_error("seccomp: action '" + text + "' (expected allow, errno EPERM|N, kill, kill_process, trap or log)");
 }
