@@ -447,8 +447,9 @@ Status BridgeAttachment::connect(pid_t child) {
       return sys_error(what + ": record in " + dir_ + "/ports");
     if (int e = fault("bridge.publish")) return fault_error("bridge.publish", what, e);
     auto r = nft_run("create element " + element(p, ip, true));
-    if (!r && r.error().err == EEXIST) {
-      // We hold the host port, so whoever published it before is gone: replace its entry.
+    // Refused because the key is there (asked of nft, not read from its message)? We hold the
+    // host port, so whoever published it before is gone: replace its entry.
+    if (!r && nft_run("get element " + element(p, ip, false))) {
       (void)nft_run("delete element " + element(p, ip, false));
       r = nft_run("create element " + element(p, ip, true));
     }
