@@ -25,7 +25,7 @@ struct CgroupHost {
   bool has(const std::string& controller) const;
 };
 
-// Reads /proc/self/mountinfo (statfs magic decides v1/v2). `base` is only for messages.
+// Reads /proc/self/mountinfo: the first cgroup2 mount, and each v1 controller's hierarchy.
 CgroupHost detect_cgroups();
 
 struct IoLimit {
