@@ -200,6 +200,16 @@ test("12: a start that fails after its cgroup was made leaves no cgroup behind",
   end
 end)
 
+test("12: run -d with a path that is not UTF-8: refused by name (plan.json cannot hold it), nothing claimed", function()
+  local name = "utf8-" .. sbx.sys.getpid()
+  local out, rc = sh(("%s run --rootfs %s -d --name %s --bind \"$(printf '/nonexistent-\\377'):/x\" -- true")
+    :format(bin, rootfs, name))
+  expect(rc, out).eq(125)
+  expect(out).contains("sandbox " .. name .. ": its plan cannot be recorded")
+  expect(out).never_contains("stack traceback")
+  expect(sh("ls -A " .. sbx.image.store_dir() .. "/sandboxes")).never_contains(name)
+end)
+
 test("cleanup", function()
   -- what a failed case above left (rmdir: empty groups only, nothing else is touched)
   for _, pid in ipairs(failed_starts) do
