@@ -1,7 +1,7 @@
 #!/bin/sh
 # The sanitizer and fuzzing lane: sbx built a second time with clang 14, AddressSanitizer,
-# UndefinedBehaviorSanitizer and libFuzzer's coverage (-DSBX_SANITIZE=ON -DSBX_FUZZ=ON) in
-# BUILD/sanitize, then used for
+# UndefinedBehaviorSanitizer and libFuzzer's coverage (-DSBX_SANITIZE=ON -DSBX_FUZZ=ON), with
+# warnings as errors (-DSBX_WERROR=ON), in BUILD/sanitize, then used for
 #   tests/sanitize.sh BUILD build                 configure and build it (sbx, the unit tests, the fuzzers)
 #   tests/sanitize.sh BUILD unit                  the unit tests
 #   tests/sanitize.sh BUILD isolation             a representative set of isolation tests, with that sbx
@@ -22,7 +22,7 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export SBX_SANITIZED=1
 case "$what" in
   build)
-    CC=clang-14 CXX=clang++-14 cmake -S "$src" -B "$lane" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSBX_SANITIZE=ON -DSBX_FUZZ=ON > /dev/null
+    CC=clang-14 CXX=clang++-14 cmake -S "$src" -B "$lane" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSBX_SANITIZE=ON -DSBX_FUZZ=ON -DSBX_WERROR=ON > /dev/null
     cmake --build "$lane" -j2 --target sbx sbx-unit sbx-probe fuzz-plan fuzz-seccomp_json fuzz-cli fuzz-image_json fuzz-layer_tar ;;
   unit)
     "$lane/tests/sbx-unit" ;;

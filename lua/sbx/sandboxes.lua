@@ -112,12 +112,19 @@ function M.start(box, argv, opts)
   -- publishes it under the name (of 20 racing claims exactly one wins). The lock goes on to the
   -- supervisor: while it is held the entry is alive; a killed front leaves an entry `ps -a` shows
   -- as lost and `gc` / `rm` remove.
+  -- Both files are JSON, which cannot hold text that is not UTF-8 (a path with such bytes): said
+  -- before anything is claimed.
+  local image = box._image and (box._image.tags and box._image.tags[1] or box._image.id) or nil
+  local ok_plan, plan_text = pcall(plan.json, plan, 2)
+  local ok_state, state_text = pcall(json.encode, { name = name, status = "starting", created = os.time(), command = plan.argv,
+                                                    image = image, container = box._named_dir, hostname = plan.hostname }, 2)
+  if not (ok_plan and ok_state) then
+    return nil, "sandbox " .. name .. ": its plan cannot be recorded (a path, argument or variable that is not UTF-8)", 22
+  end
   local draft, lock = core.image.draft("sandboxes")
   if not draft then return nil, lock end
-  local image = box._image and (box._image.tags and box._image.tags[1] or box._image.id) or nil
-  write(draft .. "/plan.json", plan:json(2))
-  write(draft .. "/state.json", json.encode({ name = name, status = "starting", created = os.time(), command = plan.argv,
-                                              image = image, container = box._named_dir, hostname = plan.hostname }, 2))
+  write(draft .. "/plan.json", plan_text)
+  write(draft .. "/state.json", state_text)
   local ok, perr, errno = core.image.publish(draft, dir)
   if not ok then
     core.sys.close(lock)

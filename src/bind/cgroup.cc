@@ -144,8 +144,7 @@ int l_index(lua_State* L) {
 
 int l_gc(lua_State* L) {
   auto* u = static_cast<LuaCgroup*>(luaL_checkudata(L, 1, kCgroupMeta));
-  (void)u->cg.remove();  // a group this process created goes with its last reference
-  u->~LuaCgroup();
+  u->~LuaCgroup();  // a group this process created goes with its last reference
   return 0;
 }
 

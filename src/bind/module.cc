@@ -21,6 +21,7 @@
 #include "core/security/seccomp.h"
 #include "core/sandbox/spawn.h"
 #include "core/sandbox/detach.h"
+#include "core/base/handle.h"
 #include "core/base/units.h"
 #include "sandbox.h"
 #include "plan_lua.h"
@@ -60,10 +61,9 @@ int l_start_supervisor(lua_State* L) {
 // list_dir(path) -> { name, ... } sorted, without "." entries ({} when it cannot be read)
 int l_list_dir(lua_State* L) {
   std::vector<std::string> names;
-  if (DIR* d = opendir(luaL_checkstring(L, 1))) {
-    while (auto* e = readdir(d))
+  if (core::Dir d{opendir(luaL_checkstring(L, 1))}) {
+    while (auto* e = readdir(d.get()))
       if (e->d_name[0] != '.') names.emplace_back(e->d_name);
-    closedir(d);
   }
   std::sort(names.begin(), names.end());
   lua_createtable(L, static_cast<int>(names.size()), 0);

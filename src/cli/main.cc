@@ -15,6 +15,12 @@
 #include "core/sandbox/supervise.h"
 
 namespace {
+// The error on top of the stack as text (an error object that is not a string says so).
+const char* message_of(lua_State* L) {
+  const char* msg = lua_tostring(L, -1);
+  return msg ? msg : "(error object is not a string)";
+}
+
 int traceback(lua_State* L) {
   const char* msg = lua_tostring(L, 1);
   if (!msg) msg = "(error object is not a string)";
@@ -59,7 +65,7 @@ int main(int argc, char** argv) {
   lua_getglobal(L, "require");      // [tb, require]
   lua_pushstring(L, "sbx.cli");
   if (lua_pcall(L, 1, 1, 1) != 0) {  // [tb, cli]
-    std::fprintf(stderr, "sbx: %s\n", lua_tostring(L, -1));
+    std::fprintf(stderr, "sbx: %s\n", message_of(L));
     return 125;
   }
   lua_getfield(L, -1, "main");  // [tb, cli, main]
@@ -72,7 +78,7 @@ int main(int argc, char** argv) {
   lua_rawseti(L, -2, 0);
   int rc = 125;
   if (lua_pcall(L, 1, 1, 1) != 0) {
-    std::fprintf(stderr, "sbx: %s\n", lua_tostring(L, -1));
+    std::fprintf(stderr, "sbx: %s\n", message_of(L));
   } else {
     rc = lua_isnumber(L, -1) ? static_cast<int>(lua_tointeger(L, -1)) : 0;
   }

@@ -173,3 +173,46 @@ test("fuzzing's findings: a corrupt gzip layer and a manifest of the wrong types
   expect(out).never_contains("exception")
   sh("rm -rf " .. dir)
 end)
+
+-- Issue 12, item 7: the sandbox's cgroup has an owner from the moment it is made; a start that
+-- fails after that (a bad network namespace, a later hierarchy or limit file) removes it at once
+-- rather than leaving it to `sbx gc`.
+local failed_starts = {}
+test("12: a start that fails after its cgroup was made leaves no cgroup behind", function()
+  local cases = {
+    { flags = "--netns /nonexistent", why = "join network namespace /nonexistent: No such file" },
+    -- opened, but not a network namespace: setns refuses it
+    { flags = "--netns /etc/hostname", why = "join network namespace /etc/hostname: Invalid argument" },
+    { env = "SBX_FAULT=cgroup.limit:2", why = "[injected: cgroup.limit]" },
+  }
+  -- on v1 and hybrid hosts one group is a directory per hierarchy: the second mkdir fails
+  if sbx.features().cgroup ~= "2" then
+    cases[#cases + 1] = { env = "SBX_FAULT=cgroup.mkdir:2", why = "[injected: cgroup.mkdir]" }
+  end
+  for _, c in ipairs(cases) do
+    local out = sh(("%s %s run --rootfs %s -m 64M --pids 32 %s -- true 2>&1 & p=$!; wait $p; echo \"status=$? pid=$p\"")
+      :format(c.env or "", bin, rootfs, c.flags or ""))
+    local status, pid = out:match("status=(%d+) pid=(%d+)")
+    failed_starts[#failed_starts + 1] = pid
+    expect(tonumber(status), out).eq(125)
+    expect(out).contains(c.why)
+    expect(groups_of(pid), "cgroups left by a failed start (" .. (c.env or c.flags) .. ")").eq("")
+  end
+end)
+
+test("12: run -d with a path that is not UTF-8: refused by name (plan.json cannot hold it), nothing claimed", function()
+  local name = "utf8-" .. sbx.sys.getpid()
+  local out, rc = sh(("%s run --rootfs %s -d --name %s --bind \"$(printf '/nonexistent-\\377'):/x\" -- true")
+    :format(bin, rootfs, name))
+  expect(rc, out).eq(125)
+  expect(out).contains("sandbox " .. name .. ": its plan cannot be recorded")
+  expect(out).never_contains("stack traceback")
+  expect(sh("ls -A " .. sbx.image.store_dir() .. "/sandboxes")).never_contains(name)
+end)
+
+test("cleanup", function()
+  -- what a failed case above left (rmdir: empty groups only, nothing else is touched)
+  for _, pid in ipairs(failed_starts) do
+    sh("find /sys/fs/cgroup -maxdepth 3 -depth -type d -name 'sbx-" .. pid .. "-*' -exec rmdir {} + 2>/dev/null")
+  end
+end)

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "core/cgroup/cgroup.h"
 
@@ -107,6 +108,52 @@ TEST_CASE("stat and events on a v1 tree, one directory per controller", "[cgroup
   auto none = cg->get("freezer.state");
   REQUIRE_FALSE(none);
   CHECK(none.error().message.find("freezer") != std::string::npos);
+}
+
+// A group create() made is removed by its owner: when it goes, when it is replaced, never by a
+// moved-from copy, and not at all once released (on a fake v2 root: no limits, no processes).
+TEST_CASE("a created group is removed with its owner unless released", "[cgroup][tree]") {
+  TempTree t;
+  CgroupHost h;
+  h.layout = "2";
+  h.v2_root = t.root.string();
+  auto exists = [&](const char* name) { return fs::exists(t.root / name); };
+  {
+    auto cg = Cgroup::create(h, "", "a", Limits{});
+    REQUIRE(cg);
+    CHECK(cg->owned());
+    CHECK(exists("a"));
+  }
+  CHECK_FALSE(exists("a"));
+  {
+    std::optional<Cgroup> held;
+    {
+      auto cg = Cgroup::create(h, "", "b", Limits{});
+      REQUIRE(cg);
+      held = std::move(*cg);  // the moved-from one goes at the end of this block
+    }
+    CHECK(exists("b"));
+    CHECK(held->owned());
+    auto other = Cgroup::create(h, "", "c", Limits{});
+    REQUIRE(other);
+    *held = std::move(*other);  // replacing an owner removes what it owned
+    CHECK_FALSE(exists("b"));
+    CHECK(exists("c"));
+  }
+  CHECK_FALSE(exists("c"));
+  {
+    auto cg = Cgroup::create(h, "", "d", Limits{});
+    REQUIRE(cg);
+    cg->release();
+    CHECK_FALSE(cg->owned());
+  }
+  CHECK(exists("d"));
+  // an opened group is never removed
+  {
+    auto cg = Cgroup::open(h, "/d");
+    REQUIRE(cg);
+  }
+  CHECK(exists("d"));
 }
 
 #include "core/image/layer.h"

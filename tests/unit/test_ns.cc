@@ -74,7 +74,7 @@ TEST_CASE("namespace_flag maps names to CLONE_NEW* flags", "[ns]") {
       auto f = namespace_flag(bad);
       REQUIRE_FALSE(f.ok());
       CHECK(f.error().err == EINVAL);
-      CHECK_THAT(f.error().message, Catch::Contains("'" + std::string(bad) + "'"));
+      CHECK_THAT(f.error().message, Catch::Contains(std::string("'").append(bad).append("'")));
       CHECK_THAT(f.error().message, Catch::Contains("unknown namespace"));
     }
   }

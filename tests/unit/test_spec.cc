@@ -204,7 +204,7 @@ TEST_CASE("validate checks each mount op and names it by 1-based index", "[spec]
     for (const char* dest : {"/data/../etc", "/..", "/a/..", "/../a", "/a/../../b", "/a/b/../"}) {
       INFO("dest " << dest);
       s.ops[1].dest = dest;
-      expect_error(s, {"mounts[2] (bind)", "'" + std::string(dest) + "'", "'..'"});
+      expect_error(s, {"mounts[2] (bind)", std::string("'").append(dest).append("'"), "'..'"});
     }
   }
   SECTION("bind with a relative source") {

@@ -101,14 +101,28 @@ TEST_CASE("parse_seconds rejects bad text and names it", "[units]") {
   }
 }
 
-// Known bug (reported, not fixed here): parse_seconds has no range check, so a value that does
-// not fit in int64_t goes through std::llround, whose result is unspecified (on x86-64 it is
-// INT64_MIN, i.e. a huge negative offset). parse_size rejects the same case with "too large".
+// A value that does not fit in int64_t must not reach std::llround (its result is unspecified:
+// INT64_MIN on x86-64, a huge negative offset): "too large", as parse_size says.
 TEST_CASE("parse_seconds rejects values that do not fit in 64 bits", "[units]") {
   for (const char* big : {"99999999999999999999", "999999999999999999d", "-99999999999999999999"}) {
     INFO("text '" << big << "'");
     auto r = parse_seconds(big);
     INFO("got " << (r.ok() ? std::to_string(*r) : r.error().message));
     CHECK_FALSE(r.ok());
+  }
+}
+
+TEST_CASE("parse_uint takes decimal digits up to a maximum and names what it read", "[units]") {
+  CHECK(*parse_uint("0", 10, "n") == 0);
+  CHECK(*parse_uint("4095", 4095, "errno") == 4095);
+  CHECK(*parse_uint("18446744073709551615", UINT64_MAX, "n") == UINT64_MAX);
+  for (const char* bad : {"", "-1", "+1", " 1", "1 ", "1x", "0x10", "4096", "18446744073709551616",
+                          "99999999999999999999999"}) {
+    INFO("text '" << bad << "'");
+    auto r = parse_uint(bad, 4095, "errno");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().err == EINVAL);
+    CHECK(r.error().message ==
+          "errno '" + std::string(bad) + "': not a whole number of at most 4095");
   }
 }

@@ -1,6 +1,7 @@
 #include "core/base/units.h"
 
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <string>
 
@@ -59,6 +60,16 @@ Result<int64_t> parse_seconds(std::string_view text) {
   double secs = n * mult;
   if (!(std::fabs(secs) < 9.2e18)) return user_error("bad duration '" + shown + "': too large");
   return static_cast<int64_t>(std::llround(secs));
+}
+
+Result<uint64_t> parse_uint(std::string_view text, uint64_t max, const std::string& what) {
+  uint64_t v = 0;
+  const char* end = text.data() + text.size();
+  auto r = std::from_chars(text.data(), end, v);
+  if (text.empty() || r.ec != std::errc() || r.ptr != end || v > max)
+    return user_error(what + " '" + std::string(text) + "': not a whole number of at most " +
+                      std::to_string(max));
+  return v;
 }
 
 }  // namespace sbx::core

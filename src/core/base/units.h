@@ -1,6 +1,8 @@
-// Units a person types: sizes ("64M", "1.5G", "4096") and time offsets ("3600", "2h", "-30m").
+// Numbers a person types or a file holds: sizes ("64M", "1.5G", "4096"), time offsets ("3600",
+// "2h", "-30m") and plain whole numbers (pids, ids, errno values), all without exceptions.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "core/base/result.h"
@@ -11,5 +13,8 @@ namespace sbx::core {
 Result<uint64_t> parse_size(std::string_view text);
 // Seconds from "3600" / "90s" / "30m" / "2h" / "1d", with an optional leading '-'.
 Result<int64_t> parse_seconds(std::string_view text);
+// Decimal digits only (no sign, no space), at most `max`; else an EINVAL error naming `what` and
+// the text: "errno '99999999999': not a whole number of at most 4095".
+Result<uint64_t> parse_uint(std::string_view text, uint64_t max, const std::string& what);
 
 }  // namespace sbx::core

@@ -1,9 +1,5 @@
 #include "core/cgroup/cgroup.h"
 
-#include "core/sandbox/ns.h"
-#include "core/base/fault.h"
-#include "core/sandbox/owner.h"
-
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -18,17 +14,20 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <utility>
 
+#include "core/base/fault.h"
 #include "core/base/fd.h"
+#include "core/base/handle.h"
 #include "core/base/io.h"
+#include "core/sandbox/ns.h"
+#include "core/sandbox/owner.h"
 
 namespace sbx::core {
 
 namespace {
 
 const char* const kV1Controllers[] = {"memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer", "devices"};
-
-Result<std::string> read_text(const std::string& path) { return read_file(path); }
 
 Status write_text(const std::string& path, const std::string& value) {
   if (auto s = write_control(path, value); !s) return sys_error("write " + value + " to " + path, s.error().err);
@@ -100,7 +99,7 @@ CgroupHost detect_cgroups() {
     }
   }
   if (!h.v2_root.empty()) {
-    auto text = read_text(h.v2_root + "/cgroup.controllers");
+    auto text = read_file(h.v2_root + "/cgroup.controllers");
     if (text) {
       std::istringstream c(*text);
       std::string w;
@@ -245,7 +244,7 @@ Result<std::string> Cgroup::get(const std::string& file) const {
   if (file.find('/') != std::string::npos) return user_error("cgroup get: '" + file + "' is not a file name");
   std::string p = file_path(file);
   if (p.empty()) return Error{ENOENT, "cgroup " + rel_ + ": no hierarchy has the " + controller_of(file) + " controller for " + file};
-  auto r = read_text(p);
+  auto r = read_file(p);
   if (!r) return r.error();
   return trim(*r);
 }
@@ -260,7 +259,7 @@ Status Cgroup::add(pid_t pid) const {
 Result<std::vector<pid_t>> Cgroup::procs() const {
   std::set<pid_t> all;
   for (const auto& [c, d] : dirs_) {
-    auto text = read_text(d + "/cgroup.procs");
+    auto text = read_file(d + "/cgroup.procs");
     if (!text) return text.error();
     std::istringstream in(*text);
     pid_t p;
@@ -378,6 +377,29 @@ Status Cgroup::kill() const {
   return {EBUSY, "kill cgroup " + rel_ + ": processes are still there after 5 s"};
 }
 
+Cgroup::Cgroup(Cgroup&& o) noexcept
+    : host_(std::move(o.host_)),
+      rel_(std::move(o.rel_)),
+      dirs_(std::move(o.dirs_)),
+      owned_(std::exchange(o.owned_, false)),
+      owner_(o.owner_) {}
+
+Cgroup& Cgroup::operator=(Cgroup&& o) noexcept {
+  if (this != &o) {
+    (void)remove();
+    host_ = std::move(o.host_);
+    rel_ = std::move(o.rel_);
+    dirs_ = std::move(o.dirs_);
+    owned_ = std::exchange(o.owned_, false);
+    owner_ = o.owner_;
+  }
+  return *this;
+}
+
+Cgroup::~Cgroup() {
+  (void)remove();
+}
+
 Status Cgroup::remove() {
   if (!owned_ || dirs_.empty()) return {};
   if (owner_ != getpid()) return {};  // a forked copy never removes its parent's group
@@ -426,7 +448,7 @@ Result<Cgroup> Cgroup::create(const CgroupHost& host, const std::string& parent,
     if (c == "cpuset") {  // v1: a cpuset group takes no task until cpus and mems are set
       std::string up = d.substr(0, d.rfind('/'));
       for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
-        auto v = read_text(up + "/" + f);
+        auto v = read_file(up + "/" + f);
         if (v && !trim(*v).empty())
           if (auto s = write_text(d + "/" + f, trim(*v)); !s) return undo(s.error());
       }
@@ -438,7 +460,7 @@ Result<Cgroup> Cgroup::create(const CgroupHost& host, const std::string& parent,
     for (const auto& f : *files) want.insert(controller_of(f.file));
     std::string up = cg.dirs_[""].substr(0, cg.dirs_[""].rfind('/'));
     for (const auto& c : want) {
-      auto have = read_text(up + "/cgroup.subtree_control");
+      auto have = read_file(up + "/cgroup.subtree_control");
       if (have && (" " + *have).find(" " + c) != std::string::npos) continue;
       if (auto s = write_text(up + "/cgroup.subtree_control", "+" + c); !s)
         return undo(s.error().context("enable the " + c + " controller for " + cg.rel_));
@@ -491,15 +513,14 @@ std::vector<std::string> collect_stale_cgroups(const CgroupHost& host) {
   for (const auto& [c, m] : host.v1) roots.insert(m);
   std::set<std::string> names;
   for (const auto& r : roots) {
-    DIR* d = opendir(r.c_str());
+    Dir d(opendir(r.c_str()));
     if (!d) continue;
-    while (auto* e = readdir(d)) {
+    while (auto* e = readdir(d.get())) {
       int pid = 0, n = 0;
       char tail;
       if (std::sscanf(e->d_name, "sbx-%d-%d%c", &pid, &n, &tail) == 2 && pid > 0 && !owner_alive(pid))
         names.insert(e->d_name);
     }
-    closedir(d);
   }
   for (const auto& name : names) {
     auto cg = Cgroup::open(host, "/" + name);

@@ -25,7 +25,7 @@ struct CgroupHost {
   bool has(const std::string& controller) const;
 };
 
-// Reads /proc/self/mountinfo (statfs magic decides v1/v2). `base` is only for messages.
+// Reads /proc/self/mountinfo: the first cgroup2 mount, and each v1 controller's hierarchy.
 CgroupHost detect_cgroups();
 
 struct IoLimit {
@@ -79,6 +79,9 @@ struct CgroupEvents {
   uint64_t oom = 0, oom_kill = 0, pids_max = 0;
 };
 
+// The owner of a group: one that create() made is killed and removed when its Cgroup goes (by
+// the process that made it only: a forked copy never removes it), unless release() handed it on.
+// Movable, not copyable.
 class Cgroup {
  public:
   // Creates `name` under `parent` (relative to each hierarchy's root; "" = the root) in every
@@ -91,8 +94,11 @@ class Cgroup {
   static Result<Cgroup> open(const CgroupHost& host, const std::string& path);
 
   Cgroup() = default;
-  Cgroup(Cgroup&&) noexcept = default;
-  Cgroup& operator=(Cgroup&&) noexcept = default;
+  Cgroup(Cgroup&& o) noexcept;
+  Cgroup& operator=(Cgroup&& o) noexcept;  // removes the group this one owned first
+  Cgroup(const Cgroup&) = delete;
+  Cgroup& operator=(const Cgroup&) = delete;
+  ~Cgroup();
 
   const std::string& path() const { return rel_; }  // relative to the hierarchy roots
   // The directory for a controller ("" = the v2 group, or any v1 one).
@@ -111,6 +117,9 @@ class Cgroup {
   Status kill() const;
   // Kills what is left and removes the directories (only groups this process created).
   Status remove();
+  // Hands the group on: its directories outlive this object (their new owner, or `sbx gc` once
+  // the pid in the name is gone, removes them).
+  void release() { owned_ = false; }
   bool owned() const { return owned_; }
 
  private:

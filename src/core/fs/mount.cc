@@ -97,6 +97,14 @@ struct Target {
   std::string at() const { return "/proc/self/fd/" + std::to_string(fd.get()); }
 };
 
+// A missing mount point that could not be made: in a root this process may not write, say so.
+Error not_made(const std::string& what) {
+  Error e = sys_error(what);
+  if (e.err == EACCES || e.err == EROFS || e.err == EPERM)
+    e.message += " (the root is not writable here: mount on an existing path, or under /tmp)";
+  return e;
+}
+
 Result<Target> target_in_root(const std::string& root, const std::string& dest, bool directory, bool create,
                               const std::string& step) {
   Fd rootfd(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -114,17 +122,18 @@ Result<Target> target_in_root(const std::string& root, const std::string& dest, 
       Fd parent(open_in_root(rootfd.get(), prefix, O_DIRECTORY));
       if (!parent.ok()) return sys_error(step + ": resolve /" + prefix);
       if (mkdirat(parent.get(), comp.c_str(), 0755) != 0 && errno != EEXIST)
-        return sys_error(step + ": mkdir /" + prefix + (prefix.empty() ? "" : "/") + comp);
+        return not_made(step + ": mkdir /" + prefix + (prefix.empty() ? "" : "/") + comp);
       prefix += (prefix.empty() ? "" : "/") + comp;
     }
     std::string name = rel.substr(pos);
     Fd parent(open_in_root(rootfd.get(), prefix, O_DIRECTORY));
     if (!parent.ok()) return sys_error(step + ": resolve /" + prefix);
     if (directory) {
-      if (mkdirat(parent.get(), name.c_str(), 0755) != 0 && errno != EEXIST) return sys_error(step + ": mkdir " + dest);
+      if (mkdirat(parent.get(), name.c_str(), 0755) != 0 && errno != EEXIST)
+        return not_made(step + ": mkdir " + dest);
     } else {
       int f = openat(parent.get(), name.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-      if (f < 0) return sys_error(step + ": create " + dest);
+      if (f < 0) return not_made(step + ": create " + dest);
       close(f);
     }
     fd.reset(open_in_root(rootfd.get(), rel, O_NOFOLLOW));
@@ -376,13 +385,15 @@ Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new) {
       // the parent resolved inside root; the entry itself made there without following links
       auto parent = target_in_root(stage, parent_of(op.dest), true, true, step);
       if (!parent) return parent.error();
-      std::string target = parent->real + op.dest.substr(op.dest.find_last_of('/'));
+      std::string target = parent->real + "/" + op.dest.substr(op.dest.find_last_of('/') + 1);
       if (op.kind == OpKind::File) return file_op(op, target);
       if (symlink(op.source.c_str(), target.c_str()) != 0) {
+        int e = errno;  // (readlink below may change errno)
         char buf[4096];
         ssize_t n = readlink(target.c_str(), buf, sizeof buf);
-        if (errno == EEXIST && n >= 0 && op.source == std::string(buf, static_cast<size_t>(n))) return {};
-        return sys_error(step);
+        if (e == EEXIST && n >= 0 && op.source == std::string(buf, static_cast<size_t>(n)))
+          return {};
+        return sys_error(step, e);
       }
       return {};
     }
@@ -421,12 +432,7 @@ Status run_op(const Op& op, const std::string& stage, bool pid_ns_new) {
   // Paths in messages are the sandbox's ("/data"), not the stage's ("/run/sbx/stage/data").
   std::string msg = s.error().message;
   for (size_t at; (at = msg.find(stage)) != std::string::npos;) msg.erase(at, stage.size());
-  int e = s.error().err;
-  if ((e == EACCES || e == EROFS || e == EPERM) && msg.find(": create ") != std::string::npos)
-    msg += " (the root is not writable here: mount on an existing path, or under /tmp)";
-  if ((e == EACCES || e == EROFS || e == EPERM) && msg.find(": mkdir ") != std::string::npos)
-    msg += " (the root is not writable here: mount on an existing path, or under /tmp)";
-  return {e, msg};
+  return {s.error().err, msg};
 }
 
 Status finish_root(const Spec& spec, const std::string& stage) {

@@ -45,13 +45,18 @@ Status configure(int fd, const std::vector<std::string>& lowers, const std::stri
     // One option value holds every layer and is limited to a page: long lists go by file
     // descriptor ("/proc/self/fd/N" is short whatever the path).
     std::string joined;
-    for (const auto& l : lowers) joined += (joined.empty() ? "" : ":") + escape_overlay_path(l);
+    for (const auto& l : lowers) {
+      if (!joined.empty()) joined += ':';
+      joined += escape_overlay_path(l);
+    }
     if (joined.size() > 2048) {
       joined.clear();
       for (const auto& l : lowers) {
         Fd f(open(l.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!f.ok()) return sys_error(step + ": lower layer " + l);
-        joined += (joined.empty() ? "" : ":") + std::string("/proc/self/fd/") + std::to_string(f.get());
+        if (!joined.empty()) joined += ':';
+        joined += "/proc/self/fd/";
+        joined += std::to_string(f.get());
         held.push_back(std::move(f));
       }
     }

@@ -11,10 +11,12 @@
 #include <sstream>
 
 #include "core/base/fd.h"
+#include "core/base/handle.h"
 #include "core/base/io.h"
 #include "core/base/program.h"
 #include "core/fs/mount.h"
 #include "core/base/trust.h"
+#include "core/fs/mount.h"
 
 namespace sbx::core {
 
@@ -130,7 +132,7 @@ Result<std::string> busybox_rootfs(const std::string& busybox) {
     return s.error().context("busybox rootfs");
   }
   fs::path old = base / ("busybox.old-" + std::to_string(getpid()));
-  if (fs::exists(dir)) fs::rename(dir, old, ec);
+  if (access(dir.c_str(), F_OK) == 0) fs::rename(dir, old, ec);
   fs::rename(tmp, dir, ec);
   if (ec) return Error{ec.value(), "busybox rootfs: rename into place: " + ec.message()};
   fs::remove_all(old, ec);

@@ -1,9 +1,5 @@
 #include "core/image/image.h"
 
-#include "core/sandbox/ns.h"
-#include "core/base/fault.h"
-#include "core/sandbox/owner.h"
-
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -18,13 +14,18 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "core/image/archive.h"
+#include "core/base/fault.h"
 #include "core/base/fd.h"
+#include "core/base/handle.h"
 #include "core/base/io.h"
+#include "core/base/json.h"
 #include "core/image/containers.h"
 #include "core/base/trust.h"
-#include "core/sandbox/idmap.h"
 #include "core/fs/mount.h"
+#include "core/image/archive.h"
+#include "core/sandbox/idmap.h"
+#include "core/sandbox/ns.h"
+#include "core/sandbox/owner.h"
 
 namespace sbx::core {
 
@@ -44,20 +45,31 @@ json to_json(const Image& img) {
   return {{"id", img.id}, {"layers", img.layers}, {"config", c}, {"tags", img.tags}, {"created", img.created}};
 }
 
-Image from_json(const json& j) {
+// An image record as the store keeps it; `what` names the file in errors.
+Result<Image> from_json(const json& j, const std::string& what) {
+  if (!j.is_object()) return user_error(what + ": not an image record (a JSON object)");
   Image img;
-  img.id = j.value("id", "");
-  img.layers = j.value("layers", std::vector<std::string>{});
-  img.tags = j.value("tags", std::vector<std::string>{});
-  img.created = j.value("created", "");
-  if (j.contains("config")) {
-    const json& c = j["config"];
-    img.config.env = c.value("Env", std::vector<std::string>{});
-    img.config.cmd = c.value("Cmd", std::vector<std::string>{});
-    img.config.entrypoint = c.value("Entrypoint", std::vector<std::string>{});
-    img.config.workdir = c.value("WorkingDir", "");
-    img.config.user = c.value("User", "");
-  }
+  auto str = [&](const json& o, const char* key, std::string& out) -> Status {
+    auto v = json_string(o, key, what);
+    if (!v) return v.error();
+    out = std::move(*v);
+    return {};
+  };
+  auto list = [&](const json& o, const char* key, std::vector<std::string>& out) -> Status {
+    auto v = json_strings(o, key, what);
+    if (!v) return v.error();
+    out = std::move(*v);
+    return {};
+  };
+  static const json no_config = json::object();
+  const json* c = json_field(j, "config");
+  if (c && !c->is_object()) return user_error(what + ": 'config' is not an object");
+  if (!c) c = &no_config;
+  for (Status s : {str(j, "id", img.id), list(j, "layers", img.layers), list(j, "tags", img.tags),
+                   str(j, "created", img.created), list(*c, "Env", img.config.env),
+                   list(*c, "Cmd", img.config.cmd), list(*c, "Entrypoint", img.config.entrypoint),
+                   str(*c, "WorkingDir", img.config.workdir), str(*c, "User", img.config.user)})
+    if (!s) return s.error();
   return img;
 }
 
@@ -142,7 +154,7 @@ Result<LayerInfo> ImageStore::add_layer(int fd, const std::string& what) const {
   StoreLock lock(root_);
   std::string dest = layer_dir(info->diff_id);
   std::error_code ec;
-  if (fs::exists(dest)) {
+  if (access(dest.c_str(), F_OK) == 0) {
     fs::remove_all(tmp, ec);  // the same content is already there: share it
   } else if (int f = fault("image.store")) {
     fs::remove_all(tmp, ec);
@@ -167,7 +179,7 @@ Result<LayerInfo> ImageStore::add_layer_from_dir(const std::string& dir, const s
   }
   StoreLock lock(root_);
   std::string dest = layer_dir(info->diff_id);
-  if (fs::exists(dest)) {
+  if (access(dest.c_str(), F_OK) == 0) {
     fs::remove_all(tmp, ec);
   } else if (rename(tmp.c_str(), dest.c_str()) != 0) {
     int e = errno;
@@ -178,21 +190,25 @@ Result<LayerInfo> ImageStore::add_layer_from_dir(const std::string& dir, const s
 }
 
 Status ImageStore::save(const Image& img) const {
-  return write_file_atomic(root_ + "/images/" + hex_of(img.id) + ".json", to_json(img).dump(2) + "\n");
+  return write_file_atomic(root_ + "/images/" + hex_of(img.id) + ".json", json_text(to_json(img), 2) + "\n");
 }
 
-std::vector<Image> ImageStore::list() const {
+std::vector<Image> ImageStore::list(std::vector<Error>* unreadable) const {
   std::vector<Image> out;
-  DIR* d = opendir((root_ + "/images").c_str());
+  Dir d(opendir((root_ + "/images").c_str()));
   if (!d) return out;
-  while (auto* e = readdir(d)) {
+  while (auto* e = readdir(d.get())) {
     std::string n = e->d_name;
     if (n.size() < 6 || n.substr(n.size() - 5) != ".json") continue;
-    auto text = read_file(root_ + "/images/" + n, O_NOFOLLOW);
-    json j = text ? json::parse(*text, nullptr, false) : json();
-    if (j.is_object()) out.push_back(from_json(j));
+    std::string path = root_ + "/images/" + n;
+    auto text = read_file(path, O_NOFOLLOW);
+    auto j = text ? parse_json(*text, path) : Result<json>(text.error());
+    auto img = j ? from_json(*j, path) : Result<Image>(j.error());
+    if (img)
+      out.push_back(std::move(*img));
+    else if (unreadable)
+      unreadable->push_back(img.error());
   }
-  closedir(d);
   std::sort(out.begin(), out.end(), [](const Image& a, const Image& b) { return a.created > b.created || (a.created == b.created && a.id < b.id); });
   return out;
 }
@@ -216,7 +232,7 @@ Result<Image> ImageStore::put(const std::vector<std::string>& layers, const Imag
   key.erase("created");
   key.erase("id");
   Sha256 h;
-  std::string canon = key.dump();
+  std::string canon = json_text(key);
   h.update(canon.data(), canon.size());
   img.id = "sha256:" + h.hex();
   if (int e = fault("image.manifest")) return fault_error("image.manifest", "write image " + img.id, e);
@@ -240,7 +256,8 @@ Result<Image> ImageStore::put(const std::vector<std::string>& layers, const Imag
 }
 
 Result<Image> ImageStore::get(const std::string& ref) const {
-  auto all = list();
+  std::vector<Error> unreadable;
+  auto all = list(&unreadable);
   auto t = normalize_tag(ref);
   if (t)
     for (const auto& img : all)
@@ -255,7 +272,10 @@ Result<Image> ImageStore::get(const std::string& ref) const {
       }
   }
   if (found) return *found;
-  return Error{ENOENT, "image '" + ref + "': not in the store " + root_ + " (sbx image ls lists it)"};
+  std::string note;
+  for (const auto& e : unreadable) note += "; unreadable: " + e.message;
+  return Error{
+      ENOENT, "image '" + ref + "': not in the store " + root_ + " (sbx image ls lists it)" + note};
 }
 
 Status ImageStore::tag(const std::string& ref, const std::string& tag) const {
@@ -285,12 +305,12 @@ std::vector<std::string> ImageStore::collect_stale() const {
   std::vector<std::string> removed;
   // drafts of named entries whose creator is gone (nobody holds their lock)
   for (const char* kind : {"/sandboxes", "/named"}) {
-    DIR* d = opendir((root_ + kind).c_str());
+    Dir d(opendir((root_ + kind).c_str()));
     if (!d) continue;
     std::vector<std::string> names;
-    while (auto* e = readdir(d))
+    while (auto* e = readdir(d.get()))
       if (std::strncmp(e->d_name, ".new-", 5) == 0) names.emplace_back(e->d_name);
-    closedir(d);
+    d.reset();
     for (const auto& n : names) {
       std::string path = root_ + kind + "/" + n;
       if (dir_in_use(path)) continue;
@@ -301,12 +321,12 @@ std::vector<std::string> ImageStore::collect_stale() const {
   }
   // containers/<pid>-<n> and tmp/<kind>-<pid>-<n>[...]: the pid is the sbx that made them
   for (const char* kind : {"/containers", "/tmp"}) {
-    DIR* d = opendir((root_ + kind).c_str());
+    Dir d(opendir((root_ + kind).c_str()));
     if (!d) continue;
     std::vector<std::string> names;
-    while (auto* e = readdir(d))
+    while (auto* e = readdir(d.get()))
       if (e->d_name[0] != '.') names.emplace_back(e->d_name);
-    closedir(d);
+    d.reset();
     for (const auto& n : names) {
       size_t digits = n.find_first_of("0123456789");
       if (digits == std::string::npos) continue;
@@ -324,12 +344,16 @@ Result<std::vector<std::string>> ImageStore::prune() const {
   StoreLock lock(root_);
   // Untagged (dangling) images go first, unless a named container was made from one.
   std::set<std::string> kept_images;
-  if (DIR* nd = opendir((root_ + "/named").c_str())) {
-    while (auto* e = readdir(nd))
+  if (Dir nd{opendir((root_ + "/named").c_str())}) {
+    while (auto* e = readdir(nd.get()))
       if (std::string id = container_image(root_ + "/named/" + e->d_name); !id.empty()) kept_images.insert(id);
-    closedir(nd);
   }
-  for (const auto& img : list())
+  std::vector<Error> unreadable;
+  auto images = list(&unreadable);
+  if (!unreadable.empty())
+    return unreadable[0].context(
+        "prune: the layers of an unreadable image are unknown (fix or remove it)");
+  for (const auto& img : images)
     if (img.tags.empty() && !kept_images.count(img.id))
       unlink((root_ + "/images/" + hex_of(img.id) + ".json").c_str());
   std::set<std::string> used;
@@ -337,21 +361,20 @@ Result<std::vector<std::string>> ImageStore::prune() const {
     for (const auto& l : img.layers) used.insert(hex_of(l));
   // containers (running or named) keep the layers they stand on, even when their image is gone
   for (const char* kind : {"/containers", "/named"}) {
-    DIR* cd = opendir((root_ + kind).c_str());
+    Dir cd(opendir((root_ + kind).c_str()));
     if (!cd) continue;
-    while (auto* e = readdir(cd)) {
+    while (auto* e = readdir(cd.get())) {
       if (e->d_name[0] == '.') continue;
       for (const auto& l : container_layers(root_ + kind + "/" + e->d_name)) used.insert(hex_of(l));
     }
-    closedir(cd);
   }
   std::vector<std::string> removed;
-  DIR* d = opendir((root_ + "/layers").c_str());
+  Dir d(opendir((root_ + "/layers").c_str()));
   if (!d) return removed;
   std::vector<std::string> names;
-  while (auto* e = readdir(d))
+  while (auto* e = readdir(d.get()))
     if (e->d_name[0] != '.') names.emplace_back(e->d_name);
-  closedir(d);
+  d.reset();
   for (const auto& n : names) {
     if (used.count(n)) continue;
     std::error_code ec;
@@ -375,12 +398,12 @@ namespace {
 void changes_in(const std::string& upper, const std::string& rel, const std::vector<std::string>& lowers,
                 std::vector<Change>& out) {
   std::string dir = rel.empty() ? upper : upper + "/" + rel;
-  DIR* d = opendir(dir.c_str());
+  Dir d(opendir(dir.c_str()));
   if (!d) return;
   std::vector<std::string> names;
-  while (auto* e = readdir(d))
+  while (auto* e = readdir(d.get()))
     if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) names.emplace_back(e->d_name);
-  closedir(d);
+  d.reset();
   for (const auto& n : names) {
     std::string r = rel.empty() ? n : rel + "/" + n;
     if (init_layer_paths().count(r)) continue;

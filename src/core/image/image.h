@@ -48,12 +48,15 @@ class ImageStore {
   Result<Image> put(const std::vector<std::string>& layers, const ImageConfig& config, const std::string& tag) const;
   // By "name:tag" ("name" means "name:latest") or by id / unique id prefix.
   Result<Image> get(const std::string& ref) const;
-  std::vector<Image> list() const;
+  // Every image record that reads; the others (not JSON, a field of the wrong type) are left out,
+  // and named in `unreadable` when given.
+  std::vector<Image> list(std::vector<Error>* unreadable = nullptr) const;
   Status tag(const std::string& ref, const std::string& tag) const;
   // Untags `ref`; the image itself goes when it has no tag left (or when `ref` is its id).
   Status remove(const std::string& ref) const;
   // Deletes untagged images (not those a named container uses), then layers no image or
-  // container uses; returns the layers' diff ids.
+  // container uses; returns the layers' diff ids. Refused while an image record is unreadable
+  // (the layers it names cannot be known).
   Result<std::vector<std::string>> prune() const;
   // Container directories and scratch files of sbx processes that are gone (killed): removed.
   std::vector<std::string> collect_stale() const;

@@ -8,9 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/image/archive.h"
 #include "core/base/fd.h"
 #include "core/base/io.h"
+#include "core/base/json.h"
+#include "core/image/archive.h"
 #include "core/image/layer.h"
 
 namespace sbx::core {
@@ -37,9 +38,7 @@ struct TempDir {
 Result<json> read_json(const std::string& path) {
   auto text = read_file(path);
   if (!text) return text.error();
-  json j = json::parse(*text, nullptr, false);
-  if (j.is_discarded()) return Error{EINVAL, path.substr(path.rfind('/') + 1) + ": not valid JSON"};
-  return j;
+  return parse_json(*text, path.substr(path.rfind('/') + 1));
 }
 
 // "sha256:<hex>" with a hex part of 64 lowercase digits; anything else cannot be a blob name.
@@ -57,50 +56,38 @@ Result<std::string> blob(const std::string& dir, const std::string& digest, cons
   return path;
 }
 
-// Fields of untrusted JSON, read without ever throwing: "" / {} when absent or of another type.
+// Fields of untrusted JSON, read leniently and without ever throwing: "" / {} when absent or of
+// another type (what matters is checked where it is used: digests, paths, diff ids).
 std::string str_field(const json& j, const char* key) {
-  if (!j.is_object()) return "";
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+  const json* v = json_field(j, key);
+  return v && v->is_string() ? v->get<std::string>() : "";
 }
 std::vector<std::string> str_list(const json& j, const char* key) {
-  std::vector<std::string> v;
-  if (!j.is_object()) return v;
-  auto it = j.find(key);
-  if (it != j.end() && it->is_array())
-    for (const auto& x : *it)
-      if (x.is_string()) v.push_back(x.get<std::string>());
-  return v;
+  std::vector<std::string> out;
+  if (const json* v = json_field(j, key); v && v->is_array())
+    for (const auto& x : *v)
+      if (x.is_string()) out.push_back(x.get<std::string>());
+  return out;
 }
 const json& obj_field(const json& j, const char* key) {
   static const json empty = json::object();
-  if (!j.is_object()) return empty;
-  auto it = j.find(key);
-  return it != j.end() && it->is_object() ? *it : empty;
+  const json* v = json_field(j, key);
+  return v && v->is_object() ? *v : empty;
 }
 const json& list_field(const json& j, const char* key) {
   static const json empty = json::array();
-  if (!j.is_object()) return empty;
-  auto it = j.find(key);
-  return it != j.end() && it->is_array() ? *it : empty;
+  const json* v = json_field(j, key);
+  return v && v->is_array() ? *v : empty;
 }
 
 ImageConfig config_of(const json& cfg) {
+  const json& k = obj_field(cfg, "config");
   ImageConfig c;
-  if (!cfg.contains("config") || !cfg["config"].is_object()) return c;
-  const json& k = cfg["config"];
-  auto strings = [&](const char* key) {
-    std::vector<std::string> v;
-    if (k.contains(key) && k[key].is_array())
-      for (const auto& x : k[key])
-        if (x.is_string()) v.push_back(x.get<std::string>());
-    return v;
-  };
-  c.env = strings("Env");
-  c.cmd = strings("Cmd");
-  c.entrypoint = strings("Entrypoint");
-  if (k.contains("WorkingDir") && k["WorkingDir"].is_string()) c.workdir = k["WorkingDir"];
-  if (k.contains("User") && k["User"].is_string()) c.user = k["User"];
+  c.env = str_list(k, "Env");
+  c.cmd = str_list(k, "Cmd");
+  c.entrypoint = str_list(k, "Entrypoint");
+  c.workdir = str_field(k, "WorkingDir");
+  c.user = str_field(k, "User");
   return c;
 }
 
@@ -144,21 +131,25 @@ Result<std::vector<Image>> import_oci(const ImageStore& store, const std::string
   auto index = read_json(dir + "/index.json");
   if (!index) return index.error().context("OCI layout");
   std::vector<Image> out;
-  if (!index->is_object() || !(*index)["manifests"].is_array()) return Error{EINVAL, "OCI layout: index.json has no manifests"};
-  for (const auto& desc : (*index)["manifests"]) {
+  const json* manifests = json_field(*index, "manifests");
+  if (!manifests || !manifests->is_array())
+    return Error{EINVAL, "OCI layout: index.json has no manifests"};
+  for (const auto& desc : *manifests) {
     std::string digest = str_field(desc, "digest");
     auto mpath = blob(dir, digest, "OCI manifest");
     if (!mpath) return mpath.error();
     auto manifest = read_json(*mpath);
     if (!manifest) return manifest.error();
-    if (!manifest->is_object() || !(*manifest)["config"].is_object() || !(*manifest)["layers"].is_array())
+    const json* config = json_field(*manifest, "config");
+    const json* layers = json_field(*manifest, "layers");
+    if (!config || !config->is_object() || !layers || !layers->is_array())
       return Error{EINVAL, "OCI manifest " + digest + ": no config or layers (an index of indexes is not supported)"};
-    auto cpath = blob(dir, str_field((*manifest)["config"], "digest"), "OCI config");
+    auto cpath = blob(dir, str_field(*config, "digest"), "OCI config");
     if (!cpath) return cpath.error();
     auto cfg = read_json(*cpath);
     if (!cfg) return cfg.error();
     std::vector<std::string> files;
-    for (const auto& l : (*manifest)["layers"]) {
+    for (const auto& l : *layers) {
       auto lpath = blob(dir, str_field(l, "digest"), "OCI layer");
       if (!lpath) return lpath.error();
       files.push_back(*lpath);
@@ -223,13 +214,9 @@ Result<std::vector<Image>> import_images(const ImageStore& store, const std::str
     if (!unpacked) return unpacked.error();
     dir = tmp.path + "/a";
   }
-  // (the readers check every type they use; a JSON exception is still an error, never a crash)
-  try {
-    if (access((dir + "/index.json").c_str(), F_OK) == 0) return import_oci(store, dir, name);
-    if (access((dir + "/manifest.json").c_str(), F_OK) == 0) return import_docker(store, dir, name);
-  } catch (const json::exception& e) {
-    return Error{EINVAL, "import " + path + ": malformed metadata: " + e.what()};
-  }
+  // (the readers check every type they use: nothing in them throws)
+  if (access((dir + "/index.json").c_str(), F_OK) == 0) return import_oci(store, dir, name);
+  if (access((dir + "/manifest.json").c_str(), F_OK) == 0) return import_docker(store, dir, name);
   return Error{EINVAL, "import " + path + ": neither an OCI layout (index.json) nor a docker archive (manifest.json)"};
 }
 
@@ -243,7 +230,9 @@ Status export_image(const ImageStore& store, const std::string& ref, const std::
   TempDir tmp(store.root() + "/tmp");
   if (tmp.path.empty()) return sys_error("export: temporary directory");
   std::string blobs = tmp.path + "/blobs/sha256";
-  fs::create_directories(blobs);
+  std::error_code ec;
+  if (fs::create_directories(blobs, ec); ec)
+    return Error{ec.value(), "export: create " + blobs + ": " + ec.message()};
   // Layers as uncompressed tars: their blob digest is their diff id.
   std::vector<std::string> diff_ids;
   std::vector<uint64_t> sizes;
@@ -266,7 +255,7 @@ Status export_image(const ImageStore& store, const std::string& ref, const std::
               {"config", {{"Env", img->config.env}, {"Cmd", img->config.cmd}, {"Entrypoint", img->config.entrypoint},
                           {"WorkingDir", img->config.workdir}, {"User", img->config.user}}},
               {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
-  std::string cfg_text = cfg.dump();
+  std::string cfg_text = json_text(cfg);
   std::string cfg_digest = sha_of_text(cfg_text);
   if (format == "oci-archive") {
     if (auto s = write_file(blobs + "/" + cfg_digest.substr(7), cfg_text); !s) return s;
@@ -278,13 +267,13 @@ Status export_image(const ImageStore& store, const std::string& ref, const std::
                      {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", cfg_digest},
                                  {"size", cfg_text.size()}}},
                      {"layers", layers}};
-    std::string man_text = manifest.dump();
+    std::string man_text = json_text(manifest);
     std::string man_digest = sha_of_text(man_text);
     if (auto s = write_file(blobs + "/" + man_digest.substr(7), man_text); !s) return s;
     json desc = {{"mediaType", "application/vnd.oci.image.manifest.v1+json"}, {"digest", man_digest}, {"size", man_text.size()}};
     if (!tag.empty()) desc["annotations"] = {{"org.opencontainers.image.ref.name", tag}};
     json index = {{"schemaVersion", 2}, {"manifests", json::array({desc})}};
-    if (auto s = write_file(tmp.path + "/index.json", index.dump()); !s) return s;
+    if (auto s = write_file(tmp.path + "/index.json", json_text(index)); !s) return s;
     if (auto s = write_file(tmp.path + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})"); !s) return s;
   } else {
     if (auto s = write_file(tmp.path + "/" + cfg_digest.substr(7) + ".json", cfg_text); !s) return s;
@@ -293,7 +282,7 @@ Status export_image(const ImageStore& store, const std::string& ref, const std::
     json manifest = json::array({{{"Config", cfg_digest.substr(7) + ".json"},
                                   {"RepoTags", tag.empty() ? json::array() : json::array({tag})},
                                   {"Layers", layers}}});
-    if (auto s = write_file(tmp.path + "/manifest.json", manifest.dump()); !s) return s;
+    if (auto s = write_file(tmp.path + "/manifest.json", json_text(manifest)); !s) return s;
   }
   std::string partial = out_path + ".partial";
   Fd out(open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));

@@ -8,14 +8,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <memory>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <vector>
 
-#include "core/image/archive.h"
 #include "core/base/fd.h"
+#include "core/base/handle.h"
 #include "core/base/progress.h"
+#include "core/image/archive.h"
 
 namespace sbx::core {
 
@@ -429,10 +430,10 @@ bool is_opaque(const std::string& path) {
 Status walk(Writer& w, const std::string& base, const std::string& rel, const std::set<std::string>& exclude) {
   std::string dir = rel.empty() ? base : base + "/" + rel;
   std::vector<std::string> names;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (auto* ent = readdir(d))
-      if (std::strcmp(ent->d_name, ".") && std::strcmp(ent->d_name, "..")) names.emplace_back(ent->d_name);
-    closedir(d);
+  if (Dir d{opendir(dir.c_str())}) {
+    while (auto* ent = readdir(d.get()))
+      if (std::strcmp(ent->d_name, ".") && std::strcmp(ent->d_name, ".."))
+        names.emplace_back(ent->d_name);
   } else {
     return sys_error("read directory " + dir);
   }

@@ -12,19 +12,24 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/sandbox/idmap.h"
 #include "core/base/fault.h"
+#include "core/base/handle.h"
 #include "core/base/io.h"
+#include "core/base/json.h"
+#include "core/base/trust.h"
+#include "core/base/units.h"
 #include "core/net/ipam.h"
 #include "core/fs/mount.h"
-#include "core/sandbox/ns.h"
-#include "core/sandbox/owner.h"
+#include "core/net/ipam.h"
 #include "core/net/net.h"
 #include "core/net/nft.h"
-#include "core/base/trust.h"
+#include "core/sandbox/idmap.h"
+#include "core/sandbox/ns.h"
+#include "core/sandbox/owner.h"
 
 namespace sbx::core {
 
@@ -68,8 +73,8 @@ class NetLock {
   Fd fd_;
 };
 
-Status write_text(const std::string& path, const std::string& text) { return write_file(path, text); }
 
+// The file's text, "" when it cannot be read (a record that is not there yet).
 std::string read_text(const std::string& path) {
   auto text = read_file(path);
   return text ? *text : "";
@@ -154,7 +159,7 @@ Status make_bridge(const BridgeSpec& spec) {
     return s.error().context(step);
   }
   // Written first, so that a failure below (or a kill) leaves something `sbx gc` recognises.
-  if (auto s = write_text(rec, spec.subnet + "\n"); !s) return undo(s.error());
+  if (auto s = write_file(rec, spec.subnet + "\n"); !s) return undo(s.error());
   if (auto s = net_add_address(0, spec.bridge, gw + "/" + std::to_string(prefix)); !s) return undo(s.error());
   if (auto s = net_set_up(0, spec.bridge, true); !s) return undo(s.error());
   // Loopback-published ports: packets from 127.0.0.1 may leave through this bridge (only).
@@ -171,7 +176,7 @@ Status make_bridge(const BridgeSpec& spec) {
     std::string saved = net_state_dir() + "/ip_forward.saved";
     std::string now = read_text(kForward);
     if (now.rfind("0", 0) == 0 && access(saved.c_str(), F_OK) != 0) {
-      if (auto s = write_text(saved, now); !s) return undo(s.error());
+      if (auto s = write_file(saved, now); !s) return undo(s.error());
       if (auto s = write_control(kForward, "1\n"); !s) return undo(s.error().context("turn on IPv4 forwarding"));
     }
   }
@@ -187,11 +192,10 @@ std::string bridge_subnet(const std::string& bridge) {
 
 std::vector<std::string> recorded_bridges() {
   std::vector<std::string> out;
-  DIR* d = opendir((net_state_dir() + "/bridges").c_str());
+  Dir d(opendir((net_state_dir() + "/bridges").c_str()));
   if (!d) return out;
-  while (auto* e = readdir(d))
+  while (auto* e = readdir(d.get()))
     if (e->d_name[0] != '.') out.push_back(e->d_name);
-  closedir(d);
   return out;
 }
 
@@ -246,18 +250,6 @@ std::vector<std::string> recorded_ports(const std::string& dir) {
   return out;
 }
 
-// "sbx<pid>-<n>": the host end of a sandbox's veth, made by supervisor <pid>.
-pid_t link_owner(const std::string& name) {
-  if (name.rfind("sbx", 0) != 0) return 0;
-  auto dash = name.find('-');
-  if (dash == std::string::npos || dash == 3) return 0;
-  std::string pid = name.substr(3, dash - 3), n = name.substr(dash + 1);
-  if (pid.find_first_not_of("0123456789") != std::string::npos || n.empty() ||
-      n.find_first_not_of("0123456789") != std::string::npos)
-    return 0;
-  return static_cast<pid_t>(std::stol(pid));
-}
-
 // With the lock held: what sandboxes of dead owners left — their published ports first (before their
 // address can be leased again: a new sandbox there must not receive a dead one's traffic), their
 // host veths and their files. Their leases are free once their owner is dead (ipam). Returns what
@@ -265,8 +257,8 @@ pid_t link_owner(const std::string& name) {
 std::vector<std::string> reap_dead_attachments() {
   std::vector<std::string> removed, dead, live_ports;
   std::string base = net_state_dir();
-  if (DIR* d = opendir(base.c_str())) {
-    while (auto* e = readdir(d)) {
+  if (Dir d{opendir(base.c_str())}) {
+    while (auto* e = readdir(d.get())) {
       pid_t p = link_owner(e->d_name);
       if (!p) continue;
       if (owner_alive(p)) {
@@ -275,7 +267,6 @@ std::vector<std::string> reap_dead_attachments() {
         dead.push_back(e->d_name);
       }
     }
-    closedir(d);
   }
   for (const auto& name : dead) {
     std::string dir = base + "/" + name;
@@ -292,6 +283,18 @@ std::vector<std::string> reap_dead_attachments() {
 }
 
 }  // namespace
+
+pid_t link_owner(const std::string& name) {
+  if (name.rfind("sbx", 0) != 0) return 0;
+  auto dash = name.find('-');
+  if (dash == std::string::npos || dash == 3) return 0;
+  std::string pid = name.substr(3, dash - 3), n = name.substr(dash + 1);
+  if (pid.find_first_not_of("0123456789") != std::string::npos || n.empty() ||
+      n.find_first_not_of("0123456789") != std::string::npos)
+    return 0;
+  auto p = parse_uint(pid, INT32_MAX, "link " + name + ": pid");
+  return p && *p > 0 ? static_cast<pid_t>(*p) : -1;
+}
 
 std::string net_state_dir() { return runtime_dir() + "/net"; }
 
@@ -317,10 +320,9 @@ Result<PortMap> parse_port_map(const std::string& text) {
   }
   if (parts.size() != 2) return bad("wrong number of fields");
   auto port = [&](const std::string& s, bool zero_ok, uint16_t& out) -> bool {
-    if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string::npos) return false;
-    long v = std::stol(s);
-    if (v > 65535 || (v == 0 && !zero_ok)) return false;
-    out = static_cast<uint16_t>(v);
+    auto v = parse_uint(s, 65535, "port");
+    if (!v || (*v == 0 && !zero_ok)) return false;
+    out = static_cast<uint16_t>(*v);
     return true;
   };
   if (!port(parts[0], true, p.host_port)) return bad("host port '" + parts[0] + "' is not 0..65535");
@@ -411,9 +413,9 @@ Result<BridgeAttachment> BridgeAttachment::prepare(const BridgeSpec& spec, const
   at.dir_ = net_state_dir() + "/" + at.host_link_;
   if (int e = fault("bridge.files")) return fault_error("bridge.files", "write " + at.dir_, e);
   if (mkdir(at.dir_.c_str(), 0755) != 0 && errno != EEXIST) return sys_error("create " + at.dir_);
-  if (auto s = write_text(at.dir_ + "/hostname", (hostname.empty() ? at.spec_.name : hostname) + "\n"); !s)
+  if (auto s = write_file(at.dir_ + "/hostname", (hostname.empty() ? at.spec_.name : hostname) + "\n"); !s)
     return s.error();
-  if (auto s = write_text(at.dir_ + "/resolv.conf", resolv_conf()); !s) return s.error();
+  if (auto s = write_file(at.dir_ + "/resolv.conf", resolv_conf()); !s) return s.error();
   files.push_back({hosts_path(spec.bridge), "/etc/hosts"});
   files.push_back({at.dir_ + "/hostname", "/etc/hostname"});
   files.push_back({at.dir_ + "/resolv.conf", "/etc/resolv.conf"});
@@ -440,8 +442,9 @@ Status BridgeAttachment::connect(pid_t child) {
       return sys_error(what + ": record in " + dir_ + "/ports");
     if (int e = fault("bridge.publish")) return fault_error("bridge.publish", what, e);
     auto r = nft_run("create element " + element(p, ip, true));
-    if (!r && r.error().err == EEXIST) {
-      // We hold the host port, so whoever published it before is gone: replace its entry.
+    // Refused because the key is there (asked of nft, not read from its message)? We hold the
+    // host port, so whoever published it before is gone: replace its entry.
+    if (!r && nft_run("get element " + element(p, ip, false))) {
       (void)nft_run("delete element " + element(p, ip, false));
       r = nft_run("create element " + element(p, ip, true));
     }
@@ -483,20 +486,20 @@ Result<std::vector<std::string>> bridge_gc() {
   if (auto s = lock.acquire(); !s) return s.error();
   for (auto& r : reap_dead_attachments()) removed.push_back(r);
   // Host ends of veths whose supervisor is gone (their sandbox may still run, cut off).
-  if (DIR* d = opendir("/sys/class/net")) {
+  if (Dir d{opendir("/sys/class/net")}) {
     std::vector<std::string> stale;
-    while (auto* e = readdir(d))
+    while (auto* e = readdir(d.get()))
       if (pid_t p = link_owner(e->d_name); p && !owner_alive(p)) stale.push_back(e->d_name);
-    closedir(d);
+    d.reset();
     for (const auto& l : stale)
       if (net_delete_link(0, l)) removed.push_back("link " + l);
   }
   // Per-sandbox files.
-  if (DIR* d = opendir(net_state_dir().c_str())) {
+  if (Dir d{opendir(net_state_dir().c_str())}) {
     std::vector<std::string> stale;
-    while (auto* e = readdir(d))
+    while (auto* e = readdir(d.get()))
       if (pid_t p = link_owner(e->d_name); p && !owner_alive(p)) stale.push_back(e->d_name);
-    closedir(d);
+    d.reset();
     for (const auto& f : stale) {
       remove_dir_files(net_state_dir() + "/" + f);
       removed.push_back("files " + net_state_dir() + "/" + f);
@@ -511,19 +514,29 @@ Result<std::vector<std::string>> bridge_gc() {
   for (const char* map : {"publish", "publish_any"}) {
     auto out = nft_run(std::string("list map ip sbx ") + map, true);
     if (!out) continue;
-    auto doc = nlohmann::json::parse(*out, nullptr, false);
-    if (doc.is_discarded()) continue;
-    for (const auto& item : doc.value("nftables", nlohmann::json::array())) {
-      if (!item.contains("map") || !item["map"].contains("elem")) continue;
-      for (const auto& el : item["map"]["elem"]) {
+    auto doc = parse_json(*out, "nft list map");
+    if (!doc) continue;
+    const Json* items = json_field(*doc, "nftables");
+    if (!items || !items->is_array()) continue;
+    for (const auto& item : *items) {
+      const Json* elems =
+          json_field(item, "map") ? json_field(*json_field(item, "map"), "elem") : nullptr;
+      if (!elems || !elems->is_array()) continue;
+      for (const auto& el : *elems) {
         // [ {"concat": [key...]}, {"concat": [ip, port]} ]
         if (!el.is_array() || el.size() != 2) continue;
-        const auto& value = el[1]["concat"];
-        if (!value.is_array() || value.empty() || !value[0].is_string()) continue;
-        std::string ip = value[0];
+        const Json* keys = json_field(el[0], "concat");
+        const Json* value = json_field(el[1], "concat");
+        if (!keys || !keys->is_array() || !value || !value->is_array() || value->empty() ||
+            !(*value)[0].is_string())
+          continue;
+        std::string ip = (*value)[0].get<std::string>();
         if (std::find(live.begin(), live.end(), ip) != live.end()) continue;
         std::string key;
-        for (const auto& k : el[0]["concat"]) key += (key.empty() ? "" : " . ") + (k.is_string() ? k.get<std::string>() : k.dump());
+        for (const auto& k : *keys) {
+          if (!key.empty()) key += " . ";
+          key += k.is_string() ? k.get<std::string>() : json_text(k);
+        }
         if (nft_run(std::string("delete element ip sbx ") + map + " { " + key + " }"))
           removed.push_back(std::string("published ") + key + " -> " + ip);
       }

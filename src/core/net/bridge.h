@@ -36,6 +36,10 @@ struct BridgeSpec {
 Result<PortMap> parse_port_map(const std::string& text);
 std::string format_port_map(const PortMap& p);
 
+// The supervisor pid in "sbx<pid>-<n>", the host end of a sandbox's veth (and the name of its
+// files under net_state_dir()); 0 for a name of another shape, -1 for one whose number is no pid.
+pid_t link_owner(const std::string& name);
+
 // Where leases, hosts files and per-sandbox files live: <runtime dir>/net (one per host, like
 // the links themselves, and gone after a reboot with them).
 std::string net_state_dir();

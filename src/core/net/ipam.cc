@@ -11,10 +11,11 @@
 
 #include "core/base/fd.h"
 #include "core/base/io.h"
+#include "core/base/trust.h"
+#include "core/base/units.h"
 #include "core/fs/mount.h"
 #include "core/sandbox/ns.h"
 #include "core/sandbox/owner.h"
-#include "core/base/trust.h"
 
 namespace sbx::core {
 
@@ -83,9 +84,10 @@ Result<std::pair<uint32_t, int>> parse_ipv4_subnet(const std::string& subnet) {
   struct in_addr a;
   if (slash == std::string::npos || inet_pton(AF_INET, subnet.substr(0, slash).c_str(), &a) != 1)
     return user_error("subnet '" + subnet + "': expected an IPv4 prefix like 10.88.0.0/16");
-  int prefix = std::atoi(subnet.c_str() + slash + 1);
-  if (prefix < 8 || prefix > 30 || subnet.find_first_not_of("0123456789", slash + 1) != std::string::npos)
+  auto length = parse_uint(std::string_view(subnet).substr(slash + 1), 30, "prefix length");
+  if (!length || *length < 8)
     return user_error("subnet '" + subnet + "': prefix length must be 8..30");
+  int prefix = static_cast<int>(*length);
   uint32_t mask = prefix == 0 ? 0 : ~0u << (32 - prefix);
   uint32_t net = ntohl(a.s_addr);
   if (net & ~mask) return user_error("subnet '" + subnet + "': host bits are set");

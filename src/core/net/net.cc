@@ -1,6 +1,8 @@
 #include "core/net/net.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/netlink.h>
 #include <net/if.h>
 #include <netlink/netlink.h>
@@ -13,14 +15,13 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
-#include <dirent.h>
-#include <linux/magic.h>
 #include <unistd.h>
 
 #include <algorithm>
 
 #include "core/base/dl.h"
 #include "core/base/fd.h"
+#include "core/base/handle.h"
 
 namespace sbx::core {
 
@@ -349,14 +350,14 @@ Status netns_delete(const std::string& name) {
 
 Result<std::vector<std::string>> netns_list() {
   std::vector<std::string> out;
-  DIR* d = opendir(kNetnsDir);
+  Dir d(opendir(kNetnsDir));
   if (!d) {
     if (errno == ENOENT) return out;
     return sys_error(std::string("list ") + kNetnsDir);
   }
-  while (auto* e = readdir(d))
+  while (auto* e = readdir(d.get()))
     if (e->d_name[0] != '.') out.push_back(e->d_name);
-  closedir(d);
+  d.reset();
   std::sort(out.begin(), out.end());
   return out;
 }

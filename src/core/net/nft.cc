@@ -47,13 +47,10 @@ Result<std::string> nft_run(const std::string& commands, bool json) {
   std::string out = (*a)->nft_ctx_get_output_buffer(ctx);
   std::string err = (*a)->nft_ctx_get_error_buffer(ctx);
   (*a)->nft_ctx_free(ctx);
-  if (rc != 0) {
-    int code = err.find("File exists") != std::string::npos       ? EEXIST
-               : err.find("No such file") != std::string::npos    ? ENOENT
-               : err.find("Operation not permitted") != std::string::npos ? EPERM
-                                                                         : EINVAL;
-    return Error{code, "nftables: " + first_line(err)};
-  }
+  // libnftables reports a failure only as text, so the error carries no errno of the kernel's
+  // (EIO); a caller that must know why asks nft again (get element, list table) instead of reading
+  // it.
+  if (rc != 0) return Error{EIO, "nftables: " + first_line(err)};
   return out;
 }
 

@@ -9,9 +9,11 @@
 #include <vector>
 
 #include "core/base/fault.h"
+#include "core/base/fd.h"
 #include "core/base/io.h"
 #include "core/base/program.h"
 #include "core/base/trust.h"
+#include "core/base/units.h"
 
 namespace sbx::core {
 
@@ -34,12 +36,13 @@ std::optional<IdMapEntry> subordinate_range(const std::string& file, uint32_t id
     if (a == std::string::npos || b == std::string::npos) continue;
     std::string who = line.substr(0, a);
     if (who != name && who != std::to_string(id)) continue;
-    try {
-      uint64_t start = std::stoull(line.substr(a + 1, b - a - 1)), count = std::stoull(line.substr(b + 1));
-      if (count == 0 || start > 4294967294ULL) continue;
-      return IdMapEntry{1, static_cast<uint32_t>(start), static_cast<uint32_t>(std::min<uint64_t>(count, kRootMapCount - 1))};
-    } catch (...) {
-    }
+    // a line that is not NAME:START:COUNT with whole numbers is skipped, as newuidmap does
+    auto start = parse_uint(std::string_view(line).substr(a + 1, b - a - 1), 4294967294ULL,
+                            file + ": start");
+    auto count = parse_uint(std::string_view(line).substr(b + 1), UINT64_MAX, file + ": count");
+    if (!start || !count || *count == 0) continue;
+    return IdMapEntry{1, static_cast<uint32_t>(*start),
+                      static_cast<uint32_t>(std::min<uint64_t>(*count, kRootMapCount - 1))};
   }
   return std::nullopt;
 }
@@ -83,11 +86,11 @@ Result<IdMapEntry> parse_id_map_entry(const std::string& text) {
   if (parts.size() < 2 || parts.size() > 3) return bad();
   uint64_t v[3] = {0, 0, 1};
   for (size_t i = 0; i < parts.size(); ++i) {
-    const std::string& p = parts[i];
-    if (p.size() > 10 || p.find_first_not_of("0123456789") != std::string::npos) return bad();
-    v[i] = std::stoull(p);
+    auto n = parse_uint(parts[i], i < 2 ? 4294967294ULL : 4294967295ULL, "id map");
+    if (!n) return bad();
+    v[i] = *n;
   }
-  if (v[0] > 4294967294ULL || v[1] > 4294967294ULL || v[2] < 1 || v[2] > 4294967295ULL) return bad();
+  if (v[2] < 1) return bad();
   return IdMapEntry{static_cast<uint32_t>(v[0]), static_cast<uint32_t>(v[1]), static_cast<uint32_t>(v[2])};
 }
 

@@ -9,11 +9,13 @@
 #include <string>
 
 #include "core/base/fault.h"
+#include "core/base/fd.h"
+#include "core/base/handle.h"
 #include "core/base/io.h"
+#include "core/base/trust.h"
 #include "core/sandbox/gc.h"
 #include "core/sandbox/idmap.h"
 #include "core/sandbox/ns.h"
-#include "core/base/trust.h"
 
 namespace sbx::core {
 
@@ -70,16 +72,15 @@ bool owner_alive(pid_t pid) {
 }
 
 int forget_dead_owners() {
-  DIR* d = opendir(owners_dir().c_str());
+  Dir d(opendir(owners_dir().c_str()));
   if (!d) return 0;
   int n = 0;
-  while (auto* e = readdir(d)) {
+  while (auto* e = readdir(d.get())) {
     char* end = nullptr;
     long pid = std::strtol(e->d_name, &end, 10);
     if (pid <= 0 || *end) continue;
-    if (!owner_alive(static_cast<pid_t>(pid)) && unlinkat(dirfd(d), e->d_name, 0) == 0) ++n;
+    if (!owner_alive(static_cast<pid_t>(pid)) && unlinkat(dirfd(d.get()), e->d_name, 0) == 0) ++n;
   }
-  closedir(d);
   return n;
 }
 

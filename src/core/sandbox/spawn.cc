@@ -229,7 +229,8 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check, S
   ch.mask = signals.caller_mask();
 
   // With limits the sandbox gets its own cgroup, joined before "go" (before anything runs). Its
-  // cgroup namespace must be rooted there, so the child unshares it after the move.
+  // cgroup namespace must be rooted there, so the child unshares it after the move. `cg` removes
+  // it on every return until the box takes it.
   std::optional<Cgroup> cg;
   uint64_t clone_flags = spec.namespaces;
   if (!spec.limits.empty()) {
@@ -251,7 +252,6 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check, S
       return sys_error("join network namespace " + spec.join_netns);
   }
   auto before_clone = [&](const Error& e) {
-    if (cg) (void)cg->remove();
     if (home_net.ok()) (void)setns(home_net.get(), CLONE_NEWNET);
     return e;
   };
@@ -260,7 +260,6 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check, S
   auto cl = clone_process(clone_flags);
   if (home_net.ok() && (cl ? cl->pid != 0 : true)) (void)setns(home_net.get(), CLONE_NEWNET);
   if (!cl) {
-    if (cg) (void)cg->remove();
     Error e = cl.error().context("spawn");
     if (((clone_flags & CLONE_NEWUSER) || getuid() != 0) && (e.err == EPERM || e.err == ENOSPC || e.err == EACCES))
       if (std::string why = userns_refusal(); !why.empty()) e.message += " (" + why + ")";

@@ -5,11 +5,13 @@
 
 #include <csignal>
 #include <ctime>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/base/fault.h"
 #include "core/base/io.h"
+#include "core/base/json.h"
 #include "core/sandbox/forward.h"
 #include "core/sandbox/ns.h"
 #include "core/sandbox/spawn.h"
@@ -18,18 +20,19 @@ namespace sbx::core {
 
 namespace {
 
-using nlohmann::json;
+using json = Json;
 
+// What the front recorded (the name, the command...), or {} when there is nothing usable.
 json read_state(const std::string& path) {
   auto text = read_file(path, O_NOFOLLOW);
-  json j = text ? json::parse(*text, nullptr, false) : json();
-  return j.is_object() ? j : json::object();
+  auto j = text ? parse_json(*text, path) : Result<json>(text.error());
+  return j && j->is_object() ? *j : json::object();
 }
 
 // Whole or not at all: readers never see half a file.
 Status write_state(const std::string& path, const json& j) {
   if (int e = fault("supervise.state")) return fault_error("supervise.state", "write " + path, e);
-  return write_file_atomic(path, j.dump(2) + "\n");
+  return write_file_atomic(path, json_text(j, 2) + "\n");  // a message that is not UTF-8 cannot throw
 }
 
 void report(int& fd, const std::string& text) {
@@ -39,9 +42,7 @@ void report(int& fd, const std::string& text) {
   fd = -1;
 }
 
-}  // namespace
-
-int supervise(const Spec& spec, const std::string& dir, int report_fd) {
+int supervise_box(const Spec& spec, const std::string& dir, int& report_fd) {
   // Its front may be gone by the time it reports: an EPIPE then, never a SIGPIPE that ends it (and,
   // through the parent-death signal, the sandbox).
   ignore_sigpipe();
@@ -115,6 +116,19 @@ int supervise(const Spec& spec, const std::string& dir, int report_fd) {
   }
   (void)write_state(state_path, state);
   return 0;
+}
+
+}  // namespace
+
+int supervise(const Spec& spec, const std::string& dir, int report_fd) {
+  // Nothing below throws on bad input; this only keeps an allocation failure from ending the
+  // supervisor without a word (its sandbox, if any, is killed as the box unwinds).
+  try {
+    return supervise_box(spec, dir, report_fd);
+  } catch (const std::exception& e) {
+    report(report_fd, std::string("error supervisor: ") + e.what());
+    return 125;
+  }
 }
 
 }  // namespace sbx::core

@@ -1,9 +1,12 @@
-// Seccomp policies as data, compiled with libseccomp in the child just before execve.
+// Seccomp policies as data. The supervisor (the process that spawns) compiles them with
+// libseccomp, or reads them from its private cache, before the clone; the child only installs the
+// BPF programs it was handed, just before execve (after pivot_root it could not compile).
 // A policy: a default action, rules (syscall, action, argument comparisons). Architectures: the
-// native x86-64 and the i386 ABI get the same rules; x32 calls are refused (EPERM) outright; an x86-64 number below 1024 that no syscall has returns ENOSYS
-// (libc falls back when a newer kernel's call is missing). A rule that denies an otherwise allowed call on its
-// arguments (ioctl TIOCSTI) goes into a second filter with ALLOW as default: the kernel applies
-// the stricter answer of both.
+// native x86-64 and the i386 ABI get the same rules; x32 calls are refused (EPERM) outright; an
+// x86-64 number below 1024 that no syscall has returns ENOSYS (libc falls back when a newer
+// kernel's call is missing). A rule that denies an otherwise allowed call on its arguments (ioctl
+// TIOCSTI) goes into a second filter with ALLOW as default: the kernel applies the stricter answer
+// of both.
 #pragma once
 #include <cstdint>
 #include <string>
