@@ -112,6 +112,9 @@ function M.text(what)
   if what == nil then
     local lines = { "sbx " .. require("sbx.core").version .. " - help(NAME) or help(value) for one entry:", "" }
     for _, e in ipairs(M.entries) do lines[#lines + 1] = ("  %-22s %s"):format(e[1], (e[3]:match("^[^.]*%.?"))) end
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = "The guide: README.md and docs/ (run, prompt, images, networking, limits, hardening,"
+    lines[#lines + 1] = "long-running, lua, tests, speed, architecture); every command and entry: docs/reference.md."
     return table.concat(lines, "\n") .. "\n"
   end
   for _, e in ipairs(M.entries) do

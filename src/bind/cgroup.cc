@@ -120,10 +120,18 @@ int l_events(lua_State* L) {
   return 1;
 }
 
-int l_freeze(lua_State* L) { return ok_or_fail(L, check_cgroup(L, 1).freeze()); }
-int l_thaw(lua_State* L) { return ok_or_fail(L, check_cgroup(L, 1).thaw()); }
-int l_kill(lua_State* L) { return ok_or_fail(L, check_cgroup(L, 1).kill()); }
-int l_remove(lua_State* L) { return ok_or_fail(L, check_cgroup(L, 1).remove()); }
+int l_freeze(lua_State* L) {
+  return ok_or_fail(L, check_cgroup(L, 1).freeze());
+}
+int l_thaw(lua_State* L) {
+  return ok_or_fail(L, check_cgroup(L, 1).thaw());
+}
+int l_kill(lua_State* L) {
+  return ok_or_fail(L, check_cgroup(L, 1).kill());
+}
+int l_remove(lua_State* L) {
+  return ok_or_fail(L, check_cgroup(L, 1).remove());
+}
 
 int l_dirs(lua_State* L) {
   push_strings(L, check_cgroup(L, 1).dirs());
@@ -154,7 +162,8 @@ int l_tostring(lua_State* L) {
   return 1;
 }
 
-// layout() -> { layout = "hybrid", v2_root = ..., v2_controllers = {...}, v1 = { memory = "/sys/..." } }
+// layout() -> { layout = "hybrid", v2_root = ..., v2_controllers = {...}, v1 = { memory =
+// "/sys/..." } }
 int l_layout(lua_State* L) {
   core::CgroupHost h = core::detect_cgroups();
   lua_createtable(L, 0, 4);
@@ -179,17 +188,28 @@ int l_gc_stale(lua_State* L) {
 }  // namespace
 
 void register_cgroup(lua_State* L) {
-  static const luaL_Reg methods[] = {
-      {"set", guarded<l_set>},       {"get", guarded<l_get>},       {"add", guarded<l_add>},
-      {"procs", guarded<l_procs>},   {"stat", guarded<l_stat>},     {"events", guarded<l_events>},
-      {"freeze", guarded<l_freeze>}, {"thaw", guarded<l_thaw>},     {"kill", guarded<l_kill>},
-      {"remove", guarded<l_remove>}, {"dirs", guarded<l_dirs>},     {"__index", guarded<l_index>},
-      {"__gc", guarded<l_gc>},       {"__tostring", guarded<l_tostring>}, {nullptr, nullptr}};
+  static const luaL_Reg methods[] = {{"set", guarded<l_set>},
+                                     {"get", guarded<l_get>},
+                                     {"add", guarded<l_add>},
+                                     {"procs", guarded<l_procs>},
+                                     {"stat", guarded<l_stat>},
+                                     {"events", guarded<l_events>},
+                                     {"freeze", guarded<l_freeze>},
+                                     {"thaw", guarded<l_thaw>},
+                                     {"kill", guarded<l_kill>},
+                                     {"remove", guarded<l_remove>},
+                                     {"dirs", guarded<l_dirs>},
+                                     {"__index", guarded<l_index>},
+                                     {"__gc", guarded<l_gc>},
+                                     {"__tostring", guarded<l_tostring>},
+                                     {nullptr, nullptr}};
   luaL_newmetatable(L, kCgroupMeta);
   luaL_register(L, nullptr, methods);
   lua_pop(L, 1);
-  static const luaL_Reg fns[] = {{"create", guarded<l_create>}, {"open", guarded<l_open>},
-                                 {"layout", guarded<l_layout>}, {"gc", guarded<l_gc_stale>},
+  static const luaL_Reg fns[] = {{"create", guarded<l_create>},
+                                 {"open", guarded<l_open>},
+                                 {"layout", guarded<l_layout>},
+                                 {"gc", guarded<l_gc_stale>},
                                  {nullptr, nullptr}};
   lua_newtable(L);
   luaL_register(L, nullptr, fns);

@@ -17,7 +17,8 @@ namespace sbx::bind {
 namespace {
 
 #define SBX_EDIT_FUNCTIONS(X) \
-  X(readline) X(add_history) X(read_history) X(write_history) X(stifle_history) X(rl_completion_matches)
+  X(readline)                 \
+  X(add_history) X(read_history) X(write_history) X(stifle_history) X(rl_completion_matches)
 
 struct EditApi {
   SBX_EDIT_FUNCTIONS(SBX_DL_DECLARE)
@@ -31,15 +32,21 @@ struct EditApi {
 
 const EditApi* edit_api(std::string& error) {
   auto loaded = core::dl_once<EditApi>([](EditApi& api, std::string& failed) {
-    if (void* lib = core::dl_open("libedit.so.2", RTLD_NOW | RTLD_LOCAL, "libedit", "libedit2", failed)) {
+    if (void* lib =
+            core::dl_open("libedit.so.2", RTLD_NOW | RTLD_LOCAL, "libedit", "libedit2", failed)) {
 #define SBX_LOAD(name) core::dl_sym(lib, api.name, #name, "libedit", failed);
       SBX_EDIT_FUNCTIONS(SBX_LOAD)
 #undef SBX_LOAD
-      core::dl_sym(lib, api.attempted_completion, "rl_attempted_completion_function", "libedit", failed);
-      core::dl_sym(lib, api.attempted_completion_over, "rl_attempted_completion_over", "libedit", failed);
-      core::dl_sym(lib, api.completion_append_character, "rl_completion_append_character", "libedit", failed);
-      core::dl_sym(lib, api.completer_word_break_characters, "rl_completer_word_break_characters", "libedit", failed);
-      core::dl_sym(lib, api.basic_word_break_characters, "rl_basic_word_break_characters", "libedit", failed);
+      core::dl_sym(lib, api.attempted_completion, "rl_attempted_completion_function", "libedit",
+                   failed);
+      core::dl_sym(lib, api.attempted_completion_over, "rl_attempted_completion_over", "libedit",
+                   failed);
+      core::dl_sym(lib, api.completion_append_character, "rl_completion_append_character",
+                   "libedit", failed);
+      core::dl_sym(lib, api.completer_word_break_characters, "rl_completer_word_break_characters",
+                   "libedit", failed);
+      core::dl_sym(lib, api.basic_word_break_characters, "rl_basic_word_break_characters",
+                   "libedit", failed);
       core::dl_sym(lib, api.readline_name, "rl_readline_name", "libedit", failed);
     }
   });
@@ -69,7 +76,7 @@ char* next_candidate(const char*, int state) {
 char** complete(const char* text, int, int) {
   static std::string unused;
   const EditApi* a = edit_api(unused);  // loaded already: we are inside readline
-  *a->attempted_completion_over = 1;  // never fall back to file names
+  *a->attempted_completion_over = 1;    // never fall back to file names
   g_candidates.clear();
   lua_State* L = g_completion_state;
   if (!L || g_completer_ref == LUA_NOREF) return nullptr;
@@ -102,7 +109,8 @@ void interrupt_hook(lua_State* L, lua_Debug*) {
 
 void on_sigint(int) {
   g_interrupted = 1;
-  if (lua_State* L = g_running) lua_sethook(L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  if (lua_State* L = g_running)
+    lua_sethook(L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
 void install_sigint(struct sigaction* old) {
@@ -195,9 +203,12 @@ int l_interruptible(lua_State* L) {
 }  // namespace
 
 void register_edit(lua_State* L) {
-  static const luaL_Reg fns[] = {{"readline", guarded<l_readline>},       {"add_history", guarded<l_add_history>},
-                                 {"load_history", guarded<l_load_history>}, {"save_history", guarded<l_save_history>},
-                                 {"set_completer", guarded<l_set_completer>}, {"interruptible", l_interruptible},
+  static const luaL_Reg fns[] = {{"readline", guarded<l_readline>},
+                                 {"add_history", guarded<l_add_history>},
+                                 {"load_history", guarded<l_load_history>},
+                                 {"save_history", guarded<l_save_history>},
+                                 {"set_completer", guarded<l_set_completer>},
+                                 {"interruptible", l_interruptible},
                                  {nullptr, nullptr}};
   lua_newtable(L);
   luaL_register(L, nullptr, fns);

@@ -1,16 +1,16 @@
 // sbx.image (C half): the local image store, container upper directories, diff and commit.
+#include "core/image/image.h"
+
 #include <fcntl.h>
 
 #include "core/base/fd.h"
 #include "core/image/containers.h"
-#include "core/image/image.h"
 #include "core/image/image_io.h"
 #include "lua_util.h"
 
 namespace sbx::bind {
 
 namespace {
-
 
 void push_image(lua_State* L, const core::ImageStore& store, const core::Image& img) {
   lua_createtable(L, 0, 8);
@@ -21,7 +21,8 @@ void push_image(lua_State* L, const core::ImageStore& store, const core::Image& 
   lua_setfield(L, -2, "tags");
   set_string(L, "created", img.created.c_str());
   std::vector<std::string> dirs;  // top first, as overlay wants them
-  for (auto it = img.layers.rbegin(); it != img.layers.rend(); ++it) dirs.push_back(store.layer_dir(*it));
+  for (auto it = img.layers.rbegin(); it != img.layers.rend(); ++it)
+    dirs.push_back(store.layer_dir(*it));
   push_strings(L, dirs);
   lua_setfield(L, -2, "layer_dirs");
   lua_createtable(L, 0, 5);
@@ -43,7 +44,8 @@ core::ImageConfig config_arg(lua_State* L, int idx) {
   check_keys(L, idx, "image config", {"env", "cmd", "entrypoint", "workdir", "user"});
   c.env = opt_string_list_field(L, idx, "config", "env").value_or(std::vector<std::string>{});
   c.cmd = opt_string_list_field(L, idx, "config", "cmd").value_or(std::vector<std::string>{});
-  c.entrypoint = opt_string_list_field(L, idx, "config", "entrypoint").value_or(std::vector<std::string>{});
+  c.entrypoint =
+      opt_string_list_field(L, idx, "config", "entrypoint").value_or(std::vector<std::string>{});
   c.workdir = opt_string_field(L, idx, "config", "workdir").value_or("");
   c.user = opt_string_field(L, idx, "config", "user").value_or("");
   return c;
@@ -63,7 +65,8 @@ int l_from_dir(lua_State* L) {
   return 1;
 }
 
-// import_layer(tar_path, base_ref_or_nil, tag [, config]) -> image with the base's layers + this one
+// import_layer(tar_path, base_ref_or_nil, tag [, config]) -> image with the base's layers + this
+// one
 int l_import_layer(lua_State* L) {
   std::string path = luaL_checkstring(L, 1);
   core::ImageStore store;
@@ -203,10 +206,12 @@ int l_commit(lua_State* L) {
   return 1;
 }
 
-// draft(kind) -> path, lock fd: a locked draft directory under <store>/<kind> (see core/image/containers.h).
+// draft(kind) -> path, lock fd: a locked draft directory under <store>/<kind> (see
+// core/image/containers.h).
 int l_draft(lua_State* L) {
   std::string kind = luaL_checkstring(L, 1);
-  if (kind != "sandboxes" && kind != "named") raise(L, "draft: kind must be \"sandboxes\" or \"named\"");
+  if (kind != "sandboxes" && kind != "named")
+    raise(L, "draft: kind must be \"sandboxes\" or \"named\"");
   auto d = core::draft_dir(core::ImageStore(), kind);
   if (!d) return push_failure(L, d.error());
   lua_pushstring(L, d->path.c_str());
@@ -216,7 +221,8 @@ int l_draft(lua_State* L) {
 
 // publish(draft, dest) -> true | nil, "DEST: name in use", EEXIST (the draft is removed then)
 int l_publish(lua_State* L) {
-  if (auto s = core::publish_dir(luaL_checkstring(L, 1), luaL_checkstring(L, 2)); !s) return push_failure(L, s.error());
+  if (auto s = core::publish_dir(luaL_checkstring(L, 1), luaL_checkstring(L, 2)); !s)
+    return push_failure(L, s.error());
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -247,7 +253,8 @@ int l_import(lua_State* L) {
 // export(ref, path [, format]) -> true | nil, err
 int l_export(lua_State* L) {
   core::ImageStore store;
-  auto s = core::export_image(store, luaL_checkstring(L, 1), luaL_checkstring(L, 2), luaL_optstring(L, 3, "oci-archive"));
+  auto s = core::export_image(store, luaL_checkstring(L, 1), luaL_checkstring(L, 2),
+                              luaL_optstring(L, 3, "oci-archive"));
   if (!s) return push_failure(L, s.error());
   lua_pushboolean(L, 1);
   return 1;
@@ -267,17 +274,26 @@ int l_store_dir(lua_State* L) {
 }  // namespace
 
 void register_image(lua_State* L) {
-  static const luaL_Reg fns[] = {
-      {"from_dir", guarded<l_from_dir>},   {"import_layer", guarded<l_import_layer>},
-      {"get", guarded<l_get>},             {"list", guarded<l_list>},
-      {"tag", guarded<l_tag>},             {"remove", guarded<l_remove>},
-      {"prune", guarded<l_prune>},         {"container_dirs", guarded<l_container_dirs>},
-      {"remove_tree", guarded<l_remove_tree>}, {"diff", guarded<l_diff>},
-      {"commit", guarded<l_commit>},       {"store_dir", guarded<l_store_dir>},
-      {"import", guarded<l_import>},       {"export", guarded<l_export>},
-      {"named_container", guarded<l_named_container>}, {"collect_stale", guarded<l_collect_stale>},
-      {"draft", guarded<l_draft>}, {"publish", guarded<l_publish>}, {"in_use", guarded<l_in_use>},
-      {nullptr, nullptr}};
+  static const luaL_Reg fns[] = {{"from_dir", guarded<l_from_dir>},
+                                 {"import_layer", guarded<l_import_layer>},
+                                 {"get", guarded<l_get>},
+                                 {"list", guarded<l_list>},
+                                 {"tag", guarded<l_tag>},
+                                 {"remove", guarded<l_remove>},
+                                 {"prune", guarded<l_prune>},
+                                 {"container_dirs", guarded<l_container_dirs>},
+                                 {"remove_tree", guarded<l_remove_tree>},
+                                 {"diff", guarded<l_diff>},
+                                 {"commit", guarded<l_commit>},
+                                 {"store_dir", guarded<l_store_dir>},
+                                 {"import", guarded<l_import>},
+                                 {"export", guarded<l_export>},
+                                 {"named_container", guarded<l_named_container>},
+                                 {"collect_stale", guarded<l_collect_stale>},
+                                 {"draft", guarded<l_draft>},
+                                 {"publish", guarded<l_publish>},
+                                 {"in_use", guarded<l_in_use>},
+                                 {nullptr, nullptr}};
   lua_newtable(L);
   luaL_register(L, nullptr, fns);
 }

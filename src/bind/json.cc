@@ -37,7 +37,8 @@ int l_decode(lua_State* L) {
 }  // namespace
 
 void register_json(lua_State* L) {
-  static const luaL_Reg fns[] = {{"encode", guarded<l_encode>}, {"decode", guarded<l_decode>}, {nullptr, nullptr}};
+  static const luaL_Reg fns[] = {
+      {"encode", guarded<l_encode>}, {"decode", guarded<l_decode>}, {nullptr, nullptr}};
   lua_newtable(L);
   luaL_register(L, nullptr, fns);
 }

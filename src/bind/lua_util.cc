@@ -1,8 +1,7 @@
 #include "lua_util.h"
 
-#include <cmath>
-
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace sbx::bind {
@@ -22,11 +21,12 @@ void raise(lua_State* L, const std::string& message) {
   __builtin_unreachable();
 }
 
-void check_keys(lua_State* L, int idx, const char* what, std::initializer_list<const char*> allowed) {
+void check_keys(lua_State* L, int idx, const char* what,
+                std::initializer_list<const char*> allowed) {
   idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
-  lua_pushnil(L);  // [nil]
-  while (lua_next(L, idx)) {  // [key, value]
-    lua_pop(L, 1);             // [key]
+  lua_pushnil(L);                                  // [nil]
+  while (lua_next(L, idx)) {                       // [key, value]
+    lua_pop(L, 1);                                 // [key]
     if (lua_type(L, -1) == LUA_TNUMBER) continue;  // array part: checked by the caller
     const char* key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : nullptr;
     bool ok = key && std::any_of(allowed.begin(), allowed.end(),
@@ -43,7 +43,8 @@ void check_keys(lua_State* L, int idx, const char* what, std::initializer_list<c
 
 namespace {
 // Pushes t[key]; raises if it is neither nil nor of type `want`.
-bool get_field(lua_State* L, int idx, const char* what, const char* key, int want, const char* want_name) {
+bool get_field(lua_State* L, int idx, const char* what, const char* key, int want,
+               const char* want_name) {
   lua_getfield(L, idx, key);  // [v]
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
@@ -58,7 +59,8 @@ bool get_field(lua_State* L, int idx, const char* what, const char* key, int wan
 }
 }  // namespace
 
-std::optional<std::string> opt_string_field(lua_State* L, int idx, const char* what, const char* key) {
+std::optional<std::string> opt_string_field(lua_State* L, int idx, const char* what,
+                                            const char* key) {
   if (!get_field(L, idx, what, key, LUA_TSTRING, "a string")) return std::nullopt;
   size_t n;
   const char* s = lua_tolstring(L, -1, &n);
@@ -67,19 +69,21 @@ std::optional<std::string> opt_string_field(lua_State* L, int idx, const char* w
   return out;
 }
 
-std::optional<lua_Number> opt_number_field(lua_State* L, int idx, const char* what, const char* key) {
+std::optional<lua_Number> opt_number_field(lua_State* L, int idx, const char* what,
+                                           const char* key) {
   if (!get_field(L, idx, what, key, LUA_TNUMBER, "a number")) return std::nullopt;
   lua_Number n = lua_tonumber(L, -1);
   lua_pop(L, 1);
   return n;
 }
 
-std::optional<lua_Number> opt_whole_field(lua_State* L, int idx, const char* what, const char* key, lua_Number lo,
-                                          lua_Number hi) {
+std::optional<lua_Number> opt_whole_field(lua_State* L, int idx, const char* what, const char* key,
+                                          lua_Number lo, lua_Number hi) {
   auto v = opt_number_field(L, idx, what, key);
   if (v && !(*v >= lo && *v <= hi && *v == std::floor(*v)))
-    raise(L, std::string(what) + "." + key + ": " + std::to_string(*v) + " is not a whole number in " +
-                 std::to_string(static_cast<long long>(lo)) + ".." + std::to_string(static_cast<unsigned long long>(hi)));
+    raise(L, std::string(what) + "." + key + ": " + std::to_string(*v) +
+                 " is not a whole number in " + std::to_string(static_cast<long long>(lo)) + ".." +
+                 std::to_string(static_cast<unsigned long long>(hi)));
   return v;
 }
 
@@ -119,7 +123,8 @@ void push_strings(lua_State* L, const std::vector<std::string>& v) {
 }
 
 std::vector<std::string> check_string_list(lua_State* L, int idx, const char* what) {
-  if (!lua_istable(L, idx)) raise(L, std::string(what) + ": expected a list of strings, got " + luaL_typename(L, idx));
+  if (!lua_istable(L, idx))
+    raise(L, std::string(what) + ": expected a list of strings, got " + luaL_typename(L, idx));
   std::vector<std::string> out;
   size_t n = lua_objlen(L, idx);
   for (size_t i = 1; i <= n; ++i) {
@@ -137,8 +142,8 @@ std::vector<std::string> check_string_list(lua_State* L, int idx, const char* wh
   return out;
 }
 
-std::optional<std::vector<std::string>> opt_string_list_field(lua_State* L, int idx, const char* what,
-                                                             const char* key) {
+std::optional<std::vector<std::string>> opt_string_list_field(lua_State* L, int idx,
+                                                              const char* what, const char* key) {
   lua_getfield(L, idx, key);  // [v]
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);

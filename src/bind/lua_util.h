@@ -40,21 +40,24 @@ int guarded(lua_State* L) {
 }
 
 // Raises "<what>: unknown key 'x' (expected a, b, c)" when the table at idx has other keys.
-void check_keys(lua_State* L, int idx, const char* what, std::initializer_list<const char*> allowed);
+void check_keys(lua_State* L, int idx, const char* what,
+                std::initializer_list<const char*> allowed);
 
 // Field readers for the table at idx; raise naming "<what>.<key>" on a wrong type.
-std::optional<std::string> opt_string_field(lua_State* L, int idx, const char* what, const char* key);
-std::optional<lua_Number> opt_number_field(lua_State* L, int idx, const char* what, const char* key);
+std::optional<std::string> opt_string_field(lua_State* L, int idx, const char* what,
+                                            const char* key);
+std::optional<lua_Number> opt_number_field(lua_State* L, int idx, const char* what,
+                                           const char* key);
 // A whole number in [lo, hi] (raises otherwise, naming the field): what a cast to an integer type
 // may take without undefined behaviour (a plan's 1e35 is an error, not a wrapped value).
-std::optional<lua_Number> opt_whole_field(lua_State* L, int idx, const char* what, const char* key, lua_Number lo,
-                                          lua_Number hi);
+std::optional<lua_Number> opt_whole_field(lua_State* L, int idx, const char* what, const char* key,
+                                          lua_Number lo, lua_Number hi);
 constexpr lua_Number kU64Max = 18446744073709549568.0;  // the largest double below 2^64
 constexpr lua_Number kI64Max = 9223372036854774784.0;   // the largest double below 2^63
 std::optional<bool> opt_bool_field(lua_State* L, int idx, const char* what, const char* key);
 // A list of strings (array part); nullopt when the field is nil.
-std::optional<std::vector<std::string>> opt_string_list_field(lua_State* L, int idx, const char* what,
-                                                             const char* key);
+std::optional<std::vector<std::string>> opt_string_list_field(lua_State* L, int idx,
+                                                              const char* what, const char* key);
 // t[key] = value for the table on top of the stack.
 void set_number(lua_State* L, const char* key, lua_Number value);
 void set_integer(lua_State* L, const char* key, lua_Integer value);

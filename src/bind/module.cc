@@ -4,28 +4,28 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 
-#include "core/security/caps.h"
-#include "core/cgroup/cgroup.h"
 #include "core/base/fault.h"
+#include "core/base/handle.h"
+#include "core/base/units.h"
+#include "core/cgroup/cgroup.h"
+#include "core/fs/rootfs.h"
+#include "core/sandbox/detach.h"
 #include "core/sandbox/features.h"
 #include "core/sandbox/gc.h"
 #include "core/sandbox/idmap.h"
 #include "core/sandbox/ns.h"
-#include "core/fs/rootfs.h"
-#include "core/security/seccomp.h"
-#include "core/sandbox/spawn.h"
-#include "core/sandbox/detach.h"
-#include "core/base/handle.h"
-#include "core/base/units.h"
-#include "sandbox.h"
-#include "plan_lua.h"
 #include "core/sandbox/plan.h"
+#include "core/sandbox/spawn.h"
+#include "core/security/caps.h"
+#include "core/security/seccomp.h"
+#include "plan_lua.h"
+#include "sandbox.h"
 
 namespace sbx::bind {
 
@@ -51,7 +51,8 @@ namespace {
 int l_start_supervisor(lua_State* L) {
   core::Spec spec = spec_from_lua(L, 1);
   std::string dir = luaL_checkstring(L, 2);
-  int lock = static_cast<int>(luaL_optinteger(L, 3, -1));  // the sandbox dir's lock: the supervisor holds it
+  int lock = static_cast<int>(
+      luaL_optinteger(L, 3, -1));  // the sandbox dir's lock: the supervisor holds it
   auto pid = core::start_detached(spec, dir, lock);
   if (!pid) return push_failure(L, pid.error());
   lua_pushinteger(L, *pid);
@@ -74,7 +75,8 @@ int l_list_dir(lua_State* L) {
   return 1;
 }
 
-// gc() -> { "what was removed", ... } | nil, err: everything dead owners left (see core/sandbox/gc.h)
+// gc() -> { "what was removed", ... } | nil, err: everything dead owners left (see
+// core/sandbox/gc.h)
 int l_gc(lua_State* L) {
   auto r = core::collect_leftovers();
   if (!r) return push_failure(L, r.error());
@@ -170,12 +172,15 @@ int l_features(lua_State* L) {
   core::Features f = core::detect_features();
   lua_createtable(L, 0, 12);
   // 2 or 1 as numbers, "hybrid" as a string
-  if (f.cgroup == "2" || f.cgroup == "1") set_integer(L, "cgroup", f.cgroup == "2" ? 2 : 1);
-  else set_string(L, "cgroup", f.cgroup.c_str());
+  if (f.cgroup == "2" || f.cgroup == "1")
+    set_integer(L, "cgroup", f.cgroup == "2" ? 2 : 1);
+  else
+    set_string(L, "cgroup", f.cgroup.c_str());
   push_strings(L, f.cgroup_controllers);
   lua_setfield(L, -2, "cgroup_controllers");
-  const std::pair<const char*, bool> flags[] = {{"userns", f.userns}, {"overlay", f.overlay}, {"seccomp", f.seccomp},
-                                                {"timens", f.timens}, {"cgroupns", f.cgroupns}, {"clone3", f.clone3},
+  const std::pair<const char*, bool> flags[] = {{"userns", f.userns},     {"overlay", f.overlay},
+                                                {"seccomp", f.seccomp},   {"timens", f.timens},
+                                                {"cgroupns", f.cgroupns}, {"clone3", f.clone3},
                                                 {"root", f.root}};
   for (const auto& [k, v] : flags) {
     lua_pushboolean(L, v);
@@ -244,8 +249,10 @@ int l_device_number(lua_State* L) {
   }
   struct stat st;
   if (::stat(d.c_str(), &st) != 0) return push_failure(L, core::sys_error("device " + d));
-  if (!S_ISBLK(st.st_mode)) return push_failure(L, {ENOTBLK, "device " + d + ": not a block device"});
-  lua_pushfstring(L, "%d:%d", static_cast<int>(major(st.st_rdev)), static_cast<int>(minor(st.st_rdev)));
+  if (!S_ISBLK(st.st_mode))
+    return push_failure(L, {ENOTBLK, "device " + d + ": not a block device"});
+  lua_pushfstring(L, "%d:%d", static_cast<int>(major(st.st_rdev)),
+                  static_cast<int>(minor(st.st_rdev)));
   return 1;
 }
 
@@ -274,25 +281,36 @@ int l_load_embedded(lua_State* L) {
 }  // namespace
 
 int open_core(lua_State* L) {
-  static const luaL_Reg fns[] = {
-      {"spawn", l_spawn_entry},          {"enter", l_enter_entry},
-      {"process_identity", guarded<l_process_identity>}, {"start_supervisor", guarded<l_start_supervisor>},
-      {"seccomp_syscalls", guarded<l_seccomp_syscalls>}, {"seccomp_profile", guarded<l_seccomp_profile>},
-      {"cap_names", guarded<l_cap_names>}, {"list_dir", guarded<l_list_dir>}, {"fault_steps", guarded<l_fault_steps>}, {"gc", guarded<l_gc>},          {"seccomp_compile", guarded<l_seccomp_compile>},
-      {"ns_kinds", guarded<l_ns_kinds>}, {"ns_ids", guarded<l_ns_ids>},
-      {"features", guarded<l_features>}, {"busybox_rootfs", guarded<l_busybox_rootfs>},
-      {"debootstrap_rootfs", guarded<l_debootstrap_rootfs>},
-      {"userns_allowed", guarded<l_userns_allowed>},
-      {"default_id_maps", guarded<l_default_id_maps>}, {"parse_size", guarded<l_parse<core::parse_size>>},
-      {"parse_seconds", guarded<l_parse<core::parse_seconds>>}, {"dirs", guarded<l_dirs>}, {"device_number", guarded<l_device_number>},
-      {"default_device_rules", guarded<l_default_device_rules>},
-      {nullptr, nullptr}};
+  static const luaL_Reg fns[] = {{"spawn", l_spawn_entry},
+                                 {"enter", l_enter_entry},
+                                 {"process_identity", guarded<l_process_identity>},
+                                 {"start_supervisor", guarded<l_start_supervisor>},
+                                 {"seccomp_syscalls", guarded<l_seccomp_syscalls>},
+                                 {"seccomp_profile", guarded<l_seccomp_profile>},
+                                 {"cap_names", guarded<l_cap_names>},
+                                 {"list_dir", guarded<l_list_dir>},
+                                 {"fault_steps", guarded<l_fault_steps>},
+                                 {"gc", guarded<l_gc>},
+                                 {"seccomp_compile", guarded<l_seccomp_compile>},
+                                 {"ns_kinds", guarded<l_ns_kinds>},
+                                 {"ns_ids", guarded<l_ns_ids>},
+                                 {"features", guarded<l_features>},
+                                 {"busybox_rootfs", guarded<l_busybox_rootfs>},
+                                 {"debootstrap_rootfs", guarded<l_debootstrap_rootfs>},
+                                 {"userns_allowed", guarded<l_userns_allowed>},
+                                 {"default_id_maps", guarded<l_default_id_maps>},
+                                 {"parse_size", guarded<l_parse<core::parse_size>>},
+                                 {"parse_seconds", guarded<l_parse<core::parse_seconds>>},
+                                 {"dirs", guarded<l_dirs>},
+                                 {"device_number", guarded<l_device_number>},
+                                 {"default_device_rules", guarded<l_default_device_rules>},
+                                 {nullptr, nullptr}};
   register_process(L);
   lua_newtable(L);  // [core]
   luaL_register(L, nullptr, fns);
   register_plan(L);  // core.plan, core.plan_reference
   register_base(L);  // [core]: sleep, read_file, write_file, signal names, default_path
-  register_sys(L);  // [core, sys]
+  register_sys(L);   // [core, sys]
   lua_setfield(L, -2, "sys");
   register_json(L);  // [core, json]
   lua_setfield(L, -2, "json");

@@ -13,8 +13,10 @@ using core::schema::Json;
 Json lua_to_json(lua_State* L, int idx, const std::string& path, int depth) {
   if (depth > 64) raise(L, path.substr(0, 64) + "...: nested too deep (a cycle?)");
   switch (lua_type(L, idx)) {
-    case LUA_TNIL: return nullptr;
-    case LUA_TBOOLEAN: return static_cast<bool>(lua_toboolean(L, idx));
+    case LUA_TNIL:
+      return nullptr;
+    case LUA_TBOOLEAN:
+      return static_cast<bool>(lua_toboolean(L, idx));
     case LUA_TNUMBER: {
       double d = lua_tonumber(L, idx);
       if (!std::isfinite(d)) raise(L, path + ": cannot hold inf or nan");
@@ -64,17 +66,24 @@ Json lua_to_json(lua_State* L, int idx, const std::string& path, int depth) {
       }
       return o;
     }
-    default: raise(L, path + ": cannot hold a " + luaL_typename(L, idx));
+    default:
+      raise(L, path + ": cannot hold a " + luaL_typename(L, idx));
   }
 }
 
 void push_json(lua_State* L, const Json& j) {
   switch (j.type()) {
-    case Json::value_t::null: lua_pushnil(L); break;
-    case Json::value_t::boolean: lua_pushboolean(L, j.get<bool>()); break;
+    case Json::value_t::null:
+      lua_pushnil(L);
+      break;
+    case Json::value_t::boolean:
+      lua_pushboolean(L, j.get<bool>());
+      break;
     case Json::value_t::number_integer:
     case Json::value_t::number_unsigned:
-    case Json::value_t::number_float: lua_pushnumber(L, j.get<double>()); break;
+    case Json::value_t::number_float:
+      lua_pushnumber(L, j.get<double>());
+      break;
     case Json::value_t::string: {
       const auto& s = j.get_ref<const std::string&>();
       lua_pushlstring(L, s.data(), s.size());
@@ -98,7 +107,8 @@ void push_json(lua_State* L, const Json& j) {
       }
       break;
     }
-    default: lua_pushnil(L);
+    default:
+      lua_pushnil(L);
   }
 }
 
@@ -117,7 +127,9 @@ void decode_plan_over(lua_State* L, int idx, core::Spec& spec, const char* path)
   if (auto st = core::plan_from_json(j, spec, path); !st) raise(L, st.error().message);
 }
 
-Plan* to_plan(lua_State* L, int idx) { return static_cast<Plan*>(luaL_testudata(L, idx, kPlanMeta)); }
+Plan* to_plan(lua_State* L, int idx) {
+  return static_cast<Plan*>(luaL_testudata(L, idx, kPlanMeta));
+}
 
 core::Spec spec_from_lua(lua_State* L, int idx) {
   if (Plan* p = to_plan(L, idx)) return p->spec;
@@ -127,7 +139,9 @@ core::Spec spec_from_lua(lua_State* L, int idx) {
   return s;
 }
 
-void push_spec(lua_State* L, const core::Spec& spec) { push_json(L, core::plan_to_json(spec)); }
+void push_spec(lua_State* L, const core::Spec& spec) {
+  push_json(L, core::plan_to_json(spec));
+}
 
 void push_plan(lua_State* L, core::Spec spec, bool checked) {
   void* mem = lua_newuserdata(L, sizeof(Plan));
@@ -137,7 +151,9 @@ void push_plan(lua_State* L, core::Spec spec, bool checked) {
 }
 
 namespace {
-Plan* check_plan(lua_State* L, int idx) { return static_cast<Plan*>(luaL_checkudata(L, idx, kPlanMeta)); }
+Plan* check_plan(lua_State* L, int idx) {
+  return static_cast<Plan*>(luaL_checkudata(L, idx, kPlanMeta));
+}
 
 int plan_gc(lua_State* L) {
   check_plan(L, 1)->~Plan();
@@ -172,7 +188,8 @@ int plan_with(lua_State* L) {
   bool only_process = true;
   lua_pushnil(L);
   while (lua_next(L, 2)) {
-    only_process = only_process && lua_type(L, -2) == LUA_TSTRING && process_key(lua_tostring(L, -2));
+    only_process =
+        only_process && lua_type(L, -2) == LUA_TSTRING && process_key(lua_tostring(L, -2));
     lua_pop(L, 1);
   }
   decode_plan_over(L, 2, spec, "spec");
@@ -200,7 +217,8 @@ int plan_index(lua_State* L) {
 
 int plan_tostring(lua_State* L) {
   Plan* p = check_plan(L, 1);
-  std::string text = "sbx.Plan(" + (p->spec.rootfs.empty() ? std::string("host root") : p->spec.rootfs) + ")";
+  std::string text =
+      "sbx.Plan(" + (p->spec.rootfs.empty() ? std::string("host root") : p->spec.rootfs) + ")";
   lua_pushstring(L, text.c_str());
   return 1;
 }
@@ -210,7 +228,8 @@ int plan_tostring(lua_State* L) {
 int l_plan(lua_State* L) {
   core::Spec spec = spec_from_lua(L, 1);
   if (auto s = core::validate(spec, false); !s) return push_failure(L, s.error());
-  if (!spec.limits.empty())  // a limit this host cannot enforce is an error now, naming the controller
+  if (!spec.limits
+           .empty())  // a limit this host cannot enforce is an error now, naming the controller
     if (auto files = core::limit_files(core::detect_cgroups(), spec.limits); !files)
       return push_failure(L, files.error());
   push_plan(L, std::move(spec), true);

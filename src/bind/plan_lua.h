@@ -30,6 +30,7 @@ struct Plan {
 };
 Plan* to_plan(lua_State* L, int idx);  // nullptr when idx is not a sbx.Plan
 void push_plan(lua_State* L, core::Spec spec, bool checked);
-void register_plan(lua_State* L);  // the metatable; core.plan, core.plan_reference into the table on top
+void register_plan(
+    lua_State* L);  // the metatable; core.plan, core.plan_reference into the table on top
 
 }  // namespace sbx::bind

@@ -1,7 +1,6 @@
 // sbx.Process: a running sandbox (or a process from sbx.sys.clone) as a Lua value.
 #include "sandbox.h"
 
-
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -16,8 +15,8 @@
 #include "core/base/io.h"
 #include "core/base/signals.h"
 #include "core/sandbox/forward.h"
-#include "core/sandbox/pty.h"
 #include "core/sandbox/ns.h"
+#include "core/sandbox/pty.h"
 #include "plan_lua.h"
 
 namespace sbx::bind {
@@ -91,7 +90,9 @@ class PipeSignalBlock {
   }
   ~PipeSignalBlock() {
     if (!sigismember(&pending_before_, SIGPIPE)) {
-      struct timespec zero{0, 0};
+      struct timespec zero {
+        0, 0
+      };
       while (sigtimedwait(&pipe_, nullptr, &zero) == SIGPIPE) {
       }
     }
@@ -142,7 +143,8 @@ int start_process(lua_State* L, int io_idx, const std::string& name, bool own_pt
   if (!box) return push_failure(L, box.error());
   Process* p = new_process(L, std::move(*box));  // [p]
   for (int i = 0; i < 3; ++i) p->pipes[i] = std::move(parents[i]);
-  if (pty) p->tty = std::move(pty->master);  // our slave copy closes here: EOF comes from the sandbox's
+  if (pty)
+    p->tty = std::move(pty->master);  // our slave copy closes here: EOF comes from the sandbox's
   if (io.own_pty) {
     p->tty = p->box.take_tty();
     if (p->tty.ok()) core::copy_window_size(0, p->tty.get());
@@ -164,7 +166,8 @@ int l_spawn(lua_State* L) {
   auto check = checked && checked->checked ? core::Check::process : core::Check::all;
   // its own /dev (a devpts instance) can give it its own terminal
   bool own_dev = (spec.namespaces & CLONE_NEWNS) &&
-                 std::any_of(spec.ops.begin(), spec.ops.end(), [](const core::Op& o) { return o.kind == core::OpKind::Dev; });
+                 std::any_of(spec.ops.begin(), spec.ops.end(),
+                             [](const core::Op& o) { return o.kind == core::OpKind::Dev; });
   return start_process(L, lua_istable(L, 2) ? 2 : 0, spec.argv.empty() ? "" : spec.argv[0], own_dev,
                        [&](const core::SpawnIo& io) { return core::spawn(spec, io, check); });
 }
@@ -176,8 +179,9 @@ int l_enter(lua_State* L) {
   std::string cgroup = luaL_optstring(L, 4, "");
   std::string ptmx = "/proc/" + std::to_string(target) + "/root/dev/ptmx";
   bool own_dev = access(ptmx.c_str(), F_OK) == 0;
-  return start_process(L, lua_istable(L, 3) ? 3 : 0, spec.argv.empty() ? "" : spec.argv[0], own_dev,
-                       [&](const core::SpawnIo& io) { return core::enter(target, spec, io, cgroup); });
+  return start_process(
+      L, lua_istable(L, 3) ? 3 : 0, spec.argv.empty() ? "" : spec.argv[0], own_dev,
+      [&](const core::SpawnIo& io) { return core::enter(target, spec, io, cgroup); });
 }
 
 // Waits, with an optional timeout in seconds: status table, or nil, "timeout", ETIMEDOUT.
@@ -186,14 +190,18 @@ int l_wait(lua_State* L) {
   double timeout = luaL_optnumber(L, 2, -1);
   if (p->box.exit_status()) return push_status(L, *p->box.exit_status());
   if (timeout >= 0 && p->box.pidfd() >= 0) {
-    struct pollfd pfd{p->box.pidfd(), POLLIN, 0};
+    struct pollfd pfd {
+      p->box.pidfd(), POLLIN, 0
+    };
     int r;
     {
       core::SignalForward fwd(p->box.pidfd());
       do r = poll(&pfd, 1, static_cast<int>(timeout * 1000));
       while (r < 0 && errno == EINTR);
     }
-    if (r == 0) return push_failure(L, {ETIMEDOUT, "wait for sandbox pid " + std::to_string(p->box.pid()) + ": timed out"});
+    if (r == 0)
+      return push_failure(
+          L, {ETIMEDOUT, "wait for sandbox pid " + std::to_string(p->box.pid()) + ": timed out"});
   }
   core::SignalForward fwd(p->box.pidfd());
   auto st = p->box.wait(false);
@@ -222,7 +230,9 @@ int l_read(lua_State* L) {
   Process* p = check_process(L, 1);
   static const char* const kNames[] = {"stdout", "stderr", nullptr};
   int which = luaL_checkoption(L, 2, "stdout", kNames) + 1;
-  if (!p->pipes[which].ok()) raise(L, std::string("read: ") + kNames[which - 1] + " is not a pipe (spawn with " + kNames[which - 1] + " = \"pipe\")");
+  if (!p->pipes[which].ok())
+    raise(L, std::string("read: ") + kNames[which - 1] + " is not a pipe (spawn with " +
+                 kNames[which - 1] + " = \"pipe\")");
   auto out = core::read_fd(p->pipes[which].get(), std::string("read ") + kNames[which - 1]);
   if (!out) return push_failure(L, out.error());
   p->pipes[which].reset();
@@ -281,8 +291,10 @@ int l_communicate(lua_State* L) {
       }
       char buf[65536];
       ssize_t r = read(p->pipes[i].get(), buf, sizeof buf);
-      if (r > 0) out[i].append(buf, static_cast<size_t>(r));
-      else if (r == 0 || (errno != EINTR && errno != EAGAIN)) p->pipes[i].reset();
+      if (r > 0)
+        out[i].append(buf, static_cast<size_t>(r));
+      else if (r == 0 || (errno != EINTR && errno != EAGAIN))
+        p->pipes[i].reset();
     }
   }
   lua_pushlstring(L, out[1].data(), out[1].size());
@@ -376,7 +388,8 @@ int l_interact(lua_State* L) {
   if (!p->tty.ok()) raise(L, "interact: this sandbox has no terminal (spawn it with tty = true)");
   if (!p->box.exit_status()) {
     core::SignalForward fwd(p->box.pidfd());
-    if (auto s = core::pty_proxy(p->tty.get(), p->box.pidfd()); !s) return push_failure(L, s.error());
+    if (auto s = core::pty_proxy(p->tty.get(), p->box.pidfd()); !s)
+      return push_failure(L, s.error());
   }
   p->tty.reset();
   auto st = p->box.wait(false);
@@ -429,7 +442,7 @@ int l_index(lua_State* L) {
     lua_pushboolean(L, p->box.running());
     return 1;
   }
-  lua_getmetatable(L, 1);  // [meta]
+  lua_getmetatable(L, 1);            // [meta]
   lua_getfield(L, -1, key.c_str());  // [meta, method]
   return 1;
 }
@@ -442,7 +455,9 @@ int l_gc(lua_State* L) {
 
 int l_tostring(lua_State* L) {
   Process* p = check_process(L, 1);
-  std::string state = p->box.exit_status() ? "exited " + std::to_string(p->box.exit_status()->shell_code()) : "running";
+  std::string state = p->box.exit_status()
+                          ? "exited " + std::to_string(p->box.exit_status()->shell_code())
+                          : "running";
   lua_pushfstring(L, "sbx.Process(pid %d, %s%s%s)", static_cast<int>(p->box.pid()), state.c_str(),
                   p->name.empty() ? "" : ", ", p->name.c_str());
   return 1;
@@ -459,20 +474,29 @@ Process* new_process(lua_State* L, core::Sandbox box) {
 }
 
 void register_process(lua_State* L) {
-  static const luaL_Reg methods[] = {
-      {"wait", guarded<l_wait>},         {"kill", guarded<l_kill>},
-      {"read", guarded<l_read>},         {"write", guarded<l_write>},
-      {"close_stdin", guarded<l_close_stdin>}, {"communicate", guarded<l_communicate>},
-      {"interact", guarded<l_interact>},
-      {"stat", guarded<l_stat>},         {"events", guarded<l_events>},
-      {"__index", guarded<l_index>},     {"__gc", guarded<l_gc>},
-      {"__tostring", guarded<l_tostring>}, {nullptr, nullptr}};
+  static const luaL_Reg methods[] = {{"wait", guarded<l_wait>},
+                                     {"kill", guarded<l_kill>},
+                                     {"read", guarded<l_read>},
+                                     {"write", guarded<l_write>},
+                                     {"close_stdin", guarded<l_close_stdin>},
+                                     {"communicate", guarded<l_communicate>},
+                                     {"interact", guarded<l_interact>},
+                                     {"stat", guarded<l_stat>},
+                                     {"events", guarded<l_events>},
+                                     {"__index", guarded<l_index>},
+                                     {"__gc", guarded<l_gc>},
+                                     {"__tostring", guarded<l_tostring>},
+                                     {nullptr, nullptr}};
   luaL_newmetatable(L, kProcessMeta);  // [meta]
   luaL_register(L, nullptr, methods);
   lua_pop(L, 1);
 }
 
-int l_spawn_entry(lua_State* L) { return guarded<l_spawn>(L); }
-int l_enter_entry(lua_State* L) { return guarded<l_enter>(L); }
+int l_spawn_entry(lua_State* L) {
+  return guarded<l_spawn>(L);
+}
+int l_enter_entry(lua_State* L) {
+  return guarded<l_enter>(L);
+}
 
 }  // namespace sbx::bind

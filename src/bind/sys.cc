@@ -13,12 +13,12 @@
 #include <cstring>
 
 #include "core/base/io.h"
-#include "core/sandbox/idmap.h"
 #include "core/fs/mount.h"
+#include "core/sandbox/idmap.h"
 #include "core/sandbox/ns.h"
 #include "lua_util.h"
-#include "sandbox.h"
 #include "plan_lua.h"
+#include "sandbox.h"
 
 namespace sbx::bind {
 
@@ -51,7 +51,8 @@ int l_unshare(lua_State* L) {
     check_keys(L, 2, "unshare options", {"propagation"});
     auto prop = opt_string_field(L, 2, "unshare options", "propagation").value_or("private");
     if (prop != "private" && prop != "unchanged")
-      raise(L, "unshare options.propagation: expected \"private\" or \"unchanged\", got \"" + prop + "\"");
+      raise(L, "unshare options.propagation: expected \"private\" or \"unchanged\", got \"" + prop +
+                   "\"");
     keep = prop == "unchanged";
   }
   auto s = core::unshare_namespaces(flags);
@@ -76,12 +77,15 @@ struct FlagName {
   unsigned long flag;
 };
 constexpr FlagName kMountFlags[] = {
-    {"bind", MS_BIND},         {"rec", MS_REC},           {"rdonly", MS_RDONLY},
-    {"ro", MS_RDONLY},         {"nosuid", MS_NOSUID},     {"nodev", MS_NODEV},
-    {"noexec", MS_NOEXEC},     {"remount", MS_REMOUNT},   {"private", MS_PRIVATE},
-    {"shared", MS_SHARED},     {"slave", MS_SLAVE},       {"unbindable", MS_UNBINDABLE},
-    {"move", MS_MOVE},         {"relatime", MS_RELATIME}, {"noatime", MS_NOATIME},
-    {"strictatime", MS_STRICTATIME}, {"silent", MS_SILENT},
+    {"bind", MS_BIND},       {"rec", MS_REC},
+    {"rdonly", MS_RDONLY},   {"ro", MS_RDONLY},
+    {"nosuid", MS_NOSUID},   {"nodev", MS_NODEV},
+    {"noexec", MS_NOEXEC},   {"remount", MS_REMOUNT},
+    {"private", MS_PRIVATE}, {"shared", MS_SHARED},
+    {"slave", MS_SLAVE},     {"unbindable", MS_UNBINDABLE},
+    {"move", MS_MOVE},       {"relatime", MS_RELATIME},
+    {"noatime", MS_NOATIME}, {"strictatime", MS_STRICTATIME},
+    {"silent", MS_SILENT},
 };
 
 int l_mount(lua_State* L) {
@@ -97,7 +101,8 @@ int l_mount(lua_State* L) {
           flags |= k.flag;
           found = true;
         }
-      if (!found) raise(L, "mount: unknown flag '" + f + "' (e.g. bind, rec, rdonly, private, remount)");
+      if (!found)
+        raise(L, "mount: unknown flag '" + f + "' (e.g. bind, rec, rdonly, private, remount)");
     }
   }
   const char* data = luaL_optstring(L, 5, nullptr);
@@ -110,9 +115,12 @@ int l_umount(lua_State* L) {
   int flags = 0;
   if (!lua_isnoneornil(L, 2))
     for (const auto& f : check_string_list(L, 2, "umount flags")) {
-      if (f == "detach") flags |= MNT_DETACH;
-      else if (f == "force") flags |= MNT_FORCE;
-      else raise(L, "umount: unknown flag '" + f + "' (detach, force)");
+      if (f == "detach")
+        flags |= MNT_DETACH;
+      else if (f == "force")
+        flags |= MNT_FORCE;
+      else
+        raise(L, "umount: unknown flag '" + f + "' (detach, force)");
     }
   return ok_or_failure(L, umount2(target, flags), std::string("umount ") + target);
 }
@@ -223,7 +231,8 @@ int l_setuid(lua_State* L) {
 
 int l_setgid(lua_State* L) {
   gid_t g = static_cast<gid_t>(luaL_checknumber(L, 1));
-  if (setgroups(0, nullptr) != 0 && errno != EPERM) return push_failure(L, core::sys_error("setgroups"));
+  if (setgroups(0, nullptr) != 0 && errno != EPERM)
+    return push_failure(L, core::sys_error("setgroups"));
   return ok_or_failure(L, setresgid(g, g, g), "setgid " + std::to_string(g));
 }
 
@@ -243,10 +252,13 @@ std::vector<core::IdMapEntry> map_arg(lua_State* L, int idx, const char* what) {
       out.push_back(*e);
     } else if (lua_istable(L, -1)) {
       int t = lua_gettop(L);
-      auto f = [&](const char* k, double d) { return static_cast<uint32_t>(opt_number_field(L, t, what, k).value_or(d)); };
+      auto f = [&](const char* k, double d) {
+        return static_cast<uint32_t>(opt_number_field(L, t, what, k).value_or(d));
+      };
       out.push_back({f("inside", 0), f("outside", 0), f("count", 1)});
     } else {
-      raise(L, std::string(what) + ": entries are \"inside:outside:count\" or {inside=, outside=, count=}");
+      raise(L, std::string(what) +
+                   ": entries are \"inside:outside:count\" or {inside=, outside=, count=}");
     }
     lua_pop(L, 1);
   }
@@ -276,7 +288,8 @@ int l_clone(lua_State* L) {
   lua_getfield(L, 1, "fn");  // [fn]
   if (!lua_isfunction(L, -1)) raise(L, "clone.fn: expected a function");
   int fn = lua_gettop(L);
-  std::vector<core::IdMapEntry> um = core::default_uid_map(getuid()), gm = core::default_gid_map(getgid(), getuid());
+  std::vector<core::IdMapEntry> um = core::default_uid_map(getuid()),
+                                gm = core::default_gid_map(getgid(), getuid());
   lua_getfield(L, 1, "uid_map");
   if (!lua_isnil(L, -1)) um = map_arg(L, lua_gettop(L), "clone.uid_map");
   lua_pop(L, 1);
@@ -301,7 +314,8 @@ int l_clone(lua_State* L) {
     close(go[0]);
     if (n != 1) _exit(127);
     if (flags & CLONE_NEWUSER) {
-      if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) perror("sbx.sys.clone: become root in the user namespace");
+      if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
+        perror("sbx.sys.clone: become root in the user namespace");
     }
     // A new mount namespace is private before the function can mount anything.
     if ((flags & CLONE_NEWNS) && !core::make_mounts_private()) _exit(126);
@@ -324,7 +338,8 @@ int l_clone(lua_State* L) {
   p->name = "clone";
   if (flags & CLONE_NEWUSER)
     if (auto s = core::write_id_maps(r->pid, um, gm, true); !s) return push_failure(L, s.error());
-  if (write(go_write.get(), "g", 1) != 1) return push_failure(L, core::sys_error("clone: start child"));
+  if (write(go_write.get(), "g", 1) != 1)
+    return push_failure(L, core::sys_error("clone: start child"));
   return 1;
 }
 
@@ -343,7 +358,8 @@ int l_fchdir(lua_State* L) {
 
 // subreaper(true): orphans of our descendants become our children (PR_SET_CHILD_SUBREAPER).
 int l_subreaper(lua_State* L) {
-  return ok_or_failure(L, prctl(PR_SET_CHILD_SUBREAPER, lua_toboolean(L, 1) ? 1 : 0), "prctl PR_SET_CHILD_SUBREAPER");
+  return ok_or_failure(L, prctl(PR_SET_CHILD_SUBREAPER, lua_toboolean(L, 1) ? 1 : 0),
+                       "prctl PR_SET_CHILD_SUBREAPER");
 }
 
 // pipe() -> read_fd, write_fd (both close-on-exec)
@@ -403,23 +419,37 @@ int l_close(lua_State* L) {
 }  // namespace
 
 void register_sys(lua_State* L) {
-  static const luaL_Reg fns[] = {
-      {"unshare", guarded<l_unshare>},   {"setns", guarded<l_setns>},
-      {"clone", guarded<l_clone>},       {"mount", guarded<l_mount>},
-      {"umount", guarded<l_umount>},     {"pivot_root", guarded<l_pivot_root>},
-      {"chroot", guarded<l_chroot>},     {"chdir", guarded<l_chdir>},
-      {"sethostname", guarded<l_sethostname>}, {"gethostname", guarded<l_gethostname>},
-      {"ids", guarded<l_ids>},           {"getpid", guarded<l_getpid>},
-      {"fork", guarded<l_fork>},         {"exec", guarded<l_exec>},
-      {"waitpid", guarded<l_waitpid>},   {"exit", guarded<l_exit>},
-      {"kill", guarded<l_kill>},         {"setuid", guarded<l_setuid>},
-      {"setgid", guarded<l_setgid>},     {"pdeathsig", guarded<l_pdeathsig>},
-      {"write_id_maps", guarded<l_write_id_maps>}, {"open", guarded<l_open>},
-      {"fchdir", guarded<l_fchdir>},     {"close", guarded<l_close>},
-      {"isatty", guarded<l_isatty>},     {"subreaper", guarded<l_subreaper>},
-      {"pipe", guarded<l_pipe>},         {"read", guarded<l_read_fd>},
-      {"write", guarded<l_write_fd>},    {"daemonize", guarded<l_daemonize>},
-      {nullptr, nullptr}};
+  static const luaL_Reg fns[] = {{"unshare", guarded<l_unshare>},
+                                 {"setns", guarded<l_setns>},
+                                 {"clone", guarded<l_clone>},
+                                 {"mount", guarded<l_mount>},
+                                 {"umount", guarded<l_umount>},
+                                 {"pivot_root", guarded<l_pivot_root>},
+                                 {"chroot", guarded<l_chroot>},
+                                 {"chdir", guarded<l_chdir>},
+                                 {"sethostname", guarded<l_sethostname>},
+                                 {"gethostname", guarded<l_gethostname>},
+                                 {"ids", guarded<l_ids>},
+                                 {"getpid", guarded<l_getpid>},
+                                 {"fork", guarded<l_fork>},
+                                 {"exec", guarded<l_exec>},
+                                 {"waitpid", guarded<l_waitpid>},
+                                 {"exit", guarded<l_exit>},
+                                 {"kill", guarded<l_kill>},
+                                 {"setuid", guarded<l_setuid>},
+                                 {"setgid", guarded<l_setgid>},
+                                 {"pdeathsig", guarded<l_pdeathsig>},
+                                 {"write_id_maps", guarded<l_write_id_maps>},
+                                 {"open", guarded<l_open>},
+                                 {"fchdir", guarded<l_fchdir>},
+                                 {"close", guarded<l_close>},
+                                 {"isatty", guarded<l_isatty>},
+                                 {"subreaper", guarded<l_subreaper>},
+                                 {"pipe", guarded<l_pipe>},
+                                 {"read", guarded<l_read_fd>},
+                                 {"write", guarded<l_write_fd>},
+                                 {"daemonize", guarded<l_daemonize>},
+                                 {nullptr, nullptr}};
   lua_newtable(L);  // [sys]
   luaL_register(L, nullptr, fns);
 }

@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <cstring>
 
-
 #include "bind/module.h"
 #include "core/sandbox/forward.h"
 #include "core/sandbox/pid1.h"
@@ -50,8 +49,10 @@ int supervise_main(const char* dir, const char* fd_text, const char* lock_text) 
 
 int main(int argc, char** argv) {
   sbx::core::ignore_sigpipe();
-  // argv strings are contiguous: [argv[0], end of the last one) is the area /proc/PID/cmdline shows.
-  sbx::core::set_title_area(argv[0], static_cast<size_t>(argv[argc - 1] + std::strlen(argv[argc - 1]) - argv[0]));
+  // argv strings are contiguous: [argv[0], end of the last one) is the area /proc/PID/cmdline
+  // shows.
+  sbx::core::set_title_area(
+      argv[0], static_cast<size_t>(argv[argc - 1] + std::strlen(argv[argc - 1]) - argv[0]));
   if ((argc == 4 || argc == 5) && std::strcmp(argv[1], "--supervise") == 0)
     return supervise_main(argv[2], argv[3], argc == 5 ? argv[4] : nullptr);
   lua_State* L = luaL_newstate();

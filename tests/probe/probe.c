@@ -23,12 +23,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
-#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/shm.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,7 +79,10 @@ int main(int argc, char** argv) {
   }
   if (!strcmp(argv[1], "fds")) {
     DIR* d = opendir("/proc/self/fd");
-    if (!d) { perror("opendir /proc/self/fd"); return 1; }
+    if (!d) {
+      perror("opendir /proc/self/fd");
+      return 1;
+    }
     int self = dirfd(d);
     struct dirent* e;
     while ((e = readdir(d))) {
@@ -99,7 +102,10 @@ int main(int argc, char** argv) {
     for (int i = 0; i < n; i++) {
       pid_t p = fork();
       if (p == 0) {
-        if (fork() == 0) { usleep(20000); _exit(0); } /* the grandchild becomes an orphan */
+        if (fork() == 0) {
+          usleep(20000);
+          _exit(0);
+        } /* the grandchild becomes an orphan */
         _exit(0);
       }
       waitpid(p, NULL, 0);
@@ -112,7 +118,8 @@ int main(int argc, char** argv) {
   if (!strcmp(argv[1], "pid-as") && argc > 3) {
     pid_t want = (pid_t)atoi(argv[2]);
     struct clone_args {
-      uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size;
+      uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+          set_tid_size;
     } ca;
     memset(&ca, 0, sizeof ca);
     ca.set_tid = (uint64_t)(uintptr_t)&want;
@@ -143,7 +150,10 @@ int main(int argc, char** argv) {
   }
   if (!strcmp(argv[1], "shm-create") && argc > 2) {
     int id = shmget((key_t)strtol(argv[2], NULL, 0), 4096, IPC_CREAT | IPC_EXCL | 0600);
-    if (id < 0) { perror("shmget"); return 1; }
+    if (id < 0) {
+      perror("shmget");
+      return 1;
+    }
     printf("created\n");
     return 0;
   }
@@ -156,7 +166,10 @@ int main(int argc, char** argv) {
     int mb = atoi(argv[2]);
     for (int i = 1; i <= mb; i++) {
       char* p = malloc(1 << 20);
-      if (!p) { printf("malloc failed at %d\n", i); return 1; }
+      if (!p) {
+        printf("malloc failed at %d\n", i);
+        return 1;
+      }
       memset(p, i, 1 << 20);
       printf("%d\n", i);
       fflush(stdout);
@@ -167,12 +180,16 @@ int main(int argc, char** argv) {
     int n = atoi(argv[2]), ok = 0;
     for (int i = 0; i < n; i++) {
       pid_t p = fork();
-      if (p == 0) { sleep(3); _exit(0); }
+      if (p == 0) {
+        sleep(3);
+        _exit(0);
+      }
       if (p > 0) ok++;
     }
     printf("%d\n", ok);
     fflush(stdout);
-    while (wait(NULL) > 0) {}
+    while (wait(NULL) > 0) {
+    }
     return 0;
   }
   if (!strcmp(argv[1], "spin") && argc > 2) {
@@ -188,15 +205,19 @@ int main(int argc, char** argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("%.3f\n", (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-                        (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+                         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
     return 0;
   }
   if (!strcmp(argv[1], "count") && argc > 2) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", argv[2]);
     for (unsigned long i = 0;; i++) {
-      FILE* f = fopen(tmp, "w");  /* written aside and renamed: a reader never sees it half done */
-      if (f) { fprintf(f, "%lu\n", i); fclose(f); rename(tmp, argv[2]); }
+      FILE* f = fopen(tmp, "w"); /* written aside and renamed: a reader never sees it half done */
+      if (f) {
+        fprintf(f, "%lu\n", i);
+        fclose(f);
+        rename(tmp, argv[2]);
+      }
       usleep(10000);
     }
   }

@@ -16,13 +16,15 @@ CgroupHost v1_host() {
   h.layout = "hybrid";
   h.v2_root = "/sys/fs/cgroup/unified";
   h.v2_controllers = {"hugetlb"};
-  for (const char* c : {"memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer", "devices"})
+  for (const char* c :
+       {"memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer", "devices"})
     h.v1[c] = std::string("/sys/fs/cgroup/") + c;
   return h;
 }
 std::string render(const std::vector<LimitFile>& files) {
   std::string out;
-  for (const auto& f : files) out += (f.controller.empty() ? "" : f.controller + ":") + f.file + "=" + f.value + "\n";
+  for (const auto& f : files)
+    out += (f.controller.empty() ? "" : f.controller + ":") + f.file + "=" + f.value + "\n";
   return out;
 }
 }  // namespace
@@ -76,7 +78,8 @@ TEST_CASE("a limit without its controller is an error naming the controller", "[
   l.cpu = 1;
   auto files = limit_files(h, l);
   REQUIRE_FALSE(files);
-  CHECK(files.error().message == "limit cpu: the cpu controller is not available on this host (cgroup layout 2)");
+  CHECK(files.error().message ==
+        "limit cpu: the cpu controller is not available on this host (cgroup layout 2)");
   l = Limits{};
   l.pids = 10;
   REQUIRE_FALSE(limit_files(h, l));
@@ -117,12 +120,15 @@ TEST_CASE("host helpers: on_v2 and has", "[cgroup]") {
   CHECK(v2.on_v2("blkio"));
 }
 
-TEST_CASE("devices: a deny-all then the allowlist on v1; an error naming the reason on v2", "[cgroup]") {
+TEST_CASE("devices: a deny-all then the allowlist on v1; an error naming the reason on v2",
+          "[cgroup]") {
   Limits l;
   l.devices = std::vector<std::string>{"c 1:3 rwm", "c 136:* rw"};
   auto files = limit_files(v1_host(), l);
   REQUIRE(files);
-  CHECK(render(*files) == "devices:devices.deny=a\ndevices:devices.allow=c 1:3 rwm\ndevices:devices.allow=c 136:* rw\n");
+  CHECK(render(*files) ==
+        "devices:devices.deny=a\ndevices:devices.allow=c 1:3 rwm\ndevices:devices.allow=c 136:* "
+        "rw\n");
   auto v2 = limit_files(v2_host(), l);
   REQUIRE_FALSE(v2);
   CHECK(v2.error().message.find("eBPF") != std::string::npos);

@@ -35,7 +35,8 @@ TEST_CASE("stat and events on a v2 tree", "[cgroup][tree]") {
   t.file("web/cpu.stat", "usage_usec 5000\nuser_usec 3000\nsystem_usec 2000\n");
   t.file("web/pids.current", "2\n");
   t.file("web/pids.events", "max 3\n");
-  t.file("web/io.stat", "8:0 rbytes=100 wbytes=200 rios=1 wios=2\n8:16 rbytes=10 wbytes=20 rios=1 wios=1\n");
+  t.file("web/io.stat",
+         "8:0 rbytes=100 wbytes=200 rios=1 wios=2\n8:16 rbytes=10 wbytes=20 rios=1 wios=1\n");
   t.file("web/memory.max", "max\n");
   CgroupHost h;
   h.layout = "2";
@@ -156,8 +157,8 @@ TEST_CASE("a created group is removed with its owner unless released", "[cgroup]
   CHECK(exists("d"));
 }
 
-#include "core/image/layer.h"
 #include "core/fs/overlay.h"
+#include "core/image/layer.h"
 
 TEST_CASE("overlay option values are escaped; entry paths are checked", "[image]") {
   CHECK(escape_overlay_path("/a:b,c\\d") == "/a\\:b\\,c\\\\d");

@@ -92,6 +92,7 @@ TEST_CASE("Error helpers build 'step: cause' messages", "[errors]") {
     CHECK(c.err == ENOTDIR);
     CHECK(c.message == "bind /x on /a/b/c: mkdir /a/b: exists and is not a directory");
     CHECK(e.message == "mkdir /a/b: exists and is not a directory");
-    CHECK(c.context("sandbox").message == "sandbox: bind /x on /a/b/c: mkdir /a/b: exists and is not a directory");
+    CHECK(c.context("sandbox").message ==
+          "sandbox: bind /x on /a/b/c: mkdir /a/b: exists and is not a directory");
   }
 }

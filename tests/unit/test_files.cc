@@ -11,8 +11,8 @@
 #include <string>
 
 #include "core/fs/mount.h"
-#include "temp_dir.h"
 #include "core/fs/rootfs.h"
+#include "temp_dir.h"
 
 using namespace sbx::core;
 namespace fs = std::filesystem;
@@ -36,7 +36,8 @@ TEST_CASE("is_static_elf rejects what is not a 64-bit ELF file", "[rootfs]") {
   TempDir tmp;
   SECTION("a text file") {
     std::string p = tmp.path + "/script";
-    const char text[] = "#!/bin/sh\necho this is not an ELF file, but long enough to read a header from\n";
+    const char text[] =
+        "#!/bin/sh\necho this is not an ELF file, but long enough to read a header from\n";
     write_bytes(p, text, sizeof text - 1);
     auto r = is_static_elf(p);
     REQUIRE_FALSE(r.ok());
@@ -147,7 +148,9 @@ TEST_CASE("make_dirs creates nested directories", "[mount]") {
     CHECK(is_dir(tmp.path + "/a/b"));
     CHECK(is_dir(tmp.path + "/a/b/c"));
     CHECK(is_dir(deep));
-    SECTION("again: already there is fine") { CHECK(make_dirs(deep).ok()); }
+    SECTION("again: already there is fine") {
+      CHECK(make_dirs(deep).ok());
+    }
     SECTION("a sibling under an existing parent") {
       CHECK(make_dirs(tmp.path + "/a/b/x").ok());
       CHECK(is_dir(tmp.path + "/a/b/x"));

@@ -1,7 +1,7 @@
 // User namespace id maps: defaults, formatting, parsing.
-#include <catch2/catch.hpp>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -52,9 +52,9 @@ TEST_CASE("parse_id_map_entry accepts colon and space forms", "[idmap]") {
 }
 
 TEST_CASE("parse_id_map_entry rejects bad entries and names them", "[idmap]") {
-  for (const char* bad : {"a:b", "-1:0:1", "0:-1:1", "0:1:0", "0:1:-1", "", "0", "0:", ":", "x", "0:1:2:3",
-                          "0:1:2x", "0:1:1.5", "4294967295:0:1", "0:4294967295:1", "0:0:4294967296",
-                          "99999999999999999999:0:1"}) {
+  for (const char* bad : {"a:b", "-1:0:1", "0:-1:1", "0:1:0", "0:1:-1", "", "0", "0:", ":", "x",
+                          "0:1:2:3", "0:1:2x", "0:1:1.5", "4294967295:0:1", "0:4294967295:1",
+                          "0:0:4294967296", "99999999999999999999:0:1"}) {
     INFO("text '" << bad << "'");
     auto r = parse_id_map_entry(bad);
     INFO("got " << (r.ok() ? show(*r) : r.error().message));
@@ -123,7 +123,9 @@ TEST_CASE("subordinate ranges come from /etc/subuid-style files, by name or uid,
   char path[] = "/tmp/sbx-subuid-XXXXXX";
   int fd = mkstemp(path);
   REQUIRE(fd >= 0);
-  std::string text = "alice:100000:65536\n# not a range\nbroken\n1002:200000:1000\nbob:300000:0\ncarol:400000:200000\n";
+  std::string text =
+      "alice:100000:65536\n# not a "
+      "range\nbroken\n1002:200000:1000\nbob:300000:0\ncarol:400000:200000\n";
   REQUIRE(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
   close(fd);
   auto a = subordinate_range(path, 1001, "alice");

@@ -10,17 +10,18 @@
 
 #include "core/sandbox/ns.h"
 
-
 using namespace sbx::core;
 
 TEST_CASE("namespace_kinds lists the eight namespaces in setns order", "[ns]") {
   const auto& kinds = namespace_kinds();
   REQUIRE(kinds.size() == 8);
-  const std::vector<std::string> names = {"user", "mnt", "uts", "ipc", "pid", "net", "cgroup", "time"};
+  const std::vector<std::string> names = {"user", "mnt", "uts",    "ipc",
+                                          "pid",  "net", "cgroup", "time"};
   const std::vector<uint64_t> flags = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWUTS,    CLONE_NEWIPC,
                                        CLONE_NEWPID,  CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWTIME};
-  const std::vector<std::string> flag_names = {"CLONE_NEWUSER", "CLONE_NEWNS",  "CLONE_NEWUTS",    "CLONE_NEWIPC",
-                                               "CLONE_NEWPID",  "CLONE_NEWNET", "CLONE_NEWCGROUP", "CLONE_NEWTIME"};
+  const std::vector<std::string> flag_names = {"CLONE_NEWUSER",   "CLONE_NEWNS",  "CLONE_NEWUTS",
+                                               "CLONE_NEWIPC",    "CLONE_NEWPID", "CLONE_NEWNET",
+                                               "CLONE_NEWCGROUP", "CLONE_NEWTIME"};
   for (size_t i = 0; i < kinds.size(); ++i) {
     INFO("index " << i);
     CHECK(std::string(kinds[i].name) == names[i]);
@@ -31,7 +32,8 @@ TEST_CASE("namespace_kinds lists the eight namespaces in setns order", "[ns]") {
   CHECK(kinds.front().flag == CLONE_NEWUSER);
 }
 
-TEST_CASE("namespace flags are distinct single bits and all_namespace_flags is their union", "[ns]") {
+TEST_CASE("namespace flags are distinct single bits and all_namespace_flags is their union",
+          "[ns]") {
   uint64_t all = 0;
   std::set<uint64_t> seen;
   for (const auto& k : namespace_kinds()) {
@@ -114,7 +116,8 @@ TEST_CASE("namespace_flags and namespace_names round trip", "[ns]") {
     }
   }
   SECTION("names ignore bits that are not namespaces") {
-    CHECK(namespace_names(CLONE_NEWNET | CLONE_VM | CLONE_FILES) == std::vector<std::string>{"net"});
+    CHECK(namespace_names(CLONE_NEWNET | CLONE_VM | CLONE_FILES) ==
+          std::vector<std::string>{"net"});
   }
   SECTION("one bad name fails the whole list and is named") {
     auto f = namespace_flags({"net", "bogus", "pid"});
@@ -129,7 +132,8 @@ TEST_CASE("namespace_flags_string joins flag names in table order", "[ns]") {
   CHECK(namespace_flags_string(CLONE_NEWUSER | CLONE_NEWNS) == "CLONE_NEWUSER|CLONE_NEWNS");
   CHECK(namespace_flags_string(0) == "0");
   CHECK(namespace_flags_string(all_namespace_flags()) ==
-        "CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWPID|CLONE_NEWNET|CLONE_NEWCGROUP|"
+        "CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWPID|CLONE_NEWNET|CLONE_"
+        "NEWCGROUP|"
         "CLONE_NEWTIME");
   // Non-namespace bits are not named.
   CHECK(namespace_flags_string(CLONE_VM) == "0");

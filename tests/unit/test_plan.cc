@@ -23,7 +23,8 @@ Spec every_field() {
   s.namespaces = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET;
   s.rootfs = "/srv/root";
   s.rootfs_readonly = false;
-  s.ops = {{OpKind::Tmpfs, "tmpfs", "/tmp", true, 1 << 20, 01777}, {OpKind::Symlink, "/etc", "/data"}};
+  s.ops = {{OpKind::Tmpfs, "tmpfs", "/tmp", true, 1 << 20, 01777},
+           {OpKind::Symlink, "/etc", "/data"}};
   s.uid_map = {{0, 100000, 65536}};
   s.gid_map = {{0, 100000, 1000}, {1000, 1000, 1}};
   s.deny_setgroups = false;
@@ -40,10 +41,12 @@ Spec every_field() {
   s.upper = "/u";
   s.work = "/w";
   s.join_netns = "/run/netns/blue";
-  s.bridge = BridgeSpec{"br1", "10.9.0.0/24", "10.9.0.5", {{"udp", "127.0.0.1", 8053, 53}}, false, "web"};
+  s.bridge =
+      BridgeSpec{"br1", "10.9.0.0/24", "10.9.0.5", {{"udp", "127.0.0.1", 8053, 53}}, false, "web"};
   s.caps = std::vector<std::string>{};
   s.no_new_privs = true;
-  s.seccomp = SeccompPolicy{"strict", "kill", {{"keyctl", "errno ENOSYS", {{1, "masked_eq", 0xff, 0x10}}}}};
+  s.seccomp =
+      SeccompPolicy{"strict", "kill", {{"keyctl", "errno ENOSYS", {{1, "masked_eq", 0xff, 0x10}}}}};
   s.limits.memory = 64ull << 20;
   s.limits.memory_swap = 128ull << 20;
   s.limits.cpu = 0.5;
@@ -96,7 +99,8 @@ std::string decode_error(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("plan: every declared field is set by the test plan (a new field must join it)", "[plan]") {
+TEST_CASE("plan: every declared field is set by the test plan (a new field must join it)",
+          "[plan]") {
   Spec s = every_field();
   CHECK(present_fields(s) == schema::fields<Spec>().size());
   CHECK(present_fields(s.ops[0]) == schema::fields<Op>().size());
@@ -122,7 +126,8 @@ TEST_CASE("plan: Spec -> JSON -> Spec and Spec -> Lua -> Spec are identity", "[p
   }
 }
 
-TEST_CASE("plan: the encoding is tidy: defaults of quiet fields and unset optionals are left out", "[plan]") {
+TEST_CASE("plan: the encoding is tidy: defaults of quiet fields and unset optionals are left out",
+          "[plan]") {
   Json j = plan_to_json(Spec{});
   CHECK(!j.contains("uid"));
   CHECK(!j.contains("seccomp"));
@@ -143,28 +148,40 @@ TEST_CASE("plan: the encoding is tidy: defaults of quiet fields and unset option
 }
 
 TEST_CASE("plan: unknown keys and wrong types are refused with the key path", "[plan]") {
-  CHECK_THAT(decode_error(R"({"limits": {"memry": 5}})"),
-             Catch::StartsWith("plan: spec.limits.memry: unknown key (expected memory, memory_swap"));
+  CHECK_THAT(
+      decode_error(R"({"limits": {"memry": 5}})"),
+      Catch::StartsWith("plan: spec.limits.memry: unknown key (expected memory, memory_swap"));
   CHECK_THAT(decode_error(R"({"hostnme": "x"})"), Catch::Contains("spec.hostnme: unknown key"));
   CHECK_THAT(decode_error(R"({"limits": {"memory": "64M"}})"),
              Catch::Contains("spec.limits.memory: expected a whole number, got a string"));
-  CHECK_THAT(decode_error(R"({"ops": [{"kind": "bind"}, {"dest": "/x"}]})"), Catch::Contains("spec.ops[2]: missing kind"));
-  CHECK_THAT(decode_error(R"({"ops": [{"kind": "bnd"}]})"), Catch::Contains("spec.ops[1].kind: unknown 'bnd'"));
+  CHECK_THAT(decode_error(R"({"ops": [{"kind": "bind"}, {"dest": "/x"}]})"),
+             Catch::Contains("spec.ops[2]: missing kind"));
+  CHECK_THAT(decode_error(R"({"ops": [{"kind": "bnd"}]})"),
+             Catch::Contains("spec.ops[1].kind: unknown 'bnd'"));
   CHECK_THAT(decode_error(R"({"ops": [{"kind": "tmpfs", "size": 1.5}]})"),
              Catch::Contains("spec.ops[1].size: 1.5 is not a whole number"));
-  CHECK_THAT(decode_error(R"({"ops": [{"kind": "tmpfs", "size": 1e35}]})"), Catch::Contains("1e+35 is not a whole number"));
+  CHECK_THAT(decode_error(R"({"ops": [{"kind": "tmpfs", "size": 1e35}]})"),
+             Catch::Contains("1e+35 is not a whole number"));
   CHECK_THAT(decode_error(R"({"ops": [{"kind": "tmpfs", "size": 18446744073709551616.0}]})"),
              Catch::Contains("is not a whole number in 0..18446744073709551615"));
-  CHECK_THAT(decode_error(R"({"ops": [{"kind": "mkdir", "mode": 4096}]})"), Catch::Contains("4096 is not a mode in 0..4095"));
+  CHECK_THAT(decode_error(R"({"ops": [{"kind": "mkdir", "mode": 4096}]})"),
+             Catch::Contains("4096 is not a mode in 0..4095"));
   CHECK_THAT(decode_error(R"({"uid": -1})"), Catch::Contains("spec.uid: -1 is not an id"));
-  CHECK_THAT(decode_error(R"({"uid": 4294967295})"), Catch::Contains("spec.uid: 4294967295 is not an id"));
-  CHECK_THAT(decode_error(R"({"namespaces": ["mnt", "nett"]})"), Catch::Contains("spec.namespaces"));
-  CHECK_THAT(decode_error(R"({"bridge": {"publish": ["x"]}})"), Catch::Contains("spec.bridge.publish[1]"));
-  CHECK_THAT(decode_error(R"({"seccomp": {"rules": [{"args": [{"index": 6}]}]}})"),
-             Catch::Contains("spec.seccomp.rules[1].args[1].index: 6 is not an argument index in 0..5"));
-  CHECK_THAT(decode_error(R"({"time_offsets": 5})"), Catch::Contains("spec.time_offsets: expected a table, got a number"));
-  CHECK_THAT(decode_error(R"({"env": "A=1"})"), Catch::Contains("spec.env: expected a list, got a string"));
-  CHECK_THAT(decode_error(R"({"argv": [1]})"), Catch::Contains("spec.argv[1]: expected a string, got a number"));
+  CHECK_THAT(decode_error(R"({"uid": 4294967295})"),
+             Catch::Contains("spec.uid: 4294967295 is not an id"));
+  CHECK_THAT(decode_error(R"({"namespaces": ["mnt", "nett"]})"),
+             Catch::Contains("spec.namespaces"));
+  CHECK_THAT(decode_error(R"({"bridge": {"publish": ["x"]}})"),
+             Catch::Contains("spec.bridge.publish[1]"));
+  CHECK_THAT(
+      decode_error(R"({"seccomp": {"rules": [{"args": [{"index": 6}]}]}})"),
+      Catch::Contains("spec.seccomp.rules[1].args[1].index: 6 is not an argument index in 0..5"));
+  CHECK_THAT(decode_error(R"({"time_offsets": 5})"),
+             Catch::Contains("spec.time_offsets: expected a table, got a number"));
+  CHECK_THAT(decode_error(R"({"env": "A=1"})"),
+             Catch::Contains("spec.env: expected a list, got a string"));
+  CHECK_THAT(decode_error(R"({"argv": [1]})"),
+             Catch::Contains("spec.argv[1]: expected a string, got a number"));
   CHECK_THAT(decode_error(R"([1, 2])"), Catch::Contains("spec: expected a table, got a list"));
   CHECK_THAT(decode_error("{"), Catch::Contains("plan: not valid JSON"));
   // Lua's side names the same path
@@ -174,11 +191,13 @@ TEST_CASE("plan: unknown keys and wrong types are refused with the key path", "[
   lua_settop(L, 0);
   luaL_openlibs(L);
   luaL_dostring(L, "return { ops = { { kind = 'bind', dest = print } } }");
-  CHECK_THAT(lua_error_of(L, decode_top), Catch::Contains("spec.ops[1].dest: cannot hold a function"));
+  CHECK_THAT(lua_error_of(L, decode_top),
+             Catch::Contains("spec.ops[1].dest: cannot hold a function"));
   lua_close(L);
 }
 
-TEST_CASE("plan: decoding over a plan keeps what is not given (a run's own argv and env)", "[plan]") {
+TEST_CASE("plan: decoding over a plan keeps what is not given (a run's own argv and env)",
+          "[plan]") {
   Spec s = every_field();
   REQUIRE(plan_from_json(Json::parse(R"({"argv": ["/bin/sh"], "cwd": "/w"})"), s));
   CHECK(s.argv == std::vector<std::string>{"/bin/sh"});
@@ -191,12 +210,14 @@ TEST_CASE("plan: generated plans survive both round trips", "[plan]") {
   std::mt19937_64 rng(12);  // fixed: a failure is reproducible
   auto pick = [&](uint64_t n) { return rng() % n; };
   auto text = [&] {
-    static const char* const words[] = {"", "/", "/srv/x", "a b", "ü", "x\"y", "\\", "10.0.0.0/8", "/proc/1/ns/net"};
+    static const char* const words[] = {"",     "/",  "/srv/x",     "a b",           "ü",
+                                        "x\"y", "\\", "10.0.0.0/8", "/proc/1/ns/net"};
     return std::string(words[pick(9)]);
   };
   auto whole = [&](uint64_t max) { return pick(max + 1); };
-  const std::vector<std::string> kinds = {"bind", "ro-bind", "dev-bind", "tmpfs", "proc", "dev", "mqueue",
-                                          "mkdir", "symlink", "file", "remount-ro", "mask", "read-only"};
+  const std::vector<std::string> kinds = {"bind",       "ro-bind", "dev-bind", "tmpfs",   "proc",
+                                          "dev",        "mqueue",  "mkdir",    "symlink", "file",
+                                          "remount-ro", "mask",    "read-only"};
   for (int round = 0; round < 300; ++round) {
     Spec s;
     s.namespaces = rng() & all_namespace_flags();
@@ -206,7 +227,8 @@ TEST_CASE("plan: generated plans survive both round trips", "[plan]") {
       s.ops.push_back({*op_kind_from_name(kinds[pick(kinds.size())]), text(), text(), bool(pick(2)),
                        whole(1ull << 52), static_cast<uint32_t>(whole(07777))});
     for (uint64_t i = 0, n = pick(3); i < n; ++i)
-      s.uid_map.push_back({static_cast<uint32_t>(rng()), static_cast<uint32_t>(rng()), static_cast<uint32_t>(rng())});
+      s.uid_map.push_back({static_cast<uint32_t>(rng()), static_cast<uint32_t>(rng()),
+                           static_cast<uint32_t>(rng())});
     s.hostname = text();
     s.cwd = text();
     for (uint64_t i = 0, n = pick(3); i < n; ++i) s.env.push_back(text());
@@ -215,11 +237,16 @@ TEST_CASE("plan: generated plans survive both round trips", "[plan]") {
     if (pick(2)) s.gid = static_cast<uint32_t>(whole(4294967294u));
     s.die_with_parent = pick(2);
     s.time_offsets.monotonic = static_cast<int64_t>(whole(1ull << 40)) - (1ll << 39);
-    if (pick(2)) s.bridge = BridgeSpec{text(), text(), text(), {{pick(2) ? "tcp" : "udp", "0.0.0.0", 80, 8080}}, bool(pick(2)), text()};
+    if (pick(2))
+      s.bridge = BridgeSpec{text(),        text(),
+                            text(),        {{pick(2) ? "tcp" : "udp", "0.0.0.0", 80, 8080}},
+                            bool(pick(2)), text()};
     if (pick(2)) s.caps = std::vector<std::string>(pick(3), "CAP_KILL");
     if (pick(2)) {
       s.seccomp = SeccompPolicy{text(), pick(2) ? "errno EPERM" : "kill", {}};
-      if (pick(2)) s.seccomp->rules.push_back({text(), "allow", {{static_cast<unsigned>(pick(6)), "eq", whole(1ull << 52), 0}}});
+      if (pick(2))
+        s.seccomp->rules.push_back(
+            {text(), "allow", {{static_cast<unsigned>(pick(6)), "eq", whole(1ull << 52), 0}}});
     }
     if (pick(2)) s.limits.memory = whole(1ull << 52);
     if (pick(2)) s.limits.cpu = static_cast<double>(pick(1000)) / 7;
@@ -239,7 +266,8 @@ TEST_CASE("plan: the reference lists every field, nested ones by path", "[plan]"
     CHECK(!d.doc.empty());
     paths.insert(d.path);
   }
-  for (const char* p : {"namespaces", "ops", "ops[].kind", "limits.memory", "limits.io[].rbps", "bridge.publish",
-                        "seccomp.rules[].args[].index", "time_offsets.boottime", "uid_map[].count"})
+  for (const char* p :
+       {"namespaces", "ops", "ops[].kind", "limits.memory", "limits.io[].rbps", "bridge.publish",
+        "seccomp.rules[].args[].index", "time_offsets.boottime", "uid_map[].count"})
     CHECK(paths.count(p) == 1);
 }

@@ -8,7 +8,6 @@
 #include "core/sandbox/ns.h"
 #include "core/sandbox/spec.h"
 
-
 using namespace sbx::core;
 
 namespace {
@@ -58,7 +57,9 @@ void expect_error(const Spec& s, const std::vector<std::string>& fragments, bool
 }  // namespace
 
 TEST_CASE("validate accepts good specs", "[spec]") {
-  SECTION("minimal") { CHECK(validate(minimal()).ok()); }
+  SECTION("minimal") {
+    CHECK(validate(minimal()).ok());
+  }
   SECTION("every feature with its namespace") {
     auto st = validate(full());
     INFO(st.error().message);
@@ -87,8 +88,11 @@ TEST_CASE("validate accepts good specs", "[spec]") {
   SECTION("dest names with dots that are not '..'") {
     Spec s = minimal();
     s.namespaces = CLONE_NEWNS;
-    s.ops = {{OpKind::Mkdir, "", "/a/..b"}, {OpKind::Mkdir, "", "/a/b.."}, {OpKind::Mkdir, "", "/.../x"},
-             {OpKind::Mkdir, "", "/a/./b"}, {OpKind::Mkdir, "", "/"}};
+    s.ops = {{OpKind::Mkdir, "", "/a/..b"},
+             {OpKind::Mkdir, "", "/a/b.."},
+             {OpKind::Mkdir, "", "/.../x"},
+             {OpKind::Mkdir, "", "/a/./b"},
+             {OpKind::Mkdir, "", "/"}};
     auto st = validate(s);
     INFO(st.error().message);
     CHECK(st.ok());
@@ -108,7 +112,9 @@ TEST_CASE("validate accepts good specs", "[spec]") {
 }
 
 TEST_CASE("validate rejects bad specs and names the field", "[spec]") {
-  SECTION("empty argv") { expect_error(Spec{}, {"argv", "empty"}); }
+  SECTION("empty argv") {
+    expect_error(Spec{}, {"argv", "empty"});
+  }
   SECTION("empty program name") {
     Spec s;
     s.argv = {""};
@@ -218,9 +224,10 @@ TEST_CASE("validate checks each mount op and names it by 1-based index", "[spec]
     expect_error(s, {"mounts[1] (dev-bind)", "'dev/null'"});
   }
   SECTION("non-bind ops do not need a source") {
-    s.ops = {{OpKind::Tmpfs, "", "/tmp"},  {OpKind::Proc, "", "/proc"},     {OpKind::Dev, "", "/dev"},
-             {OpKind::Mkdir, "", "/x"},    {OpKind::File, "", "/etc/empty"}, {OpKind::RemountRo, "", "/"},
-             {OpKind::Mqueue, "", "/mq"}, {OpKind::Symlink, "relative/target", "/link"}};
+    s.ops = {{OpKind::Tmpfs, "", "/tmp"},      {OpKind::Proc, "", "/proc"},
+             {OpKind::Dev, "", "/dev"},        {OpKind::Mkdir, "", "/x"},
+             {OpKind::File, "", "/etc/empty"}, {OpKind::RemountRo, "", "/"},
+             {OpKind::Mqueue, "", "/mq"},      {OpKind::Symlink, "relative/target", "/link"}};
     auto st = validate(s);
     INFO(st.error().message);
     CHECK(st.ok());
@@ -288,16 +295,24 @@ TEST_CASE("describe names a step", "[spec]") {
   CHECK(describe({OpKind::Dev, "", "/dev"}) == "dev /dev");
   CHECK(describe({OpKind::Mqueue, "", "/dev/mqueue"}) == "mqueue /dev/mqueue");
   CHECK(describe({OpKind::Mkdir, "", "/run/x"}) == "mkdir /run/x");
-  CHECK(describe({OpKind::File, "secret contents", "/etc/motd"}) == "file /etc/motd");  // not the contents
+  CHECK(describe({OpKind::File, "secret contents", "/etc/motd"}) ==
+        "file /etc/motd");  // not the contents
   CHECK(describe({OpKind::RemountRo, "", "/usr"}) == "remount-ro /usr");
 }
 
 TEST_CASE("op kind names round trip", "[spec]") {
   const std::pair<OpKind, const char*> all[] = {
-      {OpKind::Bind, "bind"},       {OpKind::RoBind, "ro-bind"}, {OpKind::DevBind, "dev-bind"},
-      {OpKind::Tmpfs, "tmpfs"},     {OpKind::Proc, "proc"},      {OpKind::Dev, "dev"},
-      {OpKind::Mqueue, "mqueue"},   {OpKind::Mkdir, "mkdir"},    {OpKind::Symlink, "symlink"},
-      {OpKind::File, "file"},       {OpKind::RemountRo, "remount-ro"},
+      {OpKind::Bind, "bind"},
+      {OpKind::RoBind, "ro-bind"},
+      {OpKind::DevBind, "dev-bind"},
+      {OpKind::Tmpfs, "tmpfs"},
+      {OpKind::Proc, "proc"},
+      {OpKind::Dev, "dev"},
+      {OpKind::Mqueue, "mqueue"},
+      {OpKind::Mkdir, "mkdir"},
+      {OpKind::Symlink, "symlink"},
+      {OpKind::File, "file"},
+      {OpKind::RemountRo, "remount-ro"},
   };
   for (const auto& [kind, name] : all) {
     INFO("kind " << name);

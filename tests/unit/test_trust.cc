@@ -13,7 +13,6 @@
 
 using namespace sbx::core;
 
-
 TEST_CASE("trusted_dir creates a private directory and accepts it again") {
   TempDir t;
   std::string d = t.path + "/a/b";
@@ -41,7 +40,9 @@ TEST_CASE("trusted_dir refuses a directory others may write, and a symlink, nami
   CHECK(l.error().message.find("is a symlink or not a directory") != std::string::npos);
 }
 
-TEST_CASE("open_trusted_file: a regular file of ours that nobody else can write, never through a symlink") {
+TEST_CASE(
+    "open_trusted_file: a regular file of ours that nobody else can write, never through a "
+    "symlink") {
   TempDir t;
   std::string f = t.path + "/f";
   std::ofstream(f) << "x";
@@ -62,7 +63,8 @@ TEST_CASE("every fault step has a name, a shape a test can run and a description
   REQUIRE(steps.size() >= 28);
   for (const auto& s : steps) {
     std::string shape = s.shape;
-    CHECK((shape == "plain" || shape == "limits" || shape == "bridge" || shape == "image" || shape == "detached"));
+    CHECK((shape == "plain" || shape == "limits" || shape == "bridge" || shape == "image" ||
+           shape == "detached"));
     CHECK(std::string(s.what).size() > 10);
     CHECK(fault(s.name) == 0);  // inert: SBX_FAULT is not set in the unit tests
   }

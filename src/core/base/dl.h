@@ -11,9 +11,11 @@
 namespace sbx::core {
 
 // Opens `soname`; on failure `error` says "load WHAT: <why> (apt-get install PACKAGE)".
-inline void* dl_open(const char* soname, int flags, const char* what, const char* package, std::string& error) {
+inline void* dl_open(const char* soname, int flags, const char* what, const char* package,
+                     std::string& error) {
   void* lib = dlopen(soname, flags);
-  if (!lib) error = std::string("load ") + what + ": " + dlerror() + " (apt-get install " + package + ")";
+  if (!lib)
+    error = std::string("load ") + what + ": " + dlerror() + " (apt-get install " + package + ")";
   return lib;
 }
 
@@ -27,7 +29,8 @@ void dl_sym(void* lib, F& fn, const char* name, const char* what, std::string& e
 // A library's API loaded the first time it is asked for, and only then: `load(api, error)` fills
 // `api` with dl_open and dl_sym, leaving `error` empty when all was found. Once per process and
 // per call site (the static belongs to the caller's own lambda type); thread-safe.
-//   Result<const NftApi*> nft_api() { return dl_once<NftApi>([](NftApi& api, std::string& error) {...}); }
+//   Result<const NftApi*> nft_api() { return dl_once<NftApi>([](NftApi& api, std::string& error)
+//   {...}); }
 template <class Api, class Load>
 Result<const Api*> dl_once(Load load) {
   struct Loaded {

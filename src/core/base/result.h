@@ -17,11 +17,14 @@ struct Error {
   Error context(const std::string& what) const { return {err, what + ": " + message}; }
 };
 
-// An Error from the current errno: sys_error("mount proc on /proc") -> "...: Operation not permitted".
+// An Error from the current errno: sys_error("mount proc on /proc") -> "...: Operation not
+// permitted".
 inline Error sys_error(const std::string& what, int e = errno) {
   return {e, what + ": " + std::strerror(e)};
 }
-inline Error user_error(const std::string& message) { return {EINVAL, message}; }
+inline Error user_error(const std::string& message) {
+  return {EINVAL, message};
+}
 
 template <class T>
 class [[nodiscard]] Result {

@@ -1,7 +1,8 @@
 // A plan struct declared once: each struct lists its fields (name, member, codec, doc) and
 // everything else is derived from that list - JSON -> struct (strict: an unknown key or a wrong
 // type is an error naming the key path, e.g. "spec.limits.memry"), struct -> JSON, the field
-// reference in help and docs. Lua tables reach it through src/bind/plan_lua (Lua <-> JSON, generic).
+// reference in help and docs. Lua tables reach it through src/bind/plan_lua (Lua <-> JSON,
+// generic).
 //
 // A codec is a small object with
 //   Json encode(const T&) const;
@@ -27,7 +28,9 @@ namespace sbx::core::schema {
 using Json = nlohmann::json;
 
 // "spec.limits.memory: expected a whole number, got a string"
-inline Error bad(const std::string& path, const std::string& what) { return user_error(path + ": " + what); }
+inline Error bad(const std::string& path, const std::string& what) {
+  return user_error(path + ": " + what);
+}
 // "a string", "a number", "a list", "a table", "true", "null"
 std::string type_name(const Json& j);
 // A number as a person wrote it: 1.5, 1e+35, 42.
@@ -67,8 +70,8 @@ struct Codec<bool> {
 
 // A whole number in [lo, hi]: checked before it is narrowed (a plan's 1e35 is an error, not a
 // wrapped value). `what` names the kind in errors ("an id").
-Status decode_whole(const Json& j, long double lo, long double hi, const char* what, const std::string& path,
-                    long double& out);
+Status decode_whole(const Json& j, long double lo, long double hi, const char* what,
+                    const std::string& path, long double& out);
 
 template <class T>
 struct Whole {
@@ -77,7 +80,9 @@ struct Whole {
   Json encode(T v) const { return v; }
   Status decode(const Json& j, T& out, const std::string& path) const {
     long double v = 0;
-    if (auto st = decode_whole(j, static_cast<long double>(lo), static_cast<long double>(hi), what, path, v); !st)
+    if (auto st = decode_whole(j, static_cast<long double>(lo), static_cast<long double>(hi), what,
+                               path, v);
+        !st)
       return st;
     out = static_cast<T>(v);
     return {};
@@ -127,12 +132,14 @@ struct List {
     return {};
   }
   bool empty(const std::vector<T>& v) const { return v.empty(); }
-  std::string kind() const { return "list of " + item.kind() + (item.kind().back() == 's' ? "" : "s"); }
-  void docs(const std::string& prefix, std::vector<FieldDoc>& out) const
-    requires requires(std::vector<FieldDoc>& o) { C{}.docs(std::string(), o); }
-  {
-    item.docs(prefix.substr(0, prefix.size() - 1) + "[]." , out);
+  std::string kind() const {
+    return "list of " + item.kind() + (item.kind().back() == 's' ? "" : "s");
   }
+  void docs(const std::string& prefix, std::vector<FieldDoc>& out) const requires
+      requires(std::vector<FieldDoc>& o) {
+    C{}.docs(std::string(), o);
+  }
+  { item.docs(prefix.substr(0, prefix.size() - 1) + "[].", out); }
 };
 
 template <class T>
@@ -151,11 +158,11 @@ struct Maybe {
   }
   bool empty(const std::optional<T>& v) const { return !v; }
   std::string kind() const { return inner.kind(); }
-  void docs(const std::string& prefix, std::vector<FieldDoc>& out) const
-    requires requires(std::vector<FieldDoc>& o) { C{}.docs(std::string(), o); }
-  {
-    inner.docs(prefix, out);
+  void docs(const std::string& prefix, std::vector<FieldDoc>& out) const requires
+      requires(std::vector<FieldDoc>& o) {
+    C{}.docs(std::string(), o);
   }
+  { inner.docs(prefix, out); }
 };
 
 template <class T>
@@ -197,16 +204,16 @@ struct Field {
 template <class S, class M, class C = Codec<M>>
 Field<S> field(const char* name, M S::*m, const char* doc, C c = {}) {
   static const S defaults{};
-  Field<S> f{name,
-             c.kind(),
-             doc,
-             [m, c](const S& s) { return c.encode(s.*m); },
-             // omitted when empty and at its default: cwd = "" is kept, since its default is "/"
-             [m, c](const S& s) { return !(c.empty(s.*m) && s.*m == defaults.*m); },
-             [m, c](const Json& j, S& s, const std::string& path) { return c.decode(j, s.*m, path); },
-             [m](const S& s) { return s.*m == defaults.*m; }};
-  if constexpr (requires(std::vector<FieldDoc>& out) { c.docs(std::string(), out); })
-    f.children = [c](const std::string& prefix, std::vector<FieldDoc>& out) { c.docs(prefix, out); };
+  Field<S> f{
+      name, c.kind(), doc, [m, c](const S& s) { return c.encode(s.*m); },
+      // omitted when empty and at its default: cwd = "" is kept, since its default is "/"
+      [m, c](const S& s) { return !(c.empty(s.*m) && s.*m == defaults.*m); },
+      [m, c](const Json& j, S& s, const std::string& path) { return c.decode(j, s.*m, path); },
+      [m](const S& s) { return s.*m == defaults.*m; }};
+  if constexpr (requires(std::vector<FieldDoc> & out) { c.docs(std::string(), out); })
+    f.children = [c](const std::string& prefix, std::vector<FieldDoc>& out) {
+      c.docs(prefix, out);
+    };
   return f;
 }
 

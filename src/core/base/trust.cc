@@ -18,7 +18,6 @@ std::string octal(unsigned mode) {
   return buf;
 }
 
-
 }  // namespace
 
 Result<Fd> trusted_dir(const std::string& path, unsigned mode, const std::string& what) {

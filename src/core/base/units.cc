@@ -22,7 +22,8 @@ bool split_number(std::string_view text, double& number, std::string& suffix) {
   char* end = nullptr;
   number = std::strtod(num.c_str(), &end);
   if (end != num.c_str() + num.size()) return false;
-  for (char c : text.substr(i)) suffix += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char c : text.substr(i))
+    suffix += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return true;
 }
 }  // namespace
@@ -34,12 +35,18 @@ Result<uint64_t> parse_size(std::string_view text) {
   if (!split_number(text, n, suffix) || n < 0)
     return user_error("bad size '" + shown + "' (expected e.g. 4096, 512K, 64M, 1.5G)");
   double mult = 1;
-  if (suffix.empty() || suffix == "b") mult = 1;
-  else if (suffix == "k" || suffix == "kb" || suffix == "kib") mult = 1024.0;
-  else if (suffix == "m" || suffix == "mb" || suffix == "mib") mult = 1024.0 * 1024;
-  else if (suffix == "g" || suffix == "gb" || suffix == "gib") mult = 1024.0 * 1024 * 1024;
-  else if (suffix == "t" || suffix == "tb" || suffix == "tib") mult = 1024.0 * 1024 * 1024 * 1024;
-  else return user_error("bad size '" + shown + "': unknown unit '" + suffix + "' (use K, M, G or T)");
+  if (suffix.empty() || suffix == "b")
+    mult = 1;
+  else if (suffix == "k" || suffix == "kb" || suffix == "kib")
+    mult = 1024.0;
+  else if (suffix == "m" || suffix == "mb" || suffix == "mib")
+    mult = 1024.0 * 1024;
+  else if (suffix == "g" || suffix == "gb" || suffix == "gib")
+    mult = 1024.0 * 1024 * 1024;
+  else if (suffix == "t" || suffix == "tb" || suffix == "tib")
+    mult = 1024.0 * 1024 * 1024 * 1024;
+  else
+    return user_error("bad size '" + shown + "': unknown unit '" + suffix + "' (use K, M, G or T)");
   double bytes = std::floor(n * mult);
   if (bytes > 1.8e19) return user_error("bad size '" + shown + "': too large");
   return static_cast<uint64_t>(bytes);
@@ -52,11 +59,17 @@ Result<int64_t> parse_seconds(std::string_view text) {
   if (!split_number(text, n, suffix))
     return user_error("bad duration '" + shown + "' (expected e.g. 3600, 90s, 30m, 2h, 1d)");
   double mult = 1;
-  if (suffix.empty() || suffix == "s") mult = 1;
-  else if (suffix == "m") mult = 60;
-  else if (suffix == "h") mult = 3600;
-  else if (suffix == "d") mult = 86400;
-  else return user_error("bad duration '" + shown + "': unknown unit '" + suffix + "' (use s, m, h or d)");
+  if (suffix.empty() || suffix == "s")
+    mult = 1;
+  else if (suffix == "m")
+    mult = 60;
+  else if (suffix == "h")
+    mult = 3600;
+  else if (suffix == "d")
+    mult = 86400;
+  else
+    return user_error("bad duration '" + shown + "': unknown unit '" + suffix +
+                      "' (use s, m, h or d)");
   double secs = n * mult;
   if (!(std::fabs(secs) < 9.2e18)) return user_error("bad duration '" + shown + "': too large");
   return static_cast<int64_t>(std::llround(secs));

@@ -27,10 +27,12 @@ namespace sbx::core {
 
 namespace {
 
-const char* const kV1Controllers[] = {"memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer", "devices"};
+const char* const kV1Controllers[] = {"memory", "cpu",   "cpuacct", "cpuset",
+                                      "pids",   "blkio", "freezer", "devices"};
 
 Status write_text(const std::string& path, const std::string& value) {
-  if (auto s = write_control(path, value); !s) return sys_error("write " + value + " to " + path, s.error().err);
+  if (auto s = write_control(path, value); !s)
+    return sys_error("write " + value + " to " + path, s.error().err);
   return {};
 }
 
@@ -61,7 +63,9 @@ std::string controller_of(const std::string& file) {
   return c;
 }
 
-void nap_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+void nap_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 
 }  // namespace
 
@@ -95,7 +99,8 @@ CgroupHost detect_cgroups() {
     } else if (type == "cgroup" && sep + 3 < w.end()) {
       std::string opts = "," + *(sep + 3) + ",";
       for (const char* c : kV1Controllers)
-        if (opts.find(std::string(",") + c + ",") != std::string::npos && !h.v1.count(c)) h.v1[c] = mnt;
+        if (opts.find(std::string(",") + c + ",") != std::string::npos && !h.v1.count(c))
+          h.v1[c] = mnt;
     }
   }
   if (!h.v2_root.empty()) {
@@ -117,8 +122,9 @@ uint64_t weight_to_shares(uint64_t weight) {
 }
 
 const std::vector<std::string>& default_device_rules() {
-  static const std::vector<std::string> rules = {"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
-                                                 "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm"};
+  static const std::vector<std::string> rules = {"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",
+                                                 "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
+                                                 "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm"};
   return rules;
 }
 
@@ -127,18 +133,22 @@ Result<std::vector<LimitFile>> limit_files(const CgroupHost& host, const Limits&
   auto need = [&](const char* limit, const char* controller) -> Status {
     if (host.has(controller)) return {};
     return {EOPNOTSUPP, std::string("limit ") + limit + ": the " + controller +
-                            " controller is not available on this host (cgroup layout " + host.layout + ")"};
+                            " controller is not available on this host (cgroup layout " +
+                            host.layout + ")"};
   };
   auto put = [&](const std::string& controller, const std::string& file, const std::string& value) {
     out.push_back({host.on_v2(controller) ? "" : controller, file, value});
   };
   if (l.memory) {
     if (auto s = need("memory", "memory"); !s) return s.error();
-    put("memory", host.on_v2("memory") ? "memory.max" : "memory.limit_in_bytes", std::to_string(*l.memory));
+    put("memory", host.on_v2("memory") ? "memory.max" : "memory.limit_in_bytes",
+        std::to_string(*l.memory));
   }
   if (l.memory_swap) {
     if (auto s = need("memory_swap", "memory"); !s) return s.error();
-    if (!l.memory) return user_error("limit memory_swap: needs memory too (it is memory + swap, as docker's --memory-swap)");
+    if (!l.memory)
+      return user_error(
+          "limit memory_swap: needs memory too (it is memory + swap, as docker's --memory-swap)");
     if (*l.memory_swap < *l.memory) return user_error("limit memory_swap: smaller than memory");
     if (host.on_v2("memory"))
       put("memory", "memory.swap.max", std::to_string(*l.memory_swap - *l.memory));
@@ -160,7 +170,8 @@ Result<std::vector<LimitFile>> limit_files(const CgroupHost& host, const Limits&
   }
   if (l.cpu_weight) {
     if (auto s = need("cpu_weight", "cpu"); !s) return s.error();
-    if (*l.cpu_weight < 1 || *l.cpu_weight > 10000) return user_error("limit cpu_weight: expected 1..10000");
+    if (*l.cpu_weight < 1 || *l.cpu_weight > 10000)
+      return user_error("limit cpu_weight: expected 1..10000");
     if (host.on_v2("cpu"))
       put("cpu", "cpu.weight", std::to_string(*l.cpu_weight));
     else
@@ -188,20 +199,28 @@ Result<std::vector<LimitFile>> limit_files(const CgroupHost& host, const Limits&
       if (io.wiops) v += " wiops=" + std::to_string(io.wiops);
       put("io", "io.max", v);
     } else {
-      if (io.rbps) put("blkio", "blkio.throttle.read_bps_device", io.device + " " + std::to_string(io.rbps));
-      if (io.wbps) put("blkio", "blkio.throttle.write_bps_device", io.device + " " + std::to_string(io.wbps));
-      if (io.riops) put("blkio", "blkio.throttle.read_iops_device", io.device + " " + std::to_string(io.riops));
-      if (io.wiops) put("blkio", "blkio.throttle.write_iops_device", io.device + " " + std::to_string(io.wiops));
+      if (io.rbps)
+        put("blkio", "blkio.throttle.read_bps_device", io.device + " " + std::to_string(io.rbps));
+      if (io.wbps)
+        put("blkio", "blkio.throttle.write_bps_device", io.device + " " + std::to_string(io.wbps));
+      if (io.riops)
+        put("blkio", "blkio.throttle.read_iops_device", io.device + " " + std::to_string(io.riops));
+      if (io.wiops)
+        put("blkio", "blkio.throttle.write_iops_device",
+            io.device + " " + std::to_string(io.wiops));
     }
   }
   if (l.devices) {
     if (host.layout == "2")
-      return Error{EOPNOTSUPP, "limit devices: on cgroup v2 device access is an eBPF program, which sbx does not load yet"};
+      return Error{EOPNOTSUPP,
+                   "limit devices: on cgroup v2 device access is an eBPF program, which sbx does "
+                   "not load yet"};
     if (auto s = need("devices", "devices"); !s) return s.error();
     for (const auto& r : *l.devices) {
       // "TYPE MAJ:MIN ACCESS": c/b/a, numbers or *, some of rwm
       char type = r.empty() ? 0 : r[0];
-      if ((type != 'c' && type != 'b' && type != 'a') || r.find_first_not_of("abc0123456789:* rwm") != std::string::npos)
+      if ((type != 'c' && type != 'b' && type != 'a') ||
+          r.find_first_not_of("abc0123456789:* rwm") != std::string::npos)
         return user_error("limit devices: rule '" + r + "' is not like 'c 1:3 rwm'");
     }
     put("devices", "devices.deny", "a");
@@ -234,16 +253,22 @@ std::string Cgroup::file_path(const std::string& file) const {
 }
 
 Status Cgroup::set(const std::string& file, const std::string& value) const {
-  if (file.find('/') != std::string::npos) return user_error("cgroup set: '" + file + "' is not a file name");
+  if (file.find('/') != std::string::npos)
+    return user_error("cgroup set: '" + file + "' is not a file name");
   std::string p = file_path(file);
-  if (p.empty()) return {ENOENT, "cgroup " + rel_ + ": no hierarchy has the " + controller_of(file) + " controller for " + file};
+  if (p.empty())
+    return {ENOENT, "cgroup " + rel_ + ": no hierarchy has the " + controller_of(file) +
+                        " controller for " + file};
   return write_text(p, value);
 }
 
 Result<std::string> Cgroup::get(const std::string& file) const {
-  if (file.find('/') != std::string::npos) return user_error("cgroup get: '" + file + "' is not a file name");
+  if (file.find('/') != std::string::npos)
+    return user_error("cgroup get: '" + file + "' is not a file name");
   std::string p = file_path(file);
-  if (p.empty()) return Error{ENOENT, "cgroup " + rel_ + ": no hierarchy has the " + controller_of(file) + " controller for " + file};
+  if (p.empty())
+    return Error{ENOENT, "cgroup " + rel_ + ": no hierarchy has the " + controller_of(file) +
+                             " controller for " + file};
   auto r = read_file(p);
   if (!r) return r.error();
   return trim(*r);
@@ -293,8 +318,10 @@ Result<CgroupStat> Cgroup::stat() const {
       std::istringstream in(*io);
       std::string tok;
       while (in >> tok) {
-        if (tok.rfind("rbytes=", 0) == 0) s.io_read_bytes += std::strtoull(tok.c_str() + 7, nullptr, 10);
-        if (tok.rfind("wbytes=", 0) == 0) s.io_write_bytes += std::strtoull(tok.c_str() + 7, nullptr, 10);
+        if (tok.rfind("rbytes=", 0) == 0)
+          s.io_read_bytes += std::strtoull(tok.c_str() + 7, nullptr, 10);
+        if (tok.rfind("wbytes=", 0) == 0)
+          s.io_write_bytes += std::strtoull(tok.c_str() + 7, nullptr, 10);
       }
     }
   } else if (dirs_.count("blkio")) {
@@ -336,7 +363,8 @@ Result<CgroupEvents> Cgroup::events() const {
 
 Status Cgroup::freeze() const {
   bool v2 = host_.layout == "2";
-  if (!v2 && !dirs_.count("freezer")) return {EOPNOTSUPP, "freeze cgroup " + rel_ + ": no freezer controller"};
+  if (!v2 && !dirs_.count("freezer"))
+    return {EOPNOTSUPP, "freeze cgroup " + rel_ + ": no freezer controller"};
   if (auto s = v2 ? set("cgroup.freeze", "1") : set("freezer.state", "FROZEN"); !s) return s;
   for (int i = 0; i < 400; ++i) {  // up to 2 s for every task to stop
     auto st = v2 ? get("cgroup.events") : get("freezer.state");
@@ -348,7 +376,8 @@ Status Cgroup::freeze() const {
 
 Status Cgroup::thaw() const {
   bool v2 = host_.layout == "2";
-  if (!v2 && !dirs_.count("freezer")) return {EOPNOTSUPP, "thaw cgroup " + rel_ + ": no freezer controller"};
+  if (!v2 && !dirs_.count("freezer"))
+    return {EOPNOTSUPP, "thaw cgroup " + rel_ + ": no freezer controller"};
   return v2 ? set("cgroup.freeze", "0") : set("freezer.state", "THAWED");
 }
 
@@ -415,16 +444,18 @@ Status Cgroup::remove() {
   return result;
 }
 
-Result<Cgroup> Cgroup::create(const CgroupHost& host, const std::string& parent, const std::string& name,
-                              const Limits& limits) {
+Result<Cgroup> Cgroup::create(const CgroupHost& host, const std::string& parent,
+                              const std::string& name, const Limits& limits) {
   if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
     return user_error("cgroup name '" + name + "': expected one path component");
-  if (parent.find("..") != std::string::npos) return user_error("cgroup parent '" + parent + "': contains '..'");
+  if (parent.find("..") != std::string::npos)
+    return user_error("cgroup parent '" + parent + "': contains '..'");
   auto files = limit_files(host, limits);
   if (!files) return files.error();
   Cgroup cg;
   cg.host_ = host;
-  cg.rel_ = (parent.empty() || parent == "/" ? "" : (parent[0] == '/' ? parent : "/" + parent)) + "/" + name;
+  cg.rel_ = (parent.empty() || parent == "/" ? "" : (parent[0] == '/' ? parent : "/" + parent)) +
+            "/" + name;
   cg.owned_ = true;
   cg.owner_ = getpid();
   std::set<std::string> mounts;
@@ -442,7 +473,8 @@ Result<Cgroup> Cgroup::create(const CgroupHost& host, const std::string& parent,
     return e;
   };
   for (const auto& [c, d] : cg.dirs_) {
-    if (int e = fault("cgroup.mkdir")) return undo(fault_error("cgroup.mkdir", "create cgroup " + d, e));
+    if (int e = fault("cgroup.mkdir"))
+      return undo(fault_error("cgroup.mkdir", "create cgroup " + d, e));
     if (mkdir(d.c_str(), 0755) != 0) return undo(sys_error("create cgroup " + d));
     made.push_back(d);
     if (c == "cpuset") {  // v1: a cpuset group takes no task until cpus and mems are set
@@ -469,7 +501,8 @@ Result<Cgroup> Cgroup::create(const CgroupHost& host, const std::string& parent,
   for (const auto& f : *files) {
     std::string d = f.controller.empty() ? cg.dirs_[""] : cg.dirs_[f.controller];
     if (d.empty()) d = cg.dir(f.controller);
-    if (int e = fault("cgroup.limit")) return undo(fault_error("cgroup.limit", "limit " + d + "/" + f.file, e));
+    if (int e = fault("cgroup.limit"))
+      return undo(fault_error("cgroup.limit", "limit " + d + "/" + f.file, e));
     if (auto s = write_text(d + "/" + f.file, f.value); !s) return undo(s.error().context("limit"));
   }
   return cg;
@@ -491,7 +524,8 @@ Result<Cgroup> Cgroup::open(const CgroupHost& host, const std::string& path) {
       cg.dirs_[""] = path;
       cg.rel_ = path.substr(host.v2_root.size());
     }
-    if (cg.dirs_.empty()) return Error{ENOENT, "open cgroup " + path + ": not inside a cgroup hierarchy"};
+    if (cg.dirs_.empty())
+      return Error{ENOENT, "open cgroup " + path + ": not inside a cgroup hierarchy"};
     return cg;
   }
   cg.rel_ = path.empty() || path[0] != '/' ? "/" + path : path;
@@ -518,7 +552,8 @@ std::vector<std::string> collect_stale_cgroups(const CgroupHost& host) {
     while (auto* e = readdir(d.get())) {
       int pid = 0, n = 0;
       char tail;
-      if (std::sscanf(e->d_name, "sbx-%d-%d%c", &pid, &n, &tail) == 2 && pid > 0 && !owner_alive(pid))
+      if (std::sscanf(e->d_name, "sbx-%d-%d%c", &pid, &n, &tail) == 2 && pid > 0 &&
+          !owner_alive(pid))
         names.insert(e->d_name);
     }
   }

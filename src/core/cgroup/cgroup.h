@@ -29,7 +29,7 @@ struct CgroupHost {
 CgroupHost detect_cgroups();
 
 struct IoLimit {
-  std::string device;  // "MAJ:MIN"
+  std::string device;                                 // "MAJ:MIN"
   uint64_t rbps = 0, wbps = 0, riops = 0, wiops = 0;  // 0 = no limit
   bool operator==(const IoLimit&) const = default;
 };
@@ -46,7 +46,8 @@ struct Limits {
   // Device access allowlist ("c 1:3 rwm", ...); everything else is denied. v1 devices controller.
   std::optional<std::vector<std::string>> devices;
   bool empty() const {
-    return !memory && !memory_swap && !cpu && !cpu_weight && !cpuset && !pids && io.empty() && !devices;
+    return !memory && !memory_swap && !cpu && !cpu_weight && !cpuset && !pids && io.empty() &&
+           !devices;
   }
   bool operator==(const Limits&) const = default;
 };
@@ -87,8 +88,8 @@ class Cgroup {
   // Creates `name` under `parent` (relative to each hierarchy's root; "" = the root) in every
   // hierarchy sbx uses, and writes `limits`. Fails, removing what it made, when a limit cannot
   // be enforced.
-  static Result<Cgroup> create(const CgroupHost& host, const std::string& parent, const std::string& name,
-                               const Limits& limits);
+  static Result<Cgroup> create(const CgroupHost& host, const std::string& parent,
+                               const std::string& name, const Limits& limits);
   // An existing group by path: "/sys/fs/cgroup/..." (one directory) or a path relative to the
   // hierarchy roots ("/machine.slice/x"), found in every hierarchy that has it. Never removed.
   static Result<Cgroup> open(const CgroupHost& host, const std::string& path);

@@ -4,7 +4,6 @@
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <sys/mount.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -75,7 +74,8 @@ int open_in_root(int rootfd, const std::string& rel, uint64_t flags) {
   std::memset(&how, 0, sizeof how);
   how.flags = flags | O_PATH | O_CLOEXEC;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  return static_cast<int>(syscall(SYS_openat2, rootfd, rel.empty() ? "." : rel.c_str(), &how, sizeof how));
+  return static_cast<int>(
+      syscall(SYS_openat2, rootfd, rel.empty() ? "." : rel.c_str(), &how, sizeof how));
 }
 
 std::string fd_path(int fd) {
@@ -105,8 +105,8 @@ Error not_made(const std::string& what) {
   return e;
 }
 
-Result<Target> target_in_root(const std::string& root, const std::string& dest, bool directory, bool create,
-                              const std::string& step) {
+Result<Target> target_in_root(const std::string& root, const std::string& dest, bool directory,
+                              bool create, const std::string& step) {
   Fd rootfd(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!rootfd.ok()) return sys_error(step + ": open the new root");
   std::string rel = dest;
@@ -153,9 +153,10 @@ Status bind(const Op& op, const Target& t, bool readonly, bool allow_dev) {
   const std::string& target = t.real;
   if (mount(op.source.c_str(), t.at().c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
     return sys_error(step);
-  uint64_t attr = (allow_dev ? 0 : MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID) |
-                  (readonly ? MOUNT_ATTR_RDONLY : 0);
-  if (attr) return set_attr(target, attr, true, step + ": set " + (readonly ? "ro," : "") + "nodev,nosuid");
+  uint64_t attr =
+      (allow_dev ? 0 : MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID) | (readonly ? MOUNT_ATTR_RDONLY : 0);
+  if (attr)
+    return set_attr(target, attr, true, step + ": set " + (readonly ? "ro," : "") + "nodev,nosuid");
   return {};
 }
 
@@ -167,14 +168,16 @@ Status tmpfs(const Op& op, const Target& t, unsigned default_mode) {
     snprintf(data, sizeof data, "mode=%o,size=%llu", mode, (unsigned long long)op.size);
   else
     snprintf(data, sizeof data, "mode=%o", mode);
-  if (mount("tmpfs", t.at().c_str(), "tmpfs", MS_NOSUID | MS_NODEV, data) != 0) return sys_error(step);
+  if (mount("tmpfs", t.at().c_str(), "tmpfs", MS_NOSUID | MS_NODEV, data) != 0)
+    return sys_error(step);
   return {};
 }
 
 Status proc(const Op& op, const Target& t, bool pid_ns_new) {
   std::string step = describe(op);
   std::string target = t.at();
-  if (mount("proc", target.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0) return {};
+  if (mount("proc", target.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0)
+    return {};
   int e = errno;
   // Sharing the host's pid namespace from a user namespace: only a bind of the host's /proc works.
   if (e == EPERM && !pid_ns_new &&
@@ -200,11 +203,14 @@ Status dev(const Op& op, const Target& t) {
   std::string pts = target + "/pts", shm = target + "/shm";
   if (mkdir(pts.c_str(), 0755) != 0 || mkdir(shm.c_str(), 01777) != 0)
     return sys_error(step + ": mkdir pts, shm");
-  if (mount("devpts", pts.c_str(), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") != 0)
+  if (mount("devpts", pts.c_str(), "devpts", MS_NOSUID | MS_NOEXEC,
+            "newinstance,ptmxmode=0666,mode=0620") != 0)
     return sys_error(step + ": mount devpts newinstance on " + op.dest + "/pts");
   if (chmod(shm.c_str(), 01777) != 0) return sys_error(step + ": chmod shm");
-  static const char* const kLinks[][2] = {{"pts/ptmx", "ptmx"},        {"/proc/self/fd", "fd"},
-                                          {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+  static const char* const kLinks[][2] = {{"pts/ptmx", "ptmx"},
+                                          {"/proc/self/fd", "fd"},
+                                          {"/proc/self/fd/0", "stdin"},
+                                          {"/proc/self/fd/1", "stdout"},
                                           {"/proc/self/fd/2", "stderr"}};
   for (const auto& l : kLinks) {
     std::string dst = target + "/" + l[1];
@@ -216,7 +222,8 @@ Status dev(const Op& op, const Target& t) {
 Status file_op(const Op& op, const std::string& target) {
   std::string step = describe(op);
   if (auto s = make_dirs(parent_of(target)); !s) return s.error().context(step);
-  if (auto s = write_file(target, op.source, op.mode ? op.mode : 0644); !s) return s.error().context(step);
+  if (auto s = write_file(target, op.source, op.mode ? op.mode : 0644); !s)
+    return s.error().context(step);
   return {};
 }
 
@@ -253,7 +260,8 @@ std::vector<const Op*> missing_mount_points(const Spec& spec) {
     bool covered = false;
     for (size_t j = 0; j < i && !covered; ++j) {
       const std::string& above = spec.ops[j].dest;
-      covered = dest.size() > above.size() && dest.compare(0, above.size(), above) == 0 && dest[above.size()] == '/';
+      covered = dest.size() > above.size() && dest.compare(0, above.size(), above) == 0 &&
+                dest[above.size()] == '/';
     }
     if (!covered) out.push_back(&spec.ops[i]);
   }
@@ -262,20 +270,25 @@ std::vector<const Op*> missing_mount_points(const Spec& spec) {
 
 // Mount points made in the scratch upper layer itself, before the overlay: through the overlay
 // they would need a copy-up of directories owned by ids the sandbox's user namespace may not map.
-Status precreate_mount_points(const std::vector<const Op*>& ops, const std::string& lower, const std::string& upper) {
+Status precreate_mount_points(const std::vector<const Op*>& ops, const std::string& lower,
+                              const std::string& upper) {
   for (const Op* op : ops) {
     std::string step = describe(*op);
     // Parents: same permissions as in the rootfs.
-    for (size_t slash = op->dest.find('/', 1); slash != std::string::npos; slash = op->dest.find('/', slash + 1)) {
+    for (size_t slash = op->dest.find('/', 1); slash != std::string::npos;
+         slash = op->dest.find('/', slash + 1)) {
       std::string rel = op->dest.substr(0, slash);
       struct stat st;
-      unsigned mode = lstat((lower + rel).c_str(), &st) == 0 && S_ISDIR(st.st_mode) ? st.st_mode & 07777 : 0755;
-      if (mkdir((upper + rel).c_str(), mode) != 0 && errno != EEXIST) return sys_error(step + ": mkdir " + rel);
+      unsigned mode =
+          lstat((lower + rel).c_str(), &st) == 0 && S_ISDIR(st.st_mode) ? st.st_mode & 07777 : 0755;
+      if (mkdir((upper + rel).c_str(), mode) != 0 && errno != EEXIST)
+        return sys_error(step + ": mkdir " + rel);
     }
     struct stat st;
-    bool file = (op->kind == OpKind::Bind || op->kind == OpKind::RoBind || op->kind == OpKind::DevBind)
-                    ? stat(op->source.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)
-                    : op->kind == OpKind::File;
+    bool file =
+        (op->kind == OpKind::Bind || op->kind == OpKind::RoBind || op->kind == OpKind::DevBind)
+            ? stat(op->source.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)
+            : op->kind == OpKind::File;
     if (op->kind == OpKind::Symlink) continue;  // made by the op itself, in its parent
     std::string target = upper + op->dest;
     if (file) {
@@ -300,13 +313,17 @@ Result<std::string> image_root(const Spec& spec, const std::string& stage) {
     if (mkdir(d.c_str(), 0755) != 0) return sys_error("mkdir " + d);
   std::string host = spec.hostname.empty() ? "sbx" : spec.hostname;
   if (auto s = write_file(init + "/etc/hostname", host + "\n"); !s) return s.error();
-  if (auto s = write_file(init + "/etc/hosts", "127.0.0.1 localhost " + host + "\n::1 localhost\n"); !s) return s.error();
-  if (auto s = write_file(init + "/etc/resolv.conf", "# sbx: no network beyond loopback\n"); !s) return s.error();
+  if (auto s = write_file(init + "/etc/hosts", "127.0.0.1 localhost " + host + "\n::1 localhost\n");
+      !s)
+    return s.error();
+  if (auto s = write_file(init + "/etc/resolv.conf", "# sbx: no network beyond loopback\n"); !s)
+    return s.error();
   std::string upper = spec.upper, work = spec.work;
   if (upper.empty()) {
     upper = stage + "/upper";
     work = stage + "/work";
-    if (mkdir(upper.c_str(), 0755) != 0 || mkdir(work.c_str(), 0755) != 0) return sys_error("mkdir upper, work");
+    if (mkdir(upper.c_str(), 0755) != 0 || mkdir(work.c_str(), 0755) != 0)
+      return sys_error("mkdir upper, work");
   }
   std::vector<std::string> lowers{init};
   lowers.insert(lowers.end(), spec.layers.begin(), spec.layers.end());
@@ -331,12 +348,15 @@ Result<std::string> prepare_root(const Spec& spec, const std::string& stage) {
     std::string upper = stage + "/upper", work = stage + "/work", root = stage + "/root";
     for (const auto& d : {upper, work, root})
       if (mkdir(d.c_str(), 0755) != 0) return sys_error("mkdir " + d);
-    if (auto s = precreate_mount_points(missing, src, upper); !s) return s.error().context("root with mount points");
-    if (auto s = mount_overlay({src}, upper, work, root); !s) return s.error().context("root with mount points");
+    if (auto s = precreate_mount_points(missing, src, upper); !s)
+      return s.error().context("root with mount points");
+    if (auto s = mount_overlay({src}, upper, work, root); !s)
+      return s.error().context("root with mount points");
     return root;
   }
   std::string step = "bind root " + src + " on " + stage;
-  if (mount(src.c_str(), stage.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) return sys_error(step);
+  if (mount(src.c_str(), stage.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+    return sys_error(step);
   // The host's root is never writable from inside: read-only at once, recursively, so that no
   // later step can create anything on the host.
   if (spec.rootfs.empty())
@@ -348,7 +368,9 @@ namespace {
 Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new) {
   std::string step = describe(op);
   // every destination resolved inside the new root (created there when missing)
-  auto at = [&](bool directory, bool create) { return target_in_root(stage, op.dest, directory, create, step); };
+  auto at = [&](bool directory, bool create) {
+    return target_in_root(stage, op.dest, directory, create, step);
+  };
   switch (op.kind) {
     case OpKind::Bind:
     case OpKind::RoBind:
@@ -371,7 +393,9 @@ Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new) {
       if (op.kind == OpKind::Tmpfs) return tmpfs(op, *t, 01777);
       if (op.kind == OpKind::Proc) return proc(op, *t, pid_ns_new);
       if (op.kind == OpKind::Dev) return dev(op, *t);
-      if (mount("mqueue", t->at().c_str(), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) return sys_error(step);
+      if (mount("mqueue", t->at().c_str(), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) !=
+          0)
+        return sys_error(step);
       return {};
     }
     case OpKind::Mkdir: {
@@ -405,16 +429,22 @@ Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new) {
     case OpKind::Mask:
     case OpKind::ReadOnly: {
       auto t = at(true, false);
-      if (!t) return errno == ENOENT || t.error().err == ENOENT || t.error().err == EINVAL ? Status{} : Status{t.error()};
+      if (!t)
+        return errno == ENOENT || t.error().err == ENOENT || t.error().err == EINVAL
+                   ? Status{}
+                   : Status{t.error()};
       const std::string& target = t->real;
       struct stat st;
       if (fstat(t->fd.get(), &st) != 0) return {};
       if (op.kind == OpKind::ReadOnly) {
-        if (mount(t->at().c_str(), t->at().c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) return sys_error(step);
-        return set_attr(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true, step);
+        if (mount(t->at().c_str(), t->at().c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+          return sys_error(step);
+        return set_attr(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true,
+                        step);
       }
       if (S_ISDIR(st.st_mode)) {
-        if (mount("sbx-masked", t->at().c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0555") != 0)
+        if (mount("sbx-masked", t->at().c_str(), "tmpfs",
+                  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0555") != 0)
           return sys_error(step);
       } else if (mount("/dev/null", t->at().c_str(), nullptr, MS_BIND, nullptr) != 0) {
         return sys_error(step);
@@ -454,7 +484,8 @@ Status switch_root(const std::string& stage) {
   bool ramfs_root = statfs("/", &sf) == 0 && (sf.f_type == RAMFS_MAGIC || sf.f_type == TMPFS_MAGIC);
   if (e != EINVAL || !ramfs_root) return sys_error("pivot_root " + stage, e);
   // The initial ramfs cannot be pivoted away from: move the new root over it and chroot.
-  static const char kNote[] = "sbx: note: / is the initial ramfs, where pivot_root cannot work; using chroot\n";
+  static const char kNote[] =
+      "sbx: note: / is the initial ramfs, where pivot_root cannot work; using chroot\n";
   (void)!write(2, kNote, sizeof kNote - 1);
   if (mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) return sys_error("move " + stage + " on /");
   if (chroot(".") != 0) return sys_error("chroot " + stage);

@@ -35,8 +35,8 @@ int fsconfig_string(int fd, const char* key, const std::string& value) {
   return static_cast<int>(syscall(SYS_fsconfig, fd, FSCONFIG_SET_STRING, key, value.c_str(), 0));
 }
 
-Status configure(int fd, const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
-                 bool per_layer, const std::string& step) {
+Status configure(int fd, const std::vector<std::string>& lowers, const std::string& upper,
+                 const std::string& work, bool per_layer, const std::string& step) {
   std::vector<Fd> held;  // open until the mount is created: the kernel may resolve paths only then
   if (per_layer) {
     for (const auto& l : lowers)
@@ -68,13 +68,14 @@ Status configure(int fd, const std::vector<std::string>& lowers, const std::stri
   }
   // Inside a user namespace overlay keeps its metadata in user.* xattrs.
   syscall(SYS_fsconfig, fd, FSCONFIG_SET_FLAG, "userxattr", nullptr, 0);
-  if (syscall(SYS_fsconfig, fd, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) return sys_error(step);
+  if (syscall(SYS_fsconfig, fd, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+    return sys_error(step);
   return {};
 }
 }  // namespace
 
-Status mount_overlay(const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
-                     const std::string& target) {
+Status mount_overlay(const std::vector<std::string>& lowers, const std::string& upper,
+                     const std::string& work, const std::string& target) {
   std::string step = "overlay on " + target;
   if (lowers.empty()) return {EINVAL, step + ": no lower layer"};
   Status configured;
@@ -83,12 +84,14 @@ Status mount_overlay(const std::vector<std::string>& lowers, const std::string& 
     fs.reset(static_cast<int>(syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC_FLAG)));
     if (!fs.ok()) return sys_error(step + ": fsopen overlay (is overlayfs available?)");
     configured = configure(fs.get(), lowers, upper, work, per_layer, step);
-    if (configured || configured.error().err != EINVAL || !per_layer) break;  // retry: pre-6.8 kernel
+    if (configured || configured.error().err != EINVAL || !per_layer)
+      break;  // retry: pre-6.8 kernel
   }
   if (!configured) return configured;
   Fd mnt(static_cast<int>(syscall(SYS_fsmount, fs.get(), 0x00000001 /* FSMOUNT_CLOEXEC */, 0)));
   if (!mnt.ok()) return sys_error(step + ": fsmount");
-  if (syscall(SYS_move_mount, mnt.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+  if (syscall(SYS_move_mount, mnt.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) !=
+      0)
     return sys_error(step + ": move_mount");
   return {};
 }

@@ -14,7 +14,6 @@
 #include "core/base/handle.h"
 #include "core/base/io.h"
 #include "core/base/program.h"
-#include "core/fs/mount.h"
 #include "core/base/trust.h"
 #include "core/fs/mount.h"
 
@@ -33,13 +32,14 @@ Result<bool> is_static_elf(const std::string& path) {
   Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.ok()) return sys_error("open " + path);
   Elf64_Ehdr eh;
-  if (pread(fd.get(), &eh, sizeof eh, 0) != sizeof eh || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-      eh.e_ident[EI_CLASS] != ELFCLASS64)
+  if (pread(fd.get(), &eh, sizeof eh, 0) != sizeof eh ||
+      std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64)
     return Error{ENOEXEC, path + ": not a 64-bit ELF file"};
   for (int i = 0; i < eh.e_phnum; ++i) {
     Elf64_Phdr ph;
     off_t off = static_cast<off_t>(eh.e_phoff + static_cast<uint64_t>(i) * eh.e_phentsize);
-    if (pread(fd.get(), &ph, sizeof ph, off) != sizeof ph) return Error{ENOEXEC, path + ": truncated ELF"};
+    if (pread(fd.get(), &ph, sizeof ph, off) != sizeof ph)
+      return Error{ENOEXEC, path + ": truncated ELF"};
     if (ph.p_type == PT_INTERP) return false;
   }
   return true;
@@ -60,7 +60,8 @@ Result<std::vector<std::string>> applets(const std::string& busybox) {
     while (!a.empty() && a.back() == '\r') a.pop_back();
     if (!a.empty() && a.find('/') == std::string::npos && a != "busybox") out.push_back(a);
   }
-  if (!end->ok() || out.empty()) return Error{ENOEXEC, busybox + " --list: no applets (is it busybox?)"};
+  if (!end->ok() || out.empty())
+    return Error{ENOEXEC, busybox + " --list: no applets (is it busybox?)"};
   return out;
 }
 
@@ -68,7 +69,8 @@ Status build(const std::string& busybox, const fs::path& dir) {
   auto list = applets(busybox);
   if (!list) return list.error();
   std::error_code ec;
-  for (const char* d : {"bin", "proc", "dev", "sys", "tmp", "etc", "root", "run", "var", "home", "usr", "mnt"}) {
+  for (const char* d :
+       {"bin", "proc", "dev", "sys", "tmp", "etc", "root", "run", "var", "home", "usr", "mnt"}) {
     fs::create_directories(dir / d, ec);
     if (ec) return Error{ec.value(), "mkdir " + (dir / d).string() + ": " + ec.message()};
   }
@@ -79,13 +81,15 @@ Status build(const std::string& busybox, const fs::path& dir) {
   chmod((dir / "bin/busybox").c_str(), 0755);
   for (const auto& a : *list) {
     fs::create_symlink("busybox", dir / "bin" / a, ec);
-    if (ec && ec != std::errc::file_exists) return Error{ec.value(), "symlink " + a + ": " + ec.message()};
+    if (ec && ec != std::errc::file_exists)
+      return Error{ec.value(), "symlink " + a + ": " + ec.message()};
   }
   fs::create_directory_symlink("bin", dir / "sbin", ec);
   fs::create_directory_symlink("../bin", dir / "usr/bin", ec);
   fs::create_directory_symlink("../bin", dir / "usr/sbin", ec);
-  if (auto s = write_file(dir / "etc/passwd",
-                          "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
+  if (auto s =
+          write_file(dir / "etc/passwd",
+                     "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
       !s)
     return s;
   if (auto s = write_file(dir / "etc/group", "root:x:0:\nnogroup:x:65534:\n"); !s) return s;
@@ -94,7 +98,8 @@ Status build(const std::string& busybox, const fs::path& dir) {
 }
 
 std::string stamp_of(const struct stat& st) {
-  return std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + " " + std::to_string(st.st_ino);
+  return std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + " " +
+         std::to_string(st.st_ino);
 }
 
 }  // namespace
@@ -102,17 +107,22 @@ std::string stamp_of(const struct stat& st) {
 Result<std::string> busybox_rootfs(const std::string& busybox) {
   struct stat st;
   if (stat(busybox.c_str(), &st) != 0)
-    return sys_error("busybox rootfs: " + busybox + " (install it: apt-get install busybox-static)");
+    return sys_error("busybox rootfs: " + busybox +
+                     " (install it: apt-get install busybox-static)");
   auto is_static = is_static_elf(busybox);
   if (!is_static) return is_static.error().context("busybox rootfs");
   if (!*is_static)
-    return Error{ENOEXEC, "busybox rootfs: " + busybox +
-                              " is dynamically linked (install the static one: apt-get install busybox-static)"};
+    return Error{
+        ENOEXEC,
+        "busybox rootfs: " + busybox +
+            " is dynamically linked (install the static one: apt-get install busybox-static)"};
   fs::path base = fs::path(cache_dir()) / "rootfs";
   // root's sandboxes (root only in their user namespace) must reach the root: 0755; a user's: 0700
   unsigned mode = getuid() == 0 ? 0755 : 0700;
-  if (auto d = trusted_dir(cache_dir(), mode, "cache directory"); !d) return d.error().context("busybox rootfs");
-  if (auto d = trusted_dir(base.string(), mode, "cache directory"); !d) return d.error().context("busybox rootfs");
+  if (auto d = trusted_dir(cache_dir(), mode, "cache directory"); !d)
+    return d.error().context("busybox rootfs");
+  if (auto d = trusted_dir(base.string(), mode, "cache directory"); !d)
+    return d.error().context("busybox rootfs");
   fs::path dir = base / "busybox", stamp_file = base / "busybox.stamp";
   std::string want = stamp_of(st);
   auto current = [&]() {
@@ -122,7 +132,8 @@ Result<std::string> busybox_rootfs(const std::string& busybox) {
   if (current()) return dir.string();
   // Concurrent sbx processes: one builds, the others wait and then find it ready.
   Fd lock(open((base / "busybox.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!lock.ok() || flock(lock.get(), LOCK_EX) != 0) return sys_error("busybox rootfs: lock " + base.string());
+  if (!lock.ok() || flock(lock.get(), LOCK_EX) != 0)
+    return sys_error("busybox rootfs: lock " + base.string());
   if (current()) return dir.string();
   fs::path tmp = base / ("busybox.tmp-" + std::to_string(getpid()));
   std::error_code ec;
@@ -136,13 +147,15 @@ Result<std::string> busybox_rootfs(const std::string& busybox) {
   fs::rename(tmp, dir, ec);
   if (ec) return Error{ec.value(), "busybox rootfs: rename into place: " + ec.message()};
   fs::remove_all(old, ec);
-  if (auto s = write_file_atomic(stamp_file, want + "\n"); !s) return s.error().context("busybox rootfs");
+  if (auto s = write_file_atomic(stamp_file, want + "\n"); !s)
+    return s.error().context("busybox rootfs");
   return dir.string();
 }
 
 Result<std::string> debootstrap_rootfs(const Debootstrap& what) {
   for (const std::string* word : {&what.suite, &what.variant})
-    if (word->empty() || word->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+    if (word->empty() || word->find_first_not_of(
+                             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
                              std::string::npos)
       return user_error("debootstrap: bad suite or variant '" + *word + "'");
   fs::path base = fs::path(cache_dir()) / "rootfs";
@@ -150,18 +163,22 @@ Result<std::string> debootstrap_rootfs(const Debootstrap& what) {
   std::error_code ec;
   if (fs::exists(dir / ".sbx-complete", ec)) return dir.string();
   const std::string program = "/usr/sbin/debootstrap";
-  if (access(program.c_str(), X_OK) != 0) return Error{ENOENT, "debootstrap: not installed (apt-get install debootstrap)"};
+  if (access(program.c_str(), X_OK) != 0)
+    return Error{ENOENT, "debootstrap: not installed (apt-get install debootstrap)"};
   if (geteuid() != 0) return Error{EPERM, "debootstrap: needs root"};
   for (const std::string& d : {cache_dir(), base.string()})
-    if (auto t = trusted_dir(d, 0755, "cache directory"); !t) return t.error().context("debootstrap");
+    if (auto t = trusted_dir(d, 0755, "cache directory"); !t)
+      return t.error().context("debootstrap");
   // Concurrent sbx processes: one runs debootstrap, the others wait and then find it ready.
   Fd lock(open((base / "debootstrap.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!lock.ok() || flock(lock.get(), LOCK_EX) != 0) return sys_error("debootstrap: lock " + base.string());
+  if (!lock.ok() || flock(lock.get(), LOCK_EX) != 0)
+    return sys_error("debootstrap: lock " + base.string());
   if (fs::exists(dir / ".sbx-complete", ec)) return dir.string();
   fs::path tmp = dir.string() + ".tmp-" + std::to_string(getpid());
   std::string log = tmp.string() + ".log";
   fs::remove_all(tmp, ec);
-  Fd out(what.quiet ? open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600) : -1);
+  Fd out(what.quiet ? open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)
+                    : -1);
   if (what.quiet && !out.ok()) return sys_error("debootstrap: create " + log);
   ProgramIo io;
   io.stdout_fd = what.quiet ? out.get() : 2;  // its progress is no output of ours
@@ -172,16 +189,20 @@ Result<std::string> debootstrap_rootfs(const Debootstrap& what) {
   out.reset();
   if (!end || !end->ok()) {
     std::string tail;
-    if (auto text = read_file(log)) tail = text->substr(text->size() > 300 ? text->size() - 300 : 0);
+    if (auto text = read_file(log))
+      tail = text->substr(text->size() > 300 ? text->size() - 300 : 0);
     while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
     if (!end) tail = end.error().message;
     fs::remove_all(tmp, ec);
     unlink(log.c_str());
-    return Error{end ? EIO : end.error().err, "debootstrap " + what.suite + " (" + what.variant + ") from " +
-                                                 (what.mirror.empty() ? "debootstrap's default mirror" : what.mirror) + " failed" + (tail.empty() ? "" : ": " + tail)};
+    return Error{end ? EIO : end.error().err,
+                 "debootstrap " + what.suite + " (" + what.variant + ") from " +
+                     (what.mirror.empty() ? "debootstrap's default mirror" : what.mirror) +
+                     " failed" + (tail.empty() ? "" : ": " + tail)};
   }
   unlink(log.c_str());
-  if (auto s = write_file((tmp / ".sbx-complete").string(), ""); !s) return s.error().context("debootstrap");
+  if (auto s = write_file((tmp / ".sbx-complete").string(), ""); !s)
+    return s.error().context("debootstrap");
   fs::remove_all(dir, ec);
   if (rename(tmp.c_str(), dir.c_str()) != 0) {
     int e = errno;

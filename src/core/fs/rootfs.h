@@ -16,7 +16,8 @@ Result<std::string> busybox_rootfs(const std::string& busybox = "/bin/busybox");
 
 // Debian made by debootstrap (root only), once: <cache>/rootfs/debootstrap-SUITE-VARIANT, which
 // holds .sbx-complete once whole (built in a scratch directory, then renamed into place). Its
-// output goes to our stderr, or, when `quiet`, to a log whose end the error quotes. Returns the path.
+// output goes to our stderr, or, when `quiet`, to a log whose end the error quotes. Returns the
+// path.
 struct Debootstrap {
   std::string suite = "bookworm", variant = "minbase", mirror;
   bool quiet = false;

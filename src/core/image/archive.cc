@@ -10,9 +10,9 @@ namespace sbx::core {
 
 namespace {
 
-#define SBX_CRYPTO_FUNCTIONS(X)                                                                    \
-  X(EVP_MD_CTX_new) X(EVP_MD_CTX_free) X(EVP_sha256) X(EVP_DigestInit_ex) X(EVP_DigestUpdate)        \
-  X(EVP_DigestFinal_ex)
+#define SBX_CRYPTO_FUNCTIONS(X) \
+  X(EVP_MD_CTX_new)             \
+  X(EVP_MD_CTX_free) X(EVP_sha256) X(EVP_DigestInit_ex) X(EVP_DigestUpdate) X(EVP_DigestFinal_ex)
 
 struct CryptoApi {
   SBX_CRYPTO_FUNCTIONS(SBX_DL_DECLARE)
@@ -20,7 +20,8 @@ struct CryptoApi {
 
 Result<const CryptoApi*> crypto_api() {
   return dl_once<CryptoApi>([](CryptoApi& api, std::string& error) {
-    if (void* lib = dl_open("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL, "libcrypto", "libssl3", error)) {
+    if (void* lib =
+            dl_open("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL, "libcrypto", "libssl3", error)) {
 #define SBX_LOAD(name) dl_sym(lib, api.name, #name, "libcrypto", error);
       SBX_CRYPTO_FUNCTIONS(SBX_LOAD)
 #undef SBX_LOAD
@@ -37,7 +38,8 @@ const CryptoApi* crypto() {
 
 Result<const ArchiveApi*> archive_api() {
   return dl_once<ArchiveApi>([](ArchiveApi& api, std::string& error) {
-    if (void* h = dl_open("libarchive.so.13", RTLD_NOW | RTLD_LOCAL, "libarchive", "libarchive13", error)) {
+    if (void* h = dl_open("libarchive.so.13", RTLD_NOW | RTLD_LOCAL, "libarchive", "libarchive13",
+                          error)) {
 #define SBX_LOAD(name) dl_sym(h, api.name, #name, "libarchive", error);
       SBX_ARCHIVE_FUNCTIONS(SBX_LOAD)
 #undef SBX_LOAD

@@ -19,10 +19,10 @@
 #include "core/base/handle.h"
 #include "core/base/io.h"
 #include "core/base/json.h"
-#include "core/image/containers.h"
 #include "core/base/trust.h"
 #include "core/fs/mount.h"
 #include "core/image/archive.h"
+#include "core/image/containers.h"
 #include "core/sandbox/idmap.h"
 #include "core/sandbox/ns.h"
 #include "core/sandbox/owner.h"
@@ -40,9 +40,16 @@ std::string hex_of(const std::string& digest) {
 }
 
 json to_json(const Image& img) {
-  json c = {{"Env", img.config.env}, {"Cmd", img.config.cmd}, {"Entrypoint", img.config.entrypoint},
-            {"WorkingDir", img.config.workdir}, {"User", img.config.user}};
-  return {{"id", img.id}, {"layers", img.layers}, {"config", c}, {"tags", img.tags}, {"created", img.created}};
+  json c = {{"Env", img.config.env},
+            {"Cmd", img.config.cmd},
+            {"Entrypoint", img.config.entrypoint},
+            {"WorkingDir", img.config.workdir},
+            {"User", img.config.user}};
+  return {{"id", img.id},
+          {"layers", img.layers},
+          {"config", c},
+          {"tags", img.tags},
+          {"created", img.created}};
 }
 
 // An image record as the store keeps it; `what` names the file in errors.
@@ -85,7 +92,8 @@ std::string now_rfc3339() {
 // An exclusive lock on the store for the life of the object.
 struct StoreLock {
   Fd fd;
-  explicit StoreLock(const std::string& root) : fd(open((root + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+  explicit StoreLock(const std::string& root)
+      : fd(open((root + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
     if (fd.ok()) flock(fd.get(), LOCK_EX);
   }
 };
@@ -96,36 +104,44 @@ namespace {
 std::string g_state_override;
 }
 
-void set_state_dir(const std::string& dir) { g_state_override = dir; }
+void set_state_dir(const std::string& dir) {
+  g_state_override = dir;
+}
 
 std::string default_state_dir() {
   if (!g_state_override.empty()) return g_state_override;
   if (const char* s = std::getenv("SBX_STATE"); s && *s == '/') return s;
   if (getuid() == 0) return "/var/lib/sbx";
-  if (const char* h = std::getenv("HOME"); h && *h == '/') return std::string(h) + "/.local/share/sbx";
+  if (const char* h = std::getenv("HOME"); h && *h == '/')
+    return std::string(h) + "/.local/share/sbx";
   return "/tmp/sbx-state-" + std::to_string(getuid());
 }
 
 Result<std::string> normalize_tag(const std::string& tag) {
   if (tag.empty()) return user_error("image tag: empty");
-  if (tag.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/:@") != std::string::npos)
+  if (tag.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/:@") !=
+      std::string::npos)
     return user_error("image tag '" + tag + "': only letters, digits and . _ - / : are allowed");
   auto slash = tag.rfind('/');
   auto colon = tag.rfind(':');
-  if (colon == std::string::npos || (slash != std::string::npos && colon < slash)) return tag + ":latest";
+  if (colon == std::string::npos || (slash != std::string::npos && colon < slash))
+    return tag + ":latest";
   if (colon == tag.size() - 1) return user_error("image tag '" + tag + "': empty tag after ':'");
   return tag;
 }
 
 ImageStore::ImageStore(std::string root) : root_(std::move(root)) {}
 
-uint32_t ImageStore::id_shift() const { return geteuid() == 0 ? kRootMapBase : 0; }
+uint32_t ImageStore::id_shift() const {
+  return geteuid() == 0 ? kRootMapBase : 0;
+}
 
 Status ImageStore::init() const {
-  // The store is closed to other users: its layers hold setuid files owned by the shifted ids, which
-  // must never run outside a sandbox. As root it is root:<shifted root> 0710, so the sandboxes'
-  // root (2100000000 outside) can still reach the layers it mounts; a user's store is 0700.
-  // its scratch and container directories carry this process's pid: record who that is
+  // The store is closed to other users: its layers hold setuid files owned by the shifted ids,
+  // which must never run outside a sandbox. As root it is root:<shifted root> 0710, so the
+  // sandboxes' root (2100000000 outside) can still reach the layers it mounts; a user's store is
+  // 0700. its scratch and container directories carry this process's pid: record who that is
   if (auto s = register_owner(); !s) return s;
   auto top = trusted_dir(root_, 0700, "image store");
   if (!top) return top.error();
@@ -135,15 +151,20 @@ Status ImageStore::init() const {
   if (fstat(top->get(), &st) != 0) return sys_error("stat image store " + root_);
   if (shift && st.st_gid != shift && fchown(top->get(), static_cast<uid_t>(-1), shift) != 0)
     return sys_error("image store " + root_ + ": chown to group " + std::to_string(shift));
-  if ((st.st_mode & 07777) != mode && fchmod(top->get(), mode) != 0) return sys_error("image store " + root_ + ": chmod");
+  if ((st.st_mode & 07777) != mode && fchmod(top->get(), mode) != 0)
+    return sys_error("image store " + root_ + ": chmod");
   for (const char* d : {"/layers", "/images", "/tmp", "/containers"})
     if (auto s = make_dirs(root_ + d, 0711); !s) return s.error().context("image store " + root_);
   return {};
 }
 
-std::string ImageStore::layer_dir(const std::string& diff_id) const { return root_ + "/layers/" + hex_of(diff_id); }
+std::string ImageStore::layer_dir(const std::string& diff_id) const {
+  return root_ + "/layers/" + hex_of(diff_id);
+}
 
-bool ImageStore::has_layer(const std::string& diff_id) const { return access(layer_dir(diff_id).c_str(), F_OK) == 0; }
+bool ImageStore::has_layer(const std::string& diff_id) const {
+  return access(layer_dir(diff_id).c_str(), F_OK) == 0;
+}
 
 Result<LayerInfo> ImageStore::add_layer(int fd, const std::string& what) const {
   if (auto s = init(); !s) return s.error();
@@ -167,10 +188,12 @@ Result<LayerInfo> ImageStore::add_layer(int fd, const std::string& what) const {
   return info;
 }
 
-Result<LayerInfo> ImageStore::add_layer_from_dir(const std::string& dir, const std::set<std::string>& exclude) const {
+Result<LayerInfo> ImageStore::add_layer_from_dir(const std::string& dir,
+                                                 const std::set<std::string>& exclude) const {
   if (auto s = init(); !s) return s.error();
   // One pass: the tree is serialised for its digest and copied into the store at once.
-  std::string tmp = root_ + "/tmp/commit-" + std::to_string(getpid()) + "-" + std::to_string(rand());
+  std::string tmp =
+      root_ + "/tmp/commit-" + std::to_string(getpid()) + "-" + std::to_string(rand());
   auto info = export_layer(dir, -1, exclude, id_shift(), tmp);
   std::error_code ec;
   if (!info) {
@@ -190,7 +213,8 @@ Result<LayerInfo> ImageStore::add_layer_from_dir(const std::string& dir, const s
 }
 
 Status ImageStore::save(const Image& img) const {
-  return write_file_atomic(root_ + "/images/" + hex_of(img.id) + ".json", json_text(to_json(img), 2) + "\n");
+  return write_file_atomic(root_ + "/images/" + hex_of(img.id) + ".json",
+                           json_text(to_json(img), 2) + "\n");
 }
 
 std::vector<Image> ImageStore::list(std::vector<Error>* unreadable) const {
@@ -209,7 +233,9 @@ std::vector<Image> ImageStore::list(std::vector<Error>* unreadable) const {
     else if (unreadable)
       unreadable->push_back(img.error());
   }
-  std::sort(out.begin(), out.end(), [](const Image& a, const Image& b) { return a.created > b.created || (a.created == b.created && a.id < b.id); });
+  std::sort(out.begin(), out.end(), [](const Image& a, const Image& b) {
+    return a.created > b.created || (a.created == b.created && a.id < b.id);
+  });
   return out;
 }
 
@@ -235,7 +261,8 @@ Result<Image> ImageStore::put(const std::vector<std::string>& layers, const Imag
   std::string canon = json_text(key);
   h.update(canon.data(), canon.size());
   img.id = "sha256:" + h.hex();
-  if (int e = fault("image.manifest")) return fault_error("image.manifest", "write image " + img.id, e);
+  if (int e = fault("image.manifest"))
+    return fault_error("image.manifest", "write image " + img.id, e);
   StoreLock lock(root_);
   for (auto other : list()) {
     if (other.id == img.id) {
@@ -250,7 +277,8 @@ Result<Image> ImageStore::put(const std::vector<std::string>& layers, const Imag
     }
   }
   if (img.created.empty()) img.created = now_rfc3339();
-  if (!norm.empty() && std::find(img.tags.begin(), img.tags.end(), norm) == img.tags.end()) img.tags.push_back(norm);
+  if (!norm.empty() && std::find(img.tags.begin(), img.tags.end(), norm) == img.tags.end())
+    img.tags.push_back(norm);
   if (auto s = save(img); !s) return s.error();
   return img;
 }
@@ -295,7 +323,8 @@ Status ImageStore::remove(const std::string& ref) const {
   const bool by_id = it == img->tags.end();  // not one of its tags: the id (or a prefix) was given
   if (!by_id) img->tags.erase(it);
   if (img->tags.empty() || by_id) {
-    if (unlink((root_ + "/images/" + hex_of(img->id) + ".json").c_str()) != 0) return sys_error("remove image " + img->id);
+    if (unlink((root_ + "/images/" + hex_of(img->id) + ".json").c_str()) != 0)
+      return sys_error("remove image " + img->id);
     return {};
   }
   return save(*img);
@@ -346,7 +375,8 @@ Result<std::vector<std::string>> ImageStore::prune() const {
   std::set<std::string> kept_images;
   if (Dir nd{opendir((root_ + "/named").c_str())}) {
     while (auto* e = readdir(nd.get()))
-      if (std::string id = container_image(root_ + "/named/" + e->d_name); !id.empty()) kept_images.insert(id);
+      if (std::string id = container_image(root_ + "/named/" + e->d_name); !id.empty())
+        kept_images.insert(id);
   }
   std::vector<Error> unreadable;
   auto images = list(&unreadable);
@@ -395,8 +425,8 @@ const std::set<std::string>& init_layer_paths() {
 }
 
 namespace {
-void changes_in(const std::string& upper, const std::string& rel, const std::vector<std::string>& lowers,
-                std::vector<Change>& out) {
+void changes_in(const std::string& upper, const std::string& rel,
+                const std::vector<std::string>& lowers, std::vector<Change>& out) {
   std::string dir = rel.empty() ? upper : upper + "/" + rel;
   Dir d(opendir(dir.c_str()));
   if (!d) return;
@@ -427,10 +457,12 @@ void changes_in(const std::string& upper, const std::string& rel, const std::vec
 }
 }  // namespace
 
-std::vector<Change> upper_changes(const std::string& upper, const std::vector<std::string>& lowers) {
+std::vector<Change> upper_changes(const std::string& upper,
+                                  const std::vector<std::string>& lowers) {
   std::vector<Change> out;
   changes_in(upper, "", lowers, out);
-  std::sort(out.begin(), out.end(), [](const Change& a, const Change& b) { return a.path < b.path; });
+  std::sort(out.begin(), out.end(),
+            [](const Change& a, const Change& b) { return a.path < b.path; });
   return out;
 }
 

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "core/image/layer.h"
 #include "core/base/fd.h"
 #include "core/base/result.h"
+#include "core/image/layer.h"
 
 namespace sbx::core {
 
@@ -20,8 +20,8 @@ struct Image {
   std::string id;                   // "sha256:<hex>" of the manifest (layers + config)
   std::vector<std::string> layers;  // diff ids, bottom first
   ImageConfig config;
-  std::vector<std::string> tags;    // "name:tag"
-  std::string created;              // RFC 3339
+  std::vector<std::string> tags;  // "name:tag"
+  std::string created;            // RFC 3339
 };
 
 // The state directory: $SBX_STATE, else /var/lib/sbx for root, else ~/.local/share/sbx.
@@ -42,10 +42,12 @@ class ImageStore {
   // A layer from a tar stream (any compression); kept once per diff id.
   Result<LayerInfo> add_layer(int fd, const std::string& what) const;
   // A layer from a directory tree (an overlay upper: whiteouts translated), `exclude` left out.
-  Result<LayerInfo> add_layer_from_dir(const std::string& dir, const std::set<std::string>& exclude) const;
+  Result<LayerInfo> add_layer_from_dir(const std::string& dir,
+                                       const std::set<std::string>& exclude) const;
 
   // Records an image; `tag` (optional) moves to it from any other image.
-  Result<Image> put(const std::vector<std::string>& layers, const ImageConfig& config, const std::string& tag) const;
+  Result<Image> put(const std::vector<std::string>& layers, const ImageConfig& config,
+                    const std::string& tag) const;
   // By "name:tag" ("name" means "name:latest") or by id / unique id prefix.
   Result<Image> get(const std::string& ref) const;
   // Every image record that reads; the others (not JSON, a field of the wrong type) are left out,
@@ -60,7 +62,6 @@ class ImageStore {
   Result<std::vector<std::string>> prune() const;
   // Container directories and scratch files of sbx processes that are gone (killed): removed.
   std::vector<std::string> collect_stale() const;
-
 
  private:
   Status save(const Image& img) const;

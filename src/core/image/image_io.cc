@@ -43,16 +43,20 @@ Result<json> read_json(const std::string& path) {
 
 // "sha256:<hex>" with a hex part of 64 lowercase digits; anything else cannot be a blob name.
 bool valid_digest(const std::string& d) {
-  return d.size() == 71 && d.rfind("sha256:", 0) == 0 && d.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
+  return d.size() == 71 && d.rfind("sha256:", 0) == 0 &&
+         d.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
 }
 
 // A blob of an OCI layout, its digest checked against its content.
-Result<std::string> blob(const std::string& dir, const std::string& digest, const std::string& what) {
+Result<std::string> blob(const std::string& dir, const std::string& digest,
+                         const std::string& what) {
   if (!valid_digest(digest)) return Error{EINVAL, what + ": bad digest '" + digest + "'"};
   std::string path = dir + "/blobs/sha256/" + digest.substr(7);
   auto actual = sha256_file(path);
   if (!actual) return actual.error().context(what);
-  if (*actual != digest) return Error{EINVAL, what + ": digest mismatch: the blob is " + *actual + ", expected " + digest};
+  if (*actual != digest)
+    return Error{EINVAL,
+                 what + ": digest mismatch: the blob is " + *actual + ", expected " + digest};
   return path;
 }
 
@@ -92,7 +96,8 @@ ImageConfig config_of(const json& cfg) {
 }
 
 // Stores each layer file, checking its diff id against the config's rootfs.diff_ids.
-Result<std::vector<std::string>> store_layers(const ImageStore& store, const std::vector<std::string>& files,
+Result<std::vector<std::string>> store_layers(const ImageStore& store,
+                                              const std::vector<std::string>& files,
                                               const json& cfg, const std::string& what) {
   std::vector<std::string> want;
   for (const auto& d : list_field(obj_field(cfg, "rootfs"), "diff_ids")) {
@@ -100,8 +105,8 @@ Result<std::vector<std::string>> store_layers(const ImageStore& store, const std
     want.push_back(d.get<std::string>());
   }
   if (want.size() != files.size())
-    return Error{EINVAL, what + ": the config lists " + std::to_string(want.size()) + " layers, the manifest " +
-                             std::to_string(files.size())};
+    return Error{EINVAL, what + ": the config lists " + std::to_string(want.size()) +
+                             " layers, the manifest " + std::to_string(files.size())};
   std::vector<std::string> ids;
   for (size_t i = 0; i < files.size(); ++i) {
     Fd fd(open(files[i].c_str(), O_RDONLY | O_CLOEXEC));
@@ -109,8 +114,9 @@ Result<std::vector<std::string>> store_layers(const ImageStore& store, const std
     auto info = store.add_layer(fd.get(), what + ": layer " + std::to_string(i + 1));
     if (!info) return info.error();
     if (info->diff_id != want[i])
-      return Error{EINVAL, what + ": layer " + std::to_string(i + 1) + ": digest mismatch: its content is " +
-                               info->diff_id + ", the config says " + want[i]};
+      return Error{EINVAL, what + ": layer " + std::to_string(i + 1) +
+                               ": digest mismatch: its content is " + info->diff_id +
+                               ", the config says " + want[i]};
     ids.push_back(info->diff_id);
   }
   return ids;
@@ -127,7 +133,8 @@ std::string tag_for(std::string ref, const std::string& name) {
   return name.empty() ? "imported:latest" : name;
 }
 
-Result<std::vector<Image>> import_oci(const ImageStore& store, const std::string& dir, const std::string& name) {
+Result<std::vector<Image>> import_oci(const ImageStore& store, const std::string& dir,
+                                      const std::string& name) {
   auto index = read_json(dir + "/index.json");
   if (!index) return index.error().context("OCI layout");
   std::vector<Image> out;
@@ -143,7 +150,8 @@ Result<std::vector<Image>> import_oci(const ImageStore& store, const std::string
     const json* config = json_field(*manifest, "config");
     const json* layers = json_field(*manifest, "layers");
     if (!config || !config->is_object() || !layers || !layers->is_array())
-      return Error{EINVAL, "OCI manifest " + digest + ": no config or layers (an index of indexes is not supported)"};
+      return Error{EINVAL, "OCI manifest " + digest +
+                               ": no config or layers (an index of indexes is not supported)"};
     auto cpath = blob(dir, str_field(*config, "digest"), "OCI config");
     if (!cpath) return cpath.error();
     auto cfg = read_json(*cpath);
@@ -156,7 +164,8 @@ Result<std::vector<Image>> import_oci(const ImageStore& store, const std::string
     }
     auto ids = store_layers(store, files, *cfg, "OCI image " + digest.substr(0, 19));
     if (!ids) return ids.error();
-    std::string ref = str_field(obj_field(desc, "annotations"), "org.opencontainers.image.ref.name");
+    std::string ref =
+        str_field(obj_field(desc, "annotations"), "org.opencontainers.image.ref.name");
     auto img = store.put(*ids, config_of(*cfg), tag_for(ref, name));
     if (!img) return img.error();
     out.push_back(*img);
@@ -164,20 +173,26 @@ Result<std::vector<Image>> import_oci(const ImageStore& store, const std::string
   return out;
 }
 
-Result<std::vector<Image>> import_docker(const ImageStore& store, const std::string& dir, const std::string& name) {
+Result<std::vector<Image>> import_docker(const ImageStore& store, const std::string& dir,
+                                         const std::string& name) {
   auto manifest = read_json(dir + "/manifest.json");
   if (!manifest) return manifest.error().context("docker archive");
   std::vector<Image> out;
-  if (!manifest->is_array()) return Error{EINVAL, "docker archive: manifest.json is not a list of images"};
+  if (!manifest->is_array())
+    return Error{EINVAL, "docker archive: manifest.json is not a list of images"};
   for (const auto& m : *manifest) {
-    if (!m.is_object()) return Error{EINVAL, "docker archive: manifest.json entry " + std::to_string(out.size() + 1) + " is not an object"};
+    if (!m.is_object())
+      return Error{EINVAL, "docker archive: manifest.json entry " + std::to_string(out.size() + 1) +
+                               " is not an object"};
     std::string config = str_field(m, "Config");
-    if (!check_entry_path(config).empty()) return Error{EINVAL, "docker archive: bad config path '" + config + "'"};
+    if (!check_entry_path(config).empty())
+      return Error{EINVAL, "docker archive: bad config path '" + config + "'"};
     auto cfg = read_json(dir + "/" + config);
     if (!cfg) return cfg.error();
     std::vector<std::string> files;
     for (const auto& l : str_list(m, "Layers")) {
-      if (!check_entry_path(l).empty()) return Error{EINVAL, "docker archive: bad layer path '" + l + "'"};
+      if (!check_entry_path(l).empty())
+        return Error{EINVAL, "docker archive: bad layer path '" + l + "'"};
       files.push_back(dir + "/" + l);
     }
     auto ids = store_layers(store, files, *cfg, "docker image " + config);
@@ -199,7 +214,8 @@ std::string sha_of_text(const std::string& text) {
 
 }  // namespace
 
-Result<std::vector<Image>> import_images(const ImageStore& store, const std::string& path, const std::string& name) {
+Result<std::vector<Image>> import_images(const ImageStore& store, const std::string& path,
+                                         const std::string& name) {
   if (auto s = store.init(); !s) return s.error();
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return sys_error("import " + path);
@@ -210,14 +226,17 @@ Result<std::vector<Image>> import_images(const ImageStore& store, const std::str
     if (tmp.path.empty()) return sys_error("import: temporary directory");
     Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.ok()) return sys_error("import " + path);
-    auto unpacked = import_layer(fd.get(), tmp.path + "/a", tmp.path + "/a.tar", "archive " + path, 0);
+    auto unpacked =
+        import_layer(fd.get(), tmp.path + "/a", tmp.path + "/a.tar", "archive " + path, 0);
     if (!unpacked) return unpacked.error();
     dir = tmp.path + "/a";
   }
   // (the readers check every type they use: nothing in them throws)
   if (access((dir + "/index.json").c_str(), F_OK) == 0) return import_oci(store, dir, name);
   if (access((dir + "/manifest.json").c_str(), F_OK) == 0) return import_docker(store, dir, name);
-  return Error{EINVAL, "import " + path + ": neither an OCI layout (index.json) nor a docker archive (manifest.json)"};
+  return Error{EINVAL,
+               "import " + path +
+                   ": neither an OCI layout (index.json) nor a docker archive (manifest.json)"};
 }
 
 Status export_image(const ImageStore& store, const std::string& ref, const std::string& out_path,
@@ -252,8 +271,12 @@ Status export_image(const ImageStore& store, const std::string& ref, const std::
   json cfg = {{"architecture", "amd64"},
               {"os", "linux"},
               {"created", img->created},
-              {"config", {{"Env", img->config.env}, {"Cmd", img->config.cmd}, {"Entrypoint", img->config.entrypoint},
-                          {"WorkingDir", img->config.workdir}, {"User", img->config.user}}},
+              {"config",
+               {{"Env", img->config.env},
+                {"Cmd", img->config.cmd},
+                {"Entrypoint", img->config.entrypoint},
+                {"WorkingDir", img->config.workdir},
+                {"User", img->config.user}}},
               {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
   std::string cfg_text = json_text(cfg);
   std::string cfg_digest = sha_of_text(cfg_text);
@@ -261,22 +284,30 @@ Status export_image(const ImageStore& store, const std::string& ref, const std::
     if (auto s = write_file(blobs + "/" + cfg_digest.substr(7), cfg_text); !s) return s;
     json layers = json::array();
     for (size_t i = 0; i < diff_ids.size(); ++i)
-      layers.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"}, {"digest", diff_ids[i]}, {"size", sizes[i]}});
+      layers.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                        {"digest", diff_ids[i]},
+                        {"size", sizes[i]}});
     json manifest = {{"schemaVersion", 2},
                      {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                     {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", cfg_digest},
-                                 {"size", cfg_text.size()}}},
+                     {"config",
+                      {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                       {"digest", cfg_digest},
+                       {"size", cfg_text.size()}}},
                      {"layers", layers}};
     std::string man_text = json_text(manifest);
     std::string man_digest = sha_of_text(man_text);
     if (auto s = write_file(blobs + "/" + man_digest.substr(7), man_text); !s) return s;
-    json desc = {{"mediaType", "application/vnd.oci.image.manifest.v1+json"}, {"digest", man_digest}, {"size", man_text.size()}};
+    json desc = {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                 {"digest", man_digest},
+                 {"size", man_text.size()}};
     if (!tag.empty()) desc["annotations"] = {{"org.opencontainers.image.ref.name", tag}};
     json index = {{"schemaVersion", 2}, {"manifests", json::array({desc})}};
     if (auto s = write_file(tmp.path + "/index.json", json_text(index)); !s) return s;
-    if (auto s = write_file(tmp.path + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})"); !s) return s;
+    if (auto s = write_file(tmp.path + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})"); !s)
+      return s;
   } else {
-    if (auto s = write_file(tmp.path + "/" + cfg_digest.substr(7) + ".json", cfg_text); !s) return s;
+    if (auto s = write_file(tmp.path + "/" + cfg_digest.substr(7) + ".json", cfg_text); !s)
+      return s;
     json layers = json::array();
     for (const auto& d : diff_ids) layers.push_back(d.substr(7) + ".tar");
     json manifest = json::array({{{"Config", cfg_digest.substr(7) + ".json"},
@@ -292,7 +323,8 @@ Status export_image(const ImageStore& store, const std::string& ref, const std::
     unlink(partial.c_str());
     return written.error().context("export " + out_path);
   }
-  if (rename(partial.c_str(), out_path.c_str()) != 0) return sys_error("export: rename to " + out_path);
+  if (rename(partial.c_str(), out_path.c_str()) != 0)
+    return sys_error("export: rename to " + out_path);
   return {};
 }
 

@@ -45,7 +45,8 @@ std::vector<std::string> split(const std::string& p) {
 
 // Opens (creating missing directories) the parent of `rel` under `root`, never following a
 // symlink: O_NOFOLLOW on every component.
-Result<Fd> open_parent(int root, const std::string& rel, std::string& leaf, bool create, uint32_t shift = 0) {
+Result<Fd> open_parent(int root, const std::string& rel, std::string& leaf, bool create,
+                       uint32_t shift = 0) {
   auto parts = split(rel);
   if (parts.empty()) return Error{EINVAL, "empty path"};
   leaf = parts.back();
@@ -54,13 +55,15 @@ Result<Fd> open_parent(int root, const std::string& rel, std::string& leaf, bool
   for (const auto& c : parts) {
     int fd = openat(cur.get(), c.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT && create) {
-      if (mkdirat(cur.get(), c.c_str(), 0755) != 0 && errno != EEXIST) return sys_error("mkdir " + c);
+      if (mkdirat(cur.get(), c.c_str(), 0755) != 0 && errno != EEXIST)
+        return sys_error("mkdir " + c);
       // a directory the archive only implies belongs to root inside
       if (geteuid() == 0) (void)fchownat(cur.get(), c.c_str(), shift, shift, AT_SYMLINK_NOFOLLOW);
       fd = openat(cur.get(), c.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     }
     if (fd < 0) {
-      if (errno == ELOOP || errno == ENOTDIR) return Error{ELOOP, "a parent directory is a symbolic link or a file"};
+      if (errno == ELOOP || errno == ENOTDIR)
+        return Error{ELOOP, "a parent directory is a symbolic link or a file"};
       return sys_error("open " + c);
     }
     cur.reset(fd);
@@ -89,7 +92,8 @@ Status spool_uncompressed(const ArchiveApi* a, int fd, const std::string& spool,
   Fd out(open(spool.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!out.ok()) return sys_error(what + ": spool " + spool);
   Sha256 h;
-  if (!h.ok()) return Error{ENOSYS, what + ": sha256: cannot load libcrypto.so.3 (apt-get install libssl3)"};
+  if (!h.ok())
+    return Error{ENOSYS, what + ": sha256: cannot load libcrypto.so.3 (apt-get install libssl3)"};
   Progress progress(what);
   char buf[1 << 16];
   la_ssize_t n;
@@ -97,7 +101,8 @@ Status spool_uncompressed(const ArchiveApi* a, int fd, const std::string& spool,
     progress.add(static_cast<uint64_t>(n));
     h.update(buf, static_cast<size_t>(n));
     info.tar_size += static_cast<uint64_t>(n);
-    if (write(out.get(), buf, static_cast<size_t>(n)) != n) return sys_error(what + ": write spool");
+    if (write(out.get(), buf, static_cast<size_t>(n)) != n)
+      return sys_error(what + ": write spool");
   }
   if (n < 0) return Error{EINVAL, what + ": truncated or corrupt: " + archive_error(a, r.ar)};
   info.diff_id = "sha256:" + h.hex();
@@ -144,8 +149,8 @@ la_ssize_t source_read(struct archive*, void* data, const void** out) {
   return n;
 }
 
-Status extract(const ArchiveApi* a, int in_fd, Sha256* hash, int root, const std::string& what, LayerInfo& info,
-               uint32_t shift) {
+Status extract(const ArchiveApi* a, int in_fd, Sha256* hash, int root, const std::string& what,
+               LayerInfo& info, uint32_t shift) {
   Progress progress(what);
   auto src = std::make_unique<Source>();
   src->fd = in_fd;
@@ -180,24 +185,29 @@ Status extract(const ArchiveApi* a, int in_fd, Sha256* hash, int root, const std
     if (leaf == ".wh..wh..opq") {
       std::string dir = rel.substr(0, rel.size() - leaf.size());
       Fd d(dir.empty() ? fcntl(root, F_DUPFD_CLOEXEC, 3) : fcntl(pfd, F_DUPFD_CLOEXEC, 3));
-      if (fsetxattr(d.get(), kOpaqueXattr, "y", 1, 0) != 0) return sys_error(where + ": mark opaque");
+      if (fsetxattr(d.get(), kOpaqueXattr, "y", 1, 0) != 0)
+        return sys_error(where + ": mark opaque");
       if (as_root) (void)fsetxattr(d.get(), kOpaqueXattrTrusted, "y", 1, 0);
       continue;
     }
     if (leaf.rfind(".wh.", 0) == 0) {
       std::string hidden = leaf.substr(4);
       if (hidden.empty()) return Error{EPERM, where + ": empty whiteout name"};
-        if (mknodat(pfd, hidden.c_str(), S_IFCHR | 0, makedev(0, 0)) != 0)
-        return sys_error(where + ": whiteout for " + hidden + (errno == EPERM ? " (needs root: CAP_MKNOD)" : ""));
+      if (mknodat(pfd, hidden.c_str(), S_IFCHR | 0, makedev(0, 0)) != 0)
+        return sys_error(where + ": whiteout for " + hidden +
+                         (errno == EPERM ? " (needs root: CAP_MKNOD)" : ""));
       if (as_root) (void)fchownat(pfd, hidden.c_str(), shift, shift, AT_SYMLINK_NOFOLLOW);
       continue;
     }
     int r2 = 0;
     if (const char* hl = a->archive_entry_hardlink(e); hl && *hl) {
-      if (auto why = check_entry_path(hl); !why.empty()) return Error{EPERM, where + ": hard link target " + why};
+      if (auto why = check_entry_path(hl); !why.empty())
+        return Error{EPERM, where + ": hard link target " + why};
       std::string tleaf;
       auto tparent = open_parent(root, normalize_entry_path(hl), tleaf, false);
-      if (!tparent) return Error{EPERM, where + ": hard link to '" + hl + "' outside the layer or not yet in it"};
+      if (!tparent)
+        return Error{EPERM,
+                     where + ": hard link to '" + hl + "' outside the layer or not yet in it"};
       if (linkat(tparent->get(), tleaf.c_str(), pfd, leaf.c_str(), 0) != 0)
         return sys_error(where + ": hard link to " + std::string(hl));
       continue;
@@ -207,7 +217,8 @@ Status extract(const ArchiveApi* a, int in_fd, Sha256* hash, int root, const std
         r2 = mkdirat(pfd, leaf.c_str(), 0700);
         if (r2 != 0 && errno == EEXIST) {
           struct stat st;
-          if (fstatat(pfd, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) r2 = 0;
+          if (fstatat(pfd, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+            r2 = 0;
         }
         break;
       case AE_IFREG: {
@@ -220,7 +231,8 @@ Status extract(const ArchiveApi* a, int in_fd, Sha256* hash, int root, const std
         const char* target = a->archive_entry_symlink(e);
         std::string t = target ? target : "";
         if (t.empty()) return Error{EPERM, where + ": symbolic link without a target"};
-        if (symlink_escapes(rel, t)) return Error{EPERM, where + ": symbolic link to '" + t + "' points outside the layer"};
+        if (symlink_escapes(rel, t))
+          return Error{EPERM, where + ": symbolic link to '" + t + "' points outside the layer"};
         r2 = symlinkat(t.c_str(), pfd, leaf.c_str());
         break;
       }
@@ -237,11 +249,13 @@ Status extract(const ArchiveApi* a, int in_fd, Sha256* hash, int root, const std
     if (as_root)
       (void)fchownat(pfd, leaf.c_str(), static_cast<uid_t>(a->archive_entry_uid(e) + shift),
                      static_cast<gid_t>(a->archive_entry_gid(e) + shift), AT_SYMLINK_NOFOLLOW);
-    if (type != AE_IFLNK && fchmodat(pfd, leaf.c_str(), perm, 0) != 0) return sys_error(where + ": chmod");
+    if (type != AE_IFLNK && fchmodat(pfd, leaf.c_str(), perm, 0) != 0)
+      return sys_error(where + ": chmod");
     struct timespec ts[2] = {{a->archive_entry_mtime(e), 0}, {a->archive_entry_mtime(e), 0}};
     (void)utimensat(pfd, leaf.c_str(), ts, AT_SYMLINK_NOFOLLOW);
   }
-  if (rc != ARCHIVE_EOF) return Error{EINVAL, what + ": truncated or corrupt: " + archive_error(a, r.ar)};
+  if (rc != ARCHIVE_EOF)
+    return Error{EINVAL, what + ": truncated or corrupt: " + archive_error(a, r.ar)};
   if (hash) {  // the digest covers the whole stream, padding after the end marker too
     const void* ignored;
     while (source_read(nullptr, src.get(), &ignored) > 0) {
@@ -294,8 +308,8 @@ bool symlink_escapes(const std::string& link_path, const std::string& target) {
   return false;
 }
 
-Result<LayerInfo> import_layer(int fd, const std::string& dest, const std::string& spool, const std::string& what,
-                               uint32_t id_shift) {
+Result<LayerInfo> import_layer(int fd, const std::string& dest, const std::string& spool,
+                               const std::string& what, uint32_t id_shift) {
   auto api = archive_api();
   if (!api) return api.error();
   LayerInfo info;
@@ -314,7 +328,8 @@ Result<LayerInfo> import_layer(int fd, const std::string& dest, const std::strin
   Sha256 hash;
   bool one_pass = !compressed(fd);
   if (one_pass) {
-    if (!hash.ok()) return Error{ENOSYS, what + ": sha256: cannot load libcrypto.so.3 (apt-get install libssl3)"};
+    if (!hash.ok())
+      return Error{ENOSYS, what + ": sha256: cannot load libcrypto.so.3 (apt-get install libssl3)"};
   } else {
     if (auto s = spool_uncompressed(*api, fd, spool, info, what); !s) return s.error();
     in.reset(open(spool.c_str(), O_RDONLY | O_CLOEXEC));
@@ -323,7 +338,9 @@ Result<LayerInfo> import_layer(int fd, const std::string& dest, const std::strin
   if (mkdir(dest.c_str(), 0755) != 0) return sys_error(what + ": create " + dest);
   Fd root(open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root.ok()) return sys_error(what + ": open " + dest);
-  if (auto s = extract(*api, one_pass ? fd : in.get(), one_pass ? &hash : nullptr, root.get(), what, info, id_shift); !s)
+  if (auto s = extract(*api, one_pass ? fd : in.get(), one_pass ? &hash : nullptr, root.get(), what,
+                       info, id_shift);
+      !s)
     return s.error();
   if (one_pass) info.diff_id = "sha256:" + hash.hex();
   if (geteuid() == 0 && id_shift) (void)fchown(root.get(), id_shift, id_shift);
@@ -379,7 +396,8 @@ Status add_entry(Writer& w, const std::string& rel, const struct stat& st, const
     if (!f.ok()) return sys_error("read " + full);
     Fd copy;
     if (w.mirror >= 0) {
-      copy.reset(openat(w.mirror, rel.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      copy.reset(openat(w.mirror, rel.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        0600));
       if (!copy.ok()) return sys_error("copy " + rel);
     }
     char buf[1 << 17];
@@ -387,32 +405,40 @@ Status add_entry(Writer& w, const std::string& rel, const struct stat& st, const
     while ((n = read(f.get(), buf, sizeof buf)) > 0) {
       if (a->archive_write_data(w.ar, buf, static_cast<size_t>(n)) < 0)
         return Error{EIO, "write " + rel + ": " + archive_error(a, w.ar)};
-      if (copy.ok() && write(copy.get(), buf, static_cast<size_t>(n)) != n) return sys_error("copy " + rel);
+      if (copy.ok() && write(copy.get(), buf, static_cast<size_t>(n)) != n)
+        return sys_error("copy " + rel);
     }
   }
   return {};
 }
 
 // The same entry in the mirror tree (the overlay form: whiteouts stay 0:0 devices).
-Status mirror_entry(const Writer& w, const std::string& rel, const struct stat& st, const std::string& target) {
+Status mirror_entry(const Writer& w, const std::string& rel, const struct stat& st,
+                    const std::string& target) {
   if (w.mirror < 0) return {};
   int r = 0;
-  if (S_ISDIR(st.st_mode)) r = mkdirat(w.mirror, rel.c_str(), 0700);
-  else if (S_ISLNK(st.st_mode)) r = symlinkat(target.c_str(), w.mirror, rel.c_str());
-  else if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) r = mknodat(w.mirror, rel.c_str(), S_IFCHR, st.st_rdev);
-  else if (S_ISFIFO(st.st_mode)) r = mkfifoat(w.mirror, rel.c_str(), 0600);
+  if (S_ISDIR(st.st_mode))
+    r = mkdirat(w.mirror, rel.c_str(), 0700);
+  else if (S_ISLNK(st.st_mode))
+    r = symlinkat(target.c_str(), w.mirror, rel.c_str());
+  else if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0))
+    r = mknodat(w.mirror, rel.c_str(), S_IFCHR, st.st_rdev);
+  else if (S_ISFIFO(st.st_mode))
+    r = mkfifoat(w.mirror, rel.c_str(), 0600);
   if (r != 0) return sys_error("copy " + rel);
   return {};
 }
 
 Status mirror_attrs(const Writer& w, const std::string& rel, const struct stat& st, bool opaque) {
   if (w.mirror < 0) return {};
-  if (geteuid() == 0) (void)fchownat(w.mirror, rel.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+  if (geteuid() == 0)
+    (void)fchownat(w.mirror, rel.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
   if (!S_ISLNK(st.st_mode) && fchmodat(w.mirror, rel.c_str(), st.st_mode & 07777, 0) != 0)
     return sys_error("copy " + rel + ": chmod");
   if (opaque) {
     Fd d(openat(w.mirror, rel.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!d.ok() || fsetxattr(d.get(), kOpaqueXattr, "y", 1, 0) != 0) return sys_error("copy " + rel + ": opaque");
+    if (!d.ok() || fsetxattr(d.get(), kOpaqueXattr, "y", 1, 0) != 0)
+      return sys_error("copy " + rel + ": opaque");
     if (geteuid() == 0) (void)fsetxattr(d.get(), kOpaqueXattrTrusted, "y", 1, 0);
   }
   struct timespec ts[2] = {st.st_atim, st.st_mtim};
@@ -427,7 +453,8 @@ bool is_opaque(const std::string& path) {
   return n == 1 && v[0] == 'y';
 }
 
-Status walk(Writer& w, const std::string& base, const std::string& rel, const std::set<std::string>& exclude) {
+Status walk(Writer& w, const std::string& base, const std::string& rel,
+            const std::set<std::string>& exclude) {
   std::string dir = rel.empty() ? base : base + "/" + rel;
   std::vector<std::string> names;
   if (Dir d{opendir(dir.c_str())}) {
@@ -471,7 +498,8 @@ Status walk(Writer& w, const std::string& base, const std::string& rel, const st
         if (auto s = add_entry(w, r + "/.wh..wh..opq", empty, full, "", AE_IFREG); !s) return s;
       }
       if (auto s = walk(w, base, r, exclude); !s) return s;
-      if (auto s = mirror_attrs(w, r, st, opaque); !s) return s;  // after the children: keeps the mtime
+      if (auto s = mirror_attrs(w, r, st, opaque); !s)
+        return s;  // after the children: keeps the mtime
     } else {
       if (auto s = mirror_attrs(w, r, st, false); !s) return s;
     }
@@ -481,8 +509,9 @@ Status walk(Writer& w, const std::string& base, const std::string& rel, const st
 
 }  // namespace
 
-Result<LayerInfo> export_layer(const std::string& dir, int out_fd, const std::set<std::string>& exclude,
-                               uint32_t id_shift, const std::string& mirror) {
+Result<LayerInfo> export_layer(const std::string& dir, int out_fd,
+                               const std::set<std::string>& exclude, uint32_t id_shift,
+                               const std::string& mirror) {
   auto api = archive_api();
   if (!api) return api.error();
   Fd mirror_fd;

@@ -28,8 +28,8 @@ bool symlink_escapes(const std::string& link_path, const std::string& target);
 // when not root, truncation) is refused with its own message and `dest` is removed.
 // `id_shift` is added to every owner (root-run sandboxes map 0 inside to kRootMapBase outside, so
 // a layer they run must be owned by the shifted ids to be usable inside).
-Result<LayerInfo> import_layer(int fd, const std::string& dest, const std::string& spool, const std::string& what,
-                               uint32_t id_shift = 0);
+Result<LayerInfo> import_layer(int fd, const std::string& dest, const std::string& spool,
+                               const std::string& what, uint32_t id_shift = 0);
 
 // Writes `dir` (a layer, or an overlay upper directory) as an uncompressed tar to `out_fd`:
 // overlay whiteouts (0:0 character devices) become ".wh.NAME", opaque directories get
@@ -37,7 +37,8 @@ Result<LayerInfo> import_layer(int fd, const std::string& dest, const std::strin
 // Owners at or above `id_shift` are written back unshifted. `out_fd` < 0 only computes the
 // digest; a `mirror` directory (made, must not exist) receives a copy of the tree as the store
 // keeps layers, in the same pass (commit: one read of the data, one write).
-Result<LayerInfo> export_layer(const std::string& dir, int out_fd, const std::set<std::string>& exclude,
-                               uint32_t id_shift = 0, const std::string& mirror = "");
+Result<LayerInfo> export_layer(const std::string& dir, int out_fd,
+                               const std::set<std::string>& exclude, uint32_t id_shift = 0,
+                               const std::string& mirror = "");
 
 }  // namespace sbx::core

@@ -22,7 +22,6 @@
 #include "core/base/json.h"
 #include "core/base/trust.h"
 #include "core/base/units.h"
-#include "core/net/ipam.h"
 #include "core/fs/mount.h"
 #include "core/net/ipam.h"
 #include "core/net/net.h"
@@ -63,7 +62,8 @@ class NetLock {
     std::string dir = net_state_dir();
     if (auto s = checked_runtime_dir(); !s) return s;
     if (auto d = trusted_dir(dir, 0755, "network state directory"); !d) return d.error();
-    if (auto d = trusted_dir(dir + "/bridges", 0755, "network state directory"); !d) return d.error();
+    if (auto d = trusted_dir(dir + "/bridges", 0755, "network state directory"); !d)
+      return d.error();
     fd_.reset(open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     if (!fd_.ok() || flock(fd_.get(), LOCK_EX) != 0) return sys_error("lock " + dir + "/lock");
     return {};
@@ -73,20 +73,23 @@ class NetLock {
   Fd fd_;
 };
 
-
 // The file's text, "" when it cannot be read (a record that is not there yet).
 std::string read_text(const std::string& path) {
   auto text = read_file(path);
   return text ? *text : "";
 }
 
-std::string ip_of(const std::string& cidr) { return cidr.substr(0, cidr.find('/')); }
+std::string ip_of(const std::string& cidr) {
+  return cidr.substr(0, cidr.find('/'));
+}
 
 std::string gateway_of(const std::string& subnet, int* prefix_out = nullptr) {
   auto p = parse_ipv4_subnet(subnet);
   if (!p) return "";
   if (prefix_out) *prefix_out = p->second;
-  struct in_addr a{htonl(p->first + 1)};
+  struct in_addr a {
+    htonl(p->first + 1)
+  };
   char buf[INET_ADDRSTRLEN];
   inet_ntop(AF_INET, &a, buf, sizeof buf);
   return buf;
@@ -96,7 +99,9 @@ bool link_exists(const std::string& name) {
   return access(("/sys/class/net/" + name).c_str(), F_OK) == 0;
 }
 
-std::string hosts_path(const std::string& bridge) { return net_state_dir() + "/" + bridge + ".hosts"; }
+std::string hosts_path(const std::string& bridge) {
+  return net_state_dir() + "/" + bridge + ".hosts";
+}
 
 // Rewritten in place (the sandboxes bind this very inode): the new text first, then the length.
 Status write_hosts(const std::string& bridge, const std::string& subnet) {
@@ -108,7 +113,8 @@ Status write_hosts(const std::string& bridge, const std::string& subnet) {
     if (!l.name.empty()) text += ip_of(l.address) + "\t" + l.name + "\n";
   std::string path = hosts_path(bridge);
   Fd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!fd.ok() || pwrite(fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()) ||
+  if (!fd.ok() ||
+      pwrite(fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()) ||
       ftruncate(fd.get(), static_cast<off_t>(text.size())) != 0)
     return sys_error("write " + path);
   return {};
@@ -134,8 +140,10 @@ std::string resolv_conf() {
       out += line + "\n";
     }
   }
-  if (!any) out += "# no nameserver: the host's (" + (dropped.empty() ? std::string("none") : dropped.substr(1)) +
-                   ") is not reachable from a sandbox\n";
+  if (!any)
+    out += "# no nameserver: the host's (" +
+           (dropped.empty() ? std::string("none") : dropped.substr(1)) +
+           ") is not reachable from a sandbox\n";
   return out;
 }
 
@@ -154,30 +162,37 @@ Status make_bridge(const BridgeSpec& spec) {
   if (int e = fault("bridge.create")) return fault_error("bridge.create", step, e);
   if (auto s = net_add_bridge(0, spec.bridge); !s) {
     if (geteuid() != 0)
-      return s.error().context(step + " (a host bridge needs root, CAP_NET_ADMIN on the host; unprivileged "
-                                      "sandboxes can use net = \"loopback\" or join a namespace with netns)");
+      return s.error().context(
+          step +
+          " (a host bridge needs root, CAP_NET_ADMIN on the host; unprivileged "
+          "sandboxes can use net = \"loopback\" or join a namespace with netns)");
     return s.error().context(step);
   }
   // Written first, so that a failure below (or a kill) leaves something `sbx gc` recognises.
   if (auto s = write_file(rec, spec.subnet + "\n"); !s) return undo(s.error());
-  if (auto s = net_add_address(0, spec.bridge, gw + "/" + std::to_string(prefix)); !s) return undo(s.error());
+  if (auto s = net_add_address(0, spec.bridge, gw + "/" + std::to_string(prefix)); !s)
+    return undo(s.error());
   if (auto s = net_set_up(0, spec.bridge, true); !s) return undo(s.error());
   // Loopback-published ports: packets from 127.0.0.1 may leave through this bridge (only).
-  if (auto s = write_control("/proc/sys/net/ipv4/conf/" + spec.bridge + "/route_localnet", "1\n"); !s)
+  if (auto s = write_control("/proc/sys/net/ipv4/conf/" + spec.bridge + "/route_localnet", "1\n");
+      !s)
     return undo(s.error());
   if (!nft_run("list table ip sbx")) {
-    if (int e = fault("bridge.nft-table")) return undo(fault_error("bridge.nft-table", "create nftables table ip sbx", e));
-    if (auto r = nft_run(kTable); !r) return undo(r.error().context("create nftables table ip sbx"));
+    if (int e = fault("bridge.nft-table"))
+      return undo(fault_error("bridge.nft-table", "create nftables table ip sbx", e));
+    if (auto r = nft_run(kTable); !r)
+      return undo(r.error().context("create nftables table ip sbx"));
   }
-  auto r = nft_run("add element ip sbx bridges { \"" + spec.bridge + "\" }\nadd element ip sbx subnets { " +
-                   spec.subnet + " }\n");
+  auto r = nft_run("add element ip sbx bridges { \"" + spec.bridge +
+                   "\" }\nadd element ip sbx subnets { " + spec.subnet + " }\n");
   if (!r) return undo(r.error());
   if (spec.nat) {
     std::string saved = net_state_dir() + "/ip_forward.saved";
     std::string now = read_text(kForward);
     if (now.rfind("0", 0) == 0 && access(saved.c_str(), F_OK) != 0) {
       if (auto s = write_file(saved, now); !s) return undo(s.error());
-      if (auto s = write_control(kForward, "1\n"); !s) return undo(s.error().context("turn on IPv4 forwarding"));
+      if (auto s = write_control(kForward, "1\n"); !s)
+        return undo(s.error().context("turn on IPv4 forwarding"));
     }
   }
   return {};
@@ -211,8 +226,8 @@ Status remove_bridge_if_unused(const std::string& bridge) {
   Status result;
   if (link_exists(bridge))
     if (auto s = net_delete_link(0, bridge); !s) result = s;
-  (void)nft_run("delete element ip sbx bridges { \"" + bridge + "\" }\ndelete element ip sbx subnets { " +
-                subnet + " }\n");
+  (void)nft_run("delete element ip sbx bridges { \"" + bridge +
+                "\" }\ndelete element ip sbx subnets { " + subnet + " }\n");
   unlink(rec.c_str());
   unlink(hosts_path(bridge).c_str());
   if (recorded_bridges().empty()) {
@@ -228,10 +243,12 @@ Status remove_bridge_if_unused(const std::string& bridge) {
 }
 
 std::string element(const PortMap& p, const std::string& target_ip, bool with_value) {
-  std::string key = p.host_ip == "0.0.0.0" ? p.proto + " . " + std::to_string(p.host_port)
-                                           : p.proto + " . " + p.host_ip + " . " + std::to_string(p.host_port);
+  std::string key = p.host_ip == "0.0.0.0"
+                        ? p.proto + " . " + std::to_string(p.host_port)
+                        : p.proto + " . " + p.host_ip + " . " + std::to_string(p.host_port);
   std::string map = p.host_ip == "0.0.0.0" ? "publish_any" : "publish";
-  return "ip sbx " + map + " { " + key + (with_value ? " : " + target_ip + " . " + std::to_string(p.port) : "") + " }";
+  return "ip sbx " + map + " { " + key +
+         (with_value ? " : " + target_ip + " . " + std::to_string(p.port) : "") + " }";
 }
 
 void remove_dir_files(const std::string& dir) {
@@ -239,9 +256,9 @@ void remove_dir_files(const std::string& dir) {
   rmdir(dir.c_str());
 }
 
-// <net>/<host link>/ports: the nft elements a sandbox published, one per line ("ip sbx publish { tcp .
-// 127.0.0.1 . 8080 }"), written before each is added, so that whatever a killed owner published can
-// be found and removed.
+// <net>/<host link>/ports: the nft elements a sandbox published, one per line ("ip sbx publish {
+// tcp . 127.0.0.1 . 8080 }"), written before each is added, so that whatever a killed owner
+// published can be found and removed.
 std::vector<std::string> recorded_ports(const std::string& dir) {
   std::vector<std::string> out;
   std::istringstream in(read_text(dir + "/ports"));
@@ -250,10 +267,10 @@ std::vector<std::string> recorded_ports(const std::string& dir) {
   return out;
 }
 
-// With the lock held: what sandboxes of dead owners left — their published ports first (before their
-// address can be leased again: a new sandbox there must not receive a dead one's traffic), their
-// host veths and their files. Their leases are free once their owner is dead (ipam). Returns what
-// went.
+// With the lock held: what sandboxes of dead owners left — their published ports first (before
+// their address can be leased again: a new sandbox there must not receive a dead one's traffic),
+// their host veths and their files. Their leases are free once their owner is dead (ipam). Returns
+// what went.
 std::vector<std::string> reap_dead_attachments() {
   std::vector<std::string> removed, dead, live_ports;
   std::string base = net_state_dir();
@@ -296,13 +313,16 @@ pid_t link_owner(const std::string& name) {
   return p && *p > 0 ? static_cast<pid_t>(*p) : -1;
 }
 
-std::string net_state_dir() { return runtime_dir() + "/net"; }
+std::string net_state_dir() {
+  return runtime_dir() + "/net";
+}
 
 Result<PortMap> parse_port_map(const std::string& text) {
   PortMap p;
   std::string t = text;
   auto bad = [&](const std::string& why) {
-    return user_error("publish '" + text + "': " + why + " (expected [HOST_IP:]HOST_PORT:PORT[/tcp|/udp], e.g. 127.0.0.1:8080:80)");
+    return user_error("publish '" + text + "': " + why +
+                      " (expected [HOST_IP:]HOST_PORT:PORT[/tcp|/udp], e.g. 127.0.0.1:8080:80)");
   };
   if (auto slash = t.find('/'); slash != std::string::npos) {
     p.proto = t.substr(slash + 1);
@@ -316,7 +336,8 @@ Result<PortMap> parse_port_map(const std::string& text) {
     p.host_ip = parts[0];
     parts.erase(parts.begin());
     struct in_addr a;
-    if (inet_pton(AF_INET, p.host_ip.c_str(), &a) != 1) return bad("'" + p.host_ip + "' is not an IPv4 address");
+    if (inet_pton(AF_INET, p.host_ip.c_str(), &a) != 1)
+      return bad("'" + p.host_ip + "' is not an IPv4 address");
   }
   if (parts.size() != 2) return bad("wrong number of fields");
   auto port = [&](const std::string& s, bool zero_ok, uint16_t& out) -> bool {
@@ -325,16 +346,20 @@ Result<PortMap> parse_port_map(const std::string& text) {
     out = static_cast<uint16_t>(*v);
     return true;
   };
-  if (!port(parts[0], true, p.host_port)) return bad("host port '" + parts[0] + "' is not 0..65535");
+  if (!port(parts[0], true, p.host_port))
+    return bad("host port '" + parts[0] + "' is not 0..65535");
   if (!port(parts[1], false, p.port)) return bad("port '" + parts[1] + "' is not 1..65535");
   return p;
 }
 
 std::string format_port_map(const PortMap& p) {
-  return p.host_ip + ":" + std::to_string(p.host_port) + "->" + std::to_string(p.port) + "/" + p.proto;
+  return p.host_ip + ":" + std::to_string(p.host_port) + "->" + std::to_string(p.port) + "/" +
+         p.proto;
 }
 
-BridgeAttachment::BridgeAttachment(BridgeAttachment&& o) noexcept { *this = std::move(o); }
+BridgeAttachment::BridgeAttachment(BridgeAttachment&& o) noexcept {
+  *this = std::move(o);
+}
 
 BridgeAttachment& BridgeAttachment::operator=(BridgeAttachment&& o) noexcept {
   if (this != &o) {
@@ -351,14 +376,20 @@ BridgeAttachment& BridgeAttachment::operator=(BridgeAttachment&& o) noexcept {
   return *this;
 }
 
-BridgeAttachment::~BridgeAttachment() { (void)release(); }
+BridgeAttachment::~BridgeAttachment() {
+  (void)release();
+}
 
-Result<BridgeAttachment> BridgeAttachment::prepare(const BridgeSpec& spec, const std::string& hostname,
-                                                    std::vector<std::pair<std::string, std::string>>& files) {
-  if (spec.bridge.empty() || spec.bridge.size() >= 16 || spec.bridge.find_first_of("/ :") != std::string::npos)
+Result<BridgeAttachment> BridgeAttachment::prepare(
+    const BridgeSpec& spec, const std::string& hostname,
+    std::vector<std::pair<std::string, std::string>>& files) {
+  if (spec.bridge.empty() || spec.bridge.size() >= 16 ||
+      spec.bridge.find_first_of("/ :") != std::string::npos)
     return user_error("bridge: bad interface name '" + spec.bridge + "' (1-15 characters)");
-  if (link_owner(spec.bridge)) return user_error("bridge: '" + spec.bridge + "' looks like a sandbox's veth name");
-  if (auto p = parse_ipv4_subnet(spec.subnet); !p) return p.error().context("bridge " + spec.bridge);
+  if (link_owner(spec.bridge))
+    return user_error("bridge: '" + spec.bridge + "' looks like a sandbox's veth name");
+  if (auto p = parse_ipv4_subnet(spec.subnet); !p)
+    return p.error().context("bridge " + spec.bridge);
   BridgeAttachment at;
   at.spec_ = spec;
   at.owner_ = getpid();
@@ -370,7 +401,7 @@ Result<BridgeAttachment> BridgeAttachment::prepare(const BridgeSpec& spec, const
   for (auto& p : at.spec_.publish) {
     std::string what = "publish " + p.host_ip + ":" + std::to_string(p.host_port) + "/" + p.proto;
     Fd s(socket(AF_INET, (p.proto == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0));
-    struct sockaddr_in sa{};
+    struct sockaddr_in sa {};
     sa.sin_family = AF_INET;
     sa.sin_port = htons(p.host_port);
     if (!s.ok() || inet_pton(AF_INET, p.host_ip.c_str(), &sa.sin_addr) != 1) return sys_error(what);
@@ -378,7 +409,9 @@ Result<BridgeAttachment> BridgeAttachment::prepare(const BridgeSpec& spec, const
     if (bind(s.get(), reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) != 0) {
       int e = errno;
       if (e == EADDRINUSE)
-        return Error{e, what + ": the port is in use on the host (a program or another sandbox holds it); publish another port"};
+        return Error{e, what +
+                            ": the port is in use on the host (a program or another sandbox holds "
+                            "it); publish another port"};
       return sys_error(what, e);
     }
     socklen_t len = sizeof sa;
@@ -395,25 +428,33 @@ Result<BridgeAttachment> BridgeAttachment::prepare(const BridgeSpec& spec, const
     unlink(rec.c_str());  // a record without its link: left by a killed sbx
     if (auto s = make_bridge(at.spec_); !s) return s.error();
   } else if (access(rec.c_str(), F_OK) != 0) {
-    return Error{EEXIST, "bridge " + spec.bridge + ": a link of that name exists and was not made by sbx; choose another bridge name"};
+    return Error{
+        EEXIST,
+        "bridge " + spec.bridge +
+            ": a link of that name exists and was not made by sbx; choose another bridge name"};
   } else {
     std::string subnet = bridge_subnet(spec.bridge);
     if (subnet != spec.subnet)
       return Error{EINVAL, "bridge " + spec.bridge + " serves " + subnet + ", not " + spec.subnet +
                                "; use that subnet or another bridge"};
   }
-  auto lease = fault("bridge.lease") ? Result<Lease>(fault_error("bridge.lease", "ipam: lease in " + spec.subnet, EIO))
-                                     : ipam_allocate(net_state_dir(), spec.subnet, getpid(), at.spec_.name, spec.ip);
+  auto lease =
+      fault("bridge.lease")
+          ? Result<Lease>(fault_error("bridge.lease", "ipam: lease in " + spec.subnet, EIO))
+          : ipam_allocate(net_state_dir(), spec.subnet, getpid(), at.spec_.name, spec.ip);
   if (!lease) {
     (void)remove_bridge_if_unused(spec.bridge);
     return lease.error().context("bridge " + spec.bridge);
   }
   at.address_ = lease->address;
-  if (auto s = write_hosts(spec.bridge, spec.subnet); !s) return s.error();  // `at` releases the lease
+  if (auto s = write_hosts(spec.bridge, spec.subnet); !s)
+    return s.error();  // `at` releases the lease
   at.dir_ = net_state_dir() + "/" + at.host_link_;
   if (int e = fault("bridge.files")) return fault_error("bridge.files", "write " + at.dir_, e);
   if (mkdir(at.dir_.c_str(), 0755) != 0 && errno != EEXIST) return sys_error("create " + at.dir_);
-  if (auto s = write_file(at.dir_ + "/hostname", (hostname.empty() ? at.spec_.name : hostname) + "\n"); !s)
+  if (auto s =
+          write_file(at.dir_ + "/hostname", (hostname.empty() ? at.spec_.name : hostname) + "\n");
+      !s)
     return s.error();
   if (auto s = write_file(at.dir_ + "/resolv.conf", resolv_conf()); !s) return s.error();
   files.push_back({hosts_path(spec.bridge), "/etc/hosts"});
@@ -424,21 +465,25 @@ Result<BridgeAttachment> BridgeAttachment::prepare(const BridgeSpec& spec, const
 
 Status BridgeAttachment::connect(pid_t child) {
   std::string step = "connect to bridge " + spec_.bridge;
-  if (int e = fault("bridge.veth")) return fault_error("bridge.veth", step + ": create veth " + host_link_, e);
+  if (int e = fault("bridge.veth"))
+    return fault_error("bridge.veth", step + ": create veth " + host_link_, e);
   if (auto s = net_add_veth(0, host_link_, "eth0", child); !s) return s.error().context(step);
   if (auto s = net_attach(0, host_link_, spec_.bridge); !s) return s.error().context(step);
   if (auto s = net_set_up(0, host_link_, true); !s) return s.error().context(step);
-  if (int e = fault("bridge.address")) return fault_error("bridge.address", step + ": address " + address_, e);
+  if (int e = fault("bridge.address"))
+    return fault_error("bridge.address", step + ": address " + address_, e);
   if (auto s = net_add_address(child, "eth0", address_); !s) return s.error().context(step);
   if (auto s = net_set_up(child, "eth0", true); !s) return s.error().context(step);
-  if (auto s = net_add_route(child, "default", gateway_of(spec_.subnet), "eth0"); !s) return s.error().context(step);
+  if (auto s = net_add_route(child, "default", gateway_of(spec_.subnet), "eth0"); !s)
+    return s.error().context(step);
   std::string ip = ip_of(address_);
   for (const auto& p : spec_.publish) {
     std::string what = "publish " + format_port_map(p);
     // recorded first: a kill between the record and the element leaves a record gc ignores
     Fd rec(open((dir_ + "/ports").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
     std::string line = element(p, ip, false) + "\n";
-    if (!rec.ok() || write(rec.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+    if (!rec.ok() ||
+        write(rec.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
       return sys_error(what + ": record in " + dir_ + "/ports");
     if (int e = fault("bridge.publish")) return fault_error("bridge.publish", what, e);
     auto r = nft_run("create element " + element(p, ip, true));
@@ -459,11 +504,13 @@ Status BridgeAttachment::release() {
   released_ = true;
   Status result;
   for (const auto& p : added_)
-    if (auto r = nft_run("delete element " + element(p, "", false)); !r && result) result = r.error();
+    if (auto r = nft_run("delete element " + element(p, "", false)); !r && result)
+      result = r.error();
   added_.clear();
   reservations_.clear();
   if (link_exists(host_link_))
-    if (auto s = net_delete_link(0, host_link_); !s && link_exists(host_link_) && result) result = s;
+    if (auto s = net_delete_link(0, host_link_); !s && link_exists(host_link_) && result)
+      result = s;
   NetLock lock;
   if (auto s = lock.acquire(); !s) return s;
   if (auto s = ipam_release(net_state_dir(), spec_.subnet, address_); !s && result) result = s;

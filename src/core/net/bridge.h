@@ -15,8 +15,8 @@
 namespace sbx::core {
 
 struct PortMap {
-  std::string proto = "tcp";       // tcp or udp
-  std::string host_ip = "0.0.0.0"; // 0.0.0.0: every local address of the host
+  std::string proto = "tcp";        // tcp or udp
+  std::string host_ip = "0.0.0.0";  // 0.0.0.0: every local address of the host
   uint16_t host_port = 0;
   uint16_t port = 0;  // in the sandbox
   bool operator==(const PortMap&) const = default;
@@ -27,7 +27,7 @@ struct BridgeSpec {
   std::string subnet = "10.88.0.0/16";
   std::string ip;  // wanted address ("" = the next free one)
   std::vector<PortMap> publish;
-  bool nat = true;  // outbound masquerading (turns net.ipv4.ip_forward on while a bridge exists)
+  bool nat = true;   // outbound masquerading (turns net.ipv4.ip_forward on while a bridge exists)
   std::string name;  // the name other sandboxes reach this one by (default: its hostname)
   bool operator==(const BridgeSpec&) const = default;
 };

@@ -22,7 +22,9 @@ namespace sbx::core {
 namespace {
 
 std::string dotted(uint32_t a) {
-  struct in_addr in{htonl(a)};
+  struct in_addr in {
+    htonl(a)
+  };
   char buf[INET_ADDRSTRLEN];
   inet_ntop(AF_INET, &in, buf, sizeof buf);
   return buf;
@@ -70,9 +72,11 @@ Result<LeaseFile> open_locked(const std::string& state, const std::string& subne
 
 Status save(const LeaseFile& f) {
   std::ostringstream out;
-  for (const auto& [a, e] : f.leases) out << dotted(a) << " " << e.owner << (e.name.empty() ? "" : " ") << e.name << "\n";
+  for (const auto& [a, e] : f.leases)
+    out << dotted(a) << " " << e.owner << (e.name.empty() ? "" : " ") << e.name << "\n";
   std::string text = out.str();
-  if (ftruncate(f.fd.get(), 0) != 0 || pwrite(f.fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
+  if (ftruncate(f.fd.get(), 0) != 0 ||
+      pwrite(f.fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
     return sys_error("ipam: write " + f.path);
   return {};
 }
@@ -96,7 +100,8 @@ Result<std::pair<uint32_t, int>> parse_ipv4_subnet(const std::string& subnet) {
 
 Result<Lease> ipam_allocate(const std::string& state, const std::string& subnet, pid_t owner,
                             const std::string& name, const std::string& want) {
-  if (name.find_first_of(" \t\n") != std::string::npos) return user_error("ipam: name '" + name + "' has white space");
+  if (name.find_first_of(" \t\n") != std::string::npos)
+    return user_error("ipam: name '" + name + "' has white space");
   auto parsed = parse_ipv4_subnet(subnet);
   if (!parsed) return parsed.error();
   auto [net, prefix] = *parsed;
@@ -108,7 +113,8 @@ Result<Lease> ipam_allocate(const std::string& state, const std::string& subnet,
       return user_error("ip '" + want + "': not an IPv4 address (e.g. 10.88.0.9)");
     uint32_t host = ntohl(w.s_addr) - net;
     if (host >= size || host < 2 || host == size - 1)
-      return user_error("ip " + want + ": not a usable address of " + subnet + " (.0, .1 and broadcast are reserved)");
+      return user_error("ip " + want + ": not a usable address of " + subnet +
+                        " (.0, .1 and broadcast are reserved)");
     first = last = host;
   }
   auto f = open_locked(state, subnet);
@@ -121,17 +127,20 @@ Result<Lease> ipam_allocate(const std::string& state, const std::string& subnet,
     return Lease{dotted(a) + "/" + std::to_string(prefix), owner, name};
   }
   if (!want.empty())
-    return Error{EADDRINUSE, "ip " + want + ": already leased to pid " + std::to_string(f->leases[net + first].owner) +
+    return Error{EADDRINUSE, "ip " + want + ": already leased to pid " +
+                                 std::to_string(f->leases[net + first].owner) +
                                  " (leave ip unset to get a free address)"};
   return Error{ENOSPC, "ipam: no free address left in " + subnet};
 }
 
-Status ipam_release(const std::string& state, const std::string& subnet, const std::string& address) {
+Status ipam_release(const std::string& state, const std::string& subnet,
+                    const std::string& address) {
   auto f = open_locked(state, subnet);
   if (!f) return f.error();
   struct in_addr a;
   std::string ip = address.substr(0, address.find('/'));
-  if (inet_pton(AF_INET, ip.c_str(), &a) != 1) return user_error("ipam: '" + address + "' is not an IPv4 address");
+  if (inet_pton(AF_INET, ip.c_str(), &a) != 1)
+    return user_error("ipam: '" + address + "' is not an IPv4 address");
   f->leases.erase(ntohl(a.s_addr));
   return save(*f);
 }
@@ -148,7 +157,8 @@ Result<std::vector<Lease>> ipam_leases(const std::string& state, const std::stri
   auto [net, prefix] = *parse_ipv4_subnet(subnet);
   (void)net;
   std::vector<Lease> out;
-  for (const auto& [a, e] : f->leases) out.push_back({dotted(a) + "/" + std::to_string(prefix), e.owner, e.name});
+  for (const auto& [a, e] : f->leases)
+    out.push_back({dotted(a) + "/" + std::to_string(prefix), e.owner, e.name});
   return out;
 }
 

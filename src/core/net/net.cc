@@ -27,19 +27,57 @@ namespace sbx::core {
 
 namespace {
 
-#define SBX_NL_FUNCTIONS(X)                                                                             \
-  X(nl_socket_alloc) X(nl_socket_free) X(nl_connect) X(nl_geterror) X(nl_addr_parse) X(nl_addr_put)     \
-  X(nl_cache_get_first) X(nl_cache_get_next) X(nl_cache_free)
-#define SBX_RTNL_FUNCTIONS(X)                                                                          \
-  X(rtnl_link_veth_alloc) X(rtnl_link_veth_get_peer) X(rtnl_link_set_name) X(rtnl_link_set_ns_pid)    \
-  X(rtnl_link_add) X(rtnl_link_put) X(rtnl_link_get_kernel) X(rtnl_link_alloc) X(rtnl_link_set_flags) \
-  X(rtnl_link_unset_flags) X(rtnl_link_set_mtu) X(rtnl_link_change) X(rtnl_link_get_ifindex)           \
-  X(rtnl_link_get_flags) X(rtnl_link_get_mtu) X(rtnl_link_get_name) X(rtnl_link_alloc_cache)          \
-  X(rtnl_link_delete) X(rtnl_addr_alloc) X(rtnl_addr_set_ifindex) X(rtnl_addr_set_local)              \
-  X(rtnl_addr_add) X(rtnl_addr_put) X(rtnl_route_alloc) X(rtnl_route_set_dst) X(rtnl_route_nh_alloc)  \
-  X(rtnl_route_nh_set_gateway) X(rtnl_route_nh_set_ifindex) X(rtnl_route_add_nexthop)                 \
-  X(rtnl_route_add) X(rtnl_route_put) X(rtnl_route_set_family) X(rtnl_link_bridge_alloc)              \
+// (an X-macro list: clang-format does not settle on one layout for it)
+// clang-format off
+#define SBX_NL_FUNCTIONS(X) \
+  X(nl_socket_alloc) \
+  X(nl_socket_free) \
+  X(nl_connect) \
+  X(nl_geterror) \
+  X(nl_addr_parse) \
+  X(nl_addr_put) \
+  X(nl_cache_get_first) \
+  X(nl_cache_get_next) \
+  X(nl_cache_free)
+// clang-format on
+// (an X-macro list: clang-format does not settle on one layout for it)
+// clang-format off
+#define SBX_RTNL_FUNCTIONS(X) \
+  X(rtnl_link_veth_alloc) \
+  X(rtnl_link_veth_get_peer) \
+  X(rtnl_link_set_name) \
+  X(rtnl_link_set_ns_pid) \
+  X(rtnl_link_add) \
+  X(rtnl_link_put) \
+  X(rtnl_link_get_kernel) \
+  X(rtnl_link_alloc) \
+  X(rtnl_link_set_flags) \
+  X(rtnl_link_unset_flags) \
+  X(rtnl_link_set_mtu) \
+  X(rtnl_link_change) \
+  X(rtnl_link_get_ifindex) \
+  X(rtnl_link_get_flags) \
+  X(rtnl_link_get_mtu) \
+  X(rtnl_link_get_name) \
+  X(rtnl_link_alloc_cache) \
+  X(rtnl_link_delete) \
+  X(rtnl_addr_alloc) \
+  X(rtnl_addr_set_ifindex) \
+  X(rtnl_addr_set_local) \
+  X(rtnl_addr_add) \
+  X(rtnl_addr_put) \
+  X(rtnl_route_alloc) \
+  X(rtnl_route_set_dst) \
+  X(rtnl_route_nh_alloc) \
+  X(rtnl_route_nh_set_gateway) \
+  X(rtnl_route_nh_set_ifindex) \
+  X(rtnl_route_add_nexthop) \
+  X(rtnl_route_add) \
+  X(rtnl_route_put) \
+  X(rtnl_route_set_family) \
+  X(rtnl_link_bridge_alloc) \
   X(rtnl_link_enslave_ifindex)
+// clang-format on
 
 struct NlApi {
   SBX_NL_FUNCTIONS(SBX_DL_DECLARE)
@@ -49,7 +87,9 @@ struct NlApi {
 Result<const NlApi*> nl_api() {
   return dl_once<NlApi>([](NlApi& api, std::string& error) {
     void* nl = dl_open("libnl-3.so.200", RTLD_NOW | RTLD_GLOBAL, "libnl-3", "libnl-3-200", error);
-    void* rt = nl ? dl_open("libnl-route-3.so.200", RTLD_NOW | RTLD_LOCAL, "libnl-route-3", "libnl-route-3-200", error) : nullptr;
+    void* rt = nl ? dl_open("libnl-route-3.so.200", RTLD_NOW | RTLD_LOCAL, "libnl-route-3",
+                            "libnl-route-3-200", error)
+                  : nullptr;
     if (rt) {
 #define SBX_LOAD_NL(name) dl_sym(nl, api.name, #name, "libnl-3", error);
 #define SBX_LOAD_RT(name) dl_sym(rt, api.name, #name, "libnl-route-3", error);
@@ -77,14 +117,17 @@ class InNetns {
       }
     }
     sock_ = a_->nl_socket_alloc();
-    if (!sock_ || a_->nl_connect(sock_, NETLINK_ROUTE) != 0) error_ = Error{EIO, "netlink: cannot connect"};
+    if (!sock_ || a_->nl_connect(sock_, NETLINK_ROUTE) != 0)
+      error_ = Error{EIO, "netlink: cannot connect"};
   }
   ~InNetns() {
     if (sock_) a_->nl_socket_free(sock_);
     if (home_.ok()) (void)setns(home_.get(), CLONE_NEWNET);  // back home (cannot fail for our own)
   }
   const Status& status() const { return error_; }
-  struct nl_sock* sock() const { return sock_; }
+  struct nl_sock* sock() const {
+    return sock_;
+  }
 
  private:
   const NlApi* a_;
@@ -126,8 +169,8 @@ Result<std::vector<LinkInfo>> net_links(pid_t pid) {
     for (auto* o = a->nl_cache_get_first(cache); o; o = a->nl_cache_get_next(o)) {
       auto* l = reinterpret_cast<struct rtnl_link*>(o);
       const char* name = a->rtnl_link_get_name(l);
-      out.push_back({name ? name : "", a->rtnl_link_get_ifindex(l), (a->rtnl_link_get_flags(l) & IFF_UP) != 0,
-                     a->rtnl_link_get_mtu(l)});
+      out.push_back({name ? name : "", a->rtnl_link_get_ifindex(l),
+                     (a->rtnl_link_get_flags(l) & IFF_UP) != 0, a->rtnl_link_get_mtu(l)});
     }
     a->nl_cache_free(cache);
     return {};
@@ -154,24 +197,30 @@ Status change_link(pid_t pid, const std::string& ifname, const std::string& what
 }  // namespace
 
 Status net_set_up(pid_t pid, const std::string& ifname, bool up) {
-  return change_link(pid, ifname, std::string("set ") + ifname + (up ? " up" : " down"),
-                     [](const NlApi* a, struct rtnl_link* l, unsigned v) {
-                       if (v) a->rtnl_link_set_flags(l, IFF_UP);
-                       else a->rtnl_link_unset_flags(l, IFF_UP);
-                     },
-                     up ? 1u : 0u);
+  return change_link(
+      pid, ifname, std::string("set ") + ifname + (up ? " up" : " down"),
+      [](const NlApi* a, struct rtnl_link* l, unsigned v) {
+        if (v)
+          a->rtnl_link_set_flags(l, IFF_UP);
+        else
+          a->rtnl_link_unset_flags(l, IFF_UP);
+      },
+      up ? 1u : 0u);
 }
 
 Status net_set_mtu(pid_t pid, const std::string& ifname, unsigned mtu) {
-  if (mtu < 68 || mtu > 65535) return user_error("mtu " + std::to_string(mtu) + ": expected 68..65535");
-  return change_link(pid, ifname, "set mtu " + std::to_string(mtu) + " on " + ifname,
-                     [](const NlApi* a, struct rtnl_link* l, unsigned v) { a->rtnl_link_set_mtu(l, v); }, mtu);
+  if (mtu < 68 || mtu > 65535)
+    return user_error("mtu " + std::to_string(mtu) + ": expected 68..65535");
+  return change_link(
+      pid, ifname, "set mtu " + std::to_string(mtu) + " on " + ifname,
+      [](const NlApi* a, struct rtnl_link* l, unsigned v) { a->rtnl_link_set_mtu(l, v); }, mtu);
 }
 
 Status net_add_veth(pid_t pid, const std::string& name, const std::string& peer, pid_t peer_pid) {
   for (const auto& n : {name, peer})
     if (n.empty() || n.size() >= IFNAMSIZ || n.find_first_of("/ :") != std::string::npos)
-      return user_error("veth: bad interface name '" + n + "' (1-15 characters, no '/', ':' or space)");
+      return user_error("veth: bad interface name '" + n +
+                        "' (1-15 characters, no '/', ':' or space)");
   std::string what = "create veth " + name + " <-> " + peer;
   return in_netns(pid, what, [&](const NlApi* a, struct nl_sock* sock) -> Status {
     struct rtnl_link* link = a->rtnl_link_veth_alloc();
@@ -213,7 +262,8 @@ Status net_attach(pid_t pid, const std::string& ifname, const std::string& bridg
       a->rtnl_link_put(*br);
       return link.error().context(what);
     }
-    int err = a->rtnl_link_enslave_ifindex(sock, a->rtnl_link_get_ifindex(*br), a->rtnl_link_get_ifindex(*link));
+    int err = a->rtnl_link_enslave_ifindex(sock, a->rtnl_link_get_ifindex(*br),
+                                           a->rtnl_link_get_ifindex(*link));
     a->rtnl_link_put(*br);
     a->rtnl_link_put(*link);
     if (err < 0) return nl_error(a, err, what);
@@ -241,7 +291,8 @@ Status net_add_address(pid_t pid, const std::string& ifname, const std::string& 
     int index = a->rtnl_link_get_ifindex(*link);
     a->rtnl_link_put(*link);
     struct nl_addr* local = nullptr;
-    if (cidr.find('/') == std::string::npos || a->nl_addr_parse(cidr.c_str(), AF_UNSPEC, &local) < 0)
+    if (cidr.find('/') == std::string::npos ||
+        a->nl_addr_parse(cidr.c_str(), AF_UNSPEC, &local) < 0)
       return user_error(what + ": not an address with a prefix length (e.g. 10.0.0.1/24)");
     struct rtnl_addr* addr = a->rtnl_addr_alloc();
     a->rtnl_addr_set_ifindex(addr, index);
@@ -254,11 +305,14 @@ Status net_add_address(pid_t pid, const std::string& ifname, const std::string& 
   });
 }
 
-Status net_add_route(pid_t pid, const std::string& dst, const std::string& via, const std::string& ifname) {
-  std::string what = "add route " + dst + (via.empty() ? "" : " via " + via) + (ifname.empty() ? "" : " dev " + ifname);
+Status net_add_route(pid_t pid, const std::string& dst, const std::string& via,
+                     const std::string& ifname) {
+  std::string what = "add route " + dst + (via.empty() ? "" : " via " + via) +
+                     (ifname.empty() ? "" : " dev " + ifname);
   return in_netns(pid, what, [&](const NlApi* a, struct nl_sock* sock) -> Status {
     struct nl_addr* gw = nullptr;
-    if (!via.empty() && a->nl_addr_parse(via.c_str(), AF_UNSPEC, &gw) < 0) return user_error(what + ": bad gateway");
+    if (!via.empty() && a->nl_addr_parse(via.c_str(), AF_UNSPEC, &gw) < 0)
+      return user_error(what + ": bad gateway");
     bool v6 = via.find(':') != std::string::npos || dst.find(':') != std::string::npos;
     std::string d = dst == "default" ? (v6 ? "::/0" : "0.0.0.0/0") : dst;
     struct nl_addr* to = nullptr;
@@ -299,7 +353,8 @@ namespace {
 Status check_netns_name(const std::string& name) {
   if (name.empty() || name.size() > 64 || name == "." || name == ".." ||
       name.find_first_of("/ \t\n") != std::string::npos)
-    return user_error("netns '" + name + "': not a usable name (1-64 characters, no '/' or spaces)");
+    return user_error("netns '" + name +
+                      "': not a usable name (1-64 characters, no '/' or spaces)");
   return {};
 }
 }  // namespace
@@ -307,17 +362,21 @@ Status check_netns_name(const std::string& name) {
 Result<std::string> netns_create(const std::string& name) {
   if (auto s = check_netns_name(name); !s) return s.error();
   std::string path = std::string(kNetnsDir) + "/" + name, step = "create netns " + name;
-  if (mkdir(kNetnsDir, 0755) != 0 && errno != EEXIST) return sys_error(step + ": mkdir " + kNetnsDir);
+  if (mkdir(kNetnsDir, 0755) != 0 && errno != EEXIST)
+    return sys_error(step + ": mkdir " + kNetnsDir);
   // As `ip netns add` does: /run/netns a shared mount (bound on itself the first time), so that
   // the namespaces show in every mount namespace and `ip netns delete` can unmount them.
-  for (bool bound = false; mount("", kNetnsDir, nullptr, MS_SHARED | MS_REC, nullptr) != 0; bound = true) {
+  for (bool bound = false; mount("", kNetnsDir, nullptr, MS_SHARED | MS_REC, nullptr) != 0;
+       bound = true) {
     if (errno != EINVAL || bound) return sys_error(step + ": make " + kNetnsDir + " shared");
     if (mount(kNetnsDir, kNetnsDir, nullptr, MS_BIND | MS_REC, nullptr) != 0)
       return sys_error(step + ": bind " + kNetnsDir + " on itself");
   }
   Fd file(open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0));
   if (!file.ok()) {
-    if (errno == EEXIST) return Error{EEXIST, step + ": " + path + " exists (sbx.net.destroy(\"" + name + "\") or ip netns delete " + name + ")"};
+    if (errno == EEXIST)
+      return Error{EEXIST, step + ": " + path + " exists (sbx.net.destroy(\"" + name +
+                               "\") or ip netns delete " + name + ")"};
     return sys_error(step + ": create " + path);
   }
   file.reset();
@@ -327,8 +386,10 @@ Result<std::string> netns_create(const std::string& name) {
   if (!home.ok() || unshare(CLONE_NEWNET) != 0) {
     result = sys_error(step + ": unshare");
   } else {
-    if (mount("/proc/thread-self/ns/net", path.c_str(), nullptr, MS_BIND, nullptr) != 0) result = sys_error(step + ": bind on " + path);
-    if (setns(home.get(), CLONE_NEWNET) != 0 && result) result = sys_error(step + ": return to the original namespace");
+    if (mount("/proc/thread-self/ns/net", path.c_str(), nullptr, MS_BIND, nullptr) != 0)
+      result = sys_error(step + ": bind on " + path);
+    if (setns(home.get(), CLONE_NEWNET) != 0 && result)
+      result = sys_error(step + ": return to the original namespace");
   }
   if (!result) {
     unlink(path.c_str());
@@ -342,7 +403,8 @@ Status netns_delete(const std::string& name) {
   std::string path = std::string(kNetnsDir) + "/" + name, step = "delete netns " + name;
   struct statfs fs;
   if (statfs(path.c_str(), &fs) != 0) return sys_error(step);
-  if (fs.f_type != NSFS_MAGIC) return Error{EINVAL, step + ": " + path + " is not a network namespace mount (left alone)"};
+  if (fs.f_type != NSFS_MAGIC)
+    return Error{EINVAL, step + ": " + path + " is not a network namespace mount (left alone)"};
   if (umount2(path.c_str(), MNT_DETACH) != 0) return sys_error(step + ": unmount " + path);
   if (unlink(path.c_str()) != 0) return sys_error(step + ": remove " + path);
   return {};

@@ -31,11 +31,12 @@ Status net_attach(pid_t pid, const std::string& ifname, const std::string& bridg
 // "10.0.0.1/24" or "fd00::1/64".
 Status net_add_address(pid_t pid, const std::string& ifname, const std::string& cidr);
 // dst: "default" or a prefix; via: a gateway address ("" for on-link through ifname).
-Status net_add_route(pid_t pid, const std::string& dst, const std::string& via, const std::string& ifname);
+Status net_add_route(pid_t pid, const std::string& dst, const std::string& via,
+                     const std::string& ifname);
 
 // Named network namespaces as iproute2 keeps them: an nsfs bind mount on /run/netns/NAME, so
 // `ip netns list` and `ip netns exec NAME` see them. Only files under /run/netns are mounted on.
-extern const char* const kNetnsDir;  // "/run/netns"
+extern const char* const kNetnsDir;                         // "/run/netns"
 Result<std::string> netns_create(const std::string& name);  // -> its path
 Status netns_delete(const std::string& name);
 Result<std::vector<std::string>> netns_list();

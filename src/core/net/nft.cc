@@ -8,10 +8,18 @@ namespace sbx::core {
 
 namespace {
 
-#define SBX_NFT_FUNCTIONS(X)                                                                       \
-  X(nft_ctx_new) X(nft_ctx_free) X(nft_ctx_buffer_output) X(nft_ctx_buffer_error)                 \
-  X(nft_ctx_get_output_buffer) X(nft_ctx_get_error_buffer) X(nft_run_cmd_from_buffer)             \
+// (an X-macro list: clang-format does not settle on one layout for it)
+// clang-format off
+#define SBX_NFT_FUNCTIONS(X) \
+  X(nft_ctx_new) \
+  X(nft_ctx_free) \
+  X(nft_ctx_buffer_output) \
+  X(nft_ctx_buffer_error) \
+  X(nft_ctx_get_output_buffer) \
+  X(nft_ctx_get_error_buffer) \
+  X(nft_run_cmd_from_buffer) \
   X(nft_ctx_output_set_flags)
+// clang-format on
 
 struct NftApi {
   SBX_NFT_FUNCTIONS(SBX_DL_DECLARE)
@@ -19,7 +27,8 @@ struct NftApi {
 
 Result<const NftApi*> nft_api() {
   return dl_once<NftApi>([](NftApi& api, std::string& error) {
-    if (void* lib = dl_open("libnftables.so.1", RTLD_NOW | RTLD_LOCAL, "libnftables", "libnftables1", error)) {
+    if (void* lib = dl_open("libnftables.so.1", RTLD_NOW | RTLD_LOCAL, "libnftables",
+                            "libnftables1", error)) {
 #define SBX_LOAD(name) dl_sym(lib, api.name, #name, "libnftables", error);
       SBX_NFT_FUNCTIONS(SBX_LOAD)
 #undef SBX_LOAD

@@ -7,7 +7,8 @@
 
 namespace sbx::core {
 
-// Runs nft commands (nft's own syntax); the error carries nft's message. `json` asks for JSON output.
+// Runs nft commands (nft's own syntax); the error carries nft's message. `json` asks for JSON
+// output.
 Result<std::string> nft_run(const std::string& commands, bool json = false);
 
 }  // namespace sbx::core

@@ -6,23 +6,23 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
-#include <sys/wait.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 
 #include "core/base/env.h"
-#include "core/base/io.h"
-#include "core/security/caps.h"
 #include "core/base/fault.h"
-#include "core/sandbox/pid1.h"
+#include "core/base/io.h"
 #include "core/fs/mount.h"
 #include "core/sandbox/ns.h"
+#include "core/sandbox/pid1.h"
+#include "core/security/caps.h"
 #include "core/security/seccomp.h"
 
 namespace sbx::core {
@@ -73,8 +73,11 @@ Status enter_time_namespace(const Spec& spec) {
   char buf[128];
   int n = snprintf(buf, sizeof buf, "monotonic %lld 0\nboottime %lld 0\n",
                    (long long)spec.time_offsets.monotonic, (long long)spec.time_offsets.boottime);
-  if (auto s = write_control("/proc/self/timens_offsets", std::string_view(buf, static_cast<size_t>(n))); !s)
-    return s.error().context("set time offsets (monotonic " + std::to_string(spec.time_offsets.monotonic) + ", boottime " +
+  if (auto s =
+          write_control("/proc/self/timens_offsets", std::string_view(buf, static_cast<size_t>(n)));
+      !s)
+    return s.error().context("set time offsets (monotonic " +
+                             std::to_string(spec.time_offsets.monotonic) + ", boottime " +
                              std::to_string(spec.time_offsets.boottime) + ")");
   return {};
 }
@@ -116,11 +119,11 @@ Status enter_time_namespace(const Spec& spec) {
 [[noreturn]] void harden_and_exec(const Spec& spec, const ChildChannels& ch) {
   if ((spec.no_new_privs || spec.seccomp) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
     fail(ch, sys_error("set no_new_privs"));
-  if (int e = fault("child.seccomp")) fail(ch, fault_error("child.seccomp", "install the seccomp filter", e));
+  if (int e = fault("child.seccomp"))
+    fail(ch, fault_error("child.seccomp", "install the seccomp filter", e));
   if (!ch.seccomp.empty()) check(ch, install_seccomp(ch.seccomp));
   exec_payload(spec, ch);
 }
-
 
 void reset_signals(const sigset_t* old_mask) {
   struct sigaction sa;
@@ -155,9 +158,11 @@ void allocate_pty(const ChildChannels& ch) {
     if (dup2(s, i) < 0) fail(ch, sys_error("set up the terminal as stdio"));
   if (s > 2) close(s);
   char tag = 'P';
-  struct iovec iov{&tag, 1};
+  struct iovec iov {
+    &tag, 1
+  };
   alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr msg{};
+  struct msghdr msg {};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = control;
@@ -167,7 +172,8 @@ void allocate_pty(const ChildChannels& ch) {
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &m, sizeof m);
-  if (sendmsg(ch.sync, &msg, MSG_NOSIGNAL) != 1) fail(ch, sys_error("hand the terminal to the supervisor"));
+  if (sendmsg(ch.sync, &msg, MSG_NOSIGNAL) != 1)
+    fail(ch, sys_error("hand the terminal to the supervisor"));
   close(m);
 }
 
@@ -182,13 +188,13 @@ void close_all_but(const ChildChannels& ch) {
 // The payload's identity: its own session on the sandbox's terminal (job control inside), the
 // cwd, the bounding set reduced while still root, then uid/gid (from `ids`), then the capabilities.
 void take_identity(const Spec& spec, const Spec& ids, const ChildChannels& ch) {
-  if (ch.tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) != 0)) fail(ch, sys_error("make the pty the controlling terminal"));
+  if (ch.tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) != 0))
+    fail(ch, sys_error("make the pty the controlling terminal"));
   if (chdir(spec.cwd.c_str()) != 0) fail(ch, sys_error("cwd " + spec.cwd));
   if (ch.caps) check(ch, drop_bounding(*ch.caps));
   set_credentials(ids, ch);
   if (ch.caps) check(ch, set_caps(*ch.caps));
 }
-
 
 }  // namespace
 
@@ -229,7 +235,8 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   if (ns & CLONE_NEWNS) {
     auto root = prepare_root(spec, ch.stage);
     if (!root) fail(ch, root.error());
-    if (int e = fault("child.mounts")) fail(ch, fault_error("child.mounts", "mount the sandbox's file systems", e));
+    if (int e = fault("child.mounts"))
+      fail(ch, fault_error("child.mounts", "mount the sandbox's file systems", e));
     for (const auto& op : spec.ops) check(ch, run_op(op, *root, ns & CLONE_NEWPID));
     check(ch, finish_root(spec, *root));
     if (int e = fault("child.pivot")) fail(ch, fault_error("child.pivot", "pivot_root", e));
@@ -239,8 +246,10 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   if (ch.own_pty) allocate_pty(ch);
   // A pid namespace gets a real PID 1; a time namespace needs one more fork to be entered.
   sigset_t old_mask;
-  if (ch.has_mask) old_mask = ch.mask;
-  else sigprocmask(SIG_SETMASK, nullptr, &old_mask);
+  if (ch.has_mask)
+    old_mask = ch.mask;
+  else
+    sigprocmask(SIG_SETMASK, nullptr, &old_mask);
   const pid_t init_pid = getpid();
   const bool forked = ns & (CLONE_NEWPID | CLONE_NEWTIME);
   if (forked) {
@@ -291,7 +300,8 @@ void run_entered_child(pid_t target, const Spec& spec, const ChildChannels& ch) 
   if (n != 1) _exit(127);
   // All of the sandbox's namespaces (its user namespace too: root there, nothing outside); the
   // mount namespace brings its root and cwd. The pid namespace applies to our child.
-  if (auto s = join_namespaces(target, 0); !s) fail(ch, s.error().context("join the namespaces of sandbox pid " + std::to_string(target)));
+  if (auto s = join_namespaces(target, 0); !s)
+    fail(ch, s.error().context("join the namespaces of sandbox pid " + std::to_string(target)));
   prctl(PR_SET_DUMPABLE, 0);  // nothing inside may ptrace or read this helper
   if (ch.own_pty) allocate_pty(ch);
   for (int i = 0; i < 3; ++i)

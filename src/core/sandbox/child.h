@@ -2,6 +2,7 @@
 // execve or _exit. No Lua runs here. Failures go to the parent over the sync socket.
 #pragma once
 #include <signal.h>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,17 +12,18 @@
 namespace sbx::core {
 
 struct ChildChannels {
-  int sync = -1;    // SOCK_SEQPACKET: parent sends "go", child sends one failure record
-  int status = -1;  // pipe write end: the init writes the payload's exit status here
+  int sync = -1;                // SOCK_SEQPACKET: parent sends "go", child sends one failure record
+  int status = -1;              // pipe write end: the init writes the payload's exit status here
   int stdio[3] = {-1, -1, -1};  // fds to become 0, 1, 2 (-1: inherit)
   bool tty = false;             // 0 is a terminal: a new session, with it as the controlling tty
-  bool own_pty = false;         // allocate that terminal from the sandbox's /dev/ptmx, send the master
+  bool own_pty = false;  // allocate that terminal from the sandbox's /dev/ptmx, send the master
   std::vector<std::string> seccomp;  // compiled filters (by the supervisor), installed last
   std::vector<int> keep_fds;         // passed to the payload at the same numbers
-  std::optional<std::vector<int>> caps;  // capabilities kept (parsed by the supervisor), or unchanged
-  std::string stage;            // directory the new root is assembled on
-  bool has_mask = false;        // the caller's signal mask before set-up blocked INT/TERM/HUP/QUIT:
-  sigset_t mask{};              // what the payload starts with
+  std::optional<std::vector<int>>
+      caps;               // capabilities kept (parsed by the supervisor), or unchanged
+  std::string stage;      // directory the new root is assembled on
+  bool has_mask = false;  // the caller's signal mask before set-up blocked INT/TERM/HUP/QUIT:
+  sigset_t mask{};        // what the payload starts with
 };
 
 // A failure record on the sync socket: errno then the message (step, object, cause).

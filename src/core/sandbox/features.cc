@@ -84,14 +84,17 @@ bool userns_allowed() {
 
 std::string userns_refusal() {
   if (read_sysctl("/proc/sys/user/max_user_namespaces", 1) <= 0)
-    return "user namespaces are disabled: user.max_user_namespaces is 0 (sysctl -w user.max_user_namespaces=15000)";
+    return "user namespaces are disabled: user.max_user_namespaces is 0 (sysctl -w "
+           "user.max_user_namespaces=15000)";
   if (getuid() == 0) return "";
   if (read_sysctl("/proc/sys/kernel/unprivileged_userns_clone", 1) == 0)
     return "unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone is 0 "
            "(sysctl -w kernel.unprivileged_userns_clone=1)";
   if (read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", 0) != 0)
-    return "AppArmor restricts unprivileged user namespaces: kernel.apparmor_restrict_unprivileged_userns is 1 "
-           "(give sbx an AppArmor profile with 'userns,' or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0)";
+    return "AppArmor restricts unprivileged user namespaces: "
+           "kernel.apparmor_restrict_unprivileged_userns is 1 "
+           "(give sbx an AppArmor profile with 'userns,' or sysctl -w "
+           "kernel.apparmor_restrict_unprivileged_userns=0)";
   return "";
 }
 

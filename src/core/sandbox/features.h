@@ -8,14 +8,14 @@ namespace sbx::core {
 struct Features {
   std::string cgroup;  // "2" (unified), "1" (legacy), "hybrid" (v1 controllers + cgroup2)
   std::vector<std::string> cgroup_controllers;  // usable ones (v1 mounts, or v2 subtree)
-  bool userns = false;   // a user namespace can be created by this process
-  bool overlay = false;  // overlayfs is known to the kernel
-  bool seccomp = false;  // seccomp filters (libseccomp API level >= 1)
-  bool timens = false;   // time namespaces
+  bool userns = false;                          // a user namespace can be created by this process
+  bool overlay = false;                         // overlayfs is known to the kernel
+  bool seccomp = false;                         // seccomp filters (libseccomp API level >= 1)
+  bool timens = false;                          // time namespaces
   bool cgroupns = false;
-  bool clone3 = false;   // clone3 with pidfds
-  bool root = false;     // running as uid 0
-  std::string kernel;    // uname release
+  bool clone3 = false;  // clone3 with pidfds
+  bool root = false;    // running as uid 0
+  std::string kernel;   // uname release
 };
 
 // Cheap (two sysctl reads, no fork): may this process create a user namespace? Used on the

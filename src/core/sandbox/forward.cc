@@ -114,7 +114,9 @@ SetupSignals::SetupSignals() {
   sigprocmask(SIG_BLOCK, &s, &old_);
 }
 
-SetupSignals::~SetupSignals() { sigprocmask(SIG_SETMASK, &old_, nullptr); }
+SetupSignals::~SetupSignals() {
+  sigprocmask(SIG_SETMASK, &old_, nullptr);
+}
 
 int SetupSignals::take_pending() {
   sigset_t pending;
@@ -124,7 +126,9 @@ int SetupSignals::take_pending() {
       sigset_t one;
       sigemptyset(&one);
       sigaddset(&one, sig);
-      struct timespec zero{0, 0};
+      struct timespec zero {
+        0, 0
+      };
       (void)sigtimedwait(&one, nullptr, &zero);
       return sig;
     }

@@ -49,7 +49,8 @@ void own_sandbox_remove(int pidfd);
 
 namespace sbx::core {
 // A write to a closed pipe (stderr read by a program that went away, a report pipe whose reader was
-// killed) is an EPIPE error for sbx, never a SIGPIPE that kills it. A handler that does nothing rather
-// than SIG_IGN: handlers are reset by execve, so programs sbx starts get the default disposition.
+// killed) is an EPIPE error for sbx, never a SIGPIPE that kills it. A handler that does nothing
+// rather than SIG_IGN: handlers are reset by execve, so programs sbx starts get the default
+// disposition.
 void ignore_sigpipe();
 }  // namespace sbx::core

@@ -1,8 +1,8 @@
 #include "core/sandbox/gc.h"
 
-#include "core/net/bridge.h"
 #include "core/cgroup/cgroup.h"
 #include "core/image/image.h"
+#include "core/net/bridge.h"
 #include "core/sandbox/owner.h"
 
 namespace sbx::core {

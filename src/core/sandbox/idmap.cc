@@ -27,7 +27,8 @@ std::vector<IdMapEntry> default_gid_map(gid_t caller, uid_t caller_uid) {
   return {{0, caller, 1}};
 }
 
-std::optional<IdMapEntry> subordinate_range(const std::string& file, uint32_t id, const std::string& name) {
+std::optional<IdMapEntry> subordinate_range(const std::string& file, uint32_t id,
+                                            const std::string& name) {
   auto text = read_file(file);
   std::istringstream in(text ? *text : "");
   std::string line;
@@ -66,12 +67,15 @@ void add_subordinate_ranges(std::vector<IdMapEntry>& uid_map, std::vector<IdMapE
 std::string format_id_map(const std::vector<IdMapEntry>& map) {
   std::string out;
   for (const auto& e : map)
-    out += std::to_string(e.inside) + " " + std::to_string(e.outside) + " " + std::to_string(e.count) + "\n";
+    out += std::to_string(e.inside) + " " + std::to_string(e.outside) + " " +
+           std::to_string(e.count) + "\n";
   return out;
 }
 
 Result<IdMapEntry> parse_id_map_entry(const std::string& text) {
-  auto bad = [&] { return user_error("bad id map '" + text + "' (expected INSIDE:OUTSIDE[:COUNT], e.g. 0:1000:1)"); };
+  auto bad = [&] {
+    return user_error("bad id map '" + text + "' (expected INSIDE:OUTSIDE[:COUNT], e.g. 0:1000:1)");
+  };
   std::vector<std::string> parts;
   std::string cur;
   for (char c : text) {
@@ -91,14 +95,17 @@ Result<IdMapEntry> parse_id_map_entry(const std::string& text) {
     v[i] = *n;
   }
   if (v[2] < 1) return bad();
-  return IdMapEntry{static_cast<uint32_t>(v[0]), static_cast<uint32_t>(v[1]), static_cast<uint32_t>(v[2])};
+  return IdMapEntry{static_cast<uint32_t>(v[0]), static_cast<uint32_t>(v[1]),
+                    static_cast<uint32_t>(v[2])};
 }
 
 namespace {
 Status write_proc(const std::string& path, const std::string& data, const std::string& what) {
   auto s = write_control(path, data);
   if (s) return s;
-  std::string hint = s.error().err == EPERM ? " (is the outside id range mapped to the caller, or newuidmap needed?)" : "";
+  std::string hint = s.error().err == EPERM
+                         ? " (is the outside id range mapped to the caller, or newuidmap needed?)"
+                         : "";
   return s.error().context(what + " '" + data.substr(0, data.find('\n')) + "'" + hint);
 }
 }  // namespace
@@ -115,8 +122,9 @@ Status run_map_helper(const char* helper, pid_t pid, const std::vector<IdMapEntr
   auto end = run_program(args);
   if (!end) return end.error();
   if (!end->ok())
-    return Error{EPERM, std::string(helper) + " " + args[1] + " " + format_id_map(map).substr(0, 40) +
-                            "... failed (status " + std::to_string(end->status()) + "): check /etc/subuid and /etc/subgid"};
+    return Error{EPERM, std::string(helper) + " " + args[1] + " " +
+                            format_id_map(map).substr(0, 40) + "... failed (status " +
+                            std::to_string(end->status()) + "): check /etc/subuid and /etc/subgid"};
   return {};
 }
 
@@ -133,8 +141,10 @@ Status write_id_maps(pid_t pid, const std::vector<IdMapEntry>& uid_map,
     // setgroups first: newgidmap refuses to open groups up, and sbx never wants that anyway
     if (deny_setgroups)
       if (auto s = write_proc(base + "setgroups", "deny", "setgroups"); !s) return s;
-    if (auto s = run_map_helper("/usr/bin/newuidmap", pid, uid_map); !s) return s.error().context("uid map");
-    if (auto s = run_map_helper("/usr/bin/newgidmap", pid, gid_map); !s) return s.error().context("gid map");
+    if (auto s = run_map_helper("/usr/bin/newuidmap", pid, uid_map); !s)
+      return s.error().context("uid map");
+    if (auto s = run_map_helper("/usr/bin/newgidmap", pid, gid_map); !s)
+      return s.error().context("gid map");
     return {};
   }
   if (deny_setgroups)
@@ -147,14 +157,16 @@ Status write_id_maps(pid_t pid, const std::vector<IdMapEntry>& uid_map,
 std::string runtime_dir() {
   uid_t uid = getuid();
   if (uid == 0) return "/run/sbx";
-  if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x == '/') return std::string(x) + "/sbx";
+  if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x == '/')
+    return std::string(x) + "/sbx";
   return "/tmp/sbx-" + std::to_string(uid);
 }
 
 Status checked_runtime_dir() {
   // root's children (root only in their user namespace) must reach the stage: 0755; a user's own
   // children are that user outside: 0700.
-  if (int e = fault("spawn.runtime-dir")) return fault_error("spawn.runtime-dir", "runtime directory " + runtime_dir(), e);
+  if (int e = fault("spawn.runtime-dir"))
+    return fault_error("spawn.runtime-dir", "runtime directory " + runtime_dir(), e);
   auto d = trusted_dir(runtime_dir(), getuid() == 0 ? 0755 : 0700, "runtime directory");
   if (!d) return d.error();
   return {};

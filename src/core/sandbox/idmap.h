@@ -21,7 +21,8 @@ std::vector<IdMapEntry> default_uid_map(uid_t caller);
 std::vector<IdMapEntry> default_gid_map(gid_t caller, uid_t caller_uid);
 // Rootless: ids 1..65535 inside from the caller's /etc/subuid and /etc/subgid ranges, when both
 // exist and newuidmap/newgidmap are installed (write_id_maps then uses them).
-std::optional<IdMapEntry> subordinate_range(const std::string& file, uint32_t id, const std::string& name);
+std::optional<IdMapEntry> subordinate_range(const std::string& file, uint32_t id,
+                                            const std::string& name);
 void add_subordinate_ranges(std::vector<IdMapEntry>& uid_map, std::vector<IdMapEntry>& gid_map);
 
 // "0 2100000000 65536\n..." as /proc/PID/uid_map wants it.

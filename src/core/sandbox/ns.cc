@@ -17,9 +17,9 @@ namespace sbx::core {
 
 const std::vector<NamespaceKind>& namespace_kinds() {
   static const std::vector<NamespaceKind> kinds = {
-      {"user", CLONE_NEWUSER, "CLONE_NEWUSER"},     {"mnt", CLONE_NEWNS, "CLONE_NEWNS"},
-      {"uts", CLONE_NEWUTS, "CLONE_NEWUTS"},        {"ipc", CLONE_NEWIPC, "CLONE_NEWIPC"},
-      {"pid", CLONE_NEWPID, "CLONE_NEWPID"},        {"net", CLONE_NEWNET, "CLONE_NEWNET"},
+      {"user", CLONE_NEWUSER, "CLONE_NEWUSER"},       {"mnt", CLONE_NEWNS, "CLONE_NEWNS"},
+      {"uts", CLONE_NEWUTS, "CLONE_NEWUTS"},          {"ipc", CLONE_NEWIPC, "CLONE_NEWIPC"},
+      {"pid", CLONE_NEWPID, "CLONE_NEWPID"},          {"net", CLONE_NEWNET, "CLONE_NEWNET"},
       {"cgroup", CLONE_NEWCGROUP, "CLONE_NEWCGROUP"}, {"time", CLONE_NEWTIME, "CLONE_NEWTIME"},
   };
   return kinds;
@@ -104,8 +104,8 @@ Result<CloneResult> clone_process(uint64_t ns_flags, bool want_pidfd) {
   if (pid < 0 && errno == ENOSYS) {
     // Pre-5.3 kernel: plain clone without a pidfd; the time namespace needs clone3.
     if (ns_flags & CLONE_NEWTIME) return sys_error("clone3 with CLONE_NEWTIME", ENOSYS);
-    pid = syscall(SYS_clone, (unsigned long)(ns_flags | SIGCHLD), nullptr, nullptr, nullptr,
-                  nullptr);
+    pid =
+        syscall(SYS_clone, (unsigned long)(ns_flags | SIGCHLD), nullptr, nullptr, nullptr, nullptr);
     pidfd = -1;
   }
   if (pid < 0) return sys_error("clone " + namespace_flags_string(ns_flags));
@@ -159,9 +159,13 @@ std::string stat_after_comm(pid_t pid) {
   auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
   if (!text) return "";
   size_t paren = text->rfind(')');
-  return paren != std::string::npos && paren + 1 < text->size() && (*text)[paren + 1] == ' ' ? text->substr(paren + 2) : "";
+  return paren != std::string::npos && paren + 1 < text->size() && (*text)[paren + 1] == ' '
+             ? text->substr(paren + 2)
+             : "";
 }
-bool zombie(const std::string& st) { return !st.empty() && (st[0] == 'Z' || st[0] == 'X'); }
+bool zombie(const std::string& st) {
+  return !st.empty() && (st[0] == 'Z' || st[0] == 'X');
+}
 }  // namespace
 
 bool process_alive(pid_t pid) {
@@ -170,7 +174,7 @@ bool process_alive(pid_t pid) {
 }
 
 std::string process_identity(pid_t pid) {
-  std::string st = stat_after_comm(pid);  // state is field 3, starttime field 22
+  std::string st = stat_after_comm(pid);    // state is field 3, starttime field 22
   if (st.empty() || zombie(st)) return "";  // a zombie is gone already
   const char* p = st.c_str();
   for (int field = 3; *p && field < 22; ++p)

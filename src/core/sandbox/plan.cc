@@ -39,7 +39,8 @@ struct NamespaceSet {
 struct OpKindName {
   Json encode(OpKind k) const { return op_kind_name(k); }
   Status decode(const Json& j, OpKind& out, const std::string& path) const {
-    if (!j.is_string()) return bad(path, "expected an op kind (a string), got " + schema::type_name(j));
+    if (!j.is_string())
+      return bad(path, "expected an op kind (a string), got " + schema::type_name(j));
     auto k = op_kind_from_name(j.get_ref<const std::string&>());
     if (!k) return bad(path, "unknown '" + j.get<std::string>() + "'");
     out = *k;
@@ -52,10 +53,12 @@ struct OpKindName {
 // "127.0.0.1:8080:80/tcp"
 struct PortText {
   Json encode(const PortMap& p) const {
-    return p.host_ip + ":" + std::to_string(p.host_port) + ":" + std::to_string(p.port) + "/" + p.proto;
+    return p.host_ip + ":" + std::to_string(p.host_port) + ":" + std::to_string(p.port) + "/" +
+           p.proto;
   }
   Status decode(const Json& j, PortMap& out, const std::string& path) const {
-    if (!j.is_string()) return bad(path, "expected \"[IP:]HOST_PORT:PORT[/PROTO]\", got " + schema::type_name(j));
+    if (!j.is_string())
+      return bad(path, "expected \"[IP:]HOST_PORT:PORT[/PROTO]\", got " + schema::type_name(j));
     auto p = parse_port_map(j.get<std::string>());
     if (!p) return p.error().context(path);
     out = *p;
@@ -69,7 +72,8 @@ struct PortText {
 struct SeccompField {
   Maybe<SeccompPolicy, Struct<SeccompPolicy>> policy;
   Json encode(const std::optional<SeccompPolicy>& p) const {
-    if (p && !p->profile.empty() && p->rules.empty() && p->default_action == SeccompPolicy{}.default_action)
+    if (p && !p->profile.empty() && p->rules.empty() &&
+        p->default_action == SeccompPolicy{}.default_action)
       return p->profile;
     return policy.encode(p);
   }
@@ -83,7 +87,9 @@ struct SeccompField {
   }
   bool empty(const std::optional<SeccompPolicy>& p) const { return !p; }
   std::string kind() const { return "profile name or table"; }
-  void docs(const std::string& prefix, std::vector<schema::FieldDoc>& out) const { policy.docs(prefix, out); }
+  void docs(const std::string& prefix, std::vector<schema::FieldDoc>& out) const {
+    policy.docs(prefix, out);
+  }
 };
 
 constexpr Whole<uint32_t> kId{0, 4294967294u, "an id"};  // (uid_t)-1 means "unchanged" to setresuid
@@ -96,10 +102,12 @@ template <>
 const std::vector<Field<Op>>& fields() {
   static const std::vector<Field<Op>> f = {
       field("kind", &Op::kind,
-            "bind, ro-bind, dev-bind, tmpfs, proc, dev, mqueue, mkdir, symlink, file, remount-ro, mask, read-only",
+            "bind, ro-bind, dev-bind, tmpfs, proc, dev, mqueue, mkdir, symlink, file, remount-ro, "
+            "mask, read-only",
             OpKindName{})
           .required(),
-      field("source", &Op::source, "bind: the host path; symlink: the link's target; file: the contents"),
+      field("source", &Op::source,
+            "bind: the host path; symlink: the link's target; file: the contents"),
       field("dest", &Op::dest, "the absolute path inside the sandbox"),
       field("optional", &Op::optional, "bind: skip quietly when the source is missing").quiet(),
       field("size", &Op::size, "tmpfs: size in bytes (0: the kernel's default)").quiet(),
@@ -145,13 +153,15 @@ template <>
 const std::vector<Field<Limits>>& fields() {
   static const std::vector<Field<Limits>> f = {
       field("memory", &Limits::memory, "bytes (memory.max, memory.limit_in_bytes)"),
-      field("memory_swap", &Limits::memory_swap, "bytes of memory and swap together (docker's --memory-swap)"),
+      field("memory_swap", &Limits::memory_swap,
+            "bytes of memory and swap together (docker's --memory-swap)"),
       field("cpu", &Limits::cpu, "cores (0.5: half of one core)"),
       field("cpu_weight", &Limits::cpu_weight, "relative weight 1..10000 (cpu.shares on v1)"),
       field("cpuset", &Limits::cpuset, "CPUs allowed, \"0-1\""),
       field("pids", &Limits::pids, "at most this many processes"),
       field("io", &Limits::io, "block io limits per device", List<IoLimit, Struct<IoLimit>>{}),
-      field("devices", &Limits::devices, "device allowlist rules (\"c 1:3 rwm\"); everything else is denied"),
+      field("devices", &Limits::devices,
+            "device allowlist rules (\"c 1:3 rwm\"); everything else is denied"),
   };
   return f;
 }
@@ -162,7 +172,8 @@ const std::vector<Field<BridgeSpec>>& fields() {
       field("bridge", &BridgeSpec::bridge, "the host bridge's name"),
       field("subnet", &BridgeSpec::subnet, "the bridge's IPv4 subnet"),
       field("ip", &BridgeSpec::ip, "the address wanted (empty: the next free one)"),
-      field("publish", &BridgeSpec::publish, "ports published on the host", List<PortMap, PortText>{}),
+      field("publish", &BridgeSpec::publish, "ports published on the host",
+            List<PortMap, PortText>{}),
       field("nat", &BridgeSpec::nat, "masquerade outbound traffic"),
       field("name", &BridgeSpec::name, "the name other sandboxes on the bridge reach this one by"),
   };
@@ -172,7 +183,8 @@ const std::vector<Field<BridgeSpec>>& fields() {
 template <>
 const std::vector<Field<SeccompArg>>& fields() {
   static const std::vector<Field<SeccompArg>> f = {
-      field("index", &SeccompArg::index, "which argument, 0..5", Whole<unsigned>{0, 5, "an argument index"}),
+      field("index", &SeccompArg::index, "which argument, 0..5",
+            Whole<unsigned>{0, 5, "an argument index"}),
       field("op", &SeccompArg::op, "eq ne lt le gt ge masked_eq"),
       field("value", &SeccompArg::value, "the value compared (masked_eq: the mask)"),
       field("value2", &SeccompArg::value2, "masked_eq: the value after masking"),
@@ -194,9 +206,11 @@ const std::vector<Field<SeccompRule>>& fields() {
 template <>
 const std::vector<Field<SeccompPolicy>>& fields() {
   static const std::vector<Field<SeccompPolicy>> f = {
-      field("profile", &SeccompPolicy::profile, "a built-in profile the rules extend (default, strict)"),
+      field("profile", &SeccompPolicy::profile,
+            "a built-in profile the rules extend (default, strict)"),
       field("default_action", &SeccompPolicy::default_action, "for a syscall no rule names"),
-      field("rules", &SeccompPolicy::rules, "in order", List<SeccompRule, Struct<SeccompRule>>{}).always(),
+      field("rules", &SeccompPolicy::rules, "in order", List<SeccompRule, Struct<SeccompRule>>{})
+          .always(),
   };
   return f;
 }
@@ -207,36 +221,50 @@ const std::vector<Field<Spec>>& fields() {
       field("namespaces", &Spec::namespaces, "the namespaces made new", NamespaceSet{}),
       field("rootfs", &Spec::rootfs, "the new root (empty: the host's, read-only)"),
       field("rootfs_readonly", &Spec::rootfs_readonly, "the root is mounted read-only"),
-      field("ops", &Spec::ops, "mount steps, in order, relative to the new root", List<Op, Struct<Op>>{}).always(),
-      field("uid_map", &Spec::uid_map, "user namespace: uid map lines", List<IdMapEntry, Struct<IdMapEntry>>{}),
-      field("gid_map", &Spec::gid_map, "user namespace: gid map lines", List<IdMapEntry, Struct<IdMapEntry>>{}),
+      field("ops", &Spec::ops, "mount steps, in order, relative to the new root",
+            List<Op, Struct<Op>>{})
+          .always(),
+      field("uid_map", &Spec::uid_map, "user namespace: uid map lines",
+            List<IdMapEntry, Struct<IdMapEntry>>{}),
+      field("gid_map", &Spec::gid_map, "user namespace: gid map lines",
+            List<IdMapEntry, Struct<IdMapEntry>>{}),
       field("deny_setgroups", &Spec::deny_setgroups, "user namespace: setgroups is denied"),
       field("hostname", &Spec::hostname, "uts namespace: the hostname"),
       field("cwd", &Spec::cwd, "the payload's working directory"),
       field("env", &Spec::env, "the payload's whole environment, KEY=VALUE").always(),
       field("argv", &Spec::argv, "the payload; argv[1] is searched in the sandbox's PATH").always(),
-      field("uid", &Spec::uid, "the payload's uid inside (default 0)", Maybe<uint32_t, Whole<uint32_t>>{kId}),
-      field("gid", &Spec::gid, "the payload's gid inside (default 0)", Maybe<uint32_t, Whole<uint32_t>>{kId}),
+      field("uid", &Spec::uid, "the payload's uid inside (default 0)",
+            Maybe<uint32_t, Whole<uint32_t>>{kId}),
+      field("gid", &Spec::gid, "the payload's gid inside (default 0)",
+            Maybe<uint32_t, Whole<uint32_t>>{kId}),
       field("loopback_up", &Spec::loopback_up, "net namespace: bring lo up"),
-      field("die_with_parent", &Spec::die_with_parent, "the sandbox is killed when its starter dies"),
-      field("time_offsets", &Spec::time_offsets, "time namespace: clock offsets", Struct<TimeOffsets>{}),
+      field("die_with_parent", &Spec::die_with_parent,
+            "the sandbox is killed when its starter dies"),
+      field("time_offsets", &Spec::time_offsets, "time namespace: clock offsets",
+            Struct<TimeOffsets>{}),
       field("layers", &Spec::layers, "an image root: overlay lower directories, top first"),
       field("upper", &Spec::upper, "an image root: the upper directory (empty: a tmpfs)"),
       field("work", &Spec::work, "an image root: overlay's work directory"),
-      field("join_netns", &Spec::join_netns, "join this network namespace (a path) instead of a new one"),
-      field("bridge", &Spec::bridge, "a veth on a host bridge", Maybe<BridgeSpec, Struct<BridgeSpec>>{}),
+      field("join_netns", &Spec::join_netns,
+            "join this network namespace (a path) instead of a new one"),
+      field("bridge", &Spec::bridge, "a veth on a host bridge",
+            Maybe<BridgeSpec, Struct<BridgeSpec>>{}),
       field("caps", &Spec::caps, "capabilities kept (absent: unchanged; \"all\")"),
       field("no_new_privs", &Spec::no_new_privs, "PR_SET_NO_NEW_PRIVS before execve"),
       field("seccomp", &Spec::seccomp, "the seccomp policy (absent: none)", SeccompField{}),
-      field("limits", &Spec::limits, "cgroup limits (any: the sandbox gets its own group)", Struct<Limits>{}),
-      field("cgroup_parent", &Spec::cgroup_parent, "where the sandbox's group goes, under the hierarchy roots"),
+      field("limits", &Spec::limits, "cgroup limits (any: the sandbox gets its own group)",
+            Struct<Limits>{}),
+      field("cgroup_parent", &Spec::cgroup_parent,
+            "where the sandbox's group goes, under the hierarchy roots"),
   };
   return f;
 }
 
 }  // namespace schema
 
-Status plan_from_json(const Json& j, Spec& out, const std::string& path) { return schema::decode(j, out, path); }
+Status plan_from_json(const Json& j, Spec& out, const std::string& path) {
+  return schema::decode(j, out, path);
+}
 
 Result<Spec> plan_from_json(const Json& j) {
   Spec s;
@@ -244,7 +272,9 @@ Result<Spec> plan_from_json(const Json& j) {
   return s;
 }
 
-Json plan_to_json(const Spec& spec) { return schema::encode(spec); }
+Json plan_to_json(const Spec& spec) {
+  return schema::encode(spec);
+}
 
 Result<Spec> plan_from_text(const std::string& text, const std::string& what) {
   Json j = Json::parse(text, nullptr, false);

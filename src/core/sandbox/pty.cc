@@ -20,7 +20,9 @@ bool write_all(int fd, const char* p, size_t n) {
     ssize_t w = write(fd, p, n);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && errno == EAGAIN) {
-      struct pollfd pf{fd, POLLOUT, 0};
+      struct pollfd pf {
+        fd, POLLOUT, 0
+      };
       poll(&pf, 1, -1);
       continue;
     }
@@ -30,7 +32,6 @@ bool write_all(int fd, const char* p, size_t n) {
   }
   return true;
 }
-
 
 // The caller's terminal in raw mode for the life of the object.
 class RawMode {
@@ -47,7 +48,7 @@ class RawMode {
 
  private:
   int fd_;
-  struct termios saved_{};
+  struct termios saved_ {};
   bool active_ = false;
 };
 
@@ -80,9 +81,11 @@ Result<Pty> open_pty(int size_from) {
   Pty p;
   p.master.reset(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
   if (!p.master.ok()) return sys_error("open a pseudo-terminal (/dev/ptmx)");
-  if (grantpt(p.master.get()) != 0 || unlockpt(p.master.get()) != 0) return sys_error("unlock the pseudo-terminal");
+  if (grantpt(p.master.get()) != 0 || unlockpt(p.master.get()) != 0)
+    return sys_error("unlock the pseudo-terminal");
   char name[64];
-  if (ptsname_r(p.master.get(), name, sizeof name) != 0) return sys_error("name the pseudo-terminal");
+  if (ptsname_r(p.master.get(), name, sizeof name) != 0)
+    return sys_error("name the pseudo-terminal");
   p.slave.reset(open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
   if (!p.slave.ok()) return sys_error(std::string("open ") + name);
   if (size_from >= 0 && isatty(size_from)) copy_window_size(size_from, p.master.get());
@@ -97,7 +100,9 @@ Status pty_proxy(int master, int pidfd, int in_fd, int out_fd) {
   bool in_open = true, exited = false;
   char buf[16384];
   for (;;) {
-    struct pollfd fds[4] = {{master, POLLIN, 0}, {in_open ? in_fd : -1, POLLIN, 0}, {winch.fd(), POLLIN, 0},
+    struct pollfd fds[4] = {{master, POLLIN, 0},
+                            {in_open ? in_fd : -1, POLLIN, 0},
+                            {winch.fd(), POLLIN, 0},
                             {exited ? -1 : pidfd, POLLIN, 0}};
     // After the sandbox ended: drain what is left, without waiting for more.
     int r = poll(fds, 4, exited ? 50 : -1);
@@ -109,10 +114,12 @@ Status pty_proxy(int master, int pidfd, int in_fd, int out_fd) {
       if (n > 0) {
         if (!write_all(out_fd, buf, static_cast<size_t>(n))) in_open = false;
       } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-        if (exited) break;   // EIO: every holder of the slave is gone
+        if (exited) break;  // EIO: every holder of the slave is gone
         fds[0].fd = -1;
         if (pidfd < 0) break;
-        struct pollfd w{pidfd, POLLIN, 0};
+        struct pollfd w {
+          pidfd, POLLIN, 0
+        };
         poll(&w, 1, -1);  // the terminal is closed; wait for the end
         break;
       }
@@ -131,7 +138,8 @@ Status pty_proxy(int master, int pidfd, int in_fd, int out_fd) {
       struct signalfd_siginfo si;
       while (read(winch.fd(), &si, sizeof si) == sizeof si) {
       }
-      copy_window_size(in_fd, master);  // the kernel sends SIGWINCH to the sandbox's foreground group
+      copy_window_size(in_fd,
+                       master);  // the kernel sends SIGWINCH to the sandbox's foreground group
     }
     if (fds[3].revents & POLLIN) exited = true;
   }

@@ -10,23 +10,25 @@
 
 #include <cstring>
 
-#include "core/security/caps.h"
-#include "core/sandbox/child.h"
 #include "core/base/fault.h"
 #include "core/base/signals.h"
+#include "core/base/trust.h"
+#include "core/fs/mount.h"
+#include "core/sandbox/child.h"
 #include "core/sandbox/features.h"
 #include "core/sandbox/forward.h"
 #include "core/sandbox/idmap.h"
-#include "core/sandbox/pid1.h"
-#include "core/fs/mount.h"
 #include "core/sandbox/ns.h"
 #include "core/sandbox/owner.h"
+#include "core/sandbox/pid1.h"
+#include "core/security/caps.h"
 #include "core/security/seccomp.h"
-#include "core/base/trust.h"
 
 namespace sbx::core {
 
-bool owned_by_this_process(pid_t owner) { return owner == getpid(); }
+bool owned_by_this_process(pid_t owner) {
+  return owner == getpid();
+}
 
 Sandbox::Sandbox(pid_t pid, Fd pidfd, Fd status)
     : pid_(pid), owner_(getpid()), pidfd_(std::move(pidfd)), status_(std::move(status)) {}
@@ -74,9 +76,11 @@ void Sandbox::reap_now() {
 Status Sandbox::kill(int sig) {
   if (pid_ <= 0 || exit_) return {ESRCH, "signal sandbox: it has already exited"};
   if (!owned_by_this_process(owner_))
-    return {EPERM, "signal sandbox pid " + std::to_string(pid_) + ": it belongs to the process that started it"};
+    return {EPERM, "signal sandbox pid " + std::to_string(pid_) +
+                       ": it belongs to the process that started it"};
   int r = pidfd_.ok() ? sys_pidfd_send_signal(pidfd_.get(), sig) : ::kill(pid_, sig);
-  if (r != 0) return sys_error("signal " + std::to_string(sig) + " to sandbox pid " + std::to_string(pid_));
+  if (r != 0)
+    return sys_error("signal " + std::to_string(sig) + " to sandbox pid " + std::to_string(pid_));
   return {};
 }
 
@@ -84,7 +88,8 @@ Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
   if (exit_) return exit_;
   if (pid_ <= 0) return Error{ECHILD, "wait: no sandbox"};
   if (!owned_by_this_process(owner_))
-    return Error{ECHILD, "wait for sandbox pid " + std::to_string(pid_) + ": it belongs to the process that started it"};
+    return Error{ECHILD, "wait for sandbox pid " + std::to_string(pid_) +
+                             ": it belongs to the process that started it"};
   int st = 0;
   pid_t r;
   do r = waitpid(pid_, &st, nohang ? WNOHANG : 0);
@@ -136,7 +141,8 @@ Status fill_channels(ChildChannels& ch, const Spec& spec, const SpawnIo& io) {
     ch.caps = std::move(*keep);
   }
   for (int fd : io.keep_fds)
-    if (fd < 3 || fcntl(fd, F_GETFD) < 0) return user_error("fds: " + std::to_string(fd) + " is not an open descriptor of 3 or more");
+    if (fd < 3 || fcntl(fd, F_GETFD) < 0)
+      return user_error("fds: " + std::to_string(fd) + " is not an open descriptor of 3 or more");
   if (spec.seccomp) {
     auto progs = seccomp_programs(*spec.seccomp);
     if (!progs) return progs.error();
@@ -160,14 +166,16 @@ Result<std::vector<std::string>> seccomp_programs(const SeccompPolicy& p) {
 Result<std::string> stage_dir() {
   std::string dir = runtime_dir() + "/stage";
   if (auto s = checked_runtime_dir(); !s) return s.error();
-  if (int e = fault("spawn.stage")) return fault_error("spawn.stage", "create the stage directory " + dir, e);
+  if (int e = fault("spawn.stage"))
+    return fault_error("spawn.stage", "create the stage directory " + dir, e);
   // 0755: a child that is root only in its user namespace must still be able to reach it.
   if (auto s = trusted_dir(dir, 0755, "stage directory"); !s) return s.error();
   return dir;
 }
 
 namespace {
-Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check, SetupSignals& signals);
+Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
+                            SetupSignals& signals);
 
 Error interrupted(int sig) {
   return Error{EINTR, "interrupted by SIG" + signal_name(sig) +
@@ -183,8 +191,10 @@ Result<Sandbox> spawn(const Spec& given, const SpawnIo& io, Check check) {
 }
 
 namespace {
-Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check, SetupSignals& signals) {
-  if (auto s = check == Check::all ? validate(given) : validate_process(given); !s) return s.error();
+Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
+                            SetupSignals& signals) {
+  if (auto s = check == Check::all ? validate(given) : validate_process(given); !s)
+    return s.error();
   // its cgroup, veth, lease and files carry this process's pid: record who that is first
   if (given.bridge || !given.limits.empty())
     if (auto s = register_owner(); !s) return s.error().context("spawn");
@@ -205,7 +215,9 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check, S
         // A root whose /etc/resolv.conf is a symlink (systemd-resolved) keeps its own: sbx never
         // mounts on a symlink.
         struct stat st;
-        if (given.layers.empty() && lstat((given.rootfs + inside).c_str(), &st) == 0 && S_ISLNK(st.st_mode)) continue;
+        if (given.layers.empty() && lstat((given.rootfs + inside).c_str(), &st) == 0 &&
+            S_ISLNK(st.st_mode))
+          continue;
         with_files->ops.push_back(Op{OpKind::RoBind, host, inside});
       }
     }
@@ -256,12 +268,14 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check, S
     return e;
   };
   if (int sig = signals.take_pending()) return before_clone(interrupted(sig).context("spawn"));
-  if (int e = fault("spawn.clone")) return before_clone(fault_error("spawn.clone", "spawn: clone", e));
+  if (int e = fault("spawn.clone"))
+    return before_clone(fault_error("spawn.clone", "spawn: clone", e));
   auto cl = clone_process(clone_flags);
   if (home_net.ok() && (cl ? cl->pid != 0 : true)) (void)setns(home_net.get(), CLONE_NEWNET);
   if (!cl) {
     Error e = cl.error().context("spawn");
-    if (((clone_flags & CLONE_NEWUSER) || getuid() != 0) && (e.err == EPERM || e.err == ENOSPC || e.err == EACCES))
+    if (((clone_flags & CLONE_NEWUSER) || getuid() != 0) &&
+        (e.err == EPERM || e.err == ENOSPC || e.err == EACCES))
       if (std::string why = userns_refusal(); !why.empty()) e.message += " (" + why + ")";
     return e;
   }
@@ -276,7 +290,9 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check, S
   child_sync.reset();
   status_write.reset();
   if (cg) {
-    Status added = fault("cgroup.join") ? Status(fault_error("cgroup.join", "add the child to its cgroup", EIO)) : cg->add(cl->pid);
+    Status added = fault("cgroup.join")
+                       ? Status(fault_error("cgroup.join", "add the child to its cgroup", EIO))
+                       : cg->add(cl->pid);
     box.set_cgroup(std::move(*cg));  // the box removes it on every path from here
     if (!added) return added.error().context("spawn");
   }
@@ -291,7 +307,8 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check, S
   }
   if (int sig = signals.take_pending()) return interrupted(sig).context("spawn");
   if (int e = fault("spawn.go")) return fault_error("spawn.go", "spawn: start the child", e);
-  if (send(parent_sync.get(), "g", 1, MSG_NOSIGNAL) != 1) return sys_error("spawn: start the child");
+  if (send(parent_sync.get(), "g", 1, MSG_NOSIGNAL) != 1)
+    return sys_error("spawn: start the child");
 
   // EOF: the payload was exec'd (the socket is CLOEXEC). A record: a setup step failed.
   auto r = await_exec(parent_sync.get(), box);
@@ -307,9 +324,11 @@ Result<bool> await_exec(int sync, Sandbox& box) {
   char buf[4096];
   ssize_t n;
   for (;;) {
-    struct iovec iov{buf, sizeof buf};
+    struct iovec iov {
+      buf, sizeof buf
+    };
     alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-    struct msghdr msg{};
+    struct msghdr msg {};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control;
@@ -335,11 +354,13 @@ Result<bool> await_exec(int sync, Sandbox& box) {
 }
 }  // namespace
 
-Result<Sandbox> enter(pid_t target, const Spec& spec, const SpawnIo& io, const std::string& cgroup) {
+Result<Sandbox> enter(pid_t target, const Spec& spec, const SpawnIo& io,
+                      const std::string& cgroup) {
   if (spec.argv.empty() || spec.argv[0].empty()) return user_error("exec: no command");
   if (target <= 0) return user_error("exec: no sandbox pid");
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return sys_error("exec: create sync socket");
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return sys_error("exec: create sync socket");
   Fd parent_sync(sv[0]), child_sync(sv[1]);
   ChildChannels ch;
   ch.sync = child_sync.get();

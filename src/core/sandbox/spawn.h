@@ -6,21 +6,23 @@
 #include <optional>
 #include <vector>
 
-#include "core/net/bridge.h"
-#include "core/cgroup/cgroup.h"
 #include "core/base/fd.h"
 #include "core/base/result.h"
+#include "core/cgroup/cgroup.h"
+#include "core/net/bridge.h"
 #include "core/sandbox/spec.h"
 
 namespace sbx::core {
 
 struct SpawnIo {
   int stdio[3] = {-1, -1, -1};  // fds for the payload's 0, 1, 2; -1 inherits the supervisor's
-  bool tty = false;  // stdio is a terminal: the payload gets a new session with it as controlling tty
+  bool tty =
+      false;  // stdio is a terminal: the payload gets a new session with it as controlling tty
   // With tty: the sandbox allocates the pty from its own /dev/ptmx (so `tty` inside names it) and
   // hands the master back; the Sandbox then holds it (take_tty()).
   bool own_pty = false;
-  std::vector<int> keep_fds;  // fds (>= 3) the payload keeps at the same numbers; every other fd closes
+  std::vector<int>
+      keep_fds;  // fds (>= 3) the payload keeps at the same numbers; every other fd closes
 };
 
 struct ExitStatus {
@@ -85,7 +87,8 @@ Result<Sandbox> spawn(const Spec& spec, const SpawnIo& io = {}, Check check = Ch
 // `sbx exec`: a new process in every namespace of the running sandbox whose init (or first
 // process) is `target`, in its cgroup when `cgroup` is given, running spec.argv with spec's env,
 // cwd, uid and gid. Returns once it was exec'd (or why not), like spawn.
-Result<Sandbox> enter(pid_t target, const Spec& spec, const SpawnIo& io = {}, const std::string& cgroup = "");
+Result<Sandbox> enter(pid_t target, const Spec& spec, const SpawnIo& io = {},
+                      const std::string& cgroup = "");
 
 // The directory new roots are assembled on, created on first use (see runtime_dir()).
 Result<std::string> stage_dir();

@@ -1,11 +1,9 @@
 #include "core/sandbox/spec.h"
 
-#include "core/net/ipam.h"
-
 #include <sched.h>
 
+#include "core/net/ipam.h"
 #include "core/sandbox/ns.h"
-
 
 namespace sbx::core {
 
@@ -15,13 +13,24 @@ struct OpName {
   const char* name;
 };
 constexpr OpName kOpNames[] = {
-    {OpKind::Bind, "bind"},       {OpKind::RoBind, "ro-bind"}, {OpKind::DevBind, "dev-bind"},
-    {OpKind::Tmpfs, "tmpfs"},     {OpKind::Proc, "proc"},      {OpKind::Dev, "dev"},
-    {OpKind::Mqueue, "mqueue"},   {OpKind::Mkdir, "mkdir"},    {OpKind::Symlink, "symlink"},
-    {OpKind::File, "file"},       {OpKind::RemountRo, "remount-ro"}, {OpKind::Mask, "mask"}, {OpKind::ReadOnly, "read-only"},
+    {OpKind::Bind, "bind"},
+    {OpKind::RoBind, "ro-bind"},
+    {OpKind::DevBind, "dev-bind"},
+    {OpKind::Tmpfs, "tmpfs"},
+    {OpKind::Proc, "proc"},
+    {OpKind::Dev, "dev"},
+    {OpKind::Mqueue, "mqueue"},
+    {OpKind::Mkdir, "mkdir"},
+    {OpKind::Symlink, "symlink"},
+    {OpKind::File, "file"},
+    {OpKind::RemountRo, "remount-ro"},
+    {OpKind::Mask, "mask"},
+    {OpKind::ReadOnly, "read-only"},
 };
 
-bool absolute(const std::string& p) { return !p.empty() && p[0] == '/'; }
+bool absolute(const std::string& p) {
+  return !p.empty() && p[0] == '/';
+}
 
 bool has_dotdot(const std::string& p) {
   size_t i = 0;
@@ -35,12 +44,14 @@ bool has_dotdot(const std::string& p) {
 }
 
 Status check_map(const char* what, const std::vector<IdMapEntry>& map) {
-  if (map.empty()) return user_error(std::string(what) + ": empty (a user namespace needs at least one line)");
+  if (map.empty())
+    return user_error(std::string(what) + ": empty (a user namespace needs at least one line)");
   if (map.size() > 340) return user_error(std::string(what) + ": more than 340 lines");
   for (size_t i = 0; i < map.size(); ++i) {
     const auto& a = map[i];
     if (a.count == 0) return user_error(std::string(what) + ": a line with count 0");
-    if (uint64_t(a.inside) + a.count > 4294967295ull || uint64_t(a.outside) + a.count > 4294967295ull)
+    if (uint64_t(a.inside) + a.count > 4294967295ull ||
+        uint64_t(a.outside) + a.count > 4294967295ull)
       return user_error(std::string(what) + ": range past 4294967295");
     for (size_t j = 0; j < i; ++j) {
       const auto& b = map[j];
@@ -90,21 +101,26 @@ Status validate(const Spec& s, bool need_argv) {
   if ((s.time_offsets.monotonic || s.time_offsets.boottime) && !(s.namespaces & CLONE_NEWTIME))
     return user_error("time offsets: need the time namespace");
   if (!s.join_netns.empty()) {
-    if (s.namespaces & CLONE_NEWNET) return user_error("netns: joining one and making a new one at once");
-    if (!absolute(s.join_netns)) return user_error("netns: '" + s.join_netns + "' is not an absolute path");
+    if (s.namespaces & CLONE_NEWNET)
+      return user_error("netns: joining one and making a new one at once");
+    if (!absolute(s.join_netns))
+      return user_error("netns: '" + s.join_netns + "' is not an absolute path");
   }
   if (s.bridge) {
     if (!(s.namespaces & CLONE_NEWNET)) return user_error("net.bridge: needs the net namespace");
     if (!s.join_netns.empty()) return user_error("net: a bridge and netns at once");
     if (s.bridge->bridge.empty() || s.bridge->bridge.size() > 15)
-      return user_error("net.bridge: '" + s.bridge->bridge + "' is not an interface name (1-15 characters)");
+      return user_error("net.bridge: '" + s.bridge->bridge +
+                        "' is not an interface name (1-15 characters)");
     if (auto p = parse_ipv4_subnet(s.bridge->subnet); !p) return p.error().context("net.subnet");
     if (s.bridge->name.find_first_of(" \t\n") != std::string::npos)
       return user_error("net.name: '" + s.bridge->name + "' has white space");
     // The supervisor holds the lease, the ports and the veth: the sandbox must not outlive it.
     if (!s.die_with_parent)
-      return user_error("net.bridge with die_with_parent = false: the bridge plumbing lives as long as the process "
-                        "that started the sandbox (use sbx run -d for a sandbox that outlives the caller)");
+      return user_error(
+          "net.bridge with die_with_parent = false: the bridge plumbing lives as long as the "
+          "process "
+          "that started the sandbox (use sbx run -d for a sandbox that outlives the caller)");
   }
   bool have_mnt = s.namespaces & CLONE_NEWNS;
   if (!s.layers.empty()) {
@@ -112,30 +128,37 @@ Status validate(const Spec& s, bool need_argv) {
     if (!s.rootfs.empty()) return user_error("image and rootfs: choose one");
     for (const auto& l : s.layers)
       if (!absolute(l)) return user_error("layers: '" + l + "' is not an absolute path");
-    if (s.upper.empty() != s.work.empty()) return user_error("upper and work: give both or neither");
+    if (s.upper.empty() != s.work.empty())
+      return user_error("upper and work: give both or neither");
   }
   if (!have_mnt && (!s.ops.empty() || !s.rootfs.empty()))
     return user_error("mounts: need the mnt namespace (they would change the host)");
   for (size_t i = 0; i < s.ops.size(); ++i) {
     const auto& op = s.ops[i];
     std::string where = "mounts[" + std::to_string(i + 1) + "] (" + op_kind_name(op.kind) + ")";
-    if (!absolute(op.dest)) return user_error(where + ": destination '" + op.dest + "' is not absolute");
-    if (has_dotdot(op.dest)) return user_error(where + ": destination '" + op.dest + "' contains '..'");
-    bool is_bind = op.kind == OpKind::Bind || op.kind == OpKind::RoBind || op.kind == OpKind::DevBind;
+    if (!absolute(op.dest))
+      return user_error(where + ": destination '" + op.dest + "' is not absolute");
+    if (has_dotdot(op.dest))
+      return user_error(where + ": destination '" + op.dest + "' contains '..'");
+    bool is_bind =
+        op.kind == OpKind::Bind || op.kind == OpKind::RoBind || op.kind == OpKind::DevBind;
     if (is_bind && !absolute(op.source))
       return user_error(where + ": source '" + op.source + "' is not an absolute path");
-    if (op.kind == OpKind::Symlink && op.source.empty()) return user_error(where + ": empty link target");
+    if (op.kind == OpKind::Symlink && op.source.empty())
+      return user_error(where + ": empty link target");
   }
   if (s.seccomp)
     if (auto st = check_seccomp(*s.seccomp); !st) return st;
   if (!s.cgroup_parent.empty()) {
-    if (s.cgroup_parent.size() >= 4096) return Error{ENAMETOOLONG, "cgroup_parent: longer than a path may be (4095)"};
+    if (s.cgroup_parent.size() >= 4096)
+      return Error{ENAMETOOLONG, "cgroup_parent: longer than a path may be (4095)"};
     size_t start = 0;
     while (start <= s.cgroup_parent.size()) {
       size_t end = s.cgroup_parent.find('/', start);
       if (end == std::string::npos) end = s.cgroup_parent.size();
       if (end - start > 255)
-        return Error{ENAMETOOLONG, "cgroup_parent '" + s.cgroup_parent.substr(start, 32) + "...': a component is longer than 255 characters"};
+        return Error{ENAMETOOLONG, "cgroup_parent '" + s.cgroup_parent.substr(start, 32) +
+                                       "...': a component is longer than 255 characters"};
       start = end + 1;
     }
   }
@@ -153,8 +176,10 @@ Status validate_process(const Spec& s, bool need_argv) {
   for (const auto& e : s.env)
     if (e.find('=') == std::string::npos || e[0] == '=')
       return user_error("env: '" + e + "' is not KEY=VALUE");
-  if (s.uid && *s.uid == static_cast<uid_t>(-1)) return user_error("uid 4294967295: not an id ((uid_t)-1 means \"unchanged\")");
-  if (s.gid && *s.gid == static_cast<gid_t>(-1)) return user_error("gid 4294967295: not an id ((gid_t)-1 means \"unchanged\")");
+  if (s.uid && *s.uid == static_cast<uid_t>(-1))
+    return user_error("uid 4294967295: not an id ((uid_t)-1 means \"unchanged\")");
+  if (s.gid && *s.gid == static_cast<gid_t>(-1))
+    return user_error("gid 4294967295: not an id ((gid_t)-1 means \"unchanged\")");
   if (s.namespaces & CLONE_NEWUSER) {
     // the payload's ids must exist inside: an unmapped one would fail late, or mean something else
     auto mapped = [](const std::vector<IdMapEntry>& map, uint32_t id) {
@@ -163,9 +188,11 @@ Status validate_process(const Spec& s, bool need_argv) {
       return false;
     };
     if (s.uid && !mapped(s.uid_map, *s.uid))
-      return user_error("uid " + std::to_string(*s.uid) + ": not mapped in the sandbox's user namespace (see uid_map)");
+      return user_error("uid " + std::to_string(*s.uid) +
+                        ": not mapped in the sandbox's user namespace (see uid_map)");
     if (s.gid && !mapped(s.gid_map, *s.gid))
-      return user_error("gid " + std::to_string(*s.gid) + ": not mapped in the sandbox's user namespace (see gid_map)");
+      return user_error("gid " + std::to_string(*s.gid) +
+                        ": not mapped in the sandbox's user namespace (see gid_map)");
   }
   return {};
 }

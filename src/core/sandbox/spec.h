@@ -8,21 +8,35 @@
 #include <string>
 #include <vector>
 
-#include "core/net/bridge.h"
-#include "core/cgroup/cgroup.h"
-#include "core/security/seccomp.h"
 #include "core/base/result.h"
+#include "core/cgroup/cgroup.h"
+#include "core/net/bridge.h"
+#include "core/security/seccomp.h"
 
 namespace sbx::core {
 
 // Mask: hide a path (a file gets /dev/null, a directory an empty read-only tmpfs); ReadOnly: the
 // path bound on itself read-only. Both skip a path the root does not have.
-enum class OpKind { Bind, RoBind, DevBind, Tmpfs, Proc, Dev, Mqueue, Mkdir, Symlink, File, RemountRo, Mask, ReadOnly };
+enum class OpKind {
+  Bind,
+  RoBind,
+  DevBind,
+  Tmpfs,
+  Proc,
+  Dev,
+  Mqueue,
+  Mkdir,
+  Symlink,
+  File,
+  RemountRo,
+  Mask,
+  ReadOnly
+};
 
 struct Op {
   OpKind kind;
-  std::string source;  // host path (bind), link target (symlink), contents (file)
-  std::string dest;    // absolute path inside the sandbox
+  std::string source;     // host path (bind), link target (symlink), contents (file)
+  std::string dest;       // absolute path inside the sandbox
   bool optional = false;  // bind: skip quietly when the source is missing (bwrap's --bind-try)
   uint64_t size = 0;      // tmpfs: size in bytes (0 = kernel default)
   uint32_t mode = 0;      // tmpfs/mkdir/file: permissions (0 = default for the kind)
@@ -44,7 +58,7 @@ struct Spec {
   uint64_t namespaces = 0;  // CLONE_NEW* flags to create
   std::string rootfs;       // empty: the host's root, read-only
   bool rootfs_readonly = true;
-  std::vector<Op> ops;  // in order, relative to the new root
+  std::vector<Op> ops;                       // in order, relative to the new root
   std::vector<IdMapEntry> uid_map, gid_map;  // used when CLONE_NEWUSER is set
   bool deny_setgroups = true;
   std::string hostname;  // needs uts

@@ -32,7 +32,8 @@ json read_state(const std::string& path) {
 // Whole or not at all: readers never see half a file.
 Status write_state(const std::string& path, const json& j) {
   if (int e = fault("supervise.state")) return fault_error("supervise.state", "write " + path, e);
-  return write_file_atomic(path, json_text(j, 2) + "\n");  // a message that is not UTF-8 cannot throw
+  return write_file_atomic(path,
+                           json_text(j, 2) + "\n");  // a message that is not UTF-8 cannot throw
 }
 
 void report(int& fd, const std::string& text) {
@@ -107,8 +108,10 @@ int supervise_box(const Spec& spec, const std::string& dir, int& report_fd) {
   state["status"] = "exited";
   state["finished"] = static_cast<int64_t>(time(nullptr));
   if (es) {
-    if (es->signal) state["signal"] = es->signal;
-    else state["code"] = es->code;
+    if (es->signal)
+      state["signal"] = es->signal;
+    else
+      state["code"] = es->code;
   }
   if (const auto& st = box->final_stat()) {
     state["memory_peak"] = st->memory_peak;

@@ -6,9 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
-
 namespace sbx::core {
-
 
 Result<std::vector<int>> cap_numbers(const std::vector<std::string>& names) {
   std::vector<int> out;
@@ -18,11 +16,13 @@ Result<std::vector<int>> cap_numbers(const std::vector<std::string>& names) {
       continue;
     }
     std::string low = n;
-    std::transform(low.begin(), low.end(), low.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(low.begin(), low.end(), low.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     if (low.rfind("cap_", 0) != 0) low = "cap_" + low;
     cap_value_t v;
     if (cap_from_name(low.c_str(), &v) != 0)
-      return user_error("caps: unknown capability '" + n + "' (e.g. CAP_CHOWN, net_bind_service, or \"all\")");
+      return user_error("caps: unknown capability '" + n +
+                        "' (e.g. CAP_CHOWN, net_bind_service, or \"all\")");
     out.push_back(v);
   }
   std::sort(out.begin(), out.end());
@@ -39,7 +39,8 @@ Status drop_bounding(const std::vector<int>& keep) {
 }
 
 Status set_caps(const std::vector<int>& keep) {
-  if (cap_reset_ambient() != 0 && errno != EINVAL) return sys_error("clear the ambient capabilities");
+  if (cap_reset_ambient() != 0 && errno != EINVAL)
+    return sys_error("clear the ambient capabilities");
   cap_t caps = cap_get_proc();
   if (!caps) return sys_error("read the capabilities");
   std::vector<cap_value_t> values;

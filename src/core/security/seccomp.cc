@@ -32,20 +32,29 @@ Result<uint32_t> parse_action(const std::string& text) {
   if (text == "log") return SCMP_ACT_LOG;
   if (text.rfind("errno", 0) == 0) {
     std::string v = text.size() > 6 ? text.substr(6) : "EPERM";
-    static const std::map<std::string, int> names = {{"EPERM", EPERM}, {"EACCES", EACCES}, {"ENOSYS", ENOSYS},
-                                                     {"EINVAL", EINVAL}, {"ENOTTY", ENOTTY}, {"EAFNOSUPPORT", EAFNOSUPPORT}};
-    if (auto it = names.find(v); it != names.end()) return SCMP_ACT_ERRNO(static_cast<uint16_t>(it->second));
+    static const std::map<std::string, int> names = {
+        {"EPERM", EPERM},   {"EACCES", EACCES}, {"ENOSYS", ENOSYS},
+        {"EINVAL", EINVAL}, {"ENOTTY", ENOTTY}, {"EAFNOSUPPORT", EAFNOSUPPORT}};
+    if (auto it = names.find(v); it != names.end())
+      return SCMP_ACT_ERRNO(static_cast<uint16_t>(it->second));
     if (auto n = parse_uint(v, 4095, "errno")) return SCMP_ACT_ERRNO(static_cast<uint16_t>(*n));
   }
-  return user_error("seccomp: action '" + text + "' (expected allow, errno EPERM|N, kill, kill_process, trap or log)");
+  return user_error("seccomp: action '" + text +
+                    "' (expected allow, errno EPERM|N, kill, kill_process, trap or log)");
 }
 
 Result<scmp_compare> parse_op(const std::string& op) {
-  static const std::map<std::string, scmp_compare> ops = {{"eq", SCMP_CMP_EQ}, {"ne", SCMP_CMP_NE}, {"lt", SCMP_CMP_LT},
-                                                          {"le", SCMP_CMP_LE}, {"gt", SCMP_CMP_GT}, {"ge", SCMP_CMP_GE},
+  static const std::map<std::string, scmp_compare> ops = {{"eq", SCMP_CMP_EQ},
+                                                          {"ne", SCMP_CMP_NE},
+                                                          {"lt", SCMP_CMP_LT},
+                                                          {"le", SCMP_CMP_LE},
+                                                          {"gt", SCMP_CMP_GT},
+                                                          {"ge", SCMP_CMP_GE},
                                                           {"masked_eq", SCMP_CMP_MASKED_EQ}};
   auto it = ops.find(op);
-  if (it == ops.end()) return user_error("seccomp: argument operator '" + op + "' (expected eq ne lt le gt ge masked_eq)");
+  if (it == ops.end())
+    return user_error("seccomp: argument operator '" + op +
+                      "' (expected eq ne lt le gt ge masked_eq)");
   return it->second;
 }
 
@@ -61,11 +70,14 @@ Result<scmp_filter_ctx> make_ctx(uint32_t def) {
     }
   }
   seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-  seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(EPERM));  // a binary tree: ~450 syscalls stay fast
+  seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+                   SCMP_ACT_ERRNO(EPERM));  // a binary tree: ~450 syscalls stay fast
   return ctx;
 }
 
-bool denies_on_args(const SeccompRule& r) { return r.action != "allow" && !r.args.empty(); }
+bool denies_on_args(const SeccompRule& r) {
+  return r.action != "allow" && !r.args.empty();
+}
 
 Status add_rule(scmp_filter_ctx ctx, const SeccompRule& r) {
   int nr = seccomp_syscall_resolve_name(r.syscall.c_str());
@@ -76,12 +88,15 @@ Status add_rule(scmp_filter_ctx ctx, const SeccompRule& r) {
   for (const auto& a : r.args) {
     auto op = parse_op(a.op);
     if (!op) return op.error();
-    if (a.index > 5) return user_error("seccomp: " + r.syscall + ": argument index " + std::to_string(a.index) + " (0..5)");
+    if (a.index > 5)
+      return user_error("seccomp: " + r.syscall + ": argument index " + std::to_string(a.index) +
+                        " (0..5)");
     cmps.push_back(scmp_arg_cmp{a.index, *op, a.value, a.value2});
   }
   int rc = seccomp_rule_add_array(ctx, *act, nr, static_cast<unsigned>(cmps.size()), cmps.data());
   // The same action as the default (a redundant rule) is not an error.
-  if (rc != 0 && rc != -EACCES) return Error{-rc, "seccomp: rule for " + r.syscall + " (" + r.action + ")"};
+  if (rc != 0 && rc != -EACCES)
+    return Error{-rc, "seccomp: rule for " + r.syscall + " (" + r.action + ")"};
   return {};
 }
 
@@ -89,32 +104,198 @@ Status add_rule(scmp_filter_ctx ctx, const SeccompRule& r) {
 
 namespace {
 // What "default" refuses outright (the kinds of calls Docker's default profile refuses).
-const char* const kDefaultDeny[] = {
-    "unshare", "setns", "mount", "umount", "umount2", "pivot_root", "fsopen", "fsconfig", "fsmount", "fspick",
-    "move_mount", "open_tree", "mount_setattr", "keyctl", "add_key", "request_key", "bpf", "userfaultfd",
-    "perf_event_open", "io_uring_setup", "io_uring_enter", "io_uring_register", "kexec_load", "kexec_file_load",
-    "init_module", "finit_module", "delete_module", "create_module", "query_module", "get_kernel_syms",
-    "open_by_handle_at", "name_to_handle_at", "acct", "swapon", "swapoff", "reboot", "settimeofday",
-    "clock_settime", "clock_adjtime", "adjtimex", "stime", "sysfs", "_sysctl", "uselib", "ustat", "vm86",
-    "vm86old", "nfsservctl", "lookup_dcookie", "quotactl", "quotactl_fd", "iopl", "ioperm", "syslog", "kcmp",
-    "process_vm_readv", "process_vm_writev", "ptrace", "vhangup", "mbind", "set_mempolicy", "move_pages",
-    "migrate_pages", "get_mempolicy", "lsm_set_self_attr", "fanotify_init"};
-const char* const kStrictAllow[] = {
-    "read", "write", "readv", "writev", "pread64", "pwrite64", "open", "openat", "close", "close_range", "stat",
-    "fstat", "lstat", "newfstatat", "statx", "lseek", "mmap", "mprotect", "munmap", "mremap", "madvise", "brk",
-    "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigsuspend", "sigaltstack", "access", "faccessat",
-    "faccessat2", "pipe", "pipe2", "dup", "dup2", "dup3", "poll", "ppoll", "select", "pselect6", "nanosleep",
-    "clock_nanosleep", "clock_gettime", "clock_getres", "gettimeofday", "time", "getpid", "getppid", "gettid",
-    "getuid", "geteuid", "getgid", "getegid", "getgroups", "getresuid", "getresgid", "exit", "exit_group",
-    "execve", "execveat", "wait4", "waitid", "kill", "tgkill", "uname", "fcntl", "getcwd", "chdir", "fchdir",
-    "rename", "renameat", "renameat2", "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "readlink",
-    "readlinkat", "getdents64", "getrandom", "futex", "set_tid_address", "set_robust_list", "rseq", "prlimit64",
-    "getrlimit", "arch_prctl", "fork", "vfork", "umask", "sysinfo", "getrusage", "times", "sched_yield",
-    "sched_getaffinity", "ftruncate", "fsync", "fdatasync", "chmod", "fchmod", "fchmodat", "utimensat", "symlink",
-    "symlinkat", "link", "linkat", "statfs", "fstatfs", "getpgrp", "setpgid", "getpgid", "getsid", "setsid",
-    "prctl", "ioctl", "eventfd2", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "copy_file_range",
-    "sendfile", "splice", "seccomp"};
-constexpr uint64_t kCloneNsFlags = 0x7E020000;  // CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
+const char* const kDefaultDeny[] = {"unshare",
+                                    "setns",
+                                    "mount",
+                                    "umount",
+                                    "umount2",
+                                    "pivot_root",
+                                    "fsopen",
+                                    "fsconfig",
+                                    "fsmount",
+                                    "fspick",
+                                    "move_mount",
+                                    "open_tree",
+                                    "mount_setattr",
+                                    "keyctl",
+                                    "add_key",
+                                    "request_key",
+                                    "bpf",
+                                    "userfaultfd",
+                                    "perf_event_open",
+                                    "io_uring_setup",
+                                    "io_uring_enter",
+                                    "io_uring_register",
+                                    "kexec_load",
+                                    "kexec_file_load",
+                                    "init_module",
+                                    "finit_module",
+                                    "delete_module",
+                                    "create_module",
+                                    "query_module",
+                                    "get_kernel_syms",
+                                    "open_by_handle_at",
+                                    "name_to_handle_at",
+                                    "acct",
+                                    "swapon",
+                                    "swapoff",
+                                    "reboot",
+                                    "settimeofday",
+                                    "clock_settime",
+                                    "clock_adjtime",
+                                    "adjtimex",
+                                    "stime",
+                                    "sysfs",
+                                    "_sysctl",
+                                    "uselib",
+                                    "ustat",
+                                    "vm86",
+                                    "vm86old",
+                                    "nfsservctl",
+                                    "lookup_dcookie",
+                                    "quotactl",
+                                    "quotactl_fd",
+                                    "iopl",
+                                    "ioperm",
+                                    "syslog",
+                                    "kcmp",
+                                    "process_vm_readv",
+                                    "process_vm_writev",
+                                    "ptrace",
+                                    "vhangup",
+                                    "mbind",
+                                    "set_mempolicy",
+                                    "move_pages",
+                                    "migrate_pages",
+                                    "get_mempolicy",
+                                    "lsm_set_self_attr",
+                                    "fanotify_init"};
+const char* const kStrictAllow[] = {"read",
+                                    "write",
+                                    "readv",
+                                    "writev",
+                                    "pread64",
+                                    "pwrite64",
+                                    "open",
+                                    "openat",
+                                    "close",
+                                    "close_range",
+                                    "stat",
+                                    "fstat",
+                                    "lstat",
+                                    "newfstatat",
+                                    "statx",
+                                    "lseek",
+                                    "mmap",
+                                    "mprotect",
+                                    "munmap",
+                                    "mremap",
+                                    "madvise",
+                                    "brk",
+                                    "rt_sigaction",
+                                    "rt_sigprocmask",
+                                    "rt_sigreturn",
+                                    "rt_sigsuspend",
+                                    "sigaltstack",
+                                    "access",
+                                    "faccessat",
+                                    "faccessat2",
+                                    "pipe",
+                                    "pipe2",
+                                    "dup",
+                                    "dup2",
+                                    "dup3",
+                                    "poll",
+                                    "ppoll",
+                                    "select",
+                                    "pselect6",
+                                    "nanosleep",
+                                    "clock_nanosleep",
+                                    "clock_gettime",
+                                    "clock_getres",
+                                    "gettimeofday",
+                                    "time",
+                                    "getpid",
+                                    "getppid",
+                                    "gettid",
+                                    "getuid",
+                                    "geteuid",
+                                    "getgid",
+                                    "getegid",
+                                    "getgroups",
+                                    "getresuid",
+                                    "getresgid",
+                                    "exit",
+                                    "exit_group",
+                                    "execve",
+                                    "execveat",
+                                    "wait4",
+                                    "waitid",
+                                    "kill",
+                                    "tgkill",
+                                    "uname",
+                                    "fcntl",
+                                    "getcwd",
+                                    "chdir",
+                                    "fchdir",
+                                    "rename",
+                                    "renameat",
+                                    "renameat2",
+                                    "mkdir",
+                                    "mkdirat",
+                                    "rmdir",
+                                    "unlink",
+                                    "unlinkat",
+                                    "readlink",
+                                    "readlinkat",
+                                    "getdents64",
+                                    "getrandom",
+                                    "futex",
+                                    "set_tid_address",
+                                    "set_robust_list",
+                                    "rseq",
+                                    "prlimit64",
+                                    "getrlimit",
+                                    "arch_prctl",
+                                    "fork",
+                                    "vfork",
+                                    "umask",
+                                    "sysinfo",
+                                    "getrusage",
+                                    "times",
+                                    "sched_yield",
+                                    "sched_getaffinity",
+                                    "ftruncate",
+                                    "fsync",
+                                    "fdatasync",
+                                    "chmod",
+                                    "fchmod",
+                                    "fchmodat",
+                                    "utimensat",
+                                    "symlink",
+                                    "symlinkat",
+                                    "link",
+                                    "linkat",
+                                    "statfs",
+                                    "fstatfs",
+                                    "getpgrp",
+                                    "setpgid",
+                                    "getpgid",
+                                    "getsid",
+                                    "setsid",
+                                    "prctl",
+                                    "ioctl",
+                                    "eventfd2",
+                                    "epoll_create1",
+                                    "epoll_ctl",
+                                    "epoll_wait",
+                                    "epoll_pwait",
+                                    "copy_file_range",
+                                    "sendfile",
+                                    "splice",
+                                    "seccomp"};
+constexpr uint64_t kCloneNsFlags =
+    0x7E020000;  // CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
 constexpr uint64_t kTiocsti = 0x5412;
 }  // namespace
 
@@ -132,7 +313,8 @@ Result<SeccompPolicy> builtin_seccomp(const std::string& name) {
     p.rules.push_back(clone_plain);
     p.rules.push_back({"clone3", "errno ENOSYS", {}});
     p.rules.push_back({"socket", "allow", {{0, "lt", 38, 0}}});  // below AF_ALG
-    p.rules.push_back({"socket", "allow", {{0, "eq", 39, 0}}});  // AF_QIPCRTR, between the refused ones
+    p.rules.push_back(
+        {"socket", "allow", {{0, "eq", 39, 0}}});  // AF_QIPCRTR, between the refused ones
     p.rules.push_back({"socket", "allow", {{0, "gt", 40, 0}}});  // above AF_VSOCK
     p.rules.push_back({"ioctl", "allow", {}});
     p.rules.push_back(no_tiocsti);
@@ -147,7 +329,8 @@ Result<SeccompPolicy> builtin_seccomp(const std::string& name) {
     p.rules.push_back(no_tiocsti);
     return p;
   }
-  return user_error("seccomp: unknown profile '" + name + "' (expected default, strict, none, or a policy table)");
+  return user_error("seccomp: unknown profile '" + name +
+                    "' (expected default, strict, none, or a policy table)");
 }
 
 Result<SeccompPolicy> expand_seccomp(const SeccompPolicy& p) {
@@ -175,14 +358,17 @@ std::vector<std::string> seccomp_syscalls() {
 
 Status check_seccomp(const SeccompPolicy& p) {
   if (!p.profile.empty() && p.profile != "default" && p.profile != "strict")
-    return user_error("seccomp: unknown profile '" + p.profile + "' (expected default, strict, none, or a policy table)");
+    return user_error("seccomp: unknown profile '" + p.profile +
+                      "' (expected default, strict, none, or a policy table)");
   if (auto a = parse_action(p.default_action); !a) return a.error().context("seccomp.default");
   for (const auto& r : p.rules) {
     if (r.syscall.empty()) return user_error("seccomp: a rule without a syscall name");
-    if (auto a = parse_action(r.action); !a) return a.error().context("seccomp rule for " + r.syscall);
+    if (auto a = parse_action(r.action); !a)
+      return a.error().context("seccomp rule for " + r.syscall);
     for (const auto& arg : r.args) {
       if (auto o = parse_op(arg.op); !o) return o.error().context("seccomp rule for " + r.syscall);
-      if (arg.index > 5) return user_error("seccomp rule for " + r.syscall + ": argument index must be 0..5");
+      if (arg.index > 5)
+        return user_error("seccomp rule for " + r.syscall + ": argument index must be 0..5");
     }
   }
   return {};
@@ -197,7 +383,8 @@ Result<std::string> export_bpf(scmp_filter_ctx ctx) {
   if (rc != 0) return Error{-rc, "seccomp: export the filter"};
   off_t size = lseek(fd.get(), 0, SEEK_END);
   std::string out(static_cast<size_t>(size), '\0');
-  if (pread(fd.get(), out.data(), out.size(), 0) != size) return sys_error("seccomp: read the filter");
+  if (pread(fd.get(), out.data(), out.size(), 0) != size)
+    return sys_error("seccomp: read the filter");
   return out;
 }
 }  // namespace
@@ -251,7 +438,8 @@ Result<std::vector<std::string>> compile_seccomp(const SeccompPolicy& given) {
   return programs;
 }
 
-Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p, const std::string& cache_dir) {
+Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p,
+                                                const std::string& cache_dir) {
   // The key: the policy as text, and libseccomp's version (another version may compile otherwise).
   const scmp_version* v = seccomp_version();
   // (a built-in profile is keyed by its name and the revision of its lists in this file: its
@@ -302,9 +490,12 @@ Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p, const st
         if (nl == std::string::npos || nl == off || nl - off > 6) break;
         size_t len = 0;
         for (size_t i = off; i < nl && len != SIZE_MAX; ++i)
-          len = all[i] >= '0' && all[i] <= '9' ? len * 10 + static_cast<size_t>(all[i] - '0') : SIZE_MAX;
+          len = all[i] >= '0' && all[i] <= '9' ? len * 10 + static_cast<size_t>(all[i] - '0')
+                                               : SIZE_MAX;
         // a BPF program is whole instructions, at most BPF_MAXINSNS (4096) of them
-        if (len == SIZE_MAX || len == 0 || len % 8 != 0 || len > 4096 * 8 || nl + 1 + len > all.size()) break;
+        if (len == SIZE_MAX || len == 0 || len % 8 != 0 || len > 4096 * 8 ||
+            nl + 1 + len > all.size())
+          break;
         programs.push_back(all.substr(nl + 1, len));
         off = nl + 1 + len;
       }
@@ -326,7 +517,8 @@ Status install_seccomp(const std::vector<std::string>& programs) {
     struct sock_fprog fp;
     fp.len = static_cast<unsigned short>(prog.size() / sizeof(struct sock_filter));
     fp.filter = reinterpret_cast<struct sock_filter*>(const_cast<char*>(prog.data()));
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp) != 0) return sys_error("seccomp: install the filter");
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp) != 0)
+      return sys_error("seccomp: install the filter");
   }
   return {};
 }

@@ -17,10 +17,10 @@
 namespace sbx::core {
 
 struct SeccompArg {
-  unsigned index = 0;       // 0..5
-  std::string op = "eq";    // eq ne lt le gt ge masked_eq
-  uint64_t value = 0;       // masked_eq: the mask
-  uint64_t value2 = 0;      // masked_eq: the value after masking
+  unsigned index = 0;     // 0..5
+  std::string op = "eq";  // eq ne lt le gt ge masked_eq
+  uint64_t value = 0;     // masked_eq: the mask
+  uint64_t value2 = 0;    // masked_eq: the value after masking
   bool operator==(const SeccompArg&) const = default;
 };
 
@@ -50,7 +50,8 @@ Status check_seccomp(const SeccompPolicy& p);
 // The BPF programs of a policy (one or two), compiled by libseccomp (~20 ms for the default
 // profile), or read from cache_dir where an earlier compile of the same policy left them.
 Result<std::vector<std::string>> compile_seccomp(const SeccompPolicy& p);
-Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p, const std::string& cache_dir);
+Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p,
+                                                const std::string& cache_dir);
 // Installs them in the calling thread (no_new_privs set already, or CAP_SYS_ADMIN held).
 Status install_seccomp(const std::vector<std::string>& programs);
 // Every syscall name libseccomp knows for x86-64, sorted.
