@@ -6,6 +6,20 @@ test("container: unknown key raises at the caller's line, naming the key", funct
   expect(msg).contains(this_file .. ":")
 end)
 
+test("container: a value the plan's declaration refuses raises at the caller's line, naming its path", function()
+  local msg = expect_error(function() sbx.container{ mounts = { { kind = "tmpfs", dest = "/t", size = 1.5 } } } end,
+                           "spec.ops%[%d+%].size: 1.5 is not a whole number")
+  expect(msg).contains(this_file .. ":")
+  msg = expect_error(function() require("sbx.core").plan{ limits = { memry = 1 } } end, "spec.limits.memry: unknown key")
+  expect(msg).contains("expected memory, memory_swap")
+  local plan = sbx.container{ hostname = "h" }._plan
+  expect(tostring(plan)).match("^sbx.Plan")
+  expect(plan.hostname).eq("h")
+  expect(plan.uid).eq(nil)
+  expect(plan:with{ argv = { "/bin/x" } }.argv[1]).eq("/bin/x")
+  expect(sbx.json.decode(plan:json()).hostname).eq("h")
+end)
+
 test("container: bad values raise naming the field", function()
   expect_error(function() sbx.container{ hostname = 5 } end, "hostname: expected string")
   expect_error(function() sbx.container{ ns = { "pid", "nope" } } end, "ns%[2%]: unknown namespace 'nope'")
