@@ -1,7 +1,8 @@
 // The small host helpers of core/base for Lua, so that it never shells out for them:
-// core.sleep, core.read_file, core.write_file, core.signal_number, core.signal_name and
-// core.default_path.
+// core.sleep, core.read_file, core.write_file, core.signal_number, core.signal_name,
+// core.private_dir, core.mkfifo and core.default_path.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 
@@ -9,6 +10,7 @@
 #include "core/base/env.h"
 #include "core/base/io.h"
 #include "core/base/signals.h"
+#include "core/base/trust.h"
 #include "lua_util.h"
 
 namespace sbx::bind {
@@ -71,6 +73,23 @@ int l_signal_name(lua_State* L) {
   return 1;
 }
 
+// private_dir(path [, what]) -> true | nil, message, errno: made 0700 if missing, and refused
+// unless it is ours, not a symlink and nobody else can write it (core/base/trust.h).
+int l_private_dir(lua_State* L) {
+  auto d = core::trusted_dir(luaL_checkstring(L, 1), 0700, luaL_optstring(L, 2, "directory"));
+  if (!d) return push_failure(L, d.error());
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// mkfifo(path [, mode = 0600]) -> true | nil, message, errno
+int l_mkfifo(lua_State* L) {
+  const char* path = luaL_checkstring(L, 1);
+  if (mkfifo(path, static_cast<mode_t>(luaL_optinteger(L, 2, 0600))) != 0)
+    return push_failure(L, core::sys_error(std::string("mkfifo ") + path));
+  lua_pushboolean(L, 1);
+  return 1;
+}
 }  // namespace
 
 void register_base(lua_State* L) {
@@ -79,6 +98,8 @@ void register_base(lua_State* L) {
                                  {"write_file", guarded<l_write_file>},
                                  {"signal_number", guarded<l_signal_number>},
                                  {"signal_name", guarded<l_signal_name>},
+                                 {"private_dir", guarded<l_private_dir>},
+                                 {"mkfifo", guarded<l_mkfifo>},
                                  {nullptr, nullptr}};
   luaL_register(L, nullptr, fns);  // into the table on top: [core]
   set_string(L, "default_path", core::kDefaultPath);

@@ -107,7 +107,8 @@ class PipeSignalBlock {
 // pseudo-terminal on all three. Runs `start(io)` and wraps the sandbox in a Process.
 template <class Start>
 int start_process(lua_State* L, int io_idx, const std::string& name, bool own_pty, Start start) {
-  if (io_idx) check_keys(L, io_idx, "io", {"stdin", "stdout", "stderr", "tty", "fds"});
+  if (io_idx)
+    check_keys(L, io_idx, "io", {"stdin", "stdout", "stderr", "tty", "fds", "start_fifo"});
   core::SpawnIo io;
   if (io_idx) {
     lua_getfield(L, io_idx, "fds");  // [fds]
@@ -121,6 +122,7 @@ int start_process(lua_State* L, int io_idx, const std::string& name, bool own_pt
   }
   core::Fd parents[3], childs[3];
   std::optional<core::Pty> pty;
+  if (io_idx) io.start_fifo = opt_string_field(L, io_idx, "io", "start_fifo").value_or("");
   bool tty = io_idx && opt_bool_field(L, io_idx, "io", "tty").value_or(false);
   if (tty && own_pty) {
     // the sandbox opens it from its own /dev/ptmx and hands us the master
@@ -215,6 +217,14 @@ int signal_number(lua_State* L, int idx) {
   auto sig = core::signal_number(luaL_checkstring(L, idx));
   if (!sig) raise(L, "kill: " + sig.error().message);
   return *sig;
+}
+
+// p:release() -> pid: the sandbox is handed on (an OCI create): this Process no longer kills,
+// waits for or cleans up after it.
+int l_release(lua_State* L) {
+  Process* p = check_process(L, 1);
+  lua_pushinteger(L, p->box.release());
+  return 1;
 }
 
 int l_kill(lua_State* L) {
@@ -476,6 +486,7 @@ Process* new_process(lua_State* L, core::Sandbox box) {
 void register_process(lua_State* L) {
   static const luaL_Reg methods[] = {{"wait", guarded<l_wait>},
                                      {"kill", guarded<l_kill>},
+                                     {"release", guarded<l_release>},
                                      {"read", guarded<l_read>},
                                      {"write", guarded<l_write>},
                                      {"close_stdin", guarded<l_close_stdin>},

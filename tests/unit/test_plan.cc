@@ -36,6 +36,7 @@ Spec every_field() {
   s.gid = 8;
   s.loopback_up = false;
   s.die_with_parent = false;
+  s.init = false;
   s.time_offsets = {3600, -60};
   s.layers = {"/l1", "/l2"};
   s.upper = "/u";

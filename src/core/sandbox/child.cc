@@ -198,6 +198,22 @@ void take_identity(const Spec& spec, const Spec& ids, const ChildChannels& ch) {
 
 }  // namespace
 
+// Created mode: tell the starter "set up" and outlive it; block until a reader opens the FIFO
+// (OCI start), give it one byte, go on to exec. Still root of the user namespace and dumpable
+// here, so /proc/self/fd reopens the O_PATH descriptor.
+void wait_for_start(const ChildChannels& ch, int start_fd) {
+  prctl(PR_SET_PDEATHSIG, 0);
+  if (send(ch.sync, "R", 1, MSG_NOSIGNAL) != 1) _exit(127);
+  std::string path = "/proc/self/fd/" + std::to_string(start_fd);
+  int w;
+  do w = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  while (w < 0 && errno == EINTR);
+  if (w < 0) _exit(127);
+  (void)!write(w, "0", 1);
+  close(w);
+  close(start_fd);
+}
+
 void run_child(const Spec& spec, const ChildChannels& ch) {
   // Die with the supervisor even during setup; set again after each credential change.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -212,6 +228,12 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   if (n != 1) _exit(127);  // the supervisor is gone or failed to write the id maps
 
   const uint64_t ns = spec.namespaces;
+  // Created mode: the FIFO is reached by its host path now, reopened through /proc at the start.
+  int start_fd = -1;
+  if (!ch.start_fifo.empty()) {
+    start_fd = open(ch.start_fifo.c_str(), O_PATH | O_CLOEXEC | O_NOFOLLOW);
+    if (start_fd < 0) fail(ch, sys_error("open the start fifo " + ch.start_fifo));
+  }
   if (ns & CLONE_NEWUSER) {
     // Become root of the new user namespace (the caller's own ids are not mapped inside).
     if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
@@ -251,7 +273,7 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   else
     sigprocmask(SIG_SETMASK, nullptr, &old_mask);
   const pid_t init_pid = getpid();
-  const bool forked = ns & (CLONE_NEWPID | CLONE_NEWTIME);
+  const bool forked = ((ns & CLONE_NEWPID) && spec.init) || (ns & CLONE_NEWTIME);
   if (forked) {
     sigset_t block;
     init_signal_set(&block);
@@ -277,6 +299,7 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   }
   reset_signals(&old_mask);
   if (ch.status >= 0) close(ch.status);
+  if (start_fd >= 0) wait_for_start(ch, start_fd);
 
   take_identity(spec, spec, ch);
   if (spec.die_with_parent) {

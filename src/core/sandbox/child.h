@@ -20,10 +20,11 @@ struct ChildChannels {
   std::vector<std::string> seccomp;  // compiled filters (by the supervisor), installed last
   std::vector<int> keep_fds;         // passed to the payload at the same numbers
   std::optional<std::vector<int>>
-      caps;               // capabilities kept (parsed by the supervisor), or unchanged
-  std::string stage;      // directory the new root is assembled on
-  bool has_mask = false;  // the caller's signal mask before set-up blocked INT/TERM/HUP/QUIT:
-  sigset_t mask{};        // what the payload starts with
+      caps;                // capabilities kept (parsed by the supervisor), or unchanged
+  std::string stage;       // directory the new root is assembled on
+  std::string start_fifo;  // created mode: say 'R' on sync, wait for a reader of this FIFO, exec
+  bool has_mask = false;   // the caller's signal mask before set-up blocked INT/TERM/HUP/QUIT:
+  sigset_t mask{};         // what the payload starts with
 };
 
 // A failure record on the sync socket: errno then the message (step, object, cause).

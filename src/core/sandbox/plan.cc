@@ -240,6 +240,8 @@ const std::vector<Field<Spec>>& fields() {
       field("loopback_up", &Spec::loopback_up, "net namespace: bring lo up"),
       field("die_with_parent", &Spec::die_with_parent,
             "the sandbox is killed when its starter dies"),
+      field("init", &Spec::init,
+            "pid namespace: sbx's PID 1 runs the payload (false: it is PID 1)"),
       field("time_offsets", &Spec::time_offsets, "time namespace: clock offsets",
             Struct<TimeOffsets>{}),
       field("layers", &Spec::layers, "an image root: overlay lower directories, top first"),

@@ -67,6 +67,17 @@ Sandbox::~Sandbox() {
   if (owned_by_this_process(owner_)) own_sandbox_remove(pidfd_.get());
 }
 
+pid_t Sandbox::release() {
+  pid_t pid = pid_;
+  if (owned_by_this_process(owner_)) own_sandbox_remove(pidfd_.get());
+  if (cgroup_) cgroup_->release();
+  cgroup_.reset();
+  pidfd_.reset();
+  status_.reset();
+  pid_ = -1;
+  return pid;
+}
+
 void Sandbox::reap_now() {
   if (pid_ <= 0 || exit_ || !owned_by_this_process(owner_)) return;
   (void)kill(SIGKILL);
@@ -135,6 +146,24 @@ Status fill_channels(ChildChannels& ch, const Spec& spec, const SpawnIo& io) {
   ch.tty = io.tty;
   ch.own_pty = io.own_pty;
   ch.keep_fds = io.keep_fds;
+  ch.start_fifo = io.start_fifo;
+  if (!io.start_fifo.empty()) {
+    if (spec.die_with_parent)
+      return user_error(
+          "a created sandbox (start_fifo) outlives its starter: die_with_parent must be false");
+    // the sandbox's root opens it for writing at its start: it must be theirs (runc does the same)
+    if (spec.namespaces & CLONE_NEWUSER) {
+      auto outside = [](const std::vector<IdMapEntry>& map) -> int64_t {
+        for (const auto& e : map)
+          if (e.inside == 0) return e.outside;
+        return -1;
+      };
+      int64_t uid = outside(spec.uid_map), gid = outside(spec.gid_map);
+      if (uid >= 0 && lchown(io.start_fifo.c_str(), static_cast<uid_t>(uid),
+                             gid >= 0 ? static_cast<gid_t>(gid) : static_cast<gid_t>(-1)) != 0)
+        return sys_error("start fifo " + io.start_fifo + ": give it to the sandbox's root");
+    }
+  }
   if (spec.caps) {
     auto keep = cap_numbers(*spec.caps);
     if (!keep) return keep.error();
@@ -335,6 +364,7 @@ Result<bool> await_exec(int sync, Sandbox& box) {
     msg.msg_controllen = sizeof control;
     do n = recvmsg(sync, &msg, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
+    if (n == 1 && buf[0] == 'R') return true;  // created: set up, waiting for its start
     struct cmsghdr* c = n == 1 && buf[0] == 'P' ? CMSG_FIRSTHDR(&msg) : nullptr;
     if (!c) break;
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {

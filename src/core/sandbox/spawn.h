@@ -23,6 +23,10 @@ struct SpawnIo {
   bool own_pty = false;
   std::vector<int>
       keep_fds;  // fds (>= 3) the payload keeps at the same numbers; every other fd closes
+  // "Created" (OCI create): spawn returns once everything is set up; the payload then waits until
+  // a reader opens this FIFO (OCI start) and execs. Needs die_with_parent = false: the sandbox
+  // outlives the caller (release() the Sandbox).
+  std::string start_fifo;
 };
 
 struct ExitStatus {
@@ -61,6 +65,9 @@ class Sandbox {
   // The master side of a pty the sandbox allocated itself (SpawnIo::own_pty).
   Fd take_tty() { return std::move(tty_); }
   void set_tty(Fd fd) { tty_ = std::move(fd); }
+  // Hands the sandbox on (an OCI create): not killed, waited for or its group removed by this
+  // object any more. Returns its pid.
+  pid_t release();
   const std::optional<CgroupEvents>& final_events() const { return final_events_; }
 
  private:

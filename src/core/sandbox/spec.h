@@ -69,6 +69,9 @@ struct Spec {
   std::optional<gid_t> gid;
   bool loopback_up = true;  // with net: "loopback" brings lo up, "none" leaves it down
   bool die_with_parent = true;
+  // With a pid namespace: sbx's own PID 1 (sbx-init) runs the payload; false: the payload is PID 1
+  // itself (an OCI container's process.args).
+  bool init = true;
   TimeOffsets time_offsets;  // needs time
   // An image root: overlay of `layers` (directories, top first) under an init layer (hosts,
   // hostname, resolv.conf: never committed) with `upper`/`work` (empty: a tmpfs, gone at exit).
