@@ -11,4 +11,6 @@ out=$(LUA_CPATH="$prefix/lib/lua/5.1/?.so;;" luajit -e 'local sbx = require "sbx
 [ "$out" = "function 8" ] || { echo "require \"sbx\" from luajit gave: $out"; exit 1; }
 out=$("$prefix/bin/sbx" -e 'io.write(sbx.version)')
 [ -n "$out" ] || { echo "installed sbx -e printed nothing"; exit 1; }
-echo "installed: luajit require \"sbx\" ok, sbx $out runs from /"
+oci=$("$prefix/bin/sbx-oci" --version | head -1)
+case "$oci" in "sbx-oci version "*) ;; *) echo "installed sbx-oci --version gave: $oci"; exit 1 ;; esac
+echo "installed: luajit require \"sbx\" ok, sbx $out runs from /, $oci"

@@ -16,6 +16,8 @@ usage: sbx                           the sbx> prompt (Lua with sbx loaded; help(
        sbx run -d --name NAME ...    a long-running sandbox, then:
        sbx ps [-a] | inspect NAME | logs [-f] NAME | exec [-it] NAME CMD | stop [-t SECS] NAME
        sbx kill NAME [SIGNAL] | rm [-f] NAME | stats [--no-stream] [NAME...]
+       sbx oci VERB ... | sbx-oci    an OCI runtime (runc's command line): spec, create, start, state,
+                                     kill, delete, run, list, features (see docs/oci.md)
        sbx audit [--json] [PID]      what isolates a process (any process: sbx's, bwrap's, runc's, the host's)
        sbx gc                        remove what a killed sbx left (cgroups, container dirs, scratch,
                                      veths, published ports, unused bridges, lost sandboxes)

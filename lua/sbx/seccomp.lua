@@ -124,6 +124,13 @@ function M.load_json(path, opts)
   local ok, doc = pcall(core.json.decode, f:read("*a"))
   f:close()
   if not ok or type(doc) ~= "table" then return nil, ("seccomp.load_json: %s is not JSON"):format(path) end
+  return M.from_json(doc, opts, path)
+end
+
+-- from_json(doc [, opts, what]) -> policy: the same from a decoded profile (an OCI config's
+-- linux.seccomp); `what` names it in errors.
+function M.from_json(doc, opts, path)
+  opts, path = opts or {}, path or "seccomp"
   local have = {}
   for _, c in ipairs(opts.caps or require("sbx.container").default_caps) do have[c:upper()] = true end
   local function wanted(entry)

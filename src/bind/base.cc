@@ -1,13 +1,17 @@
 // The small host helpers of core/base for Lua, so that it never shells out for them:
 // core.sleep, core.read_file, core.write_file, core.signal_number, core.signal_name,
 // core.private_dir, core.mkfifo and core.default_path.
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 
 #include "core/base/clock.h"
 #include "core/base/env.h"
+#include "core/base/fd.h"
 #include "core/base/io.h"
 #include "core/base/signals.h"
 #include "core/base/trust.h"
@@ -90,6 +94,32 @@ int l_mkfifo(lua_State* L) {
   lua_pushboolean(L, 1);
   return 1;
 }
+// start_fifo(path, pid [, timeout = 10]) -> true | nil, message, errno: an OCI start - be the
+// reader the created sandbox waits for and take its byte; gives up if pid is gone meanwhile.
+int l_start_fifo(lua_State* L) {
+  std::string path = luaL_checkstring(L, 1);
+  pid_t pid = static_cast<pid_t>(luaL_checkinteger(L, 2));
+  double timeout = luaL_optnumber(L, 3, 10);
+  core::Fd fd(open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.ok()) return push_failure(L, core::sys_error("start: open " + path));
+  for (double waited = 0; waited < timeout; waited += 0.1) {
+    struct pollfd pfd {
+      fd.get(), POLLIN, 0
+    };
+    int r = poll(&pfd, 1, 100);
+    if (r > 0 && (pfd.revents & POLLIN)) {
+      char c;
+      if (read(fd.get(), &c, 1) == 1) {
+        lua_pushboolean(L, 1);
+        return 1;
+      }
+    }
+    if (r < 0 && errno != EINTR) return push_failure(L, core::sys_error("start: poll " + path));
+    if (kill(pid, 0) != 0) break;
+  }
+  return push_failure(L, {ESRCH, "start: the container's process " + std::to_string(pid) +
+                                     " did not take its start (it exited, or is not waiting)"});
+}
 }  // namespace
 
 void register_base(lua_State* L) {
@@ -100,6 +130,7 @@ void register_base(lua_State* L) {
                                  {"signal_name", guarded<l_signal_name>},
                                  {"private_dir", guarded<l_private_dir>},
                                  {"mkfifo", guarded<l_mkfifo>},
+                                 {"start_fifo", guarded<l_start_fifo>},
                                  {nullptr, nullptr}};
   luaL_register(L, nullptr, fns);  // into the table on top: [core]
   set_string(L, "default_path", core::kDefaultPath);

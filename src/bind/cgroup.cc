@@ -133,6 +133,11 @@ int l_remove(lua_State* L) {
   return ok_or_fail(L, check_cgroup(L, 1).remove());
 }
 
+// g:destroy(): kills and removes the group even if this process did not create it
+int l_destroy(lua_State* L) {
+  return ok_or_fail(L, check_cgroup(L, 1).destroy());
+}
+
 int l_dirs(lua_State* L) {
   push_strings(L, check_cgroup(L, 1).dirs());
   return 1;
@@ -198,6 +203,7 @@ void register_cgroup(lua_State* L) {
                                      {"thaw", guarded<l_thaw>},
                                      {"kill", guarded<l_kill>},
                                      {"remove", guarded<l_remove>},
+                                     {"destroy", guarded<l_destroy>},
                                      {"dirs", guarded<l_dirs>},
                                      {"__index", guarded<l_index>},
                                      {"__gc", guarded<l_gc>},

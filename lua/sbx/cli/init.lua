@@ -35,6 +35,8 @@ local function repl()
 end
 
 function M.main(args)
+  -- called as sbx-oci (a symlink): the OCI runtime's command line, as engines call runc
+  if args[0] and args[0]:match("sbx%-oci$") then return require("sbx.cli.oci").main(args) end
   local cmd = args[1]
   local rest = {}
   for i = 2, #args do rest[#rest + 1] = args[i] end
@@ -77,6 +79,8 @@ function M.main(args)
     return run_chunk(chunk, "-e", a)
   elseif cmd == "run" then
     return require("sbx.cli.run").main(rest)
+  elseif cmd == "oci" then
+    return require("sbx.cli.oci").main(rest)
   elseif cmd == "unshare" then
     return require("sbx.cli.unshare").main(rest)
   elseif cmd == "nsenter" then

@@ -429,6 +429,13 @@ Cgroup::~Cgroup() {
   (void)remove();
 }
 
+Status Cgroup::destroy() {
+  if (dirs_.empty()) return {};
+  owned_ = true;  // asked for: the group goes whoever made it
+  owner_ = getpid();
+  return remove();
+}
+
 Status Cgroup::remove() {
   if (!owned_ || dirs_.empty()) return {};
   if (owner_ != getpid()) return {};  // a forked copy never removes its parent's group

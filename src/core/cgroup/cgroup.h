@@ -118,6 +118,8 @@ class Cgroup {
   Status kill() const;
   // Kills what is left and removes the directories (only groups this process created).
   Status remove();
+  // Kills and removes the group whoever created it (an OCI delete of a group made by create).
+  Status destroy();
   // Hands the group on: its directories outlive this object (their new owner, or `sbx gc` once
   // the pid in the name is gone, removes them).
   void release() { owned_ = false; }

@@ -1,0 +1,321 @@
+-- sbx oci VERB ... (and `sbx-oci`): the runc command-line contract engines call (podman through
+-- conmon, containerd's shim). State lives in --root (default /run/sbx-oci), one directory per
+-- container: state.json, and exec.fifo while it is created but not started.
+local core = require "sbx.core"
+local json = core.json
+
+local M = {}
+
+local VERSION_TEXT = "sbx-oci version %s\nspec: 1.0.2\n"
+
+local G = { root = "/run/sbx-oci", log = nil, log_format = "text" }
+
+local function log_error(msg)
+  io.stderr:write("sbx oci: ", msg, "\n")
+  if G.log then
+    local f = io.open(G.log, "a")
+    if f then
+      if G.log_format == "json" then
+        f:write(json.encode({ level = "error", msg = msg, time = os.date("!%Y-%m-%dT%H:%M:%SZ") }), "\n")
+      else
+        f:write(os.date("!%Y-%m-%dT%H:%M:%SZ"), " error: ", msg, "\n")
+      end
+      f:close()
+    end
+  end
+end
+
+-- raised by the verbs: one message, exit 1
+local function die(msg) error({ oci = msg }, 0) end
+
+local function check_id(id)
+  if type(id) ~= "string" or id == "" or id == "." or id == ".." or id:find("/") or #id > 1024 then
+    die(("invalid container id '%s'"):format(tostring(id)))
+  end
+  return id
+end
+
+local function dir_of(id) return G.root .. "/" .. id end
+
+local function load(id)
+  local text = core.read_file(dir_of(check_id(id)) .. "/state.json")
+  if not text then die("container does not exist: " .. id) end
+  local ok, st = pcall(json.decode, text)
+  if not ok or type(st) ~= "table" then die("container " .. id .. ": its state.json cannot be read") end
+  return st
+end
+
+local function proc_state(pid)
+  local stat = core.read_file("/proc/" .. pid .. "/stat")
+  return stat and stat:match("%) (%a)")
+end
+
+-- created | running | stopped (the process gone, a zombie, or another one with its pid)
+local function status_of(st)
+  if not st.pid or core.process_identity(st.pid) ~= st.identity then return "stopped" end
+  local s = proc_state(st.pid)
+  if not s or s == "Z" or s == "X" then return "stopped" end
+  -- (never opened here: a reader of the FIFO is what starts the container)
+  for _, name in ipairs(core.list_dir(dir_of(st.id))) do
+    if name == "exec.fifo" then return "created" end
+  end
+  return "running"
+end
+
+local function state_json(st)
+  local status = status_of(st)
+  return { ociVersion = "1.0.2", id = st.id, status = status, pid = status ~= "stopped" and st.pid or 0,
+           bundle = st.bundle, rootfs = st.rootfs, created = st.created, owner = st.owner or "",
+           annotations = next(st.annotations or {}) and st.annotations or nil }
+end
+
+local function write_pid_file(path, pid)
+  if not path then return end
+  if path:sub(1, 1) ~= "/" then path = (os.getenv("PWD") or ".") .. "/" .. path end
+  local ok, err = core.write_file(path, tostring(pid), 0644)  -- decimal, no newline; tmp + rename
+  if not ok then die("pid file: " .. err) end
+end
+
+local function parse_flags(args, spec)
+  local opts, rest, i = {}, {}, 1
+  while i <= #args do
+    local a = args[i]
+    local name, value = a:match("^%-%-?([%w%-]+)=(.*)$")
+    name = name or a:match("^%-%-?([%w%-]+)$")
+    if name and spec[name] ~= nil and #rest == 0 then
+      if spec[name] == "value" then
+        if value == nil then i = i + 1; value = args[i] end
+        if value == nil then die("--" .. name .. " needs a value") end
+        opts[name] = value
+      else
+        opts[name] = true
+      end
+    elseif a:sub(1, 1) == "-" and #rest == 0 and a ~= "-" then
+      die(("unknown option %s"):format(a))
+    else
+      rest[#rest + 1] = a
+    end
+    i = i + 1
+  end
+  return opts, rest
+end
+
+local function read_bundle(bundle)
+  bundle = bundle or os.getenv("PWD") or "."
+  if bundle:sub(1, 1) ~= "/" then bundle = (os.getenv("PWD") or ".") .. "/" .. bundle end
+  local text = core.read_file(bundle .. "/config.json")
+  if not text then die("bundle " .. bundle .. ": no config.json") end
+  local ok, config = pcall(json.decode, text)
+  if not ok or type(config) ~= "table" then die(bundle .. "/config.json: not valid JSON") end
+  local ok2, plan, extra = pcall(require("sbx.oci").plan, config, bundle)
+  if not ok2 then die(tostring(plan)) end
+  local ok3, checked, err = pcall(core.plan, plan)
+  if not ok3 then die("config.json: " .. tostring(checked)) end
+  if not checked then die("config.json: " .. tostring(err)) end
+  return bundle, checked, extra
+end
+
+-- create: everything set up, the program waiting on exec.fifo; returns the Process (released
+-- unless keep) and the state
+local function create(id, opts, keep)
+  check_id(id)
+  if opts["console-socket"] then die("--console-socket: a terminal is not supported by sbx yet") end
+  local bundle, plan, extra = read_bundle(opts.bundle)
+  local ok, err = core.private_dir(G.root, "the OCI state root")
+  if not ok then die(err) end
+  local dir = dir_of(id)
+  if core.read_file(dir .. "/state.json") then die("container with id exists: " .. id) end
+  ok, err = core.private_dir(dir, "the container's state")
+  if not ok then die(err) end
+  local function undo() os.remove(dir .. "/exec.fifo"); os.remove(dir .. "/state.json"); os.remove(dir) end
+  ok, err = core.mkfifo(dir .. "/exec.fifo", 0600)
+  if not ok then undo(); die(err) end
+  local fds
+  if opts["preserve-fds"] then
+    local n = tonumber(opts["preserve-fds"])
+    if not n or n < 0 or n ~= math.floor(n) then undo(); die("--preserve-fds: expected a count") end
+    fds = {}
+    for i = 0, n - 1 do fds[#fds + 1] = 3 + i end
+  end
+  local p, serr = core.spawn(plan, { start_fifo = dir .. "/exec.fifo", fds = fds })
+  if not p then undo(); die(serr) end
+  local st = { id = id, pid = p.pid, identity = core.process_identity(p.pid), bundle = bundle, rootfs = plan.rootfs,
+               created = os.date("!%Y-%m-%dT%H:%M:%SZ"), owner = os.getenv("USER") or "root",
+               annotations = extra.annotations, cgroup = p.cgroup }
+  local wok, werr = core.write_file(dir .. "/state.json", json.encode(st, 2), 0600)
+  if not wok then p:kill("KILL"); p:wait(); undo(); die(werr) end
+  local pok, perr = pcall(write_pid_file, opts["pid-file"], p.pid)
+  if not pok then p:kill("KILL"); p:wait(); undo(); error(perr, 0) end
+  if not keep then p:release() end
+  return p, st
+end
+
+local function start(id)
+  local st = load(id)
+  local status = status_of(st)
+  if status ~= "created" then die(("cannot start a container that is %s: %s"):format(status, id)) end
+  local ok, err = core.start_fifo(dir_of(id) .. "/exec.fifo", st.pid)
+  os.remove(dir_of(id) .. "/exec.fifo")
+  if not ok then die(err) end
+end
+
+local function remove_state(st)
+  if st.cgroup then
+    local g = require("sbx.cgroup").open(st.cgroup)
+    local ok, err = true, nil
+    for _ = 1, 20 do  -- a process that has just ended leaves its group a moment later
+      if not g then break end
+      ok, err = g:destroy()
+      if ok then break end
+      core.sleep(0.05)
+    end
+    if not ok then die(("container %s: its cgroup %s: %s (the state is kept: delete again)"):format(st.id, st.cgroup, tostring(err))) end
+  end
+  os.remove(dir_of(st.id) .. "/exec.fifo")
+  os.remove(dir_of(st.id) .. "/state.json")
+  os.remove(dir_of(st.id))
+end
+
+local VERBS = {}
+
+function VERBS.spec(args)
+  local opts = parse_flags(args, { bundle = "value", b = "value", rootless = "flag" })
+  local bundle = opts.bundle or opts.b or "."
+  local path = bundle .. "/config.json"
+  if io.open(path) then die("File " .. path .. " exists. Remove it first") end
+  local f = io.open(path, "w")
+  if not f then die("cannot write " .. path) end
+  f:write(json.encode(require("sbx.oci").default_config(), 2), "\n")
+  f:close()
+end
+
+function VERBS.create(args)
+  local opts, rest = parse_flags(args, { bundle = "value", b = "value", ["pid-file"] = "value", ["console-socket"] = "value",
+                                         ["no-pivot"] = "flag", ["no-new-keyring"] = "flag", ["preserve-fds"] = "value" })
+  opts.bundle = opts.bundle or opts.b
+  create(rest[1], opts)
+end
+
+function VERBS.start(args)
+  local _, rest = parse_flags(args, {})
+  start(rest[1])
+end
+
+function VERBS.run(args)
+  local opts, rest = parse_flags(args, { bundle = "value", b = "value", ["pid-file"] = "value", detach = "flag", d = "flag",
+                                         ["no-pivot"] = "flag", ["no-new-keyring"] = "flag", ["preserve-fds"] = "value" })
+  opts.bundle = opts.bundle or opts.b
+  local detach = opts.detach or opts.d
+  local p, st = create(rest[1], opts, not detach)
+  start(st.id)
+  if detach then return 0 end
+  local status = p:wait()
+  remove_state(st)
+  return status.status
+end
+
+function VERBS.state(args)
+  local _, rest = parse_flags(args, {})
+  io.write(json.encode(state_json(load(rest[1])), 2), "\n")
+end
+
+function VERBS.kill(args)
+  local opts, rest = parse_flags(args, { all = "flag", a = "flag" })
+  local st = load(rest[1])
+  local sig = rest[2] or "TERM"
+  local n = tonumber(sig) or core.signal_number(sig)
+  if not n then die("unknown signal: " .. sig) end
+  local status = status_of(st)
+  if status == "stopped" then die("container not running: " .. st.id) end
+  if (opts.all or opts.a) and st.cgroup then
+    local g = require("sbx.cgroup").open(st.cgroup)
+    for _, pid in ipairs(g and g:procs() or {}) do core.sys.kill(pid, n) end
+  end
+  local ok, err = core.sys.kill(st.pid, n)
+  if not ok then die(err) end
+end
+
+function VERBS.delete(args)
+  local opts, rest = parse_flags(args, { force = "flag", f = "flag" })
+  local force = opts.force or opts.f
+  local id = check_id(rest[1])
+  if not core.read_file(dir_of(id) .. "/state.json") then
+    if force then return 0 end
+    die("container does not exist: " .. id)
+  end
+  local st = load(id)
+  local status = status_of(st)
+  if status == "running" and not force then die(("cannot delete container %s that is not stopped"):format(id)) end
+  if status ~= "stopped" then
+    core.sys.kill(st.pid, 9)
+    for _ = 1, 100 do  -- up to 5 s for its parent (conmon, the shim, or this process) to see it end
+      if status_of(st) == "stopped" then break end
+      core.sleep(0.05)
+    end
+  end
+  remove_state(st)
+end
+
+function VERBS.list(args)
+  local opts = parse_flags(args, { format = "value", f = "value", quiet = "flag", q = "flag" })
+  local out = {}
+  for _, id in ipairs(core.list_dir(G.root)) do
+    local text = core.read_file(dir_of(id) .. "/state.json")
+    local ok, st = pcall(json.decode, text or "")
+    if ok and type(st) == "table" then out[#out + 1] = state_json(st) end
+  end
+  if (opts.format or opts.f) == "json" then io.write(json.encode(out), "\n"); return end
+  if opts.quiet or opts.q then for _, s in ipairs(out) do io.write(s.id, "\n") end return end
+  io.write(("%-24s %-8s %-9s %s\n"):format("ID", "PID", "STATUS", "BUNDLE"))
+  for _, s in ipairs(out) do io.write(("%-24s %-8d %-9s %s\n"):format(s.id, s.pid, s.status, s.bundle or "")) end
+end
+
+function VERBS.features()
+  io.write(json.encode({ ociVersionMin = "1.0.0", ociVersionMax = "1.0.2",
+                         linux = { namespaces = { "cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time" },
+                                   capabilities = core.cap_names("ffffffffff") } }, 2), "\n")
+end
+
+local GLOBAL = { root = "value", log = "value", ["log-format"] = "value", ["systemd-cgroup"] = "flag", debug = "flag",
+                 rootless = "value", criu = "value", ["log-level"] = "value", version = "flag", v = "flag", help = "flag", h = "flag" }
+
+function M.help()
+  return "usage: sbx oci [--root DIR] [--log FILE] [--log-format text|json] VERB ...  (also as sbx-oci)\n" ..
+    "  spec [--bundle DIR]            write a default config.json\n" ..
+    "  create [--bundle DIR] [--pid-file F] [--preserve-fds N] ID   set up, the program waits for start\n" ..
+    "  start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID | list\n" ..
+    "  run [--bundle DIR] [--pid-file F] [-d] ID   create + start (+ wait and delete)\n" ..
+    "  features | --version\n"
+end
+
+function M.main(args)
+  -- global flags come before the verb
+  local i = 1
+  local globals = {}
+  while args[i] and args[i]:sub(1, 1) == "-" do
+    local name, value = args[i]:match("^%-%-?([%w%-]+)=(.*)$")
+    name = name or args[i]:match("^%-%-?([%w%-]+)$")
+    local kind = name and GLOBAL[name]
+    if not kind then log_error("unknown global option " .. args[i]); return 1 end
+    if kind == "value" and value == nil then i = i + 1; value = args[i] end
+    globals[name] = value or true
+    i = i + 1
+  end
+  if globals.version or globals.v then io.write(VERSION_TEXT:format(core.version)); return 0 end
+  G.root = globals.root or G.root
+  G.log, G.log_format = globals.log, globals["log-format"] or "text"
+  local verb = args[i]
+  if globals.help or globals.h or not verb or verb == "help" then io.write(M.help()); return verb and 0 or (globals.help and 0 or 1) end
+  local rest = {}
+  for k = i + 1, #args do rest[#rest + 1] = args[k] end
+  local fn = VERBS[verb]
+  if not fn then log_error(("unknown command '%s' (see sbx oci --help)"):format(verb)); return 1 end
+  local ok, rc = pcall(fn, rest)
+  if not ok then
+    log_error(type(rc) == "table" and rc.oci or tostring(rc))
+    return 1
+  end
+  return rc or 0
+end
+
+return M

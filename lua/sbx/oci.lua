@@ -1,0 +1,191 @@
+-- An OCI bundle's config.json -> the plan (then core.plan, through the plan's one declaration).
+-- Strict: a key this reader does not know, or a feature sbx does not do yet, is an error naming
+-- its path in config.json - never silently ignored.
+local core = require "sbx.core"
+
+local M = {}
+
+local function fail(path, msg) error(("config.json: %s: %s"):format(path, msg), 0) end
+
+-- keys of t must be in `known` (a set); `path` names t in errors
+local function only(t, known, path)
+  if t == nil then return {} end
+  if type(t) ~= "table" then fail(path, "expected an object") end
+  for k in pairs(t) do
+    if not known[k] then
+      local names = {}
+      for n in pairs(known) do names[#names + 1] = n end
+      table.sort(names)
+      fail(path .. "." .. tostring(k), "unknown or unsupported field (this reader knows: " .. table.concat(names, ", ") .. ")")
+    end
+  end
+  return t
+end
+
+local function set(list) local s = {} for _, k in ipairs(list) do s[k] = true end return s end
+
+local function none(v, path, why)
+  if v == nil or v == "" or v == false or (type(v) == "table" and next(v) == nil) then return end
+  fail(path, why or "not supported by sbx yet")
+end
+
+local NS = { mount = "mnt", network = "net", pid = "pid", ipc = "ipc", uts = "uts", user = "user", cgroup = "cgroup", time = "time" }
+
+local function options(list, path)
+  local o = {}
+  for i, x in ipairs(list or {}) do
+    if type(x) ~= "string" then fail(("%s[%d]"):format(path, i), "expected a string") end
+    local k, v = x:match("^([^=]+)=(.*)$")
+    o[k or x] = v or true
+  end
+  return o
+end
+
+local function mount_op(m, i, plan, bundle)
+  local path = ("mounts[%d]"):format(i)
+  only(m, set { "destination", "type", "source", "options" }, path)
+  local dest = m.destination
+  if type(dest) ~= "string" or dest:sub(1, 1) ~= "/" then fail(path .. ".destination", "expected an absolute path") end
+  local o = options(m.options, path .. ".options")
+  local kind = m.type or ((o.bind or o.rbind) and "bind") or "none"
+  if kind == "proc" then return { kind = "proc", dest = dest } end
+  if kind == "tmpfs" and dest == "/dev" then return { kind = "dev", dest = dest } end  -- sbx's minimal /dev (devpts, shm, mqueue in it)
+  if kind == "devpts" and dest == "/dev/pts" then return nil end                   -- part of that /dev
+  if kind == "tmpfs" then
+    local size = o.size and assert(core.parse_size(o.size)) or nil
+    return { kind = "tmpfs", dest = dest, size = size, mode = o.mode and tonumber(o.mode, 8) or nil }
+  end
+  if kind == "mqueue" then return { kind = "mqueue", dest = dest } end
+  if kind == "sysfs" then return { kind = "ro-bind", source = "/sys", dest = dest } end  -- the host's, read-only
+  if kind == "bind" or o.bind or o.rbind then
+    local src = m.source
+    if type(src) ~= "string" then fail(path .. ".source", "expected a path") end
+    if src:sub(1, 1) ~= "/" then src = bundle .. "/" .. src end
+    return { kind = o.ro and "ro-bind" or "bind", source = src, dest = dest }
+  end
+  fail(path .. ".type", ("'%s' mounts are not supported by sbx yet"):format(tostring(kind)))
+end
+
+-- plan(config, bundle) -> plan table, { annotations = } ; raises "config.json: PATH: why"
+function M.plan(c, bundle)
+  only(c, set { "ociVersion", "process", "root", "hostname", "domainname", "mounts", "annotations", "linux", "hooks" }, "config")
+  none(c.hooks, "hooks")
+  none(c.domainname, "domainname")
+  local p = only(c.process, set { "terminal", "consoleSize", "user", "args", "env", "cwd", "capabilities", "rlimits",
+                                  "noNewPrivileges", "oomScoreAdj", "apparmorProfile", "selinuxLabel" }, "process")
+  if type(p.args) ~= "table" or type(p.args[1]) ~= "string" then fail("process.args", "expected the command, a list of strings") end
+  none(p.terminal, "process.terminal", "a terminal (console socket) is not supported by sbx yet")
+  none(p.rlimits, "process.rlimits")
+  none(p.apparmorProfile, "process.apparmorProfile", "AppArmor is not supported by sbx")
+  none(p.selinuxLabel, "process.selinuxLabel", "SELinux is not supported by sbx")
+  if p.oomScoreAdj and p.oomScoreAdj ~= 0 then fail("process.oomScoreAdj", "not supported by sbx yet") end
+  local user = only(p.user, set { "uid", "gid", "additionalGids", "umask", "username" }, "process.user")
+  none(user.additionalGids, "process.user.additionalGids")
+  none(user.umask, "process.user.umask")
+  local root = only(c.root, set { "path", "readonly" }, "root")
+  if type(root.path) ~= "string" then fail("root.path", "missing (the bundle's root file system)") end
+  local rootfs = root.path:sub(1, 1) == "/" and root.path or (bundle .. "/" .. root.path)
+  local l = only(c.linux, set { "namespaces", "uidMappings", "gidMappings", "resources", "cgroupsPath", "maskedPaths",
+                                "readonlyPaths", "rootfsPropagation", "sysctl", "devices", "seccomp", "mountLabel" }, "linux")
+  none(l.sysctl, "linux.sysctl")
+  none(l.devices, "linux.devices", "device nodes are not supported by sbx yet")
+  none(l.mountLabel, "linux.mountLabel", "SELinux is not supported by sbx")
+  if l.rootfsPropagation and not set { "private", "rprivate", "slave", "rslave" }[l.rootfsPropagation] then
+    fail("linux.rootfsPropagation", "only private or slave (sbx makes / private)")
+  end
+  local plan = { rootfs = rootfs, rootfs_readonly = root.readonly == true, argv = p.args, env = p.env or {},
+                 cwd = p.cwd or "/", uid = user.uid, gid = user.gid, hostname = c.hostname,
+                 no_new_privs = p.noNewPrivileges == true, die_with_parent = false, init = false, ops = {}, namespaces = {} }
+  for i, n in ipairs(l.namespaces or {}) do
+    local where = ("linux.namespaces[%d]"):format(i)
+    only(n, set { "type", "path" }, where)
+    local kind = NS[n.type]
+    if not kind then fail(where .. ".type", "unknown namespace type '" .. tostring(n.type) .. "'") end
+    if n.path and n.path ~= "" then
+      if kind ~= "net" then fail(where .. ".path", "joining a " .. n.type .. " namespace by path is not supported by sbx yet") end
+      plan.join_netns = n.path
+    else
+      plan.namespaces[#plan.namespaces + 1] = kind
+    end
+  end
+  local function map(list, where)
+    local out = {}
+    for i, e in ipairs(list or {}) do
+      only(e, set { "containerID", "hostID", "size" }, ("%s[%d]"):format(where, i))
+      out[i] = { inside = e.containerID, outside = e.hostID, count = e.size }
+    end
+    return out
+  end
+  plan.uid_map, plan.gid_map = map(l.uidMappings, "linux.uidMappings"), map(l.gidMappings, "linux.gidMappings")
+  local caps = only(p.capabilities, set { "bounding", "effective", "inheritable", "permitted", "ambient" }, "process.capabilities")
+  none(caps.ambient, "process.capabilities.ambient")
+  plan.caps = caps.bounding or caps.effective or {}
+  for i, m in ipairs(c.mounts or {}) do
+    local op = mount_op(m, i, plan, bundle)
+    if op then plan.ops[#plan.ops + 1] = op end
+  end
+  for _, path in ipairs(l.maskedPaths or {}) do plan.ops[#plan.ops + 1] = { kind = "mask", dest = path } end
+  for _, path in ipairs(l.readonlyPaths or {}) do plan.ops[#plan.ops + 1] = { kind = "read-only", dest = path } end
+  local r = only(l.resources, set { "memory", "cpu", "pids", "devices" }, "linux.resources")
+  local limits = {}
+  local mem = only(r.memory, set { "limit", "swap" }, "linux.resources.memory")
+  if mem.limit and mem.limit > 0 then limits.memory = mem.limit end
+  if mem.swap and mem.swap > 0 then limits.memory_swap = mem.swap end
+  local cpu = only(r.cpu, set { "shares", "quota", "period", "cpus" }, "linux.resources.cpu")
+  if cpu.quota and cpu.quota > 0 then limits.cpu = cpu.quota / (cpu.period or 100000) end
+  if cpu.shares and cpu.shares > 0 then limits.cpu_weight = math.floor(1 + ((cpu.shares - 2) * 9999) / 262142) end
+  if cpu.cpus and cpu.cpus ~= "" then limits.cpuset = cpu.cpus end
+  local pids = only(r.pids, set { "limit" }, "linux.resources.pids")
+  if pids.limit and pids.limit > 0 then limits.pids = pids.limit end
+  for i, d in ipairs(r.devices or {}) do
+    only(d, set { "allow", "type", "major", "minor", "access" }, ("linux.resources.devices[%d]"):format(i))
+    -- the usual first rule (deny everything) is sbx's own starting point: only allow rules are kept
+    if d.allow then
+      limits.devices = limits.devices or {}
+      limits.devices[#limits.devices + 1] = ("%s %s:%s %s"):format(d.type or "a", d.major and d.major >= 0 and d.major or "*",
+                                                                   d.minor and d.minor >= 0 and d.minor or "*", d.access or "rwm")
+    elseif not (i == 1 and (d.access or "rwm") == "rwm" and d.major == nil) then
+      fail(("linux.resources.devices[%d]"):format(i), "a deny rule after the first is not supported by sbx yet")
+    end
+  end
+  if next(limits) then plan.limits = limits end
+  if l.cgroupsPath and l.cgroupsPath ~= "" then
+    if l.cgroupsPath:find(":") then fail("linux.cgroupsPath", "the systemd slice:prefix:name form is not supported by sbx yet") end
+    plan.cgroup_parent = (l.cgroupsPath:gsub("^/", ""))
+  end
+  if l.seccomp then
+    local policy, err = require("sbx.seccomp").from_json(l.seccomp, { caps = plan.caps }, "config.json: linux.seccomp")
+    if not policy then error(err, 0) end
+    plan.seccomp = { default_action = policy.default_action, rules = policy.rules }
+  end
+  return plan, { annotations = c.annotations or {} }
+end
+
+-- The default config.json of `sbx oci spec` (runc spec's shape, sbx's defaults inside).
+function M.default_config()
+  local container = require "sbx.container"
+  local caps = {}
+  for i, cap in ipairs(container.default_caps) do caps[i] = cap end
+  return {
+    ociVersion = "1.0.2",
+    process = { terminal = false, user = { uid = 0, gid = 0 }, args = { "sh" }, cwd = "/",
+                env = { "PATH=" .. core.default_path, "TERM=xterm" }, noNewPrivileges = true,
+                capabilities = { bounding = caps, effective = caps, permitted = caps } },
+    root = { path = "rootfs", readonly = true },
+    hostname = "sbx",
+    mounts = {
+      { destination = "/proc", type = "proc", source = "proc" },
+      { destination = "/dev", type = "tmpfs", source = "tmpfs", options = { "nosuid", "strictatime", "mode=755", "size=65536k" } },
+      { destination = "/dev/pts", type = "devpts", source = "devpts", options = { "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620" } },
+      { destination = "/dev/mqueue", type = "mqueue", source = "mqueue", options = { "nosuid", "noexec", "nodev" } },
+      { destination = "/tmp", type = "tmpfs", source = "tmpfs", options = { "nosuid", "nodev" } },
+    },
+    linux = {
+      namespaces = { { type = "pid" }, { type = "network" }, { type = "ipc" }, { type = "uts" }, { type = "mount" }, { type = "cgroup" } },
+      maskedPaths = container.default_masked,
+      readonlyPaths = container.default_readonly,
+    },
+  }
+end
+
+return M

@@ -1,0 +1,169 @@
+-- sbx as an OCI runtime (issue 13, first part): sbx-oci's create / start / state / kill / delete /
+-- run / spec / list with runc's meaning, as an engine (conmon, containerd's shim: subreapers)
+-- calls them, on a bundle made from the busybox rootfs; strict config.json errors leave nothing.
+local bin = os.getenv("SBX_BIN")
+if not bin then skip_all("needs SBX_BIN (run through ctest)") end
+if sbx.sys.ids().uid ~= 0 then skip_all("needs root (an OCI runtime runs as root here)") end
+local rootfs = sbx.rootfs.busybox()
+if not rootfs then skip_all("needs the busybox rootfs") end
+local core = require "sbx.core"
+
+local oci = bin:gsub("sbx$", "sbx-oci")
+local work = os.tmpname()
+os.remove(work)
+assert(os.execute("mkdir -p " .. work .. "/bundle " .. work .. "/state"))
+local root = work .. "/state"
+local bundle = work .. "/bundle"
+local function run(args) return sh(("%s --root %s %s"):format(oci, root, args)) end
+-- An engine is a subreaper that waits for the pid-file pid: so is this test.
+assert(sbx.sys.subreaper(true))
+
+local function config(args, edit)
+  local c = require("sbx.oci").default_config()
+  c.root = { path = rootfs, readonly = true }
+  c.process.args = args
+  if edit then edit(c) end
+  local f = assert(io.open(bundle .. "/config.json", "w"))
+  f:write(sbx.json.encode(c))
+  f:close()
+end
+
+test("sbx-oci spec writes runc's shape of config.json and refuses to overwrite it", function()
+  local dir = work .. "/spec"
+  os.execute("mkdir -p " .. dir)
+  local out, rc = sh(("cd %s && %s spec"):format(dir, oci))
+  expect(rc, out).eq(0)
+  local c = sbx.json.decode(io.open(dir .. "/config.json"):read("*a"))
+  expect(c.ociVersion).match("^1%.")
+  expect(c.root.path).eq("rootfs")
+  expect(c.process.args[1]).eq("sh")
+  out, rc = sh(("cd %s && %s spec"):format(dir, oci))
+  expect(rc).eq(1)
+  expect(out).contains("exists")
+  out = sh(oci .. " --version")
+  expect(out).match("^sbx%-oci version %S+\nspec: 1%.0")
+end)
+
+test("create sets up and waits; start runs process.args as PID 1; kill, state stopped, delete: nothing left", function()
+  config({ "/bin/sh", "-c", "echo pid=$$ > /dev/stderr; exec sleep 30" })
+  -- (the container inherits the runtime's stdio: not the test's pipe, or reading it would wait for the container)
+  local out, rc = sh(("(%s --root %s create --bundle %s --pid-file %s/pid c1 </dev/null >%s/c1.out 2>%s/c1.err)")
+                     :format(oci, root, bundle, work, work, work))
+  expect(rc, out).eq(0)
+  local pidtext = io.open(work .. "/pid"):read("*a")
+  expect(pidtext, "decimal, no newline").match("^%d+$")
+  local pid = tonumber(pidtext)
+  local st = sbx.json.decode((run("state c1")))
+  expect(st.status).eq("created")
+  expect(st.pid).eq(pid)
+  expect(st.bundle).eq(bundle)
+  -- created: the program has not run yet, and its process outlives the runtime that made it
+  expect(io.open(work .. "/c1.err"):read("*a")).eq("")
+  expect(io.open(work .. "/c1.out"):read("*a"), "create says nothing on success").eq("")
+  expect(io.open("/proc/" .. pid .. "/stat"):read("*l"):match("%) %a (%d+)")).eq(tostring(sbx.sys.getpid()))
+  out, rc = run("start c1")
+  expect(rc, out).eq(0)
+  for _ = 1, 50 do if io.open(work .. "/c1.err"):read("*a") ~= "" then break end core.sleep(0.05) end
+  expect(io.open(work .. "/c1.err"):read("*a")).eq("pid=1\n")
+  expect(sbx.json.decode((run("state c1"))).status).eq("running")
+  out, rc = run("start c1")
+  expect(rc, "start twice").eq(1)
+  expect(out).contains("cannot start a container that is running")
+  out, rc = run("delete c1")
+  expect(rc, "delete of a running container").eq(1)
+  expect(out).contains("not stopped")
+  out, rc = run("kill c1 SIGKILL")
+  expect(rc, out).eq(0)
+  local ended = assert(sbx.sys.waitpid(pid))
+  expect(ended.signal).eq(9)
+  expect(sbx.json.decode((run("state c1"))).status).eq("stopped")
+  out, rc = run("kill c1 TERM")
+  expect(rc).eq(1)
+  expect(out).contains("container not running")
+  out, rc = run("delete c1")
+  expect(rc, out).eq(0)
+  out, rc = run("state c1")
+  expect(rc).eq(1)
+  expect(out).contains("container does not exist")
+  out, rc = run("delete --force c1")
+  expect(rc, "delete --force of an unknown id").eq(0)
+  expect(#core.list_dir(root)).eq(0)
+end)
+
+test("run waits and returns the exit status; the config's limits, caps and hostname apply", function()
+  config({ "/bin/sh", "-c", "hostname; grep CapEff /proc/self/status; exit 3" }, function(c)
+    c.hostname = "oci-box"
+    c.process.capabilities = { bounding = { "CAP_KILL" }, effective = { "CAP_KILL" }, permitted = { "CAP_KILL" } }
+    c.linux.resources = { memory = { limit = 64 * 1024 * 1024 }, pids = { limit = 32 } }
+  end)
+  local out, rc = run(("run --bundle %s c2"):format(bundle))
+  expect(rc, out).eq(3)
+  expect(out).contains("oci-box\n")
+  expect(out).contains("CapEff:\t0000000000000020")
+  expect(#core.list_dir(root)).eq(0)
+end)
+
+test("a created container's cgroup outlives the runtime and goes with delete --force", function()
+  config({ "/bin/sleep", "30" }, function(c) c.linux.resources = { memory = { limit = 32 * 1024 * 1024 } } end)
+  local out, rc = sh(("(%s --root %s create --bundle %s --pid-file %s/pid3 c3 </dev/null >/dev/null 2>&1)"):format(oci, root, bundle, work))
+  expect(rc, out).eq(0)
+  local pid = tonumber(io.open(work .. "/pid3"):read("*a"))
+  local cg = sbx.json.decode(io.open(root .. "/c3/state.json"):read("*a")).cgroup
+  expect(cg, "the state records its group").truthy()
+  local g = assert(sbx.cgroup.open(cg))
+  local procs = g:procs()
+  expect(#procs).eq(1)
+  expect(procs[1]).eq(pid)
+  -- as an engine does: the signal, its own wait (it is the subreaper), then delete
+  out, rc = run("kill c3 KILL")
+  expect(rc, out).eq(0)
+  sbx.sys.waitpid(pid)
+  out, rc = run("delete c3")
+  expect(rc, out).eq(0)
+  expect(sbx.cgroup.open(cg), "the group is gone").eq(nil)
+  expect(#core.list_dir(root)).eq(0)
+end)
+
+test("a bad config.json is one clear error naming the field, and leaves nothing", function()
+  local cases = {
+    { function(c) c.process.bogus = 1 end, "process.bogus: unknown or unsupported field" },
+    { function(c) c.root = nil end, "root.path: missing" },
+    { function(c) c.linux.sysctl = { ["net.ipv4.ip_forward"] = "1" } end, "linux.sysctl: not supported" },
+    { function(c) c.process.terminal = true end, "process.terminal" },
+    { function(c) c.mounts[#c.mounts + 1] = { destination = "/x", type = "nfs", source = "h:/x" } end, "'nfs' mounts are not supported" },
+    { function(c) c.linux.namespaces[#c.linux.namespaces + 1] = { type = "ipc", path = "/proc/1/ns/ipc" } end, "joining a ipc namespace by path" },
+    { function(c) c.process.user = { uid = -1 } end, "spec.uid: -1 is not an id" },
+  }
+  for _, case in ipairs(cases) do
+    config({ "/bin/true" }, case[1])
+    local out, rc = run(("create --bundle %s bad"):format(bundle))
+    expect(rc, case[2]).eq(1)
+    expect(out).contains(case[2])
+    expect(#core.list_dir(root), "no state left").eq(0)
+  end
+  local out, rc = run("create --bundle /nonexistent bad")
+  expect(rc).eq(1)
+  expect(out).contains("no config.json")
+  out, rc = run("create --bundle " .. bundle .. " ../escape")
+  expect(rc).eq(1)
+  expect(out).contains("invalid container id")
+end)
+
+test("--log-format json writes each error as one JSON line", function()
+  local log = work .. "/log.json"
+  local _, rc = sh(("%s --root %s --log %s --log-format json state nosuch"):format(oci, root, log))
+  expect(rc).eq(1)
+  local line = io.open(log):read("*l")
+  local e = sbx.json.decode(line)
+  expect(e.level).eq("error")
+  expect(e.msg).contains("container does not exist")
+  expect(e.time).match("^%d+%-%d+%-%d+T")
+end)
+
+test("cleanup", function()
+  sh(oci .. " --root " .. root .. " delete --force c1")
+  sh(oci .. " --root " .. root .. " delete --force c2")
+  sh(oci .. " --root " .. root .. " delete --force c3")
+  sbx.sys.subreaper(false)
+  os.execute("rm -rf " .. work)
+end)
