@@ -57,6 +57,8 @@ local function mount_op(m, i, plan, bundle)
   end
   if kind == "mqueue" then return { kind = "mqueue", dest = dest } end
   if kind == "sysfs" then return { kind = "ro-bind", source = "/sys", dest = dest } end  -- the host's, read-only
+  -- without a cgroup namespace runc shows the host's hierarchy read-only: so does this
+  if kind == "cgroup" then return { kind = "ro-bind", source = "/sys/fs/cgroup", dest = dest } end
   if kind == "bind" or o.bind or o.rbind then
     local src = m.source
     if type(src) ~= "string" then fail(path .. ".source", "expected a path") end
@@ -75,19 +77,16 @@ function M.plan(c, bundle)
                                   "noNewPrivileges", "oomScoreAdj", "apparmorProfile", "selinuxLabel" }, "process")
   if type(p.args) ~= "table" or type(p.args[1]) ~= "string" then fail("process.args", "expected the command, a list of strings") end
   none(p.terminal, "process.terminal", "a terminal (console socket) is not supported by sbx yet")
-  none(p.rlimits, "process.rlimits")
   none(p.apparmorProfile, "process.apparmorProfile", "AppArmor is not supported by sbx")
   none(p.selinuxLabel, "process.selinuxLabel", "SELinux is not supported by sbx")
   if p.oomScoreAdj and p.oomScoreAdj ~= 0 then fail("process.oomScoreAdj", "not supported by sbx yet") end
   local user = only(p.user, set { "uid", "gid", "additionalGids", "umask", "username" }, "process.user")
   none(user.additionalGids, "process.user.additionalGids")
-  none(user.umask, "process.user.umask")
   local root = only(c.root, set { "path", "readonly" }, "root")
   if type(root.path) ~= "string" then fail("root.path", "missing (the bundle's root file system)") end
   local rootfs = root.path:sub(1, 1) == "/" and root.path or (bundle .. "/" .. root.path)
   local l = only(c.linux, set { "namespaces", "uidMappings", "gidMappings", "resources", "cgroupsPath", "maskedPaths",
                                 "readonlyPaths", "rootfsPropagation", "sysctl", "devices", "seccomp", "mountLabel" }, "linux")
-  none(l.sysctl, "linux.sysctl")
   none(l.devices, "linux.devices", "device nodes are not supported by sbx yet")
   none(l.mountLabel, "linux.mountLabel", "SELinux is not supported by sbx")
   if l.rootfsPropagation and not set { "private", "rprivate", "slave", "rslave" }[l.rootfsPropagation] then
@@ -95,7 +94,14 @@ function M.plan(c, bundle)
   end
   local plan = { rootfs = rootfs, rootfs_readonly = root.readonly == true, argv = p.args, env = p.env or {},
                  cwd = p.cwd or "/", uid = user.uid, gid = user.gid, hostname = c.hostname,
-                 no_new_privs = p.noNewPrivileges == true, die_with_parent = false, init = false, ops = {}, namespaces = {} }
+                 no_new_privs = p.noNewPrivileges == true, die_with_parent = false, init = false, ops = {}, namespaces = {},
+                 umask = user.umask, rlimits = {}, sysctl = {} }
+  for i, r in ipairs(p.rlimits or {}) do
+    only(r, set { "type", "soft", "hard" }, ("process.rlimits[%d]"):format(i))
+    plan.rlimits[i] = { type = r.type, soft = r.soft, hard = r.hard }
+  end
+  for k, v in pairs(l.sysctl or {}) do plan.sysctl[#plan.sysctl + 1] = { key = k, value = tostring(v) } end
+  table.sort(plan.sysctl, function(a, b) return a.key < b.key end)
   for i, n in ipairs(l.namespaces or {}) do
     local where = ("linux.namespaces[%d]"):format(i)
     only(n, set { "type", "path" }, where)

@@ -91,15 +91,21 @@ test("create sets up and waits; start runs process.args as PID 1; kill, state st
 end)
 
 test("run waits and returns the exit status; the config's limits, caps and hostname apply", function()
-  config({ "/bin/sh", "-c", "hostname; grep CapEff /proc/self/status; exit 3" }, function(c)
+  config({ "/bin/sh", "-c", "hostname; grep CapEff /proc/self/status; ulimit -n; umask; cat /proc/sys/net/ipv4/ping_group_range; exit 3" }, function(c)
+    c.process.rlimits = { { type = "RLIMIT_NOFILE", soft = 512, hard = 1024 } }
+    c.process.user.umask = 18
+    c.linux.sysctl = { ["net.ipv4.ping_group_range"] = "0 0" }
     c.hostname = "oci-box"
     c.process.capabilities = { bounding = { "CAP_KILL" }, effective = { "CAP_KILL" }, permitted = { "CAP_KILL" } }
     c.linux.resources = { memory = { limit = 64 * 1024 * 1024 }, pids = { limit = 32 } }
   end)
+  local host_range = io.open("/proc/sys/net/ipv4/ping_group_range"):read("*a")
   local out, rc = run(("run --bundle %s c2"):format(bundle))
   expect(rc, out).eq(3)
+  expect(io.open("/proc/sys/net/ipv4/ping_group_range"):read("*a"), "the host's sysctl is untouched").eq(host_range)
   expect(out).contains("oci-box\n")
   expect(out).contains("CapEff:\t0000000000000020")
+  expect(out).contains("\n512\n0022\n0\t0\n")
   expect(#core.list_dir(root)).eq(0)
 end)
 
@@ -128,7 +134,8 @@ test("a bad config.json is one clear error naming the field, and leaves nothing"
   local cases = {
     { function(c) c.process.bogus = 1 end, "process.bogus: unknown or unsupported field" },
     { function(c) c.root = nil end, "root.path: missing" },
-    { function(c) c.linux.sysctl = { ["net.ipv4.ip_forward"] = "1" } end, "linux.sysctl: not supported" },
+    { function(c) c.linux.sysctl = { ["kernel.panic"] = "1" } end, "sysctl kernel.panic: not a namespaced sysctl" },
+    { function(c) c.process.rlimits = { { type = "RLIMIT_NOFILES", soft = 1, hard = 1 } } end, "rlimits: unknown type 'RLIMIT_NOFILES'" },
     { function(c) c.process.terminal = true end, "process.terminal" },
     { function(c) c.mounts[#c.mounts + 1] = { destination = "/x", type = "nfs", source = "h:/x" } end, "'nfs' mounts are not supported" },
     { function(c) c.linux.namespaces[#c.linux.namespaces + 1] = { type = "ipc", path = "/proc/1/ns/ipc" } end, "joining a ipc namespace by path" },

@@ -37,6 +37,9 @@ Spec every_field() {
   s.loopback_up = false;
   s.die_with_parent = false;
   s.init = false;
+  s.rlimits = {{"RLIMIT_NOFILE", 1024, 2048}};
+  s.umask = 022;
+  s.sysctl = {{"net.ipv4.ping_group_range", "0 0"}};
   s.time_offsets = {3600, -60};
   s.layers = {"/l1", "/l2"};
   s.upper = "/u";
@@ -113,6 +116,8 @@ TEST_CASE("plan: every declared field is set by the test plan (a new field must 
   CHECK(present_fields(s.seccomp->rules[0].args[0]) == schema::fields<SeccompArg>().size());
   CHECK(present_fields(s.uid_map[0]) == schema::fields<IdMapEntry>().size());
   CHECK(present_fields(s.time_offsets) == schema::fields<TimeOffsets>().size());
+  CHECK(present_fields(s.rlimits[0]) == schema::fields<Rlimit>().size());
+  CHECK(present_fields(s.sysctl[0]) == schema::fields<Sysctl>().size());
 }
 
 TEST_CASE("plan: Spec -> JSON -> Spec and Spec -> Lua -> Spec are identity", "[plan]") {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -191,6 +192,16 @@ void take_identity(const Spec& spec, const Spec& ids, const ChildChannels& ch) {
   if (ch.tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) != 0))
     fail(ch, sys_error("make the pty the controlling terminal"));
   if (chdir(spec.cwd.c_str()) != 0) fail(ch, sys_error("cwd " + spec.cwd));
+  for (const auto& r : spec.rlimits) {  // while still root (a raise needs CAP_SYS_RESOURCE)
+    struct rlimit lim {
+      static_cast<rlim_t>(r.soft), static_cast<rlim_t>(r.hard)
+    };
+    if (setrlimit(*rlimit_number(r.type), &lim) != 0)
+      fail(ch,
+           sys_error("set " + r.type + " " + std::to_string(r.soft) + ":" + std::to_string(r.hard) +
+                     " (raising a hard limit needs CAP_SYS_RESOURCE)"));
+  }
+  if (spec.umask) umask(static_cast<mode_t>(*spec.umask));
   if (ch.caps) check(ch, drop_bounding(*ch.caps));
   set_credentials(ids, ch);
   if (ch.caps) check(ch, set_caps(*ch.caps));
@@ -251,6 +262,14 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   if (ns & CLONE_NEWNS) check(ch, make_mounts_private());
   if (ns & CLONE_NEWTIME) check(ch, enter_time_namespace(spec));
   if ((ns & CLONE_NEWNET) && spec.loopback_up) check(ch, loopback_up());
+  // namespaced sysctls through the host's /proc, still mounted here: /proc/sys/net and the ipc
+  // keys show the writer's own namespaces (validate() refused every other key)
+  for (const auto& c : spec.sysctl) {
+    std::string path = "/proc/sys/" + c.key;
+    for (auto& x : path)
+      if (x == '.') x = '/';
+    check(ch, write_control(path, c.value));
+  }
   if ((ns & CLONE_NEWUTS) && !spec.hostname.empty() &&
       sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
     fail(ch, sys_error("set hostname " + spec.hostname));

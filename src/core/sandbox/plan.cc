@@ -129,6 +129,26 @@ const std::vector<Field<IdMapEntry>>& fields() {
 }
 
 template <>
+const std::vector<Field<Rlimit>>& fields() {
+  static const std::vector<Field<Rlimit>> f = {
+      field("type", &Rlimit::type, "RLIMIT_NOFILE, RLIMIT_NPROC, ... (setrlimit's names)"),
+      field("soft", &Rlimit::soft, "the soft limit"),
+      field("hard", &Rlimit::hard, "the hard limit (raising it needs CAP_SYS_RESOURCE)"),
+  };
+  return f;
+}
+
+template <>
+const std::vector<Field<Sysctl>>& fields() {
+  static const std::vector<Field<Sysctl>> f = {
+      field("key", &Sysctl::key,
+            "net.ipv4.ping_group_range, kernel.shmmax, fs.mqueue.msg_max, ..."),
+      field("value", &Sysctl::value, "what is written to /proc/sys/KEY"),
+  };
+  return f;
+}
+
+template <>
 const std::vector<Field<TimeOffsets>>& fields() {
   static const std::vector<Field<TimeOffsets>> f = {
       field("monotonic", &TimeOffsets::monotonic, "seconds added to CLOCK_MONOTONIC"),
@@ -242,6 +262,12 @@ const std::vector<Field<Spec>>& fields() {
             "the sandbox is killed when its starter dies"),
       field("init", &Spec::init,
             "pid namespace: sbx's PID 1 runs the payload (false: it is PID 1)"),
+      field("rlimits", &Spec::rlimits, "resource limits of the payload",
+            List<Rlimit, Struct<Rlimit>>{}),
+      field("umask", &Spec::umask, "the payload's umask (absent: inherited)",
+            Maybe<uint32_t, Whole<uint32_t>>{{0, 0777, "a umask"}}),
+      field("sysctl", &Spec::sysctl, "namespaced sysctls written inside",
+            List<Sysctl, Struct<Sysctl>>{}),
       field("time_offsets", &Spec::time_offsets, "time namespace: clock offsets",
             Struct<TimeOffsets>{}),
       field("layers", &Spec::layers, "an image root: overlay lower directories, top first"),

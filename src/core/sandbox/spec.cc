@@ -1,6 +1,7 @@
 #include "core/sandbox/spec.h"
 
 #include <sched.h>
+#include <sys/resource.h>
 
 #include "core/net/ipam.h"
 #include "core/sandbox/ns.h"
@@ -26,6 +27,25 @@ constexpr OpName kOpNames[] = {
     {OpKind::RemountRo, "remount-ro"},
     {OpKind::Mask, "mask"},
     {OpKind::ReadOnly, "read-only"},
+};
+
+constexpr std::pair<const char*, int> kRlimits[] = {
+    {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_CORE", RLIMIT_CORE},
+    {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},
+    {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+    {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},
+    {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+    {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_STACK", RLIMIT_STACK},
 };
 
 bool absolute(const std::string& p) {
@@ -62,6 +82,23 @@ Status check_map(const char* what, const std::vector<IdMapEntry>& map) {
   return {};
 }
 }  // namespace
+
+std::optional<int> rlimit_number(std::string_view name) {
+  for (const auto& [n, r] : kRlimits)
+    if (name == n) return r;
+  return std::nullopt;
+}
+
+uint64_t sysctl_namespace(std::string_view key) {
+  auto starts = [&](std::string_view p) { return key.substr(0, p.size()) == p; };
+  if (key.empty() || key.find("..") != std::string_view::npos ||
+      key.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_.-") != std::string_view::npos)
+    return 0;
+  if (starts("net.")) return CLONE_NEWNET;
+  if (starts("fs.mqueue.") || starts("kernel.shm") || starts("kernel.msg") || key == "kernel.sem")
+    return CLONE_NEWIPC;
+  return 0;
+}
 
 const char* op_kind_name(OpKind k) {
   for (const auto& o : kOpNames)
@@ -162,6 +199,16 @@ Status validate(const Spec& s, bool need_argv) {
       start = end + 1;
     }
   }
+  for (const auto& c : s.sysctl) {
+    uint64_t ns = sysctl_namespace(c.key);
+    if (!ns)
+      return user_error("sysctl " + c.key +
+                        ": not a namespaced sysctl (net.*, kernel.shm*/msg*/sem, fs.mqueue.*): "
+                        "writing it would change the host");
+    if (!(s.namespaces & ns) && !(ns == CLONE_NEWNET && !s.join_netns.empty()))
+      return user_error("sysctl " + c.key + ": needs the " + (ns == CLONE_NEWNET ? "net" : "ipc") +
+                        " namespace (it would change the host's)");
+  }
   if (s.namespaces & CLONE_NEWUSER) {
     if (auto st = check_map("uid map", s.uid_map); !st) return st;
     if (auto st = check_map("gid map", s.gid_map); !st) return st;
@@ -176,6 +223,12 @@ Status validate_process(const Spec& s, bool need_argv) {
   for (const auto& e : s.env)
     if (e.find('=') == std::string::npos || e[0] == '=')
       return user_error("env: '" + e + "' is not KEY=VALUE");
+  for (const auto& r : s.rlimits) {
+    if (!rlimit_number(r.type)) return user_error("rlimits: unknown type '" + r.type + "'");
+    if (r.soft > r.hard)
+      return user_error("rlimits " + r.type + ": soft " + std::to_string(r.soft) + " above hard " +
+                        std::to_string(r.hard));
+  }
   if (s.uid && *s.uid == static_cast<uid_t>(-1))
     return user_error("uid 4294967295: not an id ((uid_t)-1 means \"unchanged\")");
   if (s.gid && *s.gid == static_cast<gid_t>(-1))

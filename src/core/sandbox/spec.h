@@ -48,6 +48,19 @@ struct IdMapEntry {
   bool operator==(const IdMapEntry&) const = default;
 };
 
+// A resource limit for the payload: "RLIMIT_NOFILE", soft and hard (setrlimit).
+struct Rlimit {
+  std::string type;
+  uint64_t soft = 0, hard = 0;
+  bool operator==(const Rlimit&) const = default;
+};
+
+// A namespaced sysctl ("net.ipv4.ping_group_range" = "0 0"), written inside the sandbox.
+struct Sysctl {
+  std::string key, value;
+  bool operator==(const Sysctl&) const = default;
+};
+
 // Clock offsets in a new time namespace, in seconds.
 struct TimeOffsets {
   int64_t monotonic = 0, boottime = 0;
@@ -72,7 +85,10 @@ struct Spec {
   // With a pid namespace: sbx's own PID 1 (sbx-init) runs the payload; false: the payload is PID 1
   // itself (an OCI container's process.args).
   bool init = true;
-  TimeOffsets time_offsets;  // needs time
+  std::vector<Rlimit> rlimits;    // set before the ids change (a raise needs CAP_SYS_RESOURCE)
+  std::optional<uint32_t> umask;  // the payload's umask (default: inherited)
+  std::vector<Sysctl> sysctl;  // net.* (needs net), kernel.shm*/msg*/sem, fs.mqueue.* (needs ipc)
+  TimeOffsets time_offsets;    // needs time
   // An image root: overlay of `layers` (directories, top first) under an init layer (hosts,
   // hostname, resolv.conf: never committed) with `upper`/`work` (empty: a tmpfs, gone at exit).
   std::vector<std::string> layers;
@@ -92,6 +108,11 @@ struct Spec {
 };
 
 const char* op_kind_name(OpKind k);
+// "RLIMIT_NOFILE" -> RLIMIT_NOFILE (or nullopt)
+std::optional<int> rlimit_number(std::string_view name);
+// The namespace a sysctl key belongs to (CLONE_NEWNET, CLONE_NEWIPC), 0 when it is not namespaced
+// (writing it would change the host: refused).
+uint64_t sysctl_namespace(std::string_view key);
 std::optional<OpKind> op_kind_from_name(std::string_view name);
 
 // Checks a plan without running it: paths absolute, maps consistent with the namespaces asked,
