@@ -157,7 +157,10 @@ function M.plan(c, bundle)
   if next(limits) then plan.limits = limits end
   if l.cgroupsPath and l.cgroupsPath ~= "" then
     if l.cgroupsPath:find(":") then fail("linux.cgroupsPath", "the systemd slice:prefix:name form is not supported by sbx yet") end
-    plan.cgroup_parent = (l.cgroupsPath:gsub("^/", ""))
+    -- the group itself (runc's meaning): its parents are made when missing
+    local path = l.cgroupsPath:gsub("^/+", ""):gsub("/+$", "")
+    plan.cgroup_parent, plan.cgroup_name = path:match("^(.*)/([^/]+)$")
+    if not plan.cgroup_name then plan.cgroup_parent, plan.cgroup_name = "", path end
   end
   if l.seccomp then
     local policy, err = require("sbx.seccomp").from_json(l.seccomp, { caps = plan.caps }, "config.json: linux.seccomp")

@@ -60,6 +60,7 @@ Spec every_field() {
   s.limits.io = {{"8:0", 1, 2, 3, 4}};
   s.limits.devices = std::vector<std::string>{"c 1:3 rwm"};
   s.cgroup_parent = "ci";
+  s.cgroup_name = "box";
   return s;
 }
 

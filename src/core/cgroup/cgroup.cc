@@ -473,6 +473,34 @@ Result<Cgroup> Cgroup::create(const CgroupHost& host, const std::string& parent,
       if (mounts.insert(m).second) cg.dirs_[c] = m + cg.rel_;
   }
   std::vector<std::string> made;
+  // Missing parents are made (as runc does for an OCI cgroupsPath) and stay: other groups may go
+  // there. On v1 a new cpuset level copies its parent's cpus and mems.
+  auto copy_cpuset = [&](const std::string& c, const std::string& d) -> Status {
+    if (c != "cpuset") return {};  // v1: a cpuset group takes no task until cpus and mems are set
+    std::string up = d.substr(0, d.rfind('/'));
+    for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
+      auto v = read_file(up + "/" + f);
+      if (v && !trim(*v).empty())
+        if (auto s = write_text(d + "/" + f, trim(*v)); !s) return s;
+    }
+    return {};
+  };
+  for (const auto& [c, d] : cg.dirs_) {
+    std::string base = d.substr(0, d.size() - cg.rel_.size());
+    size_t at = 1;
+    std::string rel_parent = cg.rel_.substr(0, cg.rel_.rfind('/'));
+    while (at <= rel_parent.size() && !rel_parent.empty()) {
+      size_t end = rel_parent.find('/', at);
+      if (end == std::string::npos) end = rel_parent.size();
+      std::string level = base + rel_parent.substr(0, end);
+      if (mkdir(level.c_str(), 0755) == 0) {
+        if (auto s = copy_cpuset(c, level); !s) return s.error();
+      } else if (errno != EEXIST) {
+        return sys_error("create cgroup parent " + level);
+      }
+      at = end + 1;
+    }
+  }
   auto undo = [&](const Error& e) -> Result<Cgroup> {
     for (auto it = made.rbegin(); it != made.rend(); ++it) rmdir(it->c_str());
     cg.dirs_.clear();
@@ -484,26 +512,26 @@ Result<Cgroup> Cgroup::create(const CgroupHost& host, const std::string& parent,
       return undo(fault_error("cgroup.mkdir", "create cgroup " + d, e));
     if (mkdir(d.c_str(), 0755) != 0) return undo(sys_error("create cgroup " + d));
     made.push_back(d);
-    if (c == "cpuset") {  // v1: a cpuset group takes no task until cpus and mems are set
-      std::string up = d.substr(0, d.rfind('/'));
-      for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
-        auto v = read_file(up + "/" + f);
-        if (v && !trim(*v).empty())
-          if (auto s = write_text(d + "/" + f, trim(*v)); !s) return undo(s.error());
-      }
-    }
+    if (auto s = copy_cpuset(c, d); !s) return undo(s.error());
   }
   if (host.layout == "2") {
     // Enable the controllers the limits need in the parent's subtree_control.
     std::set<std::string> want;
     for (const auto& f : *files) want.insert(controller_of(f.file));
-    std::string up = cg.dirs_[""].substr(0, cg.dirs_[""].rfind('/'));
-    for (const auto& c : want) {
-      auto have = read_file(up + "/cgroup.subtree_control");
-      if (have && (" " + *have).find(" " + c) != std::string::npos) continue;
-      if (auto s = write_text(up + "/cgroup.subtree_control", "+" + c); !s)
-        return undo(s.error().context("enable the " + c + " controller for " + cg.rel_));
+    // every level from the root down to the group's parent passes them on
+    std::vector<std::string> ups;
+    for (std::string up = cg.dirs_[""].substr(0, cg.dirs_[""].rfind('/'));
+         up.size() >= host.v2_root.size(); up = up.substr(0, up.rfind('/'))) {
+      ups.push_back(up);
+      if (up.size() == host.v2_root.size()) break;
     }
+    for (auto it = ups.rbegin(); it != ups.rend(); ++it)
+      for (const auto& c : want) {
+        auto have = read_file(*it + "/cgroup.subtree_control");
+        if (have && (" " + *have).find(" " + c) != std::string::npos) continue;
+        if (auto s = write_text(*it + "/cgroup.subtree_control", "+" + c); !s)
+          return undo(s.error().context("enable the " + c + " controller for " + cg.rel_));
+      }
   }
   for (const auto& f : *files) {
     std::string d = f.controller.empty() ? cg.dirs_[""] : cg.dirs_[f.controller];

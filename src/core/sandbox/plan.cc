@@ -282,6 +282,8 @@ const std::vector<Field<Spec>>& fields() {
       field("seccomp", &Spec::seccomp, "the seccomp policy (absent: none)", SeccompField{}),
       field("limits", &Spec::limits, "cgroup limits (any: the sandbox gets its own group)",
             Struct<Limits>{}),
+      field("cgroup_name", &Spec::cgroup_name,
+            "the group's own name under cgroup_parent (empty: sbx-PID-N)"),
       field("cgroup_parent", &Spec::cgroup_parent,
             "where the sandbox's group goes, under the hierarchy roots"),
   };

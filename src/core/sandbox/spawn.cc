@@ -276,7 +276,9 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
   uint64_t clone_flags = spec.namespaces;
   if (!spec.limits.empty()) {
     static unsigned counter = 0;
-    std::string name = "sbx-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+    std::string name = !spec.cgroup_name.empty()
+                           ? spec.cgroup_name
+                           : "sbx-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
     auto made = Cgroup::create(detect_cgroups(), spec.cgroup_parent, name, spec.limits);
     if (!made) return made.error().context("spawn");
     cg = std::move(*made);

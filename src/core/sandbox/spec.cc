@@ -186,6 +186,10 @@ Status validate(const Spec& s, bool need_argv) {
   }
   if (s.seccomp)
     if (auto st = check_seccomp(*s.seccomp); !st) return st;
+  if (!s.cgroup_name.empty() &&
+      (s.cgroup_name.find('/') != std::string::npos || s.cgroup_name == "." ||
+       s.cgroup_name == ".." || s.cgroup_name.size() > 255))
+    return user_error("cgroup_name '" + s.cgroup_name + "': expected one path component");
   if (!s.cgroup_parent.empty()) {
     if (s.cgroup_parent.size() >= 4096)
       return Error{ENAMETOOLONG, "cgroup_parent: longer than a path may be (4095)"};

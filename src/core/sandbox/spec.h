@@ -102,8 +102,11 @@ struct Spec {
   std::optional<std::vector<std::string>> caps;
   bool no_new_privs = false;
   std::optional<SeccompPolicy> seccomp;
-  Limits limits;              // non-empty: the sandbox gets its own cgroup, made before it runs
-  std::string cgroup_parent;  // where that group goes, relative to the hierarchy roots
+  Limits limits;  // non-empty: the sandbox gets its own cgroup, made before it runs
+  std::string
+      cgroup_parent;  // where that group goes, relative to the hierarchy roots (made if missing)
+  std::string
+      cgroup_name;  // the group's own name (empty: sbx-PID-N; an OCI cgroupsPath's last part)
   bool operator==(const Spec&) const = default;
 };
 

@@ -1,0 +1,78 @@
+-- podman with sbx-oci as its runtime (issue 13): an image imported from sbx's busybox root into a
+-- test-made storage, then run --rm (output, exit status), the limits podman asks for enforced in
+-- the group named by its cgroupsPath, run -d / ps / stop / rm. --network none: podman's default
+-- network would make a bridge on sbx0's subnet and change sysctls.
+local bin = os.getenv("SBX_BIN")
+if not bin then skip_all("needs SBX_BIN (run through ctest)") end
+if sbx.sys.ids().uid ~= 0 then skip_all("needs root") end
+if not sh("command -v podman") or sh("command -v podman") == "" then skip_all("podman is not installed (scripts/setup.sh installs it)") end
+local rootfs = sbx.rootfs.busybox()
+if not rootfs then skip_all("needs the busybox rootfs") end
+
+local oci = bin:gsub("sbx$", "sbx-oci")
+local work = os.tmpname()
+os.remove(work)
+assert(os.execute("mkdir -p " .. work))
+-- podman's own limits exceed this host's hard limits (no CAP_SYS_RESOURCE here): ask for less
+local podman = ("podman --root %s/root --runroot %s/run --cgroup-manager=cgroupfs --storage-driver vfs --runtime %s"):format(work, work, oci)
+local run_flags = "--network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
+-- conmon makes libpod_parent/ in every hierarchy: removed after unless it was there before
+local layout = sbx.cgroup.layout()
+local function hierarchies()
+  local out = {}
+  if layout.v2_root and layout.v2_root ~= "" then out[#out + 1] = layout.v2_root end
+  for _, m in pairs(layout.v1 or {}) do out[#out + 1] = m end
+  return out
+end
+local had_parent = {}
+for _, h in ipairs(hierarchies()) do had_parent[h] = io.open(h .. "/libpod_parent/cgroup.procs") ~= nil end
+
+test("podman imports the busybox root into its own storage", function()
+  local out, rc = sh(("tar -C %s -cf %s/bb.tar . && %s import %s/bb.tar sbxtest:1"):format(rootfs, work, podman, work))
+  expect(rc, out).eq(0)
+end)
+
+test("podman run --rm: output, PID 1, exit status through conmon and sbx-oci", function()
+  local out, rc = sh(("%s run --rm %s sbxtest:1 /bin/sh -c 'echo hello-$$; exit 5'"):format(podman, run_flags))
+  expect(out).contains("hello-1\n")
+  expect(rc, out).eq(5)
+end)
+
+test("podman run --memory --pids-limit: enforced in the group of its cgroupsPath", function()
+  local script = "g=$(grep memory /proc/self/cgroup | cut -d: -f3); cat /sys/fs/cgroup/memory$g/memory.limit_in_bytes; " ..
+                 "g=$(grep pids /proc/self/cgroup | cut -d: -f3); echo $g; cat /sys/fs/cgroup/pids$g/pids.max"
+  if layout.layout == "2" then
+    script = "g=$(cut -d: -f3 /proc/self/cgroup); cat /sys/fs/cgroup$g/memory.max; echo $g; cat /sys/fs/cgroup$g/pids.max"
+  end
+  local out, rc = sh(("%s run --rm %s --memory 64m --pids-limit 50 sbxtest:1 /bin/sh -c '%s'"):format(podman, run_flags, script))
+  expect(rc, out).eq(0)
+  expect(out).contains("67108864\n")
+  expect(out).match("/libpod_parent/libpod%-%x+\n50\n")
+end)
+
+test("podman run -d, ps, stop, rm: the container's life; nothing of it left", function()
+  local id, rc = sh(("%s run -d %s sbxtest:1 sleep 300"):format(podman, run_flags))
+  expect(rc, id).eq(0)
+  id = id:match("(%x+)%s*$")
+  local ps = sh(podman .. " ps --format '{{.ID}} {{.Status}}'")
+  expect(ps).contains(id:sub(1, 12) .. " Up")
+  local out
+  out, rc = sh(podman .. " stop -t 1 " .. id)
+  expect(rc, out).eq(0)
+  out, rc = sh(podman .. " rm " .. id)
+  expect(rc, out).eq(0)
+  expect(sh(podman .. " ps -a -q")).eq("")
+  expect(#require("sbx.core").list_dir("/run/sbx-oci/" .. id)).eq(0)
+end)
+
+test("cleanup", function()
+  sh(podman .. " rm -a -f")
+  sh(podman .. " rmi -a -f")
+  for _, h in ipairs(hierarchies()) do
+    if not had_parent[h] then
+      os.execute(("find %s/libpod_parent -mindepth 1 -depth -type d -exec rmdir {} \\; 2>/dev/null; rmdir %s/libpod_parent 2>/dev/null"):format(h, h))
+    end
+  end
+  sh("umount -R " .. work .. "/run 2>/dev/null; umount -R " .. work .. "/root 2>/dev/null")
+  os.execute("rm -rf " .. work)
+end)
