@@ -59,7 +59,19 @@ local function status_of(st)
   for _, name in ipairs(core.list_dir(dir_of(st.id))) do
     if name == "exec.fifo" then return "created" end
   end
+  local g = st.cgroup and require("sbx.cgroup").open(st.cgroup)
+  if g then
+    local v2 = require("sbx.cgroup").layout().layout == "2"
+    local frozen = v2 and g:get("cgroup.freeze") or g:get("freezer.state")
+    if frozen and (frozen:match("^1") or frozen:match("^FROZEN")) then return "paused" end
+  end
   return "running"
+end
+
+local function group_of(st, verb)
+  local g = st.cgroup and require("sbx.cgroup").open(st.cgroup)
+  if not g then die(("%s: container %s has no cgroup of its own (give it linux.resources)"):format(verb, st.id)) end
+  return g
 end
 
 local function state_json(st)
@@ -270,6 +282,39 @@ function VERBS.list(args)
   for _, s in ipairs(out) do io.write(("%-24s %-8d %-9s %s\n"):format(s.id, s.pid, s.status, s.bundle or "")) end
 end
 
+function VERBS.pause(args)
+  local _, rest = parse_flags(args, {})
+  local st = load(rest[1])
+  if status_of(st) ~= "running" then die("container not running: " .. st.id) end
+  local ok, err = group_of(st, "pause"):freeze()
+  if not ok then die(err) end
+end
+
+function VERBS.resume(args)
+  local _, rest = parse_flags(args, {})
+  local st = load(rest[1])
+  if status_of(st) ~= "paused" then die("container not paused: " .. st.id) end
+  local ok, err = group_of(st, "resume"):thaw()
+  if not ok then die(err) end
+end
+
+-- ps [--format json] ID: the host pids of the container's processes
+function VERBS.ps(args)
+  local opts, rest = parse_flags(args, { format = "value", f = "value" })
+  local st = load(rest[1])
+  local pids = {}
+  if status_of(st) ~= "stopped" then
+    local g = st.cgroup and require("sbx.cgroup").open(st.cgroup)
+    pids = g and g:procs() or { st.pid }
+  end
+  if (opts.format or opts.f) == "json" then
+    io.write("[", table.concat(pids, ","), "]\n")
+  else
+    io.write("PID\n")
+    for _, pid in ipairs(pids) do io.write(pid, "\n") end
+  end
+end
+
 function VERBS.features()
   io.write(json.encode({ ociVersionMin = "1.0.0", ociVersionMax = "1.0.2",
                          linux = { namespaces = { "cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time" },
@@ -284,6 +329,7 @@ function M.help()
     "  spec [--bundle DIR]            write a default config.json\n" ..
     "  create [--bundle DIR] [--pid-file F] [--preserve-fds N] ID   set up, the program waits for start\n" ..
     "  start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID | list\n" ..
+    "  pause ID | resume ID | ps [--format json] ID\n" ..
     "  run [--bundle DIR] [--pid-file F] [-d] ID   create + start (+ wait and delete)\n" ..
     "  features | --version\n"
 end
