@@ -124,7 +124,16 @@ function M.plan(c, bundle)
   end
   plan.uid_map, plan.gid_map = map(l.uidMappings, "linux.uidMappings"), map(l.gidMappings, "linux.gidMappings")
   local caps = only(p.capabilities, set { "bounding", "effective", "inheritable", "permitted", "ambient" }, "process.capabilities")
-  none(caps.ambient, "process.capabilities.ambient")
+  -- ambient capabilities only matter for a payload that is not root: for root (uid 0) the kept set
+  -- is its capabilities after execve anyway
+  if caps.ambient and #caps.ambient > 0 then
+    local kept = {}
+    for _, c in ipairs(caps.bounding or caps.effective or {}) do kept[c] = true end
+    for i, c in ipairs(caps.ambient) do
+      if (user.uid or 0) ~= 0 then fail("process.capabilities.ambient", "not supported by sbx yet for a payload that is not root") end
+      if not kept[c] then fail(("process.capabilities.ambient[%d]"):format(i), c .. " is not in the bounding set") end
+    end
+  end
   plan.caps = caps.bounding or caps.effective or {}
   for i, m in ipairs(c.mounts or {}) do
     local op = mount_op(m, i, plan, bundle)

@@ -143,6 +143,24 @@ test("a created container's cgroup outlives the runtime; ps, pause, resume; the 
   expect(#core.list_dir(root)).eq(0)
 end)
 
+test("runc spec's own config.json (ambient capabilities, rlimits, sysfs and cgroup mounts) runs as it is", function()
+  if (sh("command -v runc")) == "" then return skip("runc is not installed") end
+  local dir = work .. "/runc-spec"
+  os.execute("mkdir -p " .. dir)
+  local out, rc = sh(("cd %s && runc spec"):format(dir))
+  expect(rc, out).eq(0)
+  local c = sbx.json.decode(io.open(dir .. "/config.json"):read("*a"))
+  c.root = { path = rootfs, readonly = true }
+  c.process.terminal = false
+  c.process.args = { "/bin/sh", "-c", "ls /sys/fs/cgroup >/dev/null && grep CapEff /proc/self/status" }
+  local f = assert(io.open(dir .. "/config.json", "w"))
+  f:write(sbx.json.encode(c))
+  f:close()
+  out, rc = run(("run --bundle %s rs"):format(dir))
+  expect(rc, out).eq(0)
+  expect(out).contains("CapEff:\t0000000020000420")  -- runc's three: AUDIT_WRITE, KILL, NET_BIND_SERVICE
+end)
+
 test("a bad config.json is one clear error naming the field, and leaves nothing", function()
   local cases = {
     { function(c) c.process.bogus = 1 end, "process.bogus: unknown or unsupported field" },
