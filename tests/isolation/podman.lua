@@ -50,13 +50,16 @@ test("podman run --memory --pids-limit: enforced in the group of its cgroupsPath
   expect(out).match("/libpod_parent/libpod%-%x+\n50\n")
 end)
 
-test("podman run -d, ps, pause, unpause, stop, rm: the container's life; nothing of it left", function()
+test("podman run -d, ps, exec, pause, unpause, stop, rm: the container's life; nothing of it left", function()
   local id, rc = sh(("%s run -d %s sbxtest:1 sleep 300"):format(podman, run_flags))
   expect(rc, id).eq(0)
   id = id:match("(%x+)%s*$")
   local ps = sh(podman .. " ps --format '{{.ID}} {{.Status}}'")
   expect(ps).contains(id:sub(1, 12) .. " Up")
   local out
+  out, rc = sh(podman .. " exec " .. id .. " /bin/sh -c 'echo in-the-container; exit 3'")
+  expect(out).contains("in-the-container\n")
+  expect(rc, out).eq(3)
   out, rc = sh(podman .. " pause " .. id)
   expect(rc, out).eq(0)
   expect((sh(podman .. " ps -a --format '{{.Status}}'"))).contains("Paused")

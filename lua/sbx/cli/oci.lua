@@ -139,7 +139,10 @@ local function create(id, opts, keep)
   if core.read_file(dir .. "/state.json") then die("container with id exists: " .. id) end
   ok, err = core.private_dir(dir, "the container's state")
   if not ok then die(err) end
-  local function undo() os.remove(dir .. "/exec.fifo"); os.remove(dir .. "/state.json"); os.remove(dir) end
+  local function undo()
+    for _, f in ipairs({ "exec.fifo", "state.json", "plan.json" }) do os.remove(dir .. "/" .. f) end
+    os.remove(dir)
+  end
   ok, err = core.mkfifo(dir .. "/exec.fifo", 0600)
   if not ok then undo(); die(err) end
   local fds
@@ -154,7 +157,9 @@ local function create(id, opts, keep)
   local st = { id = id, pid = p.pid, identity = core.process_identity(p.pid), bundle = bundle, rootfs = plan.rootfs,
                created = os.date("!%Y-%m-%dT%H:%M:%SZ"), owner = os.getenv("USER") or "root",
                annotations = extra.annotations, cgroup = p.cgroup }
-  local wok, werr = core.write_file(dir .. "/state.json", json.encode(st, 2), 0600)
+  -- the plan too: what exec joins the container with (its caps, no_new_privs, seccomp, env)
+  local wok, werr = core.write_file(dir .. "/plan.json", plan:json(), 0600)
+  if wok then wok, werr = core.write_file(dir .. "/state.json", json.encode(st, 2), 0600) end
   if not wok then p:kill("KILL"); p:wait(); undo(); die(werr) end
   local pok, perr = pcall(write_pid_file, opts["pid-file"], p.pid)
   if not pok then p:kill("KILL"); p:wait(); undo(); error(perr, 0) end
@@ -183,8 +188,7 @@ local function remove_state(st)
     end
     if not ok then die(("container %s: its cgroup %s: %s (the state is kept: delete again)"):format(st.id, st.cgroup, tostring(err))) end
   end
-  os.remove(dir_of(st.id) .. "/exec.fifo")
-  os.remove(dir_of(st.id) .. "/state.json")
+  for _, f in ipairs({ "exec.fifo", "state.json", "plan.json" }) do os.remove(dir_of(st.id) .. "/" .. f) end
   os.remove(dir_of(st.id))
 end
 
@@ -282,6 +286,86 @@ function VERBS.list(args)
   for _, s in ipairs(out) do io.write(("%-24s %-8d %-9s %s\n"):format(s.id, s.pid, s.status, s.bundle or "")) end
 end
 
+-- exec [--process F | ID CMD...] [--detach] [--pid-file F] [--cwd D] [--env K=V] [--user U[:G]]
+-- [--cap C] [--preserve-fds N]: a new process in every namespace and the group of the container,
+-- with its capabilities, no_new_privs and seccomp unless the process says otherwise.
+function VERBS.exec(args)
+  local opts, rest = {}, {}
+  local flags = { process = "value", p = "value", detach = "flag", d = "flag", ["pid-file"] = "value",
+                  tty = "flag", t = "flag", ["console-socket"] = "value", cwd = "value", env = "list", e = "list",
+                  user = "value", u = "value", cap = "list", c = "list", ["preserve-fds"] = "value",
+                  ["no-new-privs"] = "flag" }
+  local i = 1
+  while i <= #args and #rest == 0 do
+    local a = args[i]
+    local name, value = a:match("^%-%-?([%w%-]+)=(.*)$")
+    name = name or a:match("^%-%-?([%w%-]+)$")
+    local kind = name and flags[name]
+    if kind then
+      if kind ~= "flag" and value == nil then i = i + 1; value = args[i] end
+      if kind ~= "flag" and value == nil then die("--" .. name .. " needs a value") end
+      if kind == "list" then opts[name] = opts[name] or {}; table.insert(opts[name], value) else opts[name] = value or true end
+    elseif a:sub(1, 1) == "-" then
+      die("exec: unknown option " .. a)
+    else
+      rest[#rest + 1] = a
+    end
+    i = i + 1
+  end
+  for k = i, #args do rest[#rest + 1] = args[k] end
+  if opts.tty or opts.t or opts["console-socket"] then die("exec --tty / --console-socket: a terminal is not supported by sbx yet") end
+  local st = load(rest[1])
+  local status = status_of(st)
+  if status ~= "running" and status ~= "created" then die("container not running: " .. st.id) end
+  local plan = json.decode(assert(core.read_file(dir_of(st.id) .. "/plan.json")))
+  local e = { argv = {}, env = plan.env, cwd = plan.cwd, uid = plan.uid, gid = plan.gid, caps = plan.caps,
+              no_new_privs = plan.no_new_privs, seccomp = plan.seccomp, rlimits = plan.rlimits, umask = plan.umask,
+              die_with_parent = false }
+  local process = opts.process or opts.p
+  if process then
+    local text = core.read_file(process)
+    if not text then die("exec --process " .. process .. ": cannot be read") end
+    local ok, p = pcall(json.decode, text)
+    if not ok or type(p) ~= "table" then die("exec --process " .. process .. ": not valid JSON") end
+    local cfg = require("sbx.oci").default_config()
+    cfg.root = { path = "/" }
+    cfg.process = p
+    local pok, pplan = pcall(require("sbx.oci").plan, cfg, "/")
+    if not pok then die((tostring(pplan):gsub("^config%.json: ", "process.json: "))) end
+    e.argv, e.env, e.cwd, e.uid, e.gid = pplan.argv, pplan.env, pplan.cwd, pplan.uid, pplan.gid
+    if p.capabilities then e.caps = pplan.caps end
+    if p.noNewPrivileges ~= nil then e.no_new_privs = pplan.no_new_privs end
+    if p.rlimits then e.rlimits = pplan.rlimits end
+  else
+    for k = 2, #rest do e.argv[#e.argv + 1] = rest[k] end
+  end
+  if #e.argv == 0 then die("exec: no command (give --process FILE or ID CMD...)") end
+  if opts.cwd then e.cwd = opts.cwd end
+  for _, kv in ipairs(opts.env or {}) do table.insert(e.env, kv) end
+  for _, kv in ipairs(opts.e or {}) do table.insert(e.env, kv) end
+  local user = opts.user or opts.u
+  if user then
+    local u, g = user:match("^(%d+):?(%d*)$")
+    if not u then die("exec --user: expected UID[:GID] (numbers)") end
+    e.uid, e.gid = tonumber(u), g ~= "" and tonumber(g) or e.gid
+  end
+  for _, c in ipairs(opts.cap or opts.c or {}) do table.insert(e.caps, c) end
+  if opts["no-new-privs"] then e.no_new_privs = true end
+  local fds
+  if opts["preserve-fds"] then
+    local n = tonumber(opts["preserve-fds"])
+    if not n or n < 0 or n ~= math.floor(n) then die("--preserve-fds: expected a count") end
+    fds = {}
+    for k = 0, n - 1 do fds[#fds + 1] = 3 + k end
+  end
+  local p, err = core.enter(st.pid, e, { fds = fds }, st.cgroup)
+  if not p then die(err) end
+  write_pid_file(opts["pid-file"], p.pid)
+  if opts.detach or opts.d then p:release(); return 0 end
+  local ended = p:wait()
+  return ended.status
+end
+
 function VERBS.pause(args)
   local _, rest = parse_flags(args, {})
   local st = load(rest[1])
@@ -330,6 +414,7 @@ function M.help()
     "  create [--bundle DIR] [--pid-file F] [--preserve-fds N] ID   set up, the program waits for start\n" ..
     "  start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID | list\n" ..
     "  pause ID | resume ID | ps [--format json] ID\n" ..
+    "  exec [--process F] [-d] [--pid-file F] [--cwd D] [--env K=V] [--user U[:G]] [--cap C] ID [CMD...]\n" ..
     "  run [--bundle DIR] [--pid-file F] [-d] ID   create + start (+ wait and delete)\n" ..
     "  features | --version\n"
 end

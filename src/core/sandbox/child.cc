@@ -352,7 +352,9 @@ void run_entered_child(pid_t target, const Spec& spec, const ChildChannels& ch) 
   pid_t payload = fork();
   if (payload < 0) fail(ch, sys_error("fork inside the sandbox's pid namespace"));
   if (payload > 0) {
-    // Pass the payload's end on exactly: its code, or the same signal.
+    // Pass the payload's end on exactly: its code, or the same signal. (OCI exec --detach: it
+    // outlives the runtime that started it.)
+    if (!spec.die_with_parent) prctl(PR_SET_PDEATHSIG, 0);
     close(ch.sync);
     sys_close_range(0, 2, 0);
     int st = 0;
