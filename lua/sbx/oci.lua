@@ -81,7 +81,6 @@ function M.plan(c, bundle)
   none(p.selinuxLabel, "process.selinuxLabel", "SELinux is not supported by sbx")
   if p.oomScoreAdj and p.oomScoreAdj ~= 0 then fail("process.oomScoreAdj", "not supported by sbx yet") end
   local user = only(p.user, set { "uid", "gid", "additionalGids", "umask", "username" }, "process.user")
-  none(user.additionalGids, "process.user.additionalGids")
   local root = only(c.root, set { "path", "readonly" }, "root")
   if type(root.path) ~= "string" then fail("root.path", "missing (the bundle's root file system)") end
   local rootfs = root.path:sub(1, 1) == "/" and root.path or (bundle .. "/" .. root.path)
@@ -95,7 +94,7 @@ function M.plan(c, bundle)
   local plan = { rootfs = rootfs, rootfs_readonly = root.readonly == true, argv = p.args, env = p.env or {},
                  cwd = p.cwd or "/", uid = user.uid, gid = user.gid, hostname = c.hostname,
                  no_new_privs = p.noNewPrivileges == true, die_with_parent = false, init = false, ops = {}, namespaces = {},
-                 umask = user.umask, rlimits = {}, sysctl = {} }
+                 umask = user.umask, rlimits = {}, sysctl = {}, groups = user.additionalGids }
   for i, r in ipairs(p.rlimits or {}) do
     only(r, set { "type", "soft", "hard" }, ("process.rlimits[%d]"):format(i))
     plan.rlimits[i] = { type = r.type, soft = r.soft, hard = r.hard }

@@ -91,7 +91,8 @@ test("create sets up and waits; start runs process.args as PID 1; kill, state st
 end)
 
 test("run waits and returns the exit status; the config's limits, caps and hostname apply", function()
-  config({ "/bin/sh", "-c", "hostname; grep CapEff /proc/self/status; ulimit -n; umask; cat /proc/sys/net/ipv4/ping_group_range; exit 3" }, function(c)
+  config({ "/bin/sh", "-c", "hostname; grep CapEff /proc/self/status; ulimit -n; umask; cat /proc/sys/net/ipv4/ping_group_range; id -G; exit 3" }, function(c)
+    c.process.user.additionalGids = { 10, 20 }
     c.process.rlimits = { { type = "RLIMIT_NOFILE", soft = 512, hard = 1024 } }
     c.process.user.umask = 18
     c.linux.sysctl = { ["net.ipv4.ping_group_range"] = "0 0" }
@@ -105,7 +106,7 @@ test("run waits and returns the exit status; the config's limits, caps and hostn
   expect(io.open("/proc/sys/net/ipv4/ping_group_range"):read("*a"), "the host's sysctl is untouched").eq(host_range)
   expect(out).contains("oci-box\n")
   expect(out).contains("CapEff:\t0000000000000020")
-  expect(out).contains("\n512\n0022\n0\t0\n")
+  expect(out).contains("\n512\n0022\n0\t0\n0 10 20\n")
   expect(#core.list_dir(root)).eq(0)
 end)
 

@@ -34,6 +34,7 @@ Spec every_field() {
   s.argv = {"/bin/true", "x"};
   s.uid = 7;
   s.gid = 8;
+  s.groups = {0, 10};
   s.loopback_up = false;
   s.die_with_parent = false;
   s.init = false;

@@ -332,7 +332,7 @@ function VERBS.exec(args)
     cfg.process = p
     local pok, pplan = pcall(require("sbx.oci").plan, cfg, "/")
     if not pok then die((tostring(pplan):gsub("^config%.json: ", "process.json: "))) end
-    e.argv, e.env, e.cwd, e.uid, e.gid = pplan.argv, pplan.env, pplan.cwd, pplan.uid, pplan.gid
+    e.argv, e.env, e.cwd, e.uid, e.gid, e.groups = pplan.argv, pplan.env, pplan.cwd, pplan.uid, pplan.gid, pplan.groups
     if p.capabilities then e.caps = pplan.caps end
     if p.noNewPrivileges ~= nil then e.no_new_privs = pplan.no_new_privs end
     if p.rlimits then e.rlimits = pplan.rlimits end

@@ -135,11 +135,17 @@ void reset_signals(const sigset_t* old_mask) {
 }
 
 void set_credentials(const Spec& spec, const ChildChannels& ch) {
-  if (!spec.uid && !spec.gid) return;
+  if (!spec.uid && !spec.gid && spec.groups.empty()) return;
   gid_t gid = spec.gid.value_or(0);
   uid_t uid = spec.uid.value_or(0);
-  // With setgroups denied the supplementary list cannot change (and holds only unmapped ids).
-  if (setgroups(0, nullptr) != 0 && errno != EPERM) fail(ch, sys_error("setgroups"));
+  if (!spec.groups.empty()) {
+    std::vector<gid_t> list(spec.groups.begin(), spec.groups.end());
+    if (setgroups(list.size(), list.data()) != 0)
+      fail(ch, sys_error("setgroups (supplementary groups)"));
+  } else if (setgroups(0, nullptr) != 0 && errno != EPERM) {
+    // with setgroups denied the list cannot change (and holds only unmapped ids)
+    fail(ch, sys_error("setgroups"));
+  }
   if (setresgid(gid, gid, gid) != 0)
     fail(ch, sys_error("setgid " + std::to_string(gid) + " (is it mapped in the user namespace?)"));
   if (setresuid(uid, uid, uid) != 0)

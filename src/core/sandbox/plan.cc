@@ -257,6 +257,8 @@ const std::vector<Field<Spec>>& fields() {
             Maybe<uint32_t, Whole<uint32_t>>{kId}),
       field("gid", &Spec::gid, "the payload's gid inside (default 0)",
             Maybe<uint32_t, Whole<uint32_t>>{kId}),
+      field("groups", &Spec::groups, "the payload's supplementary gids (default none)",
+            List<uint32_t, Whole<uint32_t>>{kId}),
       field("loopback_up", &Spec::loopback_up, "net namespace: bring lo up"),
       field("die_with_parent", &Spec::die_with_parent,
             "the sandbox is killed when its starter dies"),

@@ -227,6 +227,9 @@ Status validate_process(const Spec& s, bool need_argv) {
   for (const auto& e : s.env)
     if (e.find('=') == std::string::npos || e[0] == '=')
       return user_error("env: '" + e + "' is not KEY=VALUE");
+  if (!s.groups.empty() && (s.namespaces & CLONE_NEWUSER) && s.deny_setgroups)
+    return user_error(
+        "groups: setgroups is denied in the sandbox's user namespace (deny_setgroups)");
   for (const auto& r : s.rlimits) {
     if (!rlimit_number(r.type)) return user_error("rlimits: unknown type '" + r.type + "'");
     if (r.soft > r.hard)

@@ -80,7 +80,8 @@ struct Spec {
   std::vector<std::string> argv;  // argv[0] is searched in the sandbox's PATH when it has no '/'
   std::optional<uid_t> uid;       // inside ids for the payload (default: 0)
   std::optional<gid_t> gid;
-  bool loopback_up = true;  // with net: "loopback" brings lo up, "none" leaves it down
+  std::vector<uint32_t> groups;  // supplementary gids (default: none); needs setgroups allowed
+  bool loopback_up = true;       // with net: "loopback" brings lo up, "none" leaves it down
   bool die_with_parent = true;
   // With a pid namespace: sbx's own PID 1 (sbx-init) runs the payload; false: the payload is PID 1
   // itself (an OCI container's process.args).
