@@ -112,6 +112,16 @@ local function parse_flags(args, spec)
   return opts, rest
 end
 
+-- --preserve-fds N: fds 3 .. 3+N-1 passed on (runc's and podman's meaning)
+local function preserved_fds(text)
+  if not text then return nil end
+  local n = tonumber(text)
+  if not n or n < 0 or n ~= math.floor(n) then die("--preserve-fds: expected a count") end
+  local fds = {}
+  for i = 0, n - 1 do fds[#fds + 1] = 3 + i end
+  return fds
+end
+
 local function read_bundle(bundle)
   bundle = bundle or os.getenv("PWD") or "."
   if bundle:sub(1, 1) ~= "/" then bundle = (os.getenv("PWD") or ".") .. "/" .. bundle end
@@ -145,13 +155,8 @@ local function create(id, opts, keep)
   end
   ok, err = core.mkfifo(dir .. "/exec.fifo", 0600)
   if not ok then undo(); die(err) end
-  local fds
-  if opts["preserve-fds"] then
-    local n = tonumber(opts["preserve-fds"])
-    if not n or n < 0 or n ~= math.floor(n) then undo(); die("--preserve-fds: expected a count") end
-    fds = {}
-    for i = 0, n - 1 do fds[#fds + 1] = 3 + i end
-  end
+  local okf, fds = pcall(preserved_fds, opts["preserve-fds"])
+  if not okf then undo(); error(fds, 0) end
   local p, serr = core.spawn(plan, { start_fifo = dir .. "/exec.fifo", fds = fds })
   if not p then undo(); die(serr) end
   local st = { id = id, pid = p.pid, identity = core.process_identity(p.pid), bundle = bundle, rootfs = plan.rootfs,
@@ -351,13 +356,7 @@ function VERBS.exec(args)
   end
   for _, c in ipairs(opts.cap or opts.c or {}) do table.insert(e.caps, c) end
   if opts["no-new-privs"] then e.no_new_privs = true end
-  local fds
-  if opts["preserve-fds"] then
-    local n = tonumber(opts["preserve-fds"])
-    if not n or n < 0 or n ~= math.floor(n) then die("--preserve-fds: expected a count") end
-    fds = {}
-    for k = 0, n - 1 do fds[#fds + 1] = 3 + k end
-  end
+  local fds = preserved_fds(opts["preserve-fds"])
   local p, err = core.enter(st.pid, e, { fds = fds }, st.cgroup)
   if not p then die(err) end
   write_pid_file(opts["pid-file"], p.pid)
