@@ -32,6 +32,14 @@ state = "%s/state"
 ]]):format(work, work, work, work))
 cfg:close()
 local ctr = ("ctr --address %s/containerd.sock"):format(work)
+-- its cgroupsPath is /default/ID: sbx-oci makes the parent "default" (as runc does, and leaves it):
+-- removed after unless it was there before
+local layout = sbx.cgroup.layout()
+local hierarchies = {}
+if layout.v2_root and layout.v2_root ~= "" then hierarchies[#hierarchies + 1] = layout.v2_root end
+for _, m in pairs(layout.v1 or {}) do hierarchies[#hierarchies + 1] = m end
+local had_default = {}
+for _, h in ipairs(hierarchies) do had_default[h] = io.open(h .. "/default/cgroup.procs") ~= nil end
 local runtime = "--runc-binary " .. oci
 local daemon
 
@@ -102,4 +110,7 @@ test("cleanup", function()
   os.execute("umount -R " .. work .. "/state 2>/dev/null; umount -R " .. work .. "/root 2>/dev/null")
   os.execute("rm -rf " .. work)
   if not had_run_dir then os.execute("rm -rf /run/containerd") end
+  for _, h in ipairs(hierarchies) do
+    if not had_default[h] then os.execute(("rmdir %s/default 2>/dev/null"):format(h)) end
+  end
 end)
