@@ -214,6 +214,49 @@ test("a bad config.json is one clear error naming the field, and leaves nothing"
   expect(out).contains("invalid container id")
 end)
 
+test("--policy: a Lua admission policy tightens or refuses a config before anything is made", function()
+  local src = os.getenv("SBX_SOURCE") or "."
+  local policy = src .. "/examples/oci-policy.lua"
+  -- refused: CAP_SYS_ADMIN; the reason reaches the caller, nothing is left
+  config({ "/bin/true" }, function(c) table.insert(c.process.capabilities.bounding, "CAP_SYS_ADMIN") end)
+  local out, rc = sh(("%s --root %s --policy %s run --bundle %s p1"):format(oci, root, policy, bundle))
+  expect(rc).eq(1)
+  expect(out).contains("refused by policy " .. policy .. ": privileged containers are not allowed here (p1 asks for CAP_SYS_ADMIN)")
+  expect(#core.list_dir(root)).eq(0)
+  config({ "/bin/true" }, function(c)
+    local kept = {}
+    for _, ns in ipairs(c.linux.namespaces) do if ns.type ~= "network" then kept[#kept + 1] = ns end end
+    c.linux.namespaces = kept
+  end)
+  out, rc = sh(("%s --root %s --policy %s run --bundle %s p2"):format(oci, root, policy, bundle))
+  expect(rc).eq(1)
+  expect(out).contains("the host's network namespace is not allowed here")
+  -- tightened: sbx's seccomp profile is added (the default config has none), memory capped at 1 GiB
+  config({ "/bin/sh", "-c", "grep Seccomp: /proc/self/status" })
+  out, rc = sh(("%s --root %s --policy %s run --bundle %s p3"):format(oci, root, policy, bundle))
+  expect(rc, out).eq(0)
+  expect(out).contains("Seccomp:\t2")
+  out, rc = sh(("(%s --root %s --policy %s create --bundle %s p5 </dev/null >/dev/null 2>&1)"):format(oci, root, policy, bundle))
+  expect(rc, out).eq(0)
+  local cg = sbx.json.decode(io.open(root .. "/p5/state.json"):read("*a")).cgroup
+  local g5 = assert(sbx.cgroup.open(cg))
+  local limit = sbx.cgroup.layout().layout == "2" and g5:get("memory.max") or g5:get("memory.limit_in_bytes")
+  expect(tonumber(limit)).eq(2 ^ 30)
+  local pid5 = sbx.json.decode(io.open(root .. "/p5/state.json"):read("*a")).pid
+  run("delete --force p5")
+  sbx.sys.waitpid(pid5)
+  -- a policy that fails is an error naming it, not an admission
+  local bad = work .. "/bad-policy.lua"
+  local f = assert(io.open(bad, "w"))
+  f:write("return function(c) error('boom') end")
+  f:close()
+  out, rc = sh(("%s --root %s --policy %s run --bundle %s p4"):format(oci, root, bad, bundle))
+  expect(rc).eq(1)
+  expect(out).contains("policy " .. bad .. ":")
+  expect(out).contains("boom")
+  expect(#core.list_dir(root)).eq(0)
+end)
+
 test("--log-format json writes each error as one JSON line", function()
   local log = work .. "/log.json"
   local _, rc = sh(("%s --root %s --log %s --log-format json state nosuch"):format(oci, root, log))
@@ -229,6 +272,7 @@ test("cleanup", function()
   sh(oci .. " --root " .. root .. " delete --force c1")
   sh(oci .. " --root " .. root .. " delete --force c2")
   sh(oci .. " --root " .. root .. " delete --force c3")
+  sh(oci .. " --root " .. root .. " delete --force p5")
   sbx.sys.subreaper(false)
   os.execute("rm -rf " .. work)
 end)

@@ -122,13 +122,37 @@ local function preserved_fds(text)
   return fds
 end
 
-local function read_bundle(bundle)
+-- The admission policy (--policy FILE, or /etc/sbx/policy.lua when it exists): a Lua file that
+-- returns function(config, info) -> config | nil, reason. It sees config.json as a table before
+-- anything is made, may change it (tighten it) or refuse it; the reason reaches the engine's user.
+local function admit(config, id, bundle)
+  local path = G.policy
+  if not path then
+    local f = io.open("/etc/sbx/policy.lua")
+    if not f then return config end
+    f:close()
+    path = "/etc/sbx/policy.lua"
+  end
+  local chunk, err = loadfile(path)
+  if not chunk then die("policy " .. path .. ": " .. tostring(err)) end
+  setfenv(chunk, setmetatable({ sbx = require "sbx" }, { __index = _G }))  -- sbx, as in a script
+  local ok, fn = pcall(chunk)
+  if not ok or type(fn) ~= "function" then die("policy " .. path .. ": must return a function(config, info), got " .. (ok and type(fn) or tostring(fn))) end
+  local ok2, out, why = pcall(fn, config, { id = id, bundle = bundle })
+  if not ok2 then die("policy " .. path .. ": " .. tostring(out)) end
+  if out == nil or out == false then die(("refused by policy %s: %s"):format(path, tostring(why or "no reason given"))) end
+  if type(out) ~= "table" then die("policy " .. path .. ": expected the config (a table) or nil, reason") end
+  return out
+end
+
+local function read_bundle(bundle, id)
   bundle = bundle or os.getenv("PWD") or "."
   if bundle:sub(1, 1) ~= "/" then bundle = (os.getenv("PWD") or ".") .. "/" .. bundle end
   local text = core.read_file(bundle .. "/config.json")
   if not text then die("bundle " .. bundle .. ": no config.json") end
   local ok, config = pcall(json.decode, text)
   if not ok or type(config) ~= "table" then die(bundle .. "/config.json: not valid JSON") end
+  config = admit(config, id, bundle)
   local ok2, plan, extra = pcall(require("sbx.oci").plan, config, bundle)
   if not ok2 then die(tostring(plan)) end
   local ok3, checked, err = pcall(core.plan, plan)
@@ -142,7 +166,7 @@ end
 local function create(id, opts, keep)
   check_id(id)
   if opts["console-socket"] then die("--console-socket: a terminal is not supported by sbx yet") end
-  local bundle, plan, extra = read_bundle(opts.bundle)
+  local bundle, plan, extra = read_bundle(opts.bundle, id)
   local ok, err = core.private_dir(G.root, "the OCI state root")
   if not ok then die(err) end
   local dir = dir_of(id)
@@ -405,10 +429,10 @@ function VERBS.features()
 end
 
 local GLOBAL = { root = "value", log = "value", ["log-format"] = "value", ["systemd-cgroup"] = "flag", debug = "flag",
-                 rootless = "value", criu = "value", ["log-level"] = "value", version = "flag", v = "flag", help = "flag", h = "flag" }
+                 policy = "value", rootless = "value", criu = "value", ["log-level"] = "value", version = "flag", v = "flag", help = "flag", h = "flag" }
 
 function M.help()
-  return "usage: sbx oci [--root DIR] [--log FILE] [--log-format text|json] VERB ...  (also as sbx-oci)\n" ..
+  return "usage: sbx oci [--root DIR] [--log FILE] [--log-format text|json] [--policy FILE.lua] VERB ...  (also as sbx-oci)\n" ..
     "  spec [--bundle DIR]            write a default config.json\n" ..
     "  create [--bundle DIR] [--pid-file F] [--preserve-fds N] ID   set up, the program waits for start\n" ..
     "  start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID | list\n" ..
@@ -434,6 +458,7 @@ function M.main(args)
   if globals.version or globals.v then io.write(VERSION_TEXT:format(core.version)); return 0 end
   G.root = globals.root or G.root
   G.log, G.log_format = globals.log, globals["log-format"] or "text"
+  G.policy = globals.policy
   local verb = args[i]
   if globals.help or globals.h or not verb or verb == "help" then io.write(M.help()); return verb and 0 or (globals.help and 0 or 1) end
   local rest = {}
