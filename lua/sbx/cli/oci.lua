@@ -95,10 +95,15 @@ local function parse_flags(args, spec)
     local name, value = a:match("^%-%-?([%w%-]+)=(.*)$")
     name = name or a:match("^%-%-?([%w%-]+)$")
     if name and spec[name] ~= nil and #rest == 0 then
-      if spec[name] == "value" then
+      if spec[name] == "value" or spec[name] == "list" then
         if value == nil then i = i + 1; value = args[i] end
         if value == nil then die("--" .. name .. " needs a value") end
-        opts[name] = value
+        if spec[name] == "list" then
+          opts[name] = opts[name] or {}
+          table.insert(opts[name], value)
+        else
+          opts[name] = value
+        end
       else
         opts[name] = true
       end
@@ -319,29 +324,10 @@ end
 -- [--cap C] [--preserve-fds N]: a new process in every namespace and the group of the container,
 -- with its capabilities, no_new_privs and seccomp unless the process says otherwise.
 function VERBS.exec(args)
-  local opts, rest = {}, {}
-  local flags = { process = "value", p = "value", detach = "flag", d = "flag", ["pid-file"] = "value",
-                  tty = "flag", t = "flag", ["console-socket"] = "value", cwd = "value", env = "list", e = "list",
-                  user = "value", u = "value", cap = "list", c = "list", ["preserve-fds"] = "value",
-                  ["no-new-privs"] = "flag" }
-  local i = 1
-  while i <= #args and #rest == 0 do
-    local a = args[i]
-    local name, value = a:match("^%-%-?([%w%-]+)=(.*)$")
-    name = name or a:match("^%-%-?([%w%-]+)$")
-    local kind = name and flags[name]
-    if kind then
-      if kind ~= "flag" and value == nil then i = i + 1; value = args[i] end
-      if kind ~= "flag" and value == nil then die("--" .. name .. " needs a value") end
-      if kind == "list" then opts[name] = opts[name] or {}; table.insert(opts[name], value) else opts[name] = value or true end
-    elseif a:sub(1, 1) == "-" then
-      die("exec: unknown option " .. a)
-    else
-      rest[#rest + 1] = a
-    end
-    i = i + 1
-  end
-  for k = i, #args do rest[#rest + 1] = args[k] end
+  local opts, rest = parse_flags(args, {
+    process = "value", p = "value", detach = "flag", d = "flag", ["pid-file"] = "value", tty = "flag", t = "flag",
+    ["console-socket"] = "value", cwd = "value", env = "list", e = "list", user = "value", u = "value",
+    cap = "list", c = "list", ["preserve-fds"] = "value", ["no-new-privs"] = "flag" })
   if opts.tty or opts.t or opts["console-socket"] then die("exec --tty / --console-socket: a terminal is not supported by sbx yet") end
   local st = load(rest[1])
   local status = status_of(st)
@@ -389,21 +375,19 @@ function VERBS.exec(args)
   return ended.status
 end
 
-function VERBS.pause(args)
-  local _, rest = parse_flags(args, {})
-  local st = load(rest[1])
-  if status_of(st) ~= "running" then die("container not running: " .. st.id) end
-  local ok, err = group_of(st, "pause"):freeze()
-  if not ok then die(err) end
+-- pause / resume: the container's group frozen or thawed, from the status each needs
+local function freezer_verb(verb, need, method)
+  return function(args)
+    local _, rest = parse_flags(args, {})
+    local st = load(rest[1])
+    if status_of(st) ~= need then die(("container not %s: %s"):format(need, st.id)) end
+    local g = group_of(st, verb)
+    local ok, err = g[method](g)
+    if not ok then die(err) end
+  end
 end
-
-function VERBS.resume(args)
-  local _, rest = parse_flags(args, {})
-  local st = load(rest[1])
-  if status_of(st) ~= "paused" then die("container not paused: " .. st.id) end
-  local ok, err = group_of(st, "resume"):thaw()
-  if not ok then die(err) end
-end
+VERBS.pause = freezer_verb("pause", "running", "freeze")
+VERBS.resume = freezer_verb("resume", "paused", "thaw")
 
 -- ps [--format json] ID: the host pids of the container's processes
 function VERBS.ps(args)
