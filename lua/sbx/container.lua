@@ -159,7 +159,7 @@ function M.new(opts)
     uid = opts.uid, gid = opts.gid,
     die_with_parent = opts.die_with_parent ~= false,
     loopback_up = net ~= "none",
-    join_netns = join_netns,
+    join = join_netns and { { type = "net", path = join_netns } } or nil,
     bridge = bridge,
     ops = {},
     limits = opts.limits and limits_plan(opts.limits, level) or nil,

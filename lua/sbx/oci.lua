@@ -7,16 +7,24 @@ local M = {}
 
 local function fail(path, msg) error(("config.json: %s: %s"):format(path, msg), 0) end
 
--- keys of t must be in `known` (a set); `path` names t in errors
-local function only(t, known, path)
+-- Properties that are not OCI fields are ignored, as the spec requires (each named in a warning);
+-- an OCI field sbx does not do is an error. `known`: the fields read here; `spec`: the other OCI
+-- fields of this object (refused). Warnings collect in M.warnings for the caller to log.
+M.warnings = {}
+
+local function only(t, known, path, spec)
   if t == nil then return {} end
   if type(t) ~= "table" then fail(path, "expected an object") end
   for k in pairs(t) do
     if not known[k] then
-      local names = {}
-      for n in pairs(known) do names[#names + 1] = n end
-      table.sort(names)
-      fail(path .. "." .. tostring(k), "unknown or unsupported field (this reader knows: " .. table.concat(names, ", ") .. ")")
+      if spec and spec[k] then fail(path .. "." .. tostring(k), "not supported by sbx yet") end
+      if not spec then
+        local names = {}
+        for n in pairs(known) do names[#names + 1] = n end
+        table.sort(names)
+        fail(path .. "." .. tostring(k), "unknown or unsupported field (this reader knows: " .. table.concat(names, ", ") .. ")")
+      end
+      M.warnings[#M.warnings + 1] = ("config.json: %s.%s: not an OCI field, ignored"):format(path, tostring(k))
     end
   end
   return t
@@ -43,7 +51,7 @@ end
 
 local function mount_op(m, i, plan, bundle)
   local path = ("mounts[%d]"):format(i)
-  only(m, set { "destination", "type", "source", "options" }, path)
+  only(m, set { "destination", "type", "source", "options" }, path, set {})
   local dest = m.destination
   if type(dest) ~= "string" or dest:sub(1, 1) ~= "/" then fail(path .. ".destination", "expected an absolute path") end
   local o = options(m.options, path .. ".options")
@@ -53,7 +61,8 @@ local function mount_op(m, i, plan, bundle)
   if kind == "devpts" and dest == "/dev/pts" then return nil end                   -- part of that /dev
   if kind == "tmpfs" then
     local size = o.size and assert(core.parse_size(o.size)) or nil
-    return { kind = "tmpfs", dest = dest, size = size, mode = o.mode and tonumber(o.mode, 8) or nil }
+    return { kind = "tmpfs", dest = dest, size = size, mode = o.mode and tonumber(o.mode, 8) or nil,
+             source = m.source ~= "tmpfs" and m.source or nil }
   end
   if kind == "mqueue" then return { kind = "mqueue", dest = dest } end
   if kind == "sysfs" then return { kind = "ro-bind", source = "/sys", dest = dest } end  -- the host's, read-only
@@ -70,22 +79,25 @@ end
 
 -- plan(config, bundle) -> plan table, { annotations = } ; raises "config.json: PATH: why"
 function M.plan(c, bundle)
-  only(c, set { "ociVersion", "process", "root", "hostname", "domainname", "mounts", "annotations", "linux", "hooks" }, "config")
+  M.warnings = {}
+  only(c, set { "ociVersion", "process", "root", "hostname", "domainname", "mounts", "annotations", "linux", "hooks",
+                "windows", "solaris", "vm", "zos" }, "config", set {})
   none(c.hooks, "hooks")
-  none(c.domainname, "domainname")
   local p = only(c.process, set { "terminal", "consoleSize", "user", "args", "env", "cwd", "capabilities", "rlimits",
-                                  "noNewPrivileges", "oomScoreAdj", "apparmorProfile", "selinuxLabel" }, "process")
+                                  "noNewPrivileges", "oomScoreAdj", "apparmorProfile", "selinuxLabel" }, "process",
+                 set { "commandLine", "ioPriority", "scheduler", "execCPUAffinity" })
   if type(p.args) ~= "table" or type(p.args[1]) ~= "string" then fail("process.args", "expected the command, a list of strings") end
   none(p.terminal, "process.terminal", "a terminal (console socket) is not supported by sbx yet")
   none(p.apparmorProfile, "process.apparmorProfile", "AppArmor is not supported by sbx")
   none(p.selinuxLabel, "process.selinuxLabel", "SELinux is not supported by sbx")
-  if p.oomScoreAdj and p.oomScoreAdj ~= 0 then fail("process.oomScoreAdj", "not supported by sbx yet") end
-  local user = only(p.user, set { "uid", "gid", "additionalGids", "umask", "username" }, "process.user")
-  local root = only(c.root, set { "path", "readonly" }, "root")
+  local user = only(p.user, set { "uid", "gid", "additionalGids", "umask", "username" }, "process.user", set {})
+  local root = only(c.root, set { "path", "readonly" }, "root", set {})
   if type(root.path) ~= "string" then fail("root.path", "missing (the bundle's root file system)") end
   local rootfs = root.path:sub(1, 1) == "/" and root.path or (bundle .. "/" .. root.path)
   local l = only(c.linux, set { "namespaces", "uidMappings", "gidMappings", "resources", "cgroupsPath", "maskedPaths",
-                                "readonlyPaths", "rootfsPropagation", "sysctl", "devices", "seccomp", "mountLabel" }, "linux")
+                                "readonlyPaths", "rootfsPropagation", "sysctl", "devices", "seccomp", "mountLabel",
+                                "timeOffsets" }, "linux",
+               set { "intelRdt", "personality", "memoryPolicy", "netDevices" })
   none(l.devices, "linux.devices", "device nodes are not supported by sbx yet")
   none(l.mountLabel, "linux.mountLabel", "SELinux is not supported by sbx")
   if l.rootfsPropagation and not set { "private", "rprivate", "slave", "rslave" }[l.rootfsPropagation] then
@@ -94,21 +106,32 @@ function M.plan(c, bundle)
   local plan = { rootfs = rootfs, rootfs_readonly = root.readonly == true, argv = p.args, env = p.env or {},
                  cwd = p.cwd or "/", uid = user.uid, gid = user.gid, hostname = c.hostname,
                  no_new_privs = p.noNewPrivileges == true, die_with_parent = false, init = false, ops = {}, namespaces = {},
-                 umask = user.umask, rlimits = {}, sysctl = {}, groups = user.additionalGids }
+                 umask = user.umask, rlimits = {}, sysctl = {}, groups = user.additionalGids,
+                 oom_score_adj = p.oomScoreAdj, domainname = c.domainname }
+  if l.timeOffsets then
+    local t = only(l.timeOffsets, set { "monotonic", "boottime" }, "linux.timeOffsets", set {})
+    plan.time_offsets = {}
+    for _, clock in ipairs({ "monotonic", "boottime" }) do
+      local o = only(t[clock], set { "secs", "nanosecs" }, "linux.timeOffsets." .. clock, set {})
+      if (o.nanosecs or 0) ~= 0 then fail("linux.timeOffsets." .. clock .. ".nanosecs", "only whole seconds (sbx's plan)") end
+      plan.time_offsets[clock] = o.secs
+    end
+  end
   for i, r in ipairs(p.rlimits or {}) do
-    only(r, set { "type", "soft", "hard" }, ("process.rlimits[%d]"):format(i))
+    only(r, set { "type", "soft", "hard" }, ("process.rlimits[%d]"):format(i), set {})
     plan.rlimits[i] = { type = r.type, soft = r.soft, hard = r.hard }
   end
   for k, v in pairs(l.sysctl or {}) do plan.sysctl[#plan.sysctl + 1] = { key = k, value = tostring(v) } end
   table.sort(plan.sysctl, function(a, b) return a.key < b.key end)
   for i, n in ipairs(l.namespaces or {}) do
     local where = ("linux.namespaces[%d]"):format(i)
-    only(n, set { "type", "path" }, where)
+    only(n, set { "type", "path" }, where, set {})
     local kind = NS[n.type]
     if not kind then fail(where .. ".type", "unknown namespace type '" .. tostring(n.type) .. "'") end
     if n.path and n.path ~= "" then
-      if kind ~= "net" then fail(where .. ".path", "joining a " .. n.type .. " namespace by path is not supported by sbx yet") end
-      plan.join_netns = n.path
+      if kind == "user" then fail(where .. ".path", "joining a user namespace by path is not supported by sbx") end
+      plan.join = plan.join or {}
+      plan.join[#plan.join + 1] = { type = kind, path = n.path }
     else
       plan.namespaces[#plan.namespaces + 1] = kind
     end
@@ -116,24 +139,29 @@ function M.plan(c, bundle)
   local function map(list, where)
     local out = {}
     for i, e in ipairs(list or {}) do
-      only(e, set { "containerID", "hostID", "size" }, ("%s[%d]"):format(where, i))
+      only(e, set { "containerID", "hostID", "size" }, ("%s[%d]"):format(where, i), set {})
       out[i] = { inside = e.containerID, outside = e.hostID, count = e.size }
     end
     return out
   end
   plan.uid_map, plan.gid_map = map(l.uidMappings, "linux.uidMappings"), map(l.gidMappings, "linux.gidMappings")
-  local caps = only(p.capabilities, set { "bounding", "effective", "inheritable", "permitted", "ambient" }, "process.capabilities")
-  -- ambient capabilities only matter for a payload that is not root: for root (uid 0) the kept set
-  -- is its capabilities after execve anyway
-  if caps.ambient and #caps.ambient > 0 then
-    local kept = {}
-    for _, c in ipairs(caps.bounding or caps.effective or {}) do kept[c] = true end
-    for i, c in ipairs(caps.ambient) do
-      if (user.uid or 0) ~= 0 then fail("process.capabilities.ambient", "not supported by sbx yet for a payload that is not root") end
-      if not kept[c] then fail(("process.capabilities.ambient[%d]"):format(i), c .. " is not in the bounding set") end
+  local caps = only(p.capabilities, set { "bounding", "effective", "inheritable", "permitted", "ambient" }, "process.capabilities", set {})
+  plan.caps = caps.bounding or caps.permitted or caps.effective or {}
+  if p.capabilities then
+    -- each set as given (runc's meaning); the core cuts them to the bounding set it keeps
+    plan.cap_sets = { effective = caps.effective or {}, permitted = caps.permitted or {},
+                      inheritable = caps.inheritable or {}, ambient = {} }
+    -- the kernel raises an ambient capability only when it is permitted and inheritable: others
+    -- are left out with a warning, as runc does (its own `runc spec` asks for such)
+    local perm, inh, left = set(plan.cap_sets.permitted), set(plan.cap_sets.inheritable), {}
+    for _, c in ipairs(caps.ambient or {}) do
+      if perm[c] and inh[c] then table.insert(plan.cap_sets.ambient, c) else left[#left + 1] = c end
+    end
+    if #left > 0 then
+      M.warnings[#M.warnings + 1] = "config.json: process.capabilities.ambient: " .. table.concat(left, ", ") ..
+        " left out (an ambient capability must be permitted and inheritable too)"
     end
   end
-  plan.caps = caps.bounding or caps.effective or {}
   for i, m in ipairs(c.mounts or {}) do
     local op = mount_op(m, i, plan, bundle)
     if op then plan.ops[#plan.ops + 1] = op end

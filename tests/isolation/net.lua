@@ -83,7 +83,7 @@ test("net = { netns = sandbox }: a sandbox joins another's network namespace", f
   assert(sbx.net.up(a, "eth0"))
   assert(sbx.net.up(b, "eth0"))
   local joined = sbx.container{ rootfs = root, net = { netns = a } }
-  expect(joined:spec().join_netns).eq("/proc/" .. a.pid .. "/ns/net")
+  expect(joined:spec().join[1].path).eq("/proc/" .. a.pid .. "/ns/net")
   -- (a raw ICMP socket there would need CAP_NET_RAW in a's user namespace: this checks the view)
   local st = assert(joined:run{ "/bin/sh", "-c", "ip -o addr show eth0 | grep -c 10.215.0.1; readlink /proc/self/ns/net",
     stdout = "pipe", stderr = "pipe" })

@@ -188,15 +188,76 @@ test("runc spec's own config.json (ambient capabilities, rlimits, sysfs and cgro
   expect(out).contains("CapEff:\t0000000020000420")  -- runc's three: AUDIT_WRITE, KILL, NET_BIND_SERVICE
 end)
 
+test("capability sets, namespaces joined by path, oomScoreAdj, domainname, seccomp without no_new_privs, unknown properties", function()
+  -- a holder container whose namespaces the next one joins by /proc/PID/ns paths
+  config({ "/bin/sleep", "30" })
+  local out, rc = sh(("(%s --root %s run -d --bundle %s --pid-file %s/hpid holder </dev/null >/dev/null 2>&1)")
+                     :format(oci, root, bundle, work))
+  expect(rc, out).eq(0)
+  local hpid = tonumber(io.open(work .. "/hpid"):read("*a"))
+  local function ns(pid, t) return (sh(("readlink /proc/%s/ns/%s"):format(pid, t)):gsub("%s+$", "")) end
+  -- a mount namespace made on the host (util-linux), as the conformance suite makes one: the
+  -- plan's paths resolve in it
+  local mnt = { pid = tonumber((sh("(unshare -m --propagation private sleep 30 </dev/null >/dev/null 2>&1 & echo $!)"))) }
+  for _ = 1, 50 do if ns(mnt.pid, "mnt") ~= ns("self", "mnt") then break end core.sleep(0.02) end
+  local script = "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status; cat /proc/self/oom_score_adj; " ..
+                 "cat /proc/sys/kernel/domainname; for t in uts ipc pid net mnt; do readlink /proc/self/ns/$t; done"
+  config({ "/bin/sh", "-c", script }, function(c)
+    c.process.user = { uid = 1000, gid = 1000 }
+    c.process.noNewPrivileges = false
+    c.process.capabilities = { bounding = { "CAP_KILL", "CAP_CHOWN", "CAP_NET_RAW" }, effective = { "CAP_KILL" },
+                               permitted = { "CAP_KILL", "CAP_CHOWN" }, inheritable = { "CAP_KILL", "CAP_CHOWN" },
+                               ambient = { "CAP_CHOWN", "CAP_NET_RAW" } }
+    c.process.oomScoreAdj = 500
+    c.domainname = "example.test"
+    c.futureField = { x = 1 }
+    c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", syscalls = { { names = { "keyctl" }, action = "SCMP_ACT_ERRNO" } } }
+    local keep = {}
+    for _, n in ipairs(c.linux.namespaces) do
+      if n.type ~= "uts" and n.type ~= "ipc" and n.type ~= "pid" and n.type ~= "mount" then keep[#keep + 1] = n end
+    end
+    for _, t in ipairs({ "uts", "ipc", "pid" }) do keep[#keep + 1] = { type = t, path = ("/proc/%d/ns/%s"):format(hpid, t) } end
+    keep[#keep + 1] = { type = "mount", path = ("/proc/%d/ns/mnt"):format(mnt.pid) }
+    c.linux.namespaces = keep
+  end)
+  out, rc = sh(("(%s --root %s run --bundle %s joiner </dev/null 2>%s/j.err)"):format(oci, root, bundle, work))
+  local err = io.open(work .. "/j.err"):read("*a")
+  expect(rc, out .. err).eq(0)
+  expect(err, "an unknown property is a warning, not an error").contains("config.futureField: not an OCI field, ignored")
+  expect(err, "an ambient capability that is not inheritable is left out").contains("CAP_NET_RAW left out")
+  -- CAP_KILL = 5, CAP_CHOWN = 0: a payload that is not root keeps its inheritable set and, across
+  -- execve of a file without capabilities, permitted = effective = its ambient set
+  expect(out).contains("CapInh:\t0000000000000021")
+  expect(out).contains("CapPrm:\t0000000000000001")
+  expect(out).contains("CapEff:\t0000000000000001")
+  expect(out).contains("CapBnd:\t0000000000002021")
+  expect(out).contains("CapAmb:\t0000000000000001")
+  expect(out, "seccomp installed without no_new_privs (before the identity change)").contains("NoNewPrivs:\t0")
+  expect(out).contains("\n500\n")
+  expect(out).contains("example.test")
+  for _, t in ipairs({ "uts", "ipc", "pid" }) do
+    expect(out, t .. " joined").contains(ns(hpid, t))
+  end
+  expect(out, "mnt joined").contains(ns(mnt.pid, "mnt"))
+  sh("kill -KILL " .. mnt.pid)
+  sbx.sys.waitpid(mnt.pid)
+  expect(out, "net was made new").never_contains(ns(hpid, "net"))
+  run("kill holder KILL")
+  sbx.sys.waitpid(hpid)
+  out, rc = run("delete --force holder")
+  expect(rc, out).eq(0)
+end)
+
 test("a bad config.json is one clear error naming the field, and leaves nothing", function()
   local cases = {
-    { function(c) c.process.bogus = 1 end, "process.bogus: unknown or unsupported field" },
+    { function(c) c.process.ioPriority = { class = "IOPRIO_CLASS_RT" } end, "process.ioPriority: not supported by sbx yet" },
     { function(c) c.root = nil end, "root.path: missing" },
     { function(c) c.linux.sysctl = { ["kernel.panic"] = "1" } end, "sysctl kernel.panic: not a namespaced sysctl" },
     { function(c) c.process.rlimits = { { type = "RLIMIT_NOFILES", soft = 1, hard = 1 } } end, "rlimits: unknown type 'RLIMIT_NOFILES'" },
     { function(c) c.process.terminal = true end, "process.terminal" },
     { function(c) c.mounts[#c.mounts + 1] = { destination = "/x", type = "nfs", source = "h:/x" } end, "'nfs' mounts are not supported" },
-    { function(c) c.linux.namespaces[#c.linux.namespaces + 1] = { type = "ipc", path = "/proc/1/ns/ipc" } end, "joining a ipc namespace by path" },
+    { function(c) c.linux.namespaces[#c.linux.namespaces + 1] = { type = "user", path = "/proc/1/ns/user" } end, "joining a user namespace by path" },
+    { function(c) c.linux.namespaces[#c.linux.namespaces + 1] = { type = "ipc", path = "/proc/1/ns/ipc" } end, "join ipc: joining one and making a new one at once" },
     { function(c) c.process.user = { uid = -1 } end, "spec.uid: -1 is not an id" },
   }
   for _, case in ipairs(cases) do

@@ -38,6 +38,7 @@ Spec every_field() {
   s.loopback_up = false;
   s.die_with_parent = false;
   s.init = false;
+  s.domainname = "example.org";
   s.rlimits = {{"RLIMIT_NOFILE", 1024, 2048}};
   s.umask = 022;
   s.sysctl = {{"net.ipv4.ping_group_range", "0 0"}};
@@ -45,10 +46,12 @@ Spec every_field() {
   s.layers = {"/l1", "/l2"};
   s.upper = "/u";
   s.work = "/w";
-  s.join_netns = "/run/netns/blue";
+  s.join = {{"net", "/run/netns/blue"}};
   s.bridge =
       BridgeSpec{"br1", "10.9.0.0/24", "10.9.0.5", {{"udp", "127.0.0.1", 8053, 53}}, false, "web"};
   s.caps = std::vector<std::string>{};
+  s.cap_sets = CapSets{{"CAP_KILL"}, {"CAP_KILL"}, {"CAP_KILL"}, {"CAP_KILL"}};
+  s.oom_score_adj = -5;
   s.no_new_privs = true;
   s.seccomp =
       SeccompPolicy{"strict", "kill", {{"keyctl", "errno ENOSYS", {{1, "masked_eq", 0xff, 0x10}}}}};

@@ -10,20 +10,21 @@ local VERSION_TEXT = "sbx-oci version %s\nspec: 1.0.2\n"
 
 local G = { root = "/run/sbx-oci", log = nil, log_format = "text" }
 
-local function log_error(msg)
-  io.stderr:write("sbx oci: ", msg, "\n")
+local function log(level, msg)
+  io.stderr:write("sbx oci: ", level == "error" and "" or level .. ": ", msg, "\n")
   if G.log then
     local f = io.open(G.log, "a")
     if f then
       if G.log_format == "json" then
-        f:write(json.encode({ level = "error", msg = msg, time = os.date("!%Y-%m-%dT%H:%M:%SZ") }), "\n")
+        f:write(json.encode({ level = level, msg = msg, time = os.date("!%Y-%m-%dT%H:%M:%SZ") }), "\n")
       else
-        f:write(os.date("!%Y-%m-%dT%H:%M:%SZ"), " error: ", msg, "\n")
+        f:write(os.date("!%Y-%m-%dT%H:%M:%SZ"), " ", level, ": ", msg, "\n")
       end
       f:close()
     end
   end
 end
+local function log_error(msg) log("error", msg) end
 
 -- raised by the verbs: one message, exit 1
 local function die(msg) error({ oci = msg }, 0) end
@@ -158,8 +159,10 @@ local function read_bundle(bundle, id)
   local ok, config = pcall(json.decode, text)
   if not ok or type(config) ~= "table" then die(bundle .. "/config.json: not valid JSON") end
   config = admit(config, id, bundle)
-  local ok2, plan, extra = pcall(require("sbx.oci").plan, config, bundle)
+  local oci = require "sbx.oci"
+  local ok2, plan, extra = pcall(oci.plan, config, bundle)
   if not ok2 then die(tostring(plan)) end
+  for _, w in ipairs(oci.warnings) do log("warning", w) end
   local ok3, checked, err = pcall(core.plan, plan)
   if not ok3 then die("config.json: " .. tostring(checked)) end
   if not checked then die("config.json: " .. tostring(err)) end
@@ -333,7 +336,8 @@ function VERBS.exec(args)
   local status = status_of(st)
   if status ~= "running" and status ~= "created" then die("container not running: " .. st.id) end
   local plan = json.decode(assert(core.read_file(dir_of(st.id) .. "/plan.json")))
-  local e = { argv = {}, env = plan.env, cwd = plan.cwd, uid = plan.uid, gid = plan.gid, caps = plan.caps,
+  local e = { argv = {}, env = plan.env, cwd = plan.cwd, uid = plan.uid, gid = plan.gid, caps = plan.caps, cap_sets = plan.cap_sets,
+              oom_score_adj = plan.oom_score_adj,
               no_new_privs = plan.no_new_privs, seccomp = plan.seccomp, rlimits = plan.rlimits, umask = plan.umask,
               die_with_parent = false }
   local process = opts.process or opts.p
@@ -348,7 +352,7 @@ function VERBS.exec(args)
     local pok, pplan = pcall(require("sbx.oci").plan, cfg, "/")
     if not pok then die((tostring(pplan):gsub("^config%.json: ", "process.json: "))) end
     e.argv, e.env, e.cwd, e.uid, e.gid, e.groups = pplan.argv, pplan.env, pplan.cwd, pplan.uid, pplan.gid, pplan.groups
-    if p.capabilities then e.caps = pplan.caps end
+    if p.capabilities then e.caps, e.cap_sets = pplan.caps, pplan.cap_sets end
     if p.noNewPrivileges ~= nil then e.no_new_privs = pplan.no_new_privs end
     if p.rlimits then e.rlimits = pplan.rlimits end
   else

@@ -168,7 +168,9 @@ Status tmpfs(const Op& op, const Target& t, unsigned default_mode) {
     snprintf(data, sizeof data, "mode=%o,size=%llu", mode, (unsigned long long)op.size);
   else
     snprintf(data, sizeof data, "mode=%o", mode);
-  if (mount("tmpfs", t.at().c_str(), "tmpfs", MS_NOSUID | MS_NODEV, data) != 0)
+  // (the source is only a name in the mount table: an OCI config's "shm", say)
+  const char* source = op.kind == OpKind::Tmpfs && !op.source.empty() ? op.source.c_str() : "tmpfs";
+  if (mount(source, t.at().c_str(), "tmpfs", MS_NOSUID | MS_NODEV, data) != 0)
     return sys_error(step);
   return {};
 }

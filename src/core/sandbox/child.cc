@@ -116,13 +116,24 @@ Status enter_time_namespace(const Spec& spec) {
   fail(ch, {err, "exec " + prog + ": " + std::strerror(err) + hint});
 }
 
-// The last steps: no_new_privs, then the seccomp filter (nothing but execve comes after it).
-[[noreturn]] void harden_and_exec(const Spec& spec, const ChildChannels& ch) {
-  if ((spec.no_new_privs || spec.seccomp) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-    fail(ch, sys_error("set no_new_privs"));
+// Without no_new_privs a filter can only be installed while the process still has CAP_SYS_ADMIN
+// (in its user namespace): before the identity change, as runc does, so it also judges the
+// calls that change the ids and capabilities. With no_new_privs: last, before execve.
+bool seccomp_early(const Spec& spec, const ChildChannels& ch) {
+  return !spec.no_new_privs && !ch.seccomp.empty();
+}
+
+void install_filters(const ChildChannels& ch) {
   if (int e = fault("child.seccomp"))
     fail(ch, fault_error("child.seccomp", "install the seccomp filter", e));
   if (!ch.seccomp.empty()) check(ch, install_seccomp(ch.seccomp));
+}
+
+// The last steps: no_new_privs, then the seccomp filter (nothing but execve comes after it).
+[[noreturn]] void harden_and_exec(const Spec& spec, const ChildChannels& ch) {
+  if (spec.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    fail(ch, sys_error("set no_new_privs"));
+  if (!seccomp_early(spec, ch)) install_filters(ch);
   exec_payload(spec, ch);
 }
 
@@ -208,9 +219,18 @@ void take_identity(const Spec& spec, const Spec& ids, const ChildChannels& ch) {
                      " (raising a hard limit needs CAP_SYS_RESOURCE)"));
   }
   if (spec.umask) umask(static_cast<mode_t>(*spec.umask));
+  if (spec.oom_score_adj)
+    if (auto st = write_control("/proc/self/oom_score_adj", std::to_string(*spec.oom_score_adj));
+        !st)
+      fail(ch, st.error().context("oom_score_adj (lowering it needs CAP_SYS_RESOURCE)"));
+  if (seccomp_early(spec, ch)) install_filters(ch);
   if (ch.caps) check(ch, drop_bounding(*ch.caps));
+  // a payload that is not root keeps the permitted set it is given across the uid change
+  if (ch.cap_sets && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+    fail(ch, sys_error("PR_SET_KEEPCAPS"));
   set_credentials(ids, ch);
-  if (ch.caps) check(ch, set_caps(*ch.caps));
+  if (ch.caps) check(ch, ch.cap_sets ? set_caps(*ch.cap_sets) : set_caps(*ch.caps));
+  if (ch.cap_sets) prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 }
 
 }  // namespace
@@ -244,13 +264,17 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   while (n < 0 && errno == EINTR);
   if (n != 1) _exit(127);  // the supervisor is gone or failed to write the id maps
 
-  const uint64_t ns = spec.namespaces;
+  const uint64_t ns = spec.namespaces | (ch.joined & (CLONE_NEWNS | CLONE_NEWUTS));
   // Created mode: the FIFO is reached by its host path now, reopened through /proc at the start.
   int start_fd = -1;
   if (!ch.start_fifo.empty()) {
     start_fd = open(ch.start_fifo.c_str(), O_PATH | O_CLOEXEC | O_NOFOLLOW);
     if (start_fd < 0) fail(ch, sys_error("open the start fifo " + ch.start_fifo));
   }
+  // A joined mount namespace replaces the new one clone made; the mounts go on in it (paths of
+  // the plan, the stage among them, must resolve there, as with runc).
+  if (ch.join_mnt >= 0 && setns(ch.join_mnt, CLONE_NEWNS) != 0)
+    fail(ch, sys_error("join the mount namespace"));
   if (ns & CLONE_NEWUSER) {
     // Become root of the new user namespace (the caller's own ids are not mapped inside).
     if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
@@ -279,12 +303,15 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   if ((ns & CLONE_NEWUTS) && !spec.hostname.empty() &&
       sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
     fail(ch, sys_error("set hostname " + spec.hostname));
+  if ((ns & CLONE_NEWUTS) && !spec.domainname.empty() &&
+      setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
+    fail(ch, sys_error("set domainname " + spec.domainname));
   if (ns & CLONE_NEWNS) {
     auto root = prepare_root(spec, ch.stage);
     if (!root) fail(ch, root.error());
     if (int e = fault("child.mounts"))
       fail(ch, fault_error("child.mounts", "mount the sandbox's file systems", e));
-    for (const auto& op : spec.ops) check(ch, run_op(op, *root, ns & CLONE_NEWPID));
+    for (const auto& op : spec.ops) check(ch, run_op(op, *root, (ns | ch.joined) & CLONE_NEWPID));
     check(ch, finish_root(spec, *root));
     if (int e = fault("child.pivot")) fail(ch, fault_error("child.pivot", "pivot_root", e));
     check(ch, switch_root(*root));
@@ -315,7 +342,7 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
       // only reaps, forwards signals (same uid) and reports.
       if (ch.caps) {
         (void)drop_bounding({});
-        (void)set_caps({});
+        (void)set_caps(std::vector<int>{});
       }
       if (spec.no_new_privs || spec.seccomp) prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
       prctl(PR_SET_DUMPABLE, 0);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/sandbox/spec.h"
+#include "core/security/caps.h"
 
 namespace sbx::core {
 
@@ -20,8 +21,11 @@ struct ChildChannels {
   std::vector<std::string> seccomp;  // compiled filters (by the supervisor), installed last
   std::vector<int> keep_fds;         // passed to the payload at the same numbers
   std::optional<std::vector<int>>
-      caps;                // capabilities kept (parsed by the supervisor), or unchanged
-  std::string stage;       // directory the new root is assembled on
+      caps;                            // capabilities kept (parsed by the supervisor), or unchanged
+  std::optional<CapNumbers> cap_sets;  // with caps: the other sets (Spec::cap_sets)
+  int join_mnt = -1;                   // a mount namespace to enter first (Spec::join mnt), or -1
+  uint64_t joined = 0;                 // CLONE_NEW* of the namespaces joined (Spec::join)
+  std::string stage;                   // directory the new root is assembled on
   std::string start_fifo;  // created mode: say 'R' on sync, wait for a reader of this FIFO, exec
   bool has_mask = false;   // the caller's signal mask before set-up blocked INT/TERM/HUP/QUIT:
   sigset_t mask{};         // what the payload starts with

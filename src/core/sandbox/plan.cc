@@ -107,7 +107,8 @@ const std::vector<Field<Op>>& fields() {
             OpKindName{})
           .required(),
       field("source", &Op::source,
-            "bind: the host path; symlink: the link's target; file: the contents"),
+            "bind: the host path; symlink: the link's target; file: the contents; tmpfs: its "
+            "name in the mount table (default tmpfs)"),
       field("dest", &Op::dest, "the absolute path inside the sandbox"),
       field("optional", &Op::optional, "bind: skip quietly when the source is missing").quiet(),
       field("size", &Op::size, "tmpfs: size in bytes (0: the kernel's default)").quiet(),
@@ -144,6 +145,27 @@ const std::vector<Field<Sysctl>>& fields() {
       field("key", &Sysctl::key,
             "net.ipv4.ping_group_range, kernel.shmmax, fs.mqueue.msg_max, ..."),
       field("value", &Sysctl::value, "what is written to /proc/sys/KEY"),
+  };
+  return f;
+}
+
+template <>
+const std::vector<Field<CapSets>>& fields() {
+  static const std::vector<Field<CapSets>> f = {
+      field("effective", &CapSets::effective, "the effective set"),
+      field("permitted", &CapSets::permitted, "the permitted set"),
+      field("inheritable", &CapSets::inheritable, "the inheritable set"),
+      field("ambient", &CapSets::ambient,
+            "the ambient set (kept across execve by a payload that is not root)"),
+  };
+  return f;
+}
+
+template <>
+const std::vector<Field<NsJoin>>& fields() {
+  static const std::vector<Field<NsJoin>> f = {
+      field("type", &NsJoin::type, "ipc, uts, net, pid, cgroup, mnt or time").required(),
+      field("path", &NsJoin::path, "/proc/PID/ns/TYPE, /run/netns/NAME, ...").required(),
   };
   return f;
 }
@@ -250,6 +272,7 @@ const std::vector<Field<Spec>>& fields() {
             List<IdMapEntry, Struct<IdMapEntry>>{}),
       field("deny_setgroups", &Spec::deny_setgroups, "user namespace: setgroups is denied"),
       field("hostname", &Spec::hostname, "uts namespace: the hostname"),
+      field("domainname", &Spec::domainname, "uts namespace: the NIS domain name"),
       field("cwd", &Spec::cwd, "the payload's working directory"),
       field("env", &Spec::env, "the payload's whole environment, KEY=VALUE").always(),
       field("argv", &Spec::argv, "the payload; argv[1] is searched in the sandbox's PATH").always(),
@@ -275,11 +298,17 @@ const std::vector<Field<Spec>>& fields() {
       field("layers", &Spec::layers, "an image root: overlay lower directories, top first"),
       field("upper", &Spec::upper, "an image root: the upper directory (empty: a tmpfs)"),
       field("work", &Spec::work, "an image root: overlay's work directory"),
-      field("join_netns", &Spec::join_netns,
-            "join this network namespace (a path) instead of a new one"),
+      field("join", &Spec::join, "namespaces joined (by path) instead of made",
+            List<NsJoin, Struct<NsJoin>>{}),
       field("bridge", &Spec::bridge, "a veth on a host bridge",
             Maybe<BridgeSpec, Struct<BridgeSpec>>{}),
       field("caps", &Spec::caps, "capabilities kept (absent: unchanged; \"all\")"),
+      field("cap_sets", &Spec::cap_sets,
+            "with caps: the other capability sets (absent: permitted = effective = caps)",
+            Maybe<CapSets, Struct<CapSets>>{}),
+      field("oom_score_adj", &Spec::oom_score_adj,
+            "the payload's oom_score_adj (absent: inherited; lowering needs CAP_SYS_RESOURCE)",
+            Maybe<int32_t, Whole<int32_t>>{{-1000, 1000, "an oom_score_adj"}}),
       field("no_new_privs", &Spec::no_new_privs, "PR_SET_NO_NEW_PRIVS before execve"),
       field("seccomp", &Spec::seccomp, "the seccomp policy (absent: none)", SeccompField{}),
       field("limits", &Spec::limits, "cgroup limits (any: the sandbox gets its own group)",

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/base/fault.h"
@@ -169,6 +170,23 @@ Status fill_channels(ChildChannels& ch, const Spec& spec, const SpawnIo& io) {
     if (!keep) return keep.error();
     ch.caps = std::move(*keep);
   }
+  if (spec.cap_sets) {
+    CapNumbers sets;
+    for (auto [names, out] : {std::pair{&spec.cap_sets->effective, &sets.effective},
+                              std::pair{&spec.cap_sets->permitted, &sets.permitted},
+                              std::pair{&spec.cap_sets->inheritable, &sets.inheritable},
+                              std::pair{&spec.cap_sets->ambient, &sets.ambient}}) {
+      auto n = cap_numbers(*names);
+      if (!n) return n.error().context("cap_sets");
+      *out = std::move(*n);
+    }
+    for (int c : sets.ambient)
+      if (!std::binary_search(sets.permitted.begin(), sets.permitted.end(), c) ||
+          !std::binary_search(sets.inheritable.begin(), sets.inheritable.end(), c))
+        return user_error("cap_sets.ambient: capability " + std::to_string(c) +
+                          " must be in permitted and inheritable too (the kernel refuses it)");
+    ch.cap_sets = std::move(sets);
+  }
   for (int fd : io.keep_fds)
     if (fd < 3 || fcntl(fd, F_GETFD) < 0)
       return user_error("fds: " + std::to_string(fd) + " is not an open descriptor of 3 or more");
@@ -238,7 +256,7 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
     auto at = BridgeAttachment::prepare(*given.bridge, given.hostname, files);
     if (!at) return at.error().context("spawn");
     net = std::move(*at);
-    if (given.namespaces & CLONE_NEWNS) {
+    if ((given.namespaces | joined_namespaces(given)) & CLONE_NEWNS) {
       with_files = given;
       for (auto& [host, inside] : files) {
         // A root whose /etc/resolv.conf is a symlink (systemd-resolved) keeps its own: sbx never
@@ -252,7 +270,7 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
     }
   }
   const Spec& spec = with_files ? *with_files : given;
-  if (spec.namespaces & CLONE_NEWNS) {
+  if ((spec.namespaces | joined_namespaces(spec)) & CLONE_NEWNS) {
     auto stage = stage_dir();
     if (!stage) return stage.error();
     ch.stage = *stage;
@@ -284,25 +302,58 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
     cg = std::move(*made);
     clone_flags &= ~static_cast<uint64_t>(CLONE_NEWCGROUP);
   }
-  // Joining a network namespace: the supervisor steps into it for the clone (the child inherits
-  // it before its user namespace would make joining impossible) and steps back at once.
-  Fd home_net, target_net;
-  if (!spec.join_netns.empty()) {
-    target_net.reset(open(spec.join_netns.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!target_net.ok()) return sys_error("join network namespace " + spec.join_netns);
-    home_net.reset(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
-    if (!home_net.ok() || setns(target_net.get(), CLONE_NEWNET) != 0)
-      return sys_error("join network namespace " + spec.join_netns);
+  // Joined namespaces: the supervisor steps into each for the clone (the child inherits them
+  // before its user namespace would make joining impossible; pid and time apply to children
+  // only) and steps back at once. A mount namespace is joined by the child itself (setns of mnt
+  // would move the supervisor's root and cwd): clone makes a new one, the child leaves it.
+  struct Joined {
+    int flag;
+    Fd home, target;
+  };
+  std::vector<Joined> joined;
+  Fd join_mnt;
+  for (const auto& j : spec.join) {
+    int flag = static_cast<int>(*namespace_flag(j.type));
+    Fd target(open(j.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!target.ok())
+      return sys_error("join " + std::string(j.type == "net" ? "network" : j.type) + " namespace " +
+                       j.path);
+    if (flag == CLONE_NEWNS) {
+      join_mnt = std::move(target);
+      clone_flags |= CLONE_NEWNS;
+      continue;
+    }
+    const char* own = flag == CLONE_NEWPID    ? "pid"
+                      : flag == CLONE_NEWTIME ? "time"
+                      : flag == CLONE_NEWNET  ? "net"
+                      : flag == CLONE_NEWIPC  ? "ipc"
+                      : flag == CLONE_NEWUTS  ? "uts"
+                                              : "cgroup";
+    Fd home(open(("/proc/self/ns/" + std::string(own)).c_str(), O_RDONLY | O_CLOEXEC));
+    joined.push_back({flag, std::move(home), std::move(target)});
   }
+  auto step_back = [&]() {
+    for (auto& j : joined)
+      if (j.home.ok()) (void)setns(j.home.get(), j.flag);
+  };
+  for (auto& j : joined)
+    if (!j.home.ok() || setns(j.target.get(), j.flag) != 0) {
+      Error e = sys_error("join " + namespace_flags_string(static_cast<uint64_t>(j.flag)) +
+                          " namespace (setns)");
+      step_back();
+      return e;
+    }
+  ch.join_mnt = join_mnt.get();
+  ch.joined = joined_namespaces(spec);
   auto before_clone = [&](const Error& e) {
-    if (home_net.ok()) (void)setns(home_net.get(), CLONE_NEWNET);
+    step_back();
     return e;
   };
   if (int sig = signals.take_pending()) return before_clone(interrupted(sig).context("spawn"));
   if (int e = fault("spawn.clone"))
     return before_clone(fault_error("spawn.clone", "spawn: clone", e));
   auto cl = clone_process(clone_flags);
-  if (home_net.ok() && (cl ? cl->pid != 0 : true)) (void)setns(home_net.get(), CLONE_NEWNET);
+  if (cl ? cl->pid != 0 : true) step_back();
   if (!cl) {
     Error e = cl.error().context("spawn");
     if (((clone_flags & CLONE_NEWUSER) || getuid() != 0) &&

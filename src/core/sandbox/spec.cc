@@ -100,6 +100,13 @@ uint64_t sysctl_namespace(std::string_view key) {
   return 0;
 }
 
+uint64_t joined_namespaces(const Spec& s) {
+  uint64_t flags = 0;
+  for (const auto& j : s.join)
+    if (auto f = namespace_flag(j.type)) flags |= *f;
+  return flags;
+}
+
 const char* op_kind_name(OpKind k) {
   for (const auto& o : kOpNames)
     if (o.kind == k) return o.name;
@@ -130,22 +137,39 @@ Status validate(const Spec& s, bool need_argv) {
   if (s.namespaces & ~all_namespace_flags()) return user_error("namespaces: unknown flag bits");
   if (!s.rootfs.empty() && !absolute(s.rootfs))
     return user_error("rootfs: '" + s.rootfs + "' is not an absolute path");
+  uint64_t joined = 0;
+  for (const auto& j : s.join) {
+    auto flag = namespace_flag(j.type);
+    if (!flag) return flag.error().context("join");
+    if (*flag == CLONE_NEWUSER)
+      return user_error(
+          "join user: joining a user namespace is not supported (it would change "
+          "the ids of the process that starts the sandbox)");
+    if ((s.namespaces | joined) & *flag)
+      return user_error("join " + j.type + ": joining one and making a new one at once");
+    if (!absolute(j.path))
+      return user_error("join " + j.type + ": '" + j.path + "' is not an absolute path");
+    if (*flag == CLONE_NEWNS && (s.namespaces & CLONE_NEWUSER))
+      return user_error(
+          "join mnt: a new user namespace cannot join a mount namespace it does "
+          "not own (join without user, or make a new mnt)");
+    joined |= *flag;
+  }
+  if (!s.domainname.empty()) {
+    if (!((s.namespaces | joined) & CLONE_NEWUTS))
+      return user_error("domainname: needs the uts namespace (it would change the host's)");
+    if (s.domainname.size() > 64) return user_error("domainname: longer than 64 characters");
+  }
   if (!s.hostname.empty()) {
-    if (!(s.namespaces & CLONE_NEWUTS))
+    if (!((s.namespaces | joined) & CLONE_NEWUTS))
       return user_error("hostname: needs the uts namespace (it would rename the host)");
     if (s.hostname.size() > 64) return user_error("hostname: longer than 64 characters");
   }
   if ((s.time_offsets.monotonic || s.time_offsets.boottime) && !(s.namespaces & CLONE_NEWTIME))
     return user_error("time offsets: need the time namespace");
-  if (!s.join_netns.empty()) {
-    if (s.namespaces & CLONE_NEWNET)
-      return user_error("netns: joining one and making a new one at once");
-    if (!absolute(s.join_netns))
-      return user_error("netns: '" + s.join_netns + "' is not an absolute path");
-  }
   if (s.bridge) {
     if (!(s.namespaces & CLONE_NEWNET)) return user_error("net.bridge: needs the net namespace");
-    if (!s.join_netns.empty()) return user_error("net: a bridge and netns at once");
+    if (joined & CLONE_NEWNET) return user_error("net: a bridge and netns at once");
     if (s.bridge->bridge.empty() || s.bridge->bridge.size() > 15)
       return user_error("net.bridge: '" + s.bridge->bridge +
                         "' is not an interface name (1-15 characters)");
@@ -159,7 +183,7 @@ Status validate(const Spec& s, bool need_argv) {
           "process "
           "that started the sandbox (use sbx run -d for a sandbox that outlives the caller)");
   }
-  bool have_mnt = s.namespaces & CLONE_NEWNS;
+  bool have_mnt = (s.namespaces | joined) & CLONE_NEWNS;
   if (!s.layers.empty()) {
     if (!have_mnt) return user_error("image: needs the mnt namespace");
     if (!s.rootfs.empty()) return user_error("image and rootfs: choose one");
@@ -209,7 +233,7 @@ Status validate(const Spec& s, bool need_argv) {
       return user_error("sysctl " + c.key +
                         ": not a namespaced sysctl (net.*, kernel.shm*/msg*/sem, fs.mqueue.*): "
                         "writing it would change the host");
-    if (!(s.namespaces & ns) && !(ns == CLONE_NEWNET && !s.join_netns.empty()))
+    if (!((s.namespaces | joined) & ns))
       return user_error("sysctl " + c.key + ": needs the " + (ns == CLONE_NEWNET ? "net" : "ipc") +
                         " namespace (it would change the host's)");
   }

@@ -67,6 +67,19 @@ struct TimeOffsets {
   bool operator==(const TimeOffsets&) const = default;
 };
 
+// The capability sets besides the bounding set (`caps`), as OCI's process.capabilities names them.
+struct CapSets {
+  std::vector<std::string> effective, permitted, inheritable, ambient;
+  bool operator==(const CapSets&) const = default;
+};
+
+// A namespace joined instead of made: "ipc", "uts", "net", "pid", "cgroup", "mnt", "time" and a
+// path (/proc/PID/ns/TYPE, /run/netns/NAME, a bind-mounted namespace file).
+struct NsJoin {
+  std::string type, path;
+  bool operator==(const NsJoin&) const = default;
+};
+
 struct Spec {
   uint64_t namespaces = 0;  // CLONE_NEW* flags to create
   std::string rootfs;       // empty: the host's root, read-only
@@ -74,7 +87,8 @@ struct Spec {
   std::vector<Op> ops;                       // in order, relative to the new root
   std::vector<IdMapEntry> uid_map, gid_map;  // used when CLONE_NEWUSER is set
   bool deny_setgroups = true;
-  std::string hostname;  // needs uts
+  std::string hostname;    // needs uts
+  std::string domainname;  // the NIS domain name (setdomainname); needs uts
   std::string cwd = "/";
   std::vector<std::string> env;   // "KEY=VALUE", the whole environment of the payload
   std::vector<std::string> argv;  // argv[0] is searched in the sandbox's PATH when it has no '/'
@@ -94,13 +108,18 @@ struct Spec {
   // hostname, resolv.conf: never committed) with `upper`/`work` (empty: a tmpfs, gone at exit).
   std::vector<std::string> layers;
   std::string upper, work;
-  // Join this network namespace (a /proc/PID/ns/net or /run/netns/NAME path) instead of making one.
-  std::string join_netns;
+  // Namespaces joined instead of made (not user: that would change the supervisor's own ids).
+  std::vector<NsJoin> join;
   // On a host bridge (needs net): a veth, a leased address, NAT, published ports, /etc/hosts.
   std::optional<BridgeSpec> bridge;
   // Hardening, applied last before execve: capabilities kept (nullopt: unchanged), no_new_privs,
   // a seccomp policy (nullopt: none).
   std::optional<std::vector<std::string>> caps;
+  // With caps: the other sets (nullopt: permitted = effective = caps, inheritable and ambient
+  // empty). A set is cut to the bounding set; ambient needs permitted and inheritable too.
+  std::optional<CapSets> cap_sets;
+  // The payload's /proc/self/oom_score_adj (-1000..1000; lowering it needs CAP_SYS_RESOURCE).
+  std::optional<int32_t> oom_score_adj;
   bool no_new_privs = false;
   std::optional<SeccompPolicy> seccomp;
   Limits limits;  // non-empty: the sandbox gets its own cgroup, made before it runs
@@ -112,6 +131,8 @@ struct Spec {
 };
 
 const char* op_kind_name(OpKind k);
+// CLONE_NEW* of the namespaces the plan joins (Spec::join; unknown types left out).
+uint64_t joined_namespaces(const Spec& s);
 // "RLIMIT_NOFILE" -> RLIMIT_NOFILE (or nullopt)
 std::optional<int> rlimit_number(std::string_view name);
 // The namespace a sysctl key belongs to (CLONE_NEWNET, CLONE_NEWIPC), 0 when it is not namespaced

@@ -38,26 +38,41 @@ Status drop_bounding(const std::vector<int>& keep) {
   return {};
 }
 
-Status set_caps(const std::vector<int>& keep) {
+Status set_caps(const CapNumbers& sets) {
   if (cap_reset_ambient() != 0 && errno != EINVAL)
     return sys_error("clear the ambient capabilities");
   cap_t caps = cap_get_proc();
   if (!caps) return sys_error("read the capabilities");
-  std::vector<cap_value_t> values;
-  for (int c : keep) {
+  auto held = [&](int c) {
     cap_flag_value_t have = CAP_CLEAR;
     cap_get_flag(caps, c, CAP_PERMITTED, &have);
-    if (have == CAP_SET) values.push_back(c);
-  }
+    return have == CAP_SET;
+  };
+  std::vector<cap_value_t> permitted, effective;
+  for (int c : sets.permitted)
+    if (held(c)) permitted.push_back(c);
+  for (int c : sets.effective)
+    if (std::find(permitted.begin(), permitted.end(), c) != permitted.end()) effective.push_back(c);
+  std::vector<cap_value_t> inheritable(sets.inheritable.begin(), sets.inheritable.end());
   cap_clear(caps);
-  if (!values.empty()) {
-    cap_set_flag(caps, CAP_PERMITTED, static_cast<int>(values.size()), values.data(), CAP_SET);
-    cap_set_flag(caps, CAP_EFFECTIVE, static_cast<int>(values.size()), values.data(), CAP_SET);
-  }
+  auto put = [&](cap_flag_t flag, std::vector<cap_value_t>& v) {
+    if (!v.empty()) cap_set_flag(caps, flag, static_cast<int>(v.size()), v.data(), CAP_SET);
+  };
+  put(CAP_PERMITTED, permitted);
+  put(CAP_EFFECTIVE, effective);
+  put(CAP_INHERITABLE, inheritable);
   int rc = cap_set_proc(caps);
   cap_free(caps);
   if (rc != 0) return sys_error("set the capabilities");
+  for (int c : sets.ambient)
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) != 0)
+      return sys_error("raise ambient capability " + std::to_string(c) +
+                       " (it must be permitted and inheritable)");
   return {};
+}
+
+Status set_caps(const std::vector<int>& keep) {
+  return set_caps(CapNumbers{keep, keep, {}, {}});
 }
 
 std::vector<std::string> cap_names(uint64_t mask) {
