@@ -115,8 +115,9 @@ TEST_CASE("rules read in order as the v1 controller does", "[devices]") {
   CHECK(p.allows('c', 1, 3, kDevRead));
   CHECK_FALSE(p.allows('c', 1, 3, kDevWrite));
   CHECK(policy({"c 1:3 rwm", "deny c 1:3 rwm"}).exceptions.empty());
-  CHECK(refusal({"c 1:* rwm", "deny c 1:3 w"}).find("takes back part of the earlier rule 'c 1:* "
-                                                     "rwm'") != std::string::npos);
+  CHECK(refusal({"c 1:* rwm", "deny c 1:3 w"})
+            .find("takes back part of the earlier rule 'c 1:* "
+                  "rwm'") != std::string::npos);
   CHECK(refusal({"c 1:* r", "deny c 1:3 w"}).empty());  // no access in common: nothing to hole
   // "a" starts over: an allow default, then deny exceptions share any access to deny
   p = policy({"c 1:3 rwm", "a", "deny c 1:9 w", "deny b *:* rwm"});
@@ -125,8 +126,9 @@ TEST_CASE("rules read in order as the v1 controller does", "[devices]") {
   CHECK_FALSE(p.allows('c', 1, 9, kDevRead | kDevWrite));
   CHECK(p.allows('c', 1, 9, kDevRead));
   CHECK_FALSE(p.allows('b', 8, 0, kDevRead));
-  CHECK(refusal({"a", "deny c *:* w", "c 1:3 rw"}).find("takes back part of the earlier rule "
-                                                         "'deny c *:* w'") != std::string::npos);
+  CHECK(refusal({"a", "deny c *:* w", "c 1:3 rw"})
+            .find("takes back part of the earlier rule "
+                  "'deny c *:* w'") != std::string::npos);
   p = policy({"a", "deny c 1:3 rw", "a"});
   CHECK(p.default_allow);
   CHECK(p.exceptions.empty());

@@ -255,10 +255,10 @@ Status attach_device_program(const std::string& dir, const DevicePolicy& policy)
   a.attach_flags = BPF_F_ALLOW_MULTI;
   if (bpf(BPF_PROG_ATTACH, a) != 0) {
     int e = errno;
-    std::string hint =
-        e == EPERM ? " (a group above holds a device program attached without "
-                     "BPF_F_ALLOW_MULTI, or this process lacks CAP_SYS_ADMIN on the host)"
-                   : "";
+    std::string hint = e == EPERM
+                           ? " (a group above holds a device program attached without "
+                             "BPF_F_ALLOW_MULTI, or this process lacks CAP_SYS_ADMIN on the host)"
+                           : "";
     return Error{e, "attach the cgroup device program to " + dir +
                         " (bpf BPF_PROG_ATTACH BPF_CGROUP_DEVICE): " + std::strerror(e) + hint};
   }

@@ -184,7 +184,8 @@ const std::vector<Field<Limits>>& fields() {
       field("pids", &Limits::pids, "at most this many processes"),
       field("io", &Limits::io, "block io limits per device", List<IoLimit, Struct<IoLimit>>{}),
       field("devices", &Limits::devices,
-            "device allowlist rules (\"c 1:3 rwm\"); everything else is denied"),
+            "device rules in order from every device denied (\"c 1:3 rwm\", \"deny c 1:9 w\", "
+            "\"a\"); v1 files or a v2 eBPF program"),
   };
   return f;
 }
