@@ -258,7 +258,8 @@ Status attach_device_program(const std::string& dir, const DevicePolicy& policy)
     std::string hint = e == EPERM
                            ? " (a group above holds a device program attached without "
                              "BPF_F_ALLOW_MULTI, or this process lacks CAP_SYS_ADMIN on the host)"
-                           : "";
+                       : e == EBADF ? " (not a cgroup v2 directory)"
+                                    : "";
     return Error{e, "attach the cgroup device program to " + dir +
                         " (bpf BPF_PROG_ATTACH BPF_CGROUP_DEVICE): " + std::strerror(e) + hint};
   }
