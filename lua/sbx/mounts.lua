@@ -91,6 +91,16 @@ function M.file(dest, contents, mode)
   return { kind = "file", dest = dest, source = contents, mode = mode }
 end
 
+-- sbx.device(dest, node [, { mode = 438, uid =, gid = }]): a device node, "c 1:7", "b 8:0" or "p"
+-- (a fifo); in a user namespace, where mknod is not allowed, the host's node at dest is bound.
+-- Opening it is still up to limits.devices.
+function M.device(dest, node, opts)
+  check_path("device", "destination", dest, 2)
+  if type(node) ~= "string" then error('sbx.device: node must be a string like "c 1:7"', 2) end
+  opts = options("device", opts, { mode = true, uid = true, gid = true }, 2)
+  return { kind = "device", dest = dest, source = node, mode = opts.mode, uid = opts.uid, gid = opts.gid }
+end
+
 -- sbx.remount_ro(dest): makes an already mounted path read-only.
 function M.remount_ro(dest)
   check_path("remount_ro", "destination", dest, 2)

@@ -77,6 +77,32 @@ local function mount_op(m, i, plan, bundle)
   fail(path .. ".type", ("'%s' mounts are not supported by sbx yet"):format(tostring(kind)))
 end
 
+-- linux.devices[i]: a node made in the container (mknod, or the host's bound in a user namespace)
+local function device_op(d, i)
+  local path = ("linux.devices[%d]"):format(i)
+  only(d, set { "path", "type", "major", "minor", "fileMode", "uid", "gid" }, path)
+  if type(d.path) ~= "string" or d.path:sub(1, 1) ~= "/" then fail(path .. ".path", "expected an absolute path") end
+  local node
+  if d.type == "p" then
+    node = "p"
+  elseif d.type == "c" or d.type == "u" or d.type == "b" then
+    for _, k in ipairs { "major", "minor" } do
+      if type(d[k]) ~= "number" or d[k] < 0 or d[k] % 1 ~= 0 then fail(path .. "." .. k, "expected a device number") end
+    end
+    node = ("%s %d:%d"):format(d.type == "b" and "b" or "c", d.major, d.minor)
+  else
+    fail(path .. ".type", ("'%s' is not c, b, u or p"):format(tostring(d.type)))
+  end
+  -- fileMode may carry the type bits too (runc drops them)
+  local mode = type(d.fileMode) == "number" and d.fileMode % 4096 or nil
+  return { kind = "device", dest = d.path, source = node, mode = mode ~= 0 and mode or nil, uid = d.uid, gid = d.gid }
+end
+
+-- What runc allows after a config's own device rules (its AllowedDevices): making any node, and
+-- null, random, full, tty, zero, urandom, the ptys, ptmx and tun.
+local runc_devices = { "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm", "c 1:5 rwm",
+                       "c 1:9 rwm", "c 136:* rwm", "c 5:2 rwm", "c 10:200 rwm" }
+
 -- plan(config, bundle) -> plan table, { annotations = } ; raises "config.json: PATH: why"
 function M.plan(c, bundle)
   M.warnings = {}
@@ -98,7 +124,6 @@ function M.plan(c, bundle)
                                 "readonlyPaths", "rootfsPropagation", "sysctl", "devices", "seccomp", "mountLabel",
                                 "timeOffsets" }, "linux",
                set { "intelRdt", "personality", "memoryPolicy", "netDevices" })
-  none(l.devices, "linux.devices", "device nodes are not supported by sbx yet")
   none(l.mountLabel, "linux.mountLabel", "SELinux is not supported by sbx")
   if l.rootfsPropagation and not set { "private", "rprivate", "slave", "rslave" }[l.rootfsPropagation] then
     fail("linux.rootfsPropagation", "only private or slave (sbx makes / private)")
@@ -166,6 +191,7 @@ function M.plan(c, bundle)
     local op = mount_op(m, i, plan, bundle)
     if op then plan.ops[#plan.ops + 1] = op end
   end
+  for i, d in ipairs(l.devices or {}) do plan.ops[#plan.ops + 1] = device_op(d, i) end
   for _, path in ipairs(l.maskedPaths or {}) do plan.ops[#plan.ops + 1] = { kind = "mask", dest = path } end
   for _, path in ipairs(l.readonlyPaths or {}) do plan.ops[#plan.ops + 1] = { kind = "read-only", dest = path } end
   local r = only(l.resources, set { "memory", "cpu", "pids", "devices" }, "linux.resources")
@@ -179,16 +205,28 @@ function M.plan(c, bundle)
   if cpu.cpus and cpu.cpus ~= "" then limits.cpuset = cpu.cpus end
   local pids = only(r.pids, set { "limit" }, "linux.resources.pids")
   if pids.limit and pids.limit > 0 then limits.pids = pids.limit end
+  -- the rules in order (the core reads them as the v1 controller does, on v1 and v2 alike), then
+  -- runc's own, which it adds to every container's
   for i, d in ipairs(r.devices or {}) do
-    only(d, set { "allow", "type", "major", "minor", "access" }, ("linux.resources.devices[%d]"):format(i))
-    -- the usual first rule (deny everything) is sbx's own starting point: only allow rules are kept
-    if d.allow then
-      limits.devices = limits.devices or {}
-      limits.devices[#limits.devices + 1] = ("%s %s:%s %s"):format(d.type or "a", d.major and d.major >= 0 and d.major or "*",
-                                                                   d.minor and d.minor >= 0 and d.minor or "*", d.access or "rwm")
-    elseif not (i == 1 and (d.access or "rwm") == "rwm" and d.major == nil) then
-      fail(("linux.resources.devices[%d]"):format(i), "a deny rule after the first is not supported by sbx yet")
+    local where = ("linux.resources.devices[%d]"):format(i)
+    only(d, set { "allow", "type", "major", "minor", "access" }, where)
+    local access = d.access or "rwm"
+    if type(access) ~= "string" or access == "" then fail(where .. ".access", "expected some of r, w and m") end
+    local rule
+    if d.type == nil or d.type == "a" then
+      if not (access:find("r") and access:find("w") and access:find("m")) then
+        fail(where, "type a (every device) takes access rwm")
+      end
+      rule = "a"
+    else
+      local function num(n) return type(n) == "number" and n >= 0 and ("%d"):format(n) or "*" end
+      rule = ("%s %s:%s %s"):format(d.type, num(d.major), num(d.minor), access)
     end
+    limits.devices = limits.devices or {}
+    limits.devices[#limits.devices + 1] = (d.allow and "" or "deny ") .. rule
+  end
+  if limits.devices then
+    for _, rule in ipairs(runc_devices) do limits.devices[#limits.devices + 1] = rule end
   end
   if next(limits) then plan.limits = limits end
   if l.cgroupsPath and l.cgroupsPath ~= "" then
@@ -229,6 +267,7 @@ function M.default_config()
       namespaces = { { type = "pid" }, { type = "network" }, { type = "ipc" }, { type = "uts" }, { type = "mount" }, { type = "cgroup" } },
       maskedPaths = container.default_masked,
       readonlyPaths = container.default_readonly,
+      resources = { devices = { { allow = false, access = "rwm" } } },
     },
   }
 end

@@ -16,6 +16,7 @@ assert(os.execute(("mkdir -p %s/layer/etc && echo hi > %s/layer/etc/hi && tar -C
 local commands = {
   plain = ("%s run --rootfs %s -- true"):format(bin, rootfs),
   limits = ("%s run --rootfs %s -m 16M --pids 32 -- true"):format(bin, rootfs),
+  devices = ("%s run --rootfs %s --device-cgroup-rule 'c 1:3 rwm' -- true"):format(bin, rootfs),
   bridge = ("%s run --rootfs %s -m 16M -p 127.0.0.1:0:80 -- true"):format(bin, rootfs),
   image = ("%s image import-layer %s/layer.tar injected:1"):format(bin, tmp),
   detached = ("%s run --rootfs %s -d --name injected-%d -m 16M -p 127.0.0.1:0:80 -- sleep 5"):format(bin, rootfs, sbx.sys.getpid()),

@@ -30,6 +30,27 @@ test("an absolute symlink in a destination's path resolves inside the root, neve
   os.execute("rm -rf " .. dir)
 end)
 
+test("a device node whose path leads through a symlink to /etc is made in the root's /etc, never the host's", function()
+  if sbx.sys.ids().uid ~= 0 then skip("needs root (mknod without a user namespace)") end
+  local dir = copy_root()
+  local sub = "sbx-dev-" .. me
+  assert(os.execute(("ln -s /etc %s/data"):format(dir)))
+  local box = sbx.container{ rootfs = dir, readonly = false, share = { "user" },
+                             mounts = { sbx.device("/data/" .. sub .. "/node", "c 1:7", { mode = 416 }),
+                                        sbx.device("/data/" .. sub .. "/fifo", "p") } }
+  local st = assert(box:run{ "/bin/sh", "-c", ("stat -c '%%F %%t:%%T %%a' /etc/%s/node /etc/%s/fifo"):format(sub, sub), stdout = "pipe" })
+  expect(st.stdout).eq("character special file 1:7 640\nfifo 0:0 666\n")
+  expect(host_has("/etc/" .. sub), "nothing made in the host's /etc").eq(false)
+  -- the node itself given as a symlink is refused (as every destination that is one)
+  local link = sbx.container{ rootfs = dir, readonly = false, share = { "user" }, mounts = { sbx.device("/data", "p") } }
+  local none, err = link:run{ "/bin/true" }
+  expect(none).eq(nil)
+  expect(err).contains("device /data (p): /data exists and is another file (refused)")
+  expect_error(function() sbx.device("/dev/x", 7) end, 'node must be a string like "c 1:7"')
+  expect_error(function() sbx.device("/dev/x", "c 1:7", { owner = 1 }) end, "unknown option 'owner'")
+  os.execute("rm -rf " .. dir)
+end)
+
 test("a destination that is a symlink, and a rootfs whose /proc or /dev is one, are refused", function()
   local dir = copy_root()
   assert(os.execute(("ln -s /tmp %s/link && rm -rf %s/proc && ln -s /tmp %s/proc"):format(dir, dir, dir)))

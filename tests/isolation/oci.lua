@@ -259,6 +259,9 @@ test("a bad config.json is one clear error naming the field, and leaves nothing"
     { function(c) c.linux.namespaces[#c.linux.namespaces + 1] = { type = "user", path = "/proc/1/ns/user" } end, "joining a user namespace by path" },
     { function(c) c.linux.namespaces[#c.linux.namespaces + 1] = { type = "ipc", path = "/proc/1/ns/ipc" } end, "join ipc: joining one and making a new one at once" },
     { function(c) c.process.user = { uid = -1 } end, "spec.uid: -1 is not an id" },
+    { function(c) c.linux.devices = { { path = "/dev/../../etc/x", type = "c", major = 1, minor = 3 } } end, "destination '/dev/../../etc/x' contains '..'" },
+    { function(c) c.linux.devices = { { path = "/dev/x", type = "q", major = 1, minor = 3 } } end, "linux.devices[1].type: 'q' is not c, b, u or p" },
+    { function(c) c.linux.resources = { devices = { { allow = true, type = "c", major = 1, access = "rwx" } } } end, "device rule 'c 1:* rwx'" },
   }
   for _, case in ipairs(cases) do
     config({ "/bin/true" }, case[1])
@@ -315,6 +318,49 @@ test("--policy: a Lua admission policy tightens or refuses a config before anyth
   expect(rc).eq(1)
   expect(out).contains("policy " .. bad .. ":")
   expect(out).contains("boom")
+  expect(#core.list_dir(root)).eq(0)
+end)
+
+test("linux.devices: nodes made with their type, numbers, mode and owner; podman's device rules decide which open", function()
+  -- podman's shape: deny everything, then allow what --device named; runc's defaults (null, zero, full, ...) follow
+  local script = "for d in mydev mymem; do stat -c '%n %F %t:%T %a %u:%g' /dev/$d; done; " ..
+                 "(echo x > /dev/mydev) 2>&1; head -c1 /dev/mymem 2>&1; head -c1 /dev/fuse-ish 2>&1 | wc -c; echo end"
+  config({ "/bin/sh", "-c", script }, function(c)
+    c.linux.devices = {
+      { path = "/dev/mydev", type = "c", major = 1, minor = 7, fileMode = 8608, uid = 1, gid = 2 },  -- S_IFCHR|0640
+      { path = "/dev/mymem", type = "c", major = 1, minor = 1 },
+      { path = "/dev/fuse-ish", type = "c", major = 1, minor = 5, fileMode = 438 },
+    }
+    c.linux.resources = { devices = { { allow = false, access = "rwm" },
+                                      { allow = true, type = "c", major = 1, minor = 5, access = "rwm" } } }
+  end)
+  local out, rc = run(("run --bundle %s d1"):format(bundle))
+  expect(rc, out).eq(0)
+  expect(out).contains("/dev/mydev character special file 1:7 640 1:2\n")
+  expect(out).contains("/dev/mymem character special file 1:1 666 0:0\n")
+  -- full (1:7) is one of runc's defaults: it opens (and is full); mem (1:1) is allowed by no rule
+  expect(out).contains("No space left on device")
+  expect(out).contains("head: /dev/mymem: Operation not permitted\n")
+  expect(out).contains("\n1\nend\n")
+  -- in a user namespace mknod is not allowed: the host's node at the same path is bound (runc's way)
+  config({ "/bin/sh", "-c", "stat -c '%n %F %t:%T' /dev/kmsg" }, function(c)
+    c.linux.namespaces[#c.linux.namespaces + 1] = { type = "user" }
+    c.linux.uidMappings = { { containerID = 0, hostID = 2000000000, size = 65536 } }
+    c.linux.gidMappings = { { containerID = 0, hostID = 2000000000, size = 65536 } }
+    c.linux.devices = { { path = "/dev/kmsg", type = "c", major = 1, minor = 11 } }
+  end)
+  out, rc = run(("run --bundle %s d2"):format(bundle))
+  expect(rc, out).eq(0)
+  expect(out).contains("/dev/kmsg character special file 1:b\n")
+  config({ "/bin/true" }, function(c)
+    c.linux.namespaces[#c.linux.namespaces + 1] = { type = "user" }
+    c.linux.uidMappings = { { containerID = 0, hostID = 2000000000, size = 65536 } }
+    c.linux.gidMappings = { { containerID = 0, hostID = 2000000000, size = 65536 } }
+    c.linux.devices = { { path = "/dev/nosuch-on-host", type = "c", major = 1, minor = 11 } }
+  end)
+  out, rc = run(("run --bundle %s d3"):format(bundle))
+  expect(rc).ne(0)
+  expect(out).contains("device /dev/nosuch-on-host (c 1:11): mknod: Operation not permitted (a user namespace may not make device nodes, and the host has no c 1:11 at /dev/nosuch-on-host")
   expect(#core.list_dir(root)).eq(0)
 end)
 

@@ -53,6 +53,18 @@ test("podman run --memory --pids-limit: enforced in the group of its cgroupsPath
   expect(out).match("/libpod_parent/libpod%-%x+\n50\n")
 end)
 
+test("podman run --device: the node made, its rule (access r) enforced with runc's defaults", function()
+  local script = "stat -c '%t:%T' /dev/myfull /dev/kmsg; (echo x > /dev/myfull) 2>&1; (echo x > /dev/kmsg) 2>&1; " ..
+                 "head -c1 /dev/urandom | wc -c"
+  local out, rc = sh(("%s run --rm %s --device /dev/full:/dev/myfull --device /dev/kmsg:/dev/kmsg:r sbxtest:1 /bin/sh -c \"%s\"")
+                     :format(podman, run_flags, script))
+  expect(rc, out).eq(0)
+  expect(out).contains("1:7\n1:b\n")
+  expect(out).contains("No space left on device")            -- /dev/myfull opens for writing (c 1:7 rwm)
+  expect(out).contains("/dev/kmsg: Operation not permitted")  -- c 1:11 r: reading only
+  expect(out).contains("\n1\n")                               -- runc's defaults: urandom
+end)
+
 test("podman run -d, ps, exec, pause, unpause, stop, rm: the container's life; nothing of it left", function()
   local id, rc = sh(("%s run -d %s sbxtest:1 sleep 300"):format(podman, run_flags))
   expect(rc, id).eq(0)

@@ -120,19 +120,31 @@ TEST_CASE("host helpers: on_v2 and has", "[cgroup]") {
   CHECK(v2.on_v2("blkio"));
 }
 
-TEST_CASE("devices: a deny-all then the allowlist on v1; an error naming the reason on v2",
+TEST_CASE("devices: v1 gets a deny-all and what the rules leave; v2 no file (a program)",
           "[cgroup]") {
   Limits l;
-  l.devices = std::vector<std::string>{"c 1:3 rwm", "c 136:* rw"};
+  l.devices = std::vector<std::string>{"c 1:3 rwm", "c 136:* rw", "c 1:3 r", "deny c 1:5 w"};
   auto files = limit_files(v1_host(), l);
   REQUIRE(files);
   CHECK(render(*files) ==
         "devices:devices.deny=a\ndevices:devices.allow=c 1:3 rwm\ndevices:devices.allow=c 136:* "
         "rw\n");
+  l.devices = std::vector<std::string>{"a", "deny b 8:* w"};
+  files = limit_files(v1_host(), l);
+  REQUIRE(files);
+  CHECK(render(*files) ==
+        "devices:devices.deny=a\ndevices:devices.allow=a\ndevices:devices.deny=b 8:* w\n");
   auto v2 = limit_files(v2_host(), l);
-  REQUIRE_FALSE(v2);
-  CHECK(v2.error().message.find("eBPF") != std::string::npos);
+  REQUIRE(v2);
+  CHECK(v2->empty());
   l.devices = std::vector<std::string>{"c 1:3 rwm; echo"};
   CHECK_FALSE(limit_files(v1_host(), l));
+  CHECK_FALSE(limit_files(v2_host(), l));
+  CgroupHost bare = v1_host();
+  bare.v1.erase("devices");
+  l.devices = std::vector<std::string>{"c 1:3 rwm"};
+  auto none = limit_files(bare, l);
+  REQUIRE_FALSE(none);
+  CHECK(none.error().message.find("hybrid host") != std::string::npos);
   CHECK(default_device_rules().size() == 9);
 }

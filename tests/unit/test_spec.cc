@@ -232,6 +232,21 @@ TEST_CASE("validate checks each mount op and names it by 1-based index", "[spec]
     INFO(st.error().message);
     CHECK(st.ok());
   }
+  SECTION("device: the node is c/b MAJOR:MINOR or p") {
+    for (const char* good : {"c 1:7", "b 8:0", "u 10:229", "p", "c 4095:1048575"}) {
+      s.ops = {{OpKind::Device, good, "/dev/x"}};
+      INFO(good);
+      CHECK(validate(s).ok());
+    }
+    for (const char* bad : {"", "c", "c 1", "c 1:", "x 1:2", "c 4096:0", "c 1:1048576", "c -1:2",
+                            "c 1:2 rwm", "p 1:2"}) {
+      s.ops = {{OpKind::Device, bad, "/dev/x"}};
+      INFO(bad);
+      expect_error(s, {"mounts[1] (device)", "device node"});
+    }
+    s.ops = {{OpKind::Device, "c 1:7", "/dev/../etc/x"}};
+    expect_error(s, {"mounts[1] (device)", "'..'"});
+  }
   SECTION("symlink with an empty target") {
     s.ops.push_back({OpKind::Symlink, "", "/link"});
     expect_error(s, {"mounts[3] (symlink)", "link target"});
@@ -298,6 +313,7 @@ TEST_CASE("describe names a step", "[spec]") {
   CHECK(describe({OpKind::File, "secret contents", "/etc/motd"}) ==
         "file /etc/motd");  // not the contents
   CHECK(describe({OpKind::RemountRo, "", "/usr"}) == "remount-ro /usr");
+  CHECK(describe({OpKind::Device, "c 1:7", "/dev/mydev"}) == "device /dev/mydev (c 1:7)");
 }
 
 TEST_CASE("op kind names round trip", "[spec]") {
@@ -313,6 +329,7 @@ TEST_CASE("op kind names round trip", "[spec]") {
       {OpKind::Symlink, "symlink"},
       {OpKind::File, "file"},
       {OpKind::RemountRo, "remount-ro"},
+      {OpKind::Device, "device"},
   };
   for (const auto& [kind, name] : all) {
     INFO("kind " << name);

@@ -63,8 +63,8 @@ TEST_CASE("every fault step has a name, a shape a test can run and a description
   REQUIRE(steps.size() >= 28);
   for (const auto& s : steps) {
     std::string shape = s.shape;
-    CHECK((shape == "plain" || shape == "limits" || shape == "bridge" || shape == "image" ||
-           shape == "detached"));
+    CHECK((shape == "plain" || shape == "limits" || shape == "devices" || shape == "bridge" ||
+           shape == "image" || shape == "detached"));
     CHECK(std::string(s.what).size() > 10);
     CHECK(fault(s.name) == 0);  // inert: SBX_FAULT is not set in the unit tests
   }

@@ -40,6 +40,7 @@ M.options = {
   { long = "cpu-weight", arg = "required", key = "cpu_weight", meta = "1-10000", help = "relative CPU weight (cpu.shares on v1)" },
   { long = "cpuset", arg = "required", key = "cpuset", meta = "LIST", help = "CPUs allowed (0-1, 0,2)" },
   { long = "pids", arg = "required", key = "pids", meta = "N", help = "at most N processes (pids.max)" },
+  { long = "device-cgroup-rule", arg = "required", key = "device_rules", list = true, meta = "RULE", help = "allow a device beyond the default ones ('c 10:229 rwm'; deny-all first, as docker)" },
   { long = "cgroup-parent", arg = "required", key = "cgroup_parent", meta = "PATH", help = "create the sandbox's group under PATH" },
   { long = "preserve-fds", arg = "required", key = "preserve_fds", meta = "N", help = "pass fds 3..3+N-1 on (as runc/podman)" },
   { long = "seccomp", arg = "required", key = "seccomp", meta = "PROFILE", help = "default, strict or none" },
@@ -145,6 +146,11 @@ function M.description(opts)
   if opts.cpu_weight then limits.cpu_weight = num("cpu-weight", opts.cpu_weight) end
   if opts.cpuset then limits.cpuset = opts.cpuset end
   if opts.pids then limits.pids = num("pids", opts.pids) end
+  if opts.device_rules then
+    -- docker's meaning: the devices a container needs, then these
+    limits.devices = require("sbx.core").default_device_rules()
+    for _, r in ipairs(opts.device_rules) do limits.devices[#limits.devices + 1] = r end
+  end
   if next(limits) then d.limits = limits end
   d.cgroup_parent = opts.cgroup_parent
   -- hardening: the defaults and what these flags change are container.lua's

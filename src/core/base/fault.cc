@@ -15,6 +15,8 @@ const std::vector<FaultStep>& fault_steps() {
       {"spawn.sync", "plain", "create the set-up socket and status pipe"},
       {"cgroup.mkdir", "limits", "create the sandbox's cgroup directory (each hierarchy)"},
       {"cgroup.limit", "limits", "write a limit file"},
+      {"cgroup.devices", "devices",
+       "apply the device rules (v1: the devices files; v2: load and attach the eBPF program)"},
       {"spawn.clone", "limits", "clone the child into its namespaces"},
       {"cgroup.join", "limits", "move the child into its cgroup"},
       {"spawn.id-maps", "limits", "write the child's uid and gid maps"},

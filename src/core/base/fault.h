@@ -13,9 +13,10 @@
 namespace sbx::core {
 
 struct FaultStep {
-  const char* name;   // "cgroup.mkdir"
-  const char* shape;  // what exercises it: "plain", "limits", "bridge", "image", "detached"
-  const char* what;   // one line for people
+  const char* name;  // "cgroup.mkdir"
+  // what exercises it: "plain", "limits", "devices", "bridge", "image", "detached"
+  const char* shape;
+  const char* what;  // one line for people
 };
 const std::vector<FaultStep>& fault_steps();
 

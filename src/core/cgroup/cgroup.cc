@@ -20,6 +20,7 @@
 #include "core/base/fd.h"
 #include "core/base/handle.h"
 #include "core/base/io.h"
+#include "core/cgroup/device_bpf.h"
 #include "core/sandbox/ns.h"
 #include "core/sandbox/owner.h"
 
@@ -211,20 +212,25 @@ Result<std::vector<LimitFile>> limit_files(const CgroupHost& host, const Limits&
     }
   }
   if (l.devices) {
-    if (host.layout == "2")
-      return Error{EOPNOTSUPP,
-                   "limit devices: on cgroup v2 device access is an eBPF program, which sbx does "
-                   "not load yet"};
-    if (auto s = need("devices", "devices"); !s) return s.error();
-    for (const auto& r : *l.devices) {
-      // "TYPE MAJ:MIN ACCESS": c/b/a, numbers or *, some of rwm
-      char type = r.empty() ? 0 : r[0];
-      if ((type != 'c' && type != 'b' && type != 'a') ||
-          r.find_first_not_of("abc0123456789:* rwm") != std::string::npos)
-        return user_error("limit devices: rule '" + r + "' is not like 'c 1:3 rwm'");
+    // One reading of the rules for both layouts: v1 is given the state they leave, v2 gets it
+    // as an eBPF program when the group is made (Cgroup::create), no file here.
+    auto policy = device_policy(*l.devices);
+    if (!policy) return policy.error().context("limit devices");
+    if (host.layout != "2") {
+      if (!host.v1.count("devices"))
+        return Error{EOPNOTSUPP,
+                     "limit devices: the devices controller is not available on this host "
+                     "(cgroup layout " +
+                         host.layout +
+                         (host.layout == "hybrid"
+                              ? "; sbx makes a hybrid host's groups in the v1 hierarchies, and "
+                                "none of them has devices: mount it, or boot with cgroup v2 only)"
+                              : ")")};
+      put("devices", "devices.deny", "a");
+      if (policy->default_allow) put("devices", "devices.allow", "a");
+      for (const auto& e : policy->exceptions)
+        put("devices", e.allow ? "devices.allow" : "devices.deny", device_rule_text(e));
     }
-    put("devices", "devices.deny", "a");
-    for (const auto& r : *l.devices) put("devices", "devices.allow", r);
   }
   return out;
 }
@@ -533,12 +539,29 @@ Result<Cgroup> Cgroup::create(const CgroupHost& host, const std::string& parent,
           return undo(s.error().context("enable the " + c + " controller for " + cg.rel_));
       }
   }
+  bool devices_begun = false;
+  auto devices_fault = [&](const std::string& d) -> Status {
+    if (std::exchange(devices_begun, true)) return {};
+    if (int e = fault("cgroup.devices"))
+      return fault_error("cgroup.devices", "apply the device rules to " + d, e);
+    return {};
+  };
   for (const auto& f : *files) {
     std::string d = f.controller.empty() ? cg.dirs_[""] : cg.dirs_[f.controller];
     if (d.empty()) d = cg.dir(f.controller);
+    if (f.controller == "devices")
+      if (auto s = devices_fault(d); !s) return undo(s.error());
     if (int e = fault("cgroup.limit"))
       return undo(fault_error("cgroup.limit", "limit " + d + "/" + f.file, e));
     if (auto s = write_text(d + "/" + f.file, f.value); !s) return undo(s.error().context("limit"));
+  }
+  if (limits.devices && host.layout == "2") {
+    // (the rules were read once already, by limit_files)
+    auto policy = device_policy(*limits.devices);
+    if (!policy) return undo(policy.error().context("limit devices"));
+    if (auto s = devices_fault(cg.dirs_[""]); !s) return undo(s.error());
+    if (auto s = attach_device_program(cg.dirs_[""], *policy); !s)
+      return undo(s.error().context("limit devices"));
   }
   return cg;
 }

@@ -43,7 +43,8 @@ struct Limits {
   std::optional<std::string> cpuset;    // "0-1"
   std::optional<uint64_t> pids;
   std::vector<IoLimit> io;
-  // Device access allowlist ("c 1:3 rwm", ...); everything else is denied. v1 devices controller.
+  // Device rules in order from "every device denied" ("c 1:3 rwm", "deny c 1:9 w", "a"), read as
+  // the v1 controller reads them (device_bpf.h): v1's devices files, or an eBPF program on v2.
   std::optional<std::vector<std::string>> devices;
   bool empty() const {
     return !memory && !memory_swap && !cpu && !cpu_weight && !cpuset && !pids && io.empty() &&

@@ -6,7 +6,9 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -221,6 +223,67 @@ Status dev(const Op& op, const Target& t) {
   return {};
 }
 
+// A node made on a nodev mount (sbx's /dev tmpfs is one) does not open: it gets a bind mount of
+// its own without nodev (allowed: the mount is this namespace's, its flags not locked).
+Status usable_node(const std::string& node, const std::string& step) {
+  struct statfs sf;
+  if (statfs(node.c_str(), &sf) != 0) return sys_error(step + ": statfs");
+  if (!(sf.f_flags & ST_NODEV)) return {};
+  if (mount(node.c_str(), node.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    return sys_error(step + ": bind the node on itself (its file system is nodev)");
+  MountAttr a{0, MOUNT_ATTR_NODEV, 0, 0};
+  if (syscall(SYS_mount_setattr, AT_FDCWD, node.c_str(), 0, &a, sizeof a) == 0) return {};
+  if (errno != ENOSYS) return sys_error(step + ": clear nodev on its bind");
+  unsigned long keep =
+      sf.f_flags & (MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
+  if (mount(nullptr, node.c_str(), nullptr, MS_REMOUNT | MS_BIND | keep, nullptr) != 0)
+    return sys_error(step + ": clear nodev on its bind");
+  return {};
+}
+
+// mknod, as root on the host may; in a user namespace (no CAP_MKNOD there) the host's own node at
+// the same path is bound instead, as runc does. An entry already there that is this very node
+// (sbx's /dev binds /dev/null, ...) is left as it is.
+Status device_op(const Op& op, const Target& parent, const std::string& name) {
+  std::string step = describe(op);
+  auto node = parse_device_node(op.source);
+  if (!node) return node.error().context(step);
+  mode_t type = node->type == 'b' ? S_IFBLK : node->type == 'p' ? S_IFIFO : S_IFCHR;
+  dev_t rdev = node->type == 'p' ? 0 : makedev(node->major, node->minor);
+  mode_t perm = op.mode ? op.mode : 0666;
+  std::string target = parent.real + "/" + name;
+  auto is_node = [&](const struct stat& st) {
+    return (st.st_mode & S_IFMT) == type && (type == S_IFIFO || st.st_rdev == rdev);
+  };
+  struct stat st;
+  if (fstatat(parent.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (is_node(st)) return {};
+    return {EEXIST, step + ": " + op.dest + " exists and is another file (refused)"};
+  }
+  if (mknodat(parent.fd.get(), name.c_str(), type | (perm & 07777), rdev) == 0) {
+    // (the umask took bits off: the mode asked for, then the owner)
+    if (fchmodat(parent.fd.get(), name.c_str(), perm & 07777, 0) != 0)
+      return sys_error(step + ": chmod");
+    if (fchownat(parent.fd.get(), name.c_str(), op.uid, op.gid, AT_SYMLINK_NOFOLLOW) != 0)
+      return sys_error(step + ": chown " + std::to_string(op.uid) + ":" + std::to_string(op.gid));
+    return type == S_IFIFO ? Status{} : usable_node(target, step);
+  }
+  int e = errno;
+  if (e != EPERM) return sys_error(step + ": mknod", e);
+  struct stat host;
+  if (stat(op.dest.c_str(), &host) != 0 || !is_node(host))
+    return Error{e, step + ": mknod: " + std::strerror(e) +
+                        " (a user namespace may not make device nodes, and the host has no " +
+                        op.source + " at " + op.dest + " to bind instead)"};
+  Fd spot(openat(parent.fd.get(), name.c_str(),
+                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!spot.ok()) return sys_error(step + ": create the mount point for the host's node");
+  spot.reset();
+  if (mount(op.dest.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    return sys_error(step + ": bind the host's " + op.dest + " (mknod is not allowed here)");
+  return {};
+}
+
 Status file_op(const Op& op, const std::string& target) {
   std::string step = describe(op);
   if (auto s = make_dirs(parent_of(target)); !s) return s.error().context(step);
@@ -291,7 +354,8 @@ Status precreate_mount_points(const std::vector<const Op*>& ops, const std::stri
         (op->kind == OpKind::Bind || op->kind == OpKind::RoBind || op->kind == OpKind::DevBind)
             ? stat(op->source.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)
             : op->kind == OpKind::File;
-    if (op->kind == OpKind::Symlink) continue;  // made by the op itself, in its parent
+    if (op->kind == OpKind::Symlink || op->kind == OpKind::Device)
+      continue;  // made by the op itself, in its parent
     std::string target = upper + op->dest;
     if (file) {
       Fd fd(open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
@@ -405,6 +469,11 @@ Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new) {
       if (!t) return t.error();
       if (op.mode && chmod(t->real.c_str(), op.mode) != 0) return sys_error(step + ": chmod");
       return {};
+    }
+    case OpKind::Device: {
+      auto parent = target_in_root(stage, parent_of(op.dest), true, true, step);
+      if (!parent) return parent.error();
+      return device_op(op, *parent, op.dest.substr(op.dest.find_last_of('/') + 1));
     }
     case OpKind::Symlink:
     case OpKind::File: {

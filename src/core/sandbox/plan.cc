@@ -103,18 +103,21 @@ const std::vector<Field<Op>>& fields() {
   static const std::vector<Field<Op>> f = {
       field("kind", &Op::kind,
             "bind, ro-bind, dev-bind, tmpfs, proc, dev, mqueue, mkdir, symlink, file, remount-ro, "
-            "mask, read-only",
+            "mask, read-only, device",
             OpKindName{})
           .required(),
       field("source", &Op::source,
-            "bind: the host path; symlink: the link's target; file: the contents; tmpfs: its "
-            "name in the mount table (default tmpfs)"),
+            "bind: the host path; symlink: the link's target; file: the contents; device: the "
+            "node, \"c 1:7\", \"b 8:0\" or \"p\"; tmpfs: its name in the mount table (default "
+            "tmpfs)"),
       field("dest", &Op::dest, "the absolute path inside the sandbox"),
       field("optional", &Op::optional, "bind: skip quietly when the source is missing").quiet(),
       field("size", &Op::size, "tmpfs: size in bytes (0: the kernel's default)").quiet(),
-      field("mode", &Op::mode, "tmpfs, mkdir, file: permissions (0: the kind's default)",
+      field("mode", &Op::mode, "tmpfs, mkdir, file, device: permissions (0: the kind's default)",
             Whole<uint32_t>{0, 07777, "a mode"})
           .quiet(),
+      field("uid", &Op::uid, "device: the node's owner inside", kId).quiet(),
+      field("gid", &Op::gid, "device: the node's group inside", kId).quiet(),
   };
   return f;
 }
@@ -203,7 +206,8 @@ const std::vector<Field<Limits>>& fields() {
       field("pids", &Limits::pids, "at most this many processes"),
       field("io", &Limits::io, "block io limits per device", List<IoLimit, Struct<IoLimit>>{}),
       field("devices", &Limits::devices,
-            "device allowlist rules (\"c 1:3 rwm\"); everything else is denied"),
+            "device rules in order from every device denied (\"c 1:3 rwm\", \"deny c 1:9 w\", "
+            "\"a\"); v1 files or a v2 eBPF program"),
   };
   return f;
 }

@@ -27,6 +27,7 @@ constexpr OpName kOpNames[] = {
     {OpKind::RemountRo, "remount-ro"},
     {OpKind::Mask, "mask"},
     {OpKind::ReadOnly, "read-only"},
+    {OpKind::Device, "device"},
 };
 
 constexpr std::pair<const char*, int> kRlimits[] = {
@@ -119,6 +120,35 @@ std::optional<OpKind> op_kind_from_name(std::string_view name) {
   return std::nullopt;
 }
 
+Result<DeviceNode> parse_device_node(const std::string& text) {
+  auto bad = [&] {
+    return user_error("device node '" + text +
+                      "': expected \"c MAJOR:MINOR\", \"b MAJOR:MINOR\" or \"p\"");
+  };
+  DeviceNode n;
+  if (text == "p") {
+    n.type = 'p';
+    return n;
+  }
+  if (text.size() < 5 || text[1] != ' ' || std::string("cbu").find(text[0]) == std::string::npos)
+    return bad();
+  n.type = text[0] == 'b' ? 'b' : 'c';
+  std::string numbers = text.substr(2);
+  size_t colon = numbers.find(':');
+  auto number = [](const std::string& s, uint32_t& out, uint64_t max) {
+    if (s.empty() || s.size() > 7 || s.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    uint64_t v = std::strtoull(s.c_str(), nullptr, 10);
+    out = static_cast<uint32_t>(v);
+    return v <= max;
+  };
+  // the kernel's device numbers: 12 bits of major, 20 of minor
+  if (colon == std::string::npos || !number(numbers.substr(0, colon), n.major, 4095) ||
+      !number(numbers.substr(colon + 1), n.minor, 1048575))
+    return bad();
+  return n;
+}
+
 std::string describe(const Op& op) {
   std::string k = op_kind_name(op.kind);
   switch (op.kind) {
@@ -128,6 +158,8 @@ std::string describe(const Op& op) {
       return k + " " + op.source + " on " + op.dest;
     case OpKind::Symlink:
       return "symlink " + op.dest + " -> " + op.source;
+    case OpKind::Device:
+      return "device " + op.dest + " (" + op.source + ")";
     default:
       return k + " " + op.dest;
   }
@@ -207,6 +239,10 @@ Status validate(const Spec& s, bool need_argv) {
       return user_error(where + ": source '" + op.source + "' is not an absolute path");
     if (op.kind == OpKind::Symlink && op.source.empty())
       return user_error(where + ": empty link target");
+    if (op.kind == OpKind::Device) {
+      if (auto n = parse_device_node(op.source); !n) return n.error().context(where);
+      if (op.dest == "/") return user_error(where + ": a device node cannot be the root");
+    }
   }
   if (s.seccomp)
     if (auto st = check_seccomp(*s.seccomp); !st) return st;

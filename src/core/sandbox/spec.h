@@ -16,7 +16,8 @@
 namespace sbx::core {
 
 // Mask: hide a path (a file gets /dev/null, a directory an empty read-only tmpfs); ReadOnly: the
-// path bound on itself read-only. Both skip a path the root does not have.
+// path bound on itself read-only. Both skip a path the root does not have. Device: a device node
+// (mknod; in a user namespace, where mknod is not allowed, the host's node at the same path bound).
 enum class OpKind {
   Bind,
   RoBind,
@@ -30,16 +31,18 @@ enum class OpKind {
   File,
   RemountRo,
   Mask,
-  ReadOnly
+  ReadOnly,
+  Device
 };
 
 struct Op {
   OpKind kind;
-  std::string source;     // host path (bind), link target (symlink), contents (file)
+  std::string source;     // host path (bind), link target (symlink), contents (file), node (device)
   std::string dest;       // absolute path inside the sandbox
   bool optional = false;  // bind: skip quietly when the source is missing (bwrap's --bind-try)
   uint64_t size = 0;      // tmpfs: size in bytes (0 = kernel default)
-  uint32_t mode = 0;      // tmpfs/mkdir/file: permissions (0 = default for the kind)
+  uint32_t mode = 0;      // tmpfs/mkdir/file/device: permissions (0 = default for the kind)
+  uint32_t uid = 0, gid = 0;  // device: the node's owner (inside ids)
   bool operator==(const Op&) const = default;
 };
 
@@ -129,6 +132,13 @@ struct Spec {
       cgroup_name;  // the group's own name (empty: sbx-PID-N; an OCI cgroupsPath's last part)
   bool operator==(const Spec&) const = default;
 };
+
+// A device op's node: "c 1:7", "b 8:0" ("u" is c, as in OCI) or "p" (a fifo).
+struct DeviceNode {
+  char type = 'c';  // c, b or p
+  uint32_t major = 0, minor = 0;
+};
+Result<DeviceNode> parse_device_node(const std::string& text);
 
 const char* op_kind_name(OpKind k);
 // CLONE_NEW* of the namespaces the plan joins (Spec::join; unknown types left out).
