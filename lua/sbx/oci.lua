@@ -68,7 +68,8 @@ local function mount_op(m, i, plan, bundle)
   fail(path .. ".type", ("'%s' mounts are not supported by sbx yet"):format(tostring(kind)))
 end
 
--- plan(config, bundle) -> plan table, { annotations = } ; raises "config.json: PATH: why"
+-- plan(config, bundle) -> plan table, { annotations =, terminal =, console_size = } ; raises
+-- "config.json: PATH: why". The terminal is the caller's business (a console socket), not the plan's.
 function M.plan(c, bundle)
   only(c, set { "ociVersion", "process", "root", "hostname", "domainname", "mounts", "annotations", "linux", "hooks" }, "config")
   none(c.hooks, "hooks")
@@ -76,7 +77,14 @@ function M.plan(c, bundle)
   local p = only(c.process, set { "terminal", "consoleSize", "user", "args", "env", "cwd", "capabilities", "rlimits",
                                   "noNewPrivileges", "oomScoreAdj", "apparmorProfile", "selinuxLabel" }, "process")
   if type(p.args) ~= "table" or type(p.args[1]) ~= "string" then fail("process.args", "expected the command, a list of strings") end
-  none(p.terminal, "process.terminal", "a terminal (console socket) is not supported by sbx yet")
+  if p.terminal ~= nil and type(p.terminal) ~= "boolean" then fail("process.terminal", "expected true or false") end
+  local size = only(p.consoleSize, set { "height", "width" }, "process.consoleSize")
+  for _, k in ipairs({ "height", "width" }) do
+    local v = size[k]
+    if v ~= nil and (type(v) ~= "number" or v < 0 or v > 65535 or v ~= math.floor(v)) then
+      fail("process.consoleSize." .. k, "expected a whole number of cells (0-65535)")
+    end
+  end
   none(p.apparmorProfile, "process.apparmorProfile", "AppArmor is not supported by sbx")
   none(p.selinuxLabel, "process.selinuxLabel", "SELinux is not supported by sbx")
   if p.oomScoreAdj and p.oomScoreAdj ~= 0 then fail("process.oomScoreAdj", "not supported by sbx yet") end
@@ -175,7 +183,8 @@ function M.plan(c, bundle)
     if not policy then error(err, 0) end
     plan.seccomp = { default_action = policy.default_action, rules = policy.rules }
   end
-  return plan, { annotations = c.annotations or {} }
+  return plan, { annotations = c.annotations or {}, terminal = p.terminal == true,
+                 console_size = p.consoleSize and { height = size.height, width = size.width } or nil }
 end
 
 -- The default config.json of `sbx oci spec` (runc spec's shape, sbx's defaults inside).
