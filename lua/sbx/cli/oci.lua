@@ -343,8 +343,9 @@ function VERBS.list(args)
 end
 
 -- exec [--process F | ID CMD...] [--detach] [--pid-file F] [--tty] [--console-socket S] [--cwd D]
--- [--env K=V] [--user U[:G]] [--cap C] [--preserve-fds N]: a new process in every namespace and the group of the container,
--- with its capabilities, no_new_privs and seccomp unless the process says otherwise.
+-- [--env K=V] [--user U[:G]] [--cap C] [--preserve-fds N]: a new process in every namespace and the
+-- group of the container, with its capabilities, no_new_privs and seccomp unless the process says
+-- otherwise; a terminal with --tty or the process's terminal (terminal_io).
 function VERBS.exec(args)
   local opts, rest = parse_flags(args, {
     process = "value", p = "value", detach = "flag", d = "flag", ["pid-file"] = "value", tty = "flag", t = "flag",

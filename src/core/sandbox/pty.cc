@@ -117,7 +117,11 @@ Result<Fd> connect_console(const std::string& path) {
   int r;
   do r = connect(sock.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr);
   while (r != 0 && errno == EINTR);
-  if (r != 0) return sys_error(step + ": connect (is the engine listening on it?)");
+  if (r != 0) {
+    Error e = sys_error(step + ": connect");
+    e.message += " (is the engine listening on it?)";
+    return e;
+  }
   return sock;
 }
 
