@@ -103,7 +103,8 @@ end
 local runc_devices = { "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm", "c 1:5 rwm",
                        "c 1:9 rwm", "c 136:* rwm", "c 5:2 rwm", "c 10:200 rwm" }
 
--- plan(config, bundle) -> plan table, { annotations = } ; raises "config.json: PATH: why"
+-- plan(config, bundle) -> plan table, { annotations =, terminal =, console_size = } ; raises
+-- "config.json: PATH: why". The terminal is the caller's business (a console socket), not the plan's.
 function M.plan(c, bundle)
   M.warnings = {}
   only(c, set { "ociVersion", "process", "root", "hostname", "domainname", "mounts", "annotations", "linux", "hooks",
@@ -113,7 +114,14 @@ function M.plan(c, bundle)
                                   "noNewPrivileges", "oomScoreAdj", "apparmorProfile", "selinuxLabel" }, "process",
                  set { "commandLine", "ioPriority", "scheduler", "execCPUAffinity" })
   if type(p.args) ~= "table" or type(p.args[1]) ~= "string" then fail("process.args", "expected the command, a list of strings") end
-  none(p.terminal, "process.terminal", "a terminal (console socket) is not supported by sbx yet")
+  if p.terminal ~= nil and type(p.terminal) ~= "boolean" then fail("process.terminal", "expected true or false") end
+  local size = only(p.consoleSize, set { "height", "width" }, "process.consoleSize")
+  for _, k in ipairs({ "height", "width" }) do
+    local v = size[k]
+    if v ~= nil and (type(v) ~= "number" or v < 0 or v > 65535 or v ~= math.floor(v)) then
+      fail("process.consoleSize." .. k, "expected a whole number of cells (0-65535)")
+    end
+  end
   none(p.apparmorProfile, "process.apparmorProfile", "AppArmor is not supported by sbx")
   none(p.selinuxLabel, "process.selinuxLabel", "SELinux is not supported by sbx")
   local user = only(p.user, set { "uid", "gid", "additionalGids", "umask", "username" }, "process.user", set {})
@@ -241,7 +249,8 @@ function M.plan(c, bundle)
     if not policy then error(err, 0) end
     plan.seccomp = { default_action = policy.default_action, rules = policy.rules }
   end
-  return plan, { annotations = c.annotations or {} }
+  return plan, { annotations = c.annotations or {}, terminal = p.terminal == true,
+                 console_size = p.consoleSize and { height = size.height, width = size.width } or nil }
 end
 
 -- The default config.json of `sbx oci spec` (runc spec's shape, sbx's defaults inside).

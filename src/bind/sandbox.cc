@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,11 +105,15 @@ class PipeSignalBlock {
 };
 
 // The io table of spawn/enter: pipes, files or inheritance per stream, or tty = true for a new
-// pseudo-terminal on all three. Runs `start(io)` and wraps the sandbox in a Process.
+// pseudo-terminal on all three; console_socket = PATH sends that terminal (the sandbox's own) to
+// an OCI engine's socket; tty_size = { height =, width = } sizes it. Runs `start(io)` and wraps the
+// sandbox in a Process.
 template <class Start>
 int start_process(lua_State* L, int io_idx, const std::string& name, bool own_pty, Start start) {
   if (io_idx)
-    check_keys(L, io_idx, "io", {"stdin", "stdout", "stderr", "tty", "fds", "start_fifo"});
+    check_keys(
+        L, io_idx, "io",
+        {"stdin", "stdout", "stderr", "tty", "fds", "start_fifo", "console_socket", "tty_size"});
   core::SpawnIo io;
   if (io_idx) {
     lua_getfield(L, io_idx, "fds");  // [fds]
@@ -122,12 +127,42 @@ int start_process(lua_State* L, int io_idx, const std::string& name, bool own_pt
   }
   core::Fd parents[3], childs[3];
   std::optional<core::Pty> pty;
-  if (io_idx) io.start_fifo = opt_string_field(L, io_idx, "io", "start_fifo").value_or("");
-  bool tty = io_idx && opt_bool_field(L, io_idx, "io", "tty").value_or(false);
+  std::optional<std::string> console_path;
+  std::optional<lua_Number> rows, cols;
+  if (io_idx) {
+    io.start_fifo = opt_string_field(L, io_idx, "io", "start_fifo").value_or("");
+    console_path = opt_string_field(L, io_idx, "io", "console_socket");
+    lua_getfield(L, io_idx, "tty_size");  // [size]
+    if (!lua_isnil(L, -1)) {
+      luaL_checktype(L, -1, LUA_TTABLE);
+      int at = lua_gettop(L);
+      check_keys(L, at, "io.tty_size", {"height", "width"});
+      rows = opt_whole_field(L, at, "io.tty_size", "height", 0, 65535);
+      cols = opt_whole_field(L, at, "io.tty_size", "width", 0, 65535);
+    }
+    lua_pop(L, 1);  // []
+  }
+  bool tty = console_path || (io_idx && opt_bool_field(L, io_idx, "io", "tty").value_or(false));
+  core::Fd console;  // ours closes once the sandbox has sent the master
+  if (console_path) {
+    auto c = core::connect_console(*console_path);
+    if (!c) return push_failure(L, c.error());
+    console = std::move(*c);
+    io.console = console.get();
+    own_pty = true;  // the engine gets the sandbox's own terminal, whatever its /dev is
+  }
   if (tty && own_pty) {
-    // the sandbox opens it from its own /dev/ptmx and hands us the master
+    // the sandbox opens it from its own /dev/ptmx and hands us (or the engine) the master,
+    // sized before the payload runs: as asked, else like our terminal
     io.tty = true;
     io.own_pty = true;
+    struct winsize ws {};
+    if (!rows && !cols && !console_path && ioctl(0, TIOCGWINSZ, &ws) == 0) {
+      rows = ws.ws_row;
+      cols = ws.ws_col;
+    }
+    io.tty_rows = static_cast<unsigned short>(rows.value_or(0));
+    io.tty_cols = static_cast<unsigned short>(cols.value_or(0));
   } else if (tty) {
     // A new pseudo-terminal for all three (sized like ours), never our own terminal.
     auto made = core::open_pty(0);
@@ -147,10 +182,7 @@ int start_process(lua_State* L, int io_idx, const std::string& name, bool own_pt
   for (int i = 0; i < 3; ++i) p->pipes[i] = std::move(parents[i]);
   if (pty)
     p->tty = std::move(pty->master);  // our slave copy closes here: EOF comes from the sandbox's
-  if (io.own_pty) {
-    p->tty = p->box.take_tty();
-    if (p->tty.ok()) core::copy_window_size(0, p->tty.get());
-  }
+  if (io.own_pty) p->tty = p->box.take_tty();
   p->name = name;
   return 1;
 }

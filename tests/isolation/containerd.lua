@@ -96,10 +96,36 @@ test("ctr run -d, task exec, ps, pause, resume, kill, delete", function()
   expect(rc, out).eq(0)
 end)
 
+-- In a real terminal (tmux): the shim passes --console-socket, sbx-oci sends it the container's
+-- own pty, ctr joins it to its terminal.
+test("ctr run -t, task exec -t: a shell on the container's terminal; typed commands, its size, the exit status", function()
+  local t, why = terminal(("sh -c '%s run -t %s --rm localhost/sbxtest:1 t3 /bin/sh; echo rc=$?; sleep 60'"):format(ctr, runtime),
+                          { width = 100, height = 30 })
+  if not t then return skip(why) end
+  t:wait("/ #$", 20)
+  t:line("tty; stty size; [ -t 0 ] && echo STDIN-A-TTY; echo typed-$((6*7))")
+  local screen = t:wait("typed%-42\n/ #$")
+  expect(screen, "the container's own devpts, sized like ctr's terminal").contains("\n/dev/pts/0\n30 100\nSTDIN-A-TTY\n")
+  -- a second terminal, in the same container
+  local e = assert(terminal(("sh -c '%s task exec -t --exec-id e2 t3 /bin/sh; echo rc=$?; sleep 60'"):format(ctr), { width = 90, height = 25 }))
+  e:wait("/ #$", 20)
+  e:line("tty; stty size; echo exec-$((6*7))")
+  screen = e:wait("exec%-42\n/ #$")
+  expect(screen).contains("\n/dev/pts/1\n25 90\n")
+  e:line("exit 4")
+  e:wait("rc=4", 10)
+  e:close()
+  t:line("exit 3")
+  t:wait("rc=3", 10)
+  t:close()
+end)
+
 test("cleanup", function()
   sh(ctr .. " task kill -s KILL t2")
   sh(ctr .. " task delete t2")
-  sh(ctr .. " container rm t1 t2")
+  sh(ctr .. " task kill -s KILL t3")
+  sh(ctr .. " task delete t3")
+  sh(ctr .. " container rm t1 t2 t3")
   if daemon then sbx.sys.kill(daemon, 15) end
   for _ = 1, 100 do
     if not io.open("/proc/" .. tostring(daemon) .. "/stat") then break end

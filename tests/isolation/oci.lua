@@ -248,13 +248,133 @@ test("capability sets, namespaces joined by path, oomScoreAdj, domainname, secco
   expect(rc, out).eq(0)
 end)
 
+-- An engine's end of --console-socket: sbx-probe console listens on it (and returns once it
+-- does), receives the terminal, types `input` into it and records all it shows until it closes.
+local probe = os.getenv("SBX_PROBE")
+local function console(name, input)
+  local sock, out = work .. "/" .. name .. ".sock", work .. "/" .. name .. ".out"
+  local o, rc = sh(("%s console %s %s %s"):format(probe, sock, out, input and ("'" .. input .. "'") or ""))
+  assert(rc == 0, o)
+  return sock, function()  -- what the terminal showed, once it closed (or "TIMEOUT")
+    for _ = 1, 200 do
+      local text = core.read_file(out) or ""
+      if text:find("\nEND\n$") or text:find("TIMEOUT") then return text end
+      core.sleep(0.05)
+    end
+    return core.read_file(out) or "(nothing)"
+  end
+end
+
+test("process.terminal: run --console-socket sends the container's own pty (its name, one fd); consoleSize; input reaches it", function()
+  if not probe then return skip("needs SBX_PROBE") end
+  config({ "/bin/sh", "-c", "tty; stty size; [ -t 0 ] && [ -t 2 ] && echo ALL-A-TTY; : </dev/tty && echo CONTROLLING; " ..
+                            "[ $(stat -L -c %d /proc/self/fd/0) = $(stat -c %d /dev/pts) ] && echo OWN-DEVPTS; " ..
+                            "read line; echo got-$line; exit 7" },
+         function(c) c.process.terminal = true; c.process.consoleSize = { height = 33, width = 77 } end)
+  local sock, shown = console("t1", "hello")
+  local out, rc = run(("run --bundle %s --console-socket %s t1"):format(bundle, sock))
+  expect(rc, out).eq(7)
+  expect(out, "nothing on the runtime's own stdio").eq("")
+  local text = shown()
+  expect(text, "one message: the pty's name, exactly one fd").match("^name=/dev/pts/0 fds=1\n")
+  expect(text, "its own devpts, sized, on 0-2, its controlling terminal")
+    .contains("\n/dev/pts/0\r\n33 77\r\nALL-A-TTY\r\nCONTROLLING\r\nOWN-DEVPTS\r\n")
+  expect(text, "input typed into the master reaches the process").contains("got-hello\r\n")
+  expect(#core.list_dir(root)).eq(0)
+  -- without a socket a detached run or a create is an error (runc's rule), and leaves nothing
+  out, rc = run(("create --bundle %s t1"):format(bundle))
+  expect(rc).eq(1)
+  expect(out).contains("process.terminal is true: --console-socket PATH is required")
+  out, rc = run(("run -d --bundle %s t1"):format(bundle))
+  expect(rc).eq(1)
+  expect(out).contains("--console-socket PATH is required")
+  out, rc = run(("create --bundle %s --console-socket %s/nobody-listens t1"):format(bundle, work))
+  expect(rc).eq(1)
+  expect(out).contains("console socket " .. work .. "/nobody-listens: connect")
+  expect(#core.list_dir(root)).eq(0)
+end)
+
+test("process.terminal: create --console-socket hands the terminal over before it returns; start runs on it", function()
+  if not probe then return skip("needs SBX_PROBE") end
+  config({ "/bin/sh", "-c", "echo pid=$$; stty size; read line; echo got-$line; exit 6" },
+         function(c) c.process.terminal = true; c.process.consoleSize = { height = 20, width = 60 } end)
+  local sock, shown = console("t2", "world")
+  local out, rc = sh(("(%s --root %s create --bundle %s --console-socket %s --pid-file %s/t2.pid t2 </dev/null >/dev/null 2>&1)")
+                     :format(oci, root, bundle, sock, work))
+  expect(rc, out).eq(0)
+  local pid = tonumber(io.open(work .. "/t2.pid"):read("*a"))
+  expect(core.read_file(work .. "/t2.out"), "the master arrived while create ran").match("^name=/dev/pts/0 fds=1\n")
+  expect(sbx.json.decode((run("state t2"))).status).eq("created")
+  out, rc = run("start t2")
+  expect(rc, out).eq(0)
+  expect(assert(sbx.sys.waitpid(pid)).code).eq(6)
+  local text = shown()
+  expect(text).contains("pid=1\r\n20 60\r\n")
+  expect(text).contains("got-world\r\n")
+  out, rc = run("delete t2")
+  expect(rc, out).eq(0)
+end)
+
+test("exec --tty --console-socket, and exec --process with terminal true: a terminal of the container's devpts", function()
+  if not probe then return skip("needs SBX_PROBE") end
+  config({ "/bin/sleep", "60" })
+  local out, rc = sh(("(%s --root %s run -d --bundle %s --pid-file %s/t3.pid t3 </dev/null >/dev/null 2>&1)"):format(oci, root, bundle, work))
+  expect(rc, out).eq(0)
+  local pid = tonumber(io.open(work .. "/t3.pid"):read("*a"))
+  -- foreground: the exit status comes back; the shell on the terminal reads what is typed
+  local sock, shown = console("e1", "echo typed-$((6*7)); exit 4")
+  out, rc = run(("exec --tty --console-socket %s t3 /bin/sh -c 'tty; : </dev/tty && echo CONTROLLING; exec sh'"):format(sock))
+  expect(rc, out).eq(4)
+  local text = shown()
+  expect(text).match("^name=/dev/pts/0 fds=1\n")
+  expect(text).contains("\n/dev/pts/0\r\nCONTROLLING\r\n")
+  expect(text).contains("\ntyped-42\r\n")
+  -- detached, as podman exec -it and containerd's shim call it: terminal and size from process.json
+  local pf = assert(io.open(work .. "/tty-process.json", "w"))
+  pf:write(sbx.json.encode({ terminal = true, consoleSize = { height = 11, width = 22 }, cwd = "/", env = { "PATH=/bin" },
+                             args = { "/bin/sh", "-c", "tty; stty size; exit 2" } }))
+  pf:close()
+  sock, shown = console("e2")
+  out, rc = sh(("(%s --root %s exec --process %s/tty-process.json --detach --console-socket %s --pid-file %s/e2.pid t3 </dev/null >/dev/null 2>&1)")
+               :format(oci, root, work, sock, work))
+  expect(rc, out).eq(0)
+  expect(assert(sbx.sys.waitpid(tonumber(io.open(work .. "/e2.pid"):read("*a")))).code).eq(2)
+  expect(shown()).contains("/dev/pts/0\r\n11 22\r\n")
+  -- runc's rules: a terminal needs a socket when detached; a socket needs a terminal
+  out, rc = run(("exec --process %s/tty-process.json --detach t3"):format(work))
+  expect(rc).eq(1)
+  expect(out).contains("--console-socket PATH is required")
+  out, rc = run(("exec --console-socket %s t3 /bin/true"):format(sock))
+  expect(rc).eq(1)
+  expect(out).contains("the process has no terminal")
+  run("kill t3 KILL")
+  sbx.sys.waitpid(pid)
+  out, rc = run("delete t3")
+  expect(rc, out).eq(0)
+end)
+
+test("process.terminal without a socket: a foreground run joins the container's terminal to its own (tmux)", function()
+  config({ "/bin/sh" }, function(c) c.process.terminal = true end)
+  local t, why = terminal(("sh -c '%s --root %s run --bundle %s t4; echo rc=$?; sleep 60'"):format(oci, root, bundle),
+                          { width = 100, height = 30 })
+  if not t then return skip(why) end
+  t:wait("/ #$", 10)
+  t:line("tty; stty size; echo typed-$((6*7))")
+  local screen = t:wait("typed%-42\n/ #$")
+  expect(screen, "its own devpts, sized like the caller's terminal").contains("\n/dev/pts/0\n30 100\n")
+  t:line("exit 3")
+  t:wait("rc=3")
+  t:close()
+  expect(#core.list_dir(root)).eq(0)
+end)
+
 test("a bad config.json is one clear error naming the field, and leaves nothing", function()
   local cases = {
     { function(c) c.process.ioPriority = { class = "IOPRIO_CLASS_RT" } end, "process.ioPriority: not supported by sbx yet" },
     { function(c) c.root = nil end, "root.path: missing" },
     { function(c) c.linux.sysctl = { ["kernel.panic"] = "1" } end, "sysctl kernel.panic: not a namespaced sysctl" },
     { function(c) c.process.rlimits = { { type = "RLIMIT_NOFILES", soft = 1, hard = 1 } } end, "rlimits: unknown type 'RLIMIT_NOFILES'" },
-    { function(c) c.process.terminal = true end, "process.terminal" },
+    { function(c) c.process.consoleSize = { height = -1 } end, "process.consoleSize.height: expected a whole number" },
     { function(c) c.mounts[#c.mounts + 1] = { destination = "/x", type = "nfs", source = "h:/x" } end, "'nfs' mounts are not supported" },
     { function(c) c.linux.namespaces[#c.linux.namespaces + 1] = { type = "user", path = "/proc/1/ns/user" } end, "joining a user namespace by path" },
     { function(c) c.linux.namespaces[#c.linux.namespaces + 1] = { type = "ipc", path = "/proc/1/ns/ipc" } end, "join ipc: joining one and making a new one at once" },
@@ -380,6 +500,7 @@ test("cleanup", function()
   sh(oci .. " --root " .. root .. " delete --force c2")
   sh(oci .. " --root " .. root .. " delete --force c3")
   sh(oci .. " --root " .. root .. " delete --force p5")
+  for _, id in ipairs({ "t1", "t2", "t3", "t4" }) do sh(oci .. " --root " .. root .. " delete --force " .. id) end
   sbx.sys.subreaper(false)
   os.execute("rm -rf " .. work)
 end)

@@ -93,6 +93,39 @@ test("podman run -d, ps, exec, pause, unpause, stop, rm: the container's life; n
   end
 end)
 
+-- In a real terminal (tmux): conmon passes --console-socket, sbx-oci sends it the container's own
+-- pty; conmon joins it to podman's terminal.
+test("podman run -it: a shell on the container's terminal; typed commands, its size, the exit status", function()
+  local t, why = terminal(("sh -c '%s run -it --rm %s sbxtest:1 /bin/sh; echo rc=$?; sleep 60'"):format(podman, run_flags),
+                          { width = 100, height = 30 })
+  if not t then return skip(why) end
+  t:wait("/ #$", 20)
+  t:line("tty; stty size; [ -t 0 ] && echo STDIN-A-TTY; echo typed-$((6*7))")
+  local screen = t:wait("typed%-42\n/ #$")
+  expect(screen, "the container's own devpts, sized like podman's terminal").contains("\n/dev/pts/0\n30 100\nSTDIN-A-TTY\n")
+  t:line("exit 3")
+  t:wait("rc=3", 10)
+  t:close()
+end)
+
+test("podman exec -it: a shell on a terminal of its own in a running container", function()
+  local id, rc = sh(("%s run -d %s sbxtest:1 sleep 300"):format(podman, run_flags))
+  expect(rc, id).eq(0)
+  id = id:match("(%x+)%s*$")
+  local t, why = terminal(("sh -c '%s exec -it %s /bin/sh; echo rc=$?; sleep 60'"):format(podman, id), { width = 90, height = 25 })
+  if not t then sh(podman .. " rm -f -t 0 " .. id); return skip(why) end
+  t:wait("/ #$", 20)
+  t:line("tty; stty size; cat /proc/1/comm; echo typed-$((6*7))")
+  local screen = t:wait("typed%-42\n/ #$")
+  expect(screen).contains("\n/dev/pts/0\n25 90\nsleep\n")
+  t:line("exit 5")
+  t:wait("rc=5", 10)
+  t:close()
+  local out
+  out, rc = sh(podman .. " rm -f -t 0 " .. id)
+  expect(rc, out).eq(0)
+end)
+
 test("cleanup", function()
   sh(podman .. " rm -a -f")
   sh(podman .. " rmi -a -f")

@@ -18,6 +18,7 @@
  *   open PATH    try to open PATH read-write: "allowed" or "blocked ERRNO"
  *   pid-as PID SECS  start a process with exactly pid PID (clone3 set_tid: root only) that sleeps
  *                SECS seconds; print its pid (a recycled pid, made on purpose)
+ *   console SOCKET OUT [INPUT]  (on the host) an engine's OCI console socket: see console.h
  */
 #include <dirent.h>
 #include <errno.h>
@@ -34,6 +35,7 @@
 #include <unistd.h>
 
 #include "attacks.h"
+#include "console.h"
 
 static int count_zombies(void) {
   DIR* d = opendir("/proc");
@@ -65,6 +67,7 @@ int main(int argc, char** argv) {
     attacks();
     return 0;
   }
+  if (!strcmp(argv[1], "console") && argc > 3) return console_receiver(argv[2], argv[3], argv[4]);
   if (!strcmp(argv[1], "ids")) {
     printf("uid=%d euid=%d\n", (int)getuid(), (int)geteuid());
     return 0;

@@ -169,12 +169,32 @@ local function read_bundle(bundle, id)
   return bundle, checked, extra
 end
 
+-- The io of a process with process.terminal (runc's rules): its terminal comes from the container's
+-- own devpts and goes to the engine's --console-socket; a foreground run or exec without one joins
+-- it to this process's terminal instead (then `interact` is true).
+local function terminal_io(io, terminal, socket, size, foreground)
+  if socket and not terminal then
+    die("--console-socket " .. socket .. ": the process has no terminal (process.terminal is false; exec takes --tty)")
+  end
+  if not terminal then return io, false end
+  io.tty_size = size
+  if socket then
+    io.console_socket = socket:sub(1, 1) == "/" and socket or (os.getenv("PWD") or ".") .. "/" .. socket
+    return io, false
+  end
+  if not foreground then
+    die("process.terminal is true: --console-socket PATH is required (the engine's socket that receives the container's terminal)")
+  end
+  io.tty = true
+  return io, true
+end
+
 -- create: everything set up, the program waiting on exec.fifo; returns the Process (released
--- unless keep) and the state
+-- unless keep), the state, and whether to join the container's terminal to ours (a foreground run)
 local function create(id, opts, keep)
   check_id(id)
-  if opts["console-socket"] then die("--console-socket: a terminal is not supported by sbx yet") end
   local bundle, plan, extra = read_bundle(opts.bundle, id)
+  local io, interact = terminal_io({}, extra.terminal, opts["console-socket"], extra.console_size, keep)
   local ok, err = core.private_dir(G.root, "the OCI state root")
   if not ok then die(err) end
   local dir = dir_of(id)
@@ -189,7 +209,8 @@ local function create(id, opts, keep)
   if not ok then undo(); die(err) end
   local okf, fds = pcall(preserved_fds, opts["preserve-fds"])
   if not okf then undo(); error(fds, 0) end
-  local p, serr = core.spawn(plan, { start_fifo = dir .. "/exec.fifo", fds = fds })
+  io.start_fifo, io.fds = dir .. "/exec.fifo", fds
+  local p, serr = core.spawn(plan, io)
   if not p then undo(); die(serr) end
   local st = { id = id, pid = p.pid, identity = core.process_identity(p.pid), bundle = bundle, rootfs = plan.rootfs,
                created = os.date("!%Y-%m-%dT%H:%M:%SZ"), owner = os.getenv("USER") or "root",
@@ -201,7 +222,7 @@ local function create(id, opts, keep)
   local pok, perr = pcall(write_pid_file, opts["pid-file"], p.pid)
   if not pok then p:kill("KILL"); p:wait(); undo(); error(perr, 0) end
   if not keep then p:release() end
-  return p, st
+  return p, st, interact
 end
 
 local function start(id)
@@ -256,13 +277,14 @@ end
 
 function VERBS.run(args)
   local opts, rest = parse_flags(args, { bundle = "value", b = "value", ["pid-file"] = "value", detach = "flag", d = "flag",
-                                         ["no-pivot"] = "flag", ["no-new-keyring"] = "flag", ["preserve-fds"] = "value" })
+                                         ["console-socket"] = "value", ["no-pivot"] = "flag", ["no-new-keyring"] = "flag",
+                                         ["preserve-fds"] = "value" })
   opts.bundle = opts.bundle or opts.b
   local detach = opts.detach or opts.d
-  local p, st = create(rest[1], opts, not detach)
+  local p, st, interact = create(rest[1], opts, not detach)
   start(st.id)
   if detach then return 0 end
-  local status = p:wait()
+  local status = interact and p:interact() or p:wait()
   remove_state(st)
   return status.status
 end
@@ -323,15 +345,15 @@ function VERBS.list(args)
   for _, s in ipairs(out) do io.write(("%-24s %-8d %-9s %s\n"):format(s.id, s.pid, s.status, s.bundle or "")) end
 end
 
--- exec [--process F | ID CMD...] [--detach] [--pid-file F] [--cwd D] [--env K=V] [--user U[:G]]
--- [--cap C] [--preserve-fds N]: a new process in every namespace and the group of the container,
--- with its capabilities, no_new_privs and seccomp unless the process says otherwise.
+-- exec [--process F | ID CMD...] [--detach] [--pid-file F] [--tty] [--console-socket S] [--cwd D]
+-- [--env K=V] [--user U[:G]] [--cap C] [--preserve-fds N]: a new process in every namespace and the
+-- group of the container, with its capabilities, no_new_privs and seccomp unless the process says
+-- otherwise; a terminal with --tty or the process's terminal (terminal_io).
 function VERBS.exec(args)
   local opts, rest = parse_flags(args, {
     process = "value", p = "value", detach = "flag", d = "flag", ["pid-file"] = "value", tty = "flag", t = "flag",
     ["console-socket"] = "value", cwd = "value", env = "list", e = "list", user = "value", u = "value",
     cap = "list", c = "list", ["preserve-fds"] = "value", ["no-new-privs"] = "flag" })
-  if opts.tty or opts.t or opts["console-socket"] then die("exec --tty / --console-socket: a terminal is not supported by sbx yet") end
   local st = load(rest[1])
   local status = status_of(st)
   if status ~= "running" and status ~= "created" then die("container not running: " .. st.id) end
@@ -341,6 +363,7 @@ function VERBS.exec(args)
               no_new_privs = plan.no_new_privs, seccomp = plan.seccomp, rlimits = plan.rlimits, umask = plan.umask,
               die_with_parent = false }
   local process = opts.process or opts.p
+  local terminal, size = opts.tty or opts.t or false, nil
   if process then
     local text = core.read_file(process)
     if not text then die("exec --process " .. process .. ": cannot be read") end
@@ -349,8 +372,9 @@ function VERBS.exec(args)
     local cfg = require("sbx.oci").default_config()
     cfg.root = { path = "/" }
     cfg.process = p
-    local pok, pplan = pcall(require("sbx.oci").plan, cfg, "/")
+    local pok, pplan, pextra = pcall(require("sbx.oci").plan, cfg, "/")
     if not pok then die((tostring(pplan):gsub("^config%.json: ", "process.json: "))) end
+    terminal, size = terminal or pextra.terminal, pextra.console_size
     e.argv, e.env, e.cwd, e.uid, e.gid, e.groups = pplan.argv, pplan.env, pplan.cwd, pplan.uid, pplan.gid, pplan.groups
     if p.capabilities then e.caps, e.cap_sets = pplan.caps, pplan.cap_sets end
     if p.noNewPrivileges ~= nil then e.no_new_privs = pplan.no_new_privs end
@@ -370,12 +394,13 @@ function VERBS.exec(args)
   end
   for _, c in ipairs(opts.cap or opts.c or {}) do table.insert(e.caps, c) end
   if opts["no-new-privs"] then e.no_new_privs = true end
-  local fds = preserved_fds(opts["preserve-fds"])
-  local p, err = core.enter(st.pid, e, { fds = fds }, st.cgroup)
+  local detach = opts.detach or opts.d
+  local io, interact = terminal_io({ fds = preserved_fds(opts["preserve-fds"]) }, terminal, opts["console-socket"], size, not detach)
+  local p, err = core.enter(st.pid, e, io, st.cgroup)
   if not p then die(err) end
   write_pid_file(opts["pid-file"], p.pid)
-  if opts.detach or opts.d then p:release(); return 0 end
-  local ended = p:wait()
+  if detach then p:release(); return 0 end
+  local ended = interact and p:interact() or p:wait()
   return ended.status
 end
 
@@ -422,11 +447,11 @@ local GLOBAL = { root = "value", log = "value", ["log-format"] = "value", ["syst
 function M.help()
   return "usage: sbx oci [--root DIR] [--log FILE] [--log-format text|json] [--policy FILE.lua] VERB ...  (also as sbx-oci)\n" ..
     "  spec [--bundle DIR]            write a default config.json\n" ..
-    "  create [--bundle DIR] [--pid-file F] [--preserve-fds N] ID   set up, the program waits for start\n" ..
+    "  create [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] ID   set up, the program waits for start\n" ..
     "  start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID | list\n" ..
     "  pause ID | resume ID | ps [--format json] ID\n" ..
-    "  exec [--process F] [-d] [--pid-file F] [--cwd D] [--env K=V] [--user U[:G]] [--cap C] ID [CMD...]\n" ..
-    "  run [--bundle DIR] [--pid-file F] [-d] ID   create + start (+ wait and delete)\n" ..
+    "  exec [--process F] [-d] [--pid-file F] [-t] [--console-socket S] [--cwd D] [--env K=V] [--user U[:G]] [--cap C] ID [CMD...]\n" ..
+    "  run [--bundle DIR] [--pid-file F] [--console-socket S] [-d] ID   create + start (+ wait and delete)\n" ..
     "  features | --version\n"
 end
 

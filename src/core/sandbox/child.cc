@@ -164,20 +164,29 @@ void set_credentials(const Spec& spec, const ChildChannels& ch) {
 }
 
 // A pty from the sandbox's own /dev/ptmx (its devpts instance: `tty` inside names /dev/pts/N): the
-// slave becomes 0, 1 and 2; the master goes to the supervisor over the sync socket.
+// slave becomes 0, 1 and 2; the master goes to the supervisor over the sync socket ('P'), or to
+// the engine over its OCI console socket (one message: the pty's name, with the master).
 void allocate_pty(const ChildChannels& ch) {
   int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   char name[64];
   if (m < 0 || unlockpt(m) != 0 || ptsname_r(m, name, sizeof name) != 0)
-    fail(ch, sys_error("open a terminal from the sandbox's /dev/ptmx"));
+    fail(ch,
+         sys_error("open a terminal from the sandbox's /dev/ptmx (is a devpts mounted there?)"));
+  if (ch.tty_rows || ch.tty_cols) {
+    struct winsize ws {
+      ch.tty_rows, ch.tty_cols, 0, 0
+    };
+    if (ioctl(m, TIOCSWINSZ, &ws) != 0) fail(ch, sys_error("set the terminal's window size"));
+  }
   int s = open(name, O_RDWR | O_NOCTTY);
   if (s < 0) fail(ch, sys_error(std::string("open ") + name));
   for (int i = 0; i < 3; ++i)
     if (dup2(s, i) < 0) fail(ch, sys_error("set up the terminal as stdio"));
   if (s > 2) close(s);
+  const bool console = ch.console >= 0;
   char tag = 'P';
   struct iovec iov {
-    &tag, 1
+    console ? name : &tag, console ? std::strlen(name) : 1
   };
   alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   struct msghdr msg {};
@@ -190,9 +199,12 @@ void allocate_pty(const ChildChannels& ch) {
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &m, sizeof m);
-  if (sendmsg(ch.sync, &msg, MSG_NOSIGNAL) != 1)
-    fail(ch, sys_error("hand the terminal to the supervisor"));
+  if (sendmsg(console ? ch.console : ch.sync, &msg, MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(iov.iov_len))
+    fail(ch, sys_error(console ? "send the terminal to the console socket"
+                               : "hand the terminal to the supervisor"));
   close(m);
+  if (console) close(ch.console);
 }
 
 // Every fd but 0-2 and the ones passed on explicitly closes on exec (the sync socket is CLOEXEC

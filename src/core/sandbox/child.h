@@ -18,6 +18,8 @@ struct ChildChannels {
   int stdio[3] = {-1, -1, -1};  // fds to become 0, 1, 2 (-1: inherit)
   bool tty = false;             // 0 is a terminal: a new session, with it as the controlling tty
   bool own_pty = false;  // allocate that terminal from the sandbox's /dev/ptmx, send the master
+  int console = -1;      // ... to this OCI console socket (with the pty's name) instead of on sync
+  unsigned short tty_rows = 0, tty_cols = 0;  // its window size (0: unset)
   std::vector<std::string> seccomp;  // compiled filters (by the supervisor), installed last
   std::vector<int> keep_fds;         // passed to the payload at the same numbers
   std::optional<std::vector<int>>

@@ -6,10 +6,13 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace sbx::core {
 
@@ -90,6 +93,36 @@ Result<Pty> open_pty(int size_from) {
   if (!p.slave.ok()) return sys_error(std::string("open ") + name);
   if (size_from >= 0 && isatty(size_from)) copy_window_size(size_from, p.master.get());
   return p;
+}
+
+Result<Fd> connect_console(const std::string& path) {
+  std::string step = "console socket " + path;
+  if (path.empty() || path[0] != '/') return user_error(step + ": expected an absolute path");
+  Fd sock(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!sock.ok()) return sys_error(step + ": socket");
+  struct sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  // a path longer than sun_path is reached through its directory, opened here
+  std::string name = path;
+  Fd dir;
+  if (name.size() >= sizeof addr.sun_path) {
+    size_t slash = path.rfind('/');
+    dir.reset(
+        open(slash == 0 ? "/" : path.substr(0, slash).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dir.ok()) return sys_error(step + ": open its directory");
+    name = "/proc/self/fd/" + std::to_string(dir.get()) + path.substr(slash);
+    if (name.size() >= sizeof addr.sun_path) return user_error(step + ": the name is too long");
+  }
+  std::memcpy(addr.sun_path, name.c_str(), name.size() + 1);
+  int r;
+  do r = connect(sock.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr);
+  while (r != 0 && errno == EINTR);
+  if (r != 0) {
+    Error e = sys_error(step + ": connect");
+    e.message += " (is the engine listening on it?)";
+    return e;
+  }
+  return sock;
 }
 
 Status pty_proxy(int master, int pidfd, int in_fd, int out_fd) {

@@ -2,6 +2,8 @@
 // which would let it push input back with TIOCSTI), and the proxy that joins it to the caller's
 // terminal in raw mode while the sandbox runs.
 #pragma once
+#include <string>
+
 #include "core/base/fd.h"
 #include "core/base/result.h"
 
@@ -16,6 +18,10 @@ void copy_window_size(int from, int to);
 
 // A new pty; its window size copied from `size_from` when that is a terminal.
 Result<Pty> open_pty(int size_from);
+
+// A connection to an OCI console socket (a listening AF_UNIX stream socket of the engine's: conmon,
+// containerd's shim) that the sandbox sends its terminal's master to (SpawnIo::console).
+Result<Fd> connect_console(const std::string& path);
 
 // Copies in_fd -> master and master -> out_fd until the sandbox (pidfd) has ended and the master
 // is drained. When in_fd is a terminal it is in raw mode meanwhile (Ctrl-C, Ctrl-Z reach the

@@ -146,6 +146,11 @@ Status fill_channels(ChildChannels& ch, const Spec& spec, const SpawnIo& io) {
   for (int i = 0; i < 3; ++i) ch.stdio[i] = io.stdio[i];
   ch.tty = io.tty;
   ch.own_pty = io.own_pty;
+  ch.console = io.console;
+  ch.tty_rows = io.tty_rows;
+  ch.tty_cols = io.tty_cols;
+  if (io.console >= 0 && !io.own_pty)
+    return user_error("console socket: only for a terminal the sandbox allocates (own_pty)");
   ch.keep_fds = io.keep_fds;
   ch.start_fifo = io.start_fifo;
   if (!io.start_fifo.empty()) {

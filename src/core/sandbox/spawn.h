@@ -21,6 +21,12 @@ struct SpawnIo {
   // With tty: the sandbox allocates the pty from its own /dev/ptmx (so `tty` inside names it) and
   // hands the master back; the Sandbox then holds it (take_tty()).
   bool own_pty = false;
+  // With own_pty, an OCI console socket (connected; --console-socket): the master goes there, with
+  // the pty's name as the message, instead of back to the Sandbox. -1: none.
+  int console = -1;
+  // With own_pty: the window size set on it before the payload runs (0: left as the kernel makes
+  // it).
+  unsigned short tty_rows = 0, tty_cols = 0;
   std::vector<int>
       keep_fds;  // fds (>= 3) the payload keeps at the same numbers; every other fd closes
   // "Created" (OCI create): spawn returns once everything is set up; the payload then waits until
