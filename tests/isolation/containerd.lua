@@ -1,7 +1,8 @@
 -- containerd 1.6 (the path Kubernetes' CRI takes: the io.containerd.runc.v2 shim) with sbx-oci as
 -- its runtime binary (issue 13): a containerd of the test's own (config, root, state and socket in
 -- a temp dir), an image imported from sbx's busybox root, then ctr run --rm (output, exit status),
--- run -d, task exec, ps, pause, resume, kill, delete.
+-- run -d, task exec, ps, pause, resume, kill, delete; task metrics (the shim reads the group
+-- itself). ctr 1.6 has no `task update`: sbx-oci update is tested through podman and directly.
 local bin = os.getenv("SBX_BIN")
 if not bin then skip_all("needs SBX_BIN (run through ctest)") end
 if sbx.sys.ids().uid ~= 0 then skip_all("needs root") end
@@ -96,10 +97,34 @@ test("ctr run -d, task exec, ps, pause, resume, kill, delete", function()
   expect(rc, out).eq(0)
 end)
 
+test("ctr task metrics: the shim reads the figures from the container's own group (/default/ID)", function()
+  local out, rc = sh(("%s run -d %s --memory-limit 67108864 localhost/sbxtest:1 t3 sleep 300"):format(ctr, runtime))
+  expect(rc, out).eq(0)
+  out, rc = sh(ctr .. " task metrics t3")
+  expect(rc, out).eq(0)
+  if layout.layout == "2" then
+    expect(out).match("memory%.usage_limit%s+67108864")
+  else
+    expect(out).match("memory%.limit_in_bytes%s+67108864")
+  end
+  expect(out).match("pids%.current%s+1")
+  sh(ctr .. " task kill -s KILL t3")
+  for _ = 1, 100 do
+    if (sh(ctr .. " task ls")):match("t3%s+%d+%s+STOPPED") then break end
+    core.sleep(0.05)
+  end
+  out, rc = sh(ctr .. " task delete t3")
+  expect(rc, out).eq(0)
+  out, rc = sh(ctr .. " container rm t3")
+  expect(rc, out).eq(0)
+end)
+
 test("cleanup", function()
   sh(ctr .. " task kill -s KILL t2")
+  sh(ctr .. " task kill -s KILL t3")
   sh(ctr .. " task delete t2")
-  sh(ctr .. " container rm t1 t2")
+  sh(ctr .. " task delete t3")
+  sh(ctr .. " container rm t1 t2 t3")
   if daemon then sbx.sys.kill(daemon, 15) end
   for _ = 1, 100 do
     if not io.open("/proc/" .. tostring(daemon) .. "/stat") then break end

@@ -1,7 +1,8 @@
 -- podman with sbx-oci as its runtime (issue 13): an image imported from sbx's busybox root into a
 -- test-made storage, then run --rm (output, exit status), the limits podman asks for enforced in
 -- the group named by its cgroupsPath, run -d / ps / stop / rm. --network none: podman's default
--- network would make a bridge on sbx0's subnet and change sysctls.
+-- network would make a bridge on sbx0's subnet and change sysctls. podman update (4.3 has it) goes
+-- through sbx-oci update.
 local bin = os.getenv("SBX_BIN")
 if not bin then skip_all("needs SBX_BIN (run through ctest)") end
 if sbx.sys.ids().uid ~= 0 then skip_all("needs root") end
@@ -79,6 +80,32 @@ test("podman run -d, ps, exec, pause, unpause, stop, rm: the container's life; n
     local left = require("sbx.core").list_dir("/run/sbx-oci")
     expect(#left, "sbx-oci keeps no state of podman's containers: " .. table.concat(left, " ")).eq(0)
   end
+end)
+
+test("podman update --memory --cpus on a running container: sbx-oci update rewrites its group", function()
+  local id, rc = sh(("%s run -d %s --memory 64m sbxtest:1 sleep 300"):format(podman, run_flags))
+  expect(rc, id).eq(0)
+  id = id:match("(%x+)%s*$")
+  local g = assert(sbx.cgroup.open("/libpod_parent/libpod-" .. id))
+  local memfile = layout.layout == "2" and "memory.max" or "memory.limit_in_bytes"
+  expect(g:get(memfile)).eq("67108864")
+  -- podman 4.3 hands sbx-oci `update --resources=FILE ID`: linux.resources JSON
+  local out
+  out, rc = sh(("%s update --memory 96m --cpus 0.5 %s"):format(podman, id))
+  expect(rc, out).eq(0)
+  expect(g:get(memfile)).eq(tostring(96 * 1024 * 1024))
+  if layout.layout == "2" then
+    expect(g:get("cpu.max")).eq("50000 100000")
+  else
+    expect(g:get("cpu.cfs_quota_us")).eq("50000")
+  end
+  -- one value the kernel refuses: the update fails whole, the memory limit stays
+  out, rc = sh(("%s update --memory 80m --cpuset-cpus 4096 %s"):format(podman, id))
+  expect(rc, out).ne(0)
+  expect(out).contains("cannot update container " .. id)
+  expect(g:get(memfile)).eq(tostring(96 * 1024 * 1024))
+  out, rc = sh(podman .. " rm -f -t 0 " .. id)
+  expect(rc, out).eq(0)
 end)
 
 test("cleanup", function()
