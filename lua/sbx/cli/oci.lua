@@ -454,14 +454,17 @@ function VERBS.update(args)
       die(("cannot update container %s: memory limit %d is below its usage %d (checkBeforeUpdate)"):format(st.id, limits.memory, used))
     end
   end
+  local old = plan.limits
+  plan.limits = limits
+  -- the new plan.json, read back through the plan's declaration before anything is written
+  local pok, checked, perr = pcall(core.plan, plan)
+  if not pok or not checked then die(("cannot update container %s: %s"):format(st.id, tostring(pok and perr or checked))) end
   local live = {}
   for k, v in pairs(limits) do if k ~= "devices" then live[k] = v end end
   local aok, applied, err = pcall(g.limit, g, live)
   if not aok then die(("cannot update container %s: %s"):format(st.id, tostring(applied))) end
   if not applied then die(("cannot update container %s: %s (nothing was changed)"):format(st.id, tostring(err))) end
-  local old = plan.limits
-  plan.limits = limits
-  local wok, werr = core.write_file(plan_path, json.encode(plan, 2), 0600)
+  local wok, werr = core.write_file(plan_path, checked:json(), 0600)
   if not wok then
     local back = {}
     for k, v in pairs(old or {}) do if k ~= "devices" then back[k] = v end end
