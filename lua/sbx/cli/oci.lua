@@ -449,7 +449,8 @@ function VERBS.update(args)
   limits = limits or {}
   local mem = type(resources.memory) == "table" and resources.memory or {}
   if mem.checkBeforeUpdate and type(limits.memory) == "number" then
-    local used = (g:stat() or {}).memory_current or 0
+    local now = g:stat()
+    local used = now and now.memory and now.memory.current or 0
     if limits.memory < used then
       die(("cannot update container %s: memory limit %d is below its usage %d (checkBeforeUpdate)"):format(st.id, limits.memory, used))
     end
