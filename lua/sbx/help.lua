@@ -17,7 +17,7 @@ usage: sbx                           the sbx> prompt (Lua with sbx loaded; help(
        sbx ps [-a] | inspect NAME | logs [-f] NAME | exec [-it] NAME CMD | stop [-t SECS] NAME
        sbx kill NAME [SIGNAL] | rm [-f] NAME | stats [--no-stream] [NAME...]
        sbx oci VERB ... | sbx-oci    an OCI runtime (runc's command line): spec, create, start, state,
-                                     kill, delete, run, list, features (see docs/oci.md)
+                                     kill, delete, run, exec, update, list, features (see docs/oci.md)
        sbx audit [--json] [PID]      what isolates a process (any process: sbx's, bwrap's, runc's, the host's)
        sbx gc                        remove what a killed sbx left (cgroups, container dirs, scratch,
                                      veths, published ports, unused bridges, lost sandboxes)
@@ -67,7 +67,7 @@ print(box:run{ "/bin/sh", "-c", "hostname; id", stdout = "pipe" }.stdout)]],
   { "sbx.bind", "sbx.bind(src [, dst] [, { try = true }])", "A read-write bind mount step for mounts = {...}; sbx.ro_bind is read-only.", [[mounts = { sbx.ro_bind("/etc/resolv.conf") }]] },
   { "sbx.tmpfs", "sbx.tmpfs(dst [, { size =, mode = }])", "A tmpfs mount step.", [[mounts = { sbx.tmpfs("/scratch", { size = "16M" }) }]] },
   { "sbx.device", "sbx.device(dst, node [, { mode =, uid =, gid = }])", "A device node step: \"c 1:7\", \"b 8:0\" or \"p\" (a fifo), made with mknod; in a user namespace the host's node at dst is bound instead. limits.devices decides whether it opens.", [[mounts = { sbx.dev(), sbx.device("/dev/fuse", "c 10:229") }]] },
-  { "sbx.cgroup.create", "sbx.cgroup.create{ name =, parent =, limits = } -> sbx.Cgroup", "A cgroup of your own (v1 or v2): g:add(pid), g:set(file, v), g:get(file), g:stat(), g:events(), g:freeze(), g:thaw(), g:kill(), g:remove().", [[local g = sbx.cgroup.create{ limits = { memory = "32M" } }]] },
+  { "sbx.cgroup.create", "sbx.cgroup.create{ name =, parent =, limits = } -> sbx.Cgroup", "A cgroup of your own (v1 or v2): g:add(pid), g:set(file, v), g:get(file), g:limit(limits) (new limits on the live group, all or none), g:stat(), g:events(), g:freeze(), g:thaw(), g:kill(), g:remove().", [[local g = sbx.cgroup.create{ limits = { memory = "32M" } }]] },
   { "sbx.cgroup.open", "sbx.cgroup.open(path) -> sbx.Cgroup | nil, err", "An existing group by its path (as p.cgroup shows it).", [[sbx.cgroup.open(p.cgroup):stat()]] },
   { "sbx.image.import", "sbx.image.import(path [, name]) -> image", "A docker-save or OCI archive (or layout directory) into the store; digests checked.", [[sbx.image.import("bb.tar", "bb:1")]] },
   { "sbx.image.list", "sbx.image.list() -> { image... }", "The images in the store (id, tags, layers, created).", [[for _, i in ipairs(sbx.image.list()) do print(i.id, i.tags[1]) end]] },

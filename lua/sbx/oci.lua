@@ -5,24 +5,25 @@ local core = require "sbx.core"
 
 local M = {}
 
-local function fail(path, msg) error(("config.json: %s: %s"):format(path, msg), 0) end
+-- `doc` names the JSON document in errors (config.json unless told)
+local function fail(path, msg, doc) error(("%s: %s: %s"):format(doc or "config.json", path, msg), 0) end
 
 -- Properties that are not OCI fields are ignored, as the spec requires (each named in a warning);
 -- an OCI field sbx does not do is an error. `known`: the fields read here; `spec`: the other OCI
 -- fields of this object (refused). Warnings collect in M.warnings for the caller to log.
 M.warnings = {}
 
-local function only(t, known, path, spec)
+local function only(t, known, path, spec, doc)
   if t == nil then return {} end
-  if type(t) ~= "table" then fail(path, "expected an object") end
+  if type(t) ~= "table" then fail(path, "expected an object", doc) end
   for k in pairs(t) do
     if not known[k] then
-      if spec and spec[k] then fail(path .. "." .. tostring(k), "not supported by sbx yet") end
+      if spec and spec[k] then fail(path .. "." .. tostring(k), "not supported by sbx yet", doc) end
       if not spec then
         local names = {}
         for n in pairs(known) do names[#names + 1] = n end
         table.sort(names)
-        fail(path .. "." .. tostring(k), "unknown or unsupported field (this reader knows: " .. table.concat(names, ", ") .. ")")
+        fail(path .. "." .. tostring(k), "unknown or unsupported field (this reader knows: " .. table.concat(names, ", ") .. ")", doc)
       end
       M.warnings[#M.warnings + 1] = ("config.json: %s.%s: not an OCI field, ignored"):format(path, tostring(k))
     end
@@ -80,7 +81,7 @@ end
 -- linux.devices[i]: a node made in the container (mknod, or the host's bound in a user namespace)
 local function device_op(d, i)
   local path = ("linux.devices[%d]"):format(i)
-  only(d, set { "path", "type", "major", "minor", "fileMode", "uid", "gid" }, path)
+  only(d, set { "path", "type", "major", "minor", "fileMode", "uid", "gid" }, path, set {})
   if type(d.path) ~= "string" or d.path:sub(1, 1) ~= "/" then fail(path .. ".path", "expected an absolute path") end
   local node
   if d.type == "p" then
@@ -105,6 +106,97 @@ local runc_devices = { "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rw
 
 -- plan(config, bundle) -> plan table, { annotations =, terminal =, console_size = } ; raises
 -- "config.json: PATH: why". The terminal is the caller's business (a console socket), not the plan's.
+-- An amount of linux.resources: > 0 the limit, negative none ("max"), 0 or absent unchanged (nil).
+local function amount(v, path, doc)
+  if v == nil or v == 0 then return nil end
+  if type(v) ~= "number" or v ~= math.floor(v) then fail(path, "expected a whole number", doc) end
+  return v < 0 and "max" or v
+end
+
+local function copy(t)
+  local out = {}
+  for k, v in pairs(t or {}) do out[k] = v end
+  return out
+end
+
+-- linux.resources (of config.json, or given to `update`) -> the plan's limits, over `base` (the
+-- container's limits for an update; nil for create): one mapping for both. What a value means is
+-- runc's: > 0 the limit, -1 none, 0 or absent unchanged; a quota or a period alone keeps the other.
+-- Returns nil when there are no limits at all. `path` names r in errors; `doc` its document.
+-- Raises "DOC: PATH.FIELD: why" (a field sbx does not enforce is an error, never ignored).
+function M.limits(r, base, path, doc)
+  path = path or "linux.resources"
+  r = only(r, set { "memory", "cpu", "pids", "devices", "blockIO" }, path, set { "hugepageLimits", "network", "rdma", "unified" }, doc)
+  local limits = copy(base)
+  local mem = only(r.memory, set { "limit", "swap", "reservation", "kernel", "kernelTCP", "checkBeforeUpdate" }, path .. ".memory",
+                   set { "swappiness", "disableOOMKiller", "useHierarchy" }, doc)
+  -- obsolete in the kernel (v2 has none; v1 no longer enforces it) and ignored by runc too
+  if (mem.kernel or 0) ~= 0 or (mem.kernelTCP or 0) ~= 0 then
+    io.stderr:write("sbx oci: ", path, ".memory.kernel / kernelTCP: kernel memory limits are obsolete and ignored\n")
+  end
+  limits.memory = amount(mem.limit, path .. ".memory.limit", doc) or limits.memory
+  limits.memory_swap = amount(mem.swap, path .. ".memory.swap", doc) or limits.memory_swap
+  limits.memory_reservation = amount(mem.reservation, path .. ".memory.reservation", doc) or limits.memory_reservation
+  -- no memory limit takes the swap limit with it (it is memory + swap)
+  if limits.memory == "max" and mem.swap == nil and limits.memory_swap then limits.memory_swap = "max" end
+  local cpu = only(r.cpu, set { "shares", "quota", "period", "cpus", "mems", "realtimePeriod", "realtimeRuntime" }, path .. ".cpu",
+                   set { "burst", "idle" }, doc)
+  local period = amount(cpu.period, path .. ".cpu.period", doc)
+  if period == "max" then fail(path .. ".cpu.period", "expected microseconds (1000..1000000)", doc) end
+  local old_period = limits.cpu_period or 100000
+  limits.cpu_period = period or limits.cpu_period
+  local quota = amount(cpu.quota, path .. ".cpu.quota", doc)
+  if quota == "max" then
+    limits.cpu = "max"
+  elseif quota then
+    limits.cpu = quota / (limits.cpu_period or 100000)
+  elseif period and type(limits.cpu) == "number" then
+    limits.cpu = limits.cpu * old_period / period  -- the same quota in the new period
+  end
+  local shares = amount(cpu.shares, path .. ".cpu.shares", doc)
+  if shares == "max" then fail(path .. ".cpu.shares", "expected a positive number", doc) end
+  if shares then limits.cpu_weight = math.floor(1 + ((math.max(shares, 2) - 2) * 9999) / 262142) end
+  for key, field in pairs({ realtimePeriod = "cpu_rt_period", realtimeRuntime = "cpu_rt_runtime" }) do
+    local v = amount(cpu[key], path .. ".cpu." .. key, doc)
+    if v == "max" then fail(path .. ".cpu." .. key, "expected microseconds", doc) end
+    limits[field] = v or limits[field]
+  end
+  for key, field in pairs({ cpus = "cpuset", mems = "cpuset_mems" }) do
+    if cpu[key] ~= nil and type(cpu[key]) ~= "string" then fail(path .. ".cpu." .. key, 'expected a list like "0-1"', doc) end
+    if cpu[key] and cpu[key] ~= "" then limits[field] = cpu[key] end
+  end
+  local pids = only(r.pids, set { "limit" }, path .. ".pids", set {}, doc)
+  limits.pids = amount(pids.limit, path .. ".pids.limit", doc) or limits.pids
+  local bio = only(r.blockIO, set { "weight", "leafWeight", "weightDevice", "throttleReadBpsDevice", "throttleWriteBpsDevice",
+                                    "throttleReadIOPSDevice", "throttleWriteIOPSDevice" }, path .. ".blockIO", set {}, doc)
+  for k in pairs(bio) do fail(path .. ".blockIO." .. k, "block io limits are not supported by sbx's OCI runtime yet", doc) end
+  -- the rules in order (the core reads them as the v1 controller does, on v1 and v2 alike), then
+  -- runc's own, which it adds to every container's
+  if r.devices then limits.devices = nil end  -- a new list replaces the old one
+  for i, d in ipairs(r.devices or {}) do
+    local where = ("%s.devices[%d]"):format(path, i)
+    only(d, set { "allow", "type", "major", "minor", "access" }, where, set {}, doc)
+    local access = d.access or "rwm"
+    if type(access) ~= "string" or access == "" then fail(where .. ".access", "expected some of r, w and m", doc) end
+    local rule
+    if d.type == nil or d.type == "a" then
+      if not (access:find("r") and access:find("w") and access:find("m")) then
+        fail(where, "type a (every device) takes access rwm", doc)
+      end
+      rule = "a"
+    else
+      local function num(n) return type(n) == "number" and n >= 0 and ("%d"):format(n) or "*" end
+      rule = ("%s %s:%s %s"):format(d.type, num(d.major), num(d.minor), access)
+    end
+    limits.devices = limits.devices or {}
+    limits.devices[#limits.devices + 1] = (d.allow and "" or "deny ") .. rule
+  end
+  if limits.devices then
+    for _, rule in ipairs(runc_devices) do limits.devices[#limits.devices + 1] = rule end
+  end
+  return next(limits) and limits or nil
+end
+
 function M.plan(c, bundle)
   M.warnings = {}
   only(c, set { "ociVersion", "process", "root", "hostname", "domainname", "mounts", "annotations", "linux", "hooks",
@@ -115,7 +207,7 @@ function M.plan(c, bundle)
                  set { "commandLine", "ioPriority", "scheduler", "execCPUAffinity" })
   if type(p.args) ~= "table" or type(p.args[1]) ~= "string" then fail("process.args", "expected the command, a list of strings") end
   if p.terminal ~= nil and type(p.terminal) ~= "boolean" then fail("process.terminal", "expected true or false") end
-  local size = only(p.consoleSize, set { "height", "width" }, "process.consoleSize")
+  local size = only(p.consoleSize, set { "height", "width" }, "process.consoleSize", set {})
   for _, k in ipairs({ "height", "width" }) do
     local v = size[k]
     if v ~= nil and (type(v) ~= "number" or v < 0 or v > 65535 or v ~= math.floor(v)) then
@@ -202,41 +294,7 @@ function M.plan(c, bundle)
   for i, d in ipairs(l.devices or {}) do plan.ops[#plan.ops + 1] = device_op(d, i) end
   for _, path in ipairs(l.maskedPaths or {}) do plan.ops[#plan.ops + 1] = { kind = "mask", dest = path } end
   for _, path in ipairs(l.readonlyPaths or {}) do plan.ops[#plan.ops + 1] = { kind = "read-only", dest = path } end
-  local r = only(l.resources, set { "memory", "cpu", "pids", "devices" }, "linux.resources")
-  local limits = {}
-  local mem = only(r.memory, set { "limit", "swap" }, "linux.resources.memory")
-  if mem.limit and mem.limit > 0 then limits.memory = mem.limit end
-  if mem.swap and mem.swap > 0 then limits.memory_swap = mem.swap end
-  local cpu = only(r.cpu, set { "shares", "quota", "period", "cpus" }, "linux.resources.cpu")
-  if cpu.quota and cpu.quota > 0 then limits.cpu = cpu.quota / (cpu.period or 100000) end
-  if cpu.shares and cpu.shares > 0 then limits.cpu_weight = math.floor(1 + ((cpu.shares - 2) * 9999) / 262142) end
-  if cpu.cpus and cpu.cpus ~= "" then limits.cpuset = cpu.cpus end
-  local pids = only(r.pids, set { "limit" }, "linux.resources.pids")
-  if pids.limit and pids.limit > 0 then limits.pids = pids.limit end
-  -- the rules in order (the core reads them as the v1 controller does, on v1 and v2 alike), then
-  -- runc's own, which it adds to every container's
-  for i, d in ipairs(r.devices or {}) do
-    local where = ("linux.resources.devices[%d]"):format(i)
-    only(d, set { "allow", "type", "major", "minor", "access" }, where)
-    local access = d.access or "rwm"
-    if type(access) ~= "string" or access == "" then fail(where .. ".access", "expected some of r, w and m") end
-    local rule
-    if d.type == nil or d.type == "a" then
-      if not (access:find("r") and access:find("w") and access:find("m")) then
-        fail(where, "type a (every device) takes access rwm")
-      end
-      rule = "a"
-    else
-      local function num(n) return type(n) == "number" and n >= 0 and ("%d"):format(n) or "*" end
-      rule = ("%s %s:%s %s"):format(d.type, num(d.major), num(d.minor), access)
-    end
-    limits.devices = limits.devices or {}
-    limits.devices[#limits.devices + 1] = (d.allow and "" or "deny ") .. rule
-  end
-  if limits.devices then
-    for _, rule in ipairs(runc_devices) do limits.devices[#limits.devices + 1] = rule end
-  end
-  if next(limits) then plan.limits = limits end
+  plan.limits = M.limits(l.resources, nil, "linux.resources")
   if l.cgroupsPath and l.cgroupsPath ~= "" then
     if l.cgroupsPath:find(":") then fail("linux.cgroupsPath", "the systemd slice:prefix:name form is not supported by sbx yet") end
     -- the group itself (runc's meaning): its parents are made when missing

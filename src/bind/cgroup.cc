@@ -4,7 +4,9 @@
 #include "core/cgroup/cgroup.h"
 
 #include "core/base/units.h"
+#include "core/sandbox/plan.h"
 #include "lua_util.h"
+#include "plan_lua.h"
 #include "sandbox.h"
 
 namespace sbx::bind {
@@ -35,23 +37,14 @@ int ok_or_fail(lua_State* L, const core::Status& s) {
   return 1;
 }
 
-// Limits arrive already in plan form (numbers), made by lua/sbx/cgroup.lua.
-core::Limits limits_arg(lua_State* L, int idx) {
+// Limits arrive already in plan form (numbers, "max"), made by lua/sbx/cgroup.lua: read as a
+// plan's limits table is.
+core::Limits limits_arg(lua_State* L, int idx, const char* what) {
   core::Limits l;
   if (lua_isnoneornil(L, idx)) return l;
   luaL_checktype(L, idx, LUA_TTABLE);
-  const char* w = "limits";
-  check_keys(L, idx, w, {"memory", "memory_swap", "cpu", "cpu_weight", "cpuset", "pids"});
-  auto u64 = [&](const char* k) -> std::optional<uint64_t> {
-    auto v = opt_number_field(L, idx, w, k);
-    return v ? std::optional<uint64_t>(static_cast<uint64_t>(*v)) : std::nullopt;
-  };
-  l.memory = u64("memory");
-  l.memory_swap = u64("memory_swap");
-  l.cpu = opt_number_field(L, idx, w, "cpu");
-  l.cpu_weight = u64("cpu_weight");
-  l.cpuset = opt_string_field(L, idx, w, "cpuset");
-  l.pids = u64("pids");
+  if (auto s = core::limits_from_json(lua_to_json(L, idx, what), l, what); !s)
+    raise(L, s.error().message);
   return l;
 }
 
@@ -59,7 +52,7 @@ core::Limits limits_arg(lua_State* L, int idx) {
 int l_create(lua_State* L) {
   std::string name = luaL_checkstring(L, 1);
   std::string parent = luaL_optstring(L, 2, "");
-  core::Limits limits = limits_arg(L, 3);
+  core::Limits limits = limits_arg(L, 3, "limits");
   auto cg = core::Cgroup::create(core::detect_cgroups(), parent, name, limits);
   if (!cg) return push_failure(L, cg.error());
   return push_cgroup(L, std::move(*cg));
@@ -82,6 +75,12 @@ std::string file_arg(lua_State* L, int idx) {
 int l_set(lua_State* L) {
   std::string f = file_arg(L, 2);
   return ok_or_fail(L, check_cgroup(L, 1).set(f, luaL_checkstring(L, 3)));
+}
+
+// g:limit(limits) -> true | nil, err, errno: the limits written to the live group, all or none
+int l_limit(lua_State* L) {
+  core::Cgroup& cg = check_cgroup(L, 1);
+  return ok_or_fail(L, cg.apply(limits_arg(L, 2, "limits")));
 }
 
 int l_get(lua_State* L) {
@@ -195,6 +194,7 @@ int l_gc_stale(lua_State* L) {
 void register_cgroup(lua_State* L) {
   static const luaL_Reg methods[] = {{"set", guarded<l_set>},
                                      {"get", guarded<l_get>},
+                                     {"limit", guarded<l_limit>},
                                      {"add", guarded<l_add>},
                                      {"procs", guarded<l_procs>},
                                      {"stat", guarded<l_stat>},

@@ -58,6 +58,28 @@ test("create, raw files, membership, stat shape, remove", function()
   for _, d in ipairs(cg:dirs()) do expect(io.open(d), d).eq(nil) end
 end)
 
+test("cg:limit: limits in create's words on a live group, all or none", function()
+  need("memory")
+  need("pids")
+  local cg = assert(sbx.cgroup.create{ name = name(), limits = { memory = "48M", pids = 20 } })
+  local mem = layout.layout == "2" and "memory.max" or "memory.limit_in_bytes"
+  local pid = spawn_probe("sleep", "30")
+  assert(cg:add(pid))
+  assert(cg:limit{ memory = "64M", pids = "max" })
+  expect(assert(cg:get(mem))).eq(tostring(64 * 1024 * 1024))
+  expect(assert(cg:get("pids.max"))).eq("max")
+  -- a refused write puts back what was written before it
+  local ok, err = cg:limit{ memory = "32M", pids = 10, cpuset = "4096" }
+  expect(ok).eq(nil)
+  expect(err).contains("cpuset")
+  expect(assert(cg:get(mem))).eq(tostring(64 * 1024 * 1024))
+  expect(assert(cg:get("pids.max"))).eq("max")
+  expect_error(function() cg:limit{ memroy = "1M" } end, "cgroup:limit: unknown key 'memroy'")
+  expect_error(function() cg:limit{ pids = -3 } end, "cgroup:limit.pids: expected a positive number")
+  assert(cg:remove())
+  sbx.sys.waitpid(pid)
+end)
+
 test("freeze stops a counting process, thaw resumes it", function()
   need(layout.layout == "2" and "cpu" or "freezer")
   local cg = assert(sbx.cgroup.create{ name = name() })

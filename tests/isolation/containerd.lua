@@ -98,6 +98,29 @@ end)
 
 -- In a real terminal (tmux): the shim passes --console-socket, sbx-oci sends it the container's
 -- own pty, ctr joins it to its terminal.
+test("ctr task metrics: the shim reads the figures from the container's own group (/default/ID)", function()
+  local out, rc = sh(("%s run -d %s --memory-limit 67108864 localhost/sbxtest:1 t3 sleep 300"):format(ctr, runtime))
+  expect(rc, out).eq(0)
+  out, rc = sh(ctr .. " task metrics t3")
+  expect(rc, out).eq(0)
+  if layout.layout == "2" then
+    expect(out).match("memory%.usage_limit%s+67108864")
+  else
+    expect(out).match("memory%.limit_in_bytes%s+67108864")
+  end
+  expect(out).match("pids%.current%s+1")
+  sh(ctr .. " task kill -s KILL t3")
+  for _ = 1, 100 do
+    if (sh(ctr .. " task ls")):match("t3%s+%d+%s+STOPPED") then break end
+    core.sleep(0.05)
+  end
+  out, rc = sh(ctr .. " task delete t3")
+  expect(rc, out).eq(0)
+  out, rc = sh(ctr .. " container rm t3")
+  expect(rc, out).eq(0)
+end)
+
+
 test("ctr run -t, task exec -t: a shell on the container's terminal; typed commands, its size, the exit status", function()
   local t, why = terminal(("sh -c '%s run -t %s --rm localhost/sbxtest:1 t3 /bin/sh; echo rc=$?; sleep 60'"):format(ctr, runtime),
                           { width = 100, height = 30 })

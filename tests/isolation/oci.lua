@@ -441,6 +441,76 @@ test("--policy: a Lua admission policy tightens or refuses a config before anyth
   expect(#core.list_dir(root)).eq(0)
 end)
 
+test("update: new limits in the live container's group and its plan.json; a bad value changes nothing", function()
+  config({ "/bin/sleep", "60" }, function(c) c.linux.resources = { memory = { limit = 64 * 1024 * 1024 }, pids = { limit = 32 } } end)
+  local out, rc = sh(("(%s --root %s create --bundle %s --pid-file %s/upid u1 </dev/null >/dev/null 2>&1)"):format(oci, root, bundle, work))
+  expect(rc, out).eq(0)
+  local pid = tonumber(io.open(work .. "/upid"):read("*a"))
+  out, rc = run("start u1")
+  expect(rc, out).eq(0)
+  local g = assert(sbx.cgroup.open(sbx.json.decode(io.open(root .. "/u1/state.json"):read("*a")).cgroup))
+  local v2 = sbx.cgroup.layout().layout == "2"
+  local memfile = v2 and "memory.max" or "memory.limit_in_bytes"
+  local function limits() return sbx.json.decode(io.open(root .. "/u1/plan.json"):read("*a")).limits end
+  out, rc = run("update --memory 48M u1")
+  expect(rc, out).eq(0)
+  expect(g:get(memfile)).eq(tostring(48 * 1024 * 1024))
+  expect(limits().memory, "recorded in plan.json").eq(48 * 1024 * 1024)
+  -- runc's --resources form, from stdin: the OCI linux.resources object
+  out, rc = sh(("echo '{\"pids\": {\"limit\": 100}}' | %s --root %s update --resources - u1"):format(oci, root))
+  expect(rc, out).eq(0)
+  expect(g:get("pids.max")).eq("100")
+  expect(limits().pids).eq(100)
+  expect(g:get(memfile), "what the update does not name stays").eq(tostring(48 * 1024 * 1024))
+  -- a quota and its period; -1 is no limit
+  out, rc = run("update --cpu-quota 25000 --cpu-period 50000 --pids-limit -1 u1")
+  expect(rc, out).eq(0)
+  if v2 then
+    expect(g:get("cpu.max")).eq("25000 50000")
+  else
+    expect(g:get("cpu.cfs_quota_us")).eq("25000")
+    expect(g:get("cpu.cfs_period_us")).eq("50000")
+  end
+  expect(g:get("pids.max")).eq("max")
+  -- a value the kernel refuses (no cpu 4096; or no cpuset controller): nothing changes, memory included
+  out, rc = run("update --memory 32M --cpuset-cpus 4096 u1")
+  expect(rc).eq(1)
+  expect(out).contains("cannot update container u1")
+  expect(g:get(memfile)).eq(tostring(48 * 1024 * 1024))
+  expect(limits().memory).eq(48 * 1024 * 1024)
+  local cases = {
+    { "update --memory lots u1", "update --memory: bad value 'lots'" },
+    { "update --cpu-quota 1.5 u1", "update --cpu-quota: bad value '1.5'" },
+    { "update --l3-cache-schema L3:0=f u1", "Intel RDT" },
+    { "update u1", "nothing to change" },
+    { "update --memory 1G nosuch", "container does not exist: nosuch" },
+  }
+  for _, case in ipairs(cases) do
+    out, rc = run(case[1])
+    expect(rc, case[1]).eq(1)
+    expect(out).contains(case[2])
+  end
+  local f = assert(io.open(work .. "/res.json", "w"))
+  f:write('{"memory": {"limit": 33554432, "swappiness": 10}}')
+  f:close()
+  out, rc = run("update -r " .. work .. "/res.json u1")
+  expect(rc).eq(1)
+  expect(out).contains(work .. "/res.json: resources.memory.swappiness: not supported by sbx yet")
+  expect(g:get(memfile), "an unsupported field changes nothing").eq(tostring(48 * 1024 * 1024))
+  out, rc = sh(("echo '{\"memory\": {\"limit\": 4096, \"checkBeforeUpdate\": true}}' | %s --root %s update -r - u1"):format(oci, root))
+  expect(rc).eq(1)
+  expect(out).contains("memory limit 4096 is below its usage")
+  out, rc = run("kill u1 KILL")
+  expect(rc, out).eq(0)
+  sbx.sys.waitpid(pid)
+  out, rc = run("update --memory 1G u1")
+  expect(rc).eq(1)
+  expect(out).contains("cannot update container u1: it is stopped")
+  out, rc = run("delete u1")
+  expect(rc, out).eq(0)
+end)
+
+
 test("linux.devices: nodes made with their type, numbers, mode and owner; podman's device rules decide which open", function()
   -- podman's shape: deny everything, then allow what --device named; runc's defaults (null, zero, full, ...) follow
   local script = "for d in mydev mymem; do stat -c '%n %F %t:%T %a %u:%g' /dev/$d; done; " ..
@@ -500,6 +570,8 @@ test("cleanup", function()
   sh(oci .. " --root " .. root .. " delete --force c2")
   sh(oci .. " --root " .. root .. " delete --force c3")
   sh(oci .. " --root " .. root .. " delete --force p5")
+  sh(oci .. " --root " .. root .. " delete --force u1")
+  sh(oci .. " --root " .. root .. " delete --force holder")
   for _, id in ipairs({ "t1", "t2", "t3", "t4" }) do sh(oci .. " --root " .. root .. " delete --force " .. id) end
   sbx.sys.subreaper(false)
   os.execute("rm -rf " .. work)

@@ -95,6 +95,33 @@ end)
 
 -- In a real terminal (tmux): conmon passes --console-socket, sbx-oci sends it the container's own
 -- pty; conmon joins it to podman's terminal.
+test("podman update --memory --cpus on a running container: sbx-oci update rewrites its group", function()
+  local id, rc = sh(("%s run -d %s --memory 64m sbxtest:1 sleep 300"):format(podman, run_flags))
+  expect(rc, id).eq(0)
+  id = id:match("(%x+)%s*$")
+  local g = assert(sbx.cgroup.open("/libpod_parent/libpod-" .. id))
+  local memfile = layout.layout == "2" and "memory.max" or "memory.limit_in_bytes"
+  expect(g:get(memfile)).eq("67108864")
+  -- podman 4.3 hands sbx-oci `update --resources=FILE ID`: linux.resources JSON
+  local out
+  out, rc = sh(("%s update --memory 96m --cpus 0.5 %s"):format(podman, id))
+  expect(rc, out).eq(0)
+  expect(g:get(memfile)).eq(tostring(96 * 1024 * 1024))
+  if layout.layout == "2" then
+    expect(g:get("cpu.max")).eq("50000 100000")
+  else
+    expect(g:get("cpu.cfs_quota_us")).eq("50000")
+  end
+  -- one value the kernel refuses: the update fails whole, the memory limit stays
+  out, rc = sh(("%s update --memory 80m --cpuset-cpus 4096 %s"):format(podman, id))
+  expect(rc, out).ne(0)
+  expect(out).contains("cannot update container " .. id)
+  expect(g:get(memfile)).eq(tostring(96 * 1024 * 1024))
+  out, rc = sh(podman .. " rm -f -t 0 " .. id)
+  expect(rc, out).eq(0)
+end)
+
+
 test("podman run -it: a shell on the container's terminal; typed commands, its size, the exit status", function()
   local t, why = terminal(("sh -c '%s run -it --rm %s sbxtest:1 /bin/sh; echo rc=$?; sleep 60'"):format(podman, run_flags),
                           { width = 100, height = 30 })

@@ -1,5 +1,6 @@
 // The portable limits -> cgroup files mapping, against fake hosts (no cgroup is touched).
 #include <catch2/catch.hpp>
+#include <limits>
 
 #include "core/cgroup/cgroup.h"
 
@@ -69,6 +70,47 @@ TEST_CASE("limits map to v1 files on a hybrid host", "[cgroup]") {
         "pids:pids.max=64\n"
         "blkio:blkio.throttle.write_bps_device=8:0 2048\n"
         "blkio:blkio.throttle.read_iops_device=8:0 10\n");
+}
+
+TEST_CASE("no limit (max), a quota's period, reservation, realtime and memory nodes", "[cgroup]") {
+  Limits l;
+  l.memory = kUnlimited;
+  l.memory_swap = kUnlimited;
+  l.memory_reservation = 16 << 20;
+  l.cpu = 0.25;
+  l.cpu_period = 50000;
+  l.cpuset_mems = "0";
+  l.pids = kUnlimited;
+  auto v2 = limit_files(v2_host(), l);
+  REQUIRE(v2);
+  CHECK(render(*v2) ==
+        "memory.max=max\n"
+        "memory.swap.max=max\n"
+        "memory.low=16777216\n"
+        "cpu.max=12500 50000\n"
+        "cpuset.mems=0\n"
+        "pids.max=max\n");
+  l.cpu_rt_period = 1000000;
+  l.cpu_rt_runtime = 5000;
+  auto rt = limit_files(v2_host(), l);
+  REQUIRE_FALSE(rt);
+  CHECK(rt.error().message.find("cgroup v2 has no realtime") != std::string::npos);
+  l.cpu = std::numeric_limits<double>::infinity();
+  auto v1 = limit_files(v1_host(), l);
+  REQUIRE(v1);
+  CHECK(render(*v1) ==
+        "memory:memory.limit_in_bytes=-1\n"
+        "memory:memory.memsw.limit_in_bytes=-1\n"
+        "memory:memory.soft_limit_in_bytes=16777216\n"
+        "cpu:cpu.cfs_period_us=50000\n"
+        "cpu:cpu.cfs_quota_us=-1\n"
+        "cpu:cpu.rt_period_us=1000000\n"
+        "cpu:cpu.rt_runtime_us=5000\n"
+        "cpuset:cpuset.mems=0\n"
+        "pids:pids.max=max\n");
+  l = Limits{};
+  l.cpu_period = 100;
+  CHECK(limit_files(v1_host(), l).error().message.find("1000..1000000") != std::string::npos);
 }
 
 TEST_CASE("a limit without its controller is an error naming the controller", "[cgroup]") {

@@ -62,6 +62,11 @@ Spec every_field() {
   s.limits.cpu_weight = 50;
   s.limits.cpuset = "0";
   s.limits.pids = 10;
+  s.limits.memory_reservation = 32ull << 20;
+  s.limits.cpu_period = 50000;
+  s.limits.cpu_rt_period = 1000000;
+  s.limits.cpu_rt_runtime = 1000;
+  s.limits.cpuset_mems = "0";
   s.limits.io = {{"8:0", 1, 2, 3, 4}};
   s.limits.devices = std::vector<std::string>{"c 1:3 rwm"};
   s.cgroup_parent = "ci";
@@ -164,8 +169,9 @@ TEST_CASE("plan: unknown keys and wrong types are refused with the key path", "[
       decode_error(R"({"limits": {"memry": 5}})"),
       Catch::StartsWith("plan: spec.limits.memry: unknown key (expected memory, memory_swap"));
   CHECK_THAT(decode_error(R"({"hostnme": "x"})"), Catch::Contains("spec.hostnme: unknown key"));
-  CHECK_THAT(decode_error(R"({"limits": {"memory": "64M"}})"),
-             Catch::Contains("spec.limits.memory: expected a whole number, got a string"));
+  CHECK_THAT(
+      decode_error(R"({"limits": {"memory": "64M"}})"),
+      Catch::Contains("spec.limits.memory: expected a whole number or \"max\", got a string"));
   CHECK_THAT(decode_error(R"({"ops": [{"kind": "bind"}, {"dest": "/x"}]})"),
              Catch::Contains("spec.ops[2]: missing kind"));
   CHECK_THAT(decode_error(R"({"ops": [{"kind": "bnd"}]})"),

@@ -27,7 +27,7 @@ cp /bin/busybox "$root/bin/busybox"
 for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"; done
 # sbx and the shared libraries it needs (glibc stays dynamic; the rest is linked in)
 cp "$build/sbx" "$root/bin/sbx"
-ln -s sbx "$root/bin/sbx-oci"  # (for a test that calls the OCI runtime: oci.lua's linux.devices one)
+ln -sf sbx "$root/bin/sbx-oci"  # the OCI runtime is the same binary by that name
 cp "$build/sbx-probe" "$root/bin/sbx-probe"
 for lib in $(ldd "$build/sbx" | awk '/=>/ { print $3 } /ld-linux/ { print $1 }'); do
   mkdir -p "$root$(dirname "$lib")"

@@ -404,6 +404,105 @@ function VERBS.exec(args)
   return ended.status
 end
 
+-- update [--resources FILE|-] [--memory N] ... ID: new limits written to the live container's group
+-- (all or none) and recorded in its plan.json. The flags are runc's; they make the same
+-- linux.resources object a --resources file gives, read by the one mapping create uses.
+local UPDATE_FLAGS = {
+  memory = { "memory", "limit", "size" }, ["memory-swap"] = { "memory", "swap", "size" },
+  ["memory-reservation"] = { "memory", "reservation", "size" }, ["kernel-memory"] = { "memory", "kernel", "size" },
+  ["kernel-memory-tcp"] = { "memory", "kernelTCP", "size" },
+  ["cpu-share"] = { "cpu", "shares", "count" }, ["cpu-shares"] = { "cpu", "shares", "count" },
+  ["cpu-quota"] = { "cpu", "quota", "int" }, ["cpu-period"] = { "cpu", "period", "count" },
+  ["cpu-rt-period"] = { "cpu", "realtimePeriod", "count" }, ["cpu-rt-runtime"] = { "cpu", "realtimeRuntime", "int" },
+  ["cpu-burst"] = { "cpu", "burst", "count" }, ["cpu-idle"] = { "cpu", "idle", "int" },
+  ["cpuset-cpus"] = { "cpu", "cpus", "string" }, ["cpuset-mems"] = { "cpu", "mems", "string" },
+  ["pids-limit"] = { "pids", "limit", "int" }, ["blkio-weight"] = { "blockIO", "weight", "count" },
+}
+
+local function update_resources(opts)
+  local given = {}
+  for name in pairs(UPDATE_FLAGS) do if opts[name] then given[#given + 1] = "--" .. name end end
+  for _, name in ipairs({ "l3-cache-schema", "mem-bw-schema" }) do
+    if opts[name] then die(("update --%s: Intel RDT (resctrl) is not supported by sbx"):format(name)) end
+  end
+  local file = opts.resources or opts.r
+  if file then
+    if #given > 0 then die("update: --resources and " .. table.concat(given, " ") .. ": give one or the other") end
+    local text = file == "-" and io.stdin:read("*a") or core.read_file(file)
+    if not text then die("update --resources " .. file .. ": cannot be read") end
+    local ok, r = pcall(json.decode, text)
+    if not ok or type(r) ~= "table" then die("update --resources " .. file .. ": not valid JSON") end
+    return r, file == "-" and "resources (stdin)" or file
+  end
+  if #given == 0 then die("update: nothing to change (give --resources FILE or a flag such as --memory)") end
+  local r = {}
+  for name, where in pairs(UPDATE_FLAGS) do
+    local v = opts[name]
+    if v then
+      local n
+      if where[3] == "string" then
+        n = v
+      elseif where[3] == "size" then
+        n = v == "-1" and -1 or core.parse_size(v)
+        if not n then die(("update --%s: bad value '%s' (bytes, or 64M, 1G; -1: no limit)"):format(name, v)) end
+      else
+        n = tonumber(v)
+        if not n or n ~= math.floor(n) or (where[3] == "count" and n < 0) then
+          die(("update --%s: bad value '%s' (expected a whole number%s)"):format(name, v, where[3] == "int" and ", -1: no limit" or ""))
+        end
+      end
+      r[where[1]] = r[where[1]] or {}
+      r[where[1]][where[2]] = n
+    end
+  end
+  table.sort(given)
+  return r, "update " .. table.concat(given, " ")
+end
+
+function VERBS.update(args)
+  local spec = { resources = "value", r = "value", ["l3-cache-schema"] = "value", ["mem-bw-schema"] = "value" }
+  for name in pairs(UPDATE_FLAGS) do spec[name] = "value" end
+  local opts, rest = parse_flags(args, spec)
+  local resources, doc = update_resources(opts)
+  local st = load(rest[1])
+  local status = status_of(st)
+  if status == "stopped" then die(("cannot update container %s: it is stopped"):format(st.id)) end
+  local g = group_of(st, "update")
+  local plan_path = dir_of(st.id) .. "/plan.json"
+  local plan = json.decode(assert(core.read_file(plan_path)))
+  local r = {}
+  for k, v in pairs(resources) do r[k] = v end
+  r.devices = nil  -- device rules stay as created (as runc's update)
+  local ok, limits = pcall(require("sbx.oci").limits, r, plan.limits, "resources", doc)
+  if not ok then die(tostring(limits)) end
+  limits = limits or {}
+  local mem = type(resources.memory) == "table" and resources.memory or {}
+  if mem.checkBeforeUpdate and type(limits.memory) == "number" then
+    local now = g:stat()
+    local used = now and now.memory and now.memory.current or 0
+    if limits.memory < used then
+      die(("cannot update container %s: memory limit %d is below its usage %d (checkBeforeUpdate)"):format(st.id, limits.memory, used))
+    end
+  end
+  local old = plan.limits
+  plan.limits = limits
+  -- the new plan.json, read back through the plan's declaration before anything is written
+  local pok, checked, perr = pcall(core.plan, plan)
+  if not pok or not checked then die(("cannot update container %s: %s"):format(st.id, tostring(pok and perr or checked))) end
+  local live = {}
+  for k, v in pairs(limits) do if k ~= "devices" then live[k] = v end end
+  local aok, applied, err = pcall(g.limit, g, live)
+  if not aok then die(("cannot update container %s: %s"):format(st.id, tostring(applied))) end
+  if not applied then die(("cannot update container %s: %s (nothing was changed)"):format(st.id, tostring(err))) end
+  local wok, werr = core.write_file(plan_path, checked:json(), 0600)
+  if not wok then
+    local back = {}
+    for k, v in pairs(old or {}) do if k ~= "devices" then back[k] = v end end
+    g:limit(back)
+    die(("cannot update container %s: its plan.json: %s (the group is as it was)"):format(st.id, tostring(werr)))
+  end
+end
+
 -- pause / resume: the container's group frozen or thawed, from the status each needs
 local function freezer_verb(verb, need, method)
   return function(args)
@@ -450,6 +549,9 @@ function M.help()
     "  create [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] ID   set up, the program waits for start\n" ..
     "  start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID | list\n" ..
     "  pause ID | resume ID | ps [--format json] ID\n" ..
+    "  update [--resources FILE|-] [--memory N] [--memory-swap N] [--memory-reservation N] [--cpu-share N]\n" ..
+    "         [--cpu-quota N] [--cpu-period N] [--cpu-rt-period N] [--cpu-rt-runtime N] [--cpuset-cpus L]\n" ..
+    "         [--cpuset-mems L] [--pids-limit N] ID   new limits for the live container (all or none)\n" ..
     "  exec [--process F] [-d] [--pid-file F] [-t] [--console-socket S] [--cwd D] [--env K=V] [--user U[:G]] [--cap C] ID [CMD...]\n" ..
     "  run [--bundle DIR] [--pid-file F] [--console-socket S] [-d] ID   create + start (+ wait and delete)\n" ..
     "  features | --version\n"

@@ -64,6 +64,31 @@ std::string controller_of(const std::string& file) {
   return c;
 }
 
+// v2: every level from the root down to the parent of `dir` passes on the controllers `files` need
+Status enable_controllers(const CgroupHost& host, const std::string& dir,
+                          const std::vector<LimitFile>& files) {
+  std::set<std::string> want;
+  for (const auto& f : files) want.insert(controller_of(f.file));
+  std::vector<std::string> ups;
+  for (std::string up = dir.substr(0, dir.rfind('/')); up.size() >= host.v2_root.size();
+       up = up.substr(0, up.rfind('/'))) {
+    ups.push_back(up);
+    if (up.size() == host.v2_root.size()) break;
+  }
+  for (auto it = ups.rbegin(); it != ups.rend(); ++it)
+    for (const auto& c : want) {
+      auto have = read_file(*it + "/cgroup.subtree_control");
+      std::istringstream words(have ? *have : "");
+      std::string w;
+      bool on = false;
+      while (words >> w) on = on || w == c;  // (a word: "cpu" is not "cpuset")
+      if (on) continue;
+      if (auto s = write_text(*it + "/cgroup.subtree_control", "+" + c); !s)
+        return s.error().context("enable the " + c + " controller");
+    }
+  return {};
+}
+
 void nap_ms(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
@@ -140,10 +165,14 @@ Result<std::vector<LimitFile>> limit_files(const CgroupHost& host, const Limits&
   auto put = [&](const std::string& controller, const std::string& file, const std::string& value) {
     out.push_back({host.on_v2(controller) ? "" : controller, file, value});
   };
+  const bool v2mem = host.on_v2("memory");
+  // "max" (v2) or "-1" (v1) for no limit
+  auto amount = [&](uint64_t v, bool v2) {
+    return v == kUnlimited ? (v2 ? "max" : "-1") : std::to_string(v);
+  };
   if (l.memory) {
     if (auto s = need("memory", "memory"); !s) return s.error();
-    put("memory", host.on_v2("memory") ? "memory.max" : "memory.limit_in_bytes",
-        std::to_string(*l.memory));
+    put("memory", v2mem ? "memory.max" : "memory.limit_in_bytes", amount(*l.memory, v2mem));
   }
   if (l.memory_swap) {
     if (auto s = need("memory_swap", "memory"); !s) return s.error();
@@ -151,22 +180,42 @@ Result<std::vector<LimitFile>> limit_files(const CgroupHost& host, const Limits&
       return user_error(
           "limit memory_swap: needs memory too (it is memory + swap, as docker's --memory-swap)");
     if (*l.memory_swap < *l.memory) return user_error("limit memory_swap: smaller than memory");
-    if (host.on_v2("memory"))
-      put("memory", "memory.swap.max", std::to_string(*l.memory_swap - *l.memory));
+    if (v2mem)
+      put("memory", "memory.swap.max",
+          *l.memory_swap == kUnlimited ? "max" : std::to_string(*l.memory_swap - *l.memory));
     else
-      put("memory", "memory.memsw.limit_in_bytes", std::to_string(*l.memory_swap));
+      put("memory", "memory.memsw.limit_in_bytes", amount(*l.memory_swap, false));
   }
-  if (l.cpu) {
-    if (auto s = need("cpu", "cpu"); !s) return s.error();
-    if (*l.cpu <= 0) return user_error("limit cpu: must be more than 0 cores");
-    const uint64_t period = 100000;
-    uint64_t quota = static_cast<uint64_t>(std::llround(*l.cpu * period));
-    if (quota < 1000) return user_error("limit cpu: less than 0.01 of a core");
+  if (l.memory_reservation) {
+    if (auto s = need("memory_reservation", "memory"); !s) return s.error();
+    // no reservation: v1's soft limit off (-1), v2's protection none (0)
+    if (v2mem)
+      put("memory", "memory.low",
+          *l.memory_reservation == kUnlimited ? "0" : std::to_string(*l.memory_reservation));
+    else
+      put("memory", "memory.soft_limit_in_bytes", amount(*l.memory_reservation, false));
+  }
+  if (l.cpu || l.cpu_period) {
+    if (auto s = need(l.cpu ? "cpu" : "cpu_period", "cpu"); !s) return s.error();
+    const uint64_t period = l.cpu_period.value_or(100000);
+    if (period < 1000 || period > 1000000)
+      return user_error("limit cpu_period: expected 1000..1000000 microseconds, got " +
+                        std::to_string(period));
+    std::string quota = host.on_v2("cpu") ? "max" : "-1";
+    if (l.cpu && !std::isinf(*l.cpu)) {
+      if (*l.cpu <= 0) return user_error("limit cpu: must be more than 0 cores");
+      uint64_t q = static_cast<uint64_t>(std::llround(*l.cpu * static_cast<double>(period)));
+      if (q < 1000) return user_error("limit cpu: less than 1000 microseconds of each period");
+      quota = std::to_string(q);
+    }
     if (host.on_v2("cpu")) {
-      put("cpu", "cpu.max", std::to_string(quota) + " " + std::to_string(period));
+      put("cpu", "cpu.max", quota + " " + std::to_string(period));
     } else {
-      put("cpu", "cpu.cfs_period_us", std::to_string(period));
-      put("cpu", "cpu.cfs_quota_us", std::to_string(quota));
+      if (l.cpu_period) put("cpu", "cpu.cfs_period_us", std::to_string(period));
+      if (l.cpu) {
+        if (!l.cpu_period) put("cpu", "cpu.cfs_period_us", std::to_string(period));
+        put("cpu", "cpu.cfs_quota_us", quota);
+      }
     }
   }
   if (l.cpu_weight) {
@@ -178,15 +227,34 @@ Result<std::vector<LimitFile>> limit_files(const CgroupHost& host, const Limits&
     else
       put("cpu", "cpu.shares", std::to_string(weight_to_shares(*l.cpu_weight)));
   }
+  if (l.cpu_rt_period || l.cpu_rt_runtime) {
+    const char* which = l.cpu_rt_runtime ? "cpu_rt_runtime" : "cpu_rt_period";
+    if (auto s = need(which, "cpu"); !s) return s.error();
+    if (host.on_v2("cpu"))
+      return Error{EOPNOTSUPP, std::string("limit ") + which +
+                                   ": cgroup v2 has no realtime cpu time (cpu.rt_*) per group"};
+    if (l.cpu_rt_period) put("cpu", "cpu.rt_period_us", std::to_string(*l.cpu_rt_period));
+    if (l.cpu_rt_runtime) put("cpu", "cpu.rt_runtime_us", std::to_string(*l.cpu_rt_runtime));
+  }
+  auto cpu_list = [](const char* limit, const std::string& v) -> Status {
+    if (v.empty() || v.find_first_not_of("0123456789,-") != std::string::npos)
+      return user_error(std::string("limit ") + limit + ": '" + v +
+                        "' is not a list like 0-1 or 0,2");
+    return {};
+  };
   if (l.cpuset) {
     if (auto s = need("cpuset", "cpuset"); !s) return s.error();
-    if (l.cpuset->empty() || l.cpuset->find_first_not_of("0123456789,-") != std::string::npos)
-      return user_error("limit cpuset: '" + *l.cpuset + "' is not a cpu list like 0-1 or 0,2");
+    if (auto s = cpu_list("cpuset", *l.cpuset); !s) return s.error();
     put("cpuset", "cpuset.cpus", *l.cpuset);
+  }
+  if (l.cpuset_mems) {
+    if (auto s = need("cpuset_mems", "cpuset"); !s) return s.error();
+    if (auto s = cpu_list("cpuset_mems", *l.cpuset_mems); !s) return s.error();
+    put("cpuset", "cpuset.mems", *l.cpuset_mems);
   }
   if (l.pids) {
     if (auto s = need("pids", "pids"); !s) return s.error();
-    put("pids", "pids.max", std::to_string(*l.pids));
+    put("pids", "pids.max", *l.pids == kUnlimited ? "max" : std::to_string(*l.pids));
   }
   for (const auto& io : l.io) {
     if (auto s = need("io", "blkio"); !s) return s.error();
@@ -266,6 +334,52 @@ Status Cgroup::set(const std::string& file, const std::string& value) const {
     return {ENOENT, "cgroup " + rel_ + ": no hierarchy has the " + controller_of(file) +
                         " controller for " + file};
   return write_text(p, value);
+}
+
+Status Cgroup::apply(const Limits& limits) const {
+  if (limits.devices)
+    return user_error("cgroup " + rel_ + ": device rules cannot be changed on a live group");
+  if (!limits.io.empty())
+    return user_error("cgroup " + rel_ + ": io limits cannot be changed on a live group yet");
+  auto files = limit_files(host_, limits);
+  if (!files) return files.error();
+  // a limit the group was made without may need its controller passed down first (v2)
+  if (host_.layout == "2" && dirs_.count(""))
+    if (auto s = enable_controllers(host_, dirs_.at(""), *files); !s)
+      return s.error().context("cgroup " + rel_);
+  struct Written {
+    std::string path, before;
+  };
+  std::vector<Written> done;
+  auto undo = [&](const Error& e) -> Status {
+    for (auto it = done.rbegin(); it != done.rend(); ++it)
+      (void)write_control(it->path, it->before);
+    return e;
+  };
+  std::vector<LimitFile> todo = *files;
+  while (!todo.empty()) {
+    std::vector<LimitFile> later;
+    Error last;
+    for (const auto& f : todo) {
+      auto it = dirs_.find(f.controller);
+      if (it == dirs_.end())
+        return undo(Error{ENOENT, "cgroup " + rel_ + ": not in the " +
+                                      (f.controller.empty() ? "unified" : f.controller) +
+                                      " hierarchy (for " + f.file + ")"});
+      std::string path = it->second + "/" + f.file;
+      auto before = read_file(path);
+      if (!before) return undo(before.error().context("cgroup " + rel_ + ": read " + f.file));
+      if (auto st = write_text(path, f.value); !st) {
+        last = st.error();
+        later.push_back(f);
+        continue;
+      }
+      done.push_back({path, trim(*before)});
+    }
+    if (later.size() == todo.size()) return undo(last.context("update cgroup " + rel_));
+    todo = std::move(later);
+  }
+  return {};
 }
 
 Result<std::string> Cgroup::get(const std::string& file) const {
@@ -520,25 +634,9 @@ Result<Cgroup> Cgroup::create(const CgroupHost& host, const std::string& parent,
     made.push_back(d);
     if (auto s = copy_cpuset(c, d); !s) return undo(s.error());
   }
-  if (host.layout == "2") {
-    // Enable the controllers the limits need in the parent's subtree_control.
-    std::set<std::string> want;
-    for (const auto& f : *files) want.insert(controller_of(f.file));
-    // every level from the root down to the group's parent passes them on
-    std::vector<std::string> ups;
-    for (std::string up = cg.dirs_[""].substr(0, cg.dirs_[""].rfind('/'));
-         up.size() >= host.v2_root.size(); up = up.substr(0, up.rfind('/'))) {
-      ups.push_back(up);
-      if (up.size() == host.v2_root.size()) break;
-    }
-    for (auto it = ups.rbegin(); it != ups.rend(); ++it)
-      for (const auto& c : want) {
-        auto have = read_file(*it + "/cgroup.subtree_control");
-        if (have && (" " + *have).find(" " + c) != std::string::npos) continue;
-        if (auto s = write_text(*it + "/cgroup.subtree_control", "+" + c); !s)
-          return undo(s.error().context("enable the " + c + " controller for " + cg.rel_));
-      }
-  }
+  if (host.layout == "2")
+    if (auto s = enable_controllers(host, cg.dirs_[""], *files); !s)
+      return undo(s.error().context("cgroup " + cg.rel_));
   bool devices_begun = false;
   auto devices_fault = [&](const std::string& d) -> Status {
     if (std::exchange(devices_begun, true)) return {};

@@ -34,20 +34,30 @@ struct IoLimit {
   bool operator==(const IoLimit&) const = default;
 };
 
+// "No limit", written as max (v2) or -1 (v1): memory, memory_swap, memory_reservation, pids; a
+// cpu of infinity is no quota. In a plan these are the string "max".
+constexpr uint64_t kUnlimited = UINT64_MAX;
+
 // Portable limits (docker's meaning). Each maps to a file on v1 and on v2.
 struct Limits {
-  std::optional<uint64_t> memory;       // bytes
-  std::optional<uint64_t> memory_swap;  // bytes of memory + swap together (docker --memory-swap)
-  std::optional<double> cpu;            // cores: 0.5 = half of one core
-  std::optional<uint64_t> cpu_weight;   // 1..10000 (v2 scale; cpu.shares on v1)
-  std::optional<std::string> cpuset;    // "0-1"
+  std::optional<uint64_t> memory;              // bytes
+  std::optional<uint64_t> memory_swap;         // bytes of memory + swap together (--memory-swap)
+  std::optional<uint64_t> memory_reservation;  // bytes: a soft limit (v1) / protection (v2 low)
+  std::optional<double> cpu;                   // cores: 0.5 = half of one core
+  std::optional<uint64_t> cpu_period;          // microseconds of the cpu quota's period
+  std::optional<uint64_t> cpu_weight;          // 1..10000 (v2 scale; cpu.shares on v1)
+  std::optional<uint64_t> cpu_rt_period;       // microseconds (v1 cpu.rt_period_us)
+  std::optional<uint64_t> cpu_rt_runtime;      // microseconds of realtime in each period (v1)
+  std::optional<std::string> cpuset;           // "0-1"
+  std::optional<std::string> cpuset_mems;      // memory nodes, "0"
   std::optional<uint64_t> pids;
   std::vector<IoLimit> io;
   // Device rules in order from "every device denied" ("c 1:3 rwm", "deny c 1:9 w", "a"), read as
   // the v1 controller reads them (device_bpf.h): v1's devices files, or an eBPF program on v2.
   std::optional<std::vector<std::string>> devices;
   bool empty() const {
-    return !memory && !memory_swap && !cpu && !cpu_weight && !cpuset && !pids && io.empty() &&
+    return !memory && !memory_swap && !memory_reservation && !cpu && !cpu_period && !cpu_weight &&
+           !cpu_rt_period && !cpu_rt_runtime && !cpuset && !cpuset_mems && !pids && io.empty() &&
            !devices;
   }
   bool operator==(const Limits&) const = default;
@@ -108,6 +118,11 @@ class Cgroup {
   std::vector<std::string> dirs() const;
 
   Status set(const std::string& file, const std::string& value) const;
+  // Writes the files of `limits` (limit_files) to this live group: all or none - a value the
+  // kernel refuses is tried again after the others (v1 orders memory under memsw, rt runtime
+  // within its period), and if it is still refused every file written is put back. Devices and
+  // io rules cannot be changed this way (an error).
+  Status apply(const Limits& limits) const;
   Result<std::string> get(const std::string& file) const;
   Status add(pid_t pid) const;
   Result<std::vector<pid_t>> procs() const;

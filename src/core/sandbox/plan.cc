@@ -4,6 +4,9 @@
 
 #include <fcntl.h>
 
+#include <cmath>
+#include <limits>
+
 #include "core/base/io.h"
 #include "core/net/bridge.h"
 #include "core/sandbox/ns.h"
@@ -90,6 +93,34 @@ struct SeccompField {
   void docs(const std::string& prefix, std::vector<schema::FieldDoc>& out) const {
     policy.docs(prefix, out);
   }
+};
+
+// A limit's amount: a whole number, or "max" for no limit (kUnlimited)
+struct Amount {
+  Json encode(uint64_t v) const { return v == kUnlimited ? Json("max") : Json(v); }
+  Status decode(const Json& j, uint64_t& out, const std::string& path) const {
+    if (j.is_string() && j.get_ref<const std::string&>() == "max") {
+      out = kUnlimited;
+      return {};
+    }
+    return Whole<uint64_t>{0, kUnlimited - 1, "a whole number or \"max\""}.decode(j, out, path);
+  }
+  bool empty(uint64_t) const { return false; }
+  std::string kind() const { return "whole number or \"max\""; }
+};
+
+// Cores of cpu time: a number, or "max" for no quota (infinity)
+struct Cores {
+  Json encode(double v) const { return std::isinf(v) ? Json("max") : Json(v); }
+  Status decode(const Json& j, double& out, const std::string& path) const {
+    if (j.is_string() && j.get_ref<const std::string&>() == "max") {
+      out = std::numeric_limits<double>::infinity();
+      return {};
+    }
+    return schema::Codec<double>{}.decode(j, out, path);
+  }
+  bool empty(double) const { return false; }
+  std::string kind() const { return "number or \"max\""; }
 };
 
 constexpr Whole<uint32_t> kId{0, 4294967294u, "an id"};  // (uid_t)-1 means "unchanged" to setresuid
@@ -197,13 +228,27 @@ const std::vector<Field<IoLimit>>& fields() {
 template <>
 const std::vector<Field<Limits>>& fields() {
   static const std::vector<Field<Limits>> f = {
-      field("memory", &Limits::memory, "bytes (memory.max, memory.limit_in_bytes)"),
+      field("memory", &Limits::memory, "bytes (memory.max, memory.limit_in_bytes); \"max\": none",
+            Maybe<uint64_t, Amount>{}),
       field("memory_swap", &Limits::memory_swap,
-            "bytes of memory and swap together (docker's --memory-swap)"),
-      field("cpu", &Limits::cpu, "cores (0.5: half of one core)"),
+            "bytes of memory and swap together (docker's --memory-swap)",
+            Maybe<uint64_t, Amount>{}),
+      field("memory_reservation", &Limits::memory_reservation,
+            "bytes: a soft limit (memory.low, memory.soft_limit_in_bytes)",
+            Maybe<uint64_t, Amount>{}),
+      field("cpu", &Limits::cpu, "cores (0.5: half of one core); \"max\": no quota",
+            Maybe<double, Cores>{}),
+      field("cpu_period", &Limits::cpu_period,
+            "microseconds of the cpu quota's period (default 100000)"),
       field("cpu_weight", &Limits::cpu_weight, "relative weight 1..10000 (cpu.shares on v1)"),
+      field("cpu_rt_period", &Limits::cpu_rt_period,
+            "microseconds: the realtime period (cgroup v1 cpu.rt_period_us)"),
+      field("cpu_rt_runtime", &Limits::cpu_rt_runtime,
+            "microseconds of realtime in each period (cgroup v1 cpu.rt_runtime_us)"),
       field("cpuset", &Limits::cpuset, "CPUs allowed, \"0-1\""),
-      field("pids", &Limits::pids, "at most this many processes"),
+      field("cpuset_mems", &Limits::cpuset_mems, "memory nodes allowed, \"0\""),
+      field("pids", &Limits::pids, "at most this many processes; \"max\": no limit",
+            Maybe<uint64_t, Amount>{}),
       field("io", &Limits::io, "block io limits per device", List<IoLimit, Struct<IoLimit>>{}),
       field("devices", &Limits::devices,
             "device rules in order from every device denied (\"c 1:3 rwm\", \"deny c 1:9 w\", "
@@ -335,6 +380,10 @@ Result<Spec> plan_from_json(const Json& j) {
   Spec s;
   if (auto st = plan_from_json(j, s); !st) return st.error();
   return s;
+}
+
+Status limits_from_json(const Json& j, Limits& out, const std::string& path) {
+  return schema::decode(j, out, path);
 }
 
 Json plan_to_json(const Spec& spec) {

@@ -15,6 +15,8 @@ namespace sbx::core {
 // (decode over a default Spec for a whole plan, over a plan for a run's own argv/env/cwd).
 Status plan_from_json(const schema::Json& j, Spec& out, const std::string& path = "spec");
 Result<Spec> plan_from_json(const schema::Json& j);
+// JSON -> Limits (a plan's limits table, strict as a plan), over `out`.
+Status limits_from_json(const schema::Json& j, Limits& out, const std::string& path);
 // Spec -> JSON: every field that is set (empty lists, empty strings and quiet defaults omitted).
 schema::Json plan_to_json(const Spec& spec);
 
