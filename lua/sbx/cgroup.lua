@@ -12,7 +12,8 @@ local C = core.cgroup
 local LIMITS = { memory = { "size", true }, memory_swap = { "size", true }, memory_reservation = { "size", true },
                  cpu = { "number", true }, cpu_period = { "number" }, cpu_weight = { "number" },
                  cpu_rt_period = { "number" }, cpu_rt_runtime = { "count" }, cpuset = { "string" },
-                 cpuset_mems = { "string" }, pids = { "number", true } }
+                 cpuset_mems = { "string" }, pids = { "number", true }, cpu_shares = { "number" },
+                 memory_swappiness = { "count" }, oom_kill_disable = { "boolean" } }
 local KEYS = {}
 for k in pairs(LIMITS) do KEYS[#KEYS + 1] = k end
 KEYS[#KEYS + 1] = "devices"
@@ -38,6 +39,9 @@ function M.limits(limits, level, prefix)
         error(("%s.%s: expected a %s number%s, got %s"):format(prefix, k, kind == "count" and "non-negative" or "positive",
                                                               max and ' or "max"' or "", tostring(v)), level)
       end
+      out[k] = v
+    elseif kind == "boolean" then
+      if type(v) ~= "boolean" then error(("%s.%s: expected true or false, got %s"):format(prefix, k, tostring(v)), level) end
       out[k] = v
     else
       out[k] = tostring(v)

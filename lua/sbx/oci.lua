@@ -104,7 +104,38 @@ end
 local runc_devices = { "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm", "c 1:5 rwm",
                        "c 1:9 rwm", "c 136:* rwm", "c 5:2 rwm", "c 10:200 rwm" }
 
--- plan(config, bundle) -> plan table, { annotations =, terminal =, console_size = } ; raises
+-- hooks (config.json's) -> { prestart = { { path =, args =, env =, timeout = }, ... }, ... } or nil.
+-- createContainer is refused: it runs in the container's namespaces with a path of the runtime's,
+-- which sbx-oci cannot do yet; the others run where the spec says (cli/oci.lua).
+local HOOKS = set { "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop" }
+function M.hooks(h)
+  if h == nil then return nil end
+  only(h, HOOKS, "hooks", set {})
+  none(h.createContainer, "hooks.createContainer",
+       "not supported by sbx yet (it runs in the container's namespaces with a path of the runtime's)")
+  local out = {}
+  for kind, list in pairs(h) do
+    if type(list) ~= "table" then fail("hooks." .. kind, "expected a list of hooks") end
+    out[kind] = {}
+    for i, hook in ipairs(list) do
+      local where = ("hooks.%s[%d]"):format(kind, i)
+      only(hook, set { "path", "args", "env", "timeout" }, where, set {})
+      if type(hook.path) ~= "string" or hook.path:sub(1, 1) ~= "/" then fail(where .. ".path", "expected an absolute path") end
+      if hook.timeout ~= nil and (type(hook.timeout) ~= "number" or hook.timeout <= 0 or hook.timeout % 1 ~= 0) then
+        fail(where .. ".timeout", "expected whole seconds, more than 0")
+      end
+      for _, k in ipairs({ "args", "env" }) do
+        for j, v in ipairs(hook[k] or {}) do
+          if type(v) ~= "string" then fail(("%s.%s[%d]"):format(where, k, j), "expected a string") end
+        end
+      end
+      out[kind][i] = { path = hook.path, args = hook.args, env = hook.env, timeout = hook.timeout }
+    end
+  end
+  return next(out) and out or nil
+end
+
+-- plan(config, bundle) -> plan table, { annotations =, hooks =, terminal =, console_size = } ; raises
 -- "config.json: PATH: why". The terminal is the caller's business (a console socket), not the plan's.
 -- An amount of linux.resources: > 0 the limit, negative none ("max"), 0 or absent unchanged (nil).
 local function amount(v, path, doc)
@@ -128,8 +159,22 @@ function M.limits(r, base, path, doc)
   path = path or "linux.resources"
   r = only(r, set { "memory", "cpu", "pids", "devices", "blockIO" }, path, set { "hugepageLimits", "network", "rdma", "unified" }, doc)
   local limits = copy(base)
-  local mem = only(r.memory, set { "limit", "swap", "reservation", "kernel", "kernelTCP", "checkBeforeUpdate" }, path .. ".memory",
-                   set { "swappiness", "disableOOMKiller", "useHierarchy" }, doc)
+  local mem = only(r.memory, set { "limit", "swap", "reservation", "kernel", "kernelTCP", "checkBeforeUpdate",
+                                     "swappiness", "disableOOMKiller" }, path .. ".memory", set { "useHierarchy" }, doc)
+  -- v1 only: on a v2 host left out with a warning (runc ignores them there too)
+  local v2 = require("sbx.cgroup").layout().layout == "2"
+  if mem.swappiness ~= nil then
+    if type(mem.swappiness) ~= "number" or mem.swappiness < 0 or mem.swappiness > 100 or mem.swappiness % 1 ~= 0 then
+      fail(path .. ".memory.swappiness", "expected 0..100", doc)
+    end
+    if v2 then M.warnings[#M.warnings + 1] = path .. ".memory.swappiness: cgroup v2 has none, ignored"
+    else limits.memory_swappiness = mem.swappiness end
+  end
+  if mem.disableOOMKiller ~= nil then
+    if type(mem.disableOOMKiller) ~= "boolean" then fail(path .. ".memory.disableOOMKiller", "expected true or false", doc) end
+    if v2 and mem.disableOOMKiller then M.warnings[#M.warnings + 1] = path .. ".memory.disableOOMKiller: cgroup v2 has none, ignored"
+    elseif not v2 then limits.oom_kill_disable = mem.disableOOMKiller or nil end
+  end
   -- obsolete in the kernel (v2 has none; v1 no longer enforces it) and ignored by runc too
   if (mem.kernel or 0) ~= 0 or (mem.kernelTCP or 0) ~= 0 then
     io.stderr:write("sbx oci: ", path, ".memory.kernel / kernelTCP: kernel memory limits are obsolete and ignored\n")
@@ -155,7 +200,7 @@ function M.limits(r, base, path, doc)
   end
   local shares = amount(cpu.shares, path .. ".cpu.shares", doc)
   if shares == "max" then fail(path .. ".cpu.shares", "expected a positive number", doc) end
-  if shares then limits.cpu_weight = math.floor(1 + ((math.max(shares, 2) - 2) * 9999) / 262142) end
+  if shares then limits.cpu_shares, limits.cpu_weight = math.max(shares, 2), nil end
   for key, field in pairs({ realtimePeriod = "cpu_rt_period", realtimeRuntime = "cpu_rt_runtime" }) do
     local v = amount(cpu[key], path .. ".cpu." .. key, doc)
     if v == "max" then fail(path .. ".cpu." .. key, "expected microseconds", doc) end
@@ -201,7 +246,7 @@ function M.plan(c, bundle)
   M.warnings = {}
   only(c, set { "ociVersion", "process", "root", "hostname", "domainname", "mounts", "annotations", "linux", "hooks",
                 "windows", "solaris", "vm", "zos" }, "config", set {})
-  none(c.hooks, "hooks")
+  local hooks = M.hooks(c.hooks)
   local p = only(c.process, set { "terminal", "consoleSize", "user", "args", "env", "cwd", "capabilities", "rlimits",
                                   "noNewPrivileges", "oomScoreAdj", "apparmorProfile", "selinuxLabel" }, "process",
                  set { "commandLine", "ioPriority", "scheduler", "execCPUAffinity" })
@@ -225,14 +270,16 @@ function M.plan(c, bundle)
                                 "timeOffsets" }, "linux",
                set { "intelRdt", "personality", "memoryPolicy", "netDevices" })
   none(l.mountLabel, "linux.mountLabel", "SELinux is not supported by sbx")
-  if l.rootfsPropagation and not set { "private", "rprivate", "slave", "rslave" }[l.rootfsPropagation] then
-    fail("linux.rootfsPropagation", "only private or slave (sbx makes / private)")
+  -- (recursive either way: sbx makes the whole new root one kind)
+  local propagation = l.rootfsPropagation and l.rootfsPropagation:gsub("^r", "")
+  if propagation and not set { "private", "slave", "shared", "unbindable" }[propagation] then
+    fail("linux.rootfsPropagation", "expected private, slave, shared or unbindable (or rprivate, ...)")
   end
   local plan = { rootfs = rootfs, rootfs_readonly = root.readonly == true, argv = p.args, env = p.env or {},
                  cwd = p.cwd or "/", uid = user.uid, gid = user.gid, hostname = c.hostname,
                  no_new_privs = p.noNewPrivileges == true, die_with_parent = false, init = false, ops = {}, namespaces = {},
                  umask = user.umask, rlimits = {}, sysctl = {}, groups = user.additionalGids,
-                 oom_score_adj = p.oomScoreAdj, domainname = c.domainname }
+                 oom_score_adj = p.oomScoreAdj, domainname = c.domainname, root_propagation = propagation }
   if l.timeOffsets then
     local t = only(l.timeOffsets, set { "monotonic", "boottime" }, "linux.timeOffsets", set {})
     plan.time_offsets = {}
@@ -307,7 +354,7 @@ function M.plan(c, bundle)
     if not policy then error(err, 0) end
     plan.seccomp = { default_action = policy.default_action, rules = policy.rules }
   end
-  return plan, { annotations = c.annotations or {}, terminal = p.terminal == true,
+  return plan, { annotations = c.annotations or {}, hooks = hooks, terminal = p.terminal == true,
                  console_size = p.consoleSize and { height = size.height, width = size.width } or nil }
 end
 

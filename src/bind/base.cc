@@ -1,6 +1,6 @@
 // The small host helpers of core/base for Lua, so that it never shells out for them:
 // core.sleep, core.read_file, core.write_file, core.signal_number, core.signal_name,
-// core.private_dir, core.mkfifo and core.default_path.
+// core.private_dir, core.mkfifo, core.start_fifo, core.run_program and core.default_path.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,6 +13,7 @@
 #include "core/base/env.h"
 #include "core/base/fd.h"
 #include "core/base/io.h"
+#include "core/base/program.h"
 #include "core/base/signals.h"
 #include "core/base/trust.h"
 #include "lua_util.h"
@@ -120,6 +121,60 @@ int l_start_fifo(lua_State* L) {
   return push_failure(L, {ESRCH, "start: the container's process " + std::to_string(pid) +
                                      " did not take its start (it exited, or is not waiting)"});
 }
+
+// run_program(argv, { path =, stdin =, env =, timeout = }) -> { code =, signal =, timed_out = } |
+// nil, message, errno: another program to its end, without a shell (path, or else argv[1], is a
+// path: no PATH search); an OCI hook, say.
+int l_run_program(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  std::vector<std::string> argv;
+  for (int i = 1; i <= static_cast<int>(lua_objlen(L, 1)); ++i) {
+    lua_rawgeti(L, 1, i);
+    argv.emplace_back(luaL_checkstring(L, -1));
+    lua_pop(L, 1);
+  }
+  core::ProgramIo io;
+  std::string text, path;
+  std::vector<std::string> env;
+  if (lua_istable(L, 2)) {
+    lua_getfield(L, 2, "path");
+    if (lua_isstring(L, -1)) {
+      path = lua_tostring(L, -1);
+      io.path = &path;
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 2, "stdin");
+    if (lua_isstring(L, -1)) {
+      size_t n;
+      const char* s = lua_tolstring(L, -1, &n);
+      text.assign(s, n);
+      io.stdin_text = &text;
+    }
+    lua_getfield(L, 2, "env");
+    if (lua_istable(L, -1)) {
+      for (int i = 1; i <= static_cast<int>(lua_objlen(L, -1)); ++i) {
+        lua_rawgeti(L, -1, i);
+        env.emplace_back(luaL_checkstring(L, -1));
+        lua_pop(L, 1);
+      }
+      io.env = &env;
+    }
+    lua_getfield(L, 2, "timeout");
+    io.timeout = luaL_optnumber(L, -1, 0);
+    lua_pop(L, 3);
+  }
+  auto end = core::run_program(argv, io);
+  if (!end) return push_failure(L, end.error());
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, end->code);
+  lua_setfield(L, -2, "code");
+  lua_pushinteger(L, end->signal);
+  lua_setfield(L, -2, "signal");
+  lua_pushboolean(L, end->timed_out);
+  lua_setfield(L, -2, "timed_out");
+  return 1;
+}
+
 }  // namespace
 
 void register_base(lua_State* L) {
@@ -131,6 +186,7 @@ void register_base(lua_State* L) {
                                  {"private_dir", guarded<l_private_dir>},
                                  {"mkfifo", guarded<l_mkfifo>},
                                  {"start_fifo", guarded<l_start_fifo>},
+                                 {"run_program", guarded<l_run_program>},
                                  {nullptr, nullptr}};
   luaL_register(L, nullptr, fns);  // into the table on top: [core]
   set_string(L, "default_path", core::kDefaultPath);

@@ -368,6 +368,66 @@ test("process.terminal without a socket: a foreground run joins the container's 
   expect(#core.list_dir(root)).eq(0)
 end)
 
+test("hooks: prestart, createRuntime, poststart, poststop get the state on stdin; startContainer runs inside; a failing or slow one undoes create", function()
+  local function hook(name) return { path = "/bin/sh", args = { "sh", "-c", "cat > " .. work .. "/hook-" .. name } } end
+  config({ "/bin/sh", "-c", "cat /tmp/started" }, function(c)
+    c.annotations = { ["org.example"] = "hooked" }
+    c.hooks = { prestart = { hook("prestart") }, createRuntime = { hook("createRuntime") }, poststart = { hook("poststart") },
+                poststop = { hook("poststop") },
+                startContainer = { { path = "/bin/sh", args = { "sh", "-c", "echo inside-$((6*7)) > /tmp/started" } } } }
+  end)
+  local out, rc = sh(("(%s --root %s run --bundle %s --pid-file %s/kpid k1 </dev/null)"):format(oci, root, bundle, work))
+  expect(rc, out).eq(0)
+  expect(out, "startContainer ran in the container's mount namespace, before the program").contains("inside-42")
+  local pid = tonumber(io.open(work .. "/kpid"):read("*a"))
+  for name, status in pairs({ prestart = "created", createRuntime = "created", poststart = "running", poststop = "stopped" }) do
+    local st = sbx.json.decode(assert(io.open(work .. "/hook-" .. name)):read("*a"))
+    expect(st.id, name).eq("k1")
+    expect(st.status, name).eq(status)
+    expect(st.bundle, name).eq(bundle)
+    expect(st.annotations["org.example"], name).eq("hooked")
+    if name ~= "poststop" then expect(st.pid, name).eq(pid) end
+  end
+  config({ "/bin/true" }, function(c) c.hooks = { prestart = { { path = "/bin/false" } } } end)
+  out, rc = run(("create --bundle %s k2"):format(bundle))
+  expect(rc).eq(1)
+  expect(out).contains("container k2: hook prestart[1] /bin/false: exit status 1")
+  expect(#core.list_dir(root), "a failing hook undoes create").eq(0)
+  config({ "/bin/true" }, function(c) c.hooks = { createRuntime = { { path = "/bin/sleep", args = { "sleep", "30" }, timeout = 1 } } } end)
+  out, rc = run(("create --bundle %s k3"):format(bundle))
+  expect(rc).eq(1)
+  expect(out).contains("hook createRuntime[1] /bin/sleep: timed out after 1 s")
+  expect(#core.list_dir(root)).eq(0)
+  config({ "/bin/true" }, function(c) c.hooks = { createContainer = { { path = "/bin/true" } } } end)
+  out, rc = run(("create --bundle %s k4"):format(bundle))
+  expect(rc).eq(1)
+  expect(out).contains("hooks.createContainer: not supported by sbx yet")
+end)
+
+test("rootfsPropagation shared, swappiness, disableOOMKiller, cpu shares as given", function()
+  config({ "/bin/sh", "-c", "grep ' / / ' /proc/self/mountinfo" }, function(c)
+    c.linux.rootfsPropagation = "rshared"
+    c.linux.resources = { cpu = { shares = 1000 }, memory = { limit = 64 * 1024 * 1024, swappiness = 17, disableOOMKiller = true } }
+  end)
+  local out, rc = sh(("(%s --root %s create --bundle %s --pid-file %s/spid s1 </dev/null >%s/s1.out 2>&1)"):format(oci, root, bundle, work, work))
+  expect(rc, out).eq(0)
+  local g = assert(sbx.cgroup.open(sbx.json.decode(io.open(root .. "/s1/state.json"):read("*a")).cgroup))
+  if sbx.cgroup.layout().layout == "2" then
+    expect(g:get("cpu.weight")).eq(tostring(1 + math.floor((1000 - 2) * 9999 / 262142)))
+  else
+    expect(g:get("cpu.shares"), "exactly the config's shares").eq("1000")
+    expect(g:get("memory.swappiness")).eq("17")
+    expect(g:get("memory.oom_control")).contains("oom_kill_disable 1")
+  end
+  out, rc = run("start s1")
+  expect(rc, out).eq(0)
+  local pid = tonumber(io.open(work .. "/spid"):read("*a"))
+  sbx.sys.waitpid(pid)
+  expect(io.open(work .. "/s1.out"):read("*a"), "the new root is shared").match("shared:%d+")
+  out, rc = run("delete s1")
+  expect(rc, out).eq(0)
+end)
+
 test("a bad config.json is one clear error naming the field, and leaves nothing", function()
   local cases = {
     { function(c) c.process.ioPriority = { class = "IOPRIO_CLASS_RT" } end, "process.ioPriority: not supported by sbx yet" },
@@ -491,11 +551,11 @@ test("update: new limits in the live container's group and its plan.json; a bad 
     expect(out).contains(case[2])
   end
   local f = assert(io.open(work .. "/res.json", "w"))
-  f:write('{"memory": {"limit": 33554432, "swappiness": 10}}')
+  f:write('{"memory": {"limit": 33554432, "useHierarchy": true}}')
   f:close()
   out, rc = run("update -r " .. work .. "/res.json u1")
   expect(rc).eq(1)
-  expect(out).contains(work .. "/res.json: resources.memory.swappiness: not supported by sbx yet")
+  expect(out).contains(work .. "/res.json: resources.memory.useHierarchy: not supported by sbx yet")
   expect(g:get(memfile), "an unsupported field changes nothing").eq(tostring(48 * 1024 * 1024))
   out, rc = sh(("echo '{\"memory\": {\"limit\": 4096, \"checkBeforeUpdate\": true}}' | %s --root %s update -r - u1"):format(oci, root))
   expect(rc).eq(1)
@@ -572,6 +632,7 @@ test("cleanup", function()
   sh(oci .. " --root " .. root .. " delete --force p5")
   sh(oci .. " --root " .. root .. " delete --force u1")
   sh(oci .. " --root " .. root .. " delete --force holder")
+  for _, id in ipairs({ "k1", "k2", "k3", "k4", "s1" }) do sh(oci .. " --root " .. root .. " delete --force " .. id) end
   for _, id in ipairs({ "t1", "t2", "t3", "t4" }) do sh(oci .. " --root " .. root .. " delete --force " .. id) end
   sbx.sys.subreaper(false)
   os.execute("rm -rf " .. work)

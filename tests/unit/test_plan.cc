@@ -40,6 +40,7 @@ Spec every_field() {
   s.die_with_parent = false;
   s.init = false;
   s.domainname = "example.org";
+  s.root_propagation = "shared";
   s.rlimits = {{"RLIMIT_NOFILE", 1024, 2048}};
   s.umask = 022;
   s.sysctl = {{"net.ipv4.ping_group_range", "0 0"}};
@@ -60,6 +61,9 @@ Spec every_field() {
   s.limits.memory_swap = 128ull << 20;
   s.limits.cpu = 0.5;
   s.limits.cpu_weight = 50;
+  s.limits.cpu_shares = 1024;
+  s.limits.memory_swappiness = 10;
+  s.limits.oom_kill_disable = true;
   s.limits.cpuset = "0";
   s.limits.pids = 10;
   s.limits.memory_reservation = 32ull << 20;

@@ -82,6 +82,27 @@ local function state_json(st)
            annotations = next(st.annotations or {}) and st.annotations or nil }
 end
 
+-- The config's hooks of one kind (kept in state.json from create), each given the state on its
+-- stdin, with its own env and timeout. fatal: the first failure is returned (nil, why); else each
+-- failure is a warning and the rest go on (poststart, poststop: the spec's rule).
+local function run_hooks(st, kind, fatal, status)
+  for i, h in ipairs((st.hooks or {})[kind] or {}) do
+    local state = state_json(st)
+    state.status = status or state.status
+    local argv = (h.args and #h.args > 0) and h.args or { h.path }
+    local r, err = core.run_program(argv, { path = h.path, env = h.env or {}, stdin = json.encode(state), timeout = h.timeout })
+    local why = not r and err or r.timed_out and ("timed out after " .. h.timeout .. " s")
+                or r.signal ~= 0 and ("ended by signal " .. (core.signal_name(r.signal) or r.signal))
+                or r.code ~= 0 and ("exit status " .. r.code) or nil
+    if why then
+      local msg = ("container %s: hook %s[%d] %s: %s"):format(st.id, kind, i, h.path, why)
+      if fatal then return nil, msg end
+      log("warning", msg)
+    end
+  end
+  return true
+end
+
 local function write_pid_file(path, pid)
   if not path then return end
   if path:sub(1, 1) ~= "/" then path = (os.getenv("PWD") or ".") .. "/" .. path end
@@ -214,13 +235,19 @@ local function create(id, opts, keep)
   if not p then undo(); die(serr) end
   local st = { id = id, pid = p.pid, identity = core.process_identity(p.pid), bundle = bundle, rootfs = plan.rootfs,
                created = os.date("!%Y-%m-%dT%H:%M:%SZ"), owner = os.getenv("USER") or "root",
-               annotations = extra.annotations, cgroup = p.cgroup }
+               annotations = extra.annotations, cgroup = p.cgroup, hooks = extra.hooks }
   -- the plan too: what exec joins the container with (its caps, no_new_privs, seccomp, env)
   local wok, werr = core.write_file(dir .. "/plan.json", plan:json(), 0600)
   if wok then wok, werr = core.write_file(dir .. "/state.json", json.encode(st, 2), 0600) end
   if not wok then p:kill("KILL"); p:wait(); undo(); die(werr) end
   local pok, perr = pcall(write_pid_file, opts["pid-file"], p.pid)
   if not pok then p:kill("KILL"); p:wait(); undo(); error(perr, 0) end
+  -- the environment is ready, the program not started: prestart (old name) and createRuntime
+  -- hooks, in the runtime's namespaces; one failing undoes the create
+  for _, kind in ipairs({ "prestart", "createRuntime" }) do
+    local hok, herr = run_hooks(st, kind, true)
+    if not hok then p:kill("KILL"); p:wait(); undo(); die(herr) end
+  end
   if not keep then p:release() end
   return p, st, interact
 end
@@ -229,9 +256,23 @@ local function start(id)
   local st = load(id)
   local status = status_of(st)
   if status ~= "created" then die(("cannot start a container that is %s: %s"):format(status, id)) end
+  -- startContainer hooks run in the container's namespaces (their path resolves there) before
+  -- its program; one failing stops the container
+  for i, h in ipairs((st.hooks or {}).startContainer or {}) do
+    local argv = { h.path }
+    for k = 2, #(h.args or {}) do argv[k] = h.args[k] end
+    local p, err = core.enter(st.pid, { argv = argv, env = h.env or {}, cwd = "/", die_with_parent = false }, {}, st.cgroup)
+    local ended = p and p:wait()
+    if not p or ended.status ~= 0 then
+      core.sys.kill(st.pid, 9)
+      die(("container %s: hook startContainer[%d] %s: %s (the container is stopped)"):format(st.id, i, h.path,
+          p and ("exit status " .. ended.status) or tostring(err)))
+    end
+  end
   local ok, err = core.start_fifo(dir_of(id) .. "/exec.fifo", st.pid)
   os.remove(dir_of(id) .. "/exec.fifo")
   if not ok then die(err) end
+  run_hooks(st, "poststart", false, "running")
 end
 
 local function remove_state(st)
@@ -248,6 +289,7 @@ local function remove_state(st)
   end
   for _, f in ipairs({ "exec.fifo", "state.json", "plan.json" }) do os.remove(dir_of(st.id) .. "/" .. f) end
   os.remove(dir_of(st.id))
+  run_hooks(st, "poststop", false, "stopped")
 end
 
 local VERBS = {}

@@ -12,12 +12,17 @@ struct ProgramIo {
   int stdout_fd = -1;           // -1: ours
   int stderr_fd = -1;           // -1: ours
   bool capture_stdout = false;  // stdout into ProgramEnd::output instead (stdout_fd unused)
+  const std::string* stdin_text = nullptr;        // given on its stdin (then EOF); null: ours
+  const std::vector<std::string>* env = nullptr;  // its whole environment; null: ours
+  double timeout = 0;                 // seconds, then SIGKILL (ProgramEnd::timed_out); 0: none
+  const std::string* path = nullptr;  // the file run, when argv[0] is another name; null: argv[0]
 };
 
 struct ProgramEnd {
   int code = 0;    // its exit code, when it exited
   int signal = 0;  // the signal that ended it, or 0
   std::string output;
+  bool timed_out = false;
   bool ok() const { return signal == 0 && code == 0; }
   // As a shell reports it: the code, or 128 + the signal.
   int status() const { return signal ? 128 + signal : code; }

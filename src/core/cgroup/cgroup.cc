@@ -227,6 +227,29 @@ Result<std::vector<LimitFile>> limit_files(const CgroupHost& host, const Limits&
     else
       put("cpu", "cpu.shares", std::to_string(weight_to_shares(*l.cpu_weight)));
   }
+  if (l.cpu_shares) {
+    if (auto s = need("cpu_shares", "cpu"); !s) return s.error();
+    if (l.cpu_weight) return user_error("limit cpu_shares and cpu_weight: give one");
+    if (*l.cpu_shares < 2 || *l.cpu_shares > 262144)
+      return user_error("limit cpu_shares: expected 2..262144");
+    if (host.on_v2("cpu"))
+      put("cpu", "cpu.weight", std::to_string(1 + ((*l.cpu_shares - 2) * 9999) / 262142));
+    else
+      put("cpu", "cpu.shares", std::to_string(*l.cpu_shares));
+  }
+  if (l.memory_swappiness || l.oom_kill_disable) {
+    const char* which = l.memory_swappiness ? "memory_swappiness" : "oom_kill_disable";
+    if (auto s = need(which, "memory"); !s) return s.error();
+    if (v2mem)
+      return Error{EOPNOTSUPP,
+                   std::string("limit ") + which + ": cgroup v2 has no per-group " +
+                       (l.memory_swappiness ? "swappiness" : "switch for the OOM killer")};
+    if (l.memory_swappiness) {
+      if (*l.memory_swappiness > 100) return user_error("limit memory_swappiness: expected 0..100");
+      put("memory", "memory.swappiness", std::to_string(*l.memory_swappiness));
+    }
+    if (l.oom_kill_disable) put("memory", "memory.oom_control", "1");
+  }
   if (l.cpu_rt_period || l.cpu_rt_runtime) {
     const char* which = l.cpu_rt_runtime ? "cpu_rt_runtime" : "cpu_rt_period";
     if (auto s = need(which, "cpu"); !s) return s.error();

@@ -46,6 +46,9 @@ struct Limits {
   std::optional<double> cpu;                   // cores: 0.5 = half of one core
   std::optional<uint64_t> cpu_period;          // microseconds of the cpu quota's period
   std::optional<uint64_t> cpu_weight;          // 1..10000 (v2 scale; cpu.shares on v1)
+  std::optional<uint64_t> cpu_shares;          // 2..262144 (v1 scale, OCI's; cpu.weight on v2)
+  std::optional<uint64_t> memory_swappiness;   // 0..100 (v1 memory.swappiness; none on v2)
+  bool oom_kill_disable = false;               // v1 memory.oom_control (none on v2)
   std::optional<uint64_t> cpu_rt_period;       // microseconds (v1 cpu.rt_period_us)
   std::optional<uint64_t> cpu_rt_runtime;      // microseconds of realtime in each period (v1)
   std::optional<std::string> cpuset;           // "0-1"
@@ -57,8 +60,8 @@ struct Limits {
   std::optional<std::vector<std::string>> devices;
   bool empty() const {
     return !memory && !memory_swap && !memory_reservation && !cpu && !cpu_period && !cpu_weight &&
-           !cpu_rt_period && !cpu_rt_runtime && !cpuset && !cpuset_mems && !pids && io.empty() &&
-           !devices;
+           !cpu_shares && !memory_swappiness && !oom_kill_disable && !cpu_rt_period &&
+           !cpu_rt_runtime && !cpuset && !cpuset_mems && !pids && io.empty() && !devices;
   }
   bool operator==(const Limits&) const = default;
 };

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -327,6 +328,13 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
     check(ch, finish_root(spec, *root));
     if (int e = fault("child.pivot")) fail(ch, fault_error("child.pivot", "pivot_root", e));
     check(ch, switch_root(*root));
+    if (!spec.root_propagation.empty() && spec.root_propagation != "private") {
+      unsigned long kind = spec.root_propagation == "slave"    ? MS_SLAVE
+                           : spec.root_propagation == "shared" ? MS_SHARED
+                                                               : MS_UNBINDABLE;
+      if (mount(nullptr, "/", nullptr, MS_REC | kind, nullptr) != 0)
+        fail(ch, sys_error("make the new root " + spec.root_propagation));
+    }
   }
 
   if (ch.own_pty) allocate_pty(ch);

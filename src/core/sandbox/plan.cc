@@ -241,6 +241,13 @@ const std::vector<Field<Limits>>& fields() {
       field("cpu_period", &Limits::cpu_period,
             "microseconds of the cpu quota's period (default 100000)"),
       field("cpu_weight", &Limits::cpu_weight, "relative weight 1..10000 (cpu.shares on v1)"),
+      field("cpu_shares", &Limits::cpu_shares,
+            "relative weight 2..262144 (cpu.shares; cpu.weight on v2), OCI's cpu.shares"),
+      field("memory_swappiness", &Limits::memory_swappiness,
+            "0..100 (cgroup v1 memory.swappiness)"),
+      field("oom_kill_disable", &Limits::oom_kill_disable,
+            "the OOM killer off for the group (cgroup v1 memory.oom_control)")
+          .quiet(),
       field("cpu_rt_period", &Limits::cpu_rt_period,
             "microseconds: the realtime period (cgroup v1 cpu.rt_period_us)"),
       field("cpu_rt_runtime", &Limits::cpu_rt_runtime,
@@ -312,6 +319,8 @@ const std::vector<Field<Spec>>& fields() {
       field("namespaces", &Spec::namespaces, "the namespaces made new", NamespaceSet{}),
       field("rootfs", &Spec::rootfs, "the new root (empty: the host's, read-only)"),
       field("rootfs_readonly", &Spec::rootfs_readonly, "the root is mounted read-only"),
+      field("root_propagation", &Spec::root_propagation,
+            "the new root's mount propagation: private (default), slave, shared, unbindable"),
       field("ops", &Spec::ops, "mount steps, in order, relative to the new root",
             List<Op, Struct<Op>>{})
           .always(),

@@ -3,6 +3,9 @@
 #include <sched.h>
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <iterator>
+
 #include "core/net/ipam.h"
 #include "core/sandbox/ns.h"
 
@@ -216,6 +219,13 @@ Status validate(const Spec& s, bool need_argv) {
           "that started the sandbox (use sbx run -d for a sandbox that outlives the caller)");
   }
   bool have_mnt = (s.namespaces | joined) & CLONE_NEWNS;
+  if (!s.root_propagation.empty()) {
+    static const char* const kKinds[] = {"private", "slave", "shared", "unbindable"};
+    if (std::find(std::begin(kKinds), std::end(kKinds), s.root_propagation) == std::end(kKinds))
+      return user_error("root_propagation: '" + s.root_propagation +
+                        "' (expected private, slave, shared or unbindable)");
+    if (!have_mnt) return user_error("root_propagation: needs the mnt namespace");
+  }
   if (!s.layers.empty()) {
     if (!have_mnt) return user_error("image: needs the mnt namespace");
     if (!s.rootfs.empty()) return user_error("image and rootfs: choose one");

@@ -87,7 +87,10 @@ struct Spec {
   uint64_t namespaces = 0;  // CLONE_NEW* flags to create
   std::string rootfs;       // empty: the host's root, read-only
   bool rootfs_readonly = true;
-  std::vector<Op> ops;                       // in order, relative to the new root
+  std::vector<Op> ops;  // in order, relative to the new root
+  // Propagation of the new root's mounts after pivot_root: "" or "private" (sbx's own), "slave",
+  // "shared" (a peer group of the sandbox's own: / was made private first), "unbindable".
+  std::string root_propagation;
   std::vector<IdMapEntry> uid_map, gid_map;  // used when CLONE_NEWUSER is set
   bool deny_setgroups = true;
   std::string hostname;    // needs uts
