@@ -246,6 +246,10 @@ function M.plan(c, bundle)
   M.warnings = {}
   only(c, set { "ociVersion", "process", "root", "hostname", "domainname", "mounts", "annotations", "linux", "hooks",
                 "windows", "solaris", "vm", "zos" }, "config", set {})
+  -- the spec's versions this reader knows: 1.x.y (1.0.0 .. 1.2.0 and later minor versions)
+  if type(c.ociVersion) ~= "string" or not c.ociVersion:match("^1%.%d+%.%d+[%-%+]?[%w%.%-%+]*$") then
+    fail("ociVersion", ("'%s' is not a version of the OCI runtime spec sbx reads (1.x.y)"):format(tostring(c.ociVersion)))
+  end
   local hooks = M.hooks(c.hooks)
   local p = only(c.process, set { "terminal", "consoleSize", "user", "args", "env", "cwd", "capabilities", "rlimits",
                                   "noNewPrivileges", "oomScoreAdj", "apparmorProfile", "selinuxLabel" }, "process",

@@ -432,6 +432,7 @@ test("a bad config.json is one clear error naming the field, and leaves nothing"
   local cases = {
     { function(c) c.process.ioPriority = { class = "IOPRIO_CLASS_RT" } end, "process.ioPriority: not supported by sbx yet" },
     { function(c) c.root = nil end, "root.path: missing" },
+    { function(c) c.ociVersion = "invalid" end, "ociVersion: 'invalid' is not a version of the OCI runtime spec" },
     { function(c) c.linux.sysctl = { ["kernel.panic"] = "1" } end, "sysctl kernel.panic: not a namespaced sysctl" },
     { function(c) c.process.rlimits = { { type = "RLIMIT_NOFILES", soft = 1, hard = 1 } } end, "rlimits: unknown type 'RLIMIT_NOFILES'" },
     { function(c) c.process.consoleSize = { height = -1 } end, "process.consoleSize.height: expected a whole number" },
