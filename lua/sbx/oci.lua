@@ -104,6 +104,31 @@ end
 local runc_devices = { "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm", "c 1:5 rwm",
                        "c 1:9 rwm", "c 136:* rwm", "c 5:2 rwm", "c 10:200 rwm" }
 
+-- linux.cgroupsPath -> the group's path under the hierarchy roots. The systemd form
+-- "SLICE:PREFIX:NAME" (podman and the CRI with the systemd cgroup manager) becomes the path
+-- systemd gives such a unit - a-b.slice expands to a.slice/a-b.slice, the unit is PREFIX-NAME.scope
+-- - made through cgroupfs like any other (sbx does not ask systemd for a transient unit).
+function M.cgroup_path(p)
+  if type(p) ~= "string" then fail("linux.cgroupsPath", "expected a path") end
+  local slice, prefix, name = p:match("^([^:/]*):([^:/]*):([^:/]+)$")
+  if not slice then
+    if p:find(":") then fail("linux.cgroupsPath", "'" .. p .. "' is neither a path nor systemd's slice:prefix:name") end
+    return (p:gsub("^/+", ""):gsub("/+$", ""))
+  end
+  if slice == "" then slice = "system.slice" end
+  if not slice:match("%.slice$") or slice:find("%-%-") or slice:match("^%-") then
+    fail("linux.cgroupsPath", "'" .. slice .. "' is not a systemd slice name (like machine.slice or a-b.slice)")
+  end
+  local parts, acc = {}, nil
+  for piece in slice:gsub("%.slice$", ""):gmatch("[^%-]+") do
+    acc = acc and (acc .. "-" .. piece) or piece
+    if acc ~= "-" then parts[#parts + 1] = acc .. ".slice" end
+  end
+  if slice == "-.slice" then parts = {} end
+  parts[#parts + 1] = (prefix ~= "" and (prefix .. "-") or "") .. name .. (name:match("%.slice$") and "" or ".scope")
+  return table.concat(parts, "/")
+end
+
 -- hooks (config.json's) -> { prestart = { { path =, args =, env =, timeout = }, ... }, ... } or nil.
 -- createContainer is refused: it runs in the container's namespaces with a path of the runtime's,
 -- which sbx-oci cannot do yet; the others run where the spec says (cli/oci.lua).
@@ -347,13 +372,21 @@ function M.plan(c, bundle)
   for _, path in ipairs(l.readonlyPaths or {}) do plan.ops[#plan.ops + 1] = { kind = "read-only", dest = path } end
   plan.limits = M.limits(l.resources, nil, "linux.resources")
   if l.cgroupsPath and l.cgroupsPath ~= "" then
-    if l.cgroupsPath:find(":") then fail("linux.cgroupsPath", "the systemd slice:prefix:name form is not supported by sbx yet") end
     -- the group itself (runc's meaning): its parents are made when missing
-    local path = l.cgroupsPath:gsub("^/+", ""):gsub("/+$", "")
+    local path = M.cgroup_path(l.cgroupsPath)
     plan.cgroup_parent, plan.cgroup_name = path:match("^(.*)/([^/]+)$")
     if not plan.cgroup_name then plan.cgroup_parent, plan.cgroup_name = "", path end
   end
   if l.seccomp then
+    local sc = only(l.seccomp, set { "defaultAction", "defaultErrnoRet", "architectures", "syscalls", "flags",
+                                     "listenerPath", "listenerMetadata" }, "linux.seccomp", set {})
+    none(sc.listenerPath, "linux.seccomp.listenerPath", "seccomp notifications to an agent are not supported by sbx yet")
+    none(sc.flags, "linux.seccomp.flags", "filter flags are not supported by sbx yet")
+    for i, e in ipairs(sc.syscalls or {}) do
+      if e.action == "SCMP_ACT_NOTIFY" then
+        fail(("linux.seccomp.syscalls[%d].action"):format(i), "SCMP_ACT_NOTIFY is not supported by sbx yet")
+      end
+    end
     local policy, err = require("sbx.seccomp").from_json(l.seccomp, { caps = plan.caps }, "config.json: linux.seccomp")
     if not policy then error(err, 0) end
     plan.seccomp = { default_action = policy.default_action, rules = policy.rules }

@@ -428,10 +428,34 @@ test("rootfsPropagation shared, swappiness, disableOOMKiller, cpu shares as give
   expect(rc, out).eq(0)
 end)
 
+test("cgroupsPath in systemd's slice:prefix:name form is the unit's path; features lists what sbx reads", function()
+  config({ "/bin/true" }, function(c)
+    c.linux.cgroupsPath = "sbxtest-oci.slice:sbx:x1"
+    c.linux.resources = { pids = { limit = 50 } }
+  end)
+  local out, rc = sh(("(%s --root %s create --bundle %s x1 </dev/null >/dev/null 2>&1)"):format(oci, root, bundle))
+  expect(rc, out).eq(0)
+  local st = sbx.json.decode(io.open(root .. "/x1/state.json"):read("*a"))
+  expect(st.cgroup).eq("/sbxtest.slice/sbxtest-oci.slice/sbx-x1.scope")
+  expect(assert(sbx.cgroup.open(st.cgroup)):get("pids.max")).eq("50")
+  out, rc = run("delete --force x1")
+  expect(rc, out).eq(0)
+  -- the slices were made for it (missing parents are, as runc makes them): the test's to remove
+  sh("for d in /sys/fs/cgroup/sbxtest.slice /sys/fs/cgroup/*/sbxtest.slice; do [ -d $d ] && rmdir $d/sbxtest-oci.slice $d; done")
+  local f = sbx.json.decode((sh(oci .. " features")))
+  expect(f.ociVersionMin).eq("1.0.0")
+  expect(table.concat(f.hooks, " ")).eq("prestart createRuntime startContainer poststart poststop")
+  expect(table.concat(f.linux.capabilities, " ")).contains("CAP_SYS_ADMIN")
+  expect(f.linux.cgroup.v2).eq(sbx.cgroup.layout().layout == "2")
+end)
+
 test("a bad config.json is one clear error naming the field, and leaves nothing", function()
   local cases = {
     { function(c) c.process.ioPriority = { class = "IOPRIO_CLASS_RT" } end, "process.ioPriority: not supported by sbx yet" },
     { function(c) c.root = nil end, "root.path: missing" },
+    { function(c) c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", listenerPath = "/run/agent.sock" } end,
+      "linux.seccomp.listenerPath: seccomp notifications to an agent are not supported by sbx yet" },
+    { function(c) c.linux.personality = { domain = "LINUX32" } end, "linux.personality: not supported by sbx yet" },
     { function(c) c.ociVersion = "invalid" end, "ociVersion: 'invalid' is not a version of the OCI runtime spec" },
     { function(c) c.linux.sysctl = { ["kernel.panic"] = "1" } end, "sysctl kernel.panic: not a namespaced sysctl" },
     { function(c) c.process.rlimits = { { type = "RLIMIT_NOFILES", soft = 1, hard = 1 } } end, "rlimits: unknown type 'RLIMIT_NOFILES'" },

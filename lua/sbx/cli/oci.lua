@@ -576,10 +576,27 @@ function VERBS.ps(args)
   end
 end
 
+-- features: what this runtime reads (the OCI features document's shape)
 function VERBS.features()
-  io.write(json.encode({ ociVersionMin = "1.0.0", ociVersionMax = "1.0.2",
-                         linux = { namespaces = { "cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time" },
-                                   capabilities = core.cap_names("ffffffffff") } }, 2), "\n")
+  local v2 = require("sbx.cgroup").layout().layout == "2"
+  local caps = {}
+  for i, c in ipairs(core.cap_names("ffffffffff")) do caps[i] = c:upper() end
+  io.write(json.encode({
+    ociVersionMin = "1.0.0", ociVersionMax = "1.2.0",
+    hooks = { "prestart", "createRuntime", "startContainer", "poststart", "poststop" },
+    mountOptions = { "ro", "rw", "bind", "rbind", "size", "mode" },
+    linux = {
+      namespaces = { "cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time" },
+      capabilities = caps,
+      cgroup = { v1 = not v2, v2 = v2, systemd = false, systemdUser = false, rdma = false },
+      seccomp = { enabled = true, actions = { "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+                                              "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRAP" },
+                  operators = { "SCMP_CMP_EQ", "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_GT", "SCMP_CMP_GE",
+                                "SCMP_CMP_MASKED_EQ" },
+                  archs = { "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32" } },
+      apparmor = { enabled = false }, selinux = { enabled = false }, intelRdt = { enabled = false },
+    },
+  }, 2), "\n")
 end
 
 local GLOBAL = { root = "value", log = "value", ["log-format"] = "value", ["systemd-cgroup"] = "flag", debug = "flag",
