@@ -25,7 +25,7 @@ local function only(t, known, path, spec, doc)
         table.sort(names)
         fail(path .. "." .. tostring(k), "unknown or unsupported field (this reader knows: " .. table.concat(names, ", ") .. ")", doc)
       end
-      M.warnings[#M.warnings + 1] = ("config.json: %s.%s: not an OCI field, ignored"):format(path, tostring(k))
+      M.warnings[#M.warnings + 1] = ("%s: %s.%s: not an OCI field, ignored"):format(doc or "config.json", path, tostring(k))
     end
   end
   return t
@@ -160,8 +160,6 @@ function M.hooks(h)
   return next(out) and out or nil
 end
 
--- plan(config, bundle) -> plan table, { annotations =, hooks =, terminal =, console_size = } ; raises
--- "config.json: PATH: why". The terminal is the caller's business (a console socket), not the plan's.
 -- An amount of linux.resources: > 0 the limit, negative none ("max"), 0 or absent unchanged (nil).
 local function amount(v, path, doc)
   if v == nil or v == 0 then return nil end
@@ -267,6 +265,8 @@ function M.limits(r, base, path, doc)
   return next(limits) and limits or nil
 end
 
+-- plan(config, bundle) -> plan table, { annotations =, hooks =, terminal =, console_size = } ; raises
+-- "config.json: PATH: why". The terminal is the caller's business (a console socket), not the plan's.
 function M.plan(c, bundle)
   M.warnings = {}
   only(c, set { "ociVersion", "process", "root", "hostname", "domainname", "mounts", "annotations", "linux", "hooks",

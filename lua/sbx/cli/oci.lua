@@ -515,8 +515,11 @@ function VERBS.update(args)
   local r = {}
   for k, v in pairs(resources) do r[k] = v end
   r.devices = nil  -- device rules stay as created (as runc's update)
-  local ok, limits = pcall(require("sbx.oci").limits, r, plan.limits, "resources", doc)
+  local oci = require "sbx.oci"
+  oci.warnings = {}
+  local ok, limits = pcall(oci.limits, r, plan.limits, "resources", doc)
   if not ok then die(tostring(limits)) end
+  for _, w in ipairs(oci.warnings) do log("warning", w) end
   limits = limits or {}
   local mem = type(resources.memory) == "table" and resources.memory or {}
   if mem.checkBeforeUpdate and type(limits.memory) == "number" then
