@@ -56,6 +56,9 @@ local function mount_op(m, i, plan, bundle)
   local dest = m.destination
   if type(dest) ~= "string" or dest:sub(1, 1) ~= "/" then fail(path .. ".destination", "expected an absolute path") end
   local o = options(m.options, path .. ".options")
+  for _, k in ipairs({ "idmap", "ridmap" }) do
+    if o[k] then fail(path .. ".options", k .. ": id-mapped mounts are not supported by sbx yet") end
+  end
   local kind = m.type or ((o.bind or o.rbind) and "bind") or "none"
   if kind == "proc" then return { kind = "proc", dest = dest } end
   if kind == "tmpfs" and dest == "/dev" then return { kind = "dev", dest = dest } end  -- sbx's minimal /dev (devpts, shm, mqueue in it)
@@ -237,7 +240,30 @@ function M.limits(r, base, path, doc)
   limits.pids = amount(pids.limit, path .. ".pids.limit", doc) or limits.pids
   local bio = only(r.blockIO, set { "weight", "leafWeight", "weightDevice", "throttleReadBpsDevice", "throttleWriteBpsDevice",
                                     "throttleReadIOPSDevice", "throttleWriteIOPSDevice" }, path .. ".blockIO", set {}, doc)
-  for k in pairs(bio) do fail(path .. ".blockIO." .. k, "block io limits are not supported by sbx's OCI runtime yet", doc) end
+  -- the throttles, per device (the plan's io limits: blkio.throttle.* on v1, io.max on v2); the
+  -- weights are refused
+  for _, k in ipairs({ "weight", "leafWeight", "weightDevice" }) do
+    none(bio[k], path .. ".blockIO." .. k, "block io weights are not supported by sbx yet (the throttles are)")
+  end
+  local devs, order = {}, {}
+  for key, field in pairs({ throttleReadBpsDevice = "rbps", throttleWriteBpsDevice = "wbps",
+                            throttleReadIOPSDevice = "riops", throttleWriteIOPSDevice = "wiops" }) do
+    for i, d in ipairs(bio[key] or {}) do
+      local where = ("%s.blockIO.%s[%d]"):format(path, key, i)
+      only(d, set { "major", "minor", "rate" }, where, set {}, doc)
+      for _, k in ipairs({ "major", "minor", "rate" }) do
+        if type(d[k]) ~= "number" or d[k] < 0 or d[k] % 1 ~= 0 then fail(where .. "." .. k, "expected a whole number", doc) end
+      end
+      local dev = ("%d:%d"):format(d.major, d.minor)
+      if not devs[dev] then devs[dev] = { device = dev }; order[#order + 1] = dev end
+      devs[dev][field] = d.rate
+    end
+  end
+  if #order > 0 then
+    table.sort(order)
+    limits.io = {}
+    for i, dev in ipairs(order) do limits.io[i] = devs[dev] end
+  end
   -- the rules in order (the core reads them as the v1 controller does, on v1 and v2 alike), then
   -- runc's own, which it adds to every container's
   if r.devices then limits.devices = nil end  -- a new list replaces the old one

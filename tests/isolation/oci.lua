@@ -404,10 +404,20 @@ test("hooks: prestart, createRuntime, poststart, poststop get the state on stdin
   expect(out).contains("hooks.createContainer: not supported by sbx yet")
 end)
 
-test("rootfsPropagation shared, swappiness, disableOOMKiller, cpu shares as given", function()
+test("rootfsPropagation shared, swappiness, disableOOMKiller, cpu shares as given, blockIO throttles", function()
+  -- a whole disk of this machine for the throttles (they need a real block device)
+  local disk
+  for _, name in ipairs(core.list_dir("/sys/block")) do
+    local dev = not name:match("^loop") and core.read_file("/sys/block/" .. name .. "/dev")
+    if dev then disk = { tonumber(dev:match("^(%d+)")), tonumber(dev:match(":(%d+)")) } break end
+  end
   config({ "/bin/sh", "-c", "grep ' / / ' /proc/self/mountinfo" }, function(c)
     c.linux.rootfsPropagation = "rshared"
     c.linux.resources = { cpu = { shares = 1000 }, memory = { limit = 64 * 1024 * 1024, swappiness = 17, disableOOMKiller = true } }
+    if disk then
+      c.linux.resources.blockIO = { throttleReadBpsDevice = { { major = disk[1], minor = disk[2], rate = 1048576 } },
+                                    throttleWriteIOPSDevice = { { major = disk[1], minor = disk[2], rate = 300 } } }
+    end
   end)
   local out, rc = sh(("(%s --root %s create --bundle %s --pid-file %s/spid s1 </dev/null >%s/s1.out 2>&1)"):format(oci, root, bundle, work, work))
   expect(rc, out).eq(0)
@@ -418,6 +428,15 @@ test("rootfsPropagation shared, swappiness, disableOOMKiller, cpu shares as give
     expect(g:get("cpu.shares"), "exactly the config's shares").eq("1000")
     expect(g:get("memory.swappiness")).eq("17")
     expect(g:get("memory.oom_control")).contains("oom_kill_disable 1")
+  end
+  if disk then
+    local dev = disk[1] .. ":" .. disk[2]
+    if sbx.cgroup.layout().layout == "2" then
+      expect(g:get("io.max")).contains(dev .. " rbps=1048576 wbps=max riops=max wiops=300")
+    else
+      expect(g:get("blkio.throttle.read_bps_device")).contains(dev .. " 1048576")
+      expect(g:get("blkio.throttle.write_iops_device")).contains(dev .. " 300")
+    end
   end
   out, rc = run("start s1")
   expect(rc, out).eq(0)

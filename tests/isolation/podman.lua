@@ -65,13 +65,23 @@ test("podman run --device: the node made, its rule (access r) enforced with runc
   expect(out).contains("\n1\n")                               -- runc's defaults: urandom
 end)
 
-test("podman run -d, ps, exec, pause, unpause, stop, rm: the container's life; nothing of it left", function()
-  local id, rc = sh(("%s run -d %s sbxtest:1 sleep 300"):format(podman, run_flags))
+test("podman run -d, ps, logs, top, exec, pause, unpause, stop, rm: the container's life; nothing of it left", function()
+  local id, rc = sh(("%s run -d %s sbxtest:1 sh -c 'echo started-$((6*7)); exec sleep 300'"):format(podman, run_flags))
   expect(rc, id).eq(0)
   id = id:match("(%x+)%s*$")
   local ps = sh(podman .. " ps --format '{{.ID}} {{.Status}}'")
   expect(ps).contains(id:sub(1, 12) .. " Up")
   local out
+  -- the container's output went to conmon (fds 0-2 are the caller's with terminal false)
+  for _ = 1, 50 do
+    out = sh(podman .. " logs " .. id)
+    if out:find("started%-42") then break end
+    require("sbx.core").sleep(0.1)
+  end
+  expect(out).contains("started-42\n")
+  out, rc = sh(podman .. " top " .. id .. " pid comm")
+  expect(rc, out).eq(0)
+  expect(out, "podman top lists the container's PID 1").match("\n%s*1%s+sleep")
   out, rc = sh(podman .. " exec " .. id .. " /bin/sh -c 'echo in-the-container; exit 3'")
   expect(out).contains("in-the-container\n")
   expect(rc, out).eq(3)
