@@ -314,28 +314,24 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
   struct Joined {
     int flag;
     Fd home, target;
+    std::string what;  // "join network namespace /run/netns/blue"
   };
   std::vector<Joined> joined;
   Fd join_mnt;
   for (const auto& j : spec.join) {
     int flag = static_cast<int>(*namespace_flag(j.type));
+    std::string what =
+        "join " + std::string(j.type == "net" ? "network" : j.type) + " namespace " + j.path;
     Fd target(open(j.path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!target.ok())
-      return sys_error("join " + std::string(j.type == "net" ? "network" : j.type) + " namespace " +
-                       j.path);
+    if (!target.ok()) return sys_error(what);
     if (flag == CLONE_NEWNS) {
       join_mnt = std::move(target);
       clone_flags |= CLONE_NEWNS;
       continue;
     }
-    const char* own = flag == CLONE_NEWPID    ? "pid"
-                      : flag == CLONE_NEWTIME ? "time"
-                      : flag == CLONE_NEWNET  ? "net"
-                      : flag == CLONE_NEWIPC  ? "ipc"
-                      : flag == CLONE_NEWUTS  ? "uts"
-                                              : "cgroup";
-    Fd home(open(("/proc/self/ns/" + std::string(own)).c_str(), O_RDONLY | O_CLOEXEC));
-    joined.push_back({flag, std::move(home), std::move(target)});
+    // (validate() let only ipc, uts, net, pid, cgroup and time through to here)
+    Fd home(open(("/proc/self/ns/" + j.type).c_str(), O_RDONLY | O_CLOEXEC));
+    joined.push_back({flag, std::move(home), std::move(target), std::move(what)});
   }
   auto step_back = [&]() {
     for (auto& j : joined)
@@ -343,8 +339,7 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
   };
   for (auto& j : joined)
     if (!j.home.ok() || setns(j.target.get(), j.flag) != 0) {
-      Error e = sys_error("join " + namespace_flags_string(static_cast<uint64_t>(j.flag)) +
-                          " namespace (setns)");
+      Error e = sys_error(j.what);
       step_back();
       return e;
     }
