@@ -13,11 +13,11 @@ local LIMITS = { memory = { "size", true }, memory_swap = { "size", true }, memo
                  cpu = { "number", true }, cpu_period = { "number" }, cpu_weight = { "number" },
                  cpu_rt_period = { "number" }, cpu_rt_runtime = { "count" }, cpuset = { "string" },
                  cpuset_mems = { "string" }, pids = { "number", true }, cpu_shares = { "number" },
-                 memory_swappiness = { "count" }, oom_kill_disable = { "boolean" } }
+                 memory_swappiness = { "count" }, oom_kill_disable = { "boolean" }, unified = { "table" },
+                 io = { "table" } }
 local KEYS = {}
 for k in pairs(LIMITS) do KEYS[#KEYS + 1] = k end
 KEYS[#KEYS + 1] = "devices"
-KEYS[#KEYS + 1] = "io"
 table.sort(KEYS)
 
 -- Portable limits (docker's words and units) -> numbers; raises at the caller's level.
@@ -39,6 +39,9 @@ function M.limits(limits, level, prefix)
         error(("%s.%s: expected a %s number%s, got %s"):format(prefix, k, kind == "count" and "non-negative" or "positive",
                                                               max and ' or "max"' or "", tostring(v)), level)
       end
+      out[k] = v
+    elseif kind == "table" then
+      if type(v) ~= "table" then error(("%s.%s: expected a list, got %s"):format(prefix, k, tostring(v)), level) end
       out[k] = v
     elseif kind == "boolean" then
       if type(v) ~= "boolean" then error(("%s.%s: expected true or false, got %s"):format(prefix, k, tostring(v)), level) end

@@ -133,14 +133,11 @@ function M.cgroup_path(p)
 end
 
 -- hooks (config.json's) -> { prestart = { { path =, args =, env =, timeout = }, ... }, ... } or nil.
--- createContainer is refused: it runs in the container's namespaces with a path of the runtime's,
--- which sbx-oci cannot do yet; the others run where the spec says (cli/oci.lua).
+-- Each runs where the spec says (cli/oci.lua).
 local HOOKS = set { "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop" }
 function M.hooks(h)
   if h == nil then return nil end
   only(h, HOOKS, "hooks", set {})
-  none(h.createContainer, "hooks.createContainer",
-       "not supported by sbx yet (it runs in the container's namespaces with a path of the runtime's)")
   local out = {}
   for kind, list in pairs(h) do
     if type(list) ~= "table" then fail("hooks." .. kind, "expected a list of hooks") end
@@ -183,8 +180,19 @@ end
 -- Raises "DOC: PATH.FIELD: why" (a field sbx does not enforce is an error, never ignored).
 function M.limits(r, base, path, doc)
   path = path or "linux.resources"
-  r = only(r, set { "memory", "cpu", "pids", "devices", "blockIO" }, path, set { "hugepageLimits", "network", "rdma", "unified" }, doc)
+  r = only(r, set { "memory", "cpu", "pids", "devices", "blockIO", "unified" }, path, set { "hugepageLimits", "network", "rdma" }, doc)
   local limits = copy(base)
+  -- unified: cgroup v2 files as given (the core refuses them on a v1 host, naming the file)
+  if r.unified ~= nil then
+    if type(r.unified) ~= "table" then fail(path .. ".unified", "expected an object of file = value", doc) end
+    local files = {}
+    for k, v in pairs(r.unified) do
+      if type(k) ~= "string" or type(v) ~= "string" then fail(path .. ".unified", "expected file names and string values", doc) end
+      files[#files + 1] = { file = k, value = v }
+    end
+    table.sort(files, function(a, b) return a.file < b.file end)
+    limits.unified = #files > 0 and files or nil
+  end
   local mem = only(r.memory, set { "limit", "swap", "reservation", "kernel", "kernelTCP", "checkBeforeUpdate",
                                      "swappiness", "disableOOMKiller" }, path .. ".memory", set { "useHierarchy" }, doc)
   -- v1 only: on a v2 host left out with a warning (runc ignores them there too)

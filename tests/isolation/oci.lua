@@ -368,17 +368,27 @@ test("process.terminal without a socket: a foreground run joins the container's 
   expect(#core.list_dir(root)).eq(0)
 end)
 
-test("hooks: prestart, createRuntime, poststart, poststop get the state on stdin; startContainer runs inside; a failing or slow one undoes create", function()
+test("hooks: each gets the state on stdin; createContainer and startContainer run inside; a failing or slow one undoes create or stops the container", function()
   local function hook(name) return { path = "/bin/sh", args = { "sh", "-c", "cat > " .. work .. "/hook-" .. name } } end
-  config({ "/bin/sh", "-c", "cat /tmp/started" }, function(c)
+  -- createContainer's path is the runtime's (this script is nowhere in the container's root); it
+  -- runs in the container's namespaces, from a sealed copy
+  local script = work .. "/create-hook.sh"
+  local f = assert(io.open(script, "w"))
+  f:write("#!/bin/sh\ncat > /tmp/created-state\necho made-in-$(hostname) >> /tmp/created-state\n")
+  f:close()
+  os.execute("chmod 755 " .. script)
+  config({ "/bin/sh", "-c", "cat /tmp/started; cat /tmp/created-state" }, function(c)
+    c.hostname = "hooked-box"
     c.annotations = { ["org.example"] = "hooked" }
     c.hooks = { prestart = { hook("prestart") }, createRuntime = { hook("createRuntime") }, poststart = { hook("poststart") },
-                poststop = { hook("poststop") },
-                startContainer = { { path = "/bin/sh", args = { "sh", "-c", "echo inside-$((6*7)) > /tmp/started" } } } }
+                poststop = { hook("poststop") }, createContainer = { { path = script, timeout = 5 } },
+                startContainer = { { path = "/bin/sh", args = { "sh", "-c", "cat > /tmp/start-state; echo inside-$((6*7)) > /tmp/started" } } } }
   end)
   local out, rc = sh(("(%s --root %s run --bundle %s --pid-file %s/kpid k1 </dev/null)"):format(oci, root, bundle, work))
   expect(rc, out).eq(0)
   expect(out, "startContainer ran in the container's mount namespace, before the program").contains("inside-42")
+  expect(out, "createContainer got the state on stdin").contains('"id":"k1"')
+  expect(out, "createContainer ran in the container's uts namespace").contains("hooked-box")
   local pid = tonumber(io.open(work .. "/kpid"):read("*a"))
   for name, status in pairs({ prestart = "created", createRuntime = "created", poststart = "running", poststop = "stopped" }) do
     local st = sbx.json.decode(assert(io.open(work .. "/hook-" .. name)):read("*a"))
@@ -398,10 +408,14 @@ test("hooks: prestart, createRuntime, poststart, poststop get the state on stdin
   expect(rc).eq(1)
   expect(out).contains("hook createRuntime[1] /bin/sleep: timed out after 1 s")
   expect(#core.list_dir(root)).eq(0)
-  config({ "/bin/true" }, function(c) c.hooks = { createContainer = { { path = "/bin/true" } } } end)
-  out, rc = run(("create --bundle %s k4"):format(bundle))
+  config({ "/bin/true" }, function(c) c.hooks = { startContainer = { { path = "/bin/sleep", args = { "sleep", "30" }, timeout = 1 } } } end)
+  out, rc = sh(("(%s --root %s create --bundle %s k4 </dev/null >/dev/null 2>&1)"):format(oci, root, bundle))
+  expect(rc, out).eq(0)
+  out, rc = run("start k4")
   expect(rc).eq(1)
-  expect(out).contains("hooks.createContainer: not supported by sbx yet")
+  expect(out).contains("hook startContainer[1] /bin/sleep: timed out after 1 s (the container is stopped)")
+  out, rc = run("delete --force k4")
+  expect(rc, out).eq(0)
 end)
 
 test("rootfsPropagation shared, swappiness, disableOOMKiller, cpu shares as given, blockIO throttles", function()
@@ -414,6 +428,7 @@ test("rootfsPropagation shared, swappiness, disableOOMKiller, cpu shares as give
   config({ "/bin/sh", "-c", "grep ' / / ' /proc/self/mountinfo" }, function(c)
     c.linux.rootfsPropagation = "rshared"
     c.linux.resources = { cpu = { shares = 1000 }, memory = { limit = 64 * 1024 * 1024, swappiness = 17, disableOOMKiller = true } }
+    if sbx.cgroup.layout().layout == "2" then c.linux.resources.unified = { ["pids.max"] = "42" } end
     if disk then
       c.linux.resources.blockIO = { throttleReadBpsDevice = { { major = disk[1], minor = disk[2], rate = 1048576 } },
                                     throttleWriteIOPSDevice = { { major = disk[1], minor = disk[2], rate = 300 } } }
@@ -424,6 +439,7 @@ test("rootfsPropagation shared, swappiness, disableOOMKiller, cpu shares as give
   local g = assert(sbx.cgroup.open(sbx.json.decode(io.open(root .. "/s1/state.json"):read("*a")).cgroup))
   if sbx.cgroup.layout().layout == "2" then
     expect(g:get("cpu.weight")).eq(tostring(1 + math.floor((1000 - 2) * 9999 / 262142)))
+    expect(g:get("pids.max"), "unified: written as given").eq("42")
   else
     expect(g:get("cpu.shares"), "exactly the config's shares").eq("1000")
     expect(g:get("memory.swappiness")).eq("17")
@@ -463,7 +479,7 @@ test("cgroupsPath in systemd's slice:prefix:name form is the unit's path; featur
   sh("for d in /sys/fs/cgroup/sbxtest.slice /sys/fs/cgroup/*/sbxtest.slice; do [ -d $d ] && rmdir $d/sbxtest-oci.slice $d; done")
   local f = sbx.json.decode((sh(oci .. " features")))
   expect(f.ociVersionMin).eq("1.0.0")
-  expect(table.concat(f.hooks, " ")).eq("prestart createRuntime startContainer poststart poststop")
+  expect(table.concat(f.hooks, " ")).eq("prestart createRuntime createContainer startContainer poststart poststop")
   expect(table.concat(f.linux.capabilities, " ")).contains("CAP_SYS_ADMIN")
   expect(f.linux.cgroup.v2).eq(sbx.cgroup.layout().layout == "2")
 end)
@@ -487,6 +503,10 @@ test("a bad config.json is one clear error naming the field, and leaves nothing"
     { function(c) c.linux.devices = { { path = "/dev/x", type = "q", major = 1, minor = 3 } } end, "linux.devices[1].type: 'q' is not c, b, u or p" },
     { function(c) c.linux.resources = { devices = { { allow = true, type = "c", major = 1, access = "rwx" } } } end, "device rule 'c 1:* rwx'" },
   }
+  if sbx.cgroup.layout().layout ~= "2" then
+    cases[#cases + 1] = { function(c) c.linux.resources = { unified = { ["memory.high"] = "max" } } end,
+                          "limit unified memory.high: needs cgroup v2" }
+  end
   for _, case in ipairs(cases) do
     config({ "/bin/true" }, case[1])
     local out, rc = run(("create --bundle %s bad"):format(bundle))

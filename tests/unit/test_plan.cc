@@ -62,6 +62,7 @@ Spec every_field() {
   s.limits.cpu = 0.5;
   s.limits.cpu_weight = 50;
   s.limits.cpu_shares = 1024;
+  s.limits.unified = {{"memory.high", "max"}};
   s.limits.memory_swappiness = 10;
   s.limits.oom_kill_disable = true;
   s.limits.cpuset = "0";

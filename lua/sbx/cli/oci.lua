@@ -103,6 +103,38 @@ local function run_hooks(st, kind, fatal, status)
   return true
 end
 
+-- Hooks that run in the container's namespaces, with the state on stdin and their timeout:
+-- startContainer (its path resolves in the container) and createContainer (its path is the
+-- runtime's: a sealed copy of the file runs, through /proc/self/fd, so the container can neither
+-- reach nor change the host's file; a script's interpreter is the container's). (nil, why) at the
+-- first failure.
+local function run_inside_hooks(st, kind)
+  for i, h in ipairs((st.hooks or {})[kind] or {}) do
+    local fail = function(why) return nil, ("container %s: hook %s[%d] %s: %s"):format(st.id, kind, i, h.path, why) end
+    local argv, fd = { h.path }, nil
+    if kind == "createContainer" then
+      local ferr
+      fd, ferr = core.sealed_copy(h.path)
+      if not fd then return fail(ferr) end
+      argv[1] = "/proc/self/fd/" .. fd
+    end
+    for k = 2, #(h.args or {}) do argv[k] = h.args[k] end
+    local p, err = core.enter(st.pid, { argv = argv, env = h.env or {}, cwd = "/", die_with_parent = false },
+                              { stdin = "pipe", fds = fd and { fd } or nil }, st.cgroup)
+    if fd then core.sys.close(fd) end
+    if not p then return fail(tostring(err)) end
+    local _, _, timed_out = p:communicate(json.encode(state_json(st)), h.timeout)
+    local ended = not timed_out and p:wait(h.timeout)
+    if not ended then
+      p:kill("KILL")
+      p:wait()
+      return fail("timed out after " .. h.timeout .. " s")
+    end
+    if ended.status ~= 0 then return fail("exit status " .. ended.status) end
+  end
+  return true
+end
+
 local function write_pid_file(path, pid)
   if not path then return end
   if path:sub(1, 1) ~= "/" then path = (os.getenv("PWD") or ".") .. "/" .. path end
@@ -243,11 +275,14 @@ local function create(id, opts, keep)
   local pok, perr = pcall(write_pid_file, opts["pid-file"], p.pid)
   if not pok then p:kill("KILL"); p:wait(); undo(); error(perr, 0) end
   -- the environment is ready, the program not started: prestart (old name) and createRuntime
-  -- hooks, in the runtime's namespaces; one failing undoes the create
+  -- hooks in the runtime's namespaces, then createContainer in the container's; one failing
+  -- undoes the create
   for _, kind in ipairs({ "prestart", "createRuntime" }) do
     local hok, herr = run_hooks(st, kind, true)
     if not hok then p:kill("KILL"); p:wait(); undo(); die(herr) end
   end
+  local cok, cerr = run_inside_hooks(st, "createContainer")
+  if not cok then p:kill("KILL"); p:wait(); undo(); die(cerr) end
   if not keep then p:release() end
   return p, st, interact
 end
@@ -256,19 +291,9 @@ local function start(id)
   local st = load(id)
   local status = status_of(st)
   if status ~= "created" then die(("cannot start a container that is %s: %s"):format(status, id)) end
-  -- startContainer hooks run in the container's namespaces (their path resolves there) before
-  -- its program; one failing stops the container
-  for i, h in ipairs((st.hooks or {}).startContainer or {}) do
-    local argv = { h.path }
-    for k = 2, #(h.args or {}) do argv[k] = h.args[k] end
-    local p, err = core.enter(st.pid, { argv = argv, env = h.env or {}, cwd = "/", die_with_parent = false }, {}, st.cgroup)
-    local ended = p and p:wait()
-    if not p or ended.status ~= 0 then
-      core.sys.kill(st.pid, 9)
-      die(("container %s: hook startContainer[%d] %s: %s (the container is stopped)"):format(st.id, i, h.path,
-          p and ("exit status " .. ended.status) or tostring(err)))
-    end
-  end
+  -- startContainer hooks, in the container's namespaces before its program; one failing stops it
+  local hok, herr = run_inside_hooks(st, "startContainer")
+  if not hok then core.sys.kill(st.pid, 9); die(herr .. " (the container is stopped)") end
   local ok, err = core.start_fifo(dir_of(id) .. "/exec.fifo", st.pid)
   os.remove(dir_of(id) .. "/exec.fifo")
   if not ok then die(err) end
@@ -586,7 +611,7 @@ function VERBS.features()
   for i, c in ipairs(core.cap_names("ffffffffff")) do caps[i] = c:upper() end
   io.write(json.encode({
     ociVersionMin = "1.0.0", ociVersionMax = "1.2.0",
-    hooks = { "prestart", "createRuntime", "startContainer", "poststart", "poststop" },
+    hooks = { "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop" },
     mountOptions = { "ro", "rw", "bind", "rbind", "size", "mode" },
     linux = {
       namespaces = { "cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time" },

@@ -323,6 +323,17 @@ Result<std::vector<LimitFile>> limit_files(const CgroupHost& host, const Limits&
         put("devices", e.allow ? "devices.allow" : "devices.deny", device_rule_text(e));
     }
   }
+  for (const auto& u : l.unified) {
+    std::string c = controller_of(u.file);
+    if (u.file.find('/') != std::string::npos || u.file.find('.') == std::string::npos ||
+        u.file.rfind("cgroup.", 0) == 0 || u.file == "." || u.file == "..")
+      return user_error("limit unified: '" + u.file +
+                        "' is not a controller's file of the group (like memory.high)");
+    if (!host.on_v2(c))
+      return Error{EOPNOTSUPP, "limit unified " + u.file + ": needs cgroup v2 (the " + c +
+                                   " controller is not on v2 here: layout " + host.layout + ")"};
+    put(c, u.file, u.value);
+  }
   return out;
 }
 

@@ -28,6 +28,12 @@ struct CgroupHost {
 // Reads /proc/self/mountinfo: the first cgroup2 mount, and each v1 controller's hierarchy.
 CgroupHost detect_cgroups();
 
+// A cgroup v2 interface file written as it is (OCI's linux.resources.unified): "memory.high".
+struct UnifiedFile {
+  std::string file, value;
+  bool operator==(const UnifiedFile&) const = default;
+};
+
 struct IoLimit {
   std::string device;                                 // "MAJ:MIN"
   uint64_t rbps = 0, wbps = 0, riops = 0, wiops = 0;  // 0 = no limit
@@ -58,10 +64,12 @@ struct Limits {
   // Device rules in order from "every device denied" ("c 1:3 rwm", "deny c 1:9 w", "a"), read as
   // the v1 controller reads them (device_bpf.h): v1's devices files, or an eBPF program on v2.
   std::optional<std::vector<std::string>> devices;
+  std::vector<UnifiedFile> unified;  // cgroup v2 only: files of the group written as given, last
   bool empty() const {
     return !memory && !memory_swap && !memory_reservation && !cpu && !cpu_period && !cpu_weight &&
            !cpu_shares && !memory_swappiness && !oom_kill_disable && !cpu_rt_period &&
-           !cpu_rt_runtime && !cpuset && !cpuset_mems && !pids && io.empty() && !devices;
+           !cpu_rt_runtime && !cpuset && !cpuset_mems && !pids && io.empty() && !devices &&
+           unified.empty();
   }
   bool operator==(const Limits&) const = default;
 };

@@ -408,8 +408,9 @@ void run_entered_child(pid_t target, const Spec& spec, const ChildChannels& ch) 
     // Pass the payload's end on exactly: its code, or the same signal. (OCI exec --detach: it
     // outlives the runtime that started it.)
     if (!spec.die_with_parent) prctl(PR_SET_PDEATHSIG, 0);
-    close(ch.sync);
-    sys_close_range(0, 2, 0);
+    // nothing of the caller's stays open here: a pipe's write end the caller holds for the
+    // payload's stdin would otherwise never reach EOF while this helper waits
+    sys_close_range(0, ~0U, 0);
     int st = 0;
     while (waitpid(payload, &st, 0) < 0 && errno == EINTR) {
     }

@@ -214,6 +214,16 @@ const std::vector<Field<TimeOffsets>>& fields() {
 }
 
 template <>
+const std::vector<Field<UnifiedFile>>& fields() {
+  static const std::vector<Field<UnifiedFile>> f = {
+      field("file", &UnifiedFile::file, "a cgroup v2 file of the group, \"memory.high\"")
+          .required(),
+      field("value", &UnifiedFile::value, "what is written to it").required(),
+  };
+  return f;
+}
+
+template <>
 const std::vector<Field<IoLimit>>& fields() {
   static const std::vector<Field<IoLimit>> f = {
       field("device", &IoLimit::device, "the block device, \"MAJ:MIN\""),
@@ -257,6 +267,9 @@ const std::vector<Field<Limits>>& fields() {
       field("pids", &Limits::pids, "at most this many processes; \"max\": no limit",
             Maybe<uint64_t, Amount>{}),
       field("io", &Limits::io, "block io limits per device", List<IoLimit, Struct<IoLimit>>{}),
+      field("unified", &Limits::unified,
+            "cgroup v2 only: files of the group written as given (OCI's resources.unified)",
+            List<UnifiedFile, Struct<UnifiedFile>>{}),
       field("devices", &Limits::devices,
             "device rules in order from every device denied (\"c 1:3 rwm\", \"deny c 1:9 w\", "
             "\"a\"); v1 files or a v2 eBPF program"),
