@@ -132,3 +132,7 @@ test("stdin that is not a terminal runs as a script; the reference page is up to
 end)
 
 
+
+test("cleanup", function()
+  os.remove(history)
+end)
