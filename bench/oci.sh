@@ -71,17 +71,7 @@ TMP=$SBX_OCI_BENCH_TMP
 if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi
 ROOTFS=$("${OCI%-oci}" -e 'io.write(assert(sbx.rootfs.busybox()))')
 (cd "$TMP" && runc spec)
-python3 - "$TMP/config.json" "$ROOTFS" <<'PY'
-import json, sys
-path, rootfs = sys.argv[1], sys.argv[2]
-c = json.load(open(path))
-c["root"] = {"path": rootfs, "readonly": True}
-c["process"]["args"] = ["/bin/true"]
-c["process"]["terminal"] = False
-c["linux"]["resources"] = {"memory": {"limit": 64 << 20}, "cpu": {"quota": 50000, "period": 100000},
-                           "pids": {"limit": 64}}
-json.dump(c, open(path, "w"))
-PY
+python3 bench/oci-bundle.py "$TMP/config.json" "$ROOTFS"
 declare -A PATHS=([sbx-oci]="$OCI" [runc]="$(command -v runc)" [crun]="$(command -v crun || true)")
 RUNTIMES=()
 RUN_CMDS=()

@@ -91,17 +91,7 @@ mkdir -p "$TMP/bundle"
 for rt in crun runc; do
   command -v "$rt" >/dev/null || continue
   (cd "$TMP/bundle" && rm -f config.json && "$rt" spec >/dev/null 2>&1) || continue
-  python3 - "$TMP/bundle/config.json" "$ROOTFS" <<'EOF'
-import json, sys
-path, rootfs = sys.argv[1], sys.argv[2]
-c = json.load(open(path))
-c["root"] = {"path": rootfs, "readonly": True}
-c["process"]["args"] = ["/bin/true"]
-c["process"]["terminal"] = False
-c["linux"]["resources"] = {"memory": {"limit": 64 << 20}, "cpu": {"quota": 50000, "period": 100000},
-                           "pids": {"limit": 64}}
-json.dump(c, open(path, "w"))
-EOF
+  python3 bench/oci-bundle.py "$TMP/bundle/config.json" "$ROOTFS"
   if "$rt" run -b "$TMP/bundle" "sbx-bench-$$" </dev/null >/dev/null 2>"$TMP/$rt.err"; then OCI=$rt; break; fi
   echo "note:    $rt does not run here: $(head -c 200 "$TMP/$rt.err")"
 done

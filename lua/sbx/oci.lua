@@ -9,8 +9,8 @@ local M = {}
 local function fail(path, msg, doc) error(("%s: %s: %s"):format(doc or "config.json", path, msg), 0) end
 
 -- Properties that are not OCI fields are ignored, as the spec requires (each named in a warning);
--- an OCI field sbx does not do is an error. `known`: the fields read here; `spec`: the other OCI
--- fields of this object (refused). Warnings collect in M.warnings for the caller to log.
+-- an OCI field sbx does not do is an error. `known`: the fields read here; `spec` (optional): the
+-- other OCI fields of this object (refused). Warnings collect in M.warnings for the caller to log.
 M.warnings = {}
 
 local function only(t, known, path, spec, doc)
@@ -19,12 +19,6 @@ local function only(t, known, path, spec, doc)
   for k in pairs(t) do
     if not known[k] then
       if spec and spec[k] then fail(path .. "." .. tostring(k), "not supported by sbx yet", doc) end
-      if not spec then
-        local names = {}
-        for n in pairs(known) do names[#names + 1] = n end
-        table.sort(names)
-        fail(path .. "." .. tostring(k), "unknown or unsupported field (this reader knows: " .. table.concat(names, ", ") .. ")", doc)
-      end
       M.warnings[#M.warnings + 1] = ("%s: %s.%s: not an OCI field, ignored"):format(doc or "config.json", path, tostring(k))
     end
   end
@@ -52,7 +46,7 @@ end
 
 local function mount_op(m, i, plan, bundle)
   local path = ("mounts[%d]"):format(i)
-  only(m, set { "destination", "type", "source", "options" }, path, set {})
+  only(m, set { "destination", "type", "source", "options" }, path)
   local dest = m.destination
   if type(dest) ~= "string" or dest:sub(1, 1) ~= "/" then fail(path .. ".destination", "expected an absolute path") end
   local o = options(m.options, path .. ".options")
@@ -84,7 +78,7 @@ end
 -- linux.devices[i]: a node made in the container (mknod, or the host's bound in a user namespace)
 local function device_op(d, i)
   local path = ("linux.devices[%d]"):format(i)
-  only(d, set { "path", "type", "major", "minor", "fileMode", "uid", "gid" }, path, set {})
+  only(d, set { "path", "type", "major", "minor", "fileMode", "uid", "gid" }, path)
   if type(d.path) ~= "string" or d.path:sub(1, 1) ~= "/" then fail(path .. ".path", "expected an absolute path") end
   local node
   if d.type == "p" then
@@ -137,14 +131,14 @@ end
 local HOOKS = set { "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop" }
 function M.hooks(h)
   if h == nil then return nil end
-  only(h, HOOKS, "hooks", set {})
+  only(h, HOOKS, "hooks")
   local out = {}
   for kind, list in pairs(h) do
     if type(list) ~= "table" then fail("hooks." .. kind, "expected a list of hooks") end
     out[kind] = {}
     for i, hook in ipairs(list) do
       local where = ("hooks.%s[%d]"):format(kind, i)
-      only(hook, set { "path", "args", "env", "timeout" }, where, set {})
+      only(hook, set { "path", "args", "env", "timeout" }, where)
       if type(hook.path) ~= "string" or hook.path:sub(1, 1) ~= "/" then fail(where .. ".path", "expected an absolute path") end
       if hook.timeout ~= nil and (type(hook.timeout) ~= "number" or hook.timeout <= 0 or hook.timeout % 1 ~= 0) then
         fail(where .. ".timeout", "expected whole seconds, more than 0")
@@ -196,18 +190,19 @@ function M.limits(r, base, path, doc)
   local mem = only(r.memory, set { "limit", "swap", "reservation", "kernel", "kernelTCP", "checkBeforeUpdate",
                                      "swappiness", "disableOOMKiller" }, path .. ".memory", set { "useHierarchy" }, doc)
   -- v1 only: on a v2 host left out with a warning (runc ignores them there too)
-  local v2 = require("sbx.cgroup").layout().layout == "2"
+  -- (the host's layout read only when a config asks for one of them)
+  local function v2() return require("sbx.cgroup").layout().layout == "2" end
   if mem.swappiness ~= nil then
     if type(mem.swappiness) ~= "number" or mem.swappiness < 0 or mem.swappiness > 100 or mem.swappiness % 1 ~= 0 then
       fail(path .. ".memory.swappiness", "expected 0..100", doc)
     end
-    if v2 then M.warnings[#M.warnings + 1] = path .. ".memory.swappiness: cgroup v2 has none, ignored"
+    if v2() then M.warnings[#M.warnings + 1] = path .. ".memory.swappiness: cgroup v2 has none, ignored"
     else limits.memory_swappiness = mem.swappiness end
   end
   if mem.disableOOMKiller ~= nil then
     if type(mem.disableOOMKiller) ~= "boolean" then fail(path .. ".memory.disableOOMKiller", "expected true or false", doc) end
-    if v2 and mem.disableOOMKiller then M.warnings[#M.warnings + 1] = path .. ".memory.disableOOMKiller: cgroup v2 has none, ignored"
-    elseif not v2 then limits.oom_kill_disable = mem.disableOOMKiller or nil end
+    if mem.disableOOMKiller and v2() then M.warnings[#M.warnings + 1] = path .. ".memory.disableOOMKiller: cgroup v2 has none, ignored"
+    elseif mem.disableOOMKiller then limits.oom_kill_disable = true end
   end
   -- obsolete in the kernel (v2 has none; v1 no longer enforces it) and ignored by runc too
   if (mem.kernel or 0) ~= 0 or (mem.kernelTCP or 0) ~= 0 then
@@ -244,10 +239,10 @@ function M.limits(r, base, path, doc)
     if cpu[key] ~= nil and type(cpu[key]) ~= "string" then fail(path .. ".cpu." .. key, 'expected a list like "0-1"', doc) end
     if cpu[key] and cpu[key] ~= "" then limits[field] = cpu[key] end
   end
-  local pids = only(r.pids, set { "limit" }, path .. ".pids", set {}, doc)
+  local pids = only(r.pids, set { "limit" }, path .. ".pids", nil, doc)
   limits.pids = amount(pids.limit, path .. ".pids.limit", doc) or limits.pids
   local bio = only(r.blockIO, set { "weight", "leafWeight", "weightDevice", "throttleReadBpsDevice", "throttleWriteBpsDevice",
-                                    "throttleReadIOPSDevice", "throttleWriteIOPSDevice" }, path .. ".blockIO", set {}, doc)
+                                    "throttleReadIOPSDevice", "throttleWriteIOPSDevice" }, path .. ".blockIO", nil, doc)
   -- the throttles, per device (the plan's io limits: blkio.throttle.* on v1, io.max on v2); the
   -- weights are refused
   for _, k in ipairs({ "weight", "leafWeight", "weightDevice" }) do
@@ -258,7 +253,7 @@ function M.limits(r, base, path, doc)
                             throttleReadIOPSDevice = "riops", throttleWriteIOPSDevice = "wiops" }) do
     for i, d in ipairs(bio[key] or {}) do
       local where = ("%s.blockIO.%s[%d]"):format(path, key, i)
-      only(d, set { "major", "minor", "rate" }, where, set {}, doc)
+      only(d, set { "major", "minor", "rate" }, where, nil, doc)
       for _, k in ipairs({ "major", "minor", "rate" }) do
         if type(d[k]) ~= "number" or d[k] < 0 or d[k] % 1 ~= 0 then fail(where .. "." .. k, "expected a whole number", doc) end
       end
@@ -277,7 +272,7 @@ function M.limits(r, base, path, doc)
   if r.devices then limits.devices = nil end  -- a new list replaces the old one
   for i, d in ipairs(r.devices or {}) do
     local where = ("%s.devices[%d]"):format(path, i)
-    only(d, set { "allow", "type", "major", "minor", "access" }, where, set {}, doc)
+    only(d, set { "allow", "type", "major", "minor", "access" }, where, nil, doc)
     local access = d.access or "rwm"
     if type(access) ~= "string" or access == "" then fail(where .. ".access", "expected some of r, w and m", doc) end
     local rule
@@ -304,7 +299,7 @@ end
 function M.plan(c, bundle)
   M.warnings = {}
   only(c, set { "ociVersion", "process", "root", "hostname", "domainname", "mounts", "annotations", "linux", "hooks",
-                "windows", "solaris", "vm", "zos" }, "config", set {})
+                "windows", "solaris", "vm", "zos" }, "config")
   -- the spec's versions this reader knows: 1.x.y (1.0.0 .. 1.2.0 and later minor versions)
   if type(c.ociVersion) ~= "string" or not c.ociVersion:match("^1%.%d+%.%d+[%-%+]?[%w%.%-%+]*$") then
     fail("ociVersion", ("'%s' is not a version of the OCI runtime spec sbx reads (1.x.y)"):format(tostring(c.ociVersion)))
@@ -315,7 +310,7 @@ function M.plan(c, bundle)
                  set { "commandLine", "ioPriority", "scheduler", "execCPUAffinity" })
   if type(p.args) ~= "table" or type(p.args[1]) ~= "string" then fail("process.args", "expected the command, a list of strings") end
   if p.terminal ~= nil and type(p.terminal) ~= "boolean" then fail("process.terminal", "expected true or false") end
-  local size = only(p.consoleSize, set { "height", "width" }, "process.consoleSize", set {})
+  local size = only(p.consoleSize, set { "height", "width" }, "process.consoleSize")
   for _, k in ipairs({ "height", "width" }) do
     local v = size[k]
     if v ~= nil and (type(v) ~= "number" or v < 0 or v > 65535 or v ~= math.floor(v)) then
@@ -324,8 +319,8 @@ function M.plan(c, bundle)
   end
   none(p.apparmorProfile, "process.apparmorProfile", "AppArmor is not supported by sbx")
   none(p.selinuxLabel, "process.selinuxLabel", "SELinux is not supported by sbx")
-  local user = only(p.user, set { "uid", "gid", "additionalGids", "umask", "username" }, "process.user", set {})
-  local root = only(c.root, set { "path", "readonly" }, "root", set {})
+  local user = only(p.user, set { "uid", "gid", "additionalGids", "umask", "username" }, "process.user")
+  local root = only(c.root, set { "path", "readonly" }, "root")
   if type(root.path) ~= "string" then fail("root.path", "missing (the bundle's root file system)") end
   local rootfs = root.path:sub(1, 1) == "/" and root.path or (bundle .. "/" .. root.path)
   local l = only(c.linux, set { "namespaces", "uidMappings", "gidMappings", "resources", "cgroupsPath", "maskedPaths",
@@ -344,23 +339,23 @@ function M.plan(c, bundle)
                  umask = user.umask, rlimits = {}, sysctl = {}, groups = user.additionalGids,
                  oom_score_adj = p.oomScoreAdj, domainname = c.domainname, root_propagation = propagation }
   if l.timeOffsets then
-    local t = only(l.timeOffsets, set { "monotonic", "boottime" }, "linux.timeOffsets", set {})
+    local t = only(l.timeOffsets, set { "monotonic", "boottime" }, "linux.timeOffsets")
     plan.time_offsets = {}
     for _, clock in ipairs({ "monotonic", "boottime" }) do
-      local o = only(t[clock], set { "secs", "nanosecs" }, "linux.timeOffsets." .. clock, set {})
+      local o = only(t[clock], set { "secs", "nanosecs" }, "linux.timeOffsets." .. clock)
       if (o.nanosecs or 0) ~= 0 then fail("linux.timeOffsets." .. clock .. ".nanosecs", "only whole seconds (sbx's plan)") end
       plan.time_offsets[clock] = o.secs
     end
   end
   for i, r in ipairs(p.rlimits or {}) do
-    only(r, set { "type", "soft", "hard" }, ("process.rlimits[%d]"):format(i), set {})
+    only(r, set { "type", "soft", "hard" }, ("process.rlimits[%d]"):format(i))
     plan.rlimits[i] = { type = r.type, soft = r.soft, hard = r.hard }
   end
   for k, v in pairs(l.sysctl or {}) do plan.sysctl[#plan.sysctl + 1] = { key = k, value = tostring(v) } end
   table.sort(plan.sysctl, function(a, b) return a.key < b.key end)
   for i, n in ipairs(l.namespaces or {}) do
     local where = ("linux.namespaces[%d]"):format(i)
-    only(n, set { "type", "path" }, where, set {})
+    only(n, set { "type", "path" }, where)
     local kind = NS[n.type]
     if not kind then fail(where .. ".type", "unknown namespace type '" .. tostring(n.type) .. "'") end
     if n.path and n.path ~= "" then
@@ -374,13 +369,13 @@ function M.plan(c, bundle)
   local function map(list, where)
     local out = {}
     for i, e in ipairs(list or {}) do
-      only(e, set { "containerID", "hostID", "size" }, ("%s[%d]"):format(where, i), set {})
+      only(e, set { "containerID", "hostID", "size" }, ("%s[%d]"):format(where, i))
       out[i] = { inside = e.containerID, outside = e.hostID, count = e.size }
     end
     return out
   end
   plan.uid_map, plan.gid_map = map(l.uidMappings, "linux.uidMappings"), map(l.gidMappings, "linux.gidMappings")
-  local caps = only(p.capabilities, set { "bounding", "effective", "inheritable", "permitted", "ambient" }, "process.capabilities", set {})
+  local caps = only(p.capabilities, set { "bounding", "effective", "inheritable", "permitted", "ambient" }, "process.capabilities")
   plan.caps = caps.bounding or caps.permitted or caps.effective or {}
   if p.capabilities then
     -- each set as given (runc's meaning); the core cuts them to the bounding set it keeps
@@ -413,7 +408,7 @@ function M.plan(c, bundle)
   end
   if l.seccomp then
     local sc = only(l.seccomp, set { "defaultAction", "defaultErrnoRet", "architectures", "syscalls", "flags",
-                                     "listenerPath", "listenerMetadata" }, "linux.seccomp", set {})
+                                     "listenerPath", "listenerMetadata" }, "linux.seccomp")
     none(sc.listenerPath, "linux.seccomp.listenerPath", "seccomp notifications to an agent are not supported by sbx yet")
     none(sc.flags, "linux.seccomp.flags", "filter flags are not supported by sbx yet")
     for i, e in ipairs(sc.syscalls or {}) do

@@ -127,52 +127,22 @@ int l_start_fifo(lua_State* L) {
 // nil, message, errno: another program to its end, without a shell (path, or else argv[1], is a
 // path: no PATH search); an OCI hook, say.
 int l_run_program(lua_State* L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  std::vector<std::string> argv;
-  for (int i = 1; i <= static_cast<int>(lua_objlen(L, 1)); ++i) {
-    lua_rawgeti(L, 1, i);
-    argv.emplace_back(luaL_checkstring(L, -1));
-    lua_pop(L, 1);
-  }
+  std::vector<std::string> argv = check_string_list(L, 1, "run_program: argv");
   core::ProgramIo io;
-  std::string text, path;
-  std::vector<std::string> env;
-  if (lua_istable(L, 2)) {
-    lua_getfield(L, 2, "path");
-    if (lua_isstring(L, -1)) {
-      path = lua_tostring(L, -1);
-      io.path = &path;
-    }
-    lua_pop(L, 1);
-    lua_getfield(L, 2, "stdin");
-    if (lua_isstring(L, -1)) {
-      size_t n;
-      const char* s = lua_tolstring(L, -1, &n);
-      text.assign(s, n);
-      io.stdin_text = &text;
-    }
-    lua_getfield(L, 2, "env");
-    if (lua_istable(L, -1)) {
-      for (int i = 1; i <= static_cast<int>(lua_objlen(L, -1)); ++i) {
-        lua_rawgeti(L, -1, i);
-        env.emplace_back(luaL_checkstring(L, -1));
-        lua_pop(L, 1);
-      }
-      io.env = &env;
-    }
-    lua_getfield(L, 2, "timeout");
-    io.timeout = luaL_optnumber(L, -1, 0);
-    lua_pop(L, 3);
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    check_keys(L, 2, "run_program", {"path", "stdin", "env", "timeout"});
+    io.path = opt_string_field(L, 2, "run_program", "path");
+    io.stdin_text = opt_string_field(L, 2, "run_program", "stdin");
+    io.env = opt_string_list_field(L, 2, "run_program", "env");
+    io.timeout = opt_number_field(L, 2, "run_program", "timeout").value_or(0);
   }
   auto end = core::run_program(argv, io);
   if (!end) return push_failure(L, end.error());
   lua_createtable(L, 0, 3);
-  lua_pushinteger(L, end->code);
-  lua_setfield(L, -2, "code");
-  lua_pushinteger(L, end->signal);
-  lua_setfield(L, -2, "signal");
-  lua_pushboolean(L, end->timed_out);
-  lua_setfield(L, -2, "timed_out");
+  set_integer(L, "code", end->code);
+  set_integer(L, "signal", end->signal);
+  set_bool(L, "timed_out", end->timed_out);
   return 1;
 }
 

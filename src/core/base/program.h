@@ -1,6 +1,7 @@
 // Another program run to its end, without a shell: argv goes to execv as it is, so no path is
 // ever quoted (busybox --list, newuidmap, debootstrap).
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,10 +13,10 @@ struct ProgramIo {
   int stdout_fd = -1;           // -1: ours
   int stderr_fd = -1;           // -1: ours
   bool capture_stdout = false;  // stdout into ProgramEnd::output instead (stdout_fd unused)
-  const std::string* stdin_text = nullptr;        // given on its stdin (then EOF); null: ours
-  const std::vector<std::string>* env = nullptr;  // its whole environment; null: ours
-  double timeout = 0;                 // seconds, then SIGKILL (ProgramEnd::timed_out); 0: none
-  const std::string* path = nullptr;  // the file run, when argv[0] is another name; null: argv[0]
+  std::optional<std::string> stdin_text;        // given on its stdin (then EOF); none: ours
+  std::optional<std::vector<std::string>> env;  // its whole environment; none: ours
+  std::optional<std::string> path;              // the file run, when argv[0] is another name
+  double timeout = 0;  // seconds, then SIGKILL (ProgramEnd::timed_out); 0: none
 };
 
 struct ProgramEnd {

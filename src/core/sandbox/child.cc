@@ -277,7 +277,10 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   while (n < 0 && errno == EINTR);
   if (n != 1) _exit(127);  // the supervisor is gone or failed to write the id maps
 
-  const uint64_t ns = spec.namespaces | (ch.joined & (CLONE_NEWNS | CLONE_NEWUTS));
+  // joined mnt and uts work as made ones here (mounts, hostname); a joined pid namespace only
+  // decides how /proc is mounted
+  const uint64_t joined = joined_namespaces(spec);
+  const uint64_t ns = spec.namespaces | (joined & (CLONE_NEWNS | CLONE_NEWUTS));
   // Created mode: the FIFO is reached by its host path now, reopened through /proc at the start.
   int start_fd = -1;
   if (!ch.start_fifo.empty()) {
@@ -324,7 +327,7 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
     if (!root) fail(ch, root.error());
     if (int e = fault("child.mounts"))
       fail(ch, fault_error("child.mounts", "mount the sandbox's file systems", e));
-    for (const auto& op : spec.ops) check(ch, run_op(op, *root, (ns | ch.joined) & CLONE_NEWPID));
+    for (const auto& op : spec.ops) check(ch, run_op(op, *root, (ns | joined) & CLONE_NEWPID));
     check(ch, finish_root(spec, *root));
     if (int e = fault("child.pivot")) fail(ch, fault_error("child.pivot", "pivot_root", e));
     check(ch, switch_root(*root));

@@ -26,7 +26,6 @@ struct ChildChannels {
       caps;                            // capabilities kept (parsed by the supervisor), or unchanged
   std::optional<CapNumbers> cap_sets;  // with caps: the other sets (Spec::cap_sets)
   int join_mnt = -1;                   // a mount namespace to enter first (Spec::join mnt), or -1
-  uint64_t joined = 0;                 // CLONE_NEW* of the namespaces joined (Spec::join)
   std::string stage;                   // directory the new root is assembled on
   std::string start_fifo;  // created mode: say 'R' on sync, wait for a reader of this FIFO, exec
   bool has_mask = false;   // the caller's signal mask before set-up blocked INT/TERM/HUP/QUIT:

@@ -344,7 +344,6 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
       return e;
     }
   ch.join_mnt = join_mnt.get();
-  ch.joined = joined_namespaces(spec);
   auto before_clone = [&](const Error& e) {
     step_back();
     return e;
