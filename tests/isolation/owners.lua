@@ -35,6 +35,23 @@ local function kill9(pid)
   wait_for(function() return io.open("/proc/" .. pid .. "/stat") == nil end, "pid " .. pid .. " to be reaped")
 end
 
+test("5: an owner record its writer was killed while writing (PID.tmp-WRITER) goes with sbx gc", function()
+  -- a writer that is gone: a process started and reaped here
+  local dead = background("true")
+  wait_for(function() return io.open("/proc/" .. dead .. "/stat") == nil end, "pid " .. dead .. " to end")
+  local dir = sbx.dirs().runtime .. "/owners"
+  local half = ("%s/%d.tmp-%d"):format(dir, dead, dead)
+  local live = ("%s/%d.tmp-%d"):format(dir, dead, sbx.sys.getpid())  -- its writer (this test) lives
+  os.execute("mkdir -p " .. dir)
+  assert(io.open(half, "w")):close()
+  assert(io.open(live, "w")):close()
+  local out, rc = sh(bin .. " gc")
+  expect(rc, out).eq(0)
+  expect(io.open(half) == nil, "the dead writer's half record is gone").truthy()
+  expect(io.open(live) ~= nil, "a live writer's is kept").truthy()
+  os.remove(live)
+end)
+
 test("1: a killed sbx's published port does not lead into the next sandbox given its address", function()
   local port, ip = 21500 + sbx.sys.getpid() % 400, "10.88.77.2"
   local a = background(("%s run --rootfs %s --hostname first -p 127.0.0.1:%d:80 --ip %s -- httpd -f -p 80 -h /etc")

@@ -2,10 +2,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "core/base/fault.h"
@@ -78,8 +80,20 @@ int forget_dead_owners() {
   while (auto* e = readdir(d.get())) {
     char* end = nullptr;
     long pid = std::strtol(e->d_name, &end, 10);
-    if (pid <= 0 || *end) continue;
-    if (!owner_alive(static_cast<pid_t>(pid)) && unlinkat(dirfd(d.get()), e->d_name, 0) == 0) ++n;
+    if (pid <= 0) continue;
+    bool dead;
+    if (!*end) {
+      dead = !owner_alive(static_cast<pid_t>(pid));
+    } else if (std::strncmp(end, ".tmp-", 5) == 0) {
+      // a record its writer was killed while writing (write_file_atomic's PATH.tmp-WRITER)
+      char* tail = nullptr;
+      long writer = std::strtol(end + 5, &tail, 10);
+      if (writer <= 0 || *tail) continue;
+      dead = kill(static_cast<pid_t>(writer), 0) != 0 && errno == ESRCH;
+    } else {
+      continue;
+    }
+    if (dead && unlinkat(dirfd(d.get()), e->d_name, 0) == 0) ++n;
   }
   return n;
 }
