@@ -14,7 +14,7 @@ local LIMITS = { memory = { "size", true }, memory_swap = { "size", true }, memo
                  cpu_rt_period = { "number" }, cpu_rt_runtime = { "count" }, cpuset = { "string" },
                  cpuset_mems = { "string" }, pids = { "number", true }, cpu_shares = { "number" },
                  memory_swappiness = { "count" }, oom_kill_disable = { "boolean" }, unified = { "table" },
-                 io = { "table" } }
+                 io = { "table" }, io_weight = { "number" }, hugetlb = { "hugetlb" } }
 local KEYS = {}
 for k in pairs(LIMITS) do KEYS[#KEYS + 1] = k end
 KEYS[#KEYS + 1] = "devices"
@@ -43,6 +43,20 @@ function M.limits(limits, level, prefix)
     elseif kind == "table" then
       if type(v) ~= "table" then error(("%s.%s: expected a list, got %s"):format(prefix, k, tostring(v)), level) end
       out[k] = v
+    elseif kind == "hugetlb" then  -- { { size = "2MB", limit = "64M" | "max" }, ... }
+      if type(v) ~= "table" then error(('%s.%s: expected a list of { size = "2MB", limit = "64M" }'):format(prefix, k), level) end
+      out[k] = {}
+      for i, e in ipairs(v) do
+        local where = ("%s.%s[%d]"):format(prefix, k, i)
+        if type(e) ~= "table" or type(e.size) ~= "string" then error(where .. ': expected { size = "2MB", limit = "64M" }', level) end
+        for ek in pairs(e) do
+          if ek ~= "size" and ek ~= "limit" then error(("%s: unknown key '%s' (expected limit, size)"):format(where, tostring(ek)), level) end
+        end
+        local n, err = e.limit, nil
+        if n ~= "max" then n, err = core.parse_size(e.limit) end
+        if not n then error(where .. ".limit: " .. tostring(err), level) end
+        out[k][i] = { size = e.size, limit = n }
+      end
     elseif kind == "boolean" then
       if type(v) ~= "boolean" then error(("%s.%s: expected true or false, got %s"):format(prefix, k, tostring(v)), level) end
       out[k] = v

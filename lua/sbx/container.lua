@@ -25,17 +25,18 @@ local KEYS = {
   gid = "number (the payload's gid inside; default 0)", uid_map = "list ({ inside =, outside =, count = } lines; default: see docs/run.md)",
   gid_map = "list (as uid_map)",
   time_offsets = "table { monotonic =, boottime = } (seconds or durations; implies time)",
+  personality = '"linux32" (uname -m says i686, as setarch) or "linux"',
   die_with_parent = "boolean (the sandbox dies with its starter; default true)",
   net = '"loopback", "none", "host", "bridge", { bridge = "sbx0", ip =, publish =, subnet =, nat =, name = } or { netns = sandbox | pid | NAME | path }',
   proc = "boolean (a fresh /proc; default true with pid)", dev = "boolean (a minimal /dev; default true)",
   tmp = "boolean or size (a private /tmp tmpfs; default true)",
-  limits = "table { memory =, memory_swap =, cpu =, cpu_weight =, cpuset =, pids =, io =, devices = }",
+  limits = "table { memory =, memory_swap =, cpu =, cpu_weight =, cpuset =, pids =, io =, io_weight =, hugetlb =, devices = }",
   image = 'string ("name:tag" or an id)',
   name = "string (a persistent container: its upper layer is kept, box:commit works later)",
   ephemeral = "boolean (image: the upper layer on a tmpfs inside the sandbox, gone at exit; no diff or commit)",
   cgroup_parent = "string (where the sandbox's cgroup goes, under the hierarchy roots)",
   netns = "a name in /run/netns, a path, a pid or a sandbox: join that network namespace",
-  seccomp = '"default" (the default), "strict", "none" or a policy { default =, allow =, deny =, rules = }',
+  seccomp = '"default" (the default), "strict", "none" or a policy { default =, allow =, deny =, rules =, flags = }',
   caps = 'list of capabilities kept (default: docker\'s 14), {} for none, "all" for all',
   cap_add = 'list of capabilities kept beyond caps (or "ALL"), as docker --cap-add',
   cap_drop = 'list of capabilities dropped from caps (or "ALL"), as docker --cap-drop',
@@ -77,7 +78,7 @@ function M.new(opts)
   for k in pairs(opts) do
     if not KEYS[k] then fail(("unknown key '%s' (expected %s)"):format(tostring(k), key_list(KEYS)), level) end
   end
-  for _, k in ipairs({ "rootfs", "hostname", "cwd", "image", "name" }) do expect_type(k, opts[k], "string", level) end
+  for _, k in ipairs({ "rootfs", "hostname", "cwd", "image", "name", "personality" }) do expect_type(k, opts[k], "string", level) end
   if opts.image and opts.rootfs then fail("image and rootfs: choose one", level) end
   local img
   if opts.name and not opts.image then
@@ -175,6 +176,7 @@ function M.new(opts)
   plan.seccomp = require("sbx.seccomp").resolve(seccomp, level + 1)
   plan.caps = caps_plan(caps, opts.cap_add, opts.cap_drop, M.default_caps, level + 1)
   plan.no_new_privs = opts.no_new_privs ~= false
+  plan.personality = opts.personality
   if opts.time_offsets then
     local t = {}
     for k, v in pairs(opts.time_offsets) do

@@ -15,7 +15,7 @@ local function key_list(t)
   return table.concat(names, ", ")
 end
 
-local IO_KEYS = { device = true, read_bps = true, write_bps = true, read_iops = true, write_iops = true }
+local IO_KEYS = { device = true, read_bps = true, write_bps = true, read_iops = true, write_iops = true, weight = true }
 
 local BRIDGE_KEYS = { bridge = true, subnet = true, ip = true, publish = true, nat = true, name = true }
 
@@ -90,7 +90,8 @@ local function limits_plan(limits, level)
         if not n then fail(where .. "." .. k .. ": " .. serr, level + 1) end
         return n
       end
-      out.io[i] = { device = dev, rbps = size("read_bps"), wbps = size("write_bps"), riops = e.read_iops, wiops = e.write_iops }
+      out.io[i] = { device = dev, rbps = size("read_bps"), wbps = size("write_bps"), riops = e.read_iops, wiops = e.write_iops,
+                    weight = e.weight }
     end
   end
   return out

@@ -174,7 +174,7 @@ end
 -- Raises "DOC: PATH.FIELD: why" (a field sbx does not enforce is an error, never ignored).
 function M.limits(r, base, path, doc)
   path = path or "linux.resources"
-  r = only(r, set { "memory", "cpu", "pids", "devices", "blockIO", "unified" }, path, set { "hugepageLimits", "network", "rdma" }, doc)
+  r = only(r, set { "memory", "cpu", "pids", "devices", "blockIO", "unified", "hugepageLimits" }, path, set { "network", "rdma" }, doc)
   local limits = copy(base)
   -- unified: cgroup v2 files as given (the core refuses them on a v1 host, naming the file)
   if r.unified ~= nil then
@@ -243,29 +243,57 @@ function M.limits(r, base, path, doc)
   limits.pids = amount(pids.limit, path .. ".pids.limit", doc) or limits.pids
   local bio = only(r.blockIO, set { "weight", "leafWeight", "weightDevice", "throttleReadBpsDevice", "throttleWriteBpsDevice",
                                     "throttleReadIOPSDevice", "throttleWriteIOPSDevice" }, path .. ".blockIO", nil, doc)
-  -- the throttles, per device (the plan's io limits: blkio.throttle.* on v1, io.max on v2); the
-  -- weights are refused
-  for _, k in ipairs({ "weight", "leafWeight", "weightDevice" }) do
-    none(bio[k], path .. ".blockIO." .. k, "block io weights are not supported by sbx yet (the throttles are)")
+  -- the weights (BFQ's: blkio.bfq.weight on v1, io.bfq.weight on v2, else v2's io.weight) and the
+  -- throttles, per device (the plan's io limits: blkio.throttle.* on v1, io.max on v2)
+  local function whole(v, where)
+    if type(v) ~= "number" or v < 0 or v % 1 ~= 0 then fail(where, "expected a whole number", doc) end
+    return v
   end
+  if bio.weight ~= nil and whole(bio.weight, path .. ".blockIO.weight") > 0 then limits.io_weight = bio.weight end
+  -- the kernel has had no leaf weight since CFQ went (5.0); runc and crun leave it out too
+  local function leaf(v, where)
+    if v ~= nil and whole(v, where) > 0 then
+      M.warnings[#M.warnings + 1] = where .. ": the kernel has no leaf weight since CFQ was removed, ignored"
+    end
+  end
+  leaf(bio.leafWeight, path .. ".blockIO.leafWeight")
   local devs, order = {}, {}
+  local function device(d, where, keys)
+    only(d, keys, where, nil, doc)
+    for _, k in ipairs({ "major", "minor" }) do whole(d[k], where .. "." .. k) end
+    local dev = ("%d:%d"):format(d.major, d.minor)
+    if not devs[dev] then devs[dev] = { device = dev }; order[#order + 1] = dev end
+    return devs[dev]
+  end
+  for i, d in ipairs(bio.weightDevice or {}) do
+    local where = ("%s.blockIO.weightDevice[%d]"):format(path, i)
+    local e = device(d, where, set { "major", "minor", "weight", "leafWeight" })
+    if d.weight ~= nil and whole(d.weight, where .. ".weight") > 0 then e.weight = d.weight end
+    leaf(d.leafWeight, where .. ".leafWeight")
+  end
   for key, field in pairs({ throttleReadBpsDevice = "rbps", throttleWriteBpsDevice = "wbps",
                             throttleReadIOPSDevice = "riops", throttleWriteIOPSDevice = "wiops" }) do
     for i, d in ipairs(bio[key] or {}) do
       local where = ("%s.blockIO.%s[%d]"):format(path, key, i)
-      only(d, set { "major", "minor", "rate" }, where, nil, doc)
-      for _, k in ipairs({ "major", "minor", "rate" }) do
-        if type(d[k]) ~= "number" or d[k] < 0 or d[k] % 1 ~= 0 then fail(where .. "." .. k, "expected a whole number", doc) end
-      end
-      local dev = ("%d:%d"):format(d.major, d.minor)
-      if not devs[dev] then devs[dev] = { device = dev }; order[#order + 1] = dev end
-      devs[dev][field] = d.rate
+      device(d, where, set { "major", "minor", "rate" })[field] = whole(d.rate, where .. ".rate")
     end
   end
   if #order > 0 then
     table.sort(order)
     limits.io = {}
     for i, dev in ipairs(order) do limits.io[i] = devs[dev] end
+  end
+  -- huge pages, per page size ("2MB"): hugetlb.SIZE.limit_in_bytes on v1, .max on v2
+  if r.hugepageLimits ~= nil then
+    if type(r.hugepageLimits) ~= "table" then fail(path .. ".hugepageLimits", "expected a list", doc) end
+    limits.hugetlb = {}
+    for i, h in ipairs(r.hugepageLimits) do
+      local where = ("%s.hugepageLimits[%d]"):format(path, i)
+      only(h, set { "pageSize", "limit" }, where, nil, doc)
+      if type(h.pageSize) ~= "string" then fail(where .. ".pageSize", 'expected a size like "2MB"', doc) end
+      limits.hugetlb[i] = { size = h.pageSize, limit = whole(h.limit, where .. ".limit") }
+    end
+    if #limits.hugetlb == 0 then limits.hugetlb = nil end
   end
   -- the rules in order (the core reads them as the v1 controller does, on v1 and v2 alike), then
   -- runc's own, which it adds to every container's
@@ -325,9 +353,19 @@ function M.plan(c, bundle)
   local rootfs = root.path:sub(1, 1) == "/" and root.path or (bundle .. "/" .. root.path)
   local l = only(c.linux, set { "namespaces", "uidMappings", "gidMappings", "resources", "cgroupsPath", "maskedPaths",
                                 "readonlyPaths", "rootfsPropagation", "sysctl", "devices", "seccomp", "mountLabel",
-                                "timeOffsets" }, "linux",
-               set { "intelRdt", "personality", "memoryPolicy", "netDevices" })
+                                "timeOffsets", "personality" }, "linux",
+               set { "intelRdt", "memoryPolicy", "netDevices" })
   none(l.mountLabel, "linux.mountLabel", "SELinux is not supported by sbx")
+  local personality
+  if l.personality ~= nil then
+    local pers = only(l.personality, set { "domain", "flags" }, "linux.personality")
+    local domain = ({ LINUX = "linux", LINUX32 = "linux32" })[pers.domain]
+    if not domain then fail("linux.personality.domain", "expected LINUX or LINUX32") end
+    if pers.flags ~= nil and (type(pers.flags) ~= "table" or #pers.flags > 0) then
+      fail("linux.personality.flags", "personality flags are not supported by sbx (runc takes none either)")
+    end
+    personality = domain
+  end
   -- (recursive either way: sbx makes the whole new root one kind)
   local propagation = l.rootfsPropagation and l.rootfsPropagation:gsub("^r", "")
   if propagation and not set { "private", "slave", "shared", "unbindable" }[propagation] then
@@ -337,7 +375,8 @@ function M.plan(c, bundle)
                  cwd = p.cwd or "/", uid = user.uid, gid = user.gid, hostname = c.hostname,
                  no_new_privs = p.noNewPrivileges == true, die_with_parent = false, init = false, ops = {}, namespaces = {},
                  umask = user.umask, rlimits = {}, sysctl = {}, groups = user.additionalGids,
-                 oom_score_adj = p.oomScoreAdj, domainname = c.domainname, root_propagation = propagation }
+                 oom_score_adj = p.oomScoreAdj, domainname = c.domainname, root_propagation = propagation,
+                 personality = personality }
   if l.timeOffsets then
     local t = only(l.timeOffsets, set { "monotonic", "boottime" }, "linux.timeOffsets")
     plan.time_offsets = {}
@@ -410,7 +449,6 @@ function M.plan(c, bundle)
     local sc = only(l.seccomp, set { "defaultAction", "defaultErrnoRet", "architectures", "syscalls", "flags",
                                      "listenerPath", "listenerMetadata" }, "linux.seccomp")
     none(sc.listenerPath, "linux.seccomp.listenerPath", "seccomp notifications to an agent are not supported by sbx yet")
-    none(sc.flags, "linux.seccomp.flags", "filter flags are not supported by sbx yet")
     for i, e in ipairs(sc.syscalls or {}) do
       if e.action == "SCMP_ACT_NOTIFY" then
         fail(("linux.seccomp.syscalls[%d].action"):format(i), "SCMP_ACT_NOTIFY is not supported by sbx yet")
@@ -418,7 +456,7 @@ function M.plan(c, bundle)
     end
     local policy, err = require("sbx.seccomp").from_json(l.seccomp, { caps = plan.caps }, "config.json: linux.seccomp")
     if not policy then error(err, 0) end
-    plan.seccomp = { default_action = policy.default_action, rules = policy.rules }
+    plan.seccomp = { default_action = policy.default_action, rules = policy.rules, flags = policy.flags }
   end
   return plan, { annotations = c.annotations or {}, hooks = hooks, terminal = p.terminal == true,
                  console_size = p.consoleSize and { height = size.height, width = size.width } or nil }

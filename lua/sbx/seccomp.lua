@@ -1,7 +1,8 @@
 -- sbx.seccomp: seccomp policies as Lua data, and the named profiles.
 --   seccomp = "default" | "strict" | "none"
 --   seccomp = { default = "errno EPERM", allow = { "read", ... }, deny = { "keyctl", ... },
---               rules = { { "clone", "allow", args = { { 0, "masked_eq", 0x7E020000, 0 } } } } }
+--               rules = { { "clone", "allow", args = { { 0, "masked_eq", 0x7E020000, 0 } } } },
+--               flags = { "log" } }   -- the kernel's filter flags: log, spec_allow, wait_killable_recv
 -- A policy compiles to { default_action =, rules = { { syscall =, action =, args = } } }, the plan's
 -- form (box:spec().seccomp). policy:explain("keyctl") says what it does with one syscall.
 local core = require "sbx.core"
@@ -40,11 +41,12 @@ function M.compile(spec, level)
   end
   if type(spec) ~= "table" then error("seccomp: expected a profile name or a policy table", level) end
   for k in pairs(spec) do
-    if k ~= "default" and k ~= "allow" and k ~= "deny" and k ~= "rules" then
-      error(("seccomp: unknown key '%s' (expected default, allow, deny, rules)"):format(tostring(k)), level)
+    if k ~= "default" and k ~= "allow" and k ~= "deny" and k ~= "rules" and k ~= "flags" then
+      error(("seccomp: unknown key '%s' (expected default, allow, deny, rules, flags)"):format(tostring(k)), level)
     end
   end
-  local p = setmetatable({ default_action = spec.default or "errno EPERM", rules = {} }, Policy)
+  if spec.flags ~= nil and type(spec.flags) ~= "table" then error('seccomp.flags: expected a list like { "log" }', level) end
+  local p = setmetatable({ default_action = spec.default or "errno EPERM", rules = {}, flags = spec.flags }, Policy)
   for _, name in ipairs(spec.allow or {}) do p.rules[#p.rules + 1] = rule(name, "allow") end
   for _, name in ipairs(spec.deny or {}) do p.rules[#p.rules + 1] = rule(name, "errno EPERM") end
   for i, r in ipairs(spec.rules or {}) do
@@ -108,6 +110,10 @@ local OP_FROM_JSON = { SCMP_CMP_EQ = "eq", SCMP_CMP_NE = "ne", SCMP_CMP_LT = "lt
                       SCMP_CMP_GT = "gt", SCMP_CMP_GE = "ge", SCMP_CMP_MASKED_EQ = "masked_eq" }
 local X86_ARCHES = { SCMP_ARCH_X86_64 = true, SCMP_ARCH_X86 = true, SCMP_ARCH_X32 = true, amd64 = true, x86 = true, x32 = true }
 
+-- the OCI names of the filter flags; TSYNC is moot (the filter goes on a process of one thread)
+local FLAG_FROM_JSON = { SECCOMP_FILTER_FLAG_LOG = "log", SECCOMP_FILTER_FLAG_SPEC_ALLOW = "spec_allow",
+                         SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = "wait_killable_recv", SECCOMP_FILTER_FLAG_TSYNC = false }
+
 local function json_action(a, errno_ret, where)
   if a == "SCMP_ACT_ERRNO" then return "errno " .. tostring(errno_ret or 1) end
   local x = ACTION_FROM_JSON[a]
@@ -146,6 +152,13 @@ function M.from_json(doc, opts, path)
   end
   local ok2, policy = pcall(function()
     local spec = { default = json_action(doc.defaultAction or "SCMP_ACT_ERRNO", doc.defaultErrnoRet, path .. ": defaultAction"), rules = {} }
+    for i, name in ipairs(doc.flags or {}) do
+      local flag = FLAG_FROM_JSON[name]
+      if flag == nil then
+        error(("%s: flags[%d]: '%s' is not a flag sbx knows (SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW, _WAIT_KILLABLE_RECV, _TSYNC)"):format(path, i, tostring(name)), 0)
+      end
+      if flag then spec.flags = spec.flags or {}; spec.flags[#spec.flags + 1] = flag end
+    end
     for i, entry in ipairs(doc.syscalls or {}) do
       if wanted(entry) then
         local where = ("%s: syscalls[%d]"):format(path, i)
@@ -185,6 +198,11 @@ function Policy:to_json()
   local def, def_errno = to_json_action(self.default_action)
   local doc = { defaultAction = def, defaultErrnoRet = def_errno,
                 architectures = { "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32" }, syscalls = {} }
+  for _, f in ipairs(self.flags or {}) do
+    for name, flag in pairs(FLAG_FROM_JSON) do
+      if flag == f then doc.flags = doc.flags or {}; doc.flags[#doc.flags + 1] = name end
+    end
+  end
   local last
   for _, r in ipairs(self.rules) do
     local action, errno_ret = to_json_action(r.action)

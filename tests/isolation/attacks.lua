@@ -221,3 +221,28 @@ test("only fds 0-2 reach the payload, plus the ones passed explicitly (fds = {..
   os.remove(file)
   expect_error(function() box:run{ "true", fds = { "x" } } end, "number expected")
 end)
+
+test("seccomp flags reach the kernel with the filter (log, spec_allow, seen by strace); an unknown flag is refused", function()
+  local bin = os.getenv("SBX_BIN")
+  local _, has = sh("command -v strace")
+  if has ~= 0 or not bin then skip("strace is not installed (apt-get install strace), or SBX_BIN is not set") end
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write(([[
+    local st = assert(sbx.container{ rootfs = %q, seccomp = { default = "allow", deny = { "mkdir" }, flags = { "log", "spec_allow" } } }
+      :run{ "/bin/sh", "-c", "mkdir /tmp/x 2>/dev/null; echo mkdir=$?", stdout = "pipe" })
+    io.write(st.stdout)
+  ]]):format(root))
+  f:close()
+  local out = sh(("strace -f -qq -e trace=seccomp %s %s 2>&1 | grep -E 'SET_MODE_FILTER.*len=|mkdir='"):format(bin, script))
+  os.remove(script)
+  expect(out, "the deny rule still applies").contains("mkdir=1")
+  expect(out, "installed with both flags").contains("SECCOMP_FILTER_FLAG_LOG|SECCOMP_FILTER_FLAG_SPEC_ALLOW, {len=")
+  expect_error(function() sbx.container{ rootfs = root, seccomp = { default = "allow", flags = { "bogus" } } } end,
+               "seccomp.flags: unknown flag 'bogus' %(expected log, spec_allow, wait_killable_recv%)")
+  local policy = assert(sbx.seccomp.from_json({ defaultAction = "SCMP_ACT_ALLOW", flags = { "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_TSYNC" } }))
+  expect(table.concat(policy.flags, ","), "OCI names read; TSYNC moot").eq("log")
+  expect(policy:to_json()).contains('"SECCOMP_FILTER_FLAG_LOG"')
+  local _, err = sbx.seccomp.from_json({ defaultAction = "SCMP_ACT_ALLOW", flags = { "SECCOMP_FILTER_FLAG_X" } })
+  expect(err).contains("flags[1]: 'SECCOMP_FILTER_FLAG_X' is not a flag sbx knows")
+end)

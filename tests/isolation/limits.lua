@@ -124,3 +124,53 @@ test("io: per-device limits land in the group's files", function()
   p:kill("KILL")
   p:wait()
 end)
+
+test("io weights: the group's share (BFQ's weight, or v2's io.weight) and one device's, on a loop device set to bfq", function()
+  need(f.cgroup == 2 and "io" or "blkio")
+  local p = assert(box{ io_weight = 300 }:spawn{ "/bin/sleep", "10" })
+  local cg = assert(sbx.cgroup.open(p.cgroup))
+  local bfq, iocost = cg:get(f.cgroup == 2 and "io.bfq.weight" or "blkio.bfq.weight"), cg:get("io.weight")
+  p:kill("KILL")
+  p:wait()
+  if bfq then expect(bfq).match("300") elseif f.cgroup == 2 and iocost then expect(iocost).match("default 2929") end
+  expect_error(function() box{ io_weight = 5 } end, "limit io_weight: expected 10..1000, got 5")
+  expect_error(function() box{ io = { { device = "/dev/null", weight = 200 } } } end, "device")
+  -- a device's own weight needs the device on the bfq scheduler: a loop device of the test's own
+  local img = os.tmpname()
+  local out, rc = sh("truncate -s 8M " .. img .. " && losetup --find --show " .. img)
+  local dev = rc == 0 and out:match("^(/dev/loop%d+)\n$")
+  if not dev then os.remove(img); skip("no loop device here: " .. out) end
+  local ok, err = pcall(function()
+    local _, brc = sh("echo bfq > /sys/block/" .. dev:match("loop%d+") .. "/queue/scheduler")
+    if brc ~= 0 then skip("the bfq io scheduler is not available for " .. dev) end
+    local q = assert(box{ io = { { device = dev, weight = 200, read_bps = "1M" } } }:spawn{ "/bin/sleep", "10" })
+    local qg = assert(sbx.cgroup.open(q.cgroup))
+    local text = qg:get(f.cgroup == 2 and "io.bfq.weight" or "blkio.bfq.weight_device")
+    local throttle = qg:get(f.cgroup == 2 and "io.max" or "blkio.throttle.read_bps_device")
+    q:kill("KILL")
+    q:wait()
+    expect(text).match("%d+:%d+ 200")
+    expect(throttle).match("1048576")
+  end)
+  sh("losetup -d " .. dev)
+  os.remove(img)
+  if not ok then error(err, 0) end
+end)
+
+test("hugetlb: a limit per page size (hugetlb.2MB.max / limit_in_bytes); a hybrid host's unified-only controller is an error", function()
+  expect_error(function() box{ hugetlb = { { size = "2XB", limit = "4M" } } } end, "page size '2XB' is not like 2MB")
+  local v1 = false
+  for _, c in ipairs(f.cgroup_controllers) do if c == "hugetlb" then v1 = true end end
+  if f.cgroup ~= 2 and not v1 then
+    local st, err = pcall(box, { hugetlb = { { size = "2MB", limit = "4M" } } })
+    expect(st).eq(false)
+    expect(tostring(err)).contains("hugetlb controller only in its unified hierarchy")
+    return
+  end
+  local p = assert(box{ hugetlb = { { size = "2MB", limit = "4M" } } }:spawn{ "/bin/sleep", "10" })
+  local cg = assert(sbx.cgroup.open(p.cgroup))
+  local v = cg:get(f.cgroup == 2 and "hugetlb.2MB.max" or "hugetlb.2MB.limit_in_bytes")
+  p:kill("KILL")
+  p:wait()
+  expect(v).eq("4194304")
+end)

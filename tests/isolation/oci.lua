@@ -188,7 +188,7 @@ test("runc spec's own config.json (ambient capabilities, rlimits, sysfs and cgro
   expect(out).contains("CapEff:\t0000000020000420")  -- runc's three: AUDIT_WRITE, KILL, NET_BIND_SERVICE
 end)
 
-test("capability sets, namespaces joined by path, oomScoreAdj, domainname, seccomp without no_new_privs, unknown properties", function()
+test("capability sets, namespaces joined by path, oomScoreAdj, domainname, personality, seccomp flags without no_new_privs, unknown properties", function()
   -- a holder container whose namespaces the next one joins by /proc/PID/ns paths
   config({ "/bin/sleep", "30" })
   local out, rc = sh(("(%s --root %s run -d --bundle %s --pid-file %s/hpid holder </dev/null >/dev/null 2>&1)")
@@ -201,7 +201,7 @@ test("capability sets, namespaces joined by path, oomScoreAdj, domainname, secco
   local mnt = { pid = tonumber((sh("(unshare -m --propagation private sleep 30 </dev/null >/dev/null 2>&1 & echo $!)"))) }
   for _ = 1, 50 do if ns(mnt.pid, "mnt") ~= ns("self", "mnt") then break end core.sleep(0.02) end
   local script = "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status; cat /proc/self/oom_score_adj; " ..
-                 "cat /proc/sys/kernel/domainname; for t in uts ipc pid net mnt; do readlink /proc/self/ns/$t; done"
+                 "cat /proc/sys/kernel/domainname; uname -m; for t in uts ipc pid net mnt; do readlink /proc/self/ns/$t; done"
   config({ "/bin/sh", "-c", script }, function(c)
     c.process.user = { uid = 1000, gid = 1000 }
     c.process.noNewPrivileges = false
@@ -210,8 +210,10 @@ test("capability sets, namespaces joined by path, oomScoreAdj, domainname, secco
                                ambient = { "CAP_CHOWN", "CAP_NET_RAW" } }
     c.process.oomScoreAdj = 500
     c.domainname = "example.test"
+    c.linux.personality = { domain = "LINUX32" }
     c.futureField = { x = 1 }
-    c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", syscalls = { { names = { "keyctl" }, action = "SCMP_ACT_ERRNO" } } }
+    c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", flags = { "SECCOMP_FILTER_FLAG_LOG" },
+                        syscalls = { { names = { "keyctl" }, action = "SCMP_ACT_ERRNO" } } }
     local keep = {}
     for _, n in ipairs(c.linux.namespaces) do
       if n.type ~= "uts" and n.type ~= "ipc" and n.type ~= "pid" and n.type ~= "mount" then keep[#keep + 1] = n end
@@ -235,6 +237,7 @@ test("capability sets, namespaces joined by path, oomScoreAdj, domainname, secco
   expect(out, "seccomp installed without no_new_privs (before the identity change)").contains("NoNewPrivs:\t0")
   expect(out).contains("\n500\n")
   expect(out).contains("example.test")
+  expect(out, "linux.personality LINUX32").contains("\ni686\n")
   for _, t in ipairs({ "uts", "ipc", "pid" }) do
     expect(out, t .. " joined").contains(ns(hpid, t))
   end
@@ -418,7 +421,7 @@ test("hooks: each gets the state on stdin; createContainer and startContainer ru
   expect(rc, out).eq(0)
 end)
 
-test("rootfsPropagation shared, swappiness, disableOOMKiller, cpu shares as given, blockIO throttles", function()
+test("rootfsPropagation shared, swappiness, disableOOMKiller, cpu shares as given, blockIO throttles and weight", function()
   -- a whole disk of this machine for the throttles (they need a real block device)
   local disk
   for _, name in ipairs(core.list_dir("/sys/block")) do
@@ -429,14 +432,18 @@ test("rootfsPropagation shared, swappiness, disableOOMKiller, cpu shares as give
     c.linux.rootfsPropagation = "rshared"
     c.linux.resources = { cpu = { shares = 1000 }, memory = { limit = 64 * 1024 * 1024, swappiness = 17, disableOOMKiller = true } }
     if sbx.cgroup.layout().layout == "2" then c.linux.resources.unified = { ["pids.max"] = "42" } end
+    c.linux.resources.blockIO = { weight = 300, leafWeight = 10 }
     if disk then
-      c.linux.resources.blockIO = { throttleReadBpsDevice = { { major = disk[1], minor = disk[2], rate = 1048576 } },
-                                    throttleWriteIOPSDevice = { { major = disk[1], minor = disk[2], rate = 300 } } }
+      c.linux.resources.blockIO.throttleReadBpsDevice = { { major = disk[1], minor = disk[2], rate = 1048576 } }
+      c.linux.resources.blockIO.throttleWriteIOPSDevice = { { major = disk[1], minor = disk[2], rate = 300 } }
     end
   end)
   local out, rc = sh(("(%s --root %s create --bundle %s --pid-file %s/spid s1 </dev/null >%s/s1.out 2>&1)"):format(oci, root, bundle, work, work))
   expect(rc, out).eq(0)
+  expect(io.open(work .. "/s1.out"):read("*a"), "leafWeight: warned").contains("blockIO.leafWeight: the kernel has no leaf weight")
   local g = assert(sbx.cgroup.open(sbx.json.decode(io.open(root .. "/s1/state.json"):read("*a")).cgroup))
+  local bfq = g:get(sbx.cgroup.layout().layout == "2" and "io.bfq.weight" or "blkio.bfq.weight")
+  expect(bfq or g:get("io.weight") or g:get("blkio.weight"), "blockIO.weight").match(bfq and "300" or "%d")
   if sbx.cgroup.layout().layout == "2" then
     expect(g:get("cpu.weight")).eq(tostring(1 + math.floor((1000 - 2) * 9999 / 262142)))
     expect(g:get("pids.max"), "unified: written as given").eq("42")
@@ -490,7 +497,10 @@ test("a bad config.json is one clear error naming the field, and leaves nothing"
     { function(c) c.root = nil end, "root.path: missing" },
     { function(c) c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", listenerPath = "/run/agent.sock" } end,
       "linux.seccomp.listenerPath: seccomp notifications to an agent are not supported by sbx yet" },
-    { function(c) c.linux.personality = { domain = "LINUX32" } end, "linux.personality: not supported by sbx yet" },
+    { function(c) c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", flags = { "SECCOMP_FILTER_FLAG_NOPE" } } end,
+      "linux.seccomp: flags[1]: 'SECCOMP_FILTER_FLAG_NOPE' is not a flag sbx knows" },
+    { function(c) c.linux.personality = { domain = "LINUX64" } end, "linux.personality.domain: expected LINUX or LINUX32" },
+    { function(c) c.linux.personality = { domain = "LINUX", flags = { "ADDR_NO_RANDOMIZE" } } end, "linux.personality.flags: personality flags are not supported" },
     { function(c) c.ociVersion = "invalid" end, "ociVersion: 'invalid' is not a version of the OCI runtime spec" },
     { function(c) c.linux.sysctl = { ["kernel.panic"] = "1" } end, "sysctl kernel.panic: not a namespaced sysctl" },
     { function(c) c.process.rlimits = { { type = "RLIMIT_NOFILES", soft = 1, hard = 1 } } end, "rlimits: unknown type 'RLIMIT_NOFILES'" },
@@ -507,6 +517,13 @@ test("a bad config.json is one clear error naming the field, and leaves nothing"
     cases[#cases + 1] = { function(c) c.linux.resources = { unified = { ["memory.high"] = "max" } } end,
                           "limit unified memory.high: needs cgroup v2" }
   end
+  if sbx.cgroup.layout().layout == "hybrid" and not sbx.cgroup.layout().v1.hugetlb then
+    cases[#cases + 1] = { function(c) c.linux.resources = { hugepageLimits = { { pageSize = "2MB", limit = 4194304 } } } end,
+                          "limit hugetlb: this hybrid host has the hugetlb controller only in its unified hierarchy" }
+  end
+  cases[#cases + 1] = { function(c) c.linux.resources = { hugepageLimits = { { pageSize = 2, limit = 4194304 } } } end,
+                        'linux.resources.hugepageLimits[1].pageSize: expected a size like "2MB"' }
+  cases[#cases + 1] = { function(c) c.linux.resources = { blockIO = { weight = 5 } } end, "limit io_weight: expected 10..1000, got 5" }
   for _, case in ipairs(cases) do
     config({ "/bin/true" }, case[1])
     local out, rc = run(("create --bundle %s bad"):format(bundle))
@@ -587,6 +604,11 @@ test("update: new limits in the live container's group and its plan.json; a bad 
   expect(limits().pids).eq(100)
   expect(g:get(memfile), "what the update does not name stays").eq(tostring(48 * 1024 * 1024))
   -- a quota and its period; -1 is no limit
+  out, rc = run("update --blkio-weight 700 u1")
+  expect(rc, out).eq(0)
+  expect(limits().io_weight).eq(700)
+  local bfq = g:get(v2 and "io.bfq.weight" or "blkio.bfq.weight")
+  if bfq then expect(bfq).match("700") end
   out, rc = run("update --cpu-quota 25000 --cpu-period 50000 --pids-limit -1 u1")
   expect(rc, out).eq(0)
   if v2 then

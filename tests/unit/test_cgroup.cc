@@ -190,3 +190,48 @@ TEST_CASE("devices: v1 gets a deny-all and what the rules leave; v2 no file (a p
   CHECK(none.error().message.find("hybrid host") != std::string::npos);
   CHECK(default_device_rules().size() == 9);
 }
+
+TEST_CASE("io weights (BFQ's files, else blkio.weight / iocost's io.weight) and huge page limits",
+          "[cgroup]") {
+  Limits l;
+  l.io_weight = 500;
+  l.io.push_back({"8:0", 0, 0, 0, 0, 200});
+  l.hugetlb.push_back({"2MB", 4 << 20});
+  l.hugetlb.push_back({"1GB", kUnlimited});
+  auto v2 = limit_files(v2_host(), l);
+  REQUIRE(v2);
+  CHECK(render(*v2) ==
+        "io.bfq.weight=500\n"
+        "io.bfq.weight=8:0 200\n"
+        "hugetlb.2MB.max=4194304\n"
+        "hugetlb.1GB.max=max\n");
+  CHECK((*v2)[0].alt_file == "io.weight");
+  CHECK((*v2)[0].alt_value == "default 4950");  // 1 + (500 - 10) * 9999 / 990
+  CHECK((*v2)[1].alt_value == "8:0 1920");
+  // this hybrid host has hugetlb only in the unified tree, where sbx makes no groups
+  auto hybrid = limit_files(v1_host(), l);
+  REQUIRE_FALSE(hybrid);
+  CHECK(hybrid.error().message.find("hugetlb controller only in its unified hierarchy") !=
+        std::string::npos);
+  l.hugetlb.clear();
+  auto v1 = limit_files(v1_host(), l);
+  REQUIRE(v1);
+  CHECK(render(*v1) ==
+        "blkio:blkio.bfq.weight=500\n"
+        "blkio:blkio.bfq.weight_device=8:0 200\n");
+  CHECK((*v1)[0].alt_file == "blkio.weight");
+  CgroupHost pure_v1 = v1_host();
+  pure_v1.layout = "1";
+  pure_v1.v2_root.clear();
+  pure_v1.v2_controllers.clear();
+  pure_v1.v1["hugetlb"] = "/sys/fs/cgroup/hugetlb";
+  l = Limits{};
+  l.hugetlb.push_back({"2MB", 4 << 20});
+  CHECK(render(*limit_files(pure_v1, l)) == "hugetlb:hugetlb.2MB.limit_in_bytes=4194304\n");
+  l.hugetlb[0].size = "2XB";
+  CHECK(limit_files(pure_v1, l).error().message.find("page size '2XB'") != std::string::npos);
+  l = Limits{};
+  l.io_weight = 1001;
+  CHECK(limit_files(v2_host(), l).error().message ==
+        "limit io_weight: expected 10..1000, got 1001");
+}

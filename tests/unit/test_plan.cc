@@ -40,6 +40,7 @@ Spec every_field() {
   s.die_with_parent = false;
   s.init = false;
   s.domainname = "example.org";
+  s.personality = "linux32";
   s.root_propagation = "shared";
   s.rlimits = {{"RLIMIT_NOFILE", 1024, 2048}};
   s.umask = 022;
@@ -55,8 +56,8 @@ Spec every_field() {
   s.cap_sets = CapSets{{"CAP_KILL"}, {"CAP_KILL"}, {"CAP_KILL"}, {"CAP_KILL"}};
   s.oom_score_adj = -5;
   s.no_new_privs = true;
-  s.seccomp =
-      SeccompPolicy{"strict", "kill", {{"keyctl", "errno ENOSYS", {{1, "masked_eq", 0xff, 0x10}}}}};
+  s.seccomp = SeccompPolicy{
+      "strict", "kill", {{"keyctl", "errno ENOSYS", {{1, "masked_eq", 0xff, 0x10}}}}, {"log"}};
   s.limits.memory = 64ull << 20;
   s.limits.memory_swap = 128ull << 20;
   s.limits.cpu = 0.5;
@@ -72,7 +73,9 @@ Spec every_field() {
   s.limits.cpu_rt_period = 1000000;
   s.limits.cpu_rt_runtime = 1000;
   s.limits.cpuset_mems = "0";
-  s.limits.io = {{"8:0", 1, 2, 3, 4}};
+  s.limits.io = {{"8:0", 1, 2, 3, 4, 100}};
+  s.limits.io_weight = 200;
+  s.limits.hugetlb = {{"2MB", 4ull << 20}};
   s.limits.devices = std::vector<std::string>{"c 1:3 rwm"};
   s.cgroup_parent = "ci";
   s.cgroup_name = "box";

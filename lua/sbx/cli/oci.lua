@@ -621,7 +621,11 @@ function VERBS.features()
                                               "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRAP" },
                   operators = { "SCMP_CMP_EQ", "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_GT", "SCMP_CMP_GE",
                                 "SCMP_CMP_MASKED_EQ" },
-                  archs = { "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32" } },
+                  archs = { "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32" },
+                  knownFlags = { "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                                 "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" },
+                  supportedFlags = { "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                                     "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" } },
       apparmor = { enabled = false }, selinux = { enabled = false }, intelRdt = { enabled = false },
     },
   }, 2), "\n")

@@ -89,6 +89,34 @@ Status enable_controllers(const CgroupHost& host, const std::string& dir,
   return {};
 }
 
+// The file of `f` this group has: `file`, or `alt_file` when the kernel offers that one instead.
+// An error names both when it has neither.
+Result<std::string> limit_path(const std::string& dir, const LimitFile& f) {
+  std::string p = dir + "/" + f.file;
+  if (f.alt_file.empty() || access(p.c_str(), F_OK) == 0) return p;
+  std::string alt = dir + "/" + f.alt_file;
+  if (access(alt.c_str(), F_OK) == 0) return alt;
+  return Error{EOPNOTSUPP, "limit " + dir + ": the kernel offers neither " + f.file + " nor " +
+                               f.alt_file +
+                               " (for io weights: load the bfq io scheduler, "
+                               "modprobe bfq)"};
+}
+
+Status write_limit(const std::string& dir, const LimitFile& f) {
+  auto p = limit_path(dir, f);
+  if (!p) return p.error();
+  bool first = *p == dir + "/" + f.file;
+  auto st = write_text(*p, first ? f.value : f.alt_value);
+  if (!st && st.error().err == EOPNOTSUPP && first &&
+      f.file.find("bfq.weight") != std::string::npos && f.value.find(':') != std::string::npos) {
+    std::string dev = f.value.substr(0, f.value.find(' '));
+    return Error{EOPNOTSUPP, st.error().message + " (device " + dev +
+                                 " does not use the bfq io scheduler: /sys/dev/block/" + dev +
+                                 "/queue/scheduler)"};
+  }
+  return st;
+}
+
 void nap_ms(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
@@ -289,7 +317,7 @@ Result<std::vector<LimitFile>> limit_files(const CgroupHost& host, const Limits&
       if (io.wbps) v += " wbps=" + std::to_string(io.wbps);
       if (io.riops) v += " riops=" + std::to_string(io.riops);
       if (io.wiops) v += " wiops=" + std::to_string(io.wiops);
-      put("io", "io.max", v);
+      if (v != io.device) put("io", "io.max", v);
     } else {
       if (io.rbps)
         put("blkio", "blkio.throttle.read_bps_device", io.device + " " + std::to_string(io.rbps));
@@ -301,6 +329,45 @@ Result<std::vector<LimitFile>> limit_files(const CgroupHost& host, const Limits&
         put("blkio", "blkio.throttle.write_iops_device",
             io.device + " " + std::to_string(io.wiops));
     }
+  }
+  // Weights: BFQ's files (v1 and v2, the scale 10..1000 as given), else the older v1
+  // blkio.weight or v2's iocost io.weight (1..10000, converted as runc and crun do)
+  auto weight = [&](const char* limit, uint64_t w, const std::string& device) -> Status {
+    if (auto s = need(limit, "blkio"); !s) return s;
+    if (w < 10 || w > 1000)
+      return user_error(std::string("limit ") + limit + ": expected 10..1000, got " +
+                        std::to_string(w));
+    std::string at = device.empty() ? "" : device + " ";
+    if (host.on_v2("io")) {
+      out.push_back(
+          {"", "io.bfq.weight", at + std::to_string(w), "io.weight",
+           (device.empty() ? "default " : at) + std::to_string(1 + (w - 10) * 9999 / 990)});
+    } else {
+      const char* sfx = device.empty() ? "weight" : "weight_device";
+      out.push_back({"blkio", std::string("blkio.bfq.") + sfx, at + std::to_string(w),
+                     std::string("blkio.") + sfx, at + std::to_string(w)});
+    }
+    return {};
+  };
+  if (l.io_weight)
+    if (auto s = weight("io_weight", *l.io_weight, ""); !s) return s.error();
+  for (const auto& io : l.io)
+    if (io.weight)
+      if (auto s = weight("io weight", io.weight, io.device); !s) return s.error();
+  for (const auto& h : l.hugetlb) {
+    if (auto s = need("hugetlb", "hugetlb"); !s) return s.error();
+    size_t digits = h.size.find_first_not_of("0123456789");
+    if (digits == 0 || digits == std::string::npos ||
+        (h.size.substr(digits) != "KB" && h.size.substr(digits) != "MB" &&
+         h.size.substr(digits) != "GB"))
+      return user_error("limit hugetlb: page size '" + h.size + "' is not like 2MB or 1GB");
+    if (host.layout == "hybrid" && !host.v1.count("hugetlb"))
+      return Error{EOPNOTSUPP,
+                   "limit hugetlb: this hybrid host has the hugetlb controller only in its "
+                   "unified hierarchy, where sbx makes no groups (mount hugetlb as v1, or boot "
+                   "with cgroup v2 only)"};
+    bool v2 = host.on_v2("hugetlb");
+    put("hugetlb", "hugetlb." + h.size + (v2 ? ".max" : ".limit_in_bytes"), amount(h.limit, v2));
   }
   if (l.devices) {
     // One reading of the rules for both layouts: v1 is given the state they leave, v2 gets it
@@ -400,15 +467,16 @@ Status Cgroup::apply(const Limits& limits) const {
         return undo(Error{ENOENT, "cgroup " + rel_ + ": not in the " +
                                       (f.controller.empty() ? "unified" : f.controller) +
                                       " hierarchy (for " + f.file + ")"});
-      std::string path = it->second + "/" + f.file;
-      auto before = read_file(path);
+      auto path = limit_path(it->second, f);
+      if (!path) return undo(path.error());
+      auto before = read_file(*path);
       if (!before) return undo(before.error().context("cgroup " + rel_ + ": read " + f.file));
-      if (auto st = write_text(path, f.value); !st) {
+      if (auto st = write_limit(it->second, f); !st) {
         last = st.error();
         later.push_back(f);
         continue;
       }
-      done.push_back({path, trim(*before)});
+      done.push_back({*path, trim(*before)});
     }
     if (later.size() == todo.size()) return undo(last.context("update cgroup " + rel_));
     todo = std::move(later);
@@ -685,7 +753,7 @@ Result<Cgroup> Cgroup::create(const CgroupHost& host, const std::string& parent,
       if (auto s = devices_fault(d); !s) return undo(s.error());
     if (int e = fault("cgroup.limit"))
       return undo(fault_error("cgroup.limit", "limit " + d + "/" + f.file, e));
-    if (auto s = write_text(d + "/" + f.file, f.value); !s) return undo(s.error().context("limit"));
+    if (auto s = write_limit(d, f); !s) return undo(s.error().context("limit"));
   }
   if (limits.devices && host.layout == "2") {
     // (the rules were read once already, by limit_files)

@@ -37,7 +37,16 @@ struct UnifiedFile {
 struct IoLimit {
   std::string device;                                 // "MAJ:MIN"
   uint64_t rbps = 0, wbps = 0, riops = 0, wiops = 0;  // 0 = no limit
+  uint64_t weight = 0;  // 10..1000, this device's share of io time (BFQ's weight); 0 = none
   bool operator==(const IoLimit&) const = default;
+};
+
+// At most `limit` bytes of huge pages of one size ("2MB", "1GB": the kernel's names in the
+// hugetlb files) for the group.
+struct HugetlbLimit {
+  std::string size;
+  uint64_t limit = 0;
+  bool operator==(const HugetlbLimit&) const = default;
 };
 
 // "No limit", written as max (v2) or -1 (v1): memory, memory_swap, memory_reservation, pids; a
@@ -61,6 +70,8 @@ struct Limits {
   std::optional<std::string> cpuset_mems;      // memory nodes, "0"
   std::optional<uint64_t> pids;
   std::vector<IoLimit> io;
+  std::optional<uint64_t> io_weight;  // 10..1000, the group's share of io time (BFQ's weight)
+  std::vector<HugetlbLimit> hugetlb;
   // Device rules in order from "every device denied" ("c 1:3 rwm", "deny c 1:9 w", "a"), read as
   // the v1 controller reads them (device_bpf.h): v1's devices files, or an eBPF program on v2.
   std::optional<std::vector<std::string>> devices;
@@ -68,8 +79,8 @@ struct Limits {
   bool empty() const {
     return !memory && !memory_swap && !memory_reservation && !cpu && !cpu_period && !cpu_weight &&
            !cpu_shares && !memory_swappiness && !oom_kill_disable && !cpu_rt_period &&
-           !cpu_rt_runtime && !cpuset && !cpuset_mems && !pids && io.empty() && !devices &&
-           unified.empty();
+           !cpu_rt_runtime && !cpuset && !cpuset_mems && !pids && io.empty() && !io_weight &&
+           hugetlb.empty() && !devices && unified.empty();
   }
   bool operator==(const Limits&) const = default;
 };
@@ -78,6 +89,9 @@ struct LimitFile {
   std::string controller;  // which hierarchy (v1) or "" for the v2 group
   std::string file;        // "memory.max", "cpu.cfs_quota_us", ...
   std::string value;
+  // written instead when the group has no `file` (which of two a kernel offers: blkio.weight or
+  // BFQ's blkio.bfq.weight; v2's io.bfq.weight or iocost's io.weight, on its own scale)
+  std::string alt_file, alt_value;
 };
 
 // The files and values that enforce `limits` on this host, in the order to write them. An error

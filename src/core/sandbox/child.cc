@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -127,7 +128,7 @@ bool seccomp_early(const Spec& spec, const ChildChannels& ch) {
 void install_filters(const ChildChannels& ch) {
   if (int e = fault("child.seccomp"))
     fail(ch, fault_error("child.seccomp", "install the seccomp filter", e));
-  if (!ch.seccomp.empty()) check(ch, install_seccomp(ch.seccomp));
+  if (!ch.seccomp.empty()) check(ch, install_seccomp(ch.seccomp, ch.seccomp_flags));
 }
 
 // The last steps: no_new_privs, then the seccomp filter (nothing but execve comes after it).
@@ -232,6 +233,10 @@ void take_identity(const Spec& spec, const Spec& ids, const ChildChannels& ch) {
                      " (raising a hard limit needs CAP_SYS_RESOURCE)"));
   }
   if (spec.umask) umask(static_cast<mode_t>(*spec.umask));
+  // before the filter (the default profile allows personality(2) only with safe values)
+  if (!spec.personality.empty() &&
+      personality(spec.personality == "linux32" ? PER_LINUX32 : PER_LINUX) < 0)
+    fail(ch, sys_error("set personality " + spec.personality));
   if (spec.oom_score_adj)
     if (auto st = write_control("/proc/self/oom_score_adj", std::to_string(*spec.oom_score_adj));
         !st)

@@ -75,7 +75,7 @@ struct PortText {
 struct SeccompField {
   Maybe<SeccompPolicy, Struct<SeccompPolicy>> policy;
   Json encode(const std::optional<SeccompPolicy>& p) const {
-    if (p && !p->profile.empty() && p->rules.empty() &&
+    if (p && !p->profile.empty() && p->rules.empty() && p->flags.empty() &&
         p->default_action == SeccompPolicy{}.default_action)
       return p->profile;
     return policy.encode(p);
@@ -231,6 +231,17 @@ const std::vector<Field<IoLimit>>& fields() {
       field("wbps", &IoLimit::wbps, "written bytes per second").quiet(),
       field("riops", &IoLimit::riops, "read operations per second").quiet(),
       field("wiops", &IoLimit::wiops, "write operations per second").quiet(),
+      field("weight", &IoLimit::weight, "10..1000: this device's share of io time (BFQ)").quiet(),
+  };
+  return f;
+}
+
+template <>
+const std::vector<Field<HugetlbLimit>>& fields() {
+  static const std::vector<Field<HugetlbLimit>> f = {
+      field("size", &HugetlbLimit::size, "the huge page size, \"2MB\" or \"1GB\"").required(),
+      field("limit", &HugetlbLimit::limit, "bytes of such pages at most; \"max\": none", Amount{})
+          .required(),
   };
   return f;
 }
@@ -267,6 +278,10 @@ const std::vector<Field<Limits>>& fields() {
       field("pids", &Limits::pids, "at most this many processes; \"max\": no limit",
             Maybe<uint64_t, Amount>{}),
       field("io", &Limits::io, "block io limits per device", List<IoLimit, Struct<IoLimit>>{}),
+      field("io_weight", &Limits::io_weight,
+            "10..1000: the group's share of io time (blkio.bfq.weight, io.bfq.weight)"),
+      field("hugetlb", &Limits::hugetlb, "huge page limits per page size",
+            List<HugetlbLimit, Struct<HugetlbLimit>>{}),
       field("unified", &Limits::unified,
             "cgroup v2 only: files of the group written as given (OCI's resources.unified)",
             List<UnifiedFile, Struct<UnifiedFile>>{}),
@@ -322,6 +337,8 @@ const std::vector<Field<SeccompPolicy>>& fields() {
       field("default_action", &SeccompPolicy::default_action, "for a syscall no rule names"),
       field("rules", &SeccompPolicy::rules, "in order", List<SeccompRule, Struct<SeccompRule>>{})
           .always(),
+      field("flags", &SeccompPolicy::flags,
+            "filter flags: log (log what the filter does), spec_allow, wait_killable_recv"),
   };
   return f;
 }
@@ -344,6 +361,8 @@ const std::vector<Field<Spec>>& fields() {
       field("deny_setgroups", &Spec::deny_setgroups, "user namespace: setgroups is denied"),
       field("hostname", &Spec::hostname, "uts namespace: the hostname"),
       field("domainname", &Spec::domainname, "uts namespace: the NIS domain name"),
+      field("personality", &Spec::personality,
+            "the execution domain: linux, or linux32 (a 32-bit machine to uname; setarch's)"),
       field("cwd", &Spec::cwd, "the payload's working directory"),
       field("env", &Spec::env, "the payload's whole environment, KEY=VALUE").always(),
       field("argv", &Spec::argv, "the payload; argv[1] is searched in the sandbox's PATH").always(),

@@ -199,6 +199,9 @@ Status fill_channels(ChildChannels& ch, const Spec& spec, const SpawnIo& io) {
     auto progs = seccomp_programs(*spec.seccomp);
     if (!progs) return progs.error();
     ch.seccomp = std::move(*progs);
+    auto bits = seccomp_flag_bits(spec.seccomp->flags);
+    if (!bits) return bits.error();
+    ch.seccomp_flags = *bits;
   }
   return {};
 }

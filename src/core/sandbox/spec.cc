@@ -190,6 +190,8 @@ Status validate(const Spec& s, bool need_argv) {
           "not own (join without user, or make a new mnt)");
     joined |= *flag;
   }
+  if (!s.personality.empty() && s.personality != "linux" && s.personality != "linux32")
+    return user_error("personality: '" + s.personality + "' is not linux or linux32");
   if (!s.domainname.empty()) {
     if (!((s.namespaces | joined) & CLONE_NEWUTS))
       return user_error("domainname: needs the uts namespace (it would change the host's)");

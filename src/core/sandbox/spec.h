@@ -95,6 +95,8 @@ struct Spec {
   bool deny_setgroups = true;
   std::string hostname;    // needs uts
   std::string domainname;  // the NIS domain name (setdomainname); needs uts
+  std::string
+      personality;  // the execution domain: "" (unchanged), "linux" or "linux32" (uname -m i686)
   std::string cwd = "/";
   std::vector<std::string> env;   // "KEY=VALUE", the whole environment of the payload
   std::vector<std::string> argv;  // argv[0] is searched in the sandbox's PATH when it has no '/'

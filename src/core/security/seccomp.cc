@@ -356,7 +356,24 @@ std::vector<std::string> seccomp_syscalls() {
   return all;
 }
 
+Result<unsigned> seccomp_flag_bits(const std::vector<std::string>& flags) {
+  unsigned bits = 0;
+  for (const auto& f : flags) {
+    if (f == "log")
+      bits |= SECCOMP_FILTER_FLAG_LOG;
+    else if (f == "spec_allow")
+      bits |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+    else if (f == "wait_killable_recv")
+      bits |= 1U << 5;  // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19; not in older headers)
+    else
+      return user_error("seccomp.flags: unknown flag '" + f +
+                        "' (expected log, spec_allow, wait_killable_recv)");
+  }
+  return bits;
+}
+
 Status check_seccomp(const SeccompPolicy& p) {
+  if (auto b = seccomp_flag_bits(p.flags); !b) return b.error();
   if (!p.profile.empty() && p.profile != "default" && p.profile != "strict")
     return user_error("seccomp: unknown profile '" + p.profile +
                       "' (expected default, strict, none, or a policy table)");
@@ -510,15 +527,18 @@ Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p,
   return programs;
 }
 
-Status install_seccomp(const std::vector<std::string>& programs) {
+Status install_seccomp(const std::vector<std::string>& programs, unsigned flags) {
   // The argument filter first: the main one may refuse seccomp(2) itself (strict does).
   for (auto it = programs.rbegin(); it != programs.rend(); ++it) {
     const auto& prog = *it;
     struct sock_fprog fp;
     fp.len = static_cast<unsigned short>(prog.size() / sizeof(struct sock_filter));
     fp.filter = reinterpret_cast<struct sock_filter*>(const_cast<char*>(prog.data()));
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp) != 0)
-      return sys_error("seccomp: install the filter");
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fp) != 0)
+      return sys_error(
+          flags ? "seccomp: install the filter with its flags (EINVAL: a flag this kernel "
+                  "does not know)"
+                : "seccomp: install the filter");
   }
   return {};
 }

@@ -35,8 +35,14 @@ struct SeccompPolicy {
   std::string profile;  // "default" or "strict": the built-in profile (rules filled in by expand)
   std::string default_action = "errno EPERM";
   std::vector<SeccompRule> rules;
+  // the kernel's filter flags: log (what the filter does, in the audit log, but allow), spec_allow
+  // (leave speculative store bypass mitigation off), wait_killable_recv
+  std::vector<std::string> flags;
   bool operator==(const SeccompPolicy&) const = default;
 };
+
+// The SECCOMP_FILTER_FLAG_* bits of a policy's flags; an error names an unknown one.
+Result<unsigned> seccomp_flag_bits(const std::vector<std::string>& flags);
 
 // The built-in profiles, as policies ("default": every known syscall but the refused ones,
 // clone without namespace flags, clone3 ENOSYS, personality with safe values, socket without
@@ -52,8 +58,9 @@ Status check_seccomp(const SeccompPolicy& p);
 Result<std::vector<std::string>> compile_seccomp(const SeccompPolicy& p);
 Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p,
                                                 const std::string& cache_dir);
-// Installs them in the calling thread (no_new_privs set already, or CAP_SYS_ADMIN held).
-Status install_seccomp(const std::vector<std::string>& programs);
+// Installs them in the calling thread (no_new_privs set already, or CAP_SYS_ADMIN held), with
+// the filter flags `flags` (seccomp_flag_bits).
+Status install_seccomp(const std::vector<std::string>& programs, unsigned flags = 0);
 // Every syscall name libseccomp knows for x86-64, sorted.
 std::vector<std::string> seccomp_syscalls();
 
