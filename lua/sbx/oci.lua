@@ -448,17 +448,33 @@ function M.plan(c, bundle)
   if l.seccomp then
     local sc = only(l.seccomp, set { "defaultAction", "defaultErrnoRet", "architectures", "syscalls", "flags",
                                      "listenerPath", "listenerMetadata" }, "linux.seccomp")
-    none(sc.listenerPath, "linux.seccomp.listenerPath", "seccomp notifications to an agent are not supported by sbx yet")
-    for i, e in ipairs(sc.syscalls or {}) do
-      if e.action == "SCMP_ACT_NOTIFY" then
-        fail(("linux.seccomp.syscalls[%d].action"):format(i), "SCMP_ACT_NOTIFY is not supported by sbx yet")
-      end
+    -- SCMP_ACT_NOTIFY: the calls wait for the seccomp agent listening on listenerPath, which gets
+    -- the filter's listener and the container process state at create
+    local notify = sc.defaultAction == "SCMP_ACT_NOTIFY"
+    for _, e in ipairs(sc.syscalls or {}) do notify = notify or e.action == "SCMP_ACT_NOTIFY" end
+    if sc.listenerPath ~= nil and (type(sc.listenerPath) ~= "string" or sc.listenerPath:sub(1, 1) ~= "/") then
+      fail("linux.seccomp.listenerPath", "expected an absolute path (the agent's unix socket)")
+    end
+    if sc.listenerMetadata ~= nil and type(sc.listenerMetadata) ~= "string" then
+      fail("linux.seccomp.listenerMetadata", "expected a string")
+    end
+    if notify and not sc.listenerPath then
+      fail("linux.seccomp.listenerPath", "missing: SCMP_ACT_NOTIFY needs an agent's socket (the calls would wait for an answer nobody gives)")
+    end
+    if sc.listenerPath and not notify then
+      M.warnings[#M.warnings + 1] = "linux.seccomp.listenerPath: no SCMP_ACT_NOTIFY rule, no listener to send; ignored"
     end
     local policy, err = require("sbx.seccomp").from_json(l.seccomp, { caps = plan.caps }, "config.json: linux.seccomp")
     if not policy then error(err, 0) end
     plan.seccomp = { default_action = policy.default_action, rules = policy.rules, flags = policy.flags }
   end
+  local sc = l.seccomp or {}
   return plan, { annotations = c.annotations or {}, hooks = hooks, terminal = p.terminal == true,
+                 seccomp_listener = plan.seccomp and (function()
+                   for _, r in ipairs(plan.seccomp.rules) do if r.action == "notify" then return sc.listenerPath end end
+                   return plan.seccomp.default_action == "notify" and sc.listenerPath or nil
+                 end)() or nil,
+                 listener_metadata = sc.listenerMetadata,
                  console_size = p.consoleSize and { height = size.height, width = size.width } or nil }
 end
 

@@ -74,7 +74,15 @@ function M.resolve(v, level)
   if v == "none" or v == false then return nil end
   if v == "default" or v == "strict" then return v end
   if type(v) == "string" then error(("seccomp: unknown profile '%s' (expected default, strict, none, or a table)"):format(v), level) end
-  return M.compile(v, level)
+  local p = M.compile(v, level)
+  -- a notified call waits for an answer: only sbx-oci hands the listener on (to an OCI agent)
+  for _, r in ipairs(p.rules or {}) do
+    if r.action == "notify" then
+      error(("seccomp rule for %s: action notify needs an agent that answers (sbx-oci's linux.seccomp.listenerPath); a sandbox of sbx.container has none yet"):format(r.syscall), level)
+    end
+  end
+  if p.default_action == "notify" then error("seccomp: default notify needs an agent that answers (sbx-oci's linux.seccomp.listenerPath)", level) end
+  return p
 end
 
 -- What the policy does with `name`: its rules for it, or the default.
@@ -105,7 +113,8 @@ end
 -- Docker's and the OCI runtime spec's JSON seccomp profiles ------------------------------------
 
 local ACTION_FROM_JSON = { SCMP_ACT_ALLOW = "allow", SCMP_ACT_KILL = "kill", SCMP_ACT_KILL_THREAD = "kill",
-                          SCMP_ACT_KILL_PROCESS = "kill_process", SCMP_ACT_TRAP = "trap", SCMP_ACT_LOG = "log" }
+                          SCMP_ACT_KILL_PROCESS = "kill_process", SCMP_ACT_TRAP = "trap", SCMP_ACT_LOG = "log",
+                          SCMP_ACT_NOTIFY = "notify" }
 local OP_FROM_JSON = { SCMP_CMP_EQ = "eq", SCMP_CMP_NE = "ne", SCMP_CMP_LT = "lt", SCMP_CMP_LE = "le",
                       SCMP_CMP_GT = "gt", SCMP_CMP_GE = "ge", SCMP_CMP_MASKED_EQ = "masked_eq" }
 local X86_ARCHES = { SCMP_ARCH_X86_64 = true, SCMP_ARCH_X86 = true, SCMP_ARCH_X32 = true, amd64 = true, x86 = true, x32 = true }
@@ -117,7 +126,7 @@ local FLAG_FROM_JSON = { SECCOMP_FILTER_FLAG_LOG = "log", SECCOMP_FILTER_FLAG_SP
 local function json_action(a, errno_ret, where)
   if a == "SCMP_ACT_ERRNO" then return "errno " .. tostring(errno_ret or 1) end
   local x = ACTION_FROM_JSON[a]
-  if not x then error(("%s: action %s is not supported here (allow, errno, kill, kill_process, trap, log)"):format(where, tostring(a)), 0) end
+  if not x then error(("%s: action %s is not supported here (allow, errno, kill, kill_process, trap, log, notify)"):format(where, tostring(a)), 0) end
   return x
 end
 
@@ -184,7 +193,7 @@ function M.from_json(doc, opts, path)
 end
 
 local ACTION_TO_JSON = { allow = "SCMP_ACT_ALLOW", kill = "SCMP_ACT_KILL", kill_process = "SCMP_ACT_KILL_PROCESS",
-                         trap = "SCMP_ACT_TRAP", log = "SCMP_ACT_LOG" }
+                         trap = "SCMP_ACT_TRAP", log = "SCMP_ACT_LOG", notify = "SCMP_ACT_NOTIFY" }
 local ERRNO_NUMBERS = { EPERM = 1, EACCES = 13, ENOSYS = 38, EINVAL = 22, ENOTTY = 25, EAFNOSUPPORT = 97 }
 
 local function to_json_action(a)

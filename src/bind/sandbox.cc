@@ -259,6 +259,26 @@ int l_release(lua_State* L) {
   return 1;
 }
 
+// p:send_seccomp_listener(path, message) -> true | nil, message, errno: the listener of the
+// sandbox's notify rules, sent to the agent listening on `path` with `message` (an OCI
+// listenerPath: the container process state) in one sendmsg; the supervisor's copy closes.
+int l_send_seccomp_listener(lua_State* L) {
+  Process* p = check_process(L, 1);
+  std::string path = luaL_checkstring(L, 2);
+  size_t n = 0;
+  const char* text = luaL_checklstring(L, 3, &n);
+  core::Fd fd = p->box.take_seccomp_listener();
+  if (!fd.ok())
+    return push_failure(L, core::user_error("seccomp listener: this sandbox has none (its "
+                                            "policy has no notify rules)"));
+  auto sock = core::connect_console(path, "seccomp listener socket");
+  if (!sock) return push_failure(L, sock.error());
+  if (!core::send_with_fd(sock->get(), std::string_view(text, n), fd.get()))
+    return push_failure(L, core::sys_error("seccomp listener socket " + path + ": send"));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 int l_kill(lua_State* L) {
   Process* p = check_process(L, 1);
   int sig = signal_number(L, 2);
@@ -519,6 +539,7 @@ void register_process(lua_State* L) {
   static const luaL_Reg methods[] = {{"wait", guarded<l_wait>},
                                      {"kill", guarded<l_kill>},
                                      {"release", guarded<l_release>},
+                                     {"send_seccomp_listener", guarded<l_send_seccomp_listener>},
                                      {"read", guarded<l_read>},
                                      {"write", guarded<l_write>},
                                      {"close_stdin", guarded<l_close_stdin>},

@@ -297,6 +297,85 @@ test("process.terminal: run --console-socket sends the container's own pty (its 
   expect(#core.list_dir(root)).eq(0)
 end)
 
+test("seccomp SCMP_ACT_NOTIFY: the agent on listenerPath gets the listener and the container process state at create, and answers the calls (exec too)", function()
+  if not probe then return skip("needs SBX_PROBE") end
+  local sock, out = work .. "/agent.sock", work .. "/agent.out"
+  local function agent(out)
+    local o, rc = sh(("%s seccomp-agent %s %s"):format(probe, sock, out))
+    assert(rc == 0, o)
+    return function()  -- what the agent saw, once the filter's last process is gone
+      for _ = 1, 200 do
+        local text = core.read_file(out) or ""
+        if text:find("END\n$") or text:find("TIMEOUT") then return text end
+        core.sleep(0.05)
+      end
+      return core.read_file(out) or "(nothing)"
+    end
+  end
+  -- the agent answers mkdir with success without making anything: only the agent can say so
+  local script = "mkdir /tmp/by-agent && echo mkdir-said-ok; [ -d /tmp/by-agent ] && echo made || echo not-made"
+  local function notify(c)
+    c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", listenerPath = sock, listenerMetadata = "meta-42",
+                        syscalls = { { names = { "mkdir", "mkdirat" }, action = "SCMP_ACT_NOTIFY" } } }
+  end
+  config({ "/bin/sh", "-c", script .. "; sleep 30" }, notify)
+  local seen = agent(out)
+  local o, rc = sh(("(%s --root %s create --bundle %s --pid-file %s/npid n1 </dev/null >%s/n1.out 2>&1)"):format(oci, root, bundle, work, work))
+  expect(rc, o .. (core.read_file(work .. "/n1.out") or "")).eq(0)
+  local pid = tonumber(io.open(work .. "/npid"):read("*a"))
+  local first = core.read_file(out) or ""
+  expect(first, "sent at create, before start").match("^state=")
+  local msg = sbx.json.decode(first:match("^state=(.-) fds=%d+\n"))
+  expect(first, "one descriptor").contains(" fds=1\n")
+  expect(msg.fds[1]).eq("seccompFd")
+  expect(msg.pid).eq(pid)
+  expect(msg.metadata).eq("meta-42")
+  expect(msg.state.id).eq("n1")
+  expect(msg.state.status).eq("creating")
+  o, rc = run("start n1")
+  expect(rc, o).eq(0)
+  -- exec'd processes have the filter too: theirs goes to the agent as well (a second agent here)
+  for _ = 1, 100 do if (core.read_file(work .. "/n1.out") or ""):find("not%-made") then break end core.sleep(0.05) end
+  expect(core.read_file(work .. "/n1.out"), "the agent's answer").contains("mkdir-said-ok\nnot-made\n")
+  run("kill n1 KILL")
+  sbx.sys.waitpid(pid)
+  local text = seen()
+  expect(text, "the agent saw the call").match("\ncall nr=%d+ pid=%d+\n")
+  expect(text, "and the end of the filter's processes").contains("END\n")
+  o, rc = run("delete n1")
+  expect(rc, o).eq(0)
+  -- exec into a container whose policy notifies: the exec'd process's listener goes to the agent
+  -- too (a new one on the same path: the first keeps the container's)
+  config({ "/bin/sleep", "30" }, notify)
+  local seen_container = agent(out)
+  o, rc = sh(("(%s --root %s run -d --bundle %s --pid-file %s/npid n2 </dev/null >/dev/null 2>&1)"):format(oci, root, bundle, work))
+  expect(rc, o).eq(0)
+  pid = tonumber(io.open(work .. "/npid"):read("*a"))
+  expect(core.read_file(out) or "", "run -d: sent at create").contains('"status":"creating"')
+  seen = agent(work .. "/agent2.out")
+  o, rc = run("exec n2 /bin/sh -c '" .. script .. "'")
+  expect(rc, o).eq(0)
+  expect(o, "the exec'd process's call answered by the agent").eq("mkdir-said-ok\nnot-made\n")
+  text = seen()
+  expect(text, "the exec's message").contains('"status":"running"')
+  expect(text).match("\ncall nr=%d+ pid=%d+\nEND\n$")
+  run("kill n2 KILL")
+  sbx.sys.waitpid(pid)
+  expect(seen_container(), "the container's agent: no calls, then the end").match("fds=1\nEND\n$")
+  o, rc = run("delete n2")
+  expect(rc, o).eq(0)
+  -- no agent listening: create fails and leaves nothing
+  os.remove(sock)
+  config({ "/bin/true" }, notify)
+  o, rc = run(("create --bundle %s n3"):format(bundle))
+  expect(rc).eq(1)
+  expect(o).contains("linux.seccomp.listenerPath: seccomp listener socket " .. sock .. ": connect")
+  expect(#core.list_dir(root), "no state left").eq(0)
+  -- sbx's own sandboxes have no agent yet: notify is refused there, naming the rule
+  expect_error(function() sbx.container{ rootfs = rootfs, seccomp = { default = "allow", rules = { { "mkdir", "notify" } } } } end,
+               "seccomp rule for mkdir: action notify needs an agent")
+end)
+
 test("process.terminal: create --console-socket hands the terminal over before it returns; start runs on it", function()
   if not probe then return skip("needs SBX_PROBE") end
   config({ "/bin/sh", "-c", "echo pid=$$; stty size; read line; echo got-$line; exit 6" },
@@ -495,8 +574,10 @@ test("a bad config.json is one clear error naming the field, and leaves nothing"
   local cases = {
     { function(c) c.process.ioPriority = { class = "IOPRIO_CLASS_RT" } end, "process.ioPriority: not supported by sbx yet" },
     { function(c) c.root = nil end, "root.path: missing" },
-    { function(c) c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", listenerPath = "/run/agent.sock" } end,
-      "linux.seccomp.listenerPath: seccomp notifications to an agent are not supported by sbx yet" },
+    { function(c) c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", syscalls = { { names = { "mkdir" }, action = "SCMP_ACT_NOTIFY" } } } end,
+      "linux.seccomp.listenerPath: missing: SCMP_ACT_NOTIFY needs an agent's socket" },
+    { function(c) c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", listenerPath = "agent.sock" } end,
+      "linux.seccomp.listenerPath: expected an absolute path" },
     { function(c) c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", flags = { "SECCOMP_FILTER_FLAG_NOPE" } } end,
       "linux.seccomp: flags[1]: 'SECCOMP_FILTER_FLAG_NOPE' is not a flag sbx knows" },
     { function(c) c.linux.personality = { domain = "LINUX64" } end, "linux.personality.domain: expected LINUX or LINUX32" },

@@ -19,6 +19,7 @@
  *   pid-as PID SECS  start a process with exactly pid PID (clone3 set_tid: root only) that sleeps
  *                SECS seconds; print its pid (a recycled pid, made on purpose)
  *   console SOCKET OUT [INPUT]  (on the host) an engine's OCI console socket: see console.h
+ *   seccomp-agent SOCKET OUT    (on the host) an OCI seccomp agent: see seccomp_agent.h
  */
 #include <dirent.h>
 #include <errno.h>
@@ -36,6 +37,7 @@
 
 #include "attacks.h"
 #include "console.h"
+#include "seccomp_agent.h"
 
 static int count_zombies(void) {
   DIR* d = opendir("/proc");
@@ -68,6 +70,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!strcmp(argv[1], "console") && argc > 3) return console_receiver(argv[2], argv[3], argv[4]);
+  if (!strcmp(argv[1], "seccomp-agent") && argc > 3) return seccomp_agent(argv[2], argv[3]);
   if (!strcmp(argv[1], "ids")) {
     printf("uid=%d euid=%d\n", (int)getuid(), (int)geteuid());
     return 0;

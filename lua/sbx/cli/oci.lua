@@ -244,6 +244,20 @@ end
 
 -- create: everything set up, the program waiting on exec.fifo; returns the Process (released
 -- unless keep), the state, and whether to join the container's terminal to ours (a foreground run)
+-- The seccomp agent on linux.seccomp.listenerPath gets the filter's listener of a process with
+-- SCMP_ACT_NOTIFY rules (the container's, or an exec'd one's), with the container process state
+-- (runc's message: ociVersion, fds = { "seccompFd" }, pid, metadata, state).
+local function send_listener(p, st, status)
+  if not st.seccomp_listener then return true end
+  local state = state_json(st)
+  state.status = status
+  local msg = json.encode({ ociVersion = "1.0.2", fds = { "seccompFd" }, pid = p.pid,
+                            metadata = st.listener_metadata or "", state = state })
+  local ok, err = p:send_seccomp_listener(st.seccomp_listener, msg)
+  if not ok then return nil, "linux.seccomp.listenerPath: " .. tostring(err) end
+  return true
+end
+
 local function create(id, opts, keep)
   check_id(id)
   local bundle, plan, extra = read_bundle(opts.bundle, id)
@@ -267,13 +281,16 @@ local function create(id, opts, keep)
   if not p then undo(); die(serr) end
   local st = { id = id, pid = p.pid, identity = core.process_identity(p.pid), bundle = bundle, rootfs = plan.rootfs,
                created = os.date("!%Y-%m-%dT%H:%M:%SZ"), owner = os.getenv("USER") or "root",
-               annotations = extra.annotations, cgroup = p.cgroup, hooks = extra.hooks }
+               annotations = extra.annotations, cgroup = p.cgroup, hooks = extra.hooks,
+               seccomp_listener = extra.seccomp_listener, listener_metadata = extra.listener_metadata }
   -- the plan too: what exec joins the container with (its caps, no_new_privs, seccomp, env)
   local wok, werr = core.write_file(dir .. "/plan.json", plan:json(), 0600)
   if wok then wok, werr = core.write_file(dir .. "/state.json", json.encode(st, 2), 0600) end
   if not wok then p:kill("KILL"); p:wait(); undo(); die(werr) end
   local pok, perr = pcall(write_pid_file, opts["pid-file"], p.pid)
   if not pok then p:kill("KILL"); p:wait(); undo(); error(perr, 0) end
+  local lok, lerr = send_listener(p, st, "creating")
+  if not lok then p:kill("KILL"); p:wait(); undo(); die(lerr) end
   -- the environment is ready, the program not started: prestart (old name) and createRuntime
   -- hooks in the runtime's namespaces, then createContainer in the container's; one failing
   -- undoes the create
@@ -465,6 +482,8 @@ function VERBS.exec(args)
   local io, interact = terminal_io({ fds = preserved_fds(opts["preserve-fds"]) }, terminal, opts["console-socket"], size, not detach)
   local p, err = core.enter(st.pid, e, io, st.cgroup)
   if not p then die(err) end
+  local lok, lerr = send_listener(p, st, status)
+  if not lok then p:kill("KILL"); p:wait(); die(lerr) end
   write_pid_file(opts["pid-file"], p.pid)
   if detach then p:release(); return 0 end
   local ended = interact and p:interact() or p:wait()
@@ -618,7 +637,7 @@ function VERBS.features()
       capabilities = caps,
       cgroup = { v1 = not v2, v2 = v2, systemd = false, systemdUser = false, rdma = false },
       seccomp = { enabled = true, actions = { "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-                                              "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRAP" },
+                                              "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRAP", "SCMP_ACT_NOTIFY" },
                   operators = { "SCMP_CMP_EQ", "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_GT", "SCMP_CMP_GE",
                                 "SCMP_CMP_MASKED_EQ" },
                   archs = { "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32" },

@@ -1,8 +1,11 @@
 #include "core/base/io.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include "core/base/fd.h"
 
@@ -72,6 +75,27 @@ Status write_control(const std::string& path, std::string_view text) {
   if (static_cast<size_t>(n) != text.size())
     return Error{EIO, "write " + path + ": only part of the text was taken"};
   return {};
+}
+
+bool send_with_fd(int sock, std::string_view data, int fd) {
+  struct iovec iov {
+    const_cast<char*>(data.data()), data.size()
+  };
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t n;
+  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n == static_cast<ssize_t>(data.size());
 }
 
 }  // namespace sbx::core

@@ -34,4 +34,8 @@ Status write_file_atomic(const std::string& path, std::string_view text, mode_t 
 // as the kernel wants it (a short write is an error).
 Status write_control(const std::string& path, std::string_view text);
 
+// One message `data` with one descriptor `fd` (SCM_RIGHTS) on a unix socket; false and errno set
+// when it was not sent whole. (Safe in a forked child: no allocation.)
+bool send_with_fd(int sock, std::string_view data, int fd);
+
 }  // namespace sbx::core

@@ -122,13 +122,30 @@ Status enter_time_namespace(const Spec& spec) {
 // (in its user namespace): before the identity change, as runc does, so it also judges the
 // calls that change the ids and capabilities. With no_new_privs: last, before execve.
 bool seccomp_early(const Spec& spec, const ChildChannels& ch) {
-  return !spec.no_new_privs && !ch.seccomp.empty();
+  return !spec.no_new_privs && !ch.seccomp.empty() && !ch.seccomp_listener;
 }
 
 void install_filters(const ChildChannels& ch) {
   if (int e = fault("child.seccomp"))
     fail(ch, fault_error("child.seccomp", "install the seccomp filter", e));
-  if (!ch.seccomp.empty()) check(ch, install_seccomp(ch.seccomp, ch.seccomp_flags));
+  if (ch.seccomp.empty() || ch.seccomp_listener) return;  // (that one went on earlier)
+  if (auto r = install_seccomp(ch.seccomp, ch.seccomp_flags); !r) fail(ch, r.error());
+}
+
+// A policy with notify rules: its filter goes on before the start and the identity change (runc's
+// order), while the supervisor still waits, which receives the listener ('S'): the calls it
+// notifies wait for whoever answers on it (an OCI seccomp agent, a Lua handler).
+void install_with_listener(const Spec& spec, const ChildChannels& ch) {
+  if (!ch.seccomp_listener) return;
+  if (int e = fault("child.seccomp"))
+    fail(ch, fault_error("child.seccomp", "install the seccomp filter", e));
+  if (spec.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    fail(ch, sys_error("set no_new_privs"));
+  auto fd = install_seccomp(ch.seccomp, ch.seccomp_flags, true);
+  if (!fd) fail(ch, fd.error());
+  if (!send_with_fd(ch.sync, "S", *fd))
+    fail(ch, sys_error("hand the seccomp listener to the supervisor"));
+  close(*fd);
 }
 
 // The last steps: no_new_privs, then the seccomp filter (nothing but execve comes after it).
@@ -186,23 +203,7 @@ void allocate_pty(const ChildChannels& ch) {
     if (dup2(s, i) < 0) fail(ch, sys_error("set up the terminal as stdio"));
   if (s > 2) close(s);
   const bool console = ch.console >= 0;
-  char tag = 'P';
-  struct iovec iov {
-    console ? name : &tag, console ? std::strlen(name) : 1
-  };
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &m, sizeof m);
-  if (sendmsg(console ? ch.console : ch.sync, &msg, MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(iov.iov_len))
+  if (!send_with_fd(console ? ch.console : ch.sync, console ? std::string_view(name) : "P", m))
     fail(ch, sys_error(console ? "send the terminal to the console socket"
                                : "hand the terminal to the supervisor"));
   close(m);
@@ -379,6 +380,7 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   }
   reset_signals(&old_mask);
   if (ch.status >= 0) close(ch.status);
+  install_with_listener(spec, ch);
   if (start_fd >= 0) wait_for_start(ch, start_fd);
 
   take_identity(spec, spec, ch);
@@ -433,6 +435,7 @@ void run_entered_child(pid_t target, const Spec& spec, const ChildChannels& ch) 
   Spec ids = spec;
   ids.uid = spec.uid.value_or(0);
   ids.gid = spec.gid.value_or(0);
+  install_with_listener(spec, ch);
   take_identity(spec, ids, ch);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   close_all_but(ch);

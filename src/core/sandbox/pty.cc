@@ -95,8 +95,8 @@ Result<Pty> open_pty(int size_from) {
   return p;
 }
 
-Result<Fd> connect_console(const std::string& path) {
-  std::string step = "console socket " + path;
+Result<Fd> connect_console(const std::string& path, const std::string& what) {
+  std::string step = what + " " + path;
   if (path.empty() || path[0] != '/') return user_error(step + ": expected an absolute path");
   Fd sock(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!sock.ok()) return sys_error(step + ": socket");
@@ -119,7 +119,7 @@ Result<Fd> connect_console(const std::string& path) {
   while (r != 0 && errno == EINTR);
   if (r != 0) {
     Error e = sys_error(step + ": connect");
-    e.message += " (is the engine listening on it?)";
+    e.message += " (is the engine or agent listening on it?)";
     return e;
   }
   return sock;

@@ -21,7 +21,8 @@ Result<Pty> open_pty(int size_from);
 
 // A connection to an OCI console socket (a listening AF_UNIX stream socket of the engine's: conmon,
 // containerd's shim) that the sandbox sends its terminal's master to (SpawnIo::console).
-Result<Fd> connect_console(const std::string& path);
+// `what` names the socket in errors ("seccomp listener socket" for an OCI listenerPath).
+Result<Fd> connect_console(const std::string& path, const std::string& what = "console socket");
 
 // Copies in_fd -> master and master -> out_fd until the sandbox (pidfd) has ended and the master
 // is drained. When in_fd is a terminal it is in raw mode meanwhile (Ctrl-C, Ctrl-Z reach the

@@ -44,7 +44,8 @@ Sandbox::Sandbox(Sandbox&& o) noexcept
       final_stat_(o.final_stat_),
       final_events_(o.final_events_),
       net_(std::move(o.net_)),
-      tty_(std::move(o.tty_)) {}
+      tty_(std::move(o.tty_)),
+      seccomp_listener_(std::move(o.seccomp_listener_)) {}
 
 Sandbox& Sandbox::operator=(Sandbox&& o) noexcept {
   if (this != &o) {
@@ -59,6 +60,7 @@ Sandbox& Sandbox::operator=(Sandbox&& o) noexcept {
     final_events_ = o.final_events_;
     net_ = std::move(o.net_);
     tty_ = std::move(o.tty_);
+    seccomp_listener_ = std::move(o.seccomp_listener_);
   }
   return *this;
 }
@@ -202,6 +204,7 @@ Status fill_channels(ChildChannels& ch, const Spec& spec, const SpawnIo& io) {
     auto bits = seccomp_flag_bits(spec.seccomp->flags);
     if (!bits) return bits.error();
     ch.seccomp_flags = *bits;
+    ch.seccomp_listener = seccomp_notifies(*spec.seccomp);
   }
   return {};
 }
@@ -403,7 +406,7 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
 
 namespace {
 // After "go": EOF means exec'd; a record is the step that failed; a one-byte 'P' carries the
-// master of the pty the sandbox allocated itself (SCM_RIGHTS).
+// master of the pty the sandbox allocated itself, 'S' its seccomp listener (SCM_RIGHTS).
 Result<bool> await_exec(int sync, Sandbox& box) {
   char buf[4096];
   ssize_t n;
@@ -420,12 +423,15 @@ Result<bool> await_exec(int sync, Sandbox& box) {
     do n = recvmsg(sync, &msg, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
     if (n == 1 && buf[0] == 'R') return true;  // created: set up, waiting for its start
-    struct cmsghdr* c = n == 1 && buf[0] == 'P' ? CMSG_FIRSTHDR(&msg) : nullptr;
+    struct cmsghdr* c = n == 1 && (buf[0] == 'P' || buf[0] == 'S') ? CMSG_FIRSTHDR(&msg) : nullptr;
     if (!c) break;
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
       int fd;
       std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-      box.set_tty(Fd(fd));
+      if (buf[0] == 'P')
+        box.set_tty(Fd(fd));
+      else
+        box.set_seccomp_listener(Fd(fd));
     }
   }
   if (n >= static_cast<ssize_t>(sizeof(FailureHeader))) {

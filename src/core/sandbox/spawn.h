@@ -71,6 +71,9 @@ class Sandbox {
   // The master side of a pty the sandbox allocated itself (SpawnIo::own_pty).
   Fd take_tty() { return std::move(tty_); }
   void set_tty(Fd fd) { tty_ = std::move(fd); }
+  // The listener of its seccomp filter's notify rules (SECCOMP_RET_USER_NOTIF), when it has some.
+  Fd take_seccomp_listener() { return std::move(seccomp_listener_); }
+  void set_seccomp_listener(Fd fd) { seccomp_listener_ = std::move(fd); }
   // Hands the sandbox on (an OCI create): not killed, waited for or its group removed by this
   // object any more. Returns its pid.
   pid_t release();
@@ -88,6 +91,7 @@ class Sandbox {
   std::optional<CgroupEvents> final_events_;
   std::optional<BridgeAttachment> net_;
   Fd tty_;
+  Fd seccomp_listener_;
 };
 
 // Validates the spec, starts it, and returns once the payload has been exec'd (or the setup

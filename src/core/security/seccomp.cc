@@ -30,6 +30,7 @@ Result<uint32_t> parse_action(const std::string& text) {
   if (text == "kill_process") return SCMP_ACT_KILL_PROCESS;
   if (text == "trap") return SCMP_ACT_TRAP;
   if (text == "log") return SCMP_ACT_LOG;
+  if (text == "notify") return SCMP_ACT_NOTIFY;
   if (text.rfind("errno", 0) == 0) {
     std::string v = text.size() > 6 ? text.substr(6) : "EPERM";
     static const std::map<std::string, int> names = {
@@ -40,7 +41,7 @@ Result<uint32_t> parse_action(const std::string& text) {
     if (auto n = parse_uint(v, 4095, "errno")) return SCMP_ACT_ERRNO(static_cast<uint16_t>(*n));
   }
   return user_error("seccomp: action '" + text +
-                    "' (expected allow, errno EPERM|N, kill, kill_process, trap or log)");
+                    "' (expected allow, errno EPERM|N, kill, kill_process, trap, log or notify)");
 }
 
 Result<scmp_compare> parse_op(const std::string& op) {
@@ -75,8 +76,9 @@ Result<scmp_filter_ctx> make_ctx(uint32_t def) {
   return ctx;
 }
 
+// (a notify rule stays in the first filter whatever its arguments: a task may have one listener)
 bool denies_on_args(const SeccompRule& r) {
-  return r.action != "allow" && !r.args.empty();
+  return r.action != "allow" && r.action != "notify" && !r.args.empty();
 }
 
 Status add_rule(scmp_filter_ctx ctx, const SeccompRule& r) {
@@ -527,20 +529,33 @@ Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p,
   return programs;
 }
 
-Status install_seccomp(const std::vector<std::string>& programs, unsigned flags) {
+bool seccomp_notifies(const SeccompPolicy& p) {
+  return p.default_action == "notify" ||
+         std::any_of(p.rules.begin(), p.rules.end(),
+                     [](const SeccompRule& r) { return r.action == "notify"; });
+}
+
+Result<int> install_seccomp(const std::vector<std::string>& programs, unsigned flags,
+                            bool listener) {
+  int fd = -1;
   // The argument filter first: the main one may refuse seccomp(2) itself (strict does).
   for (auto it = programs.rbegin(); it != programs.rend(); ++it) {
     const auto& prog = *it;
     struct sock_fprog fp;
     fp.len = static_cast<unsigned short>(prog.size() / sizeof(struct sock_filter));
     fp.filter = reinterpret_cast<struct sock_filter*>(const_cast<char*>(prog.data()));
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fp) != 0)
+    // the first program has the notify rules: its listener is the one a task may have
+    const bool with_listener = listener && it == programs.rend() - 1;
+    long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                     flags | (with_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0U), &fp);
+    if (r < 0)
       return sys_error(
           flags ? "seccomp: install the filter with its flags (EINVAL: a flag this kernel "
                   "does not know)"
                 : "seccomp: install the filter");
+    if (with_listener) fd = static_cast<int>(r);
   }
-  return {};
+  return fd;
 }
 
 }  // namespace sbx::core

@@ -26,7 +26,7 @@ struct SeccompArg {
 
 struct SeccompRule {
   std::string syscall;
-  std::string action = "allow";  // allow | errno NAME|N | kill | kill_process | trap | log
+  std::string action = "allow";  // allow | errno NAME|N | kill | kill_process | trap | log | notify
   std::vector<SeccompArg> args;  // all must hold
   bool operator==(const SeccompRule&) const = default;
 };
@@ -58,9 +58,15 @@ Status check_seccomp(const SeccompPolicy& p);
 Result<std::vector<std::string>> compile_seccomp(const SeccompPolicy& p);
 Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p,
                                                 const std::string& cache_dir);
+// Whether a policy sends some calls to a listener (action "notify": SECCOMP_RET_USER_NOTIF).
+bool seccomp_notifies(const SeccompPolicy& p);
 // Installs them in the calling thread (no_new_privs set already, or CAP_SYS_ADMIN held), with
-// the filter flags `flags` (seccomp_flag_bits).
-Status install_seccomp(const std::vector<std::string>& programs, unsigned flags = 0);
+// the filter flags `flags` (seccomp_flag_bits). With `listener`, the first program (the one with
+// the notify rules) is installed with SECCOMP_FILTER_FLAG_NEW_LISTENER and its listener's fd is
+// returned (the calls it notifies wait for an answer on it; once it is closed they get ENOSYS);
+// -1 otherwise.
+Result<int> install_seccomp(const std::vector<std::string>& programs, unsigned flags = 0,
+                            bool listener = false);
 // Every syscall name libseccomp knows for x86-64, sorted.
 std::vector<std::string> seccomp_syscalls();
 
