@@ -29,12 +29,18 @@ local function binder(fn, kind)
     check_path(fn, "source", source, 2)
     dest = dest or source
     check_path(fn, "destination", dest, 2)
-    opts = options(fn, opts, { try = true }, 2)
-    return { kind = kind, source = source, dest = dest, optional = opts.try or nil }
+    opts = options(fn, opts, { try = true, uid_map = true, gid_map = true, idmap_recursive = true }, 2)
+    if (opts.uid_map == nil) ~= (opts.gid_map == nil) then
+      error(("sbx.%s: an idmapped bind takes uid_map and gid_map both"):format(fn), 2)
+    end
+    return { kind = kind, source = source, dest = dest, optional = opts.try or nil, uid_map = opts.uid_map,
+             gid_map = opts.gid_map, idmap_recursive = opts.idmap_recursive }
   end
 end
 
--- sbx.bind(src [, dest] [, { try = true }]): a read-write bind of a host path.
+-- sbx.bind(src [, dest] [, { try = true }]): a read-write bind of a host path. With
+-- { uid_map = { { inside =, outside =, count = } }, gid_map = ... } an idmapped mount: a file owned
+-- by `inside` on disk is seen as owned by host id `outside` (idmap_recursive: its submounts too).
 M.bind = binder("bind", "bind")
 -- sbx.ro_bind(src [, dest] [, { try = true }]): the same, read-only (recursively).
 M.ro_bind = binder("ro_bind", "ro-bind")

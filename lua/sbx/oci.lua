@@ -44,16 +44,32 @@ local function options(list, path)
   return o
 end
 
+local function id_map(list, where)
+  local out = {}
+  for i, e in ipairs(list or {}) do
+    only(e, set { "containerID", "hostID", "size" }, ("%s[%d]"):format(where, i))
+    out[i] = { inside = e.containerID, outside = e.hostID, count = e.size }
+  end
+  return out
+end
+
 local function mount_op(m, i, plan, bundle)
   local path = ("mounts[%d]"):format(i)
-  only(m, set { "destination", "type", "source", "options" }, path)
+  only(m, set { "destination", "type", "source", "options", "uidMappings", "gidMappings" }, path)
   local dest = m.destination
   if type(dest) ~= "string" or dest:sub(1, 1) ~= "/" then fail(path .. ".destination", "expected an absolute path") end
   local o = options(m.options, path .. ".options")
-  for _, k in ipairs({ "idmap", "ridmap" }) do
-    if o[k] then fail(path .. ".options", k .. ": id-mapped mounts are not supported by sbx yet") end
+  -- an idmapped bind: the mount's own maps, or with idmap/ridmap alone the container's (runc's way)
+  local uid_map, gid_map = id_map(m.uidMappings, path .. ".uidMappings"), id_map(m.gidMappings, path .. ".gidMappings")
+  local idmapped = o.idmap or o.ridmap or #uid_map > 0 or #gid_map > 0
+  if idmapped and #uid_map == 0 and #gid_map == 0 then uid_map, gid_map = plan.uid_map or {}, plan.gid_map or {} end
+  if idmapped and (#uid_map == 0 or #gid_map == 0) then
+    fail(path, "an idmapped mount needs uidMappings and gidMappings (its own, or the container's linux.uidMappings)")
   end
   local kind = m.type or ((o.bind or o.rbind) and "bind") or "none"
+  if idmapped and not (kind == "bind" or o.bind or o.rbind) then
+    fail(path .. ".options", "idmap: only a bind mount can be idmapped here")
+  end
   if kind == "proc" then return { kind = "proc", dest = dest } end
   if kind == "tmpfs" and dest == "/dev" then return { kind = "dev", dest = dest } end  -- sbx's minimal /dev (devpts, shm, mqueue in it)
   if kind == "devpts" and dest == "/dev/pts" then return nil end                   -- part of that /dev
@@ -70,7 +86,8 @@ local function mount_op(m, i, plan, bundle)
     local src = m.source
     if type(src) ~= "string" then fail(path .. ".source", "expected a path") end
     if src:sub(1, 1) ~= "/" then src = bundle .. "/" .. src end
-    return { kind = o.ro and "ro-bind" or "bind", source = src, dest = dest }
+    return { kind = o.ro and "ro-bind" or "bind", source = src, dest = dest, uid_map = idmapped and uid_map or nil,
+             gid_map = idmapped and gid_map or nil, idmap_recursive = o.ridmap and true or nil }
   end
   fail(path .. ".type", ("'%s' mounts are not supported by sbx yet"):format(tostring(kind)))
 end
@@ -405,15 +422,7 @@ function M.plan(c, bundle)
       plan.namespaces[#plan.namespaces + 1] = kind
     end
   end
-  local function map(list, where)
-    local out = {}
-    for i, e in ipairs(list or {}) do
-      only(e, set { "containerID", "hostID", "size" }, ("%s[%d]"):format(where, i))
-      out[i] = { inside = e.containerID, outside = e.hostID, count = e.size }
-    end
-    return out
-  end
-  plan.uid_map, plan.gid_map = map(l.uidMappings, "linux.uidMappings"), map(l.gidMappings, "linux.gidMappings")
+  plan.uid_map, plan.gid_map = id_map(l.uidMappings, "linux.uidMappings"), id_map(l.gidMappings, "linux.gidMappings")
   local caps = only(p.capabilities, set { "bounding", "effective", "inheritable", "permitted", "ambient" }, "process.capabilities")
   plan.caps = caps.bounding or caps.permitted or caps.effective or {}
   if p.capabilities then

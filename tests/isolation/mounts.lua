@@ -85,3 +85,30 @@ echo $!]]):format(dir)):read("*l"))
   expect(ran, "some starts won the race and ran").gt(0)
   os.execute("rm -rf " .. dir)
 end)
+
+test("an idmapped bind: files owned by inside ids on disk are the sandbox's own; what it writes lands as those ids", function()
+  if sbx.sys.ids().uid ~= 0 then skip("needs root (an idmapped mount of a host file system)") end
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute(("mkdir %s && touch %s/rootfile %s/userfile && chown 1000:1000 %s/userfile"):format(dir, dir, dir, dir)))
+  local m = { { inside = 0, outside = 100000, count = 65536 } }
+  local function run(bind_opts)
+    local b = sbx.container{ rootfs = root, ns = { "user", "mnt", "pid", "uts", "ipc" }, uid_map = m, gid_map = m,
+                             mounts = { sbx.bind(dir, "/data", bind_opts) } }
+    return assert(b:run{ "/bin/sh", "-c", "stat -c '%n %u:%g' /data/rootfile /data/userfile; touch /data/made 2>&1 && echo made",
+                         stdout = "pipe" }).stdout
+  end
+  -- without the idmap the host's root and 1000 are unmapped in the sandbox's user namespace: nobody
+  expect(run(nil), "a plain bind").eq("/data/rootfile 65534:65534\n/data/userfile 65534:65534\ntouch: /data/made: Permission denied\n")
+  expect(run{ uid_map = m, gid_map = m }, "idmapped: 0 and 1000 on disk are 0 and 1000 inside")
+    .eq("/data/rootfile 0:0\n/data/userfile 1000:1000\nmade\n")
+  local h = io.popen("stat -c '%u:%g' " .. dir .. "/made")
+  expect(h:read("*l"), "written by the sandbox's root (host 100000) as 0 on disk").eq("0:0")
+  h:close()
+  expect_error(function() sbx.bind(dir, "/data", { uid_map = m }) end, "takes uid_map and gid_map both")
+  local err = expect_error(function()
+    sbx.container{ rootfs = root, mounts = { sbx.bind(dir, "/data", { uid_map = { { inside = 0, outside = 1, count = 0 } }, gid_map = m }) } }
+  end)
+  expect(err).contains("(bind): uid map: a line with count 0")
+  os.execute("rm -rf " .. dir)
+end)

@@ -549,6 +549,38 @@ test("rootfsPropagation shared, swappiness, disableOOMKiller, cpu shares as give
   expect(rc, out).eq(0)
 end)
 
+test("idmapped mounts: options idmap with the container's maps, and a mount's own uidMappings/gidMappings", function()
+  local dir = work .. "/idm"
+  assert(os.execute(("mkdir -p %s && touch %s/rootfile %s/userfile && chown 1000:1000 %s/userfile"):format(dir, dir, dir, dir)))
+  local m = { { containerID = 0, hostID = 100000, size = 65536 } }
+  config({ "/bin/sh", "-c", "stat -c '%n %u:%g' /a/rootfile /a/userfile /b/rootfile /b/userfile" }, function(c)
+    c.linux.namespaces[#c.linux.namespaces + 1] = { type = "user" }
+    c.linux.uidMappings, c.linux.gidMappings = m, m
+    -- /a: the container's maps; /b: its own (on-disk 1000 is the container's 0, and 0 is nobody)
+    c.mounts[#c.mounts + 1] = { destination = "/a", type = "bind", source = dir, options = { "rbind", "idmap" } }
+    local own = { { containerID = 1000, hostID = 100000, size = 1 } }
+    c.mounts[#c.mounts + 1] = { destination = "/b", type = "bind", source = dir, options = { "rbind", "ridmap" },
+                                uidMappings = own, gidMappings = own }
+  end)
+  local out, rc = run(("run --bundle %s idm1"):format(bundle))
+  expect(rc, out).eq(0)
+  expect(out).eq("/a/rootfile 0:0\n/a/userfile 1000:1000\n/b/rootfile 65534:65534\n/b/userfile 0:0\n")
+  config({ "/bin/true" }, function(c)
+    c.mounts[#c.mounts + 1] = { destination = "/t", type = "tmpfs", source = "tmpfs", options = { "idmap" } }
+  end)
+  out, rc = run(("create --bundle %s idm2"):format(bundle))
+  expect(rc).eq(1)
+  expect(out).contains("an idmapped mount needs uidMappings and gidMappings")
+  config({ "/bin/true" }, function(c)
+    c.mounts[#c.mounts + 1] = { destination = "/t", type = "tmpfs", source = "tmpfs", options = { "idmap" }, uidMappings = m, gidMappings = m }
+  end)
+  out, rc = run(("create --bundle %s idm2"):format(bundle))
+  expect(rc).eq(1)
+  expect(out).contains("idmap: only a bind mount can be idmapped here")
+  expect(#core.list_dir(root), "no state left").eq(0)
+  os.execute("rm -rf " .. dir)
+end)
+
 test("cgroupsPath in systemd's slice:prefix:name form is the unit's path; features lists what sbx reads", function()
   config({ "/bin/true" }, function(c)
     c.linux.cgroupsPath = "sbxtest-oci.slice:sbx:x1"

@@ -631,7 +631,7 @@ function VERBS.features()
   io.write(json.encode({
     ociVersionMin = "1.0.0", ociVersionMax = "1.2.0",
     hooks = { "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop" },
-    mountOptions = { "ro", "rw", "bind", "rbind", "size", "mode" },
+    mountOptions = { "ro", "rw", "bind", "rbind", "size", "mode", "idmap", "ridmap" },
     linux = {
       namespaces = { "cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time" },
       capabilities = caps,

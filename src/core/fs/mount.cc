@@ -150,11 +150,17 @@ Result<Target> target_in_root(const std::string& root, const std::string& dest, 
   return Target{std::move(fd), real};
 }
 
-Status bind(const Op& op, const Target& t, bool readonly, bool allow_dev) {
+Status bind(const Op& op, const Target& t, bool readonly, bool allow_dev, int tree) {
   std::string step = describe(op);
   const std::string& target = t.real;
-  if (mount(op.source.c_str(), t.at().c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+  if (tree >= 0) {
+    // an idmapped copy of the source, made by the supervisor (idmapped_tree): attached here
+    if (syscall(SYS_move_mount, tree, "", t.fd.get(), "",
+                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+      return sys_error(step + ": attach the idmapped mount");
+  } else if (mount(op.source.c_str(), t.at().c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
     return sys_error(step);
+  }
   uint64_t attr =
       (allow_dev ? 0 : MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID) | (readonly ? MOUNT_ATTR_RDONLY : 0);
   if (attr)
@@ -431,7 +437,7 @@ Result<std::string> prepare_root(const Spec& spec, const std::string& stage) {
 }
 
 namespace {
-Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new) {
+Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new, int tree) {
   std::string step = describe(op);
   // every destination resolved inside the new root (created there when missing)
   auto at = [&](bool directory, bool create) {
@@ -448,7 +454,7 @@ Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new) {
       }
       auto t = at(S_ISDIR(st.st_mode), true);
       if (!t) return t.error();
-      return bind(op, *t, op.kind == OpKind::RoBind, op.kind == OpKind::DevBind);
+      return bind(op, *t, op.kind == OpKind::RoBind, op.kind == OpKind::DevBind, tree);
     }
     case OpKind::Tmpfs:
     case OpKind::Proc:
@@ -527,13 +533,29 @@ Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new) {
 }
 }  // namespace
 
-Status run_op(const Op& op, const std::string& stage, bool pid_ns_new) {
-  Status s = run_op_in(op, stage, pid_ns_new);
+Status run_op(const Op& op, const std::string& stage, bool pid_ns_new, int tree) {
+  Status s = run_op_in(op, stage, pid_ns_new, tree);
   if (s) return s;
   // Paths in messages are the sandbox's ("/data"), not the stage's ("/run/sbx/stage/data").
   std::string msg = s.error().message;
   for (size_t at; (at = msg.find(stage)) != std::string::npos;) msg.erase(at, stage.size());
   return {s.error().err, msg};
+}
+
+Result<Fd> idmapped_tree(const Op& op, int userns) {
+  std::string step = describe(op) + ": idmapped mount";
+  unsigned rec = op.idmap_recursive ? AT_RECURSIVE : 0;
+  Fd tree(static_cast<int>(syscall(SYS_open_tree, AT_FDCWD, op.source.c_str(),
+                                   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec)));
+  if (!tree.ok()) return sys_error(step + ": open_tree");
+  MountAttr a{MOUNT_ATTR_IDMAP, 0, 0, static_cast<uint64_t>(userns)};
+  if (syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH | rec, &a, sizeof a) != 0) {
+    Error e = sys_error(step + ": mount_setattr");
+    if (e.err == EINVAL)
+      e.message += " (does the file system of " + op.source + " support idmapped mounts?)";
+    return e;
+  }
+  return tree;
 }
 
 Status finish_root(const Spec& spec, const std::string& stage) {

@@ -333,7 +333,9 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
     if (!root) fail(ch, root.error());
     if (int e = fault("child.mounts"))
       fail(ch, fault_error("child.mounts", "mount the sandbox's file systems", e));
-    for (const auto& op : spec.ops) check(ch, run_op(op, *root, (ns | joined) & CLONE_NEWPID));
+    for (size_t i = 0; i < spec.ops.size(); ++i)
+      check(ch, run_op(spec.ops[i], *root, (ns | joined) & CLONE_NEWPID,
+                       i < ch.op_trees.size() ? ch.op_trees[i] : -1));
     check(ch, finish_root(spec, *root));
     if (int e = fault("child.pivot")) fail(ch, fault_error("child.pivot", "pivot_root", e));
     check(ch, switch_root(*root));

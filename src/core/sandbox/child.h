@@ -28,10 +28,11 @@ struct ChildChannels {
       caps;                            // capabilities kept (parsed by the supervisor), or unchanged
   std::optional<CapNumbers> cap_sets;  // with caps: the other sets (Spec::cap_sets)
   int join_mnt = -1;                   // a mount namespace to enter first (Spec::join mnt), or -1
-  std::string stage;                   // directory the new root is assembled on
-  std::string start_fifo;  // created mode: say 'R' on sync, wait for a reader of this FIFO, exec
-  bool has_mask = false;   // the caller's signal mask before set-up blocked INT/TERM/HUP/QUIT:
-  sigset_t mask{};         // what the payload starts with
+  std::vector<int> op_trees;  // per op: its idmapped copy of the source (Op::uid_map), or -1
+  std::string stage;          // directory the new root is assembled on
+  std::string start_fifo;     // created mode: say 'R' on sync, wait for a reader of this FIFO, exec
+  bool has_mask = false;      // the caller's signal mask before set-up blocked INT/TERM/HUP/QUIT:
+  sigset_t mask{};            // what the payload starts with
 };
 
 // A failure record on the sync socket: errno then the message (step, object, cause).

@@ -1,6 +1,9 @@
 #include "core/sandbox/idmap.h"
 
+#include <fcntl.h>
 #include <pwd.h>
+#include <sched.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +17,7 @@
 #include "core/base/program.h"
 #include "core/base/trust.h"
 #include "core/base/units.h"
+#include "core/sandbox/ns.h"
 
 namespace sbx::core {
 
@@ -170,6 +174,35 @@ Status checked_runtime_dir() {
   auto d = trusted_dir(runtime_dir(), getuid() == 0 ? 0755 : 0700, "runtime directory");
   if (!d) return d.error();
   return {};
+}
+
+Result<Fd> userns_with_maps(const std::vector<IdMapEntry>& uid_map,
+                            const std::vector<IdMapEntry>& gid_map) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return sys_error("id map namespace: pipe");
+  Fd wait_end(p[0]), go_end(p[1]);
+  auto cl = clone_process(CLONE_NEWUSER, false);
+  if (!cl) return cl.error().context("id map namespace");
+  if (cl->pid == 0) {
+    close(p[1]);  // (our copy: the read ends when the parent closes its own)
+    char c;
+    (void)!read(p[0], &c, 1);  // EOF: the parent is done with us
+    _exit(0);
+  }
+  auto reap = [&]() {
+    go_end.reset();
+    while (waitpid(cl->pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  };
+  if (auto s = write_id_maps(cl->pid, uid_map, gid_map, false); !s) {
+    reap();
+    return s.error().context("id map namespace");
+  }
+  Fd ns(open(("/proc/" + std::to_string(cl->pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+  Error e = ns.ok() ? Error{} : sys_error("id map namespace: open it");
+  reap();
+  if (!ns.ok()) return e;
+  return ns;
 }
 
 }  // namespace sbx::core

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/base/fd.h"
 #include "core/base/result.h"
 #include "core/sandbox/spec.h"
 
@@ -33,6 +34,11 @@ Result<IdMapEntry> parse_id_map_entry(const std::string& text);
 // Writes setgroups (deny), uid_map and gid_map of `pid` (0 = self).
 Status write_id_maps(pid_t pid, const std::vector<IdMapEntry>& uid_map,
                      const std::vector<IdMapEntry>& gid_map, bool deny_setgroups);
+
+// A user namespace with these maps, as an fd (what an idmapped mount takes): made by a child
+// cloned into it that waits while its maps are written and its namespace opened, then ends.
+Result<Fd> userns_with_maps(const std::vector<IdMapEntry>& uid_map,
+                            const std::vector<IdMapEntry>& gid_map);
 
 // Where sbx keeps runtime files: /run/sbx for root, else $XDG_RUNTIME_DIR/sbx or /tmp/sbx-UID.
 std::string runtime_dir();

@@ -130,6 +130,16 @@ constexpr Whole<uint32_t> kId{0, 4294967294u, "an id"};  // (uid_t)-1 means "unc
 namespace schema {
 
 template <>
+const std::vector<Field<IdMapEntry>>& fields() {
+  static const std::vector<Field<IdMapEntry>> f = {
+      field("inside", &IdMapEntry::inside, "first id inside the sandbox"),
+      field("outside", &IdMapEntry::outside, "first id on the host"),
+      field("count", &IdMapEntry::count, "how many ids"),
+  };
+  return f;
+}
+
+template <>
 const std::vector<Field<Op>>& fields() {
   static const std::vector<Field<Op>> f = {
       field("kind", &Op::kind,
@@ -149,16 +159,16 @@ const std::vector<Field<Op>>& fields() {
           .quiet(),
       field("uid", &Op::uid, "device: the node's owner inside", kId).quiet(),
       field("gid", &Op::gid, "device: the node's group inside", kId).quiet(),
-  };
-  return f;
-}
-
-template <>
-const std::vector<Field<IdMapEntry>>& fields() {
-  static const std::vector<Field<IdMapEntry>> f = {
-      field("inside", &IdMapEntry::inside, "first id inside the sandbox"),
-      field("outside", &IdMapEntry::outside, "first id on the host"),
-      field("count", &IdMapEntry::count, "how many ids"),
+      field("uid_map", &Op::uid_map,
+            "bind: an idmapped mount, uid map lines (inside: the id on disk, outside: the id "
+            "it is seen as on the host)",
+            List<IdMapEntry, Struct<IdMapEntry>>{})
+          .quiet(),
+      field("gid_map", &Op::gid_map, "bind: an idmapped mount, gid map lines",
+            List<IdMapEntry, Struct<IdMapEntry>>{})
+          .quiet(),
+      field("idmap_recursive", &Op::idmap_recursive, "bind: the idmap on the submounts too")
+          .quiet(),
   };
   return f;
 }

@@ -322,6 +322,20 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
     Fd home, target;
     std::string what;  // "join network namespace /run/netns/blue"
   };
+  // Idmapped binds: their copies are made here, in the host's namespaces (the child, in a user
+  // namespace of its own, may not idmap a host file system) and attached by the child.
+  std::vector<Fd> trees;
+  for (const auto& op : spec.ops) {
+    trees.emplace_back();
+    if (op.uid_map.empty()) continue;
+    auto userns = userns_with_maps(op.uid_map, op.gid_map);
+    if (!userns) return userns.error().context("spawn: " + describe(op));
+    auto tree = idmapped_tree(op, userns->get());
+    if (!tree) return tree.error().context("spawn");
+    trees.back() = std::move(*tree);
+    ch.op_trees.resize(spec.ops.size(), -1);
+    ch.op_trees[trees.size() - 1] = trees.back().get();
+  }
   std::vector<Joined> joined;
   Fd join_mnt;
   for (const auto& j : spec.join) {

@@ -255,6 +255,12 @@ Status validate(const Spec& s, bool need_argv) {
       if (auto n = parse_device_node(op.source); !n) return n.error().context(where);
       if (op.dest == "/") return user_error(where + ": a device node cannot be the root");
     }
+    if (!op.uid_map.empty() || !op.gid_map.empty() || op.idmap_recursive) {
+      if (!is_bind) return user_error(where + ": an id map is only for a bind");
+      if (op.optional) return user_error(where + ": an idmapped bind cannot be optional");
+      if (auto st = check_map("uid map", op.uid_map); !st) return st.error().context(where);
+      if (auto st = check_map("gid map", op.gid_map); !st) return st.error().context(where);
+    }
   }
   if (s.seccomp)
     if (auto st = check_seccomp(*s.seccomp); !st) return st;

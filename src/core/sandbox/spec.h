@@ -35,6 +35,11 @@ enum class OpKind {
   Device
 };
 
+struct IdMapEntry {
+  uint32_t inside = 0, outside = 0, count = 1;
+  bool operator==(const IdMapEntry&) const = default;
+};
+
 struct Op {
   OpKind kind;
   std::string source;     // host path (bind), link target (symlink), contents (file), node (device)
@@ -43,12 +48,12 @@ struct Op {
   uint64_t size = 0;      // tmpfs: size in bytes (0 = kernel default)
   uint32_t mode = 0;      // tmpfs/mkdir/file/device: permissions (0 = default for the kind)
   uint32_t uid = 0, gid = 0;  // device: the node's owner (inside ids)
+  // bind: an idmapped mount (mount_setattr MOUNT_ATTR_IDMAP): a file owned by `inside` on disk is
+  // seen as owned by `outside` (host ids), as OCI's mount uidMappings (containerID, hostID, size);
+  // recursive: the submounts too (OCI's ridmap)
+  std::vector<IdMapEntry> uid_map, gid_map;
+  bool idmap_recursive = false;
   bool operator==(const Op&) const = default;
-};
-
-struct IdMapEntry {
-  uint32_t inside = 0, outside = 0, count = 1;
-  bool operator==(const IdMapEntry&) const = default;
 };
 
 // A resource limit for the payload: "RLIMIT_NOFILE", soft and hard (setrlimit).
