@@ -11,6 +11,7 @@ local C = core.cgroup
 -- kind, and whether "max" (no limit) is a value
 local LIMITS = { memory = { "size", true }, memory_swap = { "size", true }, memory_reservation = { "size", true },
                  cpu = { "number", true }, cpu_period = { "number" }, cpu_weight = { "number" },
+                 cpu_burst = { "count" }, cpu_idle = { "count" },
                  cpu_rt_period = { "number" }, cpu_rt_runtime = { "count" }, cpuset = { "string" },
                  cpuset_mems = { "string" }, pids = { "number", true }, cpu_shares = { "number" },
                  memory_swappiness = { "count" }, oom_kill_disable = { "boolean" }, unified = { "table" },

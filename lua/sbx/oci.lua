@@ -205,7 +205,14 @@ function M.limits(r, base, path, doc)
     limits.unified = #files > 0 and files or nil
   end
   local mem = only(r.memory, set { "limit", "swap", "reservation", "kernel", "kernelTCP", "checkBeforeUpdate",
-                                     "swappiness", "disableOOMKiller" }, path .. ".memory", set { "useHierarchy" }, doc)
+                                     "swappiness", "disableOOMKiller", "useHierarchy" }, path .. ".memory", nil, doc)
+  -- every memory group is hierarchical (v2; v1 refuses use_hierarchy = 0 on current kernels): true is
+  -- what there is, false cannot be had
+  if mem.useHierarchy == false then
+    fail(path .. ".memory.useHierarchy", "false: the kernel's memory groups are always hierarchical now", doc)
+  elseif mem.useHierarchy ~= nil and mem.useHierarchy ~= true then
+    fail(path .. ".memory.useHierarchy", "expected true or false", doc)
+  end
   -- v1 only: on a v2 host left out with a warning (runc ignores them there too)
   -- (the host's layout read only when a config asks for one of them)
   local function v2() return require("sbx.cgroup").layout().layout == "2" end
@@ -230,8 +237,15 @@ function M.limits(r, base, path, doc)
   limits.memory_reservation = amount(mem.reservation, path .. ".memory.reservation", doc) or limits.memory_reservation
   -- no memory limit takes the swap limit with it (it is memory + swap)
   if limits.memory == "max" and mem.swap == nil and limits.memory_swap then limits.memory_swap = "max" end
-  local cpu = only(r.cpu, set { "shares", "quota", "period", "cpus", "mems", "realtimePeriod", "realtimeRuntime" }, path .. ".cpu",
-                   set { "burst", "idle" }, doc)
+  local cpu = only(r.cpu, set { "shares", "quota", "period", "cpus", "mems", "realtimePeriod", "realtimeRuntime",
+                                "burst", "idle" }, path .. ".cpu", nil, doc)
+  local burst = amount(cpu.burst, path .. ".cpu.burst", doc)
+  if burst == "max" then fail(path .. ".cpu.burst", "expected microseconds", doc) end
+  limits.cpu_burst = burst or limits.cpu_burst
+  if cpu.idle ~= nil then
+    if cpu.idle ~= 0 and cpu.idle ~= 1 then fail(path .. ".cpu.idle", "expected 0 or 1", doc) end
+    limits.cpu_idle = cpu.idle
+  end
   local period = amount(cpu.period, path .. ".cpu.period", doc)
   if period == "max" then fail(path .. ".cpu.period", "expected microseconds (1000..1000000)", doc) end
   local old_period = limits.cpu_period or 100000
@@ -415,7 +429,6 @@ function M.plan(c, bundle)
     local kind = NS[n.type]
     if not kind then fail(where .. ".type", "unknown namespace type '" .. tostring(n.type) .. "'") end
     if n.path and n.path ~= "" then
-      if kind == "user" then fail(where .. ".path", "joining a user namespace by path is not supported by sbx") end
       plan.join = plan.join or {}
       plan.join[#plan.join + 1] = { type = kind, path = n.path }
     else
@@ -423,6 +436,13 @@ function M.plan(c, bundle)
     end
   end
   plan.uid_map, plan.gid_map = id_map(l.uidMappings, "linux.uidMappings"), id_map(l.gidMappings, "linux.gidMappings")
+  for _, j in ipairs(plan.join or {}) do
+    -- a joined user namespace has its maps already (runc reads them from it)
+    if j.type == "user" and (#plan.uid_map > 0 or #plan.gid_map > 0) then
+      M.warnings[#M.warnings + 1] = "linux.uidMappings/gidMappings: the joined user namespace " .. j.path .. " has its own, ignored"
+      plan.uid_map, plan.gid_map = {}, {}
+    end
+  end
   local caps = only(p.capabilities, set { "bounding", "effective", "inheritable", "permitted", "ambient" }, "process.capabilities")
   plan.caps = caps.bounding or caps.permitted or caps.effective or {}
   if p.capabilities then

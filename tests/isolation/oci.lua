@@ -500,7 +500,7 @@ test("hooks: each gets the state on stdin; createContainer and startContainer ru
   expect(rc, out).eq(0)
 end)
 
-test("rootfsPropagation shared, swappiness, disableOOMKiller, cpu shares as given, blockIO throttles and weight", function()
+test("rootfsPropagation shared, swappiness, disableOOMKiller, cpu shares as given and burst, blockIO throttles and weight", function()
   -- a whole disk of this machine for the throttles (they need a real block device)
   local disk
   for _, name in ipairs(core.list_dir("/sys/block")) do
@@ -509,7 +509,8 @@ test("rootfsPropagation shared, swappiness, disableOOMKiller, cpu shares as give
   end
   config({ "/bin/sh", "-c", "grep ' / / ' /proc/self/mountinfo" }, function(c)
     c.linux.rootfsPropagation = "rshared"
-    c.linux.resources = { cpu = { shares = 1000 }, memory = { limit = 64 * 1024 * 1024, swappiness = 17, disableOOMKiller = true } }
+    c.linux.resources = { cpu = { shares = 1000, quota = 50000, burst = 20000 },
+                          memory = { limit = 64 * 1024 * 1024, swappiness = 17, disableOOMKiller = true, useHierarchy = true } }
     if sbx.cgroup.layout().layout == "2" then c.linux.resources.unified = { ["pids.max"] = "42" } end
     c.linux.resources.blockIO = { weight = 300, leafWeight = 10 }
     if disk then
@@ -523,6 +524,8 @@ test("rootfsPropagation shared, swappiness, disableOOMKiller, cpu shares as give
   local g = assert(sbx.cgroup.open(sbx.json.decode(io.open(root .. "/s1/state.json"):read("*a")).cgroup))
   local bfq = g:get(sbx.cgroup.layout().layout == "2" and "io.bfq.weight" or "blkio.bfq.weight")
   expect(bfq or g:get("io.weight") or g:get("blkio.weight"), "blockIO.weight").match(bfq and "300" or "%d")
+  local v2 = sbx.cgroup.layout().layout == "2"
+  expect(g:get(v2 and "cpu.max.burst" or "cpu.cfs_burst_us"), "cpu.burst").eq("20000")
   if sbx.cgroup.layout().layout == "2" then
     expect(g:get("cpu.weight")).eq(tostring(1 + math.floor((1000 - 2) * 9999 / 262142)))
     expect(g:get("pids.max"), "unified: written as given").eq("42")
@@ -547,6 +550,44 @@ test("rootfsPropagation shared, swappiness, disableOOMKiller, cpu shares as give
   expect(io.open(work .. "/s1.out"):read("*a"), "the new root is shared").match("shared:%d+")
   out, rc = run("delete s1")
   expect(rc, out).eq(0)
+end)
+
+test("a user namespace joined by path: the container's other namespaces are made in it, its root is the holder's", function()
+  local m = { { containerID = 0, hostID = 100000, size = 65536 } }
+  config({ "/bin/sleep", "30" }, function(c)
+    c.linux.namespaces[#c.linux.namespaces + 1] = { type = "user" }
+    c.linux.uidMappings, c.linux.gidMappings = m, m
+  end)
+  local out, rc = sh(("(%s --root %s run -d --bundle %s --pid-file %s/upid uholder </dev/null >/dev/null 2>&1)"):format(oci, root, bundle, work))
+  expect(rc, out).eq(0)
+  local hpid = tonumber(io.open(work .. "/upid"):read("*a"))
+  local function ns(pid, t) return (sh(("readlink /proc/%s/ns/%s"):format(pid, t)):gsub("%s+$", "")) end
+  local holder_user, holder_mnt = ns(hpid, "user"), ns(hpid, "mnt")
+  local dir = work .. "/ujoin"
+  assert(os.execute("mkdir -p " .. dir .. " && chmod 777 " .. dir))
+  config({ "/bin/sh", "-c", "readlink /proc/self/ns/user; readlink /proc/self/ns/mnt; cat /proc/self/uid_map; id -u; touch /w/made" }, function(c)
+    c.linux.namespaces[#c.linux.namespaces + 1] = { type = "user", path = ("/proc/%d/ns/user"):format(hpid) }
+    c.linux.uidMappings, c.linux.gidMappings = m, m  -- (the joined one's own: left out with a warning)
+    c.mounts[#c.mounts + 1] = { destination = "/w", type = "bind", source = dir, options = { "rbind" } }
+  end)
+  out, rc = sh(("(%s --root %s run --bundle %s ujoiner </dev/null 2>%s/uj.err)"):format(oci, root, bundle, work))
+  local err = core.read_file(work .. "/uj.err") or ""
+  run("kill uholder KILL")
+  sbx.sys.waitpid(hpid)
+  run("delete --force uholder")
+  expect(rc, out .. err).eq(0)
+  expect(err).contains("the joined user namespace /proc/" .. hpid .. "/ns/user has its own, ignored")
+  local lines = {}
+  for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+  expect(lines[1], "the holder's user namespace").eq(holder_user)
+  expect(lines[2], "a mount namespace of its own").ne(holder_mnt)
+  expect(lines[3]:gsub("%s+", " "), "its maps").eq(" 0 100000 65536")
+  expect(lines[4], "root there").eq("0")
+  local h = io.popen("stat -c %u " .. dir .. "/made")
+  expect(h:read("*l"), "what it writes is the holder's root's: host 100000").eq("100000")
+  h:close()
+  expect(ns("self", "user"), "the runtime's own ids never changed").ne(lines[1])
+  os.execute("rm -rf " .. dir)
 end)
 
 test("idmapped mounts: options idmap with the container's maps, and a mount's own uidMappings/gidMappings", function()
@@ -619,7 +660,6 @@ test("a bad config.json is one clear error naming the field, and leaves nothing"
     { function(c) c.process.rlimits = { { type = "RLIMIT_NOFILES", soft = 1, hard = 1 } } end, "rlimits: unknown type 'RLIMIT_NOFILES'" },
     { function(c) c.process.consoleSize = { height = -1 } end, "process.consoleSize.height: expected a whole number" },
     { function(c) c.mounts[#c.mounts + 1] = { destination = "/x", type = "nfs", source = "h:/x" } end, "'nfs' mounts are not supported" },
-    { function(c) c.linux.namespaces[#c.linux.namespaces + 1] = { type = "user", path = "/proc/1/ns/user" } end, "joining a user namespace by path" },
     { function(c) c.linux.namespaces[#c.linux.namespaces + 1] = { type = "ipc", path = "/proc/1/ns/ipc" } end, "join ipc: joining one and making a new one at once" },
     { function(c) c.process.user = { uid = -1 } end, "spec.uid: -1 is not an id" },
     { function(c) c.linux.devices = { { path = "/dev/../../etc/x", type = "c", major = 1, minor = 3 } } end, "destination '/dev/../../etc/x' contains '..'" },
@@ -637,6 +677,9 @@ test("a bad config.json is one clear error naming the field, and leaves nothing"
   cases[#cases + 1] = { function(c) c.linux.resources = { hugepageLimits = { { pageSize = 2, limit = 4194304 } } } end,
                         'linux.resources.hugepageLimits[1].pageSize: expected a size like "2MB"' }
   cases[#cases + 1] = { function(c) c.linux.resources = { blockIO = { weight = 5 } } end, "limit io_weight: expected 10..1000, got 5" }
+  cases[#cases + 1] = { function(c) c.linux.resources = { memory = { useHierarchy = false } } end,
+                        "linux.resources.memory.useHierarchy: false: the kernel's memory groups are always hierarchical now" }
+  cases[#cases + 1] = { function(c) c.linux.resources = { cpu = { idle = 2 } } end, "linux.resources.cpu.idle: expected 0 or 1" }
   for _, case in ipairs(cases) do
     config({ "/bin/true" }, case[1])
     local out, rc = run(("create --bundle %s bad"):format(bundle))
@@ -695,7 +738,7 @@ test("--policy: a Lua admission policy tightens or refuses a config before anyth
   expect(#core.list_dir(root)).eq(0)
 end)
 
-test("update: new limits in the live container's group and its plan.json; a bad value changes nothing", function()
+test("update: new limits in the live container's group and its plan.json (blkio weight, cpu burst and idle too); a bad value changes nothing", function()
   config({ "/bin/sleep", "60" }, function(c) c.linux.resources = { memory = { limit = 64 * 1024 * 1024 }, pids = { limit = 32 } } end)
   local out, rc = sh(("(%s --root %s create --bundle %s --pid-file %s/upid u1 </dev/null >/dev/null 2>&1)"):format(oci, root, bundle, work))
   expect(rc, out).eq(0)
@@ -717,8 +760,13 @@ test("update: new limits in the live container's group and its plan.json; a bad 
   expect(limits().pids).eq(100)
   expect(g:get(memfile), "what the update does not name stays").eq(tostring(48 * 1024 * 1024))
   -- a quota and its period; -1 is no limit
-  out, rc = run("update --blkio-weight 700 u1")
+  out, rc = run("update --blkio-weight 700 --cpu-quota 40000 --cpu-burst 10000 u1")
   expect(rc, out).eq(0)
+  expect(g:get(v2 and "cpu.max.burst" or "cpu.cfs_burst_us"), "--cpu-burst").eq("10000")
+  -- (an idle group has the kernel's lowest weight: its shares read 3 after this)
+  out, rc = run("update --cpu-idle 1 u1")
+  expect(rc, out).eq(0)
+  expect(g:get("cpu.idle"), "--cpu-idle").eq("1")
   expect(limits().io_weight).eq(700)
   local bfq = g:get(v2 and "io.bfq.weight" or "blkio.bfq.weight")
   if bfq then expect(bfq).match("700") end
@@ -750,11 +798,11 @@ test("update: new limits in the live container's group and its plan.json; a bad 
     expect(out).contains(case[2])
   end
   local f = assert(io.open(work .. "/res.json", "w"))
-  f:write('{"memory": {"limit": 33554432, "useHierarchy": true}}')
+  f:write('{"memory": {"limit": 33554432}, "rdma": {"mlx4_0": {"hcaHandles": 2}}}')
   f:close()
   out, rc = run("update -r " .. work .. "/res.json u1")
   expect(rc).eq(1)
-  expect(out).contains(work .. "/res.json: resources.memory.useHierarchy: not supported by sbx yet")
+  expect(out).contains(work .. "/res.json: resources.rdma: not supported by sbx yet")
   expect(g:get(memfile), "an unsupported field changes nothing").eq(tostring(48 * 1024 * 1024))
   out, rc = sh(("echo '{\"memory\": {\"limit\": 4096, \"checkBeforeUpdate\": true}}' | %s --root %s update -r - u1"):format(oci, root))
   expect(rc).eq(1)

@@ -71,6 +71,8 @@ Spec every_field() {
   s.limits.pids = 10;
   s.limits.memory_reservation = 32ull << 20;
   s.limits.cpu_period = 50000;
+  s.limits.cpu_burst = 1000;
+  s.limits.cpu_idle = 1;
   s.limits.cpu_rt_period = 1000000;
   s.limits.cpu_rt_runtime = 1000;
   s.limits.cpuset_mems = "0";

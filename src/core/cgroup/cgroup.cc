@@ -246,6 +246,11 @@ Result<std::vector<LimitFile>> limit_files(const CgroupHost& host, const Limits&
       }
     }
   }
+  if (l.cpu_burst) {
+    if (auto s = need("cpu_burst", "cpu"); !s) return s.error();
+    put("cpu", host.on_v2("cpu") ? "cpu.max.burst" : "cpu.cfs_burst_us",
+        std::to_string(*l.cpu_burst));
+  }
   if (l.cpu_weight) {
     if (auto s = need("cpu_weight", "cpu"); !s) return s.error();
     if (*l.cpu_weight < 1 || *l.cpu_weight > 10000)
@@ -264,6 +269,12 @@ Result<std::vector<LimitFile>> limit_files(const CgroupHost& host, const Limits&
       put("cpu", "cpu.weight", std::to_string(1 + ((*l.cpu_shares - 2) * 9999) / 262142));
     else
       put("cpu", "cpu.shares", std::to_string(*l.cpu_shares));
+  }
+  // after the weight: an idle group refuses a weight (EINVAL)
+  if (l.cpu_idle) {
+    if (auto s = need("cpu_idle", "cpu"); !s) return s.error();
+    if (*l.cpu_idle > 1) return user_error("limit cpu_idle: expected 0 or 1");
+    put("cpu", "cpu.idle", std::to_string(*l.cpu_idle));
   }
   if (l.memory_swappiness || l.oom_kill_disable) {
     const char* which = l.memory_swappiness ? "memory_swappiness" : "oom_kill_disable";

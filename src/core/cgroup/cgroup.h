@@ -60,6 +60,8 @@ struct Limits {
   std::optional<uint64_t> memory_reservation;  // bytes: a soft limit (v1) / protection (v2 low)
   std::optional<double> cpu;                   // cores: 0.5 = half of one core
   std::optional<uint64_t> cpu_period;          // microseconds of the cpu quota's period
+  std::optional<uint64_t> cpu_burst;           // microseconds a quota may be exceeded by (burst)
+  std::optional<uint64_t> cpu_idle;            // 1: the group runs at SCHED_IDLE priority
   std::optional<uint64_t> cpu_weight;          // 1..10000 (v2 scale; cpu.shares on v1)
   std::optional<uint64_t> cpu_shares;          // 2..262144 (v1 scale, OCI's; cpu.weight on v2)
   std::optional<uint64_t> memory_swappiness;   // 0..100 (v1 memory.swappiness; none on v2)
@@ -77,10 +79,10 @@ struct Limits {
   std::optional<std::vector<std::string>> devices;
   std::vector<UnifiedFile> unified;  // cgroup v2 only: files of the group written as given, last
   bool empty() const {
-    return !memory && !memory_swap && !memory_reservation && !cpu && !cpu_period && !cpu_weight &&
-           !cpu_shares && !memory_swappiness && !oom_kill_disable && !cpu_rt_period &&
-           !cpu_rt_runtime && !cpuset && !cpuset_mems && !pids && io.empty() && !io_weight &&
-           hugetlb.empty() && !devices && unified.empty();
+    return !memory && !memory_swap && !memory_reservation && !cpu && !cpu_period && !cpu_burst &&
+           !cpu_idle && !cpu_weight && !cpu_shares && !memory_swappiness && !oom_kill_disable &&
+           !cpu_rt_period && !cpu_rt_runtime && !cpuset && !cpuset_mems && !pids && io.empty() &&
+           !io_weight && hugetlb.empty() && !devices && unified.empty();
   }
   bool operator==(const Limits&) const = default;
 };

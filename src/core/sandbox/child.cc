@@ -283,10 +283,11 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   while (n < 0 && errno == EINTR);
   if (n != 1) _exit(127);  // the supervisor is gone or failed to write the id maps
 
-  // joined mnt and uts work as made ones here (mounts, hostname); a joined pid namespace only
-  // decides how /proc is mounted
+  // joined mnt and uts work as made ones here (mounts, hostname), a joined user namespace as a
+  // new one (the child is its root); a joined pid namespace only decides how /proc is mounted
   const uint64_t joined = joined_namespaces(spec);
-  const uint64_t ns = spec.namespaces | (joined & (CLONE_NEWNS | CLONE_NEWUTS));
+  // (in a joined user namespace the child becomes its root, as in a new one)
+  const uint64_t ns = spec.namespaces | (joined & (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWUSER));
   // Created mode: the FIFO is reached by its host path now, reopened through /proc at the start.
   int start_fd = -1;
   if (!ch.start_fifo.empty()) {

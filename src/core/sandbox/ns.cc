@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -111,6 +112,49 @@ Result<CloneResult> clone_process(uint64_t ns_flags, bool want_pidfd) {
   if (pid < 0) return sys_error("clone " + namespace_flags_string(ns_flags));
   r.pid = static_cast<pid_t>(pid);
   r.pidfd = pid == 0 ? -1 : pidfd;
+  return r;
+}
+
+Result<CloneResult> clone_in_userns(int userns, uint64_t ns_flags) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return sys_error("join user namespace: pipe");
+  Fd report(p[0]);
+  pid_t helper = fork();
+  if (helper < 0) {
+    close(p[1]);
+    return sys_error("join user namespace: fork");
+  }
+  if (helper == 0) {
+    report.release();
+    close(p[0]);
+    int out[2] = {0, 0};  // the child's pid, or 0 and the errno
+    struct clone_args args;
+    std::memset(&args, 0, sizeof args);
+    args.flags = ns_flags | CLONE_PARENT;  // (its exit signal is ours: SIGCHLD, from fork)
+    long pid = -1;
+    if (::setns(userns, CLONE_NEWUSER) == 0) pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid == 0) {
+      close(p[1]);
+      return CloneResult{0, -1};  // the sandbox's child, in the user namespace: a child of ours
+    }
+    if (pid < 0) out[1] = errno;
+    out[0] = static_cast<int>(pid < 0 ? 0 : pid);
+    (void)!write(p[1], out, sizeof out);
+    _exit(0);
+  }
+  close(p[1]);
+  int got[2] = {0, EPIPE};
+  ssize_t n;
+  do n = read(report.get(), got, sizeof got);
+  while (n < 0 && errno == EINTR);
+  while (waitpid(helper, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (n != static_cast<ssize_t>(sizeof got) || got[0] <= 0)
+    return sys_error("join user namespace, then clone " + namespace_flags_string(ns_flags),
+                     got[1] ? got[1] : EPIPE);
+  CloneResult r;
+  r.pid = got[0];
+  r.pidfd = sys_pidfd_open(r.pid, 0);  // our child (CLONE_PARENT): its pid cannot be reused yet
   return r;
 }
 

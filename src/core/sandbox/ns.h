@@ -49,6 +49,11 @@ struct CloneResult {
 };
 Result<CloneResult> clone_process(uint64_t ns_flags, bool want_pidfd = true);
 
+// The same, in the user namespace `userns` (an fd of /proc/PID/ns/user): a helper forked here
+// joins it and clones the child as a child of this process (CLONE_PARENT), so the new
+// namespaces are that user namespace's and the caller's own ids never change.
+Result<CloneResult> clone_in_userns(int userns, uint64_t ns_flags);
+
 // unshare(2) with the flags named in the error.
 Status unshare_namespaces(uint64_t ns_flags);
 

@@ -10,8 +10,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <sstream>
 
 #include "core/base/fault.h"
+#include "core/base/io.h"
 #include "core/base/signals.h"
 #include "core/base/trust.h"
 #include "core/fs/mount.h"
@@ -142,6 +144,34 @@ namespace {
 Result<bool> await_exec(int sync, Sandbox& box);
 Result<std::vector<std::string>> seccomp_programs(const SeccompPolicy& p);
 
+// A file the sandbox's root must own (the start fifo): chowned to the host ids of root inside.
+Status give_to_root(const std::string& path, const std::vector<IdMapEntry>& uid_map,
+                    const std::vector<IdMapEntry>& gid_map) {
+  auto outside = [](const std::vector<IdMapEntry>& map) -> int64_t {
+    for (const auto& e : map)
+      if (e.inside == 0) return e.outside;
+    return -1;
+  };
+  int64_t uid = outside(uid_map), gid = outside(gid_map);
+  if (uid >= 0 && lchown(path.c_str(), static_cast<uid_t>(uid),
+                         gid >= 0 ? static_cast<gid_t>(gid) : static_cast<gid_t>(-1)) != 0)
+    return sys_error("start fifo " + path + ": give it to the sandbox's root");
+  return {};
+}
+
+// The maps of the user namespace process `pid` is in (/proc/PID/uid_map, gid_map).
+Result<std::pair<std::vector<IdMapEntry>, std::vector<IdMapEntry>>> id_maps_of(pid_t pid) {
+  std::pair<std::vector<IdMapEntry>, std::vector<IdMapEntry>> out;
+  for (auto [file, map] : {std::pair{"uid_map", &out.first}, std::pair{"gid_map", &out.second}}) {
+    auto text = read_file("/proc/" + std::to_string(pid) + "/" + file);
+    if (!text) return text.error().context("the joined user namespace's maps");
+    std::istringstream in(*text);
+    IdMapEntry e;
+    while (in >> e.inside >> e.outside >> e.count) map->push_back(e);
+  }
+  return out;
+}
+
 // What the child takes from the caller's io and the spec: stdio, terminal, fds passed on, and
 // the seccomp filters compiled here (the child cannot compile after pivoting, nor should it).
 Status fill_channels(ChildChannels& ch, const Spec& spec, const SpawnIo& io) {
@@ -159,18 +189,10 @@ Status fill_channels(ChildChannels& ch, const Spec& spec, const SpawnIo& io) {
     if (spec.die_with_parent)
       return user_error(
           "a created sandbox (start_fifo) outlives its starter: die_with_parent must be false");
-    // the sandbox's root opens it for writing at its start: it must be theirs (runc does the same)
-    if (spec.namespaces & CLONE_NEWUSER) {
-      auto outside = [](const std::vector<IdMapEntry>& map) -> int64_t {
-        for (const auto& e : map)
-          if (e.inside == 0) return e.outside;
-        return -1;
-      };
-      int64_t uid = outside(spec.uid_map), gid = outside(spec.gid_map);
-      if (uid >= 0 && lchown(io.start_fifo.c_str(), static_cast<uid_t>(uid),
-                             gid >= 0 ? static_cast<gid_t>(gid) : static_cast<gid_t>(-1)) != 0)
-        return sys_error("start fifo " + io.start_fifo + ": give it to the sandbox's root");
-    }
+    // the sandbox's root opens it for writing at its start: it must be theirs (runc does the same;
+    // a joined user namespace's maps are read once the child is in it)
+    if (spec.namespaces & CLONE_NEWUSER)
+      if (auto s = give_to_root(io.start_fifo, spec.uid_map, spec.gid_map); !s) return s;
   }
   if (spec.caps) {
     auto keep = cap_numbers(*spec.caps);
@@ -337,7 +359,7 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
     ch.op_trees[trees.size() - 1] = trees.back().get();
   }
   std::vector<Joined> joined;
-  Fd join_mnt;
+  Fd join_mnt, join_user;
   for (const auto& j : spec.join) {
     int flag = static_cast<int>(*namespace_flag(j.type));
     std::string what =
@@ -347,6 +369,10 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
     if (flag == CLONE_NEWNS) {
       join_mnt = std::move(target);
       clone_flags |= CLONE_NEWNS;
+      continue;
+    }
+    if (flag == CLONE_NEWUSER) {  // joined by a helper that clones the child (clone_in_userns)
+      join_user = std::move(target);
       continue;
     }
     // (validate() let only ipc, uts, net, pid, cgroup and time through to here)
@@ -371,7 +397,8 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
   if (int sig = signals.take_pending()) return before_clone(interrupted(sig).context("spawn"));
   if (int e = fault("spawn.clone"))
     return before_clone(fault_error("spawn.clone", "spawn: clone", e));
-  auto cl = clone_process(clone_flags);
+  auto cl =
+      join_user.ok() ? clone_in_userns(join_user.get(), clone_flags) : clone_process(clone_flags);
   if (cl ? cl->pid != 0 : true) step_back();
   if (!cl) {
     Error e = cl.error().context("spawn");
@@ -398,6 +425,12 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
     if (!added) return added.error().context("spawn");
   }
 
+  if (join_user.ok() && !io.start_fifo.empty()) {
+    auto maps = id_maps_of(cl->pid);
+    if (!maps) return maps.error().context("spawn");
+    if (auto s = give_to_root(io.start_fifo, maps->first, maps->second); !s)
+      return s.error().context("spawn");
+  }
   if (int e = fault("spawn.id-maps")) return fault_error("spawn.id-maps", "spawn: uid map", e);
   if (spec.namespaces & CLONE_NEWUSER)
     if (auto s = write_id_maps(cl->pid, spec.uid_map, spec.gid_map, spec.deny_setgroups); !s)

@@ -176,10 +176,6 @@ Status validate(const Spec& s, bool need_argv) {
   for (const auto& j : s.join) {
     auto flag = namespace_flag(j.type);
     if (!flag) return flag.error().context("join");
-    if (*flag == CLONE_NEWUSER)
-      return user_error(
-          "join user: joining a user namespace is not supported (it would change "
-          "the ids of the process that starts the sandbox)");
     if ((s.namespaces | joined) & *flag)
       return user_error("join " + j.type + ": joining one and making a new one at once");
     if (!absolute(j.path))
