@@ -114,6 +114,11 @@ Status write_limit(const std::string& dir, const LimitFile& f) {
                                  " does not use the bfq io scheduler: /sys/dev/block/" + dev +
                                  "/queue/scheduler)"};
   }
+  if (!st && st.error().err == ENODEV && f.value.find(':') != std::string::npos)
+    return Error{ENODEV, st.error().message + " (no block device " +
+                             f.value.substr(0, f.value.find(' ')) +
+                             " on this host: lsblk lists "
+                             "MAJ:MIN)"};
   return st;
 }
 
