@@ -254,18 +254,23 @@ end)
 -- An engine's end of --console-socket: sbx-probe console listens on it (and returns once it
 -- does), receives the terminal, types `input` into it and records all it shows until it closes.
 local probe = os.getenv("SBX_PROBE")
-local function console(name, input)
-  local sock, out = work .. "/" .. name .. ".sock", work .. "/" .. name .. ".out"
-  local o, rc = sh(("%s console %s %s %s"):format(probe, sock, out, input and ("'" .. input .. "'") or ""))
+-- `sbx-probe KIND SOCK OUT [ARG]` (console, seccomp-agent): listening once it returns; the waiter
+-- gives what it wrote to OUT once it ends ("END") or gives up ("TIMEOUT")
+local function receiver(kind, sock, out, arg)
+  local o, rc = sh(("%s %s %s %s %s"):format(probe, kind, sock, out, arg and ("'" .. arg .. "'") or ""))
   assert(rc == 0, o)
-  return sock, function()  -- what the terminal showed, once it closed (or "TIMEOUT")
+  return function()
     for _ = 1, 200 do
       local text = core.read_file(out) or ""
-      if text:find("\nEND\n$") or text:find("TIMEOUT") then return text end
+      if text:find("END\n$") or text:find("TIMEOUT") then return text end
       core.sleep(0.05)
     end
     return core.read_file(out) or "(nothing)"
   end
+end
+local function console(name, input)
+  local sock = work .. "/" .. name .. ".sock"
+  return sock, receiver("console", sock, work .. "/" .. name .. ".out", input)
 end
 
 test("process.terminal: run --console-socket sends the container's own pty (its name, one fd); consoleSize; input reaches it", function()
@@ -300,18 +305,8 @@ end)
 test("seccomp SCMP_ACT_NOTIFY: the agent on listenerPath gets the listener and the container process state at create, and answers the calls (exec too)", function()
   if not probe then return skip("needs SBX_PROBE") end
   local sock, out = work .. "/agent.sock", work .. "/agent.out"
-  local function agent(out)
-    local o, rc = sh(("%s seccomp-agent %s %s"):format(probe, sock, out))
-    assert(rc == 0, o)
-    return function()  -- what the agent saw, once the filter's last process is gone
-      for _ = 1, 200 do
-        local text = core.read_file(out) or ""
-        if text:find("END\n$") or text:find("TIMEOUT") then return text end
-        core.sleep(0.05)
-      end
-      return core.read_file(out) or "(nothing)"
-    end
-  end
+  -- (what the agent saw, once the filter's last process is gone)
+  local function agent(file) return receiver("seccomp-agent", sock, file) end
   -- the agent answers mkdir with success without making anything: only the agent can say so
   local script = "mkdir /tmp/by-agent && echo mkdir-said-ok; [ -d /tmp/by-agent ] && echo made || echo not-made"
   local function notify(c)

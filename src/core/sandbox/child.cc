@@ -286,7 +286,6 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   // joined mnt and uts work as made ones here (mounts, hostname), a joined user namespace as a
   // new one (the child is its root); a joined pid namespace only decides how /proc is mounted
   const uint64_t joined = joined_namespaces(spec);
-  // (in a joined user namespace the child becomes its root, as in a new one)
   const uint64_t ns = spec.namespaces | (joined & (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWUSER));
   // Created mode: the FIFO is reached by its host path now, reopened through /proc at the start.
   int start_fd = -1;
