@@ -4,6 +4,9 @@
 #
 #   bench/startup.sh [SBX] [--runs N] [--warmup N] [--rounds R]
 #
+# After the table: where the time of the default sbx row goes, from 20 runs of sbx run
+# --trace-startup (each phase's median).
+#
 # SBX is the sbx binary (default: ./build/sbx relative to the repo root). The three commands:
 #   sbx      SBX run --rootfs ROOTFS /bin/true       (default isolation: user, mnt, uts, ipc,
 #                                                     pid + init, net, cgroup namespaces, and the
@@ -213,4 +216,38 @@ if oci:
     r_oci = stats["sbx_limits"]["median"] / stats[oci[0]]["median"]
     print("ratio sbx_limits/%s = %.2f (target <= 0.50)%s"
           % (oci[0], r_oci, "" if r_oci <= 0.5 else "  [target missed]"))
+EOF
+
+# Where sbx's time goes: the start-up trace of TRACE_RUNS default runs (sbx run --trace-startup),
+# each phase's median duration, in the order of the phases.
+TRACE_RUNS=20
+for (( i = 0; i < TRACE_RUNS; i++ )); do
+  "$SBX" run --trace-startup --rootfs "$ROOTFS" /bin/true 2>"$TMP/trace.$i" </dev/null >/dev/null
+done
+python3 - "$TMP" "$TRACE_RUNS" <<'EOF'
+import re, statistics, sys
+tmp, n = sys.argv[1], int(sys.argv[2])
+order, deltas, ends = [], {}, []
+line = re.compile(r"^\s+([\d.]+)\s+\+([\d.]+)\s+\d+\s+(.*)$")
+for i in range(n):
+    seen = {}
+    for text in open("%s/trace.%d" % (tmp, i)):
+        m = line.match(text)
+        if not m:
+            continue
+        phase = m.group(3).strip()
+        seen[phase] = seen.get(phase, 0) + 1
+        key = phase if seen[phase] == 1 else "%s (%d)" % (phase, seen[phase])
+        if key not in deltas:
+            order.append(key)
+            deltas[key] = []
+        deltas[key].append(float(m.group(2)))
+        if phase == "end":
+            ends.append(float(m.group(1)))
+print()
+print("where sbx run's time goes (median of %d traced runs of the default sbx row; ms):" % n)
+for key in order:
+    print("  %7.3f  %s" % (statistics.median(deltas[key]), key))
+if ends:
+    print("  %7.3f  total, exec to end (the trace's own cost included)" % statistics.median(ends))
 EOF

@@ -16,6 +16,7 @@
 #include "core/base/io.h"
 #include "core/base/program.h"
 #include "core/base/signals.h"
+#include "core/base/trace.h"
 #include "core/base/trust.h"
 #include "lua_util.h"
 
@@ -24,6 +25,12 @@ namespace sbx::bind {
 namespace {
 
 // sleep(seconds): fractions too ("sleep 0.05" without a fork and an exec).
+// trace(phase): a mark of the start-up trace (SBX_TRACE=startup); nothing when it is off
+int l_trace(lua_State* L) {
+  if (core::trace::on()) core::trace::mark("lua", luaL_checkstring(L, 1));
+  return 0;
+}
+
 int l_sleep(lua_State* L) {
   core::sleep_for(luaL_checknumber(L, 1));
   return 0;
@@ -177,6 +184,7 @@ int l_sealed_copy(lua_State* L) {
 
 void register_base(lua_State* L) {
   static const luaL_Reg fns[] = {{"sleep", guarded<l_sleep>},
+                                 {"trace", guarded<l_trace>},
                                  {"read_file", guarded<l_read_file>},
                                  {"write_file", guarded<l_write_file>},
                                  {"signal_number", guarded<l_signal_number>},

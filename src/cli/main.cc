@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "bind/module.h"
+#include "core/base/trace.h"
 #include "core/sandbox/forward.h"
 #include "core/sandbox/pid1.h"
 #include "core/sandbox/plan.h"
@@ -55,6 +56,12 @@ int main(int argc, char** argv) {
       argv[0], static_cast<size_t>(argv[argc - 1] + std::strlen(argv[argc - 1]) - argv[0]));
   if ((argc == 4 || argc == 5) && std::strcmp(argv[1], "--supervise") == 0)
     return supervise_main(argv[2], argv[3], argc == 5 ? argv[4] : nullptr);
+  // the start-up trace: asked for in the environment or by a flag before the command's `--`
+  const char* want = std::getenv("SBX_TRACE");
+  bool trace = want && std::strstr(want, "startup");
+  for (int i = 1; i < argc && !trace && std::strcmp(argv[i], "--") != 0; ++i)
+    trace = std::strcmp(argv[i], "--trace-startup") == 0;
+  if (trace) sbx::core::trace::start();
   lua_State* L = luaL_newstate();
   if (!L) {
     std::fputs("sbx: cannot create a Lua state (out of memory)\n", stderr);
@@ -62,6 +69,7 @@ int main(int argc, char** argv) {
   }
   luaL_openlibs(L);
   sbx::bind::install_preloads(L);
+  sbx::core::trace::mark("lua state");
   lua_pushcfunction(L, traceback);  // [tb]
   lua_getglobal(L, "require");      // [tb, require]
   lua_pushstring(L, "sbx.cli");
@@ -69,6 +77,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sbx: %s\n", message_of(L));
     return 125;
   }
+  sbx::core::trace::mark("library", "sbx.cli loaded");
   lua_getfield(L, -1, "main");  // [tb, cli, main]
   lua_createtable(L, argc, 0);  // [tb, cli, main, args]
   for (int i = 1; i < argc; ++i) {
@@ -85,5 +94,9 @@ int main(int argc, char** argv) {
   }
   std::fflush(stdout);
   lua_close(L);  // runs __gc: sandboxes still running are killed and reaped
+  if (sbx::core::trace::on()) {
+    sbx::core::trace::mark("end");
+    std::fputs(sbx::core::trace::report().c_str(), stderr);
+  }
   return rc;
 }

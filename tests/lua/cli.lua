@@ -78,6 +78,31 @@ test("sbx run --print-spec shows the plan as JSON without running", function()
   expect(plan.argv[1]).eq("/bin/true")
 end)
 
+test("sbx run --trace-startup (and SBX_TRACE=startup) prints each start-up phase, the child's too, in order", function()
+  local out, rc = sh(bin .. " run --trace-startup --rootfs " .. root .. " -- /bin/echo payload-ran 2>&1")
+  expect(rc, out).eq(0)
+  expect(out).contains("payload-ran\n")
+  local phases, last = {}, -1
+  for ms, delta, pid, phase in out:gmatch("\n%s+([%d.]+)%s+%+([%d.]+)%s+(%d+)%s+([^\n]+)") do
+    expect(tonumber(ms) >= last, "in time order: " .. phase).eq(true)
+    last = tonumber(ms)
+    phases[#phases + 1] = phase
+  end
+  local text = table.concat(phases, "\n")
+  for _, want in ipairs({ "exec to main", "lua state", "flags parsed", "plan: sbx.container", "validate", "clone",
+                          "id maps", "child: go", "child: root", "proc /proc", "mask /proc/kcore", "read-only /proc/sys",
+                          "child: pivot_root", "child: init forked the payload", "child: identity",
+                          "child: seccomp, then execve", "exec'd", "payload exit", "teardown", "end" }) do
+    expect(text, "a phase: " .. want).contains(want)
+  end
+  expect(phases[1]).contains("exec to main")
+  expect(phases[#phases]).eq("end")
+  out = sh("SBX_TRACE=startup " .. bin .. " run --rootfs " .. root .. " -- /bin/true 2>&1")
+  expect(out).contains("child: pivot_root")
+  out = sh(bin .. " run --rootfs " .. root .. " -- /bin/echo --trace-startup 2>&1")
+  expect(out, "the payload's own argument is not the flag").eq("--trace-startup\n")
+end)
+
 test("sbx unshare: util-linux flags and meaning", function()
   local out, rc = sh(bin .. " unshare -fp --mount-proc -- /bin/sh -c 'echo $$; ls /proc | grep -c \"^[0-9]\"'")
   expect(rc, out).eq(0)

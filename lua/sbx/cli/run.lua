@@ -53,6 +53,7 @@ M.options = {
   { long = "interactive", short = "i", arg = "none", key = "interactive", help = "keep stdin open (it is: accepted for docker's -it)" },
   { long = "detach", short = "d", arg = "none", key = "detach", help = "leave it running in the background; print how to stop it" },
   { long = "print-spec", arg = "none", key = "print_spec", help = "print the plan as JSON and exit" },
+  { long = "trace-startup", arg = "none", key = "trace_startup", help = "print each start-up phase and its time on stderr at the end (SBX_TRACE=startup)" },
   { long = "help", short = "h", arg = "none", key = "help", help = "this help" },
 }
 
@@ -187,6 +188,7 @@ end
 
 function M.main(args)
   local opts, rest = parse(args)
+  require("sbx.core").trace("flags parsed")
   if not opts then
     io.stderr:write("sbx run: ", rest, "\n(see sbx run --help)\n")
     return 125
@@ -199,6 +201,7 @@ function M.main(args)
   local ok, d = pcall(M.description, opts)
   if not ok then io.stderr:write("sbx run: ", (tostring(d):gsub("^[^:]*:%d+: ", "")), "\n"); return 125 end
   local ok2, box = pcall(sbx.container, d)
+  require("sbx.core").trace("plan: sbx.container built and checked")
   if not ok2 then
     io.stderr:write("sbx run: ", (tostring(box):gsub("^[^:]*:%d+: ", "")), "\n")
     return 125

@@ -22,6 +22,7 @@
 #include "core/base/env.h"
 #include "core/base/fault.h"
 #include "core/base/io.h"
+#include "core/base/trace.h"
 #include "core/fs/mount.h"
 #include "core/sandbox/ns.h"
 #include "core/sandbox/pid1.h"
@@ -153,6 +154,7 @@ void install_with_listener(const Spec& spec, const ChildChannels& ch) {
   if (spec.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
     fail(ch, sys_error("set no_new_privs"));
   if (!seccomp_early(spec, ch)) install_filters(ch);
+  trace::mark("child: seccomp, then execve");
   exec_payload(spec, ch);
 }
 
@@ -282,6 +284,7 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   do n = read(ch.sync, &go, 1);
   while (n < 0 && errno == EINTR);
   if (n != 1) _exit(127);  // the supervisor is gone or failed to write the id maps
+  trace::mark("child: go");
 
   // joined mnt and uts work as made ones here (mounts, hostname), a joined user namespace as a
   // new one (the child is its root); a joined pid namespace only decides how /proc is mounted
@@ -312,6 +315,7 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
     fail(ch, sys_error("unshare cgroup namespace"));
 
   if (ns & CLONE_NEWNS) check(ch, make_mounts_private());
+  trace::mark("child: private mounts", "and its user ns root, cgroup ns");
   if (ns & CLONE_NEWTIME) check(ch, enter_time_namespace(spec));
   if ((ns & CLONE_NEWNET) && spec.loopback_up) check(ch, loopback_up());
   // namespaced sysctls through the host's /proc, still mounted here: /proc/sys/net and the ipc
@@ -328,17 +332,23 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   if ((ns & CLONE_NEWUTS) && !spec.domainname.empty() &&
       setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
     fail(ch, sys_error("set domainname " + spec.domainname));
+  trace::mark("child: lo, sysctls, hostname");
   if (ns & CLONE_NEWNS) {
     auto root = prepare_root(spec, ch.stage);
     if (!root) fail(ch, root.error());
+    trace::mark("child: root");
     if (int e = fault("child.mounts"))
       fail(ch, fault_error("child.mounts", "mount the sandbox's file systems", e));
-    for (size_t i = 0; i < spec.ops.size(); ++i)
+    for (size_t i = 0; i < spec.ops.size(); ++i) {
       check(ch, run_op(spec.ops[i], *root, (ns | joined) & CLONE_NEWPID,
                        i < ch.op_trees.size() ? ch.op_trees[i] : -1));
+      trace::mark(op_kind_name(spec.ops[i].kind), spec.ops[i].dest.c_str());
+    }
     check(ch, finish_root(spec, *root));
+    trace::mark("child: finish root");
     if (int e = fault("child.pivot")) fail(ch, fault_error("child.pivot", "pivot_root", e));
     check(ch, switch_root(*root));
+    trace::mark("child: pivot_root, old root detached");
     if (!spec.root_propagation.empty() && spec.root_propagation != "private") {
       unsigned long kind = spec.root_propagation == "slave"    ? MS_SLAVE
                            : spec.root_propagation == "shared" ? MS_SHARED
@@ -363,6 +373,7 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
     sigprocmask(SIG_BLOCK, &block, nullptr);
     pid_t payload = fork();
     if (payload < 0) fail(ch, sys_error("fork the payload from the init"));
+    if (payload == 0) trace::mark("child: init forked the payload");
     if (payload > 0) {
       // The init keeps only the status pipe (as fd 3): no fd of sbx stays visible inside.
       int st = -1;
@@ -386,6 +397,7 @@ void run_child(const Spec& spec, const ChildChannels& ch) {
   if (start_fd >= 0) wait_for_start(ch, start_fd);
 
   take_identity(spec, spec, ch);
+  trace::mark("child: identity", "rlimits, caps, ids");
   if (spec.die_with_parent) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     bool alive = forked ? getppid() == init_pid : supervisor_alive(ch.sync);

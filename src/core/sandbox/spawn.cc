@@ -15,6 +15,7 @@
 #include "core/base/fault.h"
 #include "core/base/io.h"
 #include "core/base/signals.h"
+#include "core/base/trace.h"
 #include "core/base/trust.h"
 #include "core/fs/mount.h"
 #include "core/sandbox/child.h"
@@ -112,6 +113,7 @@ Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
   while (r < 0 && errno == EINTR);
   if (r < 0) return sys_error("wait for sandbox pid " + std::to_string(pid_));
   if (r == 0) return std::optional<ExitStatus>{};
+  trace::mark("payload exit", "reaped");
   ExitStatus es;
   if (WIFEXITED(st)) es.code = WEXITSTATUS(st);
   if (WIFSIGNALED(st)) es.signal = WTERMSIG(st);
@@ -137,6 +139,7 @@ Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
   // only now may a signal mean "end sbx" again: everything the sandbox had is released
   own_sandbox_remove(pidfd_.get());
   pidfd_.reset();
+  trace::mark("teardown", cgroup_ || net_ ? "group, network released" : nullptr);
   return exit_;
 }
 
@@ -275,12 +278,14 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
                             SetupSignals& signals) {
   if (auto s = check == Check::all ? validate(given) : validate_process(given); !s)
     return s.error();
+  trace::mark("validate");
   // its cgroup, veth, lease and files carry this process's pid: record who that is first
   if (given.bridge || !given.limits.empty())
     if (auto s = register_owner(); !s) return s.error().context("spawn");
   // io, capabilities and seccomp first: bad input fails before anything is made on the host
   ChildChannels ch;
   if (auto s = fill_channels(ch, given, io); !s) return s.error().context("spawn");
+  trace::mark("channels", given.seccomp ? "seccomp programs from the cache" : nullptr);
   // On a bridge: the lease, the ports and the files come first; the files are bound read-only.
   std::optional<BridgeAttachment> net;
   std::optional<Spec> with_files;
@@ -334,6 +339,7 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
     if (!made) return made.error().context("spawn");
     cg = std::move(*made);
     clone_flags &= ~static_cast<uint64_t>(CLONE_NEWCGROUP);
+    trace::mark("cgroup", "made, limits written");
   }
   // Joined namespaces: the supervisor steps into each for the clone (the child inherits them
   // before its user namespace would make joining impossible; pid and time apply to children
@@ -400,6 +406,7 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
   auto cl =
       join_user.ok() ? clone_in_userns(join_user.get(), clone_flags) : clone_process(clone_flags);
   if (cl ? cl->pid != 0 : true) step_back();
+  if (cl && cl->pid != 0) trace::mark("clone");
   if (!cl) {
     Error e = cl.error().context("spawn");
     if (((clone_flags & CLONE_NEWUSER) || getuid() != 0) &&
@@ -432,9 +439,11 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
       return s.error().context("spawn");
   }
   if (int e = fault("spawn.id-maps")) return fault_error("spawn.id-maps", "spawn: uid map", e);
-  if (spec.namespaces & CLONE_NEWUSER)
+  if (spec.namespaces & CLONE_NEWUSER) {
     if (auto s = write_id_maps(cl->pid, spec.uid_map, spec.gid_map, spec.deny_setgroups); !s)
       return s.error().context("spawn");  // box's destructor kills and reaps the child
+    trace::mark("id maps");
+  }
   if (net) {  // `net` is released by its destructor if anything fails before the box owns it
     if (auto s = net->connect(cl->pid); !s) return s.error().context("spawn");
     box.set_net(std::move(*net));  // released when the box is reaped, on every path
@@ -443,10 +452,12 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
   if (int e = fault("spawn.go")) return fault_error("spawn.go", "spawn: start the child", e);
   if (send(parent_sync.get(), "g", 1, MSG_NOSIGNAL) != 1)
     return sys_error("spawn: start the child");
+  trace::mark("go");
 
   // EOF: the payload was exec'd (the socket is CLOEXEC). A record: a setup step failed.
   auto r = await_exec(parent_sync.get(), box);
   if (!r) return r.error();
+  trace::mark("exec'd", "the sync socket closed");
   return box;
 }
 }  // namespace
