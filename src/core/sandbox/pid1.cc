@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/base/trace.h"
+
 namespace sbx::core {
 
 namespace {
@@ -53,6 +55,7 @@ void run_init(pid_t payload, int status_fd) {
         ExitRecord rec{-1, 0};
         if (WIFEXITED(st)) rec.code = WEXITSTATUS(st);
         if (WIFSIGNALED(st)) rec.signal = WTERMSIG(st);
+        trace::mark("init: payload reaped", "its exit ends the pid namespace");
         if (status_fd >= 0) (void)!write(status_fd, &rec, sizeof rec);
         // Leaving kills every other process of the pid namespace.
         _exit(rec.signal ? 128 + rec.signal : rec.code);
