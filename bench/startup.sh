@@ -4,8 +4,9 @@
 #
 #   bench/startup.sh [SBX] [--runs N] [--warmup N] [--rounds R]
 #
-# After the table: where the time of the default sbx row goes, from 20 runs of sbx run
-# --trace-startup (each phase's median).
+# Also timed: the hand launcher's floor (bench/launcher.c, built with cc), /bin/true and sbx run
+# --print-spec (the work before any namespace). After the table: where the time of the default
+# sbx row goes, from 20 runs of sbx run --trace-startup (each phase's median).
 #
 # SBX is the sbx binary (default: ./build/sbx relative to the repo root). The three commands:
 #   sbx      SBX run --rootfs ROOTFS /bin/true       (default isolation: user, mnt, uts, ipc,
@@ -107,6 +108,22 @@ if [[ -n "$OCI" ]]; then
 else
   echo "note:    neither crun nor runc runs here: no limits row"
 fi
+
+# The floor a hand-written launcher reaches (bench/launcher.c: clone3 with the namespaces, private
+# root, bind, proc, pivot_root, detach, execve), and the work before any namespace exists: sbx's
+# --print-spec (binary, Lua, the plan) against a bare /bin/true.
+if command -v cc >/dev/null && cc -O2 -o "$TMP/launcher" bench/launcher.c 2>"$TMP/cc.err"; then
+  NAMES+=(launcher)
+  # shellcheck disable=SC2034
+  CMD_launcher=("$TMP/launcher" "$ROOTFS" /bin/true)
+else
+  echo "note:    no hand launcher row (cc missing or failed: $(head -c 200 "$TMP/cc.err" 2>/dev/null))"
+fi
+NAMES+=(true sbx_spec)
+# shellcheck disable=SC2034
+CMD_true=(/bin/true)
+# shellcheck disable=SC2034
+CMD_sbx_spec=("$SBX" run --rootfs "$ROOTFS" --print-spec /bin/true)
 
 # argv of tool $1 into the array CMD (bash 4.3 namerefs).
 cmd_of() { local -n src="CMD_$1"; CMD=("${src[@]}"); }
@@ -211,6 +228,11 @@ print("ratio sbx/bwrap = %.2f (target <= %.2f)%s"
 print("ratio sbx/unshare = %.2f" % r_unshare)
 print("ratio sbx_bare/bwrap = %.2f (sbx --privileged: no seccomp, caps or masks, like bwrap's defaults)"
       % (stats["sbx_bare"]["median"] / stats["bwrap"]["median"]))
+if "launcher" in stats:
+    print("ratio sbx/launcher = %.2f (target <= 1.60; the hand launcher: %.2f ms)"
+          % (stats["sbx"]["median"] / stats["launcher"]["median"], stats["launcher"]["median"]))
+print("work before any namespace: sbx run --print-spec %.2f ms - /bin/true %.2f ms = %.2f ms (target <= 0.30)"
+      % (stats["sbx_spec"]["median"], stats["true"]["median"], stats["sbx_spec"]["median"] - stats["true"]["median"]))
 oci = [n for n in names if n in ("crun", "runc")]
 if oci:
     r_oci = stats["sbx_limits"]["median"] / stats[oci[0]]["median"]
