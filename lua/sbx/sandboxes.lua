@@ -213,6 +213,7 @@ function Sandbox:exec(args)
     for k, v in pairs(args.env) do eplan.env[#eplan.env + 1] = k .. "=" .. tostring(v) end
   end
   local io_ = { tty = args.tty, stdin = args.stdin, stdout = args.stdout, stderr = args.stderr }
+  core.trace("exec: the sandbox's state and plan read")
   local p, err, errno = core.enter(st.pid, eplan, io_, st.cgroup)
   if not p then return nil, err, errno end
   if args.wait == false then return p end

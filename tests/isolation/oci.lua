@@ -138,9 +138,12 @@ test("a created container's cgroup outlives the runtime; ps, pause, resume; the 
   local epid = tonumber(io.open(work .. "/epid"):read("*a"))
   expect(epid, "exec's pid file").truthy()
   -- it outlives the runtime (this test, the subreaper, has it now), in the container's group
-  local kids = io.open(("/proc/%d/task/%d/children"):format(epid, epid)):read("*a")
-  local payload = tonumber(kids:match("%d+"))
-  expect(payload, "the exec'd process").truthy()
+  -- the pid file names the exec'd process itself (no helper between it and its waiter): sleep,
+  -- in the container's pid namespace, a child of this subreaper once the runtime has gone
+  local payload = epid
+  expect(io.open(("/proc/%d/comm"):format(payload)):read("*l"), "the exec'd process").eq("sleep")
+  expect(io.open(("/proc/%d/status"):format(payload)):read("*a"):match("\nPPid:%s+(%d+)"), "reparented to the subreaper")
+    .eq(tostring(sbx.sys.getpid()))
   local in_group = false
   for _, p in ipairs(g:procs()) do in_group = in_group or p == payload end
   expect(in_group, "in the container's group").eq(true)

@@ -116,6 +116,7 @@ function M.exec(args)
     { long = "user", short = "u", arg = "required", key = "user", help = "" },
   })
   if not opts then return fail("exec", rest, 2) end
+  core.trace("exec: flags parsed")
   local s, code = get("exec", rest[1])
   if not s then return code end
   if not rest[2] then return fail("exec", "expected a command after the name (sbx exec NAME sh)", 2) end

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <linux/sched.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -421,37 +423,38 @@ void run_entered_child(pid_t target, const Spec& spec, const ChildChannels& ch) 
   // mount namespace brings its root and cwd. The pid namespace applies to our child.
   if (auto s = join_namespaces(target, 0); !s)
     fail(ch, s.error().context("join the namespaces of sandbox pid " + std::to_string(target)));
+  trace::mark("exec helper: namespaces joined");
   prctl(PR_SET_DUMPABLE, 0);  // nothing inside may ptrace or read this helper
   if (ch.own_pty) allocate_pty(ch);
   for (int i = 0; i < 3; ++i)
     if (ch.stdio[i] >= 0 && ch.stdio[i] != i && dup2(ch.stdio[i], i) < 0)
       fail(ch, sys_error("set up stdio " + std::to_string(i)));
-  pid_t payload = fork();
+  // The payload goes into the pid namespace as the caller's own child (CLONE_PARENT): the caller
+  // waits for it and signals it directly, and this helper ends at once, its teardown off the path
+  // of the payload's end. (Its exit signal is SIGCHLD, from the caller's clone of us.)
+  struct clone_args args;
+  std::memset(&args, 0, sizeof args);
+  args.flags = CLONE_PARENT;
+  long payload = syscall(SYS_clone3, &args, sizeof args);
   if (payload < 0) fail(ch, sys_error("fork inside the sandbox's pid namespace"));
   if (payload > 0) {
-    // Pass the payload's end on exactly: its code, or the same signal. (OCI exec --detach: it
-    // outlives the runtime that started it.)
-    if (!spec.die_with_parent) prctl(PR_SET_PDEATHSIG, 0);
-    // nothing of the caller's stays open here: a pipe's write end the caller holds for the
-    // payload's stdin would otherwise never reach EOF while this helper waits
-    sys_close_range(0, ~0U, 0);
-    int st = 0;
-    while (waitpid(payload, &st, 0) < 0 && errno == EINTR) {
-    }
-    if (WIFSIGNALED(st)) {
-      signal(WTERMSIG(st), SIG_DFL);
-      prctl(PR_SET_DUMPABLE, 0);
-      kill(getpid(), WTERMSIG(st));
-    }
-    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 127);
+    // its pid (in the caller's pid namespace, which is ours): 'C', then the number
+    int32_t pid = static_cast<int32_t>(payload);
+    if (send(ch.sync, "C", 1, MSG_NOSIGNAL) != 1 ||
+        send(ch.sync, &pid, sizeof pid, MSG_NOSIGNAL) != 4)
+      kill(static_cast<pid_t>(payload), SIGKILL);
+    _exit(0);
   }
+  trace::mark("exec helper: forked into the pid namespace");
   // Joining a user namespace keeps our outside ids (unmapped there: "nobody"): take the sandbox's.
   Spec ids = spec;
   ids.uid = spec.uid.value_or(0);
   ids.gid = spec.gid.value_or(0);
   install_with_listener(spec, ch);
   take_identity(spec, ids, ch);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // dies with the caller unless it is to outlive it (OCI exec --detach, for a subreaper)
+  prctl(PR_SET_PDEATHSIG, spec.die_with_parent ? SIGKILL : 0);
+  if (spec.die_with_parent && !supervisor_alive(ch.sync)) _exit(127);
   close_all_but(ch);
   harden_and_exec(spec, ch);
 }

@@ -144,7 +144,7 @@ Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
 }
 
 namespace {
-Result<bool> await_exec(int sync, Sandbox& box);
+Result<bool> await_exec(int sync, Sandbox& box, pid_t* child = nullptr);
 Result<std::vector<std::string>> seccomp_programs(const SeccompPolicy& p);
 
 // A file the sandbox's root must own (the start fifo): chowned to the host ids of root inside.
@@ -464,8 +464,9 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
 
 namespace {
 // After "go": EOF means exec'd; a record is the step that failed; a one-byte 'P' carries the
-// master of the pty the sandbox allocated itself, 'S' its seccomp listener (SCM_RIGHTS).
-Result<bool> await_exec(int sync, Sandbox& box) {
+// master of the pty the sandbox allocated itself, 'S' its seccomp listener (SCM_RIGHTS); 'C' says
+// the next message is the pid of the process an exec helper started as our child (`child`).
+Result<bool> await_exec(int sync, Sandbox& box, pid_t* child) {
   char buf[4096];
   ssize_t n;
   for (;;) {
@@ -481,6 +482,14 @@ Result<bool> await_exec(int sync, Sandbox& box) {
     do n = recvmsg(sync, &msg, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
     if (n == 1 && buf[0] == 'R') return true;  // created: set up, waiting for its start
+    if (n == 1 && buf[0] == 'C' && child) {
+      int32_t pid = 0;
+      ssize_t m;
+      do m = recv(sync, &pid, sizeof pid, 0);
+      while (m < 0 && errno == EINTR);
+      if (m == static_cast<ssize_t>(sizeof pid) && pid > 0) *child = pid;
+      continue;
+    }
     struct cmsghdr* c = n == 1 && (buf[0] == 'P' || buf[0] == 'S') ? CMSG_FIRSTHDR(&msg) : nullptr;
     if (!c) break;
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
@@ -514,8 +523,10 @@ Result<Sandbox> enter(pid_t target, const Spec& spec, const SpawnIo& io,
   ChildChannels ch;
   ch.sync = child_sync.get();
   if (auto s = fill_channels(ch, spec, io); !s) return s.error().context("exec");
+  trace::mark("channels", spec.seccomp ? "seccomp programs from the cache" : nullptr);
   auto cl = clone_process(0);
   if (!cl) return cl.error().context("exec");
+  if (cl->pid != 0) trace::mark("fork the helper");
   if (cl->pid == 0) {
     parent_sync.release();
     close(sv[0]);
@@ -527,11 +538,25 @@ Result<Sandbox> enter(pid_t target, const Spec& spec, const SpawnIo& io,
     auto cg = Cgroup::open(detect_cgroups(), cgroup);
     if (!cg) return cg.error().context("exec: join the sandbox's cgroup");
     if (auto s = cg->add(cl->pid); !s) return s.error().context("exec: join the sandbox's cgroup");
+    trace::mark("cgroup joined");
   }
   if (send(parent_sync.get(), "g", 1, MSG_NOSIGNAL) != 1) return sys_error("exec: start the child");
-  auto r = await_exec(parent_sync.get(), box);
+  pid_t payload = -1;
+  auto r = await_exec(parent_sync.get(), box, &payload);
+  if (payload > 0 && !r) {
+    // it failed in its set-up: our child, reaped here
+    while (waitpid(payload, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
   if (!r) return r.error();
-  return box;
+  trace::mark("exec'd", "the sync socket closed");
+  (void)box.wait(false);  // the helper, which ended once the payload was started
+  if (payload <= 0) return Error{EPROTO, "exec: the helper did not report the process it started"};
+  Fd pidfd(sys_pidfd_open(payload, 0));  // our child: its pid is not reused before we reap it
+  Sandbox started(payload, std::move(pidfd), Fd());
+  started.set_tty(box.take_tty());
+  started.set_seccomp_listener(box.take_seccomp_listener());
+  return started;
 }
 
 }  // namespace sbx::core
