@@ -89,13 +89,13 @@ test("sbx run --trace-startup (and SBX_TRACE=startup) prints each start-up phase
     phases[#phases + 1] = phase
   end
   local text = table.concat(phases, "\n")
-  for _, want in ipairs({ "exec to main", "lua state", "flags parsed", "plan: sbx.container", "validate", "clone",
+  for _, want in ipairs({ "main (the cpu time before it", "lua state", "flags parsed", "plan: sbx.container", "validate", "clone",
                           "id maps", "child: go", "child: root", "proc /proc", "mask /proc/kcore", "read-only /proc/sys",
                           "child: pivot_root", "child: init forked the payload", "child: identity",
                           "child: seccomp, then execve", "exec'd", "payload exit", "teardown", "end" }) do
     expect(text, "a phase: " .. want).contains(want)
   end
-  expect(phases[1]).contains("exec to main")
+  expect(phases[1]).contains("main (the cpu time before it")
   expect(phases[#phases]).eq("end")
   out = sh("SBX_TRACE=startup " .. bin .. " run --rootfs " .. root .. " -- /bin/true 2>&1")
   expect(out).contains("child: pivot_root")

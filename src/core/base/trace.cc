@@ -73,14 +73,17 @@ std::string report() {
   int n = std::min(__atomic_load_n(&page->count, __ATOMIC_RELAXED), kMarks);
   std::vector<Mark> ms(page->marks, page->marks + n);
   std::stable_sort(ms.begin(), ms.end(), [](const Mark& a, const Mark& b) { return a.ns < b.ns; });
-  std::string out = "sbx: start-up trace (ms since exec, +ms the phase took, pid)\n";
+  std::string out =
+      "sbx: start-up trace (ms since exec, +ms the phase took, pid: in its own namespace)\n";
   long long prev = page->exec_ns;
   char line[160];
   for (const auto& m : ms) {
     std::snprintf(line, sizeof line, "  %8.3f  %+8.3f  %6d  %s%s%s\n",
                   static_cast<double>(m.ns - page->exec_ns) / 1e6,
                   static_cast<double>(m.ns - prev) / 1e6, m.pid,
-                  std::strcmp(m.phase, "main") == 0 ? "exec to main (its cpu time)" : m.phase,
+                  std::strcmp(m.phase, "main") == 0
+                      ? "main (the cpu time before it, since the fork that made the process)"
+                      : m.phase,
                   m.detail[0] ? " " : "", m.detail);
     out += line;
     prev = m.ns;

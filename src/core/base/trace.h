@@ -14,7 +14,8 @@ bool on();
 // `detail` (may be null) is copied, cut at 40 bytes.
 void mark(const char* phase, const char* detail = nullptr);
 // The phases in order of time: "  ms-since-exec  +ms  pid  phase detail" lines, the first one
-// the time from exec to main (the process's cpu time then: the dynamic loader, static init).
+// main, at the cpu time the process had by then (the dynamic loader, static init; and the part of
+// the fork that made it before its exec, which is small when the caller execs at once).
 std::string report();
 
 }  // namespace sbx::core::trace
