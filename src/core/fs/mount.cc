@@ -325,6 +325,9 @@ namespace {
 std::vector<const Op*> missing_mount_points(const Spec& spec) {
   std::vector<const Op*> out;
   for (size_t i = 0; i < spec.ops.size(); ++i) {
+    // a mask or read-only path the root lacks is skipped by its op: no mount point for it (made,
+    // /sys/firmware of a root without /sys contents cost every start a scratch overlay)
+    if (spec.ops[i].kind == OpKind::Mask || spec.ops[i].kind == OpKind::ReadOnly) continue;
     const std::string& dest = spec.ops[i].dest;
     struct stat st;
     if (lstat((spec.rootfs + dest).c_str(), &st) == 0) continue;
