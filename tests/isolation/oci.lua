@@ -505,7 +505,7 @@ test("rootfsPropagation shared, swappiness, disableOOMKiller, cpu shares as give
     local dev = not name:match("^loop") and core.read_file("/sys/block/" .. name .. "/dev")
     if dev then disk = { tonumber(dev:match("^(%d+)")), tonumber(dev:match(":(%d+)")) } break end
   end
-  config({ "/bin/sh", "-c", "grep ' / / ' /proc/self/mountinfo" }, function(c)
+  config({ "/bin/sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo" }, function(c)
     c.linux.rootfsPropagation = "rshared"
     c.linux.resources = { cpu = { shares = 1000, quota = 50000, burst = 20000 },
                           memory = { limit = 64 * 1024 * 1024, swappiness = 17, disableOOMKiller = true, useHierarchy = true } }
