@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -29,6 +30,15 @@ namespace {
 int l_trace(lua_State* L) {
   if (core::trace::on()) core::trace::mark("lua", luaL_checkstring(L, 1));
   return 0;
+}
+
+// monotonic() -> seconds on the monotonic clock (fractions too): deadlines that a change of the
+// wall clock does not move, finer than os.time()'s whole seconds
+int l_monotonic(lua_State* L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9);
+  return 1;
 }
 
 int l_sleep(lua_State* L) {
@@ -185,6 +195,7 @@ int l_sealed_copy(lua_State* L) {
 void register_base(lua_State* L) {
   static const luaL_Reg fns[] = {{"sleep", guarded<l_sleep>},
                                  {"trace", guarded<l_trace>},
+                                 {"monotonic", guarded<l_monotonic>},
                                  {"read_file", guarded<l_read_file>},
                                  {"write_file", guarded<l_write_file>},
                                  {"signal_number", guarded<l_signal_number>},

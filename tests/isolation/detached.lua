@@ -57,6 +57,39 @@ test("run -d, ps, logs, exec, inspect, stats, stop, rm: the whole life, nothing 
   expect(rc2).eq(1)
 end)
 
+test("rm -f of several running ones: all end together, each removed once its supervisor recorded the end", function()
+  local names, pids, sups = {}, {}, {}
+  for i = 1, 6 do
+    names[i] = ("many%d-%d"):format(i, me)
+    -- one ignores TERM: -f still ends it (KILL follows at once)
+    local cmd = i == 1 and "trap '' TERM; exec sleep 300" or "exec sleep 300"
+    local o = out(("%s run --busybox -d --name %s --memory 32M -- sh -c %q"):format(bin, names[i], cmd))
+    pids[i], sups[i] = tonumber(o:match("sandbox pid (%d+)")), tonumber(o:match("supervisor pid (%d+)"))
+    expect(pids[i], o).truthy()
+  end
+  local cgs = {}
+  for i, n in ipairs(names) do cgs[i] = sbx.get(n).state.cgroup end
+  local o, rc = sh(bin .. " rm -f " .. table.concat(names, " "))
+  expect(rc, o).eq(0)
+  expect(o).eq(table.concat(names, "\n") .. "\n")
+  for i, n in ipairs(names) do
+    expect(sbx.get(n), n .. " removed").eq(nil)
+    expect(io.open("/proc/" .. pids[i] .. "/stat"), n .. "'s sandbox ended").eq(nil)
+    -- (recording the end is its last step: it may still be leaving, then it is a zombie until
+    -- the machine's init reaps it)
+    local function ended()
+      local f = io.open("/proc/" .. sups[i] .. "/stat")
+      if not f then return true end
+      local state = f:read("*l"):match("%) (%a)")
+      f:close()
+      return state == "Z" or state == "X"
+    end
+    for _ = 1, 100 do if ended() then break end require("sbx.core").sleep(0.01) end
+    expect(ended(), n .. "'s supervisor ended").eq(true)
+    expect(cgroup_exists(cgs[i]), n .. "'s group removed").eq(false)
+  end
+end)
+
 test("logs -f follows the output until the sandbox ends", function()
   local name = "follow-" .. me
   out(("%s run --busybox -d --name %s -- sh -c 'echo one; sleep 1; echo two'"):format(bin, name))

@@ -171,9 +171,21 @@ function M.rm(args)
   local opts, rest = getopt.parse(args, { { long = "force", short = "f", arg = "none", key = "force", help = "" } })
   if not opts then return fail("rm", rest, 2) end
   if #rest == 0 then return fail("rm", "expected one or more sandbox names", 2) end
-  for _, name in ipairs(rest) do
+  local boxes = {}
+  for i, name in ipairs(rest) do
     local s, code = get("rm", name)
     if not s then return code end
+    boxes[i] = s
+  end
+  -- -f: every running one is told to end first (TERM, then KILL at once, as one stop(0) does), so
+  -- they end together; each is removed once its supervisor has recorded its end
+  if opts.force then
+    for _, s in ipairs(boxes) do
+      if s.status == "running" then s:kill("TERM"); s:kill("KILL") end
+    end
+  end
+  for i, name in ipairs(rest) do
+    local s = boxes[i]
     local ok, err = s:remove(opts.force)
     if not ok then return fail("rm", err) end
     io.write(name, "\n")
