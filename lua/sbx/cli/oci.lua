@@ -242,8 +242,6 @@ local function terminal_io(io, terminal, socket, size, foreground)
   return io, true
 end
 
--- create: everything set up, the program waiting on exec.fifo; returns the Process (released
--- unless keep), the state, and whether to join the container's terminal to ours (a foreground run)
 -- The seccomp agent on linux.seccomp.listenerPath gets the filter's listener of a process with
 -- SCMP_ACT_NOTIFY rules (the container's, or an exec'd one's), with the container process state
 -- (runc's message: ociVersion, fds = { "seccompFd" }, pid, metadata, state).
@@ -258,6 +256,8 @@ local function send_listener(p, st, status)
   return true
 end
 
+-- create: everything set up, the program waiting on exec.fifo; returns the Process (released
+-- unless keep), the state, and whether to join the container's terminal to ours (a foreground run)
 local function create(id, opts, keep)
   check_id(id)
   local bundle, plan, extra = read_bundle(opts.bundle, id)
