@@ -474,6 +474,7 @@ function M.plan(c, bundle)
     plan.cgroup_parent, plan.cgroup_name = path:match("^(.*)/([^/]+)$")
     if not plan.cgroup_name then plan.cgroup_parent, plan.cgroup_name = "", path end
   end
+  local listener, listener_metadata  -- the agent's socket, when the compiled policy notifies
   if l.seccomp then
     local sc = only(l.seccomp, set { "defaultAction", "defaultErrnoRet", "architectures", "syscalls", "flags",
                                      "listenerPath", "listenerMetadata" }, "linux.seccomp")
@@ -496,14 +497,13 @@ function M.plan(c, bundle)
     local policy, err = require("sbx.seccomp").from_json(l.seccomp, { caps = plan.caps }, "config.json: linux.seccomp")
     if not policy then error(err, 0) end
     plan.seccomp = { default_action = policy.default_action, rules = policy.rules, flags = policy.flags }
+    -- (rules for other architectures or missing capabilities were left out: what is left decides)
+    local notifies = policy.default_action == "notify"
+    for _, r in ipairs(policy.rules) do notifies = notifies or r.action == "notify" end
+    if notifies then listener, listener_metadata = sc.listenerPath, sc.listenerMetadata end
   end
-  local sc = l.seccomp or {}
   return plan, { annotations = c.annotations or {}, hooks = hooks, terminal = p.terminal == true,
-                 seccomp_listener = plan.seccomp and (function()
-                   for _, r in ipairs(plan.seccomp.rules) do if r.action == "notify" then return sc.listenerPath end end
-                   return plan.seccomp.default_action == "notify" and sc.listenerPath or nil
-                 end)() or nil,
-                 listener_metadata = sc.listenerMetadata,
+                 seccomp_listener = listener, listener_metadata = listener_metadata,
                  console_size = p.consoleSize and { height = size.height, width = size.width } or nil }
 end
 

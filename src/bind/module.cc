@@ -215,25 +215,14 @@ int l_debootstrap_rootfs(lua_State* L) {
   return 1;
 }
 
-// default_id_maps() -> uid_map, gid_map: lists of { inside =, outside =, count = } (the two maps
-// only: encoding a whole Spec to get them cost ~60 us of every sbx run's start)
+// default_id_maps() -> uid_map, gid_map, as the plan writes them (the two maps only: encoding a
+// whole Spec to get them cost ~60 us of every sbx run's start)
 int l_default_id_maps(lua_State* L) {
   std::vector<core::IdMapEntry> uids = core::default_uid_map(getuid());
   std::vector<core::IdMapEntry> gids = core::default_gid_map(getgid(), getuid());
   core::add_subordinate_ranges(uids, gids);
-  for (const auto* map : {&uids, &gids}) {
-    lua_createtable(L, static_cast<int>(map->size()), 0);
-    for (size_t i = 0; i < map->size(); ++i) {
-      lua_createtable(L, 0, 3);
-      lua_pushinteger(L, (*map)[i].inside);
-      lua_setfield(L, -2, "inside");
-      lua_pushinteger(L, (*map)[i].outside);
-      lua_setfield(L, -2, "outside");
-      lua_pushinteger(L, (*map)[i].count);
-      lua_setfield(L, -2, "count");
-      lua_rawseti(L, -2, static_cast<int>(i + 1));
-    }
-  }
+  push_json(L, core::id_map_to_json(uids));
+  push_json(L, core::id_map_to_json(gids));
   return 2;
 }
 

@@ -102,11 +102,11 @@ Result<std::string> limit_path(const std::string& dir, const LimitFile& f) {
                                "modprobe bfq)"};
 }
 
-Status write_limit(const std::string& dir, const LimitFile& f) {
-  auto p = limit_path(dir, f);
-  if (!p) return p.error();
-  bool first = *p == dir + "/" + f.file;
-  auto st = write_text(*p, first ? f.value : f.alt_value);
+// Writes `f` to `path`, the file limit_path chose: its value, or the alternative's.
+Status write_limit(const std::string& path, const LimitFile& f) {
+  bool first = path.size() > f.file.size() &&
+               path.compare(path.size() - f.file.size() - 1, std::string::npos, "/" + f.file) == 0;
+  auto st = write_text(path, first ? f.value : f.alt_value);
   if (!st && st.error().err == EOPNOTSUPP && first &&
       f.file.find("bfq.weight") != std::string::npos && f.value.find(':') != std::string::npos) {
     std::string dev = f.value.substr(0, f.value.find(' '));
@@ -487,7 +487,7 @@ Status Cgroup::apply(const Limits& limits) const {
       if (!path) return undo(path.error());
       auto before = read_file(*path);
       if (!before) return undo(before.error().context("cgroup " + rel_ + ": read " + f.file));
-      if (auto st = write_limit(it->second, f); !st) {
+      if (auto st = write_limit(*path, f); !st) {
         last = st.error();
         later.push_back(f);
         continue;
@@ -769,7 +769,9 @@ Result<Cgroup> Cgroup::create(const CgroupHost& host, const std::string& parent,
       if (auto s = devices_fault(d); !s) return undo(s.error());
     if (int e = fault("cgroup.limit"))
       return undo(fault_error("cgroup.limit", "limit " + d + "/" + f.file, e));
-    if (auto s = write_limit(d, f); !s) return undo(s.error().context("limit"));
+    auto path = limit_path(d, f);
+    if (!path) return undo(path.error());
+    if (auto s = write_limit(*path, f); !s) return undo(s.error().context("limit"));
   }
   if (limits.devices && host.layout == "2") {
     // (the rules were read once already, by limit_files)

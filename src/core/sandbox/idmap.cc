@@ -138,6 +138,24 @@ bool needs_helper(const std::vector<IdMapEntry>& map, uint32_t own) {
 }
 }  // namespace
 
+Result<std::vector<IdMapEntry>> read_id_map(pid_t pid, const char* file) {
+  std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+  auto text = read_file(path);
+  if (!text) return text.error();
+  std::vector<IdMapEntry> map;
+  size_t at = 0;
+  while (at < text->size()) {
+    size_t nl = text->find('\n', at);
+    std::string line = text->substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+    at = nl == std::string::npos ? text->size() : nl + 1;
+    if (line.find_first_not_of(' ') == std::string::npos) continue;
+    auto e = parse_id_map_entry(line);
+    if (!e) return e.error().context(path);
+    map.push_back(*e);
+  }
+  return map;
+}
+
 Status write_id_maps(pid_t pid, const std::vector<IdMapEntry>& uid_map,
                      const std::vector<IdMapEntry>& gid_map, bool deny_setgroups) {
   std::string base = pid == 0 ? "/proc/self/" : "/proc/" + std::to_string(pid) + "/";

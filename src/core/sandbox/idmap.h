@@ -31,6 +31,10 @@ std::string format_id_map(const std::vector<IdMapEntry>& map);
 // Parses "0:1000:1" or "0 1000 1" (inside, outside, count).
 Result<IdMapEntry> parse_id_map_entry(const std::string& text);
 
+// The map of the user namespace `pid` is in: `file` is "uid_map" or "gid_map" (/proc/PID/FILE,
+// each line read by parse_id_map_entry).
+Result<std::vector<IdMapEntry>> read_id_map(pid_t pid, const char* file);
+
 // Writes setgroups (deny), uid_map and gid_map of `pid` (0 = self).
 Status write_id_maps(pid_t pid, const std::vector<IdMapEntry>& uid_map,
                      const std::vector<IdMapEntry>& gid_map, bool deny_setgroups);

@@ -426,6 +426,10 @@ const std::vector<Field<Spec>>& fields() {
 
 }  // namespace schema
 
+Json id_map_to_json(const std::vector<IdMapEntry>& map) {
+  return schema::List<IdMapEntry, schema::Struct<IdMapEntry>>{}.encode(map);
+}
+
 Status plan_from_json(const Json& j, Spec& out, const std::string& path) {
   return schema::decode(j, out, path);
 }

@@ -20,6 +20,9 @@ Status limits_from_json(const schema::Json& j, Limits& out, const std::string& p
 // Spec -> JSON: every field that is set (empty lists, empty strings and quiet defaults omitted).
 schema::Json plan_to_json(const Spec& spec);
 
+// An id map (uid_map, gid_map, an op's maps) -> JSON, as the plan writes it.
+schema::Json id_map_to_json(const std::vector<IdMapEntry>& map);
+
 // JSON text -> a Spec, or why not (never throws). `what` names the text in errors.
 Result<Spec> plan_from_text(const std::string& text, const std::string& what);
 // A plan file (plan.json): read, parsed, decoded.

@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <sstream>
 
 #include "core/base/fault.h"
 #include "core/base/io.h"
@@ -160,19 +159,6 @@ Status give_to_root(const std::string& path, const std::vector<IdMapEntry>& uid_
                          gid >= 0 ? static_cast<gid_t>(gid) : static_cast<gid_t>(-1)) != 0)
     return sys_error("start fifo " + path + ": give it to the sandbox's root");
   return {};
-}
-
-// The maps of the user namespace process `pid` is in (/proc/PID/uid_map, gid_map).
-Result<std::pair<std::vector<IdMapEntry>, std::vector<IdMapEntry>>> id_maps_of(pid_t pid) {
-  std::pair<std::vector<IdMapEntry>, std::vector<IdMapEntry>> out;
-  for (auto [file, map] : {std::pair{"uid_map", &out.first}, std::pair{"gid_map", &out.second}}) {
-    auto text = read_file("/proc/" + std::to_string(pid) + "/" + file);
-    if (!text) return text.error().context("the joined user namespace's maps");
-    std::istringstream in(*text);
-    IdMapEntry e;
-    while (in >> e.inside >> e.outside >> e.count) map->push_back(e);
-  }
-  return out;
 }
 
 // What the child takes from the caller's io and the spec: stdio, terminal, fds passed on, and
@@ -433,10 +419,12 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
   }
 
   if (join_user.ok() && !io.start_fifo.empty()) {
-    auto maps = id_maps_of(cl->pid);
-    if (!maps) return maps.error().context("spawn");
-    if (auto s = give_to_root(io.start_fifo, maps->first, maps->second); !s)
-      return s.error().context("spawn");
+    auto uids = read_id_map(cl->pid, "uid_map");
+    auto gids = read_id_map(cl->pid, "gid_map");
+    if (!uids || !gids)
+      return (uids ? gids.error() : uids.error())
+          .context("spawn: the joined user namespace's maps");
+    if (auto s = give_to_root(io.start_fifo, *uids, *gids); !s) return s.error().context("spawn");
   }
   if (int e = fault("spawn.id-maps")) return fault_error("spawn.id-maps", "spawn: uid map", e);
   if (spec.namespaces & CLONE_NEWUSER) {
