@@ -4,6 +4,10 @@
 #   a supervisor's own memory    Pss_Anon and Rss of /proc/PID/smaps_rollup (median over all N)
 #   sbx ps                       the time to list all N
 #   sbx rm -f                    the time to remove all N in one command, and how many were left
+#   the kernel's floor           the same memory figure for N util-linux `unshare -U -r -m -u -i -p
+#                                -n -C -f --mount-proc sleep 3600` (the same namespaces, no mounts
+#                                beyond /proc, no supervisor of sbx's): what the namespaces and
+#                                the processes cost before sbx adds anything
 #
 #   bench/density.sh [SBX] [-n N]      (default N 500; bench/all.sh --quick uses 50)
 # Every sandbox is named bench-density-PID-I and removed on every exit path. Exits 0 whatever the
@@ -21,7 +25,11 @@ done
 SBX=$(readlink -f "$SBX")
 prefix="bench-density-$$"
 names=()
-cleanup() { [[ ${#names[@]} -eq 0 ]] || "$SBX" rm -f "${names[@]}" >/dev/null 2>&1 || true; }
+floor_pids=()
+cleanup() {
+  [[ ${#names[@]} -eq 0 ]] || "$SBX" rm -f "${names[@]}" >/dev/null 2>&1 || true
+  [[ ${#floor_pids[@]} -eq 0 ]] || kill -KILL "${floor_pids[@]}" 2>/dev/null || true
+}
 trap cleanup EXIT INT TERM
 used_kb() { awk '/^MemTotal:/ { t = $2 } /^MemAvailable:/ { a = $2 } END { print t - a }' /proc/meminfo; }
 now() { date +%s.%N; }
@@ -67,3 +75,17 @@ print("host memory per sandbox: %.3f MB (target <= 0.35)" % ((int(after) - int(b
 print("sbx ps: %d listed in %.3f s (target < 0.5)" % (int(listed), float(t3) - float(t2)))
 print("sbx rm -f of all: %.2f s (target < 10), %s left" % (float(t4) - float(t3), left))
 PY
+if command -v unshare >/dev/null; then
+  sync; sleep 1
+  before=$(used_kb)
+  for (( i = 0; i < N; i++ )); do
+    unshare -U -r -m -u -i -p -n -C -f --mount-proc sleep 3600 </dev/null >/dev/null 2>&1 &
+    floor_pids+=("$!")
+  done
+  sleep 2
+  after=$(used_kb)
+  kill -KILL "${floor_pids[@]}" 2>/dev/null || true
+  wait "${floor_pids[@]}" 2>/dev/null || true
+  floor_pids=()
+  python3 -c 'import sys; n, b, a = map(int, sys.argv[1:]); print("the floor, util-linux unshare with the same namespaces: %.3f MB per sandbox" % ((a - b) / 1024.0 / n))' "$N" "$before" "$after"
+fi

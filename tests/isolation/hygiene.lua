@@ -52,6 +52,41 @@ test("init: orphans are reaped (no zombies inside)", function()
   expect(tonumber(st.stdout), "zombies left").eq(0)
 end)
 
+-- The processes on the host whose command line is exactly `words` (NUL-separated).
+local function processes_running(words)
+  local found = {}
+  local h = assert(io.popen("ls /proc"))
+  for pid in h:read("*a"):gmatch("%d+") do
+    local f = io.open("/proc/" .. pid .. "/cmdline")
+    local cmd = f and f:read("*a")
+    if f then f:close() end
+    if cmd == table.concat(words, "\0") .. "\0" and state_of(tonumber(pid)) ~= "Z" then
+      found[#found + 1] = pid
+    end
+  end
+  h:close()
+  return found
+end
+
+test("init: what the payload left running has ended when run returns; its init is reaped later", function()
+  local b = box()
+  -- run returns on the init's word, before the init's own exit: by then the rest must be gone
+  local st = assert(b:run{ "/bin/sh", "-c", "sleep 31.25 & sleep 31.5 & exit 4" })
+  expect(st.code).eq(4)
+  expect(#processes_running{ "sleep", "31.25" } + #processes_running{ "sleep", "31.5" },
+    "background processes of the payload alive after run returned").eq(0)
+  -- the inits that told their status are reaped by the next start: no zombies pile up
+  for _ = 1, 3 do assert(b:run{ "/bin/true" }) end
+  local zombies = 0
+  local h = assert(io.popen("cat /proc/" .. sbx.sys.getpid() .. "/task/*/children"))
+  local children = h:read("*a")
+  h:close()  -- (the popen's own shell is a zombie until then)
+  for c in children:gmatch("%d+") do
+    if state_of(tonumber(c)) == "Z" then zombies = zombies + 1 end
+  end
+  expect(zombies, "inits of ended sandboxes not yet reaped").lt(2)
+end)
+
 test("init: exit codes and signals of the payload come back exactly", function()
   local b = box()
   local st = assert(b:run{ "/bin/sh", "-c", "exit 7" })

@@ -1,5 +1,6 @@
 #include "core/sandbox/pid1.h"
 
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,12 +53,21 @@ void run_init(pid_t payload, int status_fd) {
       pid_t p;
       while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
         if (p != payload) continue;  // an orphan reparented to us: reaped, nothing more
-        ExitRecord rec{-1, 0};
+        ExitRecord rec{-1, 0, 0};
         if (WIFEXITED(st)) rec.code = WEXITSTATUS(st);
         if (WIFSIGNALED(st)) rec.signal = WTERMSIG(st);
-        trace::mark("init: payload reaped", "its exit ends the pid namespace");
+        trace::mark("init: payload reaped", "the rest killed and reaped");
+        // Everything else in the pid namespace ends (and is reaped) before the status is told:
+        // a supervisor that returns on it leaves no process of the sandbox running, only this
+        // init's own exit (its namespaces' teardown), which is the kernel's from here on.
+        (void)::kill(-1, SIGKILL);
+        while (waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
+        }
+        // (a process that joined from outside, sbx exec's, is not ours to reap: while one is
+        // left, even dying, the supervisor waits for this init's end as before)
+        rec.settled = ::kill(-1, 0) != 0 && errno == ESRCH;
+        trace::mark("init: the pid namespace empty");
         if (status_fd >= 0) (void)!write(status_fd, &rec, sizeof rec);
-        // Leaving kills every other process of the pid namespace.
         _exit(rec.signal ? 128 + rec.signal : rec.code);
       }
       continue;

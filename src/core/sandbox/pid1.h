@@ -1,5 +1,5 @@
 // PID 1 of a sandbox's pid namespace: reaps orphans, forwards signals to the payload and exits
-// with the payload's status (also written to the supervisor as {code, signal}).
+// with the payload's status (also written to the supervisor as {code, signal, settled}).
 #pragma once
 #include <signal.h>
 #include <sys/types.h>
@@ -9,8 +9,9 @@
 namespace sbx::core {
 
 struct ExitRecord {
-  int32_t code;    // exit code, or -1 when killed
-  int32_t signal;  // terminating signal, or 0
+  int32_t code;     // exit code, or -1 when killed
+  int32_t signal;   // terminating signal, or 0
+  int32_t settled;  // 1: no other process of the pid namespace is left, not even as a zombie
 };
 
 // The signals an init blocks and forwards (everything catchable but SIGCHLD, which it handles).

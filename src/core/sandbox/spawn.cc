@@ -100,12 +100,51 @@ Status Sandbox::kill(int sig) {
   return {};
 }
 
+namespace {
+// Inits that told their status and were left to finish their exit (Sandbox::wait).
+std::vector<pid_t>& unreaped() {
+  static std::vector<pid_t> pids;
+  return pids;
+}
+}  // namespace
+
+void reap_told_inits() {
+  for (pid_t pid : unreaped())
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  unreaped().clear();
+}
+
 Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
   if (exit_) return exit_;
   if (pid_ <= 0) return Error{ECHILD, "wait: no sandbox"};
   if (!owned_by_this_process(owner_))
     return Error{ECHILD, "wait for sandbox pid " + std::to_string(pid_) +
                              ": it belongs to the process that started it"};
+  // Without a group or a bridge address to release once the init is gone, the init's word ends
+  // the wait: it tells the status when nothing else of the sandbox is left (settled), and its own
+  // exit, the kernel tearing its namespaces down, is not waited for (its zombie is reaped by the
+  // next spawn, or by the kernel's reparenting when this process ends).
+  std::optional<ExitRecord> told;
+  if (!nohang && status_.ok() && !cgroup_ && !net_) {
+    ExitRecord rec{};
+    ssize_t n;
+    do n = read(status_.get(), &rec, sizeof rec);
+    while (n < 0 && errno == EINTR);
+    status_.reset();
+    if (n == sizeof rec) told = rec;
+    if (told && told->settled) {
+      trace::mark("payload exit", "told by the init");
+      exit_ = ExitStatus{};
+      exit_->code = rec.signal ? -1 : rec.code;
+      exit_->signal = rec.signal;
+      unreaped().push_back(pid_);
+      own_sandbox_remove(pidfd_.get());
+      pidfd_.reset();
+      trace::mark("teardown", "the init's own exit left to the kernel");
+      return exit_;
+    }
+  }
   int st = 0;
   pid_t r;
   do r = waitpid(pid_, &st, nohang ? WNOHANG : 0);
@@ -119,12 +158,12 @@ Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
   // An init reports what really ended the payload (its own exit code can only say 128+N).
   if (status_.ok()) {
     ExitRecord rec;
-    ssize_t n = read(status_.get(), &rec, sizeof rec);
-    if (n == sizeof rec) {
-      es.code = rec.signal ? -1 : rec.code;
-      es.signal = rec.signal;
-    }
+    if (read(status_.get(), &rec, sizeof rec) == sizeof rec) told = rec;
     status_.reset();
+  }
+  if (told) {
+    es.code = told->signal ? -1 : told->code;
+    es.signal = told->signal;
   }
   exit_ = es;
   if (cgroup_) {
@@ -253,6 +292,7 @@ Error interrupted(int sig) {
 }  // namespace
 
 Result<Sandbox> spawn(const Spec& given, const SpawnIo& io, Check check) {
+  reap_told_inits();
   SetupSignals signals;  // unblocked on return: a signal that came late goes to the running sandbox
   auto box = spawn_owned(given, io, check, signals);
   if (box) own_sandbox_add(box->pidfd());

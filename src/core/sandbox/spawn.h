@@ -43,6 +43,10 @@ struct ExitStatus {
 };
 
 // A running sandbox, owned: the destructor kills and reaps it if it was not waited for.
+// Reaps the inits whose sandboxes ended by their word (Sandbox::wait returned before their own
+// exit finished): spawn does it first, a process that outlives its sandboxes may call it.
+void reap_told_inits();
+
 class Sandbox {
  public:
   Sandbox() = default;

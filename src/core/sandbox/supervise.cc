@@ -109,6 +109,7 @@ int supervise_box(const Spec& spec, const std::string& dir, int& report_fd) {
     auto w = box->wait(false);
     if (w && *w) es = **w;
   }
+  reap_told_inits();  // "exited" is written once the init is gone too
   state["status"] = "exited";
   state["finished"] = static_cast<int64_t>(time(nullptr));
   if (es) {
