@@ -44,6 +44,8 @@ local KEYS = {
   no_new_privs = "boolean (default true)",
   masked_paths = "list of paths hidden (default: /proc/kcore, /proc/keys, ... as docker)",
   readonly_paths = "list of paths made read-only (default: /proc/sys, /proc/sysrq-trigger, ...)",
+  on = "table of event handlers { oom = fn, exit = fn, ... }: p:on(event, fn) for every sandbox the box starts (see sbx.loop)",
+  pressure = 'table { memory = "some 150ms/2s", cpu =, io = } (cgroup v2 PSI triggers; v1: memory = "low"|"medium"|"critical") for on.pressure',
 }
 
 M.keys = KEYS
@@ -102,7 +104,16 @@ function M.new(opts)
       fail(("%s %s: not an id (a whole number 0..4294967294; (uid_t)-1 means \"unchanged\")"):format(k, tostring(id)), level)
     end
   end
-  for _, k in ipairs({ "ns", "mounts", "env", "uid_map", "gid_map", "time_offsets", "limits" }) do expect_type(k, opts[k], "table", level) end
+  for _, k in ipairs({ "ns", "mounts", "env", "uid_map", "gid_map", "time_offsets", "limits", "on", "pressure" }) do expect_type(k, opts[k], "table", level) end
+  if opts.on then
+    local known = {}
+    for _, e in ipairs(require("sbx.events").events) do known[e] = true end
+    for e, fn in pairs(opts.on) do
+      if not known[e] then fail(("on: unknown event %s (expected %s)"):format(tostring(e), table.concat(require("sbx.events").events, ", ")), level) end
+      if type(fn) ~= "function" then fail(("on.%s: expected a function"):format(e), level) end
+    end
+    if opts.on.pressure and not opts.pressure then fail('on.pressure: say which pressure with pressure = { memory = "some 150ms/2s" }', level) end
+  end
   expect_type("cgroup_parent", opts.cgroup_parent, "string", level)
 
   local ns
@@ -225,7 +236,7 @@ function M.new(opts)
   if img then base_env = env_list(img.config.env, base_env, level) end
   plan.env = env_list(opts.env, base_env, level)
 
-  local box = { _procs = setmetatable({}, { __mode = "k" }), _name = opts.name }
+  local box = { _procs = setmetatable({}, { __mode = "k" }), _name = opts.name, _on = opts.on, _pressure = opts.pressure }
   if img and opts.name then
     local dir, upper, work = core.image.named_container(opts.name, img.id)
     if not dir then fail("name: " .. upper, level) end
@@ -301,7 +312,23 @@ function Box:spawn(args)
   local p, err, errno = core.spawn(self._plan, { stdin = args.stdin, stdout = args.stdout, stderr = args.stderr, tty = args.tty, fds = args.fds }, run)
   if not p then return nil, err, errno end
   self._procs[p] = true
+  local ok, aerr = self:_arm(p)
+  if not ok then return nil, aerr end
   return p
+end
+
+-- The box's `on` handlers armed on a sandbox it started (an error ends that sandbox).
+function Box:_arm(p)
+  if not self._on then return true end
+  for event, fn in pairs(self._on) do
+    local ok, err = pcall(p.on, p, event, fn, event == "pressure" and self._pressure or nil)
+    if not ok then
+      p:kill("KILL")
+      p:wait()
+      return nil, tostring(err):gsub("^[^:]*:%d+: ", "")
+    end
+  end
+  return true
 end
 
 -- box:run{ argv..., input = "data", stdout = "pipe", timeout = 10 } -> status table
@@ -327,11 +354,20 @@ function Box:run(args)
   local p, err, errno = core.spawn(self._plan, { stdin = stdin, stdout = args.stdout, stderr = args.stderr, fds = args.fds }, run)
   if not p then return nil, err, errno end
   self._procs[p] = true
+  local armed, aerr = self:_arm(p)
+  if not armed then return nil, aerr end
   local out, errout, cut
-  if stdin == "pipe" or args.stdout == "pipe" or args.stderr == "pipe" then
+  local st
+  local piped = stdin == "pipe" or args.stdout == "pipe" or args.stderr == "pipe"
+  if piped and package.loaded["sbx.events"] and package.loaded["sbx.events"].busy(p) then
+    -- the loop has work (handlers, timers): the output is read by the loop, which runs meanwhile
+    st, out, errout = package.loaded["sbx.events"].communicate(p, args.input, args.timeout,
+      { stdout = args.stdout == "pipe", stderr = args.stderr == "pipe" })
+    cut = not st
+  elseif piped then
     out, errout, cut = p:communicate(args.input, args.timeout)
   end
-  local st = not cut and p:wait(args.timeout)
+  st = st or (not cut and p:wait(args.timeout))
   if not st then
     p:kill("KILL")
     st = assert(p:wait())

@@ -52,8 +52,20 @@ print(box:run{ "/bin/sh", "-c", "hostname; id", stdout = "pipe" }.stdout)]],
     "Runs a command in the sandbox and waits. The status table has ok, code or signal, status (shell-style), stdout/stderr when piped, stats and events when it had limits, oom_killed, timed_out.",
     [[local st = box:run{ "ls", "/", stdout = "pipe" }  -- st.code == 0, st.stdout]] },
   { "box:spawn", "box:spawn{ cmd, arg..., stdin =, stdout =, stderr = } -> sbx.Process",
-    "Starts a command in the sandbox and returns at once: p.pid, p.running, p.ip, p.ports, p.cgroup, p:wait([secs]), p:kill(sig), p:read(stream), p:write(s), p:communicate(input, secs), p:stat(), p:events().",
+    "Starts a command in the sandbox and returns at once: p.pid, p.running, p.ip, p.ports, p.cgroup, p:wait([secs]), p:kill(sig), p:read(stream), p:write(s), p:communicate(input, secs), p:stat(), p:events(); p:on(event, fn), p:freeze(), p:thaw(), p:limits{...}, p:processes() (sbx.loop).",
     [[local p = box:spawn{ "sleep", "30" }; p:kill("TERM"); p:wait()]] },
+  { "p:on", "p:on(event, fn [, opts]) -> handle",
+    "Calls fn(ev, p) each time the sandbox reports the event, from sbx.loop (p:wait and box:run run it): exit { status }; oom, oom_kill, memory.high, memory.max, pids.max { count, new } (its cgroup: give it limits); pressure { resource, trigger | level } with opts { memory = \"some 150ms/2s\", cpu =, io = } (cgroup v2 PSI; v1: memory = \"low\"|\"medium\"|\"critical\"); stats { stats } with opts { every = secs }; stdout, stderr { line } (started with stdout = \"pipe\"). A failing handler is reported and the loop goes on; handle.cancel() stops it. The same as data: sbx.container{ on = { oom = fn } }.",
+    [[local p = box:spawn{ "/bin/sh", "-c", "bomb() { bomb | bomb & }; bomb" }
+p:on("pids.max", function(ev, p) for _, pr in ipairs(p:processes()) do print(pr.pid, pr.cmd) end; p:kill("KILL") end)
+p:wait()]] },
+  { "p:freeze", "p:freeze() / p:thaw() -> true | nil, err", "Stops every process of the sandbox's group (the cgroup freezer) and lets them go on.", [[p:freeze(); sbx.after(2, function() p:thaw() end)]] },
+  { "p:limits", "p:limits{ memory =, cpu =, pids =, ... } -> true | nil, err", "New limits on the running sandbox's group (the words of limits =), all of them or none.", [[p:on("oom", function(ev, p) p:limits{ memory = "128M" } end)]] },
+  { "p:processes", "p:processes() -> { { pid, ppid, comm, cmd, state, rss, cpu }... }", "The sandbox's processes as the host sees them (its group's; without one, the init's descendants): rss in bytes, cpu in seconds.", [[for _, pr in ipairs(p:processes()) do print(pr.pid, pr.rss, pr.cmd) end]] },
+  { "sbx.loop.run", "sbx.loop.run{ timeout =, until_ = fn } -> done", "Runs the event loop until nothing is left to wait for (true), until_() holds (true), the timeout passes or sbx.loop.stop() is called (false). sbx.loop.step([secs]) runs it once; sbx.loop.busy() says whether it has work.", [[sbx.every(1, function() print(p:stat().memory.current) end); sbx.loop.run{ timeout = 10 }]] },
+  { "sbx.loop.watch", "sbx.loop.watch(fd, fn [, \"in\"|\"pri\"]) -> handle", "Calls fn(handle, ev) each time fd is ready (ev.hup, ev.err); handle:cancel() stops it.", [[local h = sbx.loop.watch(fd, function(h) print(sbx.sys.read(fd, 100)) end)]] },
+  { "sbx.loop.pressure", "sbx.loop.pressure(\"cpu\"|\"memory\"|\"io\", trigger, fn) -> handle | nil, err", "A PSI trigger on the host's own pressure (/proc/pressure): fn() when it is crossed. Without CAP_SYS_RESOURCE the kernel takes only windows of whole 2 s (\"some 200ms/2s\").", [[sbx.loop.pressure("cpu", "some 200ms/2s", function() hog:freeze() end)]] },
+  { "sbx.after", "sbx.after(secs, fn) -> handle; sbx.every(secs, fn) -> handle", "Timers of the event loop: fn(handle) once after secs, or every secs until handle:cancel().", [[sbx.every(0.5, function(h) if not p.running then h:cancel() end end)]] },
   { "box:shell", "box:shell([cmd]) -> status",
     "An interactive shell (or cmd) in the sandbox on a new pseudo-terminal: your terminal is in raw mode while it runs and restored after, window size follows, Ctrl-C and Ctrl-Z go to the sandbox.",
     [[sbx.container{ rootfs = sbx.rootfs.busybox() }:shell()]] },
@@ -114,7 +126,8 @@ end
 function M.text(what)
   if what == nil then
     local lines = { "sbx " .. require("sbx.core").version .. " - help(NAME) or help(value) for one entry:", "" }
-    for _, e in ipairs(M.entries) do lines[#lines + 1] = ("  %-22s %s"):format(e[1], (e[3]:match("^[^.]*%.?"))) end
+    -- the first sentence: up to a "." that ends it (followed by a space), not one inside a name
+    for _, e in ipairs(M.entries) do lines[#lines + 1] = ("  %-22s %s"):format(e[1], e[3]:match("^(.-%.)%s") or e[3]) end
     lines[#lines + 1] = ""
     lines[#lines + 1] = "The guide: README.md and docs/ (run, prompt, images, networking, limits, hardening,"
     lines[#lines + 1] = "long-running, lua, tests, speed, architecture); every command and entry: docs/reference.md."

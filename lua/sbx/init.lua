@@ -31,6 +31,25 @@ end
 
 sbx.rootfs = require "sbx.rootfs"
 
+-- The event loop (lua/sbx/loop.lua) and what a running sandbox reports to it (lua/sbx/events.lua:
+-- p:on, p:freeze, p:thaw, p:limits, p:processes) load on first use: a run without a policy pays
+-- nothing for them.
+setmetatable(sbx, { __index = function(t, k)
+  if k == "loop" then
+    local loop = require "sbx.loop"
+    rawset(t, "loop", loop)
+    return loop
+  end
+end })
+function sbx.after(s, fn) return require("sbx.loop").after(s, fn) end
+function sbx.every(s, fn) return require("sbx.loop").every(s, fn) end
+for _, name in ipairs({ "on", "freeze", "thaw", "limits", "processes" }) do
+  core.Process[name] = function(...)
+    require "sbx.events"  -- replaces these with the real methods
+    return core.Process[name](...)
+  end
+end
+
 -- Long-running sandboxes (sbx run -d, box:start): sbx.list() and sbx.get(name).
 local sandboxes = require "sbx.sandboxes"
 sbx.list, sbx.get = sandboxes.list, sandboxes.get

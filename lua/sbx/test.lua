@@ -5,6 +5,7 @@
 --   skip("reason")                          inside a case: skipped, with the reason
 --   skip_all("reason")                      at the top: every case of the file is skipped
 --   sh("command")                           runs a shell command: its output (stderr too) and status
+--   has_cap(n)                              whether this process has capability number n (effective)
 --   before_each(fn)                         fn runs before every case of the file (files are all
 --                                           loaded before any case runs: per-file state goes here)
 -- and prints TAP (prove-readable). Exit status 1 when any case failed.
@@ -58,6 +59,16 @@ local function sh(cmd)
   h:close()
   local body, rc = out:match("^(.-)rc=(%d+)\n$")
   return body, tonumber(rc)
+end
+
+-- Whether this process has a capability in its effective set, by number (24: CAP_SYS_RESOURCE).
+local function has_cap(bit)
+  local f = io.open("/proc/self/status")
+  local status = f and f:read("*a") or ""
+  if f then f:close() end
+  local hex = status:match("CapEff:%s*(%x+)") or "0"
+  local digit = tonumber(hex:sub(-1 - math.floor(bit / 4), -1 - math.floor(bit / 4)), 16) or 0
+  return math.floor(digit / 2 ^ (bit % 4)) % 2 == 1
 end
 
 local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
@@ -153,6 +164,7 @@ local function collect(path)
     skip = function(reason) error({ [SKIP] = tostring(reason) }, 2) end,
     skip_all = function(reason) skip_all = tostring(reason) end,
     sh = sh,
+    has_cap = has_cap,
     terminal = terminal,
     host_links = host_links,
     host_leftovers = host_leftovers,

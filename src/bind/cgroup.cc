@@ -137,6 +137,20 @@ int l_destroy(lua_State* L) {
   return ok_or_fail(L, check_cgroup(L, 1).destroy());
 }
 
+// g:file("memory.events") -> its absolute path | nil, message; g:version("memory") -> 1 | 2
+int l_file(lua_State* L) {
+  std::string name = file_arg(L, 2);
+  std::string p = check_cgroup(L, 1).file_path(name);
+  if (p.empty()) return push_failure(L, {ENOENT, "cgroup: no hierarchy here has " + name});
+  lua_pushstring(L, p.c_str());
+  return 1;
+}
+
+int l_version(lua_State* L) {
+  lua_pushinteger(L, check_cgroup(L, 1).on_v2(luaL_checkstring(L, 2)) ? 2 : 1);
+  return 1;
+}
+
 int l_dirs(lua_State* L) {
   push_strings(L, check_cgroup(L, 1).dirs());
   return 1;
@@ -205,6 +219,8 @@ void register_cgroup(lua_State* L) {
                                      {"remove", guarded<l_remove>},
                                      {"destroy", guarded<l_destroy>},
                                      {"dirs", guarded<l_dirs>},
+                                     {"file", guarded<l_file>},
+                                     {"version", guarded<l_version>},
                                      {"__index", guarded<l_index>},
                                      {"__gc", guarded<l_gc>},
                                      {"__tostring", guarded<l_tostring>},

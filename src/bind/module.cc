@@ -43,6 +43,7 @@ void register_image(lua_State* L);
 void register_net(lua_State* L);
 void register_edit(lua_State* L);
 void register_base(lua_State* L);
+void register_loop(lua_State* L);
 
 namespace {
 
@@ -309,7 +310,10 @@ int open_core(lua_State* L) {
   luaL_register(L, nullptr, fns);
   register_plan(L);  // core.plan, core.plan_reference
   register_base(L);  // [core]: sleep, read_file, write_file, signal names, default_path
-  register_sys(L);   // [core, sys]
+  register_loop(L);  // [core]: poller, watch.*, read_some, parse_pressure
+  luaL_getmetatable(L, "sbx.Process");  // [core, meta]: lua/sbx/loop.lua adds p:on and friends
+  lua_setfield(L, -2, "Process");
+  register_sys(L);  // [core, sys]
   lua_setfield(L, -2, "sys");
   register_json(L);  // [core, json]
   lua_setfield(L, -2, "json");

@@ -499,6 +499,16 @@ int l_index(lua_State* L) {
     }
     return 1;
   }
+  if (key == "pidfd") {  // readable once it has ended (sbx.loop waits on it)
+    lua_pushinteger(L, p->box.pidfd());
+    return 1;
+  }
+  if (key == "stdout_fd" || key == "stderr_fd") {  // our end of its pipe, when it has one
+    int fd = p->pipes[key == "stdout_fd" ? 1 : 2].get();
+    if (fd < 0) return 0;
+    lua_pushinteger(L, fd);
+    return 1;
+  }
   if (key == "running") {
     if (p->box.running()) (void)p->box.wait(true);
     lua_pushboolean(L, p->box.running());

@@ -274,6 +274,13 @@ test("sbx run's flags map to the same description keys as the Lua API: the defau
   expect_error(function() sbx.container{ share = { "nett" } } end, "unknown namespace 'nett'")
 end)
 
+test("help's one-line summaries end at the end of a sentence, not at a '.' inside a name", function()
+  local out = sh(bin .. " help")
+  expect(out).contains("from sbx.loop (p:wait and box:run run it): exit")
+  expect(out).contains("the cgroup freezer) and lets them go on.")
+  expect(out, "a summary cut inside a name").never_contains("sbx.\n")
+end)
+
 test("the docs keep step with the declarations: docs/run.md's usage block is sbx run --help; the reference lists every key and field", function()
   local src = os.getenv("SBX_SOURCE") or "."
   local f = assert(io.open(src .. "/docs/run.md"))

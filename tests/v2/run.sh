@@ -9,7 +9,7 @@ build=$(cd "$1" && pwd)
 shift
 src=$(cd "$(dirname "$0")/../.." && pwd)
 [ $# -gt 0 ] || set -- "$src/tests/isolation/limits.lua" "$src/tests/isolation/cgroup.lua" "$src/tests/isolation/namespaces.lua" \
-  "$src/tests/isolation/attacks.lua"
+  "$src/tests/isolation/attacks.lua" "$src/tests/isolation/events.lua" "$src/tests/isolation/policies.lua"
 
 qemu=$(command -v qemu-system-x86_64 || true)
 kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
@@ -34,6 +34,7 @@ for lib in $(ldd "$build/sbx" | awk '/=>/ { print $3 } /ld-linux/ { print $1 }')
   cp -L "$lib" "$root$lib"
 done
 for t in "$@"; do cp "$t" "$root/tests/"; done
+mkdir -p "$root/recipes" && cp "$src"/recipes/*.lua "$root/recipes/"  # the recipes tests/isolation/policies.lua runs
 # overlayfs is a module in Debian's kernel: decompressed here, loaded by /init
 kver=$(basename "$kernel" | sed 's/^vmlinuz-//')
 ovl=$(ls /lib/modules/"$kver"/kernel/fs/overlayfs/overlay.ko* 2>/dev/null | head -n 1 || true)
@@ -54,7 +55,7 @@ mount -t tmpfs tmpfs /run
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 [ -f /overlay.ko ] && insmod /overlay.ko
 ip link set lo up
-export HOME=/root PATH=/bin SBX_PROBE=/bin/sbx-probe SBX_BIN=/bin/sbx
+export HOME=/root PATH=/bin SBX_PROBE=/bin/sbx-probe SBX_BIN=/bin/sbx SBX_SOURCE=/
 echo "SBX-V2-LANE-BEGIN kernel $(uname -r), cgroup controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 sbx test /tests/*.lua 2>&1
 echo "SBX-V2-LANE-END status=$?"

@@ -143,6 +143,10 @@ class Cgroup {
   // The directory for a controller ("" = the v2 group, or any v1 one).
   std::string dir(const std::string& controller = "") const;
   std::vector<std::string> dirs() const;
+  // The absolute path of one of its files in the hierarchy that has the file's controller ("" when
+  // none has it), and whether that controller is a cgroup v2 one here.
+  std::string file_path(const std::string& file) const;
+  bool on_v2(const std::string& controller) const { return host_.on_v2(controller); }
 
   Status set(const std::string& file, const std::string& value) const;
   // Writes the files of `limits` (limit_files) to this live group: all or none - a value the
@@ -170,7 +174,6 @@ class Cgroup {
 
  private:
   friend std::vector<std::string> collect_stale_cgroups(const CgroupHost& host);
-  std::string file_path(const std::string& file) const;
   CgroupHost host_;
   std::string rel_;
   std::map<std::string, std::string> dirs_;  // controller ("" for v2) -> directory
