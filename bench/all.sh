@@ -9,6 +9,7 @@
 #   density      bench/density.sh  N idle detached sandboxes: memory each, a supervisor's own
 #                                  memory, sbx ps, sbx rm -f of all
 #   churn        bench/churn.sh    N sandboxes with a network namespace back to back
+#   notify       bench/notify.sh   a seccomp notify round trip through a Lua handler
 #   bench/all.sh [SBX] [--quick]   (--quick: fewer runs, about a minute; figures are rougher)
 # firejail and systemd-nspawn are timed where installed (neither is on these machines: said so).
 set -euo pipefail
@@ -31,10 +32,12 @@ if [[ -n "$QUICK" ]]; then
   section "exec (bench/exec.sh --runs 30)"; bench/exec.sh "$SBX" --runs 30
   section "density (bench/density.sh -n 50)"; bench/density.sh "$SBX" -n 50
   section "churn (bench/churn.sh -n 200)"; bench/churn.sh "$SBX" -n 200
+  section "notify (bench/notify.sh -n 20000)"; bench/notify.sh "$SBX" -n 20000
 else
   section "start-up (bench/startup.sh)"; bench/startup.sh "$SBX"
   section "OCI (bench/oci.sh)"; bench/oci.sh "$SBX-oci"
   section "exec (bench/exec.sh)"; bench/exec.sh "$SBX"
   section "density (bench/density.sh -n 500)"; bench/density.sh "$SBX" -n 500
   section "churn (bench/churn.sh -n 1000)"; bench/churn.sh "$SBX" -n 1000
+  section "notify (bench/notify.sh)"; bench/notify.sh "$SBX"
 fi

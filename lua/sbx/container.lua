@@ -36,7 +36,7 @@ local KEYS = {
   ephemeral = "boolean (image: the upper layer on a tmpfs inside the sandbox, gone at exit; no diff or commit)",
   cgroup_parent = "string (where the sandbox's cgroup goes, under the hierarchy roots)",
   netns = "a name in /run/netns, a path, a pid or a sandbox: join that network namespace",
-  seccomp = '"default" (the default), "strict", "none" or a policy { default =, allow =, deny =, rules =, flags = }',
+  seccomp = '"default" (the default), "strict", "none", a policy { default =, allow =, deny =, rules =, flags = }, or { notify = { "openat", ... }, on_call = function(call) ... end [, base = ] } (decided in Lua: see sbx.loop)',
   caps = 'list of capabilities kept (default: docker\'s 14), {} for none, "all" for all',
   cap_add = 'list of capabilities kept beyond caps (or "ALL"), as docker --cap-add',
   cap_drop = 'list of capabilities dropped from caps (or "ALL"), as docker --cap-drop',
@@ -184,7 +184,8 @@ function M.new(opts)
     if caps == nil then caps = "all" end
     masked, readonly = masked or {}, readonly or {}
   end
-  plan.seccomp = require("sbx.seccomp").resolve(seccomp, level + 1)
+  local on_call
+  plan.seccomp, on_call = require("sbx.seccomp").resolve(seccomp, level + 1)
   plan.caps = caps_plan(caps, opts.cap_add, opts.cap_drop, M.default_caps, level + 1)
   plan.no_new_privs = opts.no_new_privs ~= false
   plan.personality = opts.personality
@@ -236,7 +237,8 @@ function M.new(opts)
   if img then base_env = env_list(img.config.env, base_env, level) end
   plan.env = env_list(opts.env, base_env, level)
 
-  local box = { _procs = setmetatable({}, { __mode = "k" }), _name = opts.name, _on = opts.on, _pressure = opts.pressure }
+  local box = { _procs = setmetatable({}, { __mode = "k" }), _name = opts.name, _on = opts.on, _pressure = opts.pressure,
+                _on_call = on_call }
   if img and opts.name then
     local dir, upper, work = core.image.named_container(opts.name, img.id)
     if not dir then fail("name: " .. upper, level) end
@@ -319,6 +321,7 @@ end
 
 -- The box's `on` handlers armed on a sandbox it started (an error ends that sandbox).
 function Box:_arm(p)
+  if self._on_call then require("sbx.events").serve_seccomp(p, self._on_call) end
   if not self._on then return true end
   for event, fn in pairs(self._on) do
     local ok, err = pcall(p.on, p, event, fn, event == "pressure" and self._pressure or nil)
@@ -390,6 +393,9 @@ end
 -- a supervisor of its own holds it after this process is gone.
 function Box:start(args, opts)
   if type(args) ~= "table" or type(args[1]) ~= "string" then error('box:start: expected { "/bin/prog", "arg", ... }', 2) end
+  if self._on or self._on_call then
+    error("box:start: a detached sandbox's supervisor has no Lua yet: its on handlers and seccomp.on_call would not run (use box:spawn and p:wait)", 2)
+  end
   return require("sbx.sandboxes").start(self, args, opts)
 end
 

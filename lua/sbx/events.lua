@@ -18,6 +18,7 @@ for _, e in ipairs(EVENTS) do KNOWN[e] = true end
 M.events = EVENTS
 
 local state = setmetatable({}, { __mode = "k" })  -- Process -> its handlers and sources
+local watch_exit  -- (below: the pidfd watch that collects the status)
 
 local function of(p)
   local s = state[p]
@@ -274,6 +275,45 @@ end
 arm.stdout = function(p) add_source(p, "stdout", function() return lines_source(p, "stdout") end) end
 arm.stderr = function(p) add_source(p, "stderr", function() return lines_source(p, "stderr") end) end
 
+-- A handler's answer to a notified call: nothing or "allow" (the call goes on: for audits only, as
+-- its pointer arguments can change after the check), "deny" [, errno], "return", value, or "open",
+-- path | fd [, flags] (the supervisor opens the file and gives the caller that fd).
+local function answer(call, what, x, y)
+  if call.answered then return end  -- the handler answered it itself (call:open, call:deny, ...)
+  if what == nil or what == "allow" then return call:allow() end
+  if what == "deny" then return call:deny(x or "EPERM") end
+  if what == "return" then return call:give(x or 0) end
+  if what == "open" then
+    if type(x) == "number" then return call:give_fd(x, y) end
+    if type(x) ~= "string" then error('on_call: "open" needs a path or an fd', 0) end
+    return call:open(x, y)
+  end
+  error(('on_call: unknown answer %q (expected "allow", "deny", "return" or "open")'):format(tostring(what)), 0)
+end
+
+-- seccomp.on_call: every call a notify rule stops is answered by fn(call) in this process, from the
+-- loop. A handler that fails: the call is refused, the failure reported, and the sandbox killed.
+function M.serve_seccomp(p, fn)
+  local l = p:seccomp_listener()
+  if not l then error("seccomp.on_call: the sandbox handed over no seccomp listener", 2) end
+  local s = of(p)
+  local src = { listener = l }
+  src.handle = assert(loop.watch(l.fd, function(h, ev)
+    -- no task uses the filter any more (a receive now would wait for ever on some kernels)
+    if ev.hup then h:cancel(); return end
+    local call = l:receive()
+    if not call then return end  -- the caller went away first
+    local ok, err = xpcall(function() return answer(call, fn(call)) end, function(e) return e end)
+    if not ok then
+      loop.report(fn, err)
+      if not call.answered then call:deny("EPERM") end
+      p:kill("KILL")
+    end
+  end))
+  s.sources.seccomp = src
+  watch_exit(p)
+end
+
 -- The end of a sandbox: the last counters read while its group still exists, then the status
 -- (the group goes with the reap), then every source closed and the exit handlers called.
 local function collect(p)
@@ -294,7 +334,7 @@ local function collect(p)
   return st
 end
 
-local function watch_exit(p)
+function watch_exit(p)
   local s = of(p)
   if s.exit_handle or s.status then return end
   local fd = p.pidfd

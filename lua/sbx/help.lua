@@ -59,6 +59,12 @@ print(box:run{ "/bin/sh", "-c", "hostname; id", stdout = "pipe" }.stdout)]],
     [[local p = box:spawn{ "/bin/sh", "-c", "bomb() { bomb | bomb & }; bomb" }
 p:on("pids.max", function(ev, p) for _, pr in ipairs(p:processes()) do print(pr.pid, pr.cmd) end; p:kill("KILL") end)
 p:wait()]] },
+  { "call:string", "call:string(i), call:sockaddr(i), call:runs(path); call:allow(), call:deny(errno), call:give(v), call:open(path [, flags]), call:give_fd(fd)",
+    "A notified system call (seccomp = { notify = {...}, on_call = fn }): call.name, call.pid, call.args (1-based). call:string(i) reads a path from the caller's memory (checked still waiting after the read); the handler answers by returning \"allow\" (audits only: the caller's memory can change after the check), \"deny\", errno, \"return\", value, or \"open\", path (the supervisor opens it inside the caller's root and gives the fd: the safe broker).",
+    [[seccomp = { notify = { "openat" }, on_call = function(call)
+  local path = call:string(2)
+  if path:match("^/secrets/") then return "open", path, 0 end  -- read-only, opened by sbx
+end }]] },
   { "p:freeze", "p:freeze() / p:thaw() -> true | nil, err", "Stops every process of the sandbox's group (the cgroup freezer) and lets them go on.", [[p:freeze(); sbx.after(2, function() p:thaw() end)]] },
   { "p:limits", "p:limits{ memory =, cpu =, pids =, ... } -> true | nil, err", "New limits on the running sandbox's group (the words of limits =), all of them or none.", [[p:on("oom", function(ev, p) p:limits{ memory = "128M" } end)]] },
   { "p:processes", "p:processes() -> { { pid, ppid, comm, cmd, state, rss, cpu }... }", "The sandbox's processes as the host sees them (its group's; without one, the init's descendants): rss in bytes, cpu in seconds.", [[for _, pr in ipairs(p:processes()) do print(pr.pid, pr.rss, pr.cmd) end]] },

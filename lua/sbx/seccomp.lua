@@ -41,8 +41,8 @@ function M.compile(spec, level)
   end
   if type(spec) ~= "table" then error("seccomp: expected a profile name or a policy table", level) end
   for k in pairs(spec) do
-    if k ~= "default" and k ~= "allow" and k ~= "deny" and k ~= "rules" and k ~= "flags" then
-      error(("seccomp: unknown key '%s' (expected default, allow, deny, rules, flags)"):format(tostring(k)), level)
+    if k ~= "default" and k ~= "allow" and k ~= "deny" and k ~= "rules" and k ~= "flags" and k ~= "notify" and k ~= "on_call" and k ~= "base" then
+      error(("seccomp: unknown key '%s' (expected default, allow, deny, rules, flags, notify, on_call, base)"):format(tostring(k)), level)
     end
   end
   if spec.flags ~= nil and type(spec.flags) ~= "table" then error('seccomp.flags: expected a list like { "log" }', level) end
@@ -67,18 +67,64 @@ end
 function M.default() return builtin("default") end
 function M.strict() return builtin("strict") end
 
--- seccomp = value -> the plan's form: a profile name, a compiled policy, or nil (none).
+-- seccomp = { notify = { "openat", ... }, on_call = fn [, base = "default" | policy] }: the base
+-- policy (the default profile unless other keys say otherwise) with the listed calls stopped in
+-- the kernel and answered by on_call in the supervisor. -> the plan's form, on_call
+local function with_notify(v, level)
+  if type(v.notify) ~= "table" or #v.notify == 0 then error('seccomp.notify: expected a list of syscalls, { "openat", "connect" }', level) end
+  if type(v.on_call) ~= "function" then error("seccomp.on_call: expected a function(call) that answers the notified calls", level) end
+  local own = v.default or v.allow or v.deny or v.rules
+  if own and v.base then error("seccomp: base, or default/allow/deny/rules: give one", level) end
+  local base
+  if own then
+    base = M.compile({ default = v.default, allow = v.allow, deny = v.deny, rules = v.rules, flags = v.flags }, level)
+  else
+    base = M.resolve(v.base or "default", level)
+  end
+  if base == nil then error('seccomp.base = "none": notify needs a filter (give "default" or a policy)', level) end
+  local known = {}
+  for _, n in ipairs(M.syscalls()) do known[n] = true end
+  -- the base's own rules (a profile's, expanded): a notified call's plain allow gives way to the
+  -- notify rule; a denial, or an allow that depends on the arguments (clone without namespace
+  -- flags), would be weakened by a handler's "allow": an error
+  if type(base) == "string" then base = builtin(base) end
+  local plan = { default_action = base.default_action, rules = {}, flags = base.flags or v.flags }
+  local notified = {}
+  for _, name in ipairs(v.notify) do
+    if not known[name] then error(("seccomp.notify: %s is not a syscall this kernel's table knows"):format(tostring(name)), level) end
+    notified[name] = true
+  end
+  for _, r in ipairs(base.rules or {}) do
+    if notified[r.syscall] then
+      if r.action ~= "allow" then
+        error(("seccomp.notify: %s already has a rule (%s): the base policy refuses it, a handler cannot allow it"):format(r.syscall, r.action), level)
+      end
+      if r.args and #r.args > 0 then
+        error(("seccomp.notify: %s is allowed by the base policy only for some arguments: notify it with a base of your own"):format(r.syscall), level)
+      end
+    else
+      plan.rules[#plan.rules + 1] = r
+    end
+  end
+  for _, name in ipairs(v.notify) do plan.rules[#plan.rules + 1] = { syscall = name, action = "notify" } end
+  return setmetatable(plan, Policy), v.on_call
+end
+
+-- seccomp = value -> the plan's form (a profile name, a compiled policy, or nil: none), and the
+-- on_call handler when it has notify rules.
 function M.resolve(v, level)
   level = (level or 1) + 1
   if v == nil then return "default" end
   if v == "none" or v == false then return nil end
   if v == "default" or v == "strict" then return v end
   if type(v) == "string" then error(("seccomp: unknown profile '%s' (expected default, strict, none, or a table)"):format(v), level) end
+  if type(v) == "table" and getmetatable(v) ~= Policy and (v.notify ~= nil or v.on_call ~= nil) then return with_notify(v, level) end
+  if type(v) == "table" and getmetatable(v) ~= Policy and v.base ~= nil then error("seccomp.base: only with notify and on_call", level) end
   local p = M.compile(v, level)
   -- a notified call waits for an answer: only sbx-oci hands the listener on (to an OCI agent)
   for _, r in ipairs(p.rules or {}) do
     if r.action == "notify" then
-      error(("seccomp rule for %s: action notify needs an agent that answers (sbx-oci's linux.seccomp.listenerPath); a sandbox of sbx.container has none yet"):format(r.syscall), level)
+      error(("seccomp rule for %s: action notify needs an answer: list it in seccomp.notify with an on_call handler"):format(r.syscall), level)
     end
   end
   if p.default_action == "notify" then error("seccomp: default notify needs an agent that answers (sbx-oci's linux.seccomp.listenerPath)", level) end

@@ -306,6 +306,7 @@ int open_core(lua_State* L) {
                                  {"default_device_rules", guarded<l_default_device_rules>},
                                  {nullptr, nullptr}};
   register_process(L);
+  register_notify(L);
   lua_newtable(L);  // [core]
   luaL_register(L, nullptr, fns);
   register_plan(L);  // core.plan, core.plan_reference

@@ -279,6 +279,16 @@ int l_send_seccomp_listener(lua_State* L) {
   return 1;
 }
 
+// p:seccomp_listener() -> sbx.SeccompListener | nil: the listener of its notify rules, taken
+// (once) by the Lua supervisor that answers them (lua/sbx/events.lua).
+int l_seccomp_listener(lua_State* L) {
+  Process* p = check_process(L, 1);
+  core::Fd fd = p->box.take_seccomp_listener();
+  if (!fd.ok()) return 0;
+  push_seccomp_listener(L, std::move(fd));
+  return 1;
+}
+
 int l_kill(lua_State* L) {
   Process* p = check_process(L, 1);
   int sig = signal_number(L, 2);
@@ -550,6 +560,7 @@ void register_process(lua_State* L) {
                                      {"kill", guarded<l_kill>},
                                      {"release", guarded<l_release>},
                                      {"send_seccomp_listener", guarded<l_send_seccomp_listener>},
+                                     {"seccomp_listener", guarded<l_seccomp_listener>},
                                      {"read", guarded<l_read>},
                                      {"write", guarded<l_write>},
                                      {"close_stdin", guarded<l_close_stdin>},

@@ -15,6 +15,9 @@ struct Process {
 };
 
 void register_process(lua_State* L);
+// sbx.SeccompListener / sbx.SeccompCall (notify.cc): the metatables, and a listener from its fd.
+void register_notify(lua_State* L);
+void push_seccomp_listener(lua_State* L, core::Fd fd);
 // Pushes a new Process owning `box`.
 Process* new_process(lua_State* L, core::Sandbox box);
 void push_cgroup_stat(lua_State* L, const core::CgroupStat& st);

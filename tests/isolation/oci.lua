@@ -369,9 +369,9 @@ test("seccomp SCMP_ACT_NOTIFY: the agent on listenerPath gets the listener and t
   expect(rc).eq(1)
   expect(o).contains("linux.seccomp.listenerPath: seccomp listener socket " .. sock .. ": connect")
   expect(#core.list_dir(root), "no state left").eq(0)
-  -- sbx's own sandboxes have no agent yet: notify is refused there, naming the rule
+  -- in sbx's own sandboxes a notify rule needs its Lua handler: a bare rule is refused, naming it
   expect_error(function() sbx.container{ rootfs = rootfs, seccomp = { default = "allow", rules = { { "mkdir", "notify" } } } } end,
-               "seccomp rule for mkdir: action notify needs an agent")
+               "seccomp rule for mkdir: action notify needs an answer: list it in seccomp%.notify")
 end)
 
 test("process.terminal: create --console-socket hands the terminal over before it returns; start runs on it", function()

@@ -10,6 +10,11 @@
  *   hog MB       allocate and touch MB mebibytes, 1 MiB at a time, printing each step
  *   forks N      try to keep N children alive at once; print how many forks succeeded
  *   spin SECS    burn CPU for SECS seconds of wall time; print the CPU seconds used
+ *   race-open GOOD BAD N  open a path N times while a thread flips it between GOOD and BAD;
+ *                print how many opens read a file starting with G, with B, or failed
+ *   connect IP PORT  a TCP connect: prints "connected" or the errno's name
+ *   read PATH    open PATH read-only and copy it to stdout (or print the errno's name)
+ *   mkdirs N     N mkdir(2) calls of one path: prints calls per second and how many failed
  *   count FILE   write an increasing counter to FILE every 10 ms, forever
  *   attacks      try each attack of attacks.h; one "NAME: allowed|blocked ERRNO" line each, then
  *                the capability sets, no_new_privs, seccomp mode, fds beyond 0-2 and the cwd
@@ -21,15 +26,20 @@
  *   console SOCKET OUT [INPUT]  (on the host) an engine's OCI console socket: see console.h
  *   seccomp-agent SOCKET OUT    (on the host) an OCI seccomp agent: see seccomp_agent.h
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -58,6 +68,43 @@ static int count_zombies(void) {
   }
   closedir(d);
   return z;
+}
+
+/* A thread flips the path buffer between GOOD and BAD while this one opens it N times: each open
+   reads the file's first byte. Prints how many came from each ("good=N bad=M other=K"). */
+static char race_buf[4096];
+static const char *race_good, *race_bad;
+static volatile int race_stop;
+static void* race_flip(void* arg) {
+  (void)arg;
+  while (!race_stop) {
+    strcpy(race_buf, race_bad);
+    strcpy(race_buf, race_good);
+  }
+  return NULL;
+}
+static int race_open(const char* good, const char* bad, int n) {
+  race_good = good;
+  race_bad = bad;
+  strcpy(race_buf, good);
+  pthread_t t;
+  pthread_create(&t, NULL, race_flip, NULL);
+  int g = 0, b = 0, o = 0;
+  for (int i = 0; i < n; i++) {
+    int fd = open(race_buf, O_RDONLY);
+    char c = 0;
+    if (fd >= 0 && read(fd, &c, 1) == 1 && c == 'G')
+      g++;
+    else if (fd >= 0 && c == 'B')
+      b++;
+    else
+      o++;
+    if (fd >= 0) close(fd);
+  }
+  race_stop = 1;
+  pthread_join(t, NULL);
+  printf("good=%d bad=%d other=%d\n", g, b, o);
+  return 0;
 }
 
 int main(int argc, char** argv) {
@@ -212,6 +259,45 @@ int main(int argc, char** argv) {
     getrusage(RUSAGE_SELF, &ru);
     printf("%.3f\n", (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
                          (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+    return 0;
+  }
+  if (!strcmp(argv[1], "read") && argc > 2) {
+    /* open(2) read-only and copy to stdout; prints the errno's name when it fails */
+    int fd = open(argv[2], O_RDONLY);
+    if (fd < 0) {
+      printf("%s\n", strerrorname_np(errno));
+      return 1;
+    }
+    char b[4096];
+    ssize_t n;
+    while ((n = read(fd, b, sizeof b)) > 0) fwrite(b, 1, (size_t)n, stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "mkdirs") && argc > 2) {
+    /* N mkdir(2) calls of one path; prints the calls per second and how many failed */
+    int n = atoi(argv[2]), failed = 0;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (int i = 0; i < n; i++)
+      if (mkdir("/tmp/mkdirs-probe", 0755) != 0) failed++;
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    printf("%.0f calls/s, %d failed\n", n / (secs > 0 ? secs : 1e-9), failed);
+    return 0;
+  }
+  if (!strcmp(argv[1], "race-open") && argc > 4) return race_open(argv[2], argv[3], atoi(argv[4]));
+  if (!strcmp(argv[1], "connect") && argc > 3) {
+    /* connect(2) to IP:PORT (TCP); prints "connected" or the errno's name */
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)atoi(argv[3]));
+    inet_pton(AF_INET, argv[2], &a.sin_addr);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0 || connect(s, (struct sockaddr*)&a, sizeof a) != 0) {
+      printf("%s\n", strerrorname_np(errno));
+      return 1;
+    }
+    printf("connected\n");
     return 0;
   }
   if (!strcmp(argv[1], "count") && argc > 2) {

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/base/units.h"
+
 namespace sbx::core {
 
 const std::vector<FaultStep>& fault_steps() {
@@ -51,11 +53,8 @@ struct Armed {
 };
 
 int errno_named(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos)
-    return std::atoi(s.c_str());
-  for (int e = 1; e < 134; ++e)
-    if (const char* n = strerrorname_np(e); n && s == n) return e;
-  return EIO;
+  auto e = parse_errno(s);
+  return e ? *e : EIO;
 }
 
 Armed& armed() {

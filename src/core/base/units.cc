@@ -3,6 +3,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 namespace sbx::core {
@@ -83,6 +84,15 @@ Result<uint64_t> parse_uint(std::string_view text, uint64_t max, const std::stri
     return user_error(what + " '" + std::string(text) + "': not a whole number of at most " +
                       std::to_string(max));
   return v;
+}
+
+Result<int> parse_errno(const std::string& text) {
+  for (int e = 1; e < 4096; ++e)
+    if (const char* n = strerrorname_np(e); n && text == n) return e;
+  auto n = parse_uint(text, 4095, "errno");
+  if (!n || *n == 0)
+    return user_error("errno '" + text + "': not a name such as EACCES or a number 1..4095");
+  return static_cast<int>(*n);
 }
 
 }  // namespace sbx::core

@@ -16,5 +16,7 @@ Result<int64_t> parse_seconds(std::string_view text);
 // Decimal digits only (no sign, no space), at most `max`; else an EINVAL error naming `what` and
 // the text: "errno '99999999999': not a whole number of at most 4095".
 Result<uint64_t> parse_uint(std::string_view text, uint64_t max, const std::string& what);
+// An errno by its name ("EACCES", any the C library names) or number ("13"), 1..4095.
+Result<int> parse_errno(const std::string& text);
 
 }  // namespace sbx::core

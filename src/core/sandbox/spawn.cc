@@ -1,6 +1,7 @@
 #include "core/sandbox/spawn.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -25,6 +26,7 @@
 #include "core/sandbox/owner.h"
 #include "core/sandbox/pid1.h"
 #include "core/security/caps.h"
+#include "core/security/notify.h"
 #include "core/security/seccomp.h"
 
 namespace sbx::core {
@@ -507,6 +509,17 @@ Result<bool> await_exec(int sync, Sandbox& box, pid_t* child) {
     msg.msg_iovlen = 1;
     msg.msg_control = control;
     msg.msg_controllen = sizeof control;
+    // Once the child holds a filter with notify rules, the calls it notifies before its execve are
+    // sbx's own set-up (and the execve itself): they go on; the handler judges the payload's.
+    if (int l = box.seccomp_listener_fd(); l >= 0) {
+      struct pollfd pf[2] = {{sync, POLLIN, 0}, {l, POLLIN, 0}};
+      int r = poll(pf, 2, -1);
+      if (r < 0 && errno == EINTR) continue;
+      if (r > 0 && (pf[1].revents & POLLIN) && !(pf[0].revents & (POLLIN | POLLHUP))) {
+        (void)allow_next_call(l);
+        continue;
+      }
+    }
     do n = recvmsg(sync, &msg, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
     if (n == 1 && buf[0] == 'R') return true;  // created: set up, waiting for its start

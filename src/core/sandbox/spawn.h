@@ -77,6 +77,7 @@ class Sandbox {
   void set_tty(Fd fd) { tty_ = std::move(fd); }
   // The listener of its seccomp filter's notify rules (SECCOMP_RET_USER_NOTIF), when it has some.
   Fd take_seccomp_listener() { return std::move(seccomp_listener_); }
+  int seccomp_listener_fd() const { return seccomp_listener_.get(); }
   void set_seccomp_listener(Fd fd) { seccomp_listener_ = std::move(fd); }
   // Hands the sandbox on (an OCI create): not killed, waited for or its group removed by this
   // object any more. Returns its pid.

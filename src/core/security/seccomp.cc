@@ -33,12 +33,7 @@ Result<uint32_t> parse_action(const std::string& text) {
   if (text == "notify") return SCMP_ACT_NOTIFY;
   if (text.rfind("errno", 0) == 0) {
     std::string v = text.size() > 6 ? text.substr(6) : "EPERM";
-    static const std::map<std::string, int> names = {
-        {"EPERM", EPERM},   {"EACCES", EACCES}, {"ENOSYS", ENOSYS},
-        {"EINVAL", EINVAL}, {"ENOTTY", ENOTTY}, {"EAFNOSUPPORT", EAFNOSUPPORT}};
-    if (auto it = names.find(v); it != names.end())
-      return SCMP_ACT_ERRNO(static_cast<uint16_t>(it->second));
-    if (auto n = parse_uint(v, 4095, "errno")) return SCMP_ACT_ERRNO(static_cast<uint16_t>(*n));
+    if (auto n = parse_errno(v)) return SCMP_ACT_ERRNO(static_cast<uint16_t>(*n));
   }
   return user_error("seccomp: action '" + text +
                     "' (expected allow, errno EPERM|N, kill, kill_process, trap, log or notify)");
