@@ -44,6 +44,7 @@ local KEYS = {
   no_new_privs = "boolean (default true)",
   masked_paths = "list of paths hidden (default: /proc/kcore, /proc/keys, ... as docker)",
   readonly_paths = "list of paths made read-only (default: /proc/sys, /proc/sysrq-trigger, ...)",
+  hooks = "table { created = fn(p), before_exec = fn(p), started = fn(p), exited = fn(p, status) }: Lua in the supervisor at each phase (p:exec_as_root, p:write_file, p:read_file while it waits; an error aborts the start)",
   on = "table of event handlers { oom = fn, exit = fn, ... }: p:on(event, fn) for every sandbox the box starts (see sbx.loop)",
   pressure = 'table { memory = "some 150ms/2s", cpu =, io = } (cgroup v2 PSI triggers; v1: memory = "low"|"medium"|"critical") for on.pressure',
 }
@@ -58,6 +59,8 @@ M.default_masked = { "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", 
                      "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
                      "/sys/firmware", "/sys/devices/virtual/powercap" }
 M.default_readonly = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger" }
+
+local HOOK_PHASES = { created = true, before_exec = true, started = true, exited = true }
 
 local RUN_KEYS = { stdin = true, stdout = true, stderr = true, input = true, timeout = true,
                    env = true, cwd = true, uid = true, gid = true, tty = true, fds = true }
@@ -105,6 +108,13 @@ function M.new(opts)
     end
   end
   for _, k in ipairs({ "ns", "mounts", "env", "uid_map", "gid_map", "time_offsets", "limits", "on", "pressure" }) do expect_type(k, opts[k], "table", level) end
+  if opts.hooks ~= nil then
+    if type(opts.hooks) ~= "table" then fail("hooks: expected a table { created = fn, before_exec = fn, started = fn, exited = fn }", level) end
+    for phase, fn in pairs(opts.hooks) do
+      if not HOOK_PHASES[phase] then fail(("hooks: unknown phase %s (expected created, before_exec, started, exited)"):format(tostring(phase)), level) end
+      if type(fn) ~= "function" then fail(("hooks.%s: expected a function"):format(phase), level) end
+    end
+  end
   if opts.on then
     local known = {}
     for _, e in ipairs(require("sbx.events").events) do known[e] = true end
@@ -238,7 +248,7 @@ function M.new(opts)
   plan.env = env_list(opts.env, base_env, level)
 
   local box = { _procs = setmetatable({}, { __mode = "k" }), _name = opts.name, _on = opts.on, _pressure = opts.pressure,
-                _on_call = on_call }
+                _on_call = on_call, _hooks = opts.hooks }
   if img and opts.name then
     local dir, upper, work = core.image.named_container(opts.name, img.id)
     if not dir then fail("name: " .. upper, level) end
@@ -308,10 +318,16 @@ local function run_plan(self, args, level)
   return run
 end
 
+-- Starts a sandbox of this box: straight, or with its hooks around the start (lua/sbx/hooks.lua).
+local function start(self, io, run)
+  if self._hooks then return require("sbx.hooks").start(self, io, run) end
+  return core.spawn(self._plan, io, run)
+end
+
 -- box:spawn{ argv..., stdin/stdout/stderr = "inherit"|"null"|"pipe"|fd } -> sbx.Process
 function Box:spawn(args)
   local run = run_plan(self, args, 2)
-  local p, err, errno = core.spawn(self._plan, { stdin = args.stdin, stdout = args.stdout, stderr = args.stderr, tty = args.tty, fds = args.fds }, run)
+  local p, err, errno = start(self, { stdin = args.stdin, stdout = args.stdout, stderr = args.stderr, tty = args.tty, fds = args.fds }, run)
   if not p then return nil, err, errno end
   self._procs[p] = true
   local ok, aerr = self:_arm(p)
@@ -343,7 +359,7 @@ function Box:run(args)
     if args.stdin or args.stdout or args.stderr or args.input then
       error("box:run: tty = true gives the sandbox a terminal for stdin, stdout and stderr (drop them)", 2)
     end
-    local p, err, errno = core.spawn(self._plan, { tty = true }, run)
+    local p, err, errno = start(self, { tty = true }, run)
     if not p then return nil, err, errno end
     self._procs[p] = true
     local st, werr = p:interact()
@@ -354,7 +370,7 @@ function Box:run(args)
   end
   local stdin = args.stdin
   if args.input ~= nil then stdin = "pipe" end
-  local p, err, errno = core.spawn(self._plan, { stdin = stdin, stdout = args.stdout, stderr = args.stderr, fds = args.fds }, run)
+  local p, err, errno = start(self, { stdin = stdin, stdout = args.stdout, stderr = args.stderr, fds = args.fds }, run)
   if not p then return nil, err, errno end
   self._procs[p] = true
   local armed, aerr = self:_arm(p)
@@ -393,8 +409,8 @@ end
 -- a supervisor of its own holds it after this process is gone.
 function Box:start(args, opts)
   if type(args) ~= "table" or type(args[1]) ~= "string" then error('box:start: expected { "/bin/prog", "arg", ... }', 2) end
-  if self._on or self._on_call then
-    error("box:start: a detached sandbox's supervisor has no Lua yet: its on handlers and seccomp.on_call would not run (use box:spawn and p:wait)", 2)
+  if self._on or self._on_call or self._hooks then
+    error("box:start: a detached sandbox's supervisor has no Lua yet: its on handlers, hooks and seccomp.on_call would not run (use box:spawn and p:wait)", 2)
   end
   return require("sbx.sandboxes").start(self, args, opts)
 end

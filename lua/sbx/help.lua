@@ -65,6 +65,10 @@ p:wait()]] },
   local path = call:string(2)
   if path:match("^/secrets/") then return "open", path, 0 end  -- read-only, opened by sbx
 end }]] },
+  { "p:exec_as_root", "p:exec_as_root{ cmd, arg..., stdout =, input = } -> status; p:write_file(path, text [, mode]); p:read_file(path)",
+    "For hooks (sbx.container{ hooks = { created =, before_exec =, started =, exited = } }): a command inside the waiting sandbox's namespaces and group as root there, and files of its root opened by the supervisor inside that root (symlinks stay inside).",
+    [[hooks = { created = function(p) assert(p:exec_as_root{ "/bin/sh", "-c", "mkdir -p /tmp/app" }) end }]] },
+  { "sbx.seccomp.load", "sbx.seccomp.load(path) -> policy | nil, err", "A policy from a Lua file that returns the table seccomp = takes (run as data, without globals); sbx run --seccomp FILE.lua does the same.", [[print(assert(sbx.seccomp.load("policy.lua")):explain("socket"))]] },
   { "p:freeze", "p:freeze() / p:thaw() -> true | nil, err", "Stops every process of the sandbox's group (the cgroup freezer) and lets them go on.", [[p:freeze(); sbx.after(2, function() p:thaw() end)]] },
   { "p:limits", "p:limits{ memory =, cpu =, pids =, ... } -> true | nil, err", "New limits on the running sandbox's group (the words of limits =), all of them or none.", [[p:on("oom", function(ev, p) p:limits{ memory = "128M" } end)]] },
   { "p:processes", "p:processes() -> { { pid, ppid, comm, cmd, state, rss, cpu }... }", "The sandbox's processes as the host sees them (its group's; without one, the init's descendants): rss in bytes, cpu in seconds.", [[for _, pr in ipairs(p:processes()) do print(pr.pid, pr.rss, pr.cmd) end]] },

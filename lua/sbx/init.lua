@@ -43,10 +43,13 @@ setmetatable(sbx, { __index = function(t, k)
 end })
 function sbx.after(s, fn) return require("sbx.loop").after(s, fn) end
 function sbx.every(s, fn) return require("sbx.loop").every(s, fn) end
-for _, name in ipairs({ "on", "freeze", "thaw", "limits", "processes" }) do
-  core.Process[name] = function(...)
-    require "sbx.events"  -- replaces these with the real methods
-    return core.Process[name](...)
+for module, names in pairs({ ["sbx.events"] = { "on", "freeze", "thaw", "limits", "processes" },
+                             ["sbx.hooks"] = { "exec_as_root", "write_file", "read_file" } }) do
+  for _, name in ipairs(names) do
+    core.Process[name] = function(...)
+      require(module)  -- replaces these with the real methods
+      return core.Process[name](...)
+    end
   end
 end
 

@@ -178,6 +178,21 @@ end
 
 -- load_json(path [, { caps = { ... } }]) -> policy: a Docker/OCI profile; entries that need
 -- capabilities the sandbox will not have (includes.caps) or are for other architectures are left out.
+-- sbx.seccomp.load(path) -> policy | nil, err: a policy written as Lua (a file that returns the
+-- table sbx.container's seccomp = takes), checked as that table is; a file is data: it runs without globals.
+function M.load(path)
+  if type(path) ~= "string" then error("sbx.seccomp.load: expected a path", 2) end
+  local chunk, err = loadfile(path)
+  if not chunk then return nil, "seccomp.load: " .. err end
+  setfenv(chunk, {})  -- data, not a program: no globals
+  local ok, t = pcall(chunk)
+  if not ok then return nil, ("seccomp.load %s: %s"):format(path, tostring(t)) end
+  if type(t) ~= "table" then return nil, ("seccomp.load %s: the file must return a policy table"):format(path) end
+  local ok2, p = pcall(M.compile, t, 1)
+  if not ok2 then return nil, ("seccomp.load %s: %s"):format(path, tostring(p):gsub("^[^:]*:%d+: ", "")) end
+  return p
+end
+
 function M.load_json(path, opts)
   opts = opts or {}
   local f, err = io.open(path)

@@ -306,12 +306,12 @@ int open_core(lua_State* L) {
                                  {"default_device_rules", guarded<l_default_device_rules>},
                                  {nullptr, nullptr}};
   register_process(L);
-  register_notify(L);
   lua_newtable(L);  // [core]
   luaL_register(L, nullptr, fns);
-  register_plan(L);  // core.plan, core.plan_reference
-  register_base(L);  // [core]: sleep, read_file, write_file, signal names, default_path
-  register_loop(L);  // [core]: poller, watch.*, read_some, parse_pressure
+  register_plan(L);    // core.plan, core.plan_reference
+  register_base(L);    // [core]: sleep, read_file, write_file, signal names, default_path
+  register_loop(L);    // [core]: poller, watch.*, read_some, parse_pressure
+  register_notify(L);  // [core]: open_in; the seccomp listener's and call's metatables
   luaL_getmetatable(L, "sbx.Process");  // [core, meta]: lua/sbx/loop.lua adds p:on and friends
   lua_setfield(L, -2, "Process");
   register_sys(L);  // [core, sys]

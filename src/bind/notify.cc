@@ -214,6 +214,21 @@ int l_call_gc(lua_State* L) {
   return 0;
 }
 
+// core.open_in(pid, path, "r"|"w" [, mode]) -> fd | nil, message, errno: a file of the sandbox pid
+// is in, opened by this process inside its root ("w": created or truncated, as its own ids)
+int l_open_in(lua_State* L) {
+  lua_Number pid = luaL_checknumber(L, 1);
+  std::string path = luaL_checkstring(L, 2);
+  std::string how = luaL_optstring(L, 3, "r");
+  if (how != "r" && how != "w") raise(L, "open_in: mode \"r\" or \"w\" expected");
+  int flags = how == "r" ? O_RDONLY : O_WRONLY | O_CREAT | O_TRUNC;
+  auto fd = core::open_for_caller(static_cast<pid_t>(pid), path, flags,
+                                  static_cast<mode_t>(luaL_optnumber(L, 4, 0644)));
+  if (!fd) return push_failure(L, fd.error());
+  lua_pushinteger(L, fd->release());
+  return 1;
+}
+
 }  // namespace
 
 void push_seccomp_listener(lua_State* L, core::Fd fd) {
@@ -245,6 +260,8 @@ void register_notify(lua_State* L) {
   luaL_newmetatable(L, kCallMeta);
   luaL_register(L, nullptr, call_methods);
   lua_pop(L, 1);
+  lua_pushcfunction(L, guarded<l_open_in>);  // [core]
+  lua_setfield(L, -2, "open_in");
 }
 
 }  // namespace sbx::bind

@@ -9,7 +9,7 @@ build=$(cd "$1" && pwd)
 shift
 src=$(cd "$(dirname "$0")/../.." && pwd)
 [ $# -gt 0 ] || set -- "$src/tests/isolation/limits.lua" "$src/tests/isolation/cgroup.lua" "$src/tests/isolation/namespaces.lua" \
-  "$src/tests/isolation/attacks.lua" "$src/tests/isolation/events.lua" "$src/tests/isolation/policies.lua" "$src/tests/isolation/on_call.lua"
+  "$src/tests/isolation/attacks.lua" "$src/tests/isolation/events.lua" "$src/tests/isolation/policies.lua" "$src/tests/isolation/on_call.lua" "$src/tests/isolation/hooks.lua"
 
 qemu=$(command -v qemu-system-x86_64 || true)
 kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)

@@ -43,7 +43,7 @@ M.options = {
   { long = "device-cgroup-rule", arg = "required", key = "device_rules", list = true, meta = "RULE", help = "allow a device beyond the default ones ('c 10:229 rwm'; deny-all first, as docker)" },
   { long = "cgroup-parent", arg = "required", key = "cgroup_parent", meta = "PATH", help = "create the sandbox's group under PATH" },
   { long = "preserve-fds", arg = "required", key = "preserve_fds", meta = "N", help = "pass fds 3..3+N-1 on (as runc/podman)" },
-  { long = "seccomp", arg = "required", key = "seccomp", meta = "PROFILE", help = "default, strict or none" },
+  { long = "seccomp", arg = "required", key = "seccomp", meta = "PROFILE", help = "default, strict, none, FILE.lua (a policy table, as sbx.seccomp.load reads it) or FILE.json (docker's format)" },
   { long = "cap-add", arg = "required", key = "cap_add", list = true, meta = "CAP", help = "keep a capability beyond the default 14 (or ALL)" },
   { long = "cap-drop", arg = "required", key = "cap_drop", list = true, meta = "CAP", help = "drop a capability of the default 14 (or ALL)" },
   { long = "privileged", arg = "none", key = "privileged", help = "no seccomp, all capabilities, nothing masked (still namespaced)" },
@@ -156,7 +156,14 @@ function M.description(opts)
   d.cgroup_parent = opts.cgroup_parent
   -- hardening: the defaults and what these flags change are container.lua's
   d.privileged = opts.privileged
-  d.seccomp = opts.seccomp
+  local sc = opts.seccomp
+  if sc and (sc:match("%.lua$") or sc:match("%.json$")) then
+    local seccomp = require("sbx.seccomp")
+    local policy, err = (sc:match("%.lua$") and seccomp.load or seccomp.load_json)(sc)
+    if not policy then error("--seccomp " .. err, 0) end
+    sc = policy
+  end
+  d.seccomp = sc
   d.cap_add, d.cap_drop = opts.cap_add, opts.cap_drop
   return d
 end

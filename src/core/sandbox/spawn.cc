@@ -216,9 +216,15 @@ Status fill_channels(ChildChannels& ch, const Spec& spec, const SpawnIo& io) {
   ch.keep_fds = io.keep_fds;
   ch.start_fifo = io.start_fifo;
   if (!io.start_fifo.empty()) {
-    if (spec.die_with_parent)
+    // Dying with the starter after the start is checked by the payload against its init (which
+    // dies with the starter); without an init it would look at the sync socket, which the starter
+    // closes once the sandbox is created (an OCI create ends there: die_with_parent false).
+    bool with_init =
+        ((spec.namespaces & CLONE_NEWPID) && spec.init) || (spec.namespaces & CLONE_NEWTIME);
+    if (spec.die_with_parent && !with_init)
       return user_error(
-          "a created sandbox (start_fifo) outlives its starter: die_with_parent must be false");
+          "a created sandbox (start_fifo) without an init outlives its starter's sync socket: "
+          "die_with_parent must be false");
     // the sandbox's root opens it for writing at its start: it must be theirs (runc does the same;
     // a joined user namespace's maps are read once the child is in it)
     if (spec.namespaces & CLONE_NEWUSER)
