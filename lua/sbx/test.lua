@@ -6,6 +6,9 @@
 --   skip_all("reason")                      at the top: every case of the file is skipped
 --   sh("command")                           runs a shell command: its output (stderr too) and status
 --   has_cap(n)                              whether this process has capability number n (effective)
+--   expect_event(p, event, secs [, opts])   the loop runs until p reports the event (p:on's); ev
+--   expect_denied(box, { cmd... } [, pat])  the command must be refused (EPERM/EACCES or pat)
+--   with_policy(description, fn)            fn(box) with a box of the description, closed after
 --   before_each(fn)                         fn runs before every case of the file (files are all
 --                                           loaded before any case runs: per-file state goes here)
 -- and prints TAP (prove-readable). Exit status 1 when any case failed.
@@ -125,6 +128,49 @@ local function terminal(cmd, opts)
   return t
 end
 
+-- expect_event(p, event, timeout [, opts]) -> ev: runs the loop until the sandbox reports the event
+-- (p:on's events and opts), fails the case when it has not within timeout seconds or p ended first.
+local function expect_event(p, event, timeout, opts)
+  local got
+  local h = p:on(event, function(ev) got = got or ev end, opts)
+  local loop = require("sbx.loop")
+  local deadline = require("sbx.core").monotonic() + (timeout or 10)
+  while not got and p.running and require("sbx.core").monotonic() < deadline do
+    loop.step(math.max(0, deadline - require("sbx.core").monotonic()), p.pidfd)
+  end
+  h.cancel()
+  if not got then
+    fail(("expected the event %s within %ss%s"):format(event, timeout or 10, p.running and "" or " (the sandbox ended first)"))
+  end
+  return got
+end
+
+-- expect_denied(box, { cmd, ... } [, pattern]) -> status: the command must fail with the kernel's
+-- refusal (EPERM, EACCES) in its output, or the given pattern.
+local function expect_denied(box, argv, pattern)
+  local run = {}
+  for i, a in ipairs(argv) do run[i] = a end
+  run.stdout, run.stderr = "pipe", "pipe"
+  local st = assert(box:run(run))
+  local out = (st.stdout or "") .. (st.stderr or "")
+  local refused = pattern and out:find(pattern) or (not pattern and (out:find("Operation not permitted") or out:find("Permission denied") or out:find("EPERM") or out:find("EACCES")))
+  if st.code == 0 or not refused then
+    fail(("expected %s to be refused%s; it ended %s with: %s"):format(table.concat(argv, " "), pattern and (" (" .. pattern .. ")") or "",
+      st.signal and ("by signal " .. st.signal) or ("with code " .. tostring(st.code)), out))
+  end
+  return st
+end
+
+-- with_policy(description, fn) -> fn's results: a box made of the description, given to fn, closed
+-- after it whatever fn does.
+local function with_policy(description, fn)
+  local box = require("sbx").container(description)
+  local res = { pcall(fn, box) }
+  box:close()
+  if not res[1] then error(res[2], 0) end
+  return unpack(res, 2)
+end
+
 -- The host's network links, sorted, as one string (to compare before and after).
 local function host_links()
   local names = {}
@@ -165,6 +211,9 @@ local function collect(path)
     skip_all = function(reason) skip_all = tostring(reason) end,
     sh = sh,
     has_cap = has_cap,
+    expect_event = expect_event,
+    expect_denied = expect_denied,
+    with_policy = with_policy,
     terminal = terminal,
     host_links = host_links,
     host_leftovers = host_leftovers,
