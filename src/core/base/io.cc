@@ -98,4 +98,24 @@ bool send_with_fd(int sock, std::string_view data, int fd) {
   return n == static_cast<ssize_t>(data.size());
 }
 
+ssize_t recv_with_fd(int sock, char* buf, size_t len, int* fd) {
+  *fd = -1;
+  struct iovec iov {
+    buf, len
+  };
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  struct cmsghdr* c = n > 0 ? CMSG_FIRSTHDR(&msg) : nullptr;
+  if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+    std::memcpy(fd, CMSG_DATA(c), sizeof *fd);
+  return n;
+}
+
 }  // namespace sbx::core

@@ -506,15 +506,6 @@ Result<bool> await_exec(int sync, Sandbox& box, pid_t* child) {
   char buf[4096];
   ssize_t n;
   for (;;) {
-    struct iovec iov {
-      buf, sizeof buf
-    };
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
     // Once the child holds a filter with notify rules, the calls it notifies before its execve are
     // sbx's own set-up (and the execve itself): they go on; the handler judges the payload's.
     if (int l = box.seccomp_listener_fd(); l >= 0) {
@@ -526,8 +517,9 @@ Result<bool> await_exec(int sync, Sandbox& box, pid_t* child) {
         continue;
       }
     }
-    do n = recvmsg(sync, &msg, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
+    int fd = -1;
+    n = recv_with_fd(sync, buf, sizeof buf, &fd);
+    Fd passed(fd);
     if (n == 1 && buf[0] == 'R') return true;  // created: set up, waiting for its start
     if (n == 1 && buf[0] == 'C' && child) {
       int32_t pid = 0;
@@ -537,16 +529,11 @@ Result<bool> await_exec(int sync, Sandbox& box, pid_t* child) {
       if (m == static_cast<ssize_t>(sizeof pid) && pid > 0) *child = pid;
       continue;
     }
-    struct cmsghdr* c = n == 1 && (buf[0] == 'P' || buf[0] == 'S') ? CMSG_FIRSTHDR(&msg) : nullptr;
-    if (!c) break;
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-      if (buf[0] == 'P')
-        box.set_tty(Fd(fd));
-      else
-        box.set_seccomp_listener(Fd(fd));
-    }
+    if (n != 1 || (buf[0] != 'P' && buf[0] != 'S') || !passed.ok()) break;
+    if (buf[0] == 'P')
+      box.set_tty(std::move(passed));
+    else
+      box.set_seccomp_listener(std::move(passed));
   }
   if (n >= static_cast<ssize_t>(sizeof(FailureHeader))) {
     FailureHeader h;

@@ -271,26 +271,12 @@ Result<Fd> create_as_caller(pid_t pid, int dir, const std::string& path, const o
   }
   theirs.reset();
   char buf[sizeof(int)] = {};
-  struct iovec iov {
-    buf, sizeof buf
-  };
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = recvmsg(mine.get(), &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+  int got = -1;
+  ssize_t n = recv_with_fd(mine.get(), buf, sizeof buf, &got);
   while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
   }
-  struct cmsghdr* c = n == 1 ? CMSG_FIRSTHDR(&msg) : nullptr;
-  if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-    int fd;
-    std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-    return Fd(fd);
-  }
+  if (n == 1 && got >= 0) return Fd(got);
+  if (got >= 0) close(got);
   int err = EIO;
   if (n == static_cast<ssize_t>(sizeof err)) std::memcpy(&err, buf, sizeof err);
   return sys_error("create " + path + " as pid " + std::to_string(pid), err);
