@@ -19,6 +19,7 @@ usage: sbx                           the sbx> prompt (Lua with sbx loaded; help(
        sbx oci VERB ... | sbx-oci    an OCI runtime (runc's command line): spec, create, start, state,
                                      kill, delete, run, exec, update, list, features (see docs/oci.md)
        sbx audit [--json] [PID]      what isolates a process (any process: sbx's, bwrap's, runc's, the host's)
+       sbx probe [RUN OPTIONS]       the attack probe in a sandbox of those options: TAP, and what let an attack through
        sbx gc                        remove what a killed sbx left (cgroups, container dirs, scratch,
                                      veths, published ports, unused bridges, lost sandboxes)
        sbx help [NAME | --markdown]  the reference (one entry, or all of it as Markdown)
@@ -104,6 +105,7 @@ end }]] },
   { "sbx.seccomp.default", "sbx.seccomp.default() -> policy", "The default seccomp profile as data (also strict()); policy:explain(\"keyctl\") says what it does with one syscall; sbx.seccomp.syscalls() lists the known ones; policy:to_json() writes Docker's format.", [[print(sbx.seccomp.default():explain("clone"))]] },
   { "sbx.seccomp.load_json", "sbx.seccomp.load_json(path [, { caps = }]) -> policy | nil, err", "A Docker/OCI JSON seccomp profile as a policy (entries for capabilities the sandbox will not have, or for other architectures, left out).", [[sbx.container{ seccomp = assert(sbx.seccomp.load_json("/usr/share/containers/seccomp.json")) }]] },
   { "sbx.ns.ids", "sbx.ns.ids([pid]) -> { net = inode, ... }", "Namespace identities of a process (the inode numbers in /proc/PID/ns).", [[print(sbx.ns.ids(p.pid).net ~= sbx.ns.ids().net)]] },
+  { "sbx.probe", "sbx.probe(description) -> { { name, ok, outcome, why }... } | nil, err", "The project's attack probe (unshare, mount, keyctl, bpf, ptrace, i386 and x32 calls, /proc writes, ...) run inside a sandbox of the description; for an attack that got through, what in the configuration allowed it. sbx probe [sbx run options] prints it as TAP.", [[for _, r in ipairs(sbx.probe{ rootfs = sbx.rootfs.busybox(), seccomp = "none" }) do if not r.ok then print(r.name, r.why) end end]] },
   { "sbx.features", "sbx.features() -> table", "What this host offers: cgroup layout, user namespaces, time namespaces, overlay, seccomp...", [[print(sbx.features().cgroup)]] },
   { "sbx.size", "sbx.size(text) -> bytes", "Sizes as people type them.", [[sbx.size("64M") --> 67108864]] },
   { "sbx.json", "sbx.json.encode(v [, indent]), sbx.json.decode(text)", "JSON (nlohmann) for plans, inspect output and files.", [[print(sbx.json.encode({ a = 1 }))]] },

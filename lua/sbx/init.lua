@@ -41,6 +41,8 @@ setmetatable(sbx, { __index = function(t, k)
     return loop
   end
 end })
+-- sbx.probe(description) -> results: the attack probe inside a sandbox of that description.
+function sbx.probe(description) return require("sbx.probe").probe(description) end
 function sbx.after(s, fn) return require("sbx.loop").after(s, fn) end
 function sbx.every(s, fn) return require("sbx.loop").every(s, fn) end
 for module, names in pairs({ ["sbx.events"] = { "on", "freeze", "thaw", "limits", "processes" },

@@ -122,6 +122,8 @@ function M.main(args)
     return 0
   elseif cmd == "test" then
     return require("sbx.test").main(rest)
+  elseif cmd == "probe" then
+    return require("sbx.probe").main(rest)
   elseif cmd:sub(1, 1) == "-" then
     io.stderr:write("sbx: unknown option ", cmd, "\n", USAGE)
     return 2
