@@ -79,6 +79,7 @@ local function close_sources(p)
   if not s then return end
   for k, src in pairs(s.sources) do
     if src.handle then src.handle:cancel() end
+    if src.first then src.first:cancel() end
     if src.watch then src.watch:close() end
     s.sources[k] = nil
   end
@@ -97,7 +98,8 @@ local function file_source(p, event, g, file, read)
   end
   local src = { watch = w, check = check }
   src.handle = assert(loop.watch(w.fd, function() w:drain(); check() end))
-  of(p).counters[file] = read(core.read_file(path) or "")
+  -- from zero: the group is the sandbox's own, so what it counted before p:on is reported too
+  src.first = loop.after(0, check)
   return src
 end
 
@@ -135,7 +137,6 @@ function arm.memory(p, event)
   local function kills() return { oom_kill = keyed(core.read_file(oom_control) or "", "oom_kill") } end
   if event == "oom" or event == "oom_kill" then
     add_source(p, "memory.oom_control", function()
-      of(p).counters.oom_control = kills()
       return v1_source(p, event, g, "memory.oom_control", "", function(notified)
         if notified then
           local s = of(p)
@@ -155,7 +156,6 @@ function arm.memory(p, event)
       end
       local failcnt = g:file("memory.failcnt")
       local function hits() return { ["memory.max"] = tonumber(core.read_file(failcnt) or "") or 0 } end
-      of(p).counters.failcnt = hits()
       return v1_source(p, event, g, "memory.usage_in_bytes", tostring(limit), function() compare(p, "failcnt", hits()) end)
     end)
   end
@@ -170,8 +170,7 @@ local function polled_source(p, event, g, file, read)
     local text = core.read_file(path)
     if text then compare(p, file, read(text)) end
   end
-  of(p).counters[file] = read(core.read_file(path) or "")
-  return { check = check, handle = loop.every(0.05, check) }
+  return { check = check, handle = loop.every(0.05, check), first = loop.after(0, check) }
 end
 
 arm["pids.max"] = function(p, event)
@@ -257,18 +256,23 @@ local function lines_source(p, stream)
     end
     if final and buf ~= "" then fire(p, stream, { line = buf }); buf = "" end
   end
-  src.handle = assert(loop.watch(fd, function(h)
+  -- reads what is there now: false at the end of the pipe
+  local function drain()
     while true do
       local chunk = core.read_some(fd)
-      if chunk == nil then h:cancel(); flush(true); s.ended = s.ended or {}; s.ended[stream] = true; return end
-      if chunk == "" then return end
+      if chunk == nil then return false end
+      if chunk == "" then return true end
       buf = buf .. chunk
       if s.capture and s.capture[stream] then table.insert(s.capture[stream], chunk) end
       flush(false)
     end
+  end
+  src.handle = assert(loop.watch(fd, function(h)
+    if not drain() then h:cancel(); flush(true) end
   end))
   src.check = function() end
-  src.finish = function() flush(true) end
+  -- at the end (the exit seen first): what is still in the pipe, then the last partial line
+  src.finish = function() drain(); flush(true) end
   return src
 end
 

@@ -110,6 +110,13 @@ test("stdout lines reach p:on('stdout') in order; box:run still captures the out
   expect(st.stdout).eq("a\nb\n")
   expect(table.concat(lines, "|")).eq("a|b")
   expect_error(function() assert(box():spawn{ "/bin/true" }):on("stdout", function() end) end, 'start it with stdout = "pipe"')
+  -- what is still in the pipe when the exit is seen first is read too (more than a pipe holds)
+  local tick = sbx.every(0.01, function() end)
+  st = assert(box():run{ "/bin/sh", "-c", "seq 1 30000", stdout = "pipe" })
+  tick:cancel()
+  local n = select(2, st.stdout:gsub("\n", ""))
+  expect(n, "lines captured").eq(30000)
+  expect(st.stdout:sub(-6)).eq("30000\n")
 end)
 
 test("oom and oom_kill fire while the sandbox runs, before its exit, with counts", function()
