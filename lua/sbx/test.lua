@@ -7,6 +7,7 @@
 --   sh("command")                           runs a shell command: its output (stderr too) and status
 --   has_cap(n)                              whether this process has capability number n (effective)
 --   expect_event(p, event, secs [, opts])   the loop runs until p reports the event (p:on's); ev
+--   handler_failures(fn)                    the loop's failed handlers while fn ran, and its result
 --   expect_denied(box, { cmd... } [, pat])  the command must be refused (EPERM/EACCES or pat)
 --   with_policy(description, fn)            fn(box) with a box of the description, closed after
 --   before_each(fn)                         fn runs before every case of the file (files are all
@@ -128,6 +129,18 @@ local function terminal(cmd, opts)
   return t
 end
 
+-- handler_failures(fn) -> { "message @line", ... }, fn's result: what sbx.loop reported as failed
+-- handlers while fn ran (instead of stderr), each with the line its handler was defined at.
+local function handler_failures(fn)
+  local loop = require "sbx.loop"
+  local got, saved = {}, loop.report
+  loop.report = function(h, err) got[#got + 1] = tostring(err) .. " @" .. debug.getinfo(h, "S").linedefined end
+  local ok, res = pcall(fn)
+  loop.report = saved
+  if not ok then error(res, 0) end
+  return got, res
+end
+
 -- expect_event(p, event, timeout [, opts]) -> ev: runs the loop until the sandbox reports the event
 -- (p:on's events and opts), fails the case when it has not within timeout seconds or p ended first.
 local function expect_event(p, event, timeout, opts)
@@ -212,6 +225,7 @@ local function collect(path)
     sh = sh,
     has_cap = has_cap,
     expect_event = expect_event,
+    handler_failures = handler_failures,
     expect_denied = expect_denied,
     with_policy = with_policy,
     terminal = terminal,

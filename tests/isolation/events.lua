@@ -24,20 +24,9 @@ local function box(limits, extra)
   return sbx.container(d)
 end
 
--- handler failures are reported on stderr by sbx.loop.report: collected here instead
-local function capture_reports(fn)
-  local got = {}
-  local saved = sbx.loop.report
-  sbx.loop.report = function(h, err) got[#got + 1] = tostring(err) .. " @" .. debug.getinfo(h, "S").linedefined end
-  local ok, err = pcall(fn)
-  sbx.loop.report = saved
-  if not ok then error(err, 0) end
-  return got
-end
-
 test("loop: timers fire in order, every repeats until cancelled, a failing handler is reported and the loop goes on", function()
   local order = {}
-  local reports = capture_reports(function()
+  local reports = handler_failures(function()
     sbx.after(0.06, function() order[#order + 1] = "late" end)
     sbx.after(0.01, function() order[#order + 1] = "early" end)
     sbx.after(0.02, function() error("boom in a handler") end)

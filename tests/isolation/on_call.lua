@@ -14,16 +14,6 @@ local function box(on_call, notify, extra)
   return sbx.container(d)
 end
 
-local function capture_reports(fn)
-  local got = {}
-  local saved = sbx.loop.report
-  sbx.loop.report = function(_, err) got[#got + 1] = tostring(err) end
-  local ok, res = pcall(fn)
-  sbx.loop.report = saved
-  if not ok then error(res, 0) end
-  return got, res
-end
-
 test("deny with an errno, allow, and a return value without the call: decided per argument", function()
   local seen = {}
   local b = box(function(call)
@@ -111,7 +101,7 @@ test("a flood of notifications: every call answered, the supervisor unharmed", f
 end)
 
 test("a handler that fails: the call is refused, the failure reported, the sandbox killed", function()
-  local reports, st = capture_reports(function()
+  local reports, st = handler_failures(function()
     local b = box(function(call) error("the policy has a bug") end, { "mkdir" })
     return assert(b:run{ "/bin/sh", "-c", "mkdir /tmp/x; sleep 30", timeout = 60 })
   end)
