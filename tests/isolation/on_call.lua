@@ -90,6 +90,18 @@ test("connect: call:sockaddr shows the address; allow one, refuse the rest and l
   expect(table.concat(log, "|")).eq("inet 10.1.2.3:80|inet 127.0.0.1:8080")
 end)
 
+test("sendmsg and write notified too: sbx's own hand-over of the listener is not one of them", function()
+  -- the child hands its listener over with sendmsg once the filter is on: that call passes only with
+  -- a tag the payload cannot know (before, the set-up waited for an answer nobody could give)
+  local seen = {}
+  local b = box(function(call) seen[call.name] = (seen[call.name] or 0) + 1; return "allow" end, { "sendmsg", "write" })
+  local st = assert(b:run{ "/bin/sh", "-c", "echo hi", stdout = "pipe", timeout = 20 })
+  expect(st.timed_out, "the start hung").eq(nil)
+  expect(st.stdout).eq("hi\n")
+  expect(seen.write, "the payload's write, judged").eq(1)
+  expect(seen.sendmsg, "sbx's own sendmsg reached the handler").eq(nil)
+end)
+
 test("a flood of notifications: every call answered, the supervisor unharmed", function()
   local n = 0
   local b = box(function() n = n + 1; return "deny", "EEXIST" end, { "mkdir" })

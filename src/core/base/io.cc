@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -77,7 +78,7 @@ Status write_control(const std::string& path, std::string_view text) {
   return {};
 }
 
-bool send_with_fd(int sock, std::string_view data, int fd) {
+bool send_with_fd(int sock, std::string_view data, int fd, uint64_t tag) {
   struct iovec iov {
     const_cast<char*>(data.data()), data.size()
   };
@@ -93,7 +94,7 @@ bool send_with_fd(int sock, std::string_view data, int fd) {
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
   ssize_t n;
-  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  do n = syscall(SYS_sendmsg, sock, &msg, MSG_NOSIGNAL, tag);
   while (n < 0 && errno == EINTR);
   return n == static_cast<ssize_t>(data.size());
 }

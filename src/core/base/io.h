@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -36,7 +37,9 @@ Status write_control(const std::string& path, std::string_view text);
 
 // One message `data` with one descriptor `fd` (SCM_RIGHTS) on a unix socket; false and errno set
 // when it was not sent whole. (Safe in a forked child: no allocation.)
-bool send_with_fd(int sock, std::string_view data, int fd);
+// `tag` goes in the call's unused fourth argument: a seccomp filter can tell this one call by it
+// (install_seccomp's hand-over).
+bool send_with_fd(int sock, std::string_view data, int fd, uint64_t tag = 0);
 // One message into buf (its length, 0 at the end, -1 with errno), and the descriptor it carried
 // (SCM_RIGHTS, received close-on-exec) into *fd, else *fd is -1. EINTR is retried.
 ssize_t recv_with_fd(int sock, char* buf, size_t len, int* fd);

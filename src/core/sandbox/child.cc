@@ -12,6 +12,7 @@
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -144,9 +145,12 @@ void install_with_listener(const Spec& spec, const ChildChannels& ch) {
     fail(ch, fault_error("child.seccomp", "install the seccomp filter", e));
   if (spec.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
     fail(ch, sys_error("set no_new_privs"));
-  auto fd = install_seccomp(ch.seccomp, ch.seccomp_flags, true);
+  uint64_t tag = 0;
+  if (getrandom(&tag, sizeof tag, 0) != static_cast<ssize_t>(sizeof tag))
+    fail(ch, sys_error("seccomp: a random tag for the listener's hand-over"));
+  auto fd = install_seccomp(ch.seccomp, ch.seccomp_flags, true, ch.sync, tag);
   if (!fd) fail(ch, fd.error());
-  if (!send_with_fd(ch.sync, "S", *fd))
+  if (!send_with_fd(ch.sync, "S", *fd, tag))
     fail(ch, sys_error("hand the seccomp listener to the supervisor"));
   close(*fd);
 }

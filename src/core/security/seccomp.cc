@@ -1,6 +1,7 @@
 #include "core/security/seccomp.h"
 
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -530,17 +532,50 @@ bool seccomp_notifies(const SeccompPolicy& p) {
                      [](const SeccompRule& r) { return r.action == "notify"; });
 }
 
-Result<int> install_seccomp(const std::vector<std::string>& programs, unsigned flags,
-                            bool listener) {
+namespace {
+// Instructions put before the listener's program: sendmsg(sock, msg, flags, tag) from the native
+// ABI, with exactly that socket and that tag in the fourth argument (which sendmsg ignores), passes
+// unjudged; every other call falls through to the policy unchanged. The one call it lets by hands
+// the listener over while the policy may notify sendmsg itself; the tag is random per start and
+// gone from memory once the payload's execve replaces it.
+std::string handover_prefix(int sock, uint64_t tag) {
+  constexpr uint32_t kArch = offsetof(struct seccomp_data, arch);
+  constexpr uint32_t kNr = offsetof(struct seccomp_data, nr);
+  auto arg = [](int i, bool high) {
+    return static_cast<uint32_t>(offsetof(struct seccomp_data, args) + 8 * i + (high ? 4 : 0));
+  };
+  const std::pair<uint32_t, uint32_t> checks[] = {{kArch, AUDIT_ARCH_X86_64},
+                                                  {kNr, __NR_sendmsg},
+                                                  {arg(0, false), static_cast<uint32_t>(sock)},
+                                                  {arg(0, true), 0},
+                                                  {arg(3, false), static_cast<uint32_t>(tag)},
+                                                  {arg(3, true), static_cast<uint32_t>(tag >> 32)}};
+  constexpr size_t n = std::size(checks);
+  std::vector<struct sock_filter> out;
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, checks[i].first));
+    // on a mismatch: past the rest of the checks and the ALLOW, to the policy's first instruction
+    auto skip = static_cast<uint8_t>(2 * (n - i - 1) + 1);
+    out.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, checks[i].second, 0, skip));
+  }
+  out.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  return std::string(reinterpret_cast<const char*>(out.data()), out.size() * sizeof out[0]);
+}
+}  // namespace
+
+Result<int> install_seccomp(const std::vector<std::string>& programs, unsigned flags, bool listener,
+                            int handover_sock, uint64_t handover_tag) {
   int fd = -1;
   // The argument filter first: the main one may refuse seccomp(2) itself (strict does).
   for (auto it = programs.rbegin(); it != programs.rend(); ++it) {
-    const auto& prog = *it;
+    // the first program has the notify rules: its listener is the one a task may have
+    const bool with_listener = listener && it == programs.rend() - 1;
+    const std::string prog = with_listener && handover_sock >= 0
+                                 ? handover_prefix(handover_sock, handover_tag) + *it
+                                 : *it;
     struct sock_fprog fp;
     fp.len = static_cast<unsigned short>(prog.size() / sizeof(struct sock_filter));
     fp.filter = reinterpret_cast<struct sock_filter*>(const_cast<char*>(prog.data()));
-    // the first program has the notify rules: its listener is the one a task may have
-    const bool with_listener = listener && it == programs.rend() - 1;
     long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
                      flags | (with_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0U), &fp);
     if (r < 0)

@@ -64,9 +64,12 @@ bool seccomp_notifies(const SeccompPolicy& p);
 // the filter flags `flags` (seccomp_flag_bits). With `listener`, the first program (the one with
 // the notify rules) is installed with SECCOMP_FILTER_FLAG_NEW_LISTENER and its listener's fd is
 // returned (the calls it notifies wait for an answer on it; once it is closed they get ENOSYS);
-// -1 otherwise.
+// -1 otherwise. With `handover_sock`, that program lets exactly one kind of call by unjudged:
+// send_with_fd(handover_sock, ..., handover_tag), which hands the listener over even when the
+// policy notifies sendmsg (the tag: random, known to nobody else).
 Result<int> install_seccomp(const std::vector<std::string>& programs, unsigned flags = 0,
-                            bool listener = false);
+                            bool listener = false, int handover_sock = -1,
+                            uint64_t handover_tag = 0);
 // Every syscall name libseccomp knows for x86-64, sorted.
 std::vector<std::string> seccomp_syscalls();
 
