@@ -405,6 +405,34 @@ function Box:run(args)
   return st
 end
 
+-- box:learn{ argv..., out = "FILE.lua", <box:run's options> } -> policy, status, text: runs the
+-- command with each call the box's seccomp allows reported to a recorder in this process (and let
+-- through), then gives the policy of the calls it made: default deny, the calls seen allowed, for
+-- clone, socket, ioctl, personality and prctl only with the argument values seen. `out`: also
+-- written there as reviewable Lua, which sbx.seccomp.load and --seccomp FILE.lua read.
+function Box:learn(args)
+  if type(args) ~= "table" or type(args[1]) ~= "string" then error('box:learn: expected { "/bin/prog", "arg", ..., out = "FILE.lua" }', 2) end
+  if self._on_call then error("box:learn: this box's seccomp already has an on_call handler: learn from a box without one", 2) end
+  if args.tty then error("box:learn: tty = true: a learning run has no terminal (its output can be piped)", 2) end
+  local seccomp = require "sbx.seccomp"
+  local run, argv = {}, {}
+  for k, v in pairs(args) do if k ~= "out" then run[k] = v end end
+  for i, a in ipairs(args) do argv[i] = a end
+  local rec = seccomp.learner{ command = argv }
+  local learner = setmetatable({}, getmetatable(self))
+  for k, v in pairs(self) do learner[k] = v end
+  learner._plan = self._plan:with{ seccomp = seccomp.learning(self._plan.seccomp) }
+  learner._on_call = rec.on_call
+  local st, err = learner:run(run)
+  if not st then return nil, err end
+  local text = rec:text()
+  if args.out then
+    local ok, werr = core.write_file(args.out, text)
+    if not ok then return nil, ("box:learn: write %s: %s"):format(args.out, tostring(werr)) end
+  end
+  return rec:policy(), st, text
+end
+
 -- box:start{ argv..., env =, cwd = } [, { name = }] -> a long-running sandbox (see sbx.get):
 -- a supervisor of its own holds it after this process is gone.
 function Box:start(args, opts)

@@ -308,6 +308,11 @@ function M.serve_seccomp(p, fn)
     local call = l:receive()
     if not call then return end  -- the caller went away first
     local ok, err = xpcall(function() return answer(call, fn(call)) end, function(e) return e end)
+    if not ok and err == "interrupted" then
+      -- Ctrl-C at the prompt: this call refused, the wait ended; the next one serves again
+      if not call.answered then call:deny("EPERM") end
+      error(err, 0)
+    end
     if not ok then
       loop.report(fn, err)
       if not call.answered then call:deny("EPERM") end

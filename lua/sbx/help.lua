@@ -66,6 +66,10 @@ p:wait()]] },
   local path = call:string(2)
   if path:match("^/secrets/") then return "open", path, 0 end  -- read-only, opened by sbx
 end }]] },
+  { "box:learn", "box:learn{ cmd, arg..., out = \"FILE.lua\", <box:run's options> } -> policy, status, text",
+    "Runs the command with every call the box's seccomp allows reported to this process and let through (user notification: each one, unlike SECCOMP_RET_LOG, which the kernel rate-limits), then gives the policy of the calls made: default deny, those calls allowed, clone, socket, ioctl, personality and prctl only with the values seen; out = also writes it as commented Lua for review. sbx run --seccomp learn=FILE.lua does the same; --seccomp FILE.lua enforces it.",
+    [[local pol = box:learn{ "/bin/sh", "-c", "ls /", out = "ls.lua" }
+print(pol:explain("mkdir"))  -- errno EPERM (the default)]] },
   { "p:exec_as_root", "p:exec_as_root{ cmd, arg..., stdout =, input = } -> status; p:write_file(path, text [, mode]); p:read_file(path)",
     "For hooks (sbx.container{ hooks = { created =, before_exec =, started =, exited = } }): a command inside the waiting sandbox's namespaces and group as root there, and files of its root opened by the supervisor inside that root (symlinks stay inside).",
     [[hooks = { created = function(p) assert(p:exec_as_root{ "/bin/sh", "-c", "mkdir -p /tmp/app" }) end }]] },

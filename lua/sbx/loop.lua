@@ -31,6 +31,8 @@ end
 
 local function call(fn, ...)
   local ok, err = xpcall(fn, function(e) return e end, ...)
+  -- Ctrl-C at the prompt while a handler runs is not the handler's failure: it ends the wait
+  if not ok and err == "interrupted" then error(err, 0) end
   if not ok then M.report(fn, err) end
   return ok
 end

@@ -156,6 +156,209 @@ function Policy:explain(name)
   return table.concat(lines, "; ") .. (conditional and ("; otherwise " .. self.default_action) or "")
 end
 
+-- Policies learned from a run -----------------------------------------------------------------
+-- box:learn{...} / sbx run --seccomp learn=FILE.lua: every call the base policy allows is notified
+-- and continued (SECCOMP_RET_USER_NOTIF: each one reaches the supervisor; SECCOMP_RET_LOG goes
+-- through the kernel's printk rate limit, 10 of 408 calls of a small shell loop on this host), and
+-- counted; the result is a default-deny policy of the calls seen, written as reviewable Lua.
+
+local AUDIT_ARCH = { [0xC000003E] = "x86_64", [0x40000003] = "i386" }
+-- the calls whose argument values are recorded, and the argument (1-based, as call.args counts)
+local LEARN_ARGS = { clone = 1, socket = 1, ioctl = 2, personality = 1, prctl = 1 }
+local MAX_VALUES = 32  -- more distinct values than this: the call is allowed for the base's arguments
+local NAMES = {
+  socket = { [1] = "AF_UNIX", [2] = "AF_INET", [10] = "AF_INET6", [16] = "AF_NETLINK", [17] = "AF_PACKET" },
+  ioctl = { [0x5401] = "TCGETS", [0x5402] = "TCSETS", [0x5403] = "TCSETSW", [0x5404] = "TCSETSF", [0x540F] = "TIOCGPGRP",
+            [0x5410] = "TIOCSPGRP", [0x5413] = "TIOCGWINSZ", [0x5414] = "TIOCSWINSZ", [0x541B] = "FIONREAD",
+            [0x5421] = "FIONBIO", [0x5450] = "FIONCLEX", [0x5451] = "FIOCLEX", [0x540B] = "TCFLSH", [0x8933] = "SIOCGIFINDEX",
+            [0x8912] = "SIOCGIFCONF", [0x80045430] = "TIOCGPTN", [0x40045431] = "TIOCSPTLCK" },
+  prctl = { [1] = "PR_SET_PDEATHSIG", [3] = "PR_GET_DUMPABLE", [4] = "PR_SET_DUMPABLE", [15] = "PR_SET_NAME",
+            [16] = "PR_GET_NAME", [21] = "PR_GET_SECCOMP", [22] = "PR_SET_SECCOMP", [23] = "PR_CAPBSET_READ",
+            [38] = "PR_SET_NO_NEW_PRIVS", [39] = "PR_GET_NO_NEW_PRIVS", [0x53564d41] = "PR_SET_VMA" },
+  personality = { [0] = "PER_LINUX", [0xffffffff] = "query" },
+}
+local CLONE_FLAGS = { { 0x100, "VM" }, { 0x200, "FS" }, { 0x400, "FILES" }, { 0x800, "SIGHAND" }, { 0x1000, "PIDFD" },
+                      { 0x4000, "VFORK" }, { 0x8000, "PARENT" }, { 0x10000, "THREAD" }, { 0x40000, "SYSVSEM" },
+                      { 0x80000, "SETTLS" }, { 0x100000, "PARENT_SETTID" }, { 0x200000, "CHILD_CLEARTID" },
+                      { 0x1000000, "CHILD_SETTID" } }
+
+local function describe_value(name, v)
+  if name == "clone" then
+    local parts, rest = {}, v
+    for _, f in ipairs(CLONE_FLAGS) do
+      if math.floor(rest / f[1]) % 2 == 1 then parts[#parts + 1] = f[2]; rest = rest - f[1] end
+    end
+    if rest % 256 == 17 then parts[#parts + 1] = "SIGCHLD"; rest = rest - 17 end
+    if rest ~= 0 then parts[#parts + 1] = ("0x%x"):format(rest) end
+    return #parts > 0 and table.concat(parts, "|") or "0"
+  end
+  return NAMES[name] and NAMES[name][v] or nil
+end
+
+-- learner([{ base = policy (plan form), command = argv }]) -> recorder: rec.on_call(call) answers
+-- every call with "allow" (continue) and counts it; rec:policy() the learned Policy; rec:text() it
+-- as a Lua file; rec.calls the number of notifications seen.
+function M.learner(opts)
+  opts = opts or {}
+  local rec = { calls = 0, seen = {}, command = opts.command, base = opts.base }
+  function rec.on_call(call)
+    rec.calls = rec.calls + 1
+    local arch = AUDIT_ARCH[call.arch] or ("0x%x"):format(call.arch)
+    local per = rec.seen[arch]
+    if not per then per = {}; rec.seen[arch] = per end
+    local name = call.name ~= "" and call.name or ("#" .. call.nr)
+    local e = per[name]
+    if not e then e = { count = 0 }; per[name] = e end
+    e.count = e.count + 1
+    local ai = LEARN_ARGS[name]
+    if ai and not e.many then
+      local v = call.args[ai] % 4294967296  -- (an int argument: its low 32 bits are what the kernel reads)
+      if name == "clone" then v = call.args[ai] end
+      e.values = e.values or {}
+      if not e.values[v] then
+        e.nvalues = (e.nvalues or 0) + 1
+        if e.nvalues > MAX_VALUES then e.many, e.values = true, nil end
+      end
+      if e.values then e.values[v] = (e.values[v] or 0) + 1 end
+    end
+    return "allow"
+  end
+  -- the learned calls over every architecture: name -> { count, values | many }
+  local function merged()
+    local all = {}
+    for _, per in pairs(rec.seen) do
+      for name, e in pairs(per) do
+        local m = all[name] or { count = 0, arches = {} }
+        all[name] = m
+        m.count = m.count + e.count
+        if e.many then m.many = true end
+        for v, n in pairs(e.values or {}) do m.values = m.values or {}; m.values[v] = (m.values[v] or 0) + n end
+      end
+    end
+    for arch, per in pairs(rec.seen) do for name in pairs(per) do all[name].arches[#all[name].arches + 1] = arch end end
+    return all
+  end
+  -- sbx's own exec of the payload is answered before the handler runs: execve is always allowed
+  local ALWAYS = { execve = true }
+  local function sorted_keys(t)
+    local ks = {}
+    for k in pairs(t) do ks[#ks + 1] = k end
+    table.sort(ks, function(a, b) return tostring(a) < tostring(b) end)
+    return ks
+  end
+  local function sorted_values(values)
+    local vs = {}
+    for v in pairs(values) do vs[#vs + 1] = v end
+    table.sort(vs)
+    return vs
+  end
+  -- { allow = { names }, rules = { { name, action, args = } }, notes = { [rule index or name] = comment } }
+  function rec:table()
+    local all = merged()
+    local t = { default = "errno EPERM", allow = {}, rules = {}, comments = {} }
+    for name in pairs(ALWAYS) do all[name] = all[name] or { count = 0, arches = { "x86_64" }, always = true } end
+    -- clone3 passes its flags in memory, out of a filter's reach: ENOSYS, as the default profile
+    -- does, makes libc fall back to clone, whose flags are judged
+    t.rules[1] = { "clone3", "errno ENOSYS" }
+    t.comments[1] = "flags in memory, out of the filter's reach: libc falls back to clone"
+    for _, name in ipairs(sorted_keys(all)) do
+      local m = all[name]
+      local where = (#m.arches == 1 and m.arches[1] == "x86_64") and "" or (" (" .. table.concat(m.arches, ", ") .. ")")
+      if name == "clone3" then
+        -- (never seen under a base that refuses it)
+      elseif LEARN_ARGS[name] and m.values and not m.many then
+        local ai = LEARN_ARGS[name] - 1
+        for _, v in ipairs(sorted_values(m.values)) do
+          local args = name == "clone" and { { ai, "eq", v } } or { { ai, "masked_eq", 0xffffffff, v } }
+          t.rules[#t.rules + 1] = { name, "allow", args = args }
+          local d = describe_value(name, v)
+          t.comments[#t.rules] = (d and (d .. ", ") or "") .. m.values[v] .. where
+        end
+      elseif LEARN_ARGS[name] and m.many then
+        if name == "clone" then
+          t.rules[#t.rules + 1] = { "clone", "allow", args = { { 0, "masked_eq", 0x7E020000, 0 } } }
+          t.comments[#t.rules] = ("more than %d flag sets: any without namespace flags, %d%s"):format(MAX_VALUES, m.count, where)
+        else
+          t.allow[#t.allow + 1] = name
+          t.comments[name] = ("more than %d distinct values: any, %d%s"):format(MAX_VALUES, m.count, where)
+          if name == "ioctl" then
+            t.rules[#t.rules + 1] = { "ioctl", "errno EPERM", args = { { 1, "masked_eq", 0xffffffff, 0x5412 } } }
+            t.comments[#t.rules] = "TIOCSTI (typing into the terminal) stays refused"
+          end
+        end
+      else
+        t.allow[#t.allow + 1] = name
+        t.comments[name] = m.always and "sbx's exec of the payload" or (tostring(m.count) .. where)
+      end
+    end
+    return t
+  end
+  function rec:policy()
+    local t = self:table()
+    return M.compile({ default = t.default, allow = t.allow, rules = t.rules }, 2)
+  end
+  function rec:text()
+    local t = self:table()
+    local function q(v) return type(v) == "string" and ("%q"):format(v) or (v >= 0 and v == math.floor(v) and ("0x%x"):format(v) or tostring(v)) end
+    local out = {}
+    local function w(line, comment)
+      out[#out + 1] = comment and (line .. string.rep(" ", math.max(1, 44 - #line)) .. "-- " .. comment) or line
+    end
+    w("-- A seccomp policy learned by sbx (sbx run --seccomp learn=FILE.lua / box:learn) from:")
+    if self.command then w("--   " .. table.concat(self.command, " ")) end
+    local arches = {}
+    for arch, per in pairs(self.seen) do
+      local n, c = 0, 0
+      for _, e in pairs(per) do n = n + 1; c = c + e.count end
+      arches[#arches + 1] = ("%s: %d calls, %d made"):format(arch, n, c)
+    end
+    table.sort(arches)
+    w("--   " .. os.date("!%Y-%m-%dT%H:%M:%SZ") .. "; " .. (#arches > 0 and table.concat(arches, "; ") or "no calls seen"))
+    w("-- Review it before you use it: every call not listed is refused (" .. t.default .. "); the counts are")
+    w("-- how often each was made. Enforce it with: sbx run --seccomp FILE.lua -- ...")
+    w("return {")
+    w("  default = " .. q(t.default) .. ",")
+    w("  allow = {")
+    for _, name in ipairs(t.allow) do w("    " .. q(name) .. ",", t.comments[name]) end
+    w("  },")
+    w("  rules = {")
+    for i, r in ipairs(t.rules) do
+      local line = "    { " .. q(r[1]) .. ", " .. q(r[2])
+      if r.args then
+        local as = {}
+        for _, a in ipairs(r.args) do
+          local parts = { tostring(a[1]), q(a[2]), q(a[3]) }
+          if a[4] then parts[4] = q(a[4]) end
+          as[#as + 1] = "{ " .. table.concat(parts, ", ") .. " }"
+        end
+        line = line .. ", args = { " .. table.concat(as, ", ") .. " }"
+      end
+      w(line .. " },", t.comments[i])
+    end
+    w("  },")
+    w("}")
+    return table.concat(out, "\n") .. "\n"
+  end
+  return rec
+end
+
+-- learning(base) -> the plan-form policy a learning run uses: the base (plan form: a profile name,
+-- a Policy, or nil for none) with each call it allows notified instead (with the same argument
+-- conditions), and everything it refuses still refused in the kernel, never seen.
+function M.learning(base)
+  -- (profile = "": the plan it replaces may name one, whose rules would come first)
+  if base == nil then return setmetatable({ profile = "", default_action = "notify", rules = {} }, Policy) end
+  if type(base) == "string" then base = builtin(base) end
+  for _, r in ipairs(base.rules or {}) do
+    if r.action == "notify" then error("box:learn: the box's seccomp already notifies calls (on_call): learn from a box without", 3) end
+  end
+  local plan = { profile = "", default_action = base.default_action == "allow" and "notify" or base.default_action, rules = {}, flags = base.flags }
+  for _, r in ipairs(base.rules or {}) do
+    plan.rules[#plan.rules + 1] = r.action == "allow" and { syscall = r.syscall, action = "notify", args = r.args } or r
+  end
+  return setmetatable(plan, Policy)
+end
+
 -- Docker's and the OCI runtime spec's JSON seccomp profiles ------------------------------------
 
 local ACTION_FROM_JSON = { SCMP_ACT_ALLOW = "allow", SCMP_ACT_KILL = "kill", SCMP_ACT_KILL_THREAD = "kill",

@@ -104,7 +104,9 @@ lua_State* volatile g_running = nullptr;
 void interrupt_hook(lua_State* L, lua_Debug*) {
   lua_sethook(L, nullptr, 0, 0);
   g_interrupted = 0;
-  luaL_error(L, "interrupted");
+  // the bare word, no position: the event loop tells it from a handler's own failure by it
+  lua_pushstring(L, "interrupted");
+  lua_error(L);
 }
 
 void on_sigint(int) {

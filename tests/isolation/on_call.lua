@@ -102,6 +102,16 @@ test("sendmsg and write notified too: sbx's own hand-over of the listener is not
   expect(seen.sendmsg, "sbx's own sendmsg reached the handler").eq(nil)
 end)
 
+test("a strict base: sbx's set-up between the notify filter and the execve is not refused by it", function()
+  -- (before, the whole policy went on early and strict refused the identity change: exit 127, no word)
+  local b = box(function() return "deny", "EACCES" end, { "mkdir" }, { seccomp = { base = "strict", notify = { "mkdir" }, on_call = function() return "deny", "EACCES" end } })
+  local st = assert(b:run{ "/bin/sh", "-c", "mkdir /tmp/x; echo rc=$?; grep Seccomp_filters /proc/self/status", stdout = "pipe", stderr = "pipe" })
+  expect(st.code, st.stderr).eq(0)
+  expect(st.stdout).contains("rc=1")
+  expect(st.stderr).contains("Permission denied")
+  expect(st.stdout, "the notify filter, strict, the TIOCSTI filter").match("Seccomp_filters:%s+3")
+end)
+
 test("a flood of notifications: every call answered, the supervisor unharmed", function()
   local n = 0
   local b = box(function() n = n + 1; return "deny", "EEXIST" end, { "mkdir" })

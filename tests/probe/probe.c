@@ -118,6 +118,13 @@ int main(int argc, char** argv) {
   }
   if (!strcmp(argv[1], "console") && argc > 3) return console_receiver(argv[2], argv[3], argv[4]);
   if (!strcmp(argv[1], "seccomp-agent") && argc > 3) return seccomp_agent(argv[2], argv[3]);
+  if (!strcmp(argv[1], "i386-getpid")) {
+    /* getpid through the i386 entry point (20 there): a second architecture's call */
+    long r;
+    __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory");
+    printf("i386 getpid %s\n", r > 0 ? "ok" : strerror((int)-r));
+    return 0;
+  }
   if (!strcmp(argv[1], "ids")) {
     printf("uid=%d euid=%d\n", (int)getuid(), (int)geteuid());
     return 0;

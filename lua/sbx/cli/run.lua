@@ -43,7 +43,7 @@ M.options = {
   { long = "device-cgroup-rule", arg = "required", key = "device_rules", list = true, meta = "RULE", help = "allow a device beyond the default ones ('c 10:229 rwm'; deny-all first, as docker)" },
   { long = "cgroup-parent", arg = "required", key = "cgroup_parent", meta = "PATH", help = "create the sandbox's group under PATH" },
   { long = "preserve-fds", arg = "required", key = "preserve_fds", meta = "N", help = "pass fds 3..3+N-1 on (as runc/podman)" },
-  { long = "seccomp", arg = "required", key = "seccomp", meta = "PROFILE", help = "default, strict, none, FILE.lua (a policy table, as sbx.seccomp.load reads it) or FILE.json (docker's format)" },
+  { long = "seccomp", arg = "required", key = "seccomp", meta = "PROFILE", help = "default, strict, none, FILE.lua (a policy table, as sbx.seccomp.load reads it), FILE.json (docker's format), or learn=FILE.lua (run under the default profile and write the policy of the calls made)" },
   { long = "cap-add", arg = "required", key = "cap_add", list = true, meta = "CAP", help = "keep a capability beyond the default 14 (or ALL)" },
   { long = "cap-drop", arg = "required", key = "cap_drop", list = true, meta = "CAP", help = "drop a capability of the default 14 (or ALL)" },
   { long = "privileged", arg = "none", key = "privileged", help = "no seccomp, all capabilities, nothing masked (still namespaced)" },
@@ -157,7 +157,11 @@ function M.description(opts)
   -- hardening: the defaults and what these flags change are container.lua's
   d.privileged = opts.privileged
   local sc = opts.seccomp
-  if sc and (sc:match("%.lua$") or sc:match("%.json$")) then
+  if sc and sc:match("^learn=") then
+    -- learned under the default profile (main runs it with box:learn)
+    if not sc:match("^learn=.") then error("--seccomp learn=FILE.lua: the file to write the learned policy to", 0) end
+    sc = nil
+  elseif sc and (sc:match("%.lua$") or sc:match("%.json$")) then
     local seccomp = require("sbx.seccomp")
     local policy, err = (sc:match("%.lua$") and seccomp.load or seccomp.load_json)(sc)
     if not policy then error("--seccomp " .. err, 0) end
@@ -237,8 +241,28 @@ function M.main(args)
     args2.tty = true
     args2.env = { TERM = os.getenv("TERM") or "xterm" }
   end
+  local learn = opts.seccomp and opts.seccomp:match("^learn=(.+)$")
+  if learn and (opts.detach or opts.tty) then
+    io.stderr:write("sbx run: --seccomp learn= with ", opts.detach and "-d" or "-t", ": a learning run is attached and has no terminal (leave ", opts.detach and "-d" or "-t", " out)\n")
+    return 125
+  end
   if opts.detach then return M.detach(box, args2, opts.name) end
-  local st, err = box:run(args2)
+  local st, err, policy
+  if learn then
+    args2.out = learn
+    policy, st, err = box:learn(args2)
+    if policy then
+      st, err = err, nil
+      local n = 0
+      for _, r in ipairs(policy.rules) do if r.action == "allow" then n = n + 1 end end
+      io.stderr:write(("sbx run: learned %d allow rules into %s: review it, then enforce it with --seccomp %s\n"):format(n, learn, learn))
+    else
+      err = st
+      st = nil
+    end
+  else
+    st, err = box:run(args2)
+  end
   box:close()  -- an image container's upper layer goes with the run
   if not st then
     io.stderr:write("sbx run: ", err, "\n")

@@ -126,21 +126,26 @@ Status enter_time_namespace(const Spec& spec) {
 // (in its user namespace): before the identity change, as runc does, so it also judges the
 // calls that change the ids and capabilities. With no_new_privs: last, before execve.
 bool seccomp_early(const Spec& spec, const ChildChannels& ch) {
-  return !spec.no_new_privs && !ch.seccomp.empty() && !ch.seccomp_listener;
+  return !spec.no_new_privs && !ch.seccomp.empty();
 }
 
 void install_filters(const ChildChannels& ch) {
   if (int e = fault("child.seccomp"))
     fail(ch, fault_error("child.seccomp", "install the seccomp filter", e));
-  if (ch.seccomp.empty() || ch.seccomp_listener) return;  // (that one went on earlier)
-  if (auto r = install_seccomp(ch.seccomp, ch.seccomp_flags); !r) fail(ch, r.error());
+  if (ch.seccomp.empty()) return;
+  // (the listener's own flag is refused on a filter without one)
+  unsigned flags = ch.seccomp_flags & ~(1U << 5);  // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+  if (auto r = install_seccomp(ch.seccomp, flags); !r) fail(ch, r.error());
 }
 
-// A policy with notify rules: its filter goes on before the start and the identity change (runc's
-// order), while the supervisor still waits, which receives the listener ('S'): the calls it
-// notifies wait for whoever answers on it (an OCI seccomp agent, a Lua handler).
+// A policy with notify rules: their own filter (every other call allowed) goes on before the start
+// and the identity change (runc's order), while the supervisor still waits, which receives the
+// listener ('S'): the calls it notifies wait for whoever answers on it (an OCI seccomp agent, a Lua
+// handler). The policy's other rules come later, as without notify rules: sbx's own set-up calls in
+// between are judged by the notify rules only (and let through by the supervisor), never refused by
+// a strict base.
 void install_with_listener(const Spec& spec, const ChildChannels& ch) {
-  if (!ch.seccomp_listener) return;
+  if (ch.seccomp_notify.empty()) return;
   if (int e = fault("child.seccomp"))
     fail(ch, fault_error("child.seccomp", "install the seccomp filter", e));
   if (spec.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
@@ -148,7 +153,7 @@ void install_with_listener(const Spec& spec, const ChildChannels& ch) {
   uint64_t tag = 0;
   if (getrandom(&tag, sizeof tag, 0) != static_cast<ssize_t>(sizeof tag))
     fail(ch, sys_error("seccomp: a random tag for the listener's hand-over"));
-  auto fd = install_seccomp(ch.seccomp, ch.seccomp_flags, true, ch.sync, tag);
+  auto fd = install_seccomp({ch.seccomp_notify}, ch.seccomp_flags, true, ch.sync, tag);
   if (!fd) fail(ch, fd.error());
   if (!send_with_fd(ch.sync, "S", *fd, tag))
     fail(ch, sys_error("hand the seccomp listener to the supervisor"));

@@ -22,8 +22,9 @@ struct ChildChannels {
   unsigned short tty_rows = 0, tty_cols = 0;  // its window size (0: unset)
   std::vector<std::string> seccomp;  // compiled filters (by the supervisor), installed last
   unsigned seccomp_flags = 0;        // SECCOMP_FILTER_FLAG_* they are installed with
-  bool seccomp_listener = false;     // notify rules: installed early, the listener sent ('S')
-  std::vector<int> keep_fds;         // passed to the payload at the same numbers
+  std::string seccomp_notify;  // the notify rules' own filter: installed early, its listener sent
+                               // ('S'); empty: none
+  std::vector<int> keep_fds;   // passed to the payload at the same numbers
   std::optional<std::vector<int>>
       caps;                            // capabilities kept (parsed by the supervisor), or unchanged
   std::optional<CapNumbers> cap_sets;  // with caps: the other sets (Spec::cap_sets)

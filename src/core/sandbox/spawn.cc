@@ -262,7 +262,11 @@ Status fill_channels(ChildChannels& ch, const Spec& spec, const SpawnIo& io) {
     auto bits = seccomp_flag_bits(spec.seccomp->flags);
     if (!bits) return bits.error();
     ch.seccomp_flags = *bits;
-    ch.seccomp_listener = seccomp_notifies(*spec.seccomp);
+    if (seccomp_notifies(*spec.seccomp) && !ch.seccomp.empty()) {
+      // (compile_seccomp puts the notify rules' filter first)
+      ch.seccomp_notify = std::move(ch.seccomp.front());
+      ch.seccomp.erase(ch.seccomp.begin());
+    }
   }
   return {};
 }

@@ -405,10 +405,47 @@ Result<std::string> export_bpf(scmp_filter_ctx ctx) {
 }
 }  // namespace
 
+namespace {
+Result<std::vector<std::string>> compile_plain(const SeccompPolicy& p);
+
+// A policy with notify rules as two parts: the notify rules alone, every other call allowed (the
+// filter with the listener, which goes on first); and the policy with each notify rule an allow
+// (its argument conditions kept), a default notify an allow. Stacked, the kernel takes the stricter
+// answer: what the policy refuses stays refused and is never notified; what it allows and a notify
+// rule names waits for the listener.
+Result<std::vector<std::string>> compile_notifying(const SeccompPolicy& p) {
+  const bool default_notifies = p.default_action == "notify";
+  auto ctx = make_ctx(default_notifies ? SCMP_ACT_NOTIFY : SCMP_ACT_ALLOW);
+  if (!ctx) return ctx.error();
+  for (const auto& r : p.rules)
+    if (r.action == "notify")
+      if (auto s = add_rule(*ctx, r); !s) {
+        seccomp_release(*ctx);
+        return s.error();
+      }
+  auto notify = export_bpf(*ctx);
+  seccomp_release(*ctx);
+  if (!notify) return notify.error();
+  SeccompPolicy rest = p;
+  if (default_notifies) rest.default_action = "allow";
+  for (auto& r : rest.rules)
+    if (r.action == "notify") r.action = "allow";
+  auto programs = compile_plain(rest);
+  if (!programs) return programs.error();
+  programs->insert(programs->begin(), std::move(*notify));
+  return programs;
+}
+}  // namespace
+
 Result<std::vector<std::string>> compile_seccomp(const SeccompPolicy& given) {
   auto expanded = expand_seccomp(given);
   if (!expanded) return expanded.error();
-  const SeccompPolicy& p = *expanded;
+  if (seccomp_notifies(*expanded)) return compile_notifying(*expanded);
+  return compile_plain(*expanded);
+}
+
+namespace {
+Result<std::vector<std::string>> compile_plain(const SeccompPolicy& p) {
   auto def = parse_action(p.default_action);
   if (!def) return def.error();
   // Filter 1: the rules, the default for every other known syscall, ENOSYS for numbers no
@@ -453,6 +490,7 @@ Result<std::vector<std::string>> compile_seccomp(const SeccompPolicy& given) {
   programs.push_back(std::move(*second));
   return programs;
 }
+}  // namespace
 
 Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p,
                                                 const std::string& cache_dir) {
@@ -471,7 +509,8 @@ Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p,
     return h;
   }();
   // (built by appending: GCC 12 -O3 misreports -Wrestrict on `"literal" + std::string`, PR 105329)
-  std::string text;
+  // ("layout 2": a notify policy's rules in a filter of their own, first)
+  std::string text = "layout 2\n";
   if (!p.profile.empty()) {
     text.append("profile ").append(p.profile).append(" ");
     text.append(std::to_string(revision)).append("\n");

@@ -54,7 +54,9 @@ Result<SeccompPolicy> expand_seccomp(const SeccompPolicy& p);
 // Checks a policy without loading it: actions, syscall names, argument operators.
 Status check_seccomp(const SeccompPolicy& p);
 // The BPF programs of a policy (one or two), compiled by libseccomp (~20 ms for the default
-// profile), or read from cache_dir where an earlier compile of the same policy left them.
+// profile), or read from cache_dir where an earlier compile of the same policy left them. A policy
+// with notify rules has one more, first: the notify rules alone (the listener's filter, every
+// other call allowed); the rest are the policy with those rules allowing.
 Result<std::vector<std::string>> compile_seccomp(const SeccompPolicy& p);
 Result<std::vector<std::string>> cached_seccomp(const SeccompPolicy& p,
                                                 const std::string& cache_dir);
