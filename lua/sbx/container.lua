@@ -434,12 +434,10 @@ function Box:learn(args)
 end
 
 -- box:start{ argv..., env =, cwd = } [, { name = }] -> a long-running sandbox (see sbx.get):
--- a supervisor of its own holds it after this process is gone.
+-- a supervisor of its own holds it after this process is gone (with the box's on handlers, hooks
+-- and seccomp.on_call: a fork of this process, which runs them).
 function Box:start(args, opts)
   if type(args) ~= "table" or type(args[1]) ~= "string" then error('box:start: expected { "/bin/prog", "arg", ... }', 2) end
-  if self._on or self._on_call or self._hooks then
-    error("box:start: a detached sandbox's supervisor has no Lua yet: its on handlers, hooks and seccomp.on_call would not run (use box:spawn and p:wait)", 2)
-  end
   return require("sbx.sandboxes").start(self, args, opts)
 end
 

@@ -24,6 +24,15 @@ local function where(fn)
   return ("%s:%d"):format(info.short_src, info.linedefined or 0)
 end
 
+-- After a fork (a detached supervisor that keeps its Lua): this process's loop starts empty. The
+-- parent's timers and watches stay the parent's; their epoll instance, shared across the fork, is
+-- never changed from here (this process makes its own).
+function M.forget()
+  poller = nil
+  sources, timers = {}, {}
+  stopped = false
+end
+
 -- A handler's failure: a line on stderr naming the handler; never raised into the loop.
 function M.report(fn, err)
   io.stderr:write(("sbx: the handler defined at %s failed: %s\n"):format(where(fn), tostring(err)))

@@ -81,7 +81,59 @@ local function generated_name()
   return "sbx-" .. rnd
 end
 
--- start(box, argv, { name = }) -> sandbox object: a supervisor without Lua holds it from now on.
+-- A detached sandbox with on handlers, hooks or seccomp.on_call: its supervisor is a fork of this
+-- process that keeps them (a grandchild, so that nobody has to reap it), not the Lua-free one. It
+-- records the same state.json, its handlers' output goes to the sandbox's log, and TERM/INT/HUP
+-- sent to it go on to the sandbox (p:wait forwards them) -> sandbox pid | nil, err
+local function start_with_lua(box, argv, dir, lock)
+  local r, w = assert(core.sys.pipe())
+  io.stdout:flush()
+  io.stderr:flush()
+  local middle, ferr = core.sys.fork()
+  if not middle then core.sys.close(r); core.sys.close(w); return nil, "start supervisor: " .. tostring(ferr) end
+  if middle == 0 then
+    core.sys.close(r)
+    local sup = core.sys.fork()
+    if sup ~= 0 then core.sys.exit(sup and 0 or 125) end
+    -- the supervisor; it holds `lock` (inherited) for its life
+    local function say(text) core.sys.write(w, text); core.sys.close(w) end
+    local function failed(why)
+      local ok, st = pcall(json.decode, read(dir .. "/state.json") or "")
+      st = ok and type(st) == "table" and st or {}
+      st.status, st.error = "failed", why
+      pcall(write, dir .. "/state.json", json.encode(st, 2))
+      say("error " .. why)
+      core.sys.exit(125)
+    end
+    local ok, berr = core.become_supervisor(dir)
+    if not ok then failed(berr) end
+    io.stdout:setvbuf("line")  -- a handler's print reaches `sbx logs -f` as it is made
+    require("sbx.loop").forget()
+    box:adopt()
+    local run = {}
+    for k, v in pairs(argv) do run[k] = v end
+    local p, serr = box:spawn(run)
+    if not p then failed(serr) end
+    local rok, rerr = p:record(dir, "running")
+    if not rok then p:kill("KILL"); p:wait(); failed(rerr) end
+    say("ok " .. p.pid)
+    local xok, xerr = pcall(p.wait, p)
+    if not xok then io.stderr:write("sbx: supervisor: ", tostring(xerr), "\n"); p:kill("KILL"); p:wait() end
+    p:record(dir, "exited")
+    core.sys.exit(0)
+  end
+  core.sys.close(w)
+  core.sys.waitpid(middle)
+  local msg = core.sys.read(r) or ""
+  core.sys.close(r)
+  local pid = msg:match("^ok (%d+)$")
+  if pid then return tonumber(pid) end
+  msg = msg:gsub("^error ", "")
+  return nil, msg ~= "" and msg or "the supervisor ended without a word (see its state.json)"
+end
+
+-- start(box, argv, { name = }) -> sandbox object: a supervisor holds it from now on (without Lua,
+-- unless the box has handlers, hooks or on_call: then a fork of this process that keeps them).
 function M.start(box, argv, opts)
   opts = opts or {}
   local name = opts.name or box._name or generated_name()
@@ -131,7 +183,12 @@ function M.start(box, argv, opts)
     if errno == 17 then return in_use() end
     return nil, perr, errno
   end
-  local pid, err = core.start_supervisor(plan, dir, lock)
+  local pid, err
+  if box._on or box._on_call or box._hooks then
+    pid, err = start_with_lua(box, argv, dir, lock)
+  else
+    pid, err = core.start_supervisor(plan, dir, lock)
+  end
   core.sys.close(lock)
   if not pid then
     core.image.remove_tree(dir)

@@ -22,6 +22,7 @@
 #include "core/sandbox/ns.h"
 #include "core/sandbox/plan.h"
 #include "core/sandbox/spawn.h"
+#include "core/sandbox/supervise.h"
 #include "core/security/caps.h"
 #include "core/security/seccomp.h"
 #include "plan_lua.h"
@@ -57,6 +58,15 @@ int l_start_supervisor(lua_State* L) {
   auto pid = core::start_detached(spec, dir, lock);
   if (!pid) return push_failure(L, pid.error());
   lua_pushinteger(L, *pid);
+  return 1;
+}
+
+// become_supervisor(dir) -> true | nil, err: this process (a fork that keeps its Lua) becomes the
+// detached supervisor of sandbox dir: its own session, stdin /dev/null, stdout and stderr dir/log.
+int l_become_supervisor(lua_State* L) {
+  if (auto s = core::become_supervisor(luaL_checkstring(L, 1)); !s)
+    return push_failure(L, s.error());
+  lua_pushboolean(L, 1);
   return 1;
 }
 
@@ -285,6 +295,7 @@ int open_core(lua_State* L) {
                                  {"enter", l_enter_entry},
                                  {"process_identity", guarded<l_process_identity>},
                                  {"start_supervisor", guarded<l_start_supervisor>},
+                                 {"become_supervisor", guarded<l_become_supervisor>},
                                  {"seccomp_syscalls", guarded<l_seccomp_syscalls>},
                                  {"seccomp_profile", guarded<l_seccomp_profile>},
                                  {"cap_names", guarded<l_cap_names>},

@@ -18,6 +18,7 @@
 #include "core/sandbox/forward.h"
 #include "core/sandbox/ns.h"
 #include "core/sandbox/pty.h"
+#include "core/sandbox/supervise.h"
 #include "plan_lua.h"
 
 namespace sbx::bind {
@@ -241,6 +242,24 @@ int l_wait(lua_State* L) {
   auto st = p->box.wait(false);
   if (!st) return push_failure(L, st.error());
   return push_status(L, **st);
+}
+
+// p:record(dir, "running" | "exited") -> true | nil, err: what a detached supervisor writes in
+// dir/state.json, written by a Lua one (lua/sbx/sandboxes.lua; core/sandbox/supervise.h)
+int l_record(lua_State* L) {
+  Process* p = check_process(L, 1);
+  std::string dir = luaL_checkstring(L, 2);
+  std::string what = luaL_checkstring(L, 3);
+  core::Status s;
+  if (what == "running")
+    s = core::record_running(dir, p->box);
+  else if (what == "exited")
+    s = core::record_exited(dir, p->box, p->box.exit_status());
+  else
+    raise(L, "record: expected \"running\" or \"exited\"");
+  if (!s) return push_failure(L, s.error());
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 int signal_number(lua_State* L, int idx) {
@@ -568,6 +587,7 @@ void register_process(lua_State* L) {
                                      {"interact", guarded<l_interact>},
                                      {"stat", guarded<l_stat>},
                                      {"events", guarded<l_events>},
+                                     {"record", guarded<l_record>},
                                      {"__index", guarded<l_index>},
                                      {"__gc", guarded<l_gc>},
                                      {"__tostring", guarded<l_tostring>},

@@ -147,6 +147,60 @@ test("Lua: box:start, sbx.list, sbx.get, s:exec, s:logs, s:stats, s:stop, s:remo
   expect_error(function() sbx.get("../etc") end, "not a sandbox name")
 end)
 
+test("a detached sandbox with handlers, hooks and on_call: a supervisor that keeps them after the script ends", function()
+  local name = "policy-" .. me
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write(([[
+local box = sbx.container{ rootfs = sbx.rootfs.busybox(),
+  seccomp = { notify = { "mkdir" }, on_call = function(call) print("on_call mkdir " .. call:string(1)); return "deny", "EACCES" end },
+  on = { exit = function(ev) print("exit handler: code " .. tostring(ev.status.code)) end },
+  hooks = { created = function(p) assert(p:write_file("/tmp/from-hook", "hooked\n")) end } }
+local s = assert(box:start({ "/bin/sh", "-c", "sleep 1; cat /tmp/from-hook; mkdir /tmp/denied || echo mkdir-refused; exit 7" }, { name = %q }))
+print(s.status, s.state.supervisor)
+]]):format(name))
+  f:close()
+  local started = out(bin .. " " .. script)
+  os.remove(script)
+  local sup = tonumber(started:match("^running%s+(%d+)"))
+  expect(sup, started).type("number")
+  -- the script is gone; the sandbox runs on under its supervisor (a fork of the script, with its Lua)
+  expect(sbx.get(name).status).eq("running")
+  local s
+  for _ = 1, 200 do
+    s = sbx.get(name)
+    if s.status == "exited" then break end
+    os.execute("sleep 0.05")
+  end
+  expect(s.status).eq("exited")
+  expect(s.state.code, "the payload's code").eq(7)
+  local log = s:logs()
+  expect(log, "the hook wrote into its root").contains("hooked\n")
+  expect(log, "on_call answered the payload's mkdir").contains("on_call mkdir /tmp/denied")
+  expect(log).contains("mkdir-refused")
+  expect(log, "the exit handler ran in the supervisor").contains("exit handler: code 7")
+  local gone = false
+  for _ = 1, 100 do
+    local st = io.open("/proc/" .. sup .. "/stat")
+    local text = st and st:read("*a") or ""
+    if st then st:close() end
+    if text == "" or text:match("^%d+ %b() Z") then gone = true; break end  -- (a zombie of a subreaper)
+    os.execute("sleep 0.02")
+  end
+  expect(gone, "the supervisor ended with it").eq(true)
+  assert(s:remove())
+  -- sbx stop: TERM reaches the sandbox through the Lua supervisor too
+  local box = sbx.container{ rootfs = sbx.rootfs.busybox(), on = { exit = function() print("ended") end } }
+  local s2 = assert(box:start({ "sleep", "300" }, { name = name }))
+  expect(s2.status).eq("running")
+  assert(s2:stop(5))
+  s2 = sbx.get(name)
+  expect(s2.status).eq("exited")
+  expect(s2.state.signal, "ended by TERM").eq(15)
+  expect(s2:logs()).contains("ended")
+  assert(s2:remove())
+end)
+
 test("stale state: a SIGKILLed supervisor reads as lost and sbx gc removes it; a recycled pid is never signalled", function()
   local name = "stale-" .. me
   local started = out(("%s run --busybox -d --name %s -- sleep 300"):format(bin, name))

@@ -59,8 +59,7 @@ test("p:write_file resolves inside the sandbox's root: a symlink to /etc is the 
   expect(werr, "the sandbox's /etc is read-only").contains("Read-only file system")
 end)
 
-test("misuse: an unknown phase, a hook that is not a function, box:start with hooks", function()
+test("misuse: an unknown phase, a hook that is not a function", function()
   expect_error(function() sbx.container{ rootfs = root, hooks = { prestart = print } } end, "hooks: unknown phase prestart")
   expect_error(function() sbx.container{ rootfs = root, hooks = { created = 1 } } end, "hooks%.created: expected a function")
-  expect_error(function() sbx.container{ rootfs = root, hooks = { created = print } }:start{ "/bin/true" } end, "has no Lua yet")
 end)

@@ -37,6 +37,39 @@ Status write_state(const std::string& path, const json& j) {
                            json_text(j, 2) + "\n");  // a message that is not UTF-8 cannot throw
 }
 
+// "running": who the sandbox and its supervisor (this process) are, where it is reachable.
+void set_running(json& state, const Sandbox& box) {
+  state["status"] = "running";
+  state["pid"] = box.pid();
+  state["identity"] = process_identity(box.pid());
+  state["supervisor"] = getpid();
+  state["supervisor_identity"] = process_identity(getpid());
+  state["started"] = static_cast<int64_t>(time(nullptr));
+  if (box.cgroup()) state["cgroup"] = box.cgroup()->path();
+  if (const auto& net = box.net()) {
+    state["ip"] = net->address().substr(0, net->address().find('/'));
+    json ports = json::array();
+    for (const auto& p : net->published()) ports.push_back(format_port_map(p));
+    state["ports"] = ports;
+  }
+}
+
+// "exited": how it ended and what it used.
+void set_exited(json& state, const Sandbox& box, const std::optional<ExitStatus>& es) {
+  state["status"] = "exited";
+  state["finished"] = static_cast<int64_t>(time(nullptr));
+  if (es) {
+    if (es->signal)
+      state["signal"] = es->signal;
+    else
+      state["code"] = es->code;
+  }
+  if (const auto& st = box.final_stat()) {
+    state["memory_peak"] = st->memory_peak;
+    state["cpu_usec"] = st->cpu_usage_usec;
+  }
+}
+
 void report(int& fd, const std::string& text) {
   if (fd < 0) return;
   (void)!write(fd, text.data(), text.size());
@@ -77,19 +110,7 @@ int supervise_box(const Spec& spec, const std::string& dir, int& report_fd) {
   }
   log.reset();
   null.reset();
-  state["status"] = "running";
-  state["pid"] = box->pid();
-  state["identity"] = process_identity(box->pid());
-  state["supervisor"] = getpid();
-  state["supervisor_identity"] = process_identity(getpid());
-  state["started"] = static_cast<int64_t>(time(nullptr));
-  if (box->cgroup()) state["cgroup"] = box->cgroup()->path();
-  if (const auto& net = box->net()) {
-    state["ip"] = net->address().substr(0, net->address().find('/'));
-    json ports = json::array();
-    for (const auto& p : net->published()) ports.push_back(format_port_map(p));
-    state["ports"] = ports;
-  }
+  set_running(state, *box);
   if (auto w = write_state(state_path, state); !w) {
     // untracked it must not run: ended, released, and the front told why
     (void)box->kill(SIGKILL);
@@ -110,23 +131,40 @@ int supervise_box(const Spec& spec, const std::string& dir, int& report_fd) {
     if (w && *w) es = **w;
   }
   reap_told_inits();  // "exited" is written once the init is gone too
-  state["status"] = "exited";
-  state["finished"] = static_cast<int64_t>(time(nullptr));
-  if (es) {
-    if (es->signal)
-      state["signal"] = es->signal;
-    else
-      state["code"] = es->code;
-  }
-  if (const auto& st = box->final_stat()) {
-    state["memory_peak"] = st->memory_peak;
-    state["cpu_usec"] = st->cpu_usage_usec;
-  }
+  set_exited(state, *box, es);
   (void)write_state(state_path, state);
   return 0;
 }
 
 }  // namespace
+
+Status become_supervisor(const std::string& dir) {
+  ignore_sigpipe();
+  setsid();
+  if (chdir("/") != 0) return sys_error("supervisor: chdir /");
+  Fd null(open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!null.ok()) return sys_error("supervisor: open /dev/null");
+  Fd log(open((dir + "/log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (!log.ok()) return sys_error("supervisor: open " + dir + "/log");
+  dup2(null.get(), 0);
+  dup2(log.get(), 1);
+  dup2(log.get(), 2);
+  return {};
+}
+
+Status record_running(const std::string& dir, const Sandbox& box) {
+  json state = read_state(dir + "/state.json");
+  set_running(state, box);
+  return write_state(dir + "/state.json", state);
+}
+
+Status record_exited(const std::string& dir, const Sandbox& box,
+                     const std::optional<ExitStatus>& es) {
+  reap_told_inits();
+  json state = read_state(dir + "/state.json");
+  set_exited(state, box, es);
+  return write_state(dir + "/state.json", state);
+}
 
 int supervise(const Spec& spec, const std::string& dir, int report_fd) {
   // Nothing below throws on bad input; this only keeps an allocation failure from ending the
