@@ -119,6 +119,8 @@ local function start_with_lua(box, argv, dir, lock)
     say("ok " .. p.pid)
     local xok, xerr = pcall(p.wait, p)
     if not xok then io.stderr:write("sbx: supervisor: ", tostring(xerr), "\n"); p:kill("KILL"); p:wait() end
+    io.stdout:flush()  -- what the handlers wrote is in the log before the end is recorded
+    io.stderr:flush()
     p:record(dir, "exited")
     core.sys.exit(0)
   end

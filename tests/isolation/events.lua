@@ -118,8 +118,10 @@ test("oom and oom_kill fire while the sandbox runs, before its exit, with counts
   local st = p:wait()
   expect(st.signal, "the hog's end").eq(9)
   local seq = table.concat(order, ",")
-  expect(seq, "events").contains("oom1")
-  expect(seq, "events").contains("oom_kill1")
+  -- (counts, not calls: the kernel may raise the counter several times before one notification
+  -- is read - a v2 run saw oom_kill1,oom4,oom5)
+  expect(seq, "events").match("%f[%w]oom%d")
+  expect(seq, "events").match("oom_kill%d")
   expect(order[#order], "exit comes last: " .. seq).eq("exit")
 end)
 
