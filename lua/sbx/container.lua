@@ -34,6 +34,7 @@ local KEYS = {
   image = 'string ("name:tag" or an id)',
   name = "string (a persistent container: its upper layer is kept, box:commit works later)",
   ephemeral = "boolean (image: the upper layer on a tmpfs inside the sandbox, gone at exit; no diff or commit)",
+  workspace = 'a directory, or { dir = "/src/proj", dest =, mode = "review" (default: an overlay; box:diff, box:promote, box:discard) | "ro" | "rw", name = }',
   cgroup_parent = "string (where the sandbox's cgroup goes, under the hierarchy roots)",
   netns = "a name in /run/netns, a path, a pid or a sandbox: join that network namespace",
   seccomp = '"default" (the default), "strict", "none", a policy { default =, allow =, deny =, rules =, flags = }, or { notify = { "openat", ... }, on_call = function(call) ... end [, base = ] } (decided in Lua: see sbx.loop)',
@@ -243,12 +244,20 @@ function M.new(opts)
     end
     plan.ops[#plan.ops + 1] = copy(op)
   end
+  local ws
+  if opts.workspace ~= nil then
+    if not has(ns, "mnt") then fail("workspace: needs the mnt namespace", level) end
+    local wsm = require "sbx.workspace"
+    ws = wsm.check(opts.workspace, level + 1)
+    if ws.mode == "review" then ws.name = ws.name or (not img and opts.name) or wsm.generated_name() end
+    plan.ops[#plan.ops + 1] = wsm.op(ws, plan)
+  end
   local base_env = default_env(opts.uid, M.default_path)
   if img then base_env = env_list(img.config.env, base_env, level) end
   plan.env = env_list(opts.env, base_env, level)
 
   local box = { _procs = setmetatable({}, { __mode = "k" }), _name = opts.name, _on = opts.on, _pressure = opts.pressure,
-                _on_call = on_call, _hooks = opts.hooks }
+                _on_call = on_call, _hooks = opts.hooks, _workspace = ws }
   if img and opts.name then
     local dir, upper, work = core.image.named_container(opts.name, img.id)
     if not dir then fail("name: " .. upper, level) end
@@ -280,7 +289,34 @@ function M.new(opts)
 end
 
 -- What the container changed against its image: { { kind = "A"|"M"|"D", path = "/x" }, ... }
+-- The box's review workspace (sbx.workspace): diff, promote, patch, discard -> workspace | nil, err
+function Box:workspace()
+  local ws = self._workspace
+  if not ws or ws.mode ~= "review" then error("box:workspace: this box has no review workspace (workspace = { dir = ... })", 2) end
+  return require("sbx.workspace").open(ws.name)
+end
+
+-- box:promote{ paths = { ... } | filter = fn(change) } -> outcomes | nil, err: the workspace's
+-- changes applied to the host directory (see sbx.workspace).
+function Box:promote(opts)
+  local w, err = self:workspace()
+  if not w then return nil, err end
+  return w:promote(opts)
+end
+
+-- box:discard(): the workspace's changes dropped (its directory removed).
+function Box:discard()
+  local w, err = self:workspace()
+  if not w then return nil, err end
+  return w:discard()
+end
+
 function Box:diff()
+  if self._workspace and self._workspace.mode == "review" then
+    local w, err = self:workspace()
+    if not w then return nil, err end
+    return w:changes()
+  end
   if not self._image then error("box:diff: this container has no image (made with rootfs)", 2) end
   if self._ephemeral then error("box:diff: an ephemeral container keeps no upper layer", 2) end
   return core.image.diff(self._plan.upper, self._image.layer_dirs)
@@ -319,7 +355,14 @@ local function run_plan(self, args, level)
 end
 
 -- Starts a sandbox of this box: straight, or with its hooks around the start (lua/sbx/hooks.lua).
+-- A review workspace's directories are made at its first start (and its start recorded).
 local function start(self, io, run)
+  local ws = self._workspace
+  if ws and ws.mode == "review" and not ws.made then
+    local w, err = require("sbx.workspace").create(ws.name, ws.dir, ws.dest)
+    if not w then return nil, err end
+    ws.made = true
+  end
   if self._hooks then return require("sbx.hooks").start(self, io, run) end
   return core.spawn(self._plan, io, run)
 end

@@ -162,6 +162,15 @@ int l_named_container(lua_State* L) {
   return push_container(L, *c, true);
 }
 
+// workspace_dirs(name, lower) -> dir | nil, err: <store>/workspaces/NAME, made (upper/, work/)
+int l_workspace_dirs(lua_State* L) {
+  auto d =
+      core::make_workspace_dirs(core::ImageStore(), luaL_checkstring(L, 1), luaL_checkstring(L, 2));
+  if (!d) return push_failure(L, d.error());
+  lua_pushstring(L, d->c_str());
+  return 1;
+}
+
 // remove_tree(dir) -> true | nil, err: a container or sandbox directory of the store, whole
 // (any other path is misuse).
 int l_remove_tree(lua_State* L) {
@@ -289,6 +298,7 @@ void register_image(lua_State* L) {
                                  {"import", guarded<l_import>},
                                  {"export", guarded<l_export>},
                                  {"named_container", guarded<l_named_container>},
+                                 {"workspace_dirs", guarded<l_workspace_dirs>},
                                  {"collect_stale", guarded<l_collect_stale>},
                                  {"draft", guarded<l_draft>},
                                  {"publish", guarded<l_publish>},

@@ -15,6 +15,7 @@
 #include "core/base/units.h"
 #include "core/cgroup/cgroup.h"
 #include "core/fs/rootfs.h"
+#include "core/fs/workspace.h"
 #include "core/sandbox/detach.h"
 #include "core/sandbox/features.h"
 #include "core/sandbox/gc.h"
@@ -67,6 +68,94 @@ int l_become_supervisor(lua_State* L) {
   if (auto s = core::become_supervisor(luaL_checkstring(L, 1)); !s)
     return push_failure(L, s.error());
   lua_pushboolean(L, 1);
+  return 1;
+}
+
+// workspace_changes(upper, lower) -> { { kind =, path =, type =, old_type =, mode =, old_mode =,
+// size =, old_size =, target = }, ... } | nil, err (core/fs/workspace.h)
+void push_change(lua_State* L, const core::WorkspaceChange& c) {
+  lua_createtable(L, 0, 9);
+  char k[2] = {c.kind, 0};
+  set_string(L, "kind", k);
+  set_string(L, "path", c.path.c_str());
+  set_string(L, "type", c.type.c_str());
+  if (!c.old_type.empty()) set_string(L, "old_type", c.old_type.c_str());
+  set_integer(L, "mode", c.mode);
+  set_integer(L, "old_mode", c.old_mode);
+  set_number(L, "size", static_cast<lua_Number>(c.size));
+  set_number(L, "old_size", static_cast<lua_Number>(c.old_size));
+  if (!c.target.empty()) set_string(L, "target", c.target.c_str());
+}
+
+int l_workspace_changes(lua_State* L) {
+  auto ch = core::workspace_changes(luaL_checkstring(L, 1), luaL_checkstring(L, 2));
+  if (!ch) return push_failure(L, ch.error());
+  lua_createtable(L, static_cast<int>(ch->size()), 0);
+  for (size_t i = 0; i < ch->size(); ++i) {
+    push_change(L, (*ch)[i]);
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  return 1;
+}
+
+// promote(upper, host, changes, started) -> { { path =, applied =, why = }, ... } | nil, err;
+// `started`: coarse_now()'s text at the run's start
+int l_promote(lua_State* L) {
+  std::string upper = luaL_checkstring(L, 1), host = luaL_checkstring(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  int64_t started = std::strtoll(luaL_checkstring(L, 4), nullptr, 10);
+  std::vector<core::WorkspaceChange> chosen;
+  for (int i = 1;; ++i) {
+    lua_rawgeti(L, 3, i);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      break;
+    }
+    int t = lua_gettop(L);
+    core::WorkspaceChange c;
+    std::string kind = opt_string_field(L, t, "promote", "kind").value_or("M");
+    c.kind = kind.empty() ? 'M' : kind[0];
+    c.path = opt_string_field(L, t, "promote", "path").value_or("");
+    c.type = opt_string_field(L, t, "promote", "type").value_or("");
+    lua_getfield(L, t, "mode");
+    c.mode = static_cast<uint32_t>(lua_tointeger(L, -1));
+    lua_pop(L, 2);
+    chosen.push_back(std::move(c));
+  }
+  auto out = core::promote_changes(upper, host, chosen, started);
+  if (!out) return push_failure(L, out.error());
+  lua_createtable(L, static_cast<int>(out->size()), 0);
+  for (size_t i = 0; i < out->size(); ++i) {
+    lua_createtable(L, 0, 3);
+    set_string(L, "path", (*out)[i].path.c_str());
+    set_bool(L, "applied", (*out)[i].applied);
+    if (!(*out)[i].why.empty()) set_string(L, "why", (*out)[i].why.c_str());
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  return 1;
+}
+
+// realpath(path) -> the path with no symlink, ".." or "." | nil, err; and its type (file, dir, ...)
+int l_realpath(lua_State* L) {
+  const char* p = luaL_checkstring(L, 1);
+  char* r = ::realpath(p, nullptr);
+  if (!r) return push_failure(L, core::sys_error(std::string("realpath ") + p));
+  lua_pushstring(L, r);
+  struct stat st;
+  bool ok = stat(r, &st) == 0;
+  free(r);
+  lua_pushstring(L, !ok                   ? "?"
+                    : S_ISDIR(st.st_mode) ? "dir"
+                    : S_ISREG(st.st_mode) ? "file"
+                    : S_ISLNK(st.st_mode) ? "symlink"
+                                          : "other");
+  lua_pushinteger(L, ok ? st.st_uid : -1);
+  lua_pushinteger(L, ok ? st.st_gid : -1);
+  return 4;
+}
+
+int l_coarse_now(lua_State* L) {
+  lua_pushstring(L, std::to_string(core::workspace_start_mark()).c_str());
   return 1;
 }
 
@@ -296,6 +385,10 @@ int open_core(lua_State* L) {
                                  {"process_identity", guarded<l_process_identity>},
                                  {"start_supervisor", guarded<l_start_supervisor>},
                                  {"become_supervisor", guarded<l_become_supervisor>},
+                                 {"workspace_changes", guarded<l_workspace_changes>},
+                                 {"promote", guarded<l_promote>},
+                                 {"coarse_now", guarded<l_coarse_now>},
+                                 {"realpath", guarded<l_realpath>},
                                  {"seccomp_syscalls", guarded<l_seccomp_syscalls>},
                                  {"seccomp_profile", guarded<l_seccomp_profile>},
                                  {"cap_names", guarded<l_cap_names>},

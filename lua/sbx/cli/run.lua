@@ -10,6 +10,8 @@ M.options = {
   { long = "image", arg = "required", key = "image", meta = "REF", help = "an image from the store (an overlay with its own upper layer)" },
   { long = "name", arg = "required", key = "name", meta = "NAME", help = "a persistent container (its changes are kept; sbx commit NAME TAG)" },
   { long = "rw", arg = "none", key = "rw", help = "leave the --rootfs writable" },
+  { long = "workspace", arg = "required", key = "workspace", meta = "DIR[:DEST]", help = "DIR at DEST (default: the same path) through an overlay: the host's DIR is not written; review the changes with sbx diff, apply them with sbx promote" },
+  { long = "workspace-mode", arg = "required", key = "workspace_mode", meta = "MODE", help = "review (default: the overlay), ro (read-only bind) or rw (plain bind)" },
   { long = "hostname", arg = "required", key = "hostname", meta = "NAME", help = "hostname inside (uts namespace)" },
   { long = "bind", arg = "required", key = "mounts", list = true, tagged = true, meta = "SRC[:DST]", help = "bind a host path read-write" },
   { long = "ro-bind", arg = "required", key = "mounts", list = true, tagged = true, meta = "SRC[:DST]", help = "bind a host path read-only" },
@@ -79,9 +81,18 @@ function M.description(opts)
   if roots > 1 then error("--busybox, --rootfs and --image: choose one", 0) end
   -- --name: with -d the sandbox's name; with an image (or alone) a persistent image container
   local root_given = opts.busybox or opts.rootfs
-  if opts.name and root_given and not opts.detach then error("--name needs --image (or an existing named container), or -d", 0) end
+  if opts.workspace_mode and not opts.workspace then error("--workspace-mode: without --workspace", 0) end
+  if opts.workspace then
+    -- --name then names the workspace
+    if opts.detach then error("--workspace with -d: a workspace is for a run that ends (its changes are reviewed after it)", 0) end
+    local dir, dest = split_pair(opts.workspace)
+    if dir:sub(1, 1) ~= "/" then dir = (os.getenv("PWD") or ".") .. "/" .. dir end
+    d.workspace = { dir = dir, dest = dest, mode = opts.workspace_mode, name = opts.name }
+  elseif opts.name and root_given and not opts.detach then
+    error("--name needs --image (or an existing named container), -d, or --workspace", 0)
+  end
   d.image = opts.image
-  if not root_given then d.name = opts.name end
+  if not root_given and not opts.workspace then d.name = opts.name end
   -- a one-shot run of an image keeps nothing: its upper layer lives on a tmpfs inside it
   if opts.image and not opts.name then d.ephemeral = true end
   if opts.busybox then
@@ -180,6 +191,22 @@ function M.help()
     getopt.usage(M.options) .. "\n"
 end
 
+-- After a run on a review workspace: how to see and apply its changes (none: it is removed).
+function M.workspace_report(box)
+  local ws = box._workspace
+  local w = ws.made and require("sbx.workspace").open(ws.name)
+  if not w then return end
+  local changes = w:changes() or {}
+  if #changes == 0 then
+    w:discard()
+    io.stderr:write(("sbx run: no changes to %s\n"):format(ws.dir))
+    return
+  end
+  io.stderr:write(("sbx run: %d change%s to %s kept in workspace %s (the host's directory is unchanged):\n"):format(
+    #changes, #changes == 1 and "" or "s", ws.dir, ws.name))
+  io.stderr:write(("     sbx diff %s [--patch] | sbx promote %s [PATH...] | sbx discard %s\n"):format(ws.name, ws.name, ws.name))
+end
+
 -- -d: a supervisor of its own (no Lua) holds the sandbox from now on; say how to reach it.
 function M.detach(box, argv, name)
   local s, err = require("sbx.sandboxes").start(box, argv, { name = name })
@@ -269,6 +296,7 @@ function M.main(args)
     return 125
   end
   if st.timed_out then io.stderr:write(("sbx run: timed out after %ss, killed\n"):format(opts.timeout)) end
+  if box._workspace and box._workspace.mode == "review" then M.workspace_report(box) end
   if st.oom_killed then io.stderr:write("sbx run: the sandbox ran out of memory (", opts.memory or "?", "): killed by the kernel's OOM killer\n") end
   if opts.stats and st.stats then
     local s2 = st.stats

@@ -459,6 +459,27 @@ Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new, int tr
       if (!t) return t.error();
       return bind(op, *t, op.kind == OpKind::RoBind, op.kind == OpKind::DevBind, tree);
     }
+    case OpKind::Overlay: {
+      struct stat st;
+      if (stat(op.source.c_str(), &st) != 0) return sys_error(step + ": the lower directory");
+      if (!S_ISDIR(st.st_mode)) return Error{ENOTDIR, step + ": the lower is not a directory"};
+      auto t = at(true, true);
+      if (!t) return t.error();
+      // The lower (its idmapped copy when the sandbox's root is another id on the host) goes on
+      // the target first, then the overlay over it: the lower stays beneath, out of reach.
+      // Not recursive: the directory's submounts are not the workspace's.
+      if (tree >= 0) {
+        if (syscall(SYS_move_mount, tree, "", t->fd.get(), "",
+                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+          return sys_error(step + ": attach the idmapped lower");
+      } else if (mount(op.source.c_str(), t->at().c_str(), nullptr, MS_BIND, nullptr) != 0) {
+        return sys_error(step + ": bind the lower");
+      }
+      if (auto s = mount_overlay({t->real}, op.upper, op.work, t->real); !s)
+        return s.error().context(step);
+      return set_attr(t->real, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID, false,
+                      step + ": set nodev,nosuid");
+    }
     case OpKind::Tmpfs:
     case OpKind::Proc:
     case OpKind::Dev:

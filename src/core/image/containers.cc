@@ -63,6 +63,33 @@ Result<ContainerDirs> make_container_dirs(const ImageStore& store,
   return dirs_of(dir);
 }
 
+Result<std::string> make_workspace_dirs(const ImageStore& store, const std::string& name,
+                                        const std::string& lower) {
+  struct stat ls;
+  if (stat(lower.c_str(), &ls) != 0 || !S_ISDIR(ls.st_mode))
+    return sys_error("workspace " + name + ": the directory " + lower);
+  if (!valid_container_name(name))
+    return user_error("workspace name '" + name +
+                      "': letters, digits, _ . - (not first), at most 64");
+  if (auto s = store.init(); !s) return s.error();
+  std::string base = store.root() + "/workspaces";
+  if (auto s = make_dirs(base, 0711); !s) return s.error();
+  std::string dir = base + "/" + name;
+  if (mkdir(dir.c_str(), 0700) != 0) {
+    if (errno == EEXIST)
+      return Error{EEXIST, "workspace " + name + ": exists (sbx diff " + name +
+                               ", then sbx promote or sbx discard it)"};
+    return sys_error("create workspace directory " + dir);
+  }
+  if (auto s = make_overlay_dirs(store, dir, "create workspace directory"); !s) {
+    remove_quietly(dir);
+    return s.error();
+  }
+  // the overlay's root takes its mode from the upper: the host directory's
+  chmod((dir + "/upper").c_str(), ls.st_mode & 07777);
+  return dir;
+}
+
 bool valid_container_name(const std::string& n) {
   return !n.empty() && n.size() <= 64 &&
          n.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
@@ -129,7 +156,7 @@ Result<ContainerDirs> named_container(const ImageStore& store, const std::string
 
 Status check_removable(const ImageStore& store, const std::string& dir) {
   std::string rest;
-  for (const char* kind : {"/containers/", "/named/", "/sandboxes/"})
+  for (const char* kind : {"/containers/", "/named/", "/sandboxes/", "/workspaces/"})
     if (std::string prefix = store.root() + kind; dir.rfind(prefix, 0) == 0)
       rest = dir.substr(prefix.size());
   if (rest.empty() || rest[0] == '/')

@@ -24,6 +24,11 @@ struct ContainerDirs {
 Result<ContainerDirs> make_container_dirs(const ImageStore& store,
                                           const std::vector<std::string>& layers);
 
+// <store>/workspaces/NAME with upper/ and work/ owned by the sandbox's root (refused when it
+// exists): a workspace's overlay (core/fs/workspace.h).
+Result<std::string> make_workspace_dirs(const ImageStore& store, const std::string& name,
+                                        const std::string& lower);
+
 // Letters, digits, _ . - (not first), at most 64: the names of named containers.
 bool valid_container_name(const std::string& name);
 

@@ -144,14 +144,20 @@ const std::vector<Field<Op>>& fields() {
   static const std::vector<Field<Op>> f = {
       field("kind", &Op::kind,
             "bind, ro-bind, dev-bind, tmpfs, proc, dev, mqueue, mkdir, symlink, file, remount-ro, "
-            "mask, read-only, device",
+            "mask, read-only, device, overlay",
             OpKindName{})
           .required(),
       field("source", &Op::source,
-            "bind: the host path; symlink: the link's target; file: the contents; device: the "
+            "bind: the host path; overlay: the lower directory; symlink: the link's target; file: "
+            "the contents; device: the "
             "node, \"c 1:7\", \"b 8:0\" or \"p\"; tmpfs: its name in the mount table (default "
             "tmpfs)"),
       field("dest", &Op::dest, "the absolute path inside the sandbox"),
+      field("upper", &Op::upper,
+            "overlay: the host directory that keeps every change (source: the lower, never "
+            "written)")
+          .quiet(),
+      field("work", &Op::work, "overlay: its work directory, beside upper").quiet(),
       field("optional", &Op::optional, "bind: skip quietly when the source is missing").quiet(),
       field("size", &Op::size, "tmpfs: size in bytes (0: the kernel's default)").quiet(),
       field("mode", &Op::mode, "tmpfs, mkdir, file, device: permissions (0: the kind's default)",

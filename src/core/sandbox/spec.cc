@@ -31,6 +31,7 @@ constexpr OpName kOpNames[] = {
     {OpKind::Mask, "mask"},
     {OpKind::ReadOnly, "read-only"},
     {OpKind::Device, "device"},
+    {OpKind::Overlay, "overlay"},
 };
 
 constexpr std::pair<const char*, int> kRlimits[] = {
@@ -159,6 +160,8 @@ std::string describe(const Op& op) {
     case OpKind::RoBind:
     case OpKind::DevBind:
       return k + " " + op.source + " on " + op.dest;
+    case OpKind::Overlay:
+      return "overlay of " + op.source + " on " + op.dest;
     case OpKind::Symlink:
       return "symlink " + op.dest + " -> " + op.source;
     case OpKind::Device:
@@ -243,8 +246,10 @@ Status validate(const Spec& s, bool need_argv) {
       return user_error(where + ": destination '" + op.dest + "' contains '..'");
     bool is_bind =
         op.kind == OpKind::Bind || op.kind == OpKind::RoBind || op.kind == OpKind::DevBind;
-    if (is_bind && !absolute(op.source))
+    if ((is_bind || op.kind == OpKind::Overlay) && !absolute(op.source))
       return user_error(where + ": source '" + op.source + "' is not an absolute path");
+    if (op.kind == OpKind::Overlay && (!absolute(op.upper) || !absolute(op.work)))
+      return user_error(where + ": upper and work must be absolute paths");
     if (op.kind == OpKind::Symlink && op.source.empty())
       return user_error(where + ": empty link target");
     if (op.kind == OpKind::Device) {
@@ -252,7 +257,8 @@ Status validate(const Spec& s, bool need_argv) {
       if (op.dest == "/") return user_error(where + ": a device node cannot be the root");
     }
     if (!op.uid_map.empty() || !op.gid_map.empty() || op.idmap_recursive) {
-      if (!is_bind) return user_error(where + ": an id map is only for a bind");
+      if (!is_bind && op.kind != OpKind::Overlay)
+        return user_error(where + ": an id map is only for a bind or an overlay's lower");
       if (op.optional) return user_error(where + ": an idmapped bind cannot be optional");
       if (auto st = check_map("uid map", op.uid_map); !st) return st.error().context(where);
       if (auto st = check_map("gid map", op.gid_map); !st) return st.error().context(where);
