@@ -13,6 +13,8 @@ usage: sbx                           the sbx> prompt (Lua with sbx loaded; help(
        sbx test FILE.lua...          run test files, TAP output (see sbx test --help)
        sbx image ls|inspect|tag|rm|prune|from-dir|import-layer   the local image store
        sbx commit NAME TAG           a named container's changes as a new image
+       sbx run --workspace DIR ...   work on DIR through an overlay (the host's DIR unwritten), then:
+       sbx diff [NAME] [--patch] | promote NAME [PATH...] | discard NAME   review, apply, drop
        sbx run -d --name NAME ...    a long-running sandbox, then:
        sbx ps [-a] | inspect NAME | logs [-f] NAME | exec [-it] NAME CMD | stop [-t SECS] NAME
        sbx kill NAME [SIGNAL] | rm [-f] NAME | stats [--no-stream] [NAME...]
@@ -70,6 +72,12 @@ end }]] },
     "Runs the command with every call the box's seccomp allows reported to this process and let through (user notification: each one, unlike SECCOMP_RET_LOG, which the kernel rate-limits), then gives the policy of the calls made: default deny, those calls allowed, clone, socket, ioctl, personality and prctl only with the values seen; out = also writes it as commented Lua for review. sbx run --seccomp learn=FILE.lua does the same; --seccomp FILE.lua enforces it.",
     [[local pol = box:learn{ "/bin/sh", "-c", "ls /", out = "ls.lua" }
 print(pol:explain("mkdir"))  -- errno EPERM (the default)]] },
+  { "box:promote", "box:promote{ paths = { ... } | filter = fn(change) } -> outcomes | nil, err; box:diff(), box:discard(), box:workspace()",
+    "For a box with a review workspace (sbx.container{ workspace = { dir = \"/src/proj\", dest =, mode = \"review\" | \"ro\" | \"rw\", name = } }): box:diff() lists the changes { kind = A|M|D|C, path, type, mode, size, ... }; box:promote applies chosen ones to the host directory (written beside and renamed, symlinks never followed, setuid/setgid dropped, fifos and devices refused; nothing applied when a target changed on the host since the run started); box:discard() drops them; box:workspace():patch(paths) gives a unified diff.",
+    [[local box = sbx.container{ workspace = "/src/proj", cwd = "/src/proj" }
+box:run{ "make" }
+for _, c in ipairs(box:diff()) do print(c.kind, c.path) end
+box:promote{ filter = function(c) return c.path:match("^build/") == nil end }]] },
   { "p:exec_as_root", "p:exec_as_root{ cmd, arg..., stdout =, input = } -> status; p:write_file(path, text [, mode]); p:read_file(path)",
     "For hooks (sbx.container{ hooks = { created =, before_exec =, started =, exited = } }): a command inside the waiting sandbox's namespaces and group as root there, and files of its root opened by the supervisor inside that root (symlinks stay inside).",
     [[hooks = { created = function(p) assert(p:exec_as_root{ "/bin/sh", "-c", "mkdir -p /tmp/app" }) end }]] },

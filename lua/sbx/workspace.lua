@@ -66,11 +66,13 @@ function M.op(ws, plan)
       if id >= e.inside and id < e.inside + (e.count or 1) then return e.outside + (id - e.inside) end
     end
   end
-  local ou, og = outside(plan.uid_map, plan.uid or 0), outside(plan.gid_map, plan.gid or 0)
-  if ou and ou ~= ws.uid then op.uid_map = { { inside = ws.uid, outside = ou, count = 1 } } end
-  if og and og ~= ws.gid then op.gid_map = { { inside = ws.gid, outside = og, count = 1 } } end
-  if op.uid_map and not op.gid_map then op.gid_map = { { inside = ws.gid, outside = og or ws.gid, count = 1 } } end
-  if op.gid_map and not op.uid_map then op.uid_map = { { inside = ws.uid, outside = ou or ws.uid, count = 1 } } end
+  -- (with a user namespace always idmapped, even to the same ids: the supervisor then opens the
+  -- directory, whose path the sandbox's root may not reach, as under a 0700 home)
+  if plan.uid_map then
+    local ou, og = outside(plan.uid_map, plan.uid or 0), outside(plan.gid_map, plan.gid or 0)
+    op.uid_map = { { inside = ws.uid, outside = ou or ws.uid, count = 1 } }
+    op.gid_map = { { inside = ws.gid, outside = og or ws.gid, count = 1 } }
+  end
   return op
 end
 

@@ -7,7 +7,8 @@ if not bin then skip_all("needs SBX_BIN (run through ctest)") end
 local root = sbx.rootfs.busybox()
 if not root then skip_all("needs the busybox rootfs") end
 local me = sbx.sys.getpid()
-local base = "/var/tmp/sbx-test-ws-" .. me
+-- (under a 0700 directory, as a project in root's home is: the sandbox's root cannot reach the path)
+local base = "/var/tmp/sbx-test-ws-" .. me .. "/private"
 
 local function sh_out(cmd)
   local p = io.popen(cmd .. " 2>&1")
@@ -48,7 +49,7 @@ local WORK = table.concat({
   "mkfifo pipe",                      -- never promoted
 }, " && ")
 
-before_each(function() assert(os.execute("mkdir -p " .. base) == 0) end)
+before_each(function() assert(os.execute(("mkdir -p %s && chmod 700 %s"):format(base, base:match("^(.*)/private$"))) == 0) end)
 
 test("the host directory is not written; diff names each change by kind", function()
   local dir = project("p1")
@@ -177,5 +178,5 @@ test("sbx run --workspace, sbx diff, promote, discard; errors", function()
 end)
 
 test("cleanup", function()
-  assert(os.execute("rm -rf " .. base) == 0)
+  assert(os.execute("rm -rf " .. base:match("^(.*)/private$")) == 0)
 end)

@@ -24,7 +24,8 @@ Spec every_field() {
   s.rootfs = "/srv/root";
   s.rootfs_readonly = false;
   s.ops = {
-      {OpKind::Tmpfs, "tmpfs", "/tmp", true, 1 << 20, 01777, 5, 6, {{0, 1, 2}}, {{3, 4, 5}}, true},
+      {OpKind::Tmpfs, "tmpfs", "/tmp", true, 1 << 20, 01777, 5, 6, {{0, 1, 2}}, {{3, 4, 5}}, true,
+       "/up", "/work"},
       {OpKind::Symlink, "/etc", "/data"},
       {OpKind::Device, "c 1:7", "/dev/mydev", false, 0, 0640, 5, 6}};
   s.uid_map = {{0, 100000, 65536}};

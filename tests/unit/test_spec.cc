@@ -330,6 +330,7 @@ TEST_CASE("op kind names round trip", "[spec]") {
       {OpKind::File, "file"},
       {OpKind::RemountRo, "remount-ro"},
       {OpKind::Device, "device"},
+      {OpKind::Overlay, "overlay"},
   };
   for (const auto& [kind, name] : all) {
     INFO("kind " << name);
@@ -339,7 +340,7 @@ TEST_CASE("op kind names round trip", "[spec]") {
     CHECK(*back == kind);
     CHECK(op_kind_from_name(op_kind_name(kind)) == kind);
   }
-  for (const char* bad : {"", "Bind", "robind", "ro_bind", "bind ", "?", "overlay"}) {
+  for (const char* bad : {"", "Bind", "robind", "ro_bind", "bind ", "?", "overlayfs"}) {
     INFO("name '" << bad << "'");
     CHECK_FALSE(op_kind_from_name(bad).has_value());
   }

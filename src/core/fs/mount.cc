@@ -450,8 +450,10 @@ Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new, int tr
     case OpKind::Bind:
     case OpKind::RoBind:
     case OpKind::DevBind: {
+      // (an idmapped copy was opened by the supervisor: the source's path may be out of this
+      // process's reach, under a 0700 home)
       struct stat st;
-      if (stat(op.source.c_str(), &st) != 0) {
+      if (tree >= 0 ? fstat(tree, &st) != 0 : stat(op.source.c_str(), &st) != 0) {
         if (op.optional && errno == ENOENT) return {};
         return sys_error(step);
       }
@@ -460,9 +462,13 @@ Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new, int tr
       return bind(op, *t, op.kind == OpKind::RoBind, op.kind == OpKind::DevBind, tree);
     }
     case OpKind::Overlay: {
+      // (an idmapped lower was opened by the supervisor: its path may be out of this process's
+      // reach, under a 0700 home)
       struct stat st;
-      if (stat(op.source.c_str(), &st) != 0) return sys_error(step + ": the lower directory");
-      if (!S_ISDIR(st.st_mode)) return Error{ENOTDIR, step + ": the lower is not a directory"};
+      if (tree < 0 && stat(op.source.c_str(), &st) != 0)
+        return sys_error(step + ": the lower directory");
+      if (tree < 0 && !S_ISDIR(st.st_mode))
+        return Error{ENOTDIR, step + ": the lower is not a directory"};
       auto t = at(true, true);
       if (!t) return t.error();
       // The lower (its idmapped copy when the sandbox's root is another id on the host) goes on

@@ -45,9 +45,6 @@ struct Op {
   OpKind kind;
   std::string source;  // host path (bind), link target (symlink), contents (file), node (device)
   std::string dest;    // absolute path inside the sandbox
-  // overlay: source is the lower (a host directory, never written), these its upper and work
-  // directories (host paths, the upper keeps every change)
-  std::string upper, work;
   bool optional = false;      // bind: skip quietly when the source is missing (bwrap's --bind-try)
   uint64_t size = 0;          // tmpfs: size in bytes (0 = kernel default)
   uint32_t mode = 0;          // tmpfs/mkdir/file/device: permissions (0 = default for the kind)
@@ -57,6 +54,9 @@ struct Op {
   // recursive: the submounts too (OCI's ridmap)
   std::vector<IdMapEntry> uid_map, gid_map;
   bool idmap_recursive = false;
+  // overlay: source is the lower (a host directory, never written), these its upper and work
+  // directories (host paths, the upper keeps every change)
+  std::string upper, work;
   bool operator==(const Op&) const = default;
 };
 
