@@ -22,9 +22,11 @@ local function write(path, text)
   assert(core.write_file(path, text))
 end
 
+-- Letters, digits, _ . - (not first), at most 64 (workspaces take the same names).
 local function valid_name(name)
   return type(name) == "string" and name:match("^[%w][%w_.%-]*$") ~= nil and #name <= 64
 end
+M.valid_name = valid_name
 
 -- "running" only when the supervisor and the sandbox are the very processes recorded; "starting"
 -- only while its front or supervisor holds the directory's lock (a killed front leaves "lost").
@@ -74,12 +76,14 @@ function M.get(name)
   return load(name)
 end
 
-local counter = 0
-local function generated_name()
-  counter = counter + 1
-  local rnd = io.open("/dev/urandom"):read(3):gsub(".", function(c) return ("%02x"):format(c:byte()) end)
-  return "sbx-" .. rnd
+-- PREFIX and six random hex digits ("sbx-3fa2c1"; workspaces: "ws-...").
+local function generated_name(prefix)
+  local f = assert(io.open("/dev/urandom", "rb"))
+  local rnd = f:read(3):gsub(".", function(c) return ("%02x"):format(c:byte()) end)
+  f:close()
+  return (prefix or "sbx-") .. rnd
 end
+M.generated_name = generated_name
 
 -- A detached sandbox with on handlers, hooks or seccomp.on_call: its supervisor is a fork of this
 -- process that keeps them (a grandchild, so that nobody has to reap it), not the Lua-free one. It

@@ -16,17 +16,10 @@ Workspace.__index = Workspace
 
 function M.dir() return core.image.store_dir() .. "/workspaces" end
 
-local function valid_name(name)
-  return type(name) == "string" and name:match("^[%w][%w_.%-]*$") ~= nil and #name <= 64
-end
-M.valid_name = valid_name
-
-function M.generated_name()
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local rnd = f:read(3):gsub(".", function(c) return ("%02x"):format(c:byte()) end)
-  f:close()
-  return "ws-" .. rnd
-end
+-- (the names of long-running sandboxes: the same rules)
+local names = require "sbx.sandboxes"
+local valid_name = names.valid_name
+function M.generated_name() return names.generated_name("ws-") end
 
 -- The description's workspace = value, checked -> { dir =, dest =, mode =, name = }
 function M.check(v, level)

@@ -23,11 +23,21 @@ Spec every_field() {
   s.namespaces = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET;
   s.rootfs = "/srv/root";
   s.rootfs_readonly = false;
-  s.ops = {
-      {OpKind::Tmpfs, "tmpfs", "/tmp", true, 1 << 20, 01777, 5, 6, {{0, 1, 2}}, {{3, 4, 5}}, true,
-       "/up", "/work"},
-      {OpKind::Symlink, "/etc", "/data"},
-      {OpKind::Device, "c 1:7", "/dev/mydev", false, 0, 0640, 5, 6}};
+  s.ops = {{OpKind::Tmpfs,
+            "tmpfs",
+            "/tmp",
+            true,
+            1 << 20,
+            01777,
+            5,
+            6,
+            {{0, 1, 2}},
+            {{3, 4, 5}},
+            true,
+            "/up",
+            "/work"},
+           {OpKind::Symlink, "/etc", "/data"},
+           {OpKind::Device, "c 1:7", "/dev/mydev", false, 0, 0640, 5, 6}};
   s.uid_map = {{0, 100000, 65536}};
   s.gid_map = {{0, 100000, 1000}, {1000, 1000, 1}};
   s.deny_setgroups = false;

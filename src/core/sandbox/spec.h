@@ -43,11 +43,11 @@ struct IdMapEntry {
 
 struct Op {
   OpKind kind;
-  std::string source;  // host path (bind), link target (symlink), contents (file), node (device)
-  std::string dest;    // absolute path inside the sandbox
-  bool optional = false;      // bind: skip quietly when the source is missing (bwrap's --bind-try)
-  uint64_t size = 0;          // tmpfs: size in bytes (0 = kernel default)
-  uint32_t mode = 0;          // tmpfs/mkdir/file/device: permissions (0 = default for the kind)
+  std::string source;     // host path (bind), link target (symlink), contents (file), node (device)
+  std::string dest;       // absolute path inside the sandbox
+  bool optional = false;  // bind: skip quietly when the source is missing (bwrap's --bind-try)
+  uint64_t size = 0;      // tmpfs: size in bytes (0 = kernel default)
+  uint32_t mode = 0;      // tmpfs/mkdir/file/device: permissions (0 = default for the kind)
   uint32_t uid = 0, gid = 0;  // device: the node's owner (inside ids)
   // bind: an idmapped mount (mount_setattr MOUNT_ATTR_IDMAP): a file owned by `inside` on disk is
   // seen as owned by `outside` (host ids), as OCI's mount uidMappings (containerID, hostID, size);
