@@ -75,6 +75,28 @@ function M.audit(pid)
   for _, p in ipairs(M.masked) do if over[p] then r.masked[#r.masked + 1] = p end end
   for _, p in ipairs(M.readonly) do if ro[p] then r.readonly[#r.readonly + 1] = p end end
   r.root = (read(("/proc/%d/mountinfo"):format(pid)) or ""):match("^%S+ %S+ %S+ (%S+) / ") or "?"
+  -- secrets it can see: sbx.workspace.SECRETS of each home in its root (its $HOME, /root, /home/*)
+  -- that are there and not masked; readable by its uid as the mode bits say
+  local uid = tonumber((field("Uid") or ""):match("^%d+"))
+  local proot = ("/proc/%d/root"):format(pid)
+  local env = read(("/proc/%d/environ"):format(pid)) or ""
+  local homes, seen = {}, {}
+  local function add(h) if h and h ~= "" and h ~= "/" and not seen[h] then seen[h] = true; homes[#homes + 1] = h end end
+  add(env:match("%zHOME=([^%z]*)") or env:match("^HOME=([^%z]*)"))
+  add("/root")
+  for _, n in ipairs(core.list_dir(proot .. "/home")) do add("/home/" .. n) end
+  r.secrets = {}
+  for _, h in ipairs(homes) do
+    for _, s in ipairs(require("sbx.workspace").SECRETS) do
+      local path = h .. "/" .. s
+      local kind, owner, _, mode = core.lstat(proot .. path)
+      if kind and not over[path] then
+        local bits = owner == uid and math.floor(mode / 64) % 8 or mode % 8
+        local readable = uid == 0 or math.floor(bits / 4) % 2 == 1
+        r.secrets[#r.secrets + 1] = { path = path, readable = readable, mode = mode, owner = owner }
+      end
+    end
+  end
   return r
 end
 
@@ -103,6 +125,11 @@ function M.text(r)
   out[#out + 1] = "masked:       " .. (#r.masked > 0 and table.concat(r.masked, " ") or "none")
   out[#out + 1] = "read-only:    " .. (#r.readonly > 0 and table.concat(r.readonly, " ") or "none")
   out[#out + 1] = ("mounts:       %d"):format(r.mounts)
+  local sec = {}
+  for _, s in ipairs(r.secrets or {}) do
+    sec[#sec + 1] = s.path .. (s.readable and " (readable)" or (" (mode %04o, owner %d: not readable by it)"):format(s.mode, s.owner))
+  end
+  out[#out + 1] = "secrets:      " .. (#sec > 0 and table.concat(sec, ", ") or "none visible")
   return table.concat(out, "\n") .. "\n"
 end
 

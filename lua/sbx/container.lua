@@ -34,7 +34,9 @@ local KEYS = {
   image = 'string ("name:tag" or an id)',
   name = "string (a persistent container: its upper layer is kept, box:commit works later)",
   ephemeral = "boolean (image: the upper layer on a tmpfs inside the sandbox, gone at exit; no diff or commit)",
-  workspace = 'a directory, or { dir = "/src/proj", dest =, mode = "review" (default: an overlay; box:diff, box:promote, box:discard) | "ro" | "rw", name = }',
+  workspace = 'a directory, or { dir = "/src/proj", dest =, mode = "review" (default: an overlay; box:diff, box:promote, box:discard) | "ro" | "rw", name = } (on the host\'s root it implies home = "tmpfs", hide = "secrets")',
+  home = '"tmpfs" (a fresh empty $HOME; the host user\'s home hidden too), a host directory bound as $HOME, or false',
+  hide = 'list of paths masked (an empty read-only directory, or /dev/null for a file; "~/x" is in the host user\'s home), or "secrets": ~/.ssh, ~/.aws, ~/.config/gh, ~/.netrc, browser profiles... of every home',
   cgroup_parent = "string (where the sandbox's cgroup goes, under the hierarchy roots)",
   netns = "a name in /run/netns, a path, a pid or a sandbox: join that network namespace",
   seccomp = '"default" (the default), "strict", "none", a policy { default =, allow =, deny =, rules =, flags = }, or { notify = { "openat", ... }, on_call = function(call) ... end [, base = ] } (decided in Lua: see sbx.loop)',
@@ -109,6 +111,8 @@ function M.new(opts)
     end
   end
   for _, k in ipairs({ "ns", "mounts", "env", "uid_map", "gid_map", "time_offsets", "limits", "on", "pressure" }) do expect_type(k, opts[k], "table", level) end
+  if opts.hide ~= nil and type(opts.hide) ~= "table" and opts.hide ~= "secrets" then fail('hide: expected a list of paths or "secrets"', level) end
+  if opts.home ~= nil and opts.home ~= false and type(opts.home) ~= "string" then fail('home: expected "tmpfs", a directory or false', level) end
   if opts.hooks ~= nil then
     if type(opts.hooks) ~= "table" then fail("hooks: expected a table { created = fn, before_exec = fn, started = fn, exited = fn }", level) end
     for phase, fn in pairs(opts.hooks) do
@@ -238,11 +242,22 @@ function M.new(opts)
   elseif opts.mounts and #opts.mounts > 0 then
     fail("mounts: need the mnt namespace in ns", level)
   end
-  for i, op in ipairs(opts.mounts or {}) do
-    if type(op) ~= "table" or type(op.kind) ~= "string" then
-      fail(("mounts[%d]: expected a step made by sbx.bind, sbx.tmpfs, sbx.proc ..., got %s"):format(i, type(op)), level)
-    end
-    plan.ops[#plan.ops + 1] = copy(op)
+  -- the home, hidden paths and the workspace before the user's own mounts (which may go into them)
+  local base_env = default_env(opts.uid, M.default_path)
+  if img then base_env = env_list(img.config.env, base_env, level) end
+  plan.env = env_list(opts.env, base_env, level)
+  -- a fresh home and the host's secrets hidden: the default of a workspace on the host's root
+  local host_root = not opts.rootfs and not img
+  local home, hide = opts.home, opts.hide
+  if opts.workspace ~= nil and host_root then
+    if home == nil then home = "tmpfs" end
+    if hide == nil then hide = "secrets" end
+  end
+  if (home ~= nil and home ~= false) or hide ~= nil then
+    if not has(ns, "mnt") then fail("home, hide: need the mnt namespace", level) end
+    local wsm = require "sbx.workspace"
+    for _, op in ipairs(wsm.home_ops(home, plan.env, host_root, level + 1)) do plan.ops[#plan.ops + 1] = op end
+    for _, path in ipairs(wsm.hidden(hide, level + 1)) do plan.ops[#plan.ops + 1] = { kind = "mask", dest = path } end
   end
   local ws
   if opts.workspace ~= nil then
@@ -252,9 +267,12 @@ function M.new(opts)
     if ws.mode == "review" then ws.name = ws.name or (not img and opts.name) or wsm.generated_name() end
     plan.ops[#plan.ops + 1] = wsm.op(ws, plan)
   end
-  local base_env = default_env(opts.uid, M.default_path)
-  if img then base_env = env_list(img.config.env, base_env, level) end
-  plan.env = env_list(opts.env, base_env, level)
+  for i, op in ipairs(opts.mounts or {}) do
+    if type(op) ~= "table" or type(op.kind) ~= "string" then
+      fail(("mounts[%d]: expected a step made by sbx.bind, sbx.tmpfs, sbx.proc ..., got %s"):format(i, type(op)), level)
+    end
+    plan.ops[#plan.ops + 1] = copy(op)
+  end
 
   local box = { _procs = setmetatable({}, { __mode = "k" }), _name = opts.name, _on = opts.on, _pressure = opts.pressure,
                 _on_call = on_call, _hooks = opts.hooks, _workspace = ws }
@@ -358,13 +376,21 @@ end
 -- A review workspace's directories are made at its first start (and its start recorded).
 local function start(self, io, run)
   local ws = self._workspace
+  local made
   if ws and ws.mode == "review" and not ws.made then
     local w, err = require("sbx.workspace").create(ws.name, ws.dir, ws.dest)
     if not w then return nil, err end
-    ws.made = true
+    ws.made, made = true, w
   end
-  if self._hooks then return require("sbx.hooks").start(self, io, run) end
-  return core.spawn(self._plan, io, run)
+  local p, err, errno
+  if self._hooks then
+    p, err, errno = require("sbx.hooks").start(self, io, run)
+  else
+    p, err, errno = core.spawn(self._plan, io, run)
+  end
+  -- a workspace made for a start that failed holds nothing: it goes too
+  if not p and made then made:discard(); ws.made = false end
+  return p, err, errno
 end
 
 -- box:spawn{ argv..., stdin/stdout/stderr = "inherit"|"null"|"pipe"|fd } -> sbx.Process

@@ -190,5 +190,67 @@ function M.format(changes)
   return table.concat(lines, "\n") .. (#lines > 0 and "\n" or "")
 end
 
+-- Secrets of a home that a tool has no business reading: keys, tokens, credentials, browser
+-- profiles (relative to each home).
+M.SECRETS = { ".ssh", ".gnupg", ".aws", ".azure", ".config/gcloud", ".config/gh", ".config/hub", ".netrc",
+              ".git-credentials", ".docker/config.json", ".kube", ".npmrc", ".pypirc", ".cargo/credentials.toml",
+              ".password-store", ".local/share/keyrings", ".mozilla", ".config/google-chrome",
+              ".config/chromium", ".config/BraveSoftware", ".thunderbird" }
+
+-- The homes on this host: the caller's, root's and each under /home.
+local function homes()
+  local seen, out = {}, {}
+  local function add(h) if h and h ~= "" and h ~= "/" and not seen[h] then seen[h] = true; out[#out + 1] = h end end
+  add(os.getenv("HOME"))
+  add("/root")
+  for _, n in ipairs(core.list_dir("/home")) do add("/home/" .. n) end
+  return out
+end
+
+-- hide = value -> the absolute paths to mask ("secrets": M.SECRETS of every home).
+function M.hidden(hide, level)
+  level = (level or 1) + 1
+  if hide == nil or hide == false then return {} end
+  local list = type(hide) == "table" and hide or { hide }
+  local out = {}
+  for i, p in ipairs(list) do
+    if p == "secrets" then
+      for _, h in ipairs(homes()) do
+        for _, s in ipairs(M.SECRETS) do out[#out + 1] = h .. "/" .. s end
+      end
+    elseif type(p) == "string" and p:sub(1, 2) == "~/" and os.getenv("HOME") then
+      out[#out + 1] = os.getenv("HOME") .. p:sub(2)
+    elseif type(p) == "string" and p:sub(1, 1) == "/" and not p:find("/%.%./") and not p:match("/%.%.$") then
+      out[#out + 1] = p
+    else
+      error(("hide[%d]: '%s' is not an absolute path, ~/path or \"secrets\""):format(i, tostring(p)), level)
+    end
+  end
+  return out
+end
+
+-- home = "tmpfs" | DIR | false, with the plan's env -> the mount steps: a fresh tmpfs (or DIR bound)
+-- at the sandbox's $HOME, and, on the host's root, the host user's own home covered too.
+function M.home_ops(home, env, host_root, level)
+  level = (level or 1) + 1
+  if home == nil or home == false then return {} end
+  local inside
+  for _, e in ipairs(env or {}) do inside = e:match("^HOME=(.*)$") or inside end
+  local ops = {}
+  local mine = os.getenv("HOME")
+  if host_root and mine and mine ~= "/" and mine ~= inside then
+    ops[#ops + 1] = { kind = "tmpfs", dest = mine, mode = 448 }  -- 0700
+  end
+  if not inside or inside == "/" or inside == "" then return ops end
+  if home == "tmpfs" then
+    ops[#ops + 1] = { kind = "tmpfs", dest = inside, mode = 448 }
+  elseif type(home) == "string" and home:sub(1, 1) == "/" then
+    ops[#ops + 1] = { kind = "bind", source = home, dest = inside }
+  else
+    error(('home: "%s" (expected "tmpfs", an absolute directory or false)'):format(tostring(home)), level)
+  end
+  return ops
+end
+
 M.Workspace = Workspace
 return M

@@ -135,7 +135,8 @@ int l_promote(lua_State* L) {
   return 1;
 }
 
-// realpath(path) -> the path with no symlink, ".." or "." | nil, err; and its type (file, dir, ...)
+// realpath(path) -> the path with no symlink, ".." or "." | nil, err; and its type (file, dir,
+// ...), owner and group
 int l_realpath(lua_State* L) {
   const char* p = luaL_checkstring(L, 1);
   char* r = ::realpath(p, nullptr);
@@ -151,6 +152,22 @@ int l_realpath(lua_State* L) {
                                           : "other");
   lua_pushinteger(L, ok ? st.st_uid : -1);
   lua_pushinteger(L, ok ? st.st_gid : -1);
+  return 4;
+}
+
+// lstat(path) -> type, uid, gid, mode | nil, err: the kernel's walk (/proc/PID/root/... reaches
+// into that process's root, which realpath(3), reading the link as text, does not)
+int l_lstat(lua_State* L) {
+  const char* p = luaL_checkstring(L, 1);
+  struct stat st;
+  if (lstat(p, &st) != 0) return push_failure(L, core::sys_error(std::string("lstat ") + p));
+  lua_pushstring(L, S_ISDIR(st.st_mode)   ? "dir"
+                    : S_ISREG(st.st_mode) ? "file"
+                    : S_ISLNK(st.st_mode) ? "symlink"
+                                          : "other");
+  lua_pushinteger(L, st.st_uid);
+  lua_pushinteger(L, st.st_gid);
+  lua_pushinteger(L, st.st_mode & 07777);
   return 4;
 }
 
@@ -389,6 +406,7 @@ int open_core(lua_State* L) {
                                  {"promote", guarded<l_promote>},
                                  {"coarse_now", guarded<l_coarse_now>},
                                  {"realpath", guarded<l_realpath>},
+                                 {"lstat", guarded<l_lstat>},
                                  {"seccomp_syscalls", guarded<l_seccomp_syscalls>},
                                  {"seccomp_profile", guarded<l_seccomp_profile>},
                                  {"cap_names", guarded<l_cap_names>},

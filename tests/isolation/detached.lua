@@ -57,6 +57,15 @@ test("run -d, ps, logs, exec, inspect, stats, stop, rm: the whole life, nothing 
   expect(rc2).eq(1)
 end)
 
+test("run -d --name on the host's root (no --busybox): the name is the sandbox's", function()
+  -- (it was taken for an image container's: "no container 'NAME' (give image = to make it)")
+  local name = "hostroot-" .. me
+  local started = out(("%s run -d --name %s -- sleep 30"):format(bin, name))
+  expect(started).contains("running in the background as " .. name)
+  expect(sbx.get(name).status).eq("running")
+  assert(sbx.get(name):remove(true))
+end)
+
 test("rm -f of several running ones: all end together, each removed once its supervisor recorded the end", function()
   local names, pids, sups = {}, {}, {}
   for i = 1, 6 do

@@ -177,6 +177,40 @@ test("sbx run --workspace, sbx diff, promote, discard; errors", function()
   expect_error(function() ro:diff() end, "no image")
 end)
 
+test("secrets stay out: a fresh $HOME and every home's secrets hidden on the host's root; --hide, --home; sbx audit", function()
+  -- a home of the test's own with secrets any user could read (0644 in 0755 directories)
+  local fake = "/home/sbx-test-ws-" .. me
+  assert(os.execute(("mkdir -p %s/proj %s/.ssh %s/.config/gh && echo key > %s/.ssh/id_ed25519 && echo 'machine x password y' > %s/.netrc && echo token > %s/.config/gh/hosts.yml && echo ok > %s/notes && chmod -R a+rX %s"):format(fake, fake, fake, fake, fake, fake, fake, fake)) == 0)
+  local dir = project("p6")
+  -- (seen inside that home: the project's own path is under a 0700 directory the sandbox cannot enter)
+  local b = sbx.container{ workspace = { dir = dir, dest = fake .. "/proj" }, cwd = fake .. "/proj" }
+  local st = assert(b:run{ "/bin/sh", "-c", ("echo HOME=$HOME; ls -A $HOME | wc -l; cat %s/.netrc %s/.ssh/id_ed25519 %s/.config/gh/hosts.yml 2>/dev/null | wc -c; cat %s/notes; cat README"):format(fake, fake, fake, fake), stdout = "pipe", stderr = "pipe" })
+  expect(st.code, st.stderr).eq(0)
+  expect(st.stdout, "a fresh home; the secrets empty; the rest of that home and the workspace there").eq("HOME=/root\n0\n0\nok\nhello\n")
+  b:discard()
+  local failing = sbx.container{ workspace = { dir = dir } }
+  local _, err = failing:run{ "/bin/true" }
+  expect(err, "a destination the sandbox cannot reach").contains("cannot enter a directory on the way to " .. dir)
+  expect(io.open(require("sbx.workspace").dir() .. "/" .. failing._workspace.name .. "/."), "the failed start's workspace").eq(nil)
+  -- without a workspace nothing is hidden unless asked; --hide-secrets, --hide, --home
+  expect(sh_out(("%s run -- cat %s/.netrc"):format(bin, fake))).eq("machine x password y\n")
+  expect(sh_out(("%s run --hide-secrets -- sh -c 'cat %s/.netrc | wc -c'"):format(bin, fake))).eq("0\n")
+  expect(sh_out(("%s run --hide %s/notes -- sh -c 'cat %s/notes | wc -c'"):format(bin, fake, fake))).eq("0\n")
+  expect(sh_out(("%s run --home %s -- sh -c 'cat $HOME/notes'"):format(bin, fake))).eq("ok\n")
+  expect(sh_out(("%s run --hide relative -- true"):format(bin))).contains("not an absolute path")
+  -- sbx audit says which secrets a sandbox can see
+  local function audit(flags)
+    local name = "audit-" .. me
+    sh_out(("%s run -d --name %s %s -- sleep 30"):format(bin, name, flags))
+    local text = sh_out(bin .. " audit " .. name)
+    sh_out(bin .. " rm -f " .. name)
+    return text
+  end
+  expect(audit(""), "a plain sandbox on the host's root").contains(fake .. "/.netrc (readable)")
+  expect(audit("--hide-secrets"):find(fake, 1, true), "with --hide-secrets").eq(nil)
+  assert(os.execute("rm -rf " .. fake) == 0)
+end)
+
 test("cleanup", function()
   assert(os.execute("rm -rf " .. base:match("^(.*)/private$")) == 0)
 end)

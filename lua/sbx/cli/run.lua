@@ -12,6 +12,9 @@ M.options = {
   { long = "rw", arg = "none", key = "rw", help = "leave the --rootfs writable" },
   { long = "workspace", arg = "required", key = "workspace", meta = "DIR[:DEST]", help = "DIR at DEST (default: the same path) through an overlay: the host's DIR is not written; review the changes with sbx diff, apply them with sbx promote" },
   { long = "workspace-mode", arg = "required", key = "workspace_mode", meta = "MODE", help = "review (default: the overlay), ro (read-only bind) or rw (plain bind)" },
+  { long = "home", arg = "required", key = "home", meta = "DIR|tmpfs", help = "$HOME: DIR bound, or a fresh tmpfs (--workspace on the host's root: tmpfs unless given)" },
+  { long = "hide", arg = "required", key = "hide", list = true, meta = "PATH", help = "mask PATH (an empty directory or /dev/null); ~/PATH is in your home" },
+  { long = "hide-secrets", arg = "none", key = "hide_secrets", help = "mask ~/.ssh, ~/.aws, ~/.config/gh, ~/.netrc, browser profiles... of every home (--workspace on the host's root: the default)" },
   { long = "hostname", arg = "required", key = "hostname", meta = "NAME", help = "hostname inside (uts namespace)" },
   { long = "bind", arg = "required", key = "mounts", list = true, tagged = true, meta = "SRC[:DST]", help = "bind a host path read-write" },
   { long = "ro-bind", arg = "required", key = "mounts", list = true, tagged = true, meta = "SRC[:DST]", help = "bind a host path read-only" },
@@ -92,7 +95,17 @@ function M.description(opts)
     error("--name needs --image (or an existing named container), -d, or --workspace", 0)
   end
   d.image = opts.image
-  if not root_given and not opts.workspace then d.name = opts.name end
+  -- (with -d the name is the sandbox's, given to detach: not an image container's)
+  if not root_given and not opts.workspace and not opts.detach then d.name = opts.name end
+  if opts.home then
+    if opts.home ~= "tmpfs" and opts.home:sub(1, 1) ~= "/" then opts.home = (os.getenv("PWD") or ".") .. "/" .. opts.home end
+    d.home = opts.home
+  end
+  if opts.hide or opts.hide_secrets then
+    d.hide = {}
+    for _, p in ipairs(opts.hide or {}) do d.hide[#d.hide + 1] = p end
+    if opts.hide_secrets then d.hide[#d.hide + 1] = "secrets" end
+  end
   -- a one-shot run of an image keeps nothing: its upper layer lives on a tmpfs inside it
   if opts.image and not opts.name then d.ephemeral = true end
   if opts.busybox then

@@ -470,6 +470,10 @@ Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new, int tr
       if (tree < 0 && !S_ISDIR(st.st_mode))
         return Error{ENOTDIR, step + ": the lower is not a directory"};
       auto t = at(true, true);
+      if (!t && t.error().err == EACCES)
+        return Error{EACCES, t.error().message +
+                                 " (the sandbox's root cannot enter a directory on the way to " +
+                                 op.dest + ": see it elsewhere, DIR:/work)"};
       if (!t) return t.error();
       // The lower (its idmapped copy when the sandbox's root is another id on the host) goes on
       // the target first, then the overlay over it: the lower stays beneath, out of reach.
@@ -535,9 +539,11 @@ Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new, int tr
     }
     case OpKind::Mask:
     case OpKind::ReadOnly: {
+      // (nothing to hide or protect where it is missing, or where the sandbox cannot reach it)
       auto t = at(true, false);
       if (!t)
-        return errno == ENOENT || t.error().err == ENOENT || t.error().err == EINVAL
+        return errno == ENOENT || t.error().err == ENOENT || t.error().err == EINVAL ||
+                       t.error().err == EACCES
                    ? Status{}
                    : Status{t.error()};
       const std::string& target = t->real;
