@@ -27,7 +27,7 @@ local KEYS = {
   time_offsets = "table { monotonic =, boottime = } (seconds or durations; implies time)",
   personality = '"linux32" (uname -m says i686, as setarch) or "linux"',
   die_with_parent = "boolean (the sandbox dies with its starter; default true)",
-  net = '"loopback", "none", "host", "bridge", { bridge = "sbx0", ip =, publish =, subnet =, nat =, name = } or { netns = sandbox | pid | NAME | path }',
+  net = '"loopback", "none", "host", "bridge", { bridge = "sbx0", ip =, publish =, subnet =, nat =, name =, egress = { "10.1.2.0/24", "127.0.0.1:8080", "deb.debian.org:443", "*.pypi.org:443" }, dns = "IP[:PORT]" } or { netns = sandbox | pid | NAME | path }',
   proc = "boolean (a fresh /proc; default true with pid)", dev = "boolean (a minimal /dev; default true)",
   tmp = "boolean or size (a private /tmp tmpfs; default true)",
   limits = "table { memory =, memory_swap =, cpu =, cpu_weight =, cpuset =, pids =, io =, io_weight =, hugetlb =, devices = }",
@@ -152,7 +152,17 @@ function M.new(opts)
   local join_netns
   local bridge
   if net == "bridge" then net = { bridge = true } end
+  local egress
   if type(net) == "table" and net.netns == nil then
+    if net.egress ~= nil then
+      local eg = require "sbx.egress"
+      egress = eg.check(net.egress, level + 1)
+      local dns = net.dns or eg.host_resolver()
+      if type(dns) ~= "string" then fail("net.egress: no resolver in /etc/resolv.conf to ask: give net.dns = \"IP[:PORT]\"", level) end
+      local ip, port = dns:match("^%[(.+)%]:(%d+)$")
+      if not ip then ip, port = dns:match("^([%d%.]+):(%d+)$") end
+      egress.dns_ip, egress.dns_port = ip or dns, tonumber(port) or 53
+    end
     bridge = bridge_plan(net, opts, level)
     if not has(ns, "net") then ns[#ns + 1] = "net" end
     net = "bridge"
@@ -276,6 +286,17 @@ function M.new(opts)
 
   local box = { _procs = setmetatable({}, { __mode = "k" }), _name = opts.name, _on = opts.on, _pressure = opts.pressure,
                 _on_call = on_call, _hooks = opts.hooks, _workspace = ws }
+  if egress then
+    -- the rules and the responder go in while the sandbox waits, before its payload runs
+    local user = opts.hooks or {}
+    local hooks = {}
+    for k, v in pairs(user) do hooks[k] = v end
+    hooks.created = function(p)
+      require("sbx.egress").arm(p, egress)
+      if user.created then user.created(p) end
+    end
+    box._hooks, box._egress = hooks, egress
+  end
   if img and opts.name then
     local dir, upper, work = core.image.named_container(opts.name, img.id)
     if not dir then fail("name: " .. upper, level) end

@@ -17,7 +17,7 @@ end
 
 local IO_KEYS = { device = true, read_bps = true, write_bps = true, read_iops = true, write_iops = true, weight = true }
 
-local BRIDGE_KEYS = { bridge = true, subnet = true, ip = true, publish = true, nat = true, name = true }
+local BRIDGE_KEYS = { bridge = true, subnet = true, ip = true, publish = true, nat = true, name = true, egress = true, dns = true }
 
 -- One published port -> "HOST_IP:HOST_PORT:PORT/PROTO" (the core parses and checks it).
 local function port_text(host, port, level)
@@ -50,8 +50,10 @@ local function bridge_plan(net, opts, level)
     end
   end
   table.sort(publish)
+  if net.dns ~= nil and net.egress == nil then fail("net.dns: the upstream resolver of net.egress (give egress too)", level + 1) end
   return { bridge = name, subnet = net.subnet, ip = net.ip, publish = publish, nat = net.nat,
-           name = net.name or opts.hostname or opts.name }
+           name = net.name or opts.hostname or opts.name,
+           dns = net.egress ~= nil and require("sbx.egress").resolver or nil }
 end
 
 -- Portable limits (docker's words) -> the plan's numbers; units and types checked here.

@@ -12,7 +12,7 @@ local c_wait = P.wait
 local M = {}
 
 local EVENTS = { "exit", "oom", "oom_kill", "memory.high", "memory.max", "pids.max", "pressure",
-                 "stats", "stdout", "stderr" }
+                 "stats", "stdout", "stderr", "egress_denied" }
 local KNOWN = {}
 for _, e in ipairs(EVENTS) do KNOWN[e] = true end
 M.events = EVENTS
@@ -38,6 +38,9 @@ local function fire(p, event, ev)
     if h.active then loop.call(h.fn, ev, p) end
   end
 end
+
+-- fire(p, event, ev): for sources outside this file (sbx.egress's egress_denied).
+M.fire = fire
 
 -- The sandbox's own group; `what` names the caller in the error (p:on("oom"), p:freeze).
 local function group(p, what, level)

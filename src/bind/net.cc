@@ -1,10 +1,17 @@
 // sbx.net (C half): netlink operations inside a process's network namespace.
 #include "core/net/net.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include "core/net/bridge.h"
 #include "core/net/ipam.h"
+#include "core/net/nft.h"
 #include "core/sandbox/owner.h"
 #include "lua_util.h"
 
@@ -137,8 +144,105 @@ int l_bridges(lua_State* L) {
 
 }  // namespace
 
+// nft_in(pid, commands [, json]) -> output | nil, err: nft commands in pid's network namespace
+int l_nft_in(lua_State* L) {
+  auto out = core::nft_run_in(pid_arg(L, 1), luaL_checkstring(L, 2), lua_toboolean(L, 3));
+  if (!out) return push_failure(L, out.error());
+  lua_pushlstring(L, out->data(), out->size());
+  return 1;
+}
+
+// nft_in_ns(netns_fd, commands [, json]) -> output | nil, err
+int l_nft_in_ns(lua_State* L) {
+  auto out = core::nft_run_in_ns(static_cast<int>(luaL_checkinteger(L, 1)), luaL_checkstring(L, 2),
+                                 lua_toboolean(L, 3));
+  if (!out) return push_failure(L, out.error());
+  lua_pushlstring(L, out->data(), out->size());
+  return 1;
+}
+
+// netns_fd(pid) -> fd | nil, err: pid's network namespace, held open (close it with sys.close)
+int l_netns_fd(lua_State* L) {
+  std::string path = "/proc/" + std::to_string(pid_arg(L, 1)) + "/ns/net";
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return push_failure(L, core::sys_error("open " + path));
+  lua_pushinteger(L, fd);
+  return 1;
+}
+
+// udp_bind(pid, ip, port) -> fd | nil, err: a non-blocking UDP socket bound in pid's namespace
+int l_udp_bind(lua_State* L) {
+  auto fd = core::udp_bind_in(pid_arg(L, 1), luaL_checkstring(L, 2),
+                              static_cast<int>(luaL_checkinteger(L, 3)));
+  if (!fd) return push_failure(L, fd.error());
+  lua_pushinteger(L, fd->release());
+  return 1;
+}
+
+// recvfrom(fd) -> data, ip, port | nil (nothing waiting), err
+int l_recvfrom(lua_State* L) {
+  int fd = static_cast<int>(luaL_checkinteger(L, 1));
+  char buf[65536];
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (n < 0) return push_failure(L, core::sys_error("recvfrom"));
+  char ip[INET6_ADDRSTRLEN] = "";
+  int port = 0;
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+    port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+    port = ntohs(a->sin6_port);
+  }
+  lua_pushlstring(L, buf, static_cast<size_t>(n));
+  lua_pushstring(L, ip);
+  lua_pushinteger(L, port);
+  return 3;
+}
+
+// sendto(fd, data, ip, port) -> true | nil, err
+int l_sendto(lua_State* L) {
+  int fd = static_cast<int>(luaL_checkinteger(L, 1));
+  size_t n;
+  const char* data = luaL_checklstring(L, 2, &n);
+  std::string ip = luaL_checkstring(L, 3);
+  int port = static_cast<int>(luaL_checkinteger(L, 4));
+  struct sockaddr_storage ss;
+  std::memset(&ss, 0, sizeof ss);
+  socklen_t len;
+  if (ip.find(':') != std::string::npos) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET6, ip.c_str(), &a->sin6_addr) != 1)
+      raise(L, "sendto: not an address: " + ip);
+    len = sizeof *a;
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, ip.c_str(), &a->sin_addr) != 1)
+      raise(L, "sendto: not an address: " + ip);
+    len = sizeof *a;
+  }
+  if (sendto(fd, data, n, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), len) < 0)
+    return push_failure(L, core::sys_error("sendto " + ip));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 void register_net(lua_State* L) {
   static const luaL_Reg fns[] = {{"links", guarded<l_links>},
+                                 {"nft_in", guarded<l_nft_in>},
+                                 {"nft_in_ns", guarded<l_nft_in_ns>},
+                                 {"netns_fd", guarded<l_netns_fd>},
+                                 {"udp_bind", guarded<l_udp_bind>},
+                                 {"recvfrom", guarded<l_recvfrom>},
+                                 {"sendto", guarded<l_sendto>},
                                  {"set_up", guarded<l_set_up>},
                                  {"set_mtu", guarded<l_set_mtu>},
                                  {"veth", guarded<l_veth>},

@@ -29,6 +29,8 @@ M.options = {
   { long = "publish", short = "p", arg = "required", key = "publish", list = true, meta = "[IP:]HOST:PORT", help = "publish a port on the host (implies --net bridge; 127.0.0.1:8080:80)" },
   { long = "ip", arg = "required", key = "ip", meta = "ADDR", help = "this address on the bridge (default: the next free one)" },
   { long = "bridge", arg = "required", key = "bridge", meta = "NAME", help = "use bridge NAME instead of sbx0 (implies --net bridge)" },
+  { long = "allow", arg = "required", key = "allow", list = true, meta = "HOST[:PORT]", help = "egress allow-list (implies --net bridge): an IP, CIDR, [IPv6], name or *.domain, with a port or not; everything else is refused and counted" },
+  { long = "dns", arg = "required", key = "dns", meta = "IP[:PORT]", help = "the resolver --allow's names are asked of (default: the host's first nameserver)" },
   { long = "netns", arg = "required", key = "netns", meta = "NAME|PATH", help = "join a named (ip netns) network namespace" },
   { long = "share-net", arg = "none", key = "share_net", help = "keep the host's network namespace" },
   { long = "share-pid", arg = "none", key = "share_pid", help = "keep the host's pid namespace (no init)" },
@@ -147,13 +149,15 @@ function M.description(opts)
   end
   if #share > 0 then d.share = share end
   d.time = opts.time
-  local bridged = opts.net == "bridge" or opts.publish or opts.ip or opts.bridge
+  local bridged = opts.net == "bridge" or opts.publish or opts.ip or opts.bridge or opts.allow
+  if opts.dns and not opts.allow then error("--dns: the resolver --allow's names are asked of (give --allow)", 0) end
   if opts.netns then
-    if opts.net or opts.share_net or bridged then error("--netns joins a namespace: drop --net, --share-net, -p, --ip, --bridge", 0) end
+    if opts.net or opts.share_net or bridged then error("--netns joins a namespace: drop --net, --share-net, -p, --ip, --bridge, --allow", 0) end
     d.netns = opts.netns
   elseif bridged then
-    if opts.net and opts.net ~= "bridge" then error(("--net %s: -p, --ip and --bridge need --net bridge"):format(opts.net), 0) end
-    d.net = { bridge = opts.bridge or true, ip = opts.ip, publish = opts.publish, name = opts.hostname or opts.name }
+    if opts.net and opts.net ~= "bridge" then error(("--net %s: -p, --ip, --bridge and --allow need --net bridge"):format(opts.net), 0) end
+    d.net = { bridge = opts.bridge or true, ip = opts.ip, publish = opts.publish, name = opts.hostname or opts.name,
+              egress = opts.allow, dns = opts.dns }
   elseif opts.net == "host" or opts.share_net then d.net = "host"
   else d.net = opts.net end
   if opts.boottime or opts.monotonic then

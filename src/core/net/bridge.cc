@@ -456,7 +456,8 @@ Result<BridgeAttachment> BridgeAttachment::prepare(
           write_file(at.dir_ + "/hostname", (hostname.empty() ? at.spec_.name : hostname) + "\n");
       !s)
     return s.error();
-  if (auto s = write_file(at.dir_ + "/resolv.conf", resolv_conf()); !s) return s.error();
+  std::string resolv = spec.dns.empty() ? resolv_conf() : "nameserver " + spec.dns + "\n";
+  if (auto s = write_file(at.dir_ + "/resolv.conf", resolv); !s) return s.error();
   files.push_back({hosts_path(spec.bridge), "/etc/hosts"});
   files.push_back({at.dir_ + "/hostname", "/etc/hostname"});
   files.push_back({at.dir_ + "/resolv.conf", "/etc/resolv.conf"});

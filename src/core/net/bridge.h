@@ -29,6 +29,7 @@ struct BridgeSpec {
   std::vector<PortMap> publish;
   bool nat = true;   // outbound masquerading (turns net.ipv4.ip_forward on while a bridge exists)
   std::string name;  // the name other sandboxes reach this one by (default: its hostname)
+  std::string dns;   // the one nameserver of its /etc/resolv.conf ("": the host's resolvers)
   bool operator==(const BridgeSpec&) const = default;
 };
 

@@ -1,10 +1,12 @@
 #include "core/net/net.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/netlink.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -422,6 +424,43 @@ Result<std::vector<std::string>> netns_list() {
   d.reset();
   std::sort(out.begin(), out.end());
   return out;
+}
+
+Result<Fd> udp_bind_in(pid_t pid, const std::string& ip, int port) {
+  std::string what = "udp socket on " + ip + ":" + std::to_string(port);
+  Fd home, target;
+  if (pid != 0) {
+    home.reset(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+    target.reset(open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!home.ok() || !target.ok() || setns(target.get(), CLONE_NEWNET) != 0)
+      return sys_error(what + ": enter the network namespace of pid " + std::to_string(pid));
+  }
+  bool v6 = ip.find(':') != std::string::npos;
+  Fd s(socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  Status st;
+  if (!s.ok()) st = sys_error(what);
+  struct sockaddr_storage ss;
+  std::memset(&ss, 0, sizeof ss);
+  socklen_t len = 0;
+  if (st && v6) {
+    auto* a = reinterpret_cast<struct sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET6, ip.c_str(), &a->sin6_addr) != 1)
+      st = user_error(what + ": not an address");
+    len = sizeof *a;
+  } else if (st) {
+    auto* a = reinterpret_cast<struct sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, ip.c_str(), &a->sin_addr) != 1)
+      st = user_error(what + ": not an address");
+    len = sizeof *a;
+  }
+  if (st && bind(s.get(), reinterpret_cast<struct sockaddr*>(&ss), len) != 0) st = sys_error(what);
+  if (home.ok()) (void)setns(home.get(), CLONE_NEWNET);
+  if (!st) return st.error();
+  return s;
 }
 
 }  // namespace sbx::core

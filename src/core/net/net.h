@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/base/fd.h"
 #include "core/base/result.h"
 
 namespace sbx::core {
@@ -33,6 +34,10 @@ Status net_add_address(pid_t pid, const std::string& ifname, const std::string& 
 // dst: "default" or a prefix; via: a gateway address ("" for on-link through ifname).
 Status net_add_route(pid_t pid, const std::string& dst, const std::string& via,
                      const std::string& ifname);
+
+// A UDP socket bound to ip:port in the network namespace of `pid` (0: the caller's own): it stays
+// there whatever namespace its owner is in (a resolver for a sandbox, answered by its supervisor).
+Result<Fd> udp_bind_in(pid_t pid, const std::string& ip, int port);
 
 // Named network namespaces as iproute2 keeps them: an nsfs bind mount on /run/netns/NAME, so
 // `ip netns list` and `ip netns exec NAME` see them. Only files under /run/netns are mounted on.

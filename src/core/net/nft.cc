@@ -1,8 +1,12 @@
 #include "core/net/nft.h"
 
+#include <fcntl.h>
 #include <nftables/libnftables.h>
+#include <sched.h>
+#include <unistd.h>
 
 #include "core/base/dl.h"
+#include "core/base/fd.h"
 
 namespace sbx::core {
 
@@ -61,6 +65,22 @@ Result<std::string> nft_run(const std::string& commands, bool json) {
   // it.
   if (rc != 0) return Error{EIO, "nftables: " + first_line(err)};
   return out;
+}
+
+Result<std::string> nft_run_in_ns(int netns_fd, const std::string& commands, bool json) {
+  Fd home(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!home.ok() || setns(netns_fd, CLONE_NEWNET) != 0)
+    return sys_error("nftables: enter the sandbox's network namespace");
+  auto out = nft_run(commands, json);
+  (void)setns(home.get(), CLONE_NEWNET);  // back home (cannot fail for our own)
+  return out;
+}
+
+Result<std::string> nft_run_in(pid_t pid, const std::string& commands, bool json) {
+  Fd target(open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!target.ok())
+    return sys_error("nftables: the network namespace of pid " + std::to_string(pid));
+  return nft_run_in_ns(target.get(), commands, json);
 }
 
 }  // namespace sbx::core

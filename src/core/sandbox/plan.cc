@@ -321,6 +321,9 @@ const std::vector<Field<BridgeSpec>>& fields() {
             List<PortMap, PortText>{}),
       field("nat", &BridgeSpec::nat, "masquerade outbound traffic"),
       field("name", &BridgeSpec::name, "the name other sandboxes on the bridge reach this one by"),
+      field("dns", &BridgeSpec::dns,
+            "the nameserver of its /etc/resolv.conf (empty: the host's; egress: sbx's responder)")
+          .quiet(),
   };
   return f;
 }
