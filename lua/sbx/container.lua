@@ -212,6 +212,14 @@ function M.new(opts)
   local on_call
   plan.seccomp, on_call = require("sbx.seccomp").resolve(seccomp, level + 1)
   plan.caps = caps_plan(caps, opts.cap_add, opts.cap_drop, M.default_caps, level + 1)
+  if egress then
+    -- the rules live in the sandbox's own namespace: a payload that may change them is not held by them
+    for _, c in ipairs(plan.caps or {}) do
+      if c == "all" or c == "CAP_NET_ADMIN" then
+        fail("net.egress with CAP_NET_ADMIN (" .. (c == "all" and "all capabilities" or "cap_add") .. "): the payload could rewrite its own allow-list; drop it", level)
+      end
+    end
+  end
   plan.no_new_privs = opts.no_new_privs ~= false
   plan.personality = opts.personality
   if opts.time_offsets then

@@ -99,6 +99,8 @@ test("sbx run --allow: the same from the command line; bad entries are errors th
     expect_error(function() sbx.container{ net = { bridge = true, egress = { bad } } } end, "net%.egress%[1%]")
   end
   expect_error(function() sbx.container{ net = { bridge = true, dns = "1.1.1.1" } } end, "net%.dns: the upstream resolver of net%.egress")
+  expect_error(function() sbx.container{ cap_add = { "NET_ADMIN" }, net = { bridge = true, egress = { "10.0.0.1" } } } end, "could rewrite its own allow%-list")
+  expect_error(function() sbx.container{ privileged = true, net = { bridge = true, egress = { "10.0.0.1" } } } end, "could rewrite its own allow%-list")
 end)
 
 test("cleanup", function()
