@@ -62,8 +62,8 @@ Spec every_field() {
   s.upper = "/u";
   s.work = "/w";
   s.join = {{"net", "/run/netns/blue"}};
-  s.bridge =
-      BridgeSpec{"br1", "10.9.0.0/24", "10.9.0.5", {{"udp", "127.0.0.1", 8053, 53}}, false, "web"};
+  s.bridge = BridgeSpec{"br1", "10.9.0.0/24", "10.9.0.5",  {{"udp", "127.0.0.1", 8053, 53}},
+                        false, "web",         "127.0.0.53"};
   s.caps = std::vector<std::string>{};
   s.cap_sets = CapSets{{"CAP_KILL"}, {"CAP_KILL"}, {"CAP_KILL"}, {"CAP_KILL"}};
   s.oom_score_adj = -5;
@@ -278,9 +278,9 @@ TEST_CASE("plan: generated plans survive both round trips", "[plan]") {
     s.die_with_parent = pick(2);
     s.time_offsets.monotonic = static_cast<int64_t>(whole(1ull << 40)) - (1ll << 39);
     if (pick(2))
-      s.bridge = BridgeSpec{text(),        text(),
-                            text(),        {{pick(2) ? "tcp" : "udp", "0.0.0.0", 80, 8080}},
-                            bool(pick(2)), text()};
+      s.bridge = BridgeSpec{
+          text(),        text(), text(), {{pick(2) ? "tcp" : "udp", "0.0.0.0", 80, 8080}},
+          bool(pick(2)), text(), text()};
     if (pick(2)) s.caps = std::vector<std::string>(pick(3), "CAP_KILL");
     if (pick(2)) {
       s.seccomp = SeccompPolicy{text(), pick(2) ? "errno EPERM" : "kill", {}};
