@@ -22,6 +22,7 @@ usage: sbx                           the sbx> prompt (Lua with sbx loaded; help(
                                      kill, delete, run, exec, update, list, features (see docs/oci.md)
        sbx audit [--json] [PID]      what isolates a process (any process: sbx's, bwrap's, runc's, the host's)
        sbx probe [RUN OPTIONS]       the attack probe in a sandbox of those options: TAP, and what let an attack through
+       sbx doctor [--json]           what this host lets sbx do, checked for real, and the fix for what is missing
        sbx gc                        remove what a killed sbx left (cgroups, container dirs, scratch,
                                      veths, published ports, unused bridges, lost sandboxes)
        sbx help [NAME | --markdown]  the reference (one entry, or all of it as Markdown)

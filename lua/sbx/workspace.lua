@@ -59,12 +59,15 @@ function M.op(ws, plan)
       if id >= e.inside and id < e.inside + (e.count or 1) then return e.outside + (id - e.inside) end
     end
   end
-  -- (with a user namespace always idmapped, even to the same ids: the supervisor then opens the
-  -- directory, whose path the sandbox's root may not reach, as under a 0700 home)
+  -- (the supervisor then opens the directory, whose path the sandbox's root may not reach, as
+  -- under a 0700 home; a user's own directory needs none: it is theirs inside too, and a user may
+  -- not idmap a host file system)
   if plan.uid_map then
     local ou, og = outside(plan.uid_map, plan.uid or 0), outside(plan.gid_map, plan.gid or 0)
-    op.uid_map = { { inside = ws.uid, outside = ou or ws.uid, count = 1 } }
-    op.gid_map = { { inside = ws.gid, outside = og or ws.gid, count = 1 } }
+    if (ou or ws.uid) ~= ws.uid or (og or ws.gid) ~= ws.gid then
+      op.uid_map = { { inside = ws.uid, outside = ou or ws.uid, count = 1 } }
+      op.gid_map = { { inside = ws.gid, outside = og or ws.gid, count = 1 } }
+    end
   end
   return op
 end

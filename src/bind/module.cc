@@ -171,6 +171,13 @@ int l_lstat(lua_State* L) {
   return 4;
 }
 
+// userns_refusal() -> why this host refuses the caller a user namespace, with the fix ("" when it
+// does not)
+int l_userns_refusal(lua_State* L) {
+  lua_pushstring(L, core::userns_refusal().c_str());
+  return 1;
+}
+
 int l_coarse_now(lua_State* L) {
   lua_pushstring(L, std::to_string(core::workspace_start_mark()).c_str());
   return 1;
@@ -407,6 +414,7 @@ int open_core(lua_State* L) {
                                  {"coarse_now", guarded<l_coarse_now>},
                                  {"realpath", guarded<l_realpath>},
                                  {"lstat", guarded<l_lstat>},
+                                 {"userns_refusal", guarded<l_userns_refusal>},
                                  {"seccomp_syscalls", guarded<l_seccomp_syscalls>},
                                  {"seccomp_profile", guarded<l_seccomp_profile>},
                                  {"cap_names", guarded<l_cap_names>},

@@ -163,10 +163,9 @@ int l_nft_in_ns(lua_State* L) {
 
 // netns_fd(pid) -> fd | nil, err: pid's network namespace, held open (close it with sys.close)
 int l_netns_fd(lua_State* L) {
-  std::string path = "/proc/" + std::to_string(pid_arg(L, 1)) + "/ns/net";
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return push_failure(L, core::sys_error("open " + path));
-  lua_pushinteger(L, fd);
+  auto ns = core::netns_of(pid_arg(L, 1));
+  if (!ns) return push_failure(L, ns.error());
+  lua_pushinteger(L, ns->release());
   return 1;
 }
 

@@ -58,6 +58,7 @@ test("when the host forbids user namespaces the error names the switch", functio
     f:write("0")
     f:close()
     os.execute(("setpriv --reuid=1999 --regid=1999 --keep-groups env HOME=%s XDG_RUNTIME_DIR=%s %s run --busybox -- true > %s 2>&1"):format(rt, rt, bin, out))
+    os.execute(("setpriv --reuid=1999 --regid=1999 --keep-groups env HOME=%s XDG_RUNTIME_DIR=%s %s doctor >> %s 2>&1; echo doctor=$? >> %s"):format(rt, rt, bin, out, out))
     return 0
   end })
   child:wait()
@@ -65,6 +66,32 @@ test("when the host forbids user namespaces the error names the switch", functio
   os.remove(out)
   os.execute("rm -rf " .. rt)
   expect(text).contains("user.max_user_namespaces is 0 (sysctl -w user.max_user_namespaces=15000)")
+  expect(text, "the error points at sbx doctor").contains("sbx doctor checks the rest of this host")
+  -- sbx doctor names it too, with the fix, and fails
+  expect(text).match("FAIL  user namespaces +user namespaces are disabled: user.max_user_namespaces is 0")
+  expect(text).contains("fix: sysctl -w user.max_user_namespaces=15000")
+  expect(text).contains("doctor=1")
+end)
+
+test("sbx doctor as the user: the rootless checks, each ok, a note, or a FAIL with its fix; a workspace works", function()
+  -- (its own state under its home: SBX_STATE is the suite's, root's)
+  local out, rc = as_user("env -u SBX_STATE " .. bin .. " doctor --json")
+  local ok, checks = pcall(sbx.json.decode, out)
+  expect(ok, out).eq(true)
+  local by = {}
+  for _, c in ipairs(checks) do
+    by[c.check] = c
+    if c.ok == false then expect(c.fix ~= nil, c.check .. " failed without a fix").eq(true) end
+  end
+  for _, name in ipairs({ "user namespaces", "subordinate ids", "cgroups", "seccomp", "overlayfs",
+                          "sandbox with a workspace", "nftables", "rootless network" }) do
+    expect(by[name] ~= nil, "the check " .. name).eq(true)
+  end
+  expect(by["user namespaces"].ok).eq(true)
+  expect(by["sandbox with a workspace"].ok, by["sandbox with a workspace"].detail).eq(true)
+  expect(rc == 0 or rc == 1, "exit status").eq(true)
+  local text = as_user("env -u SBX_STATE " .. bin .. " doctor")
+  expect(text).match("ok    user namespaces")
 end)
 
 test("cleanup", function()

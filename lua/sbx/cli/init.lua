@@ -104,6 +104,8 @@ function M.main(args)
   elseif cmd == "ps" or cmd == "inspect" or cmd == "logs" or cmd == "exec" or cmd == "stop" or cmd == "kill"
       or cmd == "rm" or cmd == "stats" then
     return require("sbx.cli.sandboxes")[cmd](rest)
+  elseif cmd == "doctor" then
+    return require("sbx.doctor").main(rest)
   elseif cmd == "diff" or cmd == "promote" or cmd == "discard" then
     return require("sbx.cli.workspace")[cmd](rest)
   elseif cmd == "audit" then

@@ -24,6 +24,7 @@
 #include "core/base/dl.h"
 #include "core/base/fd.h"
 #include "core/base/handle.h"
+#include "core/sandbox/ns.h"
 
 namespace sbx::core {
 
@@ -426,13 +427,28 @@ Result<std::vector<std::string>> netns_list() {
   return out;
 }
 
+Result<Fd> netns_of(pid_t pid) {
+  std::string what = "the network namespace of pid " + std::to_string(pid);
+  Fd home(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+  Fd pidfd(sys_pidfd_open(pid, 0));
+  if (!home.ok() || !pidfd.ok()) return sys_error(what);
+  if (setns(pidfd.get(), CLONE_NEWNET) != 0) return sys_error("enter " + what);
+  Fd ns(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+  Error e = ns.ok() ? Error{} : sys_error("open " + what);
+  (void)setns(home.get(), CLONE_NEWNET);  // back home (cannot fail for our own)
+  if (!ns.ok()) return e;
+  return ns;
+}
+
 Result<Fd> udp_bind_in(pid_t pid, const std::string& ip, int port) {
   std::string what = "udp socket on " + ip + ":" + std::to_string(port);
   Fd home, target;
   if (pid != 0) {
+    auto ns = netns_of(pid);
+    if (!ns) return ns.error().context(what);
+    target = std::move(*ns);
     home.reset(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
-    target.reset(open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
-    if (!home.ok() || !target.ok() || setns(target.get(), CLONE_NEWNET) != 0)
+    if (!home.ok() || setns(target.get(), CLONE_NEWNET) != 0)
       return sys_error(what + ": enter the network namespace of pid " + std::to_string(pid));
   }
   bool v6 = ip.find(':') != std::string::npos;

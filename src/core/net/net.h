@@ -35,6 +35,11 @@ Status net_add_address(pid_t pid, const std::string& ifname, const std::string& 
 Status net_add_route(pid_t pid, const std::string& dst, const std::string& via,
                      const std::string& ifname);
 
+// An fd of the network namespace of `pid` that keeps it alive: entered through a pidfd (a user may
+// not open /proc/PID/ns/net of a sandbox's non-dumpable init, but may join a namespace its own
+// user namespace owns) and opened from inside.
+Result<Fd> netns_of(pid_t pid);
+
 // A UDP socket bound to ip:port in the network namespace of `pid` (0: the caller's own): it stays
 // there whatever namespace its owner is in (a resolver for a sandbox, answered by its supervisor).
 Result<Fd> udp_bind_in(pid_t pid, const std::string& ip, int port);

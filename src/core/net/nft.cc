@@ -7,6 +7,7 @@
 
 #include "core/base/dl.h"
 #include "core/base/fd.h"
+#include "core/net/net.h"
 
 namespace sbx::core {
 
@@ -77,10 +78,9 @@ Result<std::string> nft_run_in_ns(int netns_fd, const std::string& commands, boo
 }
 
 Result<std::string> nft_run_in(pid_t pid, const std::string& commands, bool json) {
-  Fd target(open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
-  if (!target.ok())
-    return sys_error("nftables: the network namespace of pid " + std::to_string(pid));
-  return nft_run_in_ns(target.get(), commands, json);
+  auto ns = netns_of(pid);
+  if (!ns) return ns.error().context("nftables");
+  return nft_run_in_ns(ns->get(), commands, json);
 }
 
 }  // namespace sbx::core

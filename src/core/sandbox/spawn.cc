@@ -449,7 +449,8 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
     Error e = cl.error().context("spawn");
     if (((clone_flags & CLONE_NEWUSER) || getuid() != 0) &&
         (e.err == EPERM || e.err == ENOSPC || e.err == EACCES))
-      if (std::string why = userns_refusal(); !why.empty()) e.message += " (" + why + ")";
+      if (std::string why = userns_refusal(); !why.empty())
+        e.message += " (" + why + "; sbx doctor checks the rest of this host)";
     return e;
   }
   if (cl->pid == 0) {
