@@ -5,18 +5,7 @@ local core = require "sbx.core"
 
 local M = {}
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function sysctl(name)
-  local v = read("/proc/sys/" .. name:gsub("%.", "/"))
-  return v and tonumber(v:match("%-?%d+"))
-end
+local function read(path) return (core.read_file(path)) end
 
 local function have(cmd)
   local p = io.popen("command -v " .. cmd .. " 2>/dev/null")

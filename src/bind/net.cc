@@ -211,23 +211,8 @@ int l_sendto(lua_State* L) {
   std::string ip = luaL_checkstring(L, 3);
   int port = static_cast<int>(luaL_checkinteger(L, 4));
   struct sockaddr_storage ss;
-  std::memset(&ss, 0, sizeof ss);
   socklen_t len;
-  if (ip.find(':') != std::string::npos) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET6, ip.c_str(), &a->sin6_addr) != 1)
-      raise(L, "sendto: not an address: " + ip);
-    len = sizeof *a;
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET, ip.c_str(), &a->sin_addr) != 1)
-      raise(L, "sendto: not an address: " + ip);
-    len = sizeof *a;
-  }
+  if (!core::make_sockaddr(ip, port, ss, len)) raise(L, "sendto: not an address: " + ip);
   if (sendto(fd, data, n, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), len) < 0)
     return push_failure(L, core::sys_error("sendto " + ip));
   lua_pushboolean(L, 1);

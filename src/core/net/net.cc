@@ -427,6 +427,22 @@ Result<std::vector<std::string>> netns_list() {
   return out;
 }
 
+bool make_sockaddr(const std::string& ip, int port, struct sockaddr_storage& ss, socklen_t& len) {
+  std::memset(&ss, 0, sizeof ss);
+  if (ip.find(':') != std::string::npos) {
+    auto* a = reinterpret_cast<struct sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(static_cast<uint16_t>(port));
+    len = sizeof *a;
+    return inet_pton(AF_INET6, ip.c_str(), &a->sin6_addr) == 1;
+  }
+  auto* a = reinterpret_cast<struct sockaddr_in*>(&ss);
+  a->sin_family = AF_INET;
+  a->sin_port = htons(static_cast<uint16_t>(port));
+  len = sizeof *a;
+  return inet_pton(AF_INET, ip.c_str(), &a->sin_addr) == 1;
+}
+
 Result<Fd> netns_of(pid_t pid) {
   std::string what = "the network namespace of pid " + std::to_string(pid);
   Fd home(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
@@ -451,28 +467,13 @@ Result<Fd> udp_bind_in(pid_t pid, const std::string& ip, int port) {
     if (!home.ok() || setns(target.get(), CLONE_NEWNET) != 0)
       return sys_error(what + ": enter the network namespace of pid " + std::to_string(pid));
   }
-  bool v6 = ip.find(':') != std::string::npos;
-  Fd s(socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  Status st;
-  if (!s.ok()) st = sys_error(what);
   struct sockaddr_storage ss;
-  std::memset(&ss, 0, sizeof ss);
   socklen_t len = 0;
-  if (st && v6) {
-    auto* a = reinterpret_cast<struct sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET6, ip.c_str(), &a->sin6_addr) != 1)
-      st = user_error(what + ": not an address");
-    len = sizeof *a;
-  } else if (st) {
-    auto* a = reinterpret_cast<struct sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET, ip.c_str(), &a->sin_addr) != 1)
-      st = user_error(what + ": not an address");
-    len = sizeof *a;
-  }
+  Status st;
+  if (!make_sockaddr(ip, port, ss, len)) st = user_error(what + ": not an address");
+  Fd s;
+  if (st) s.reset(socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (st && !s.ok()) st = sys_error(what);
   if (st && bind(s.get(), reinterpret_cast<struct sockaddr*>(&ss), len) != 0) st = sys_error(what);
   if (home.ok()) (void)setns(home.get(), CLONE_NEWNET);
   if (!st) return st.error();

@@ -2,6 +2,7 @@
 // each call run inside the network namespace of a process: sbx never touches the host's links
 // unless asked for pid 0.
 #pragma once
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <string>
@@ -39,6 +40,9 @@ Status net_add_route(pid_t pid, const std::string& dst, const std::string& via,
 // not open /proc/PID/ns/net of a sandbox's non-dumpable init, but may join a namespace its own
 // user namespace owns) and opened from inside.
 Result<Fd> netns_of(pid_t pid);
+
+// ip ("10.0.0.1" or "fd00::1") and port as a sockaddr; false when ip is no address.
+bool make_sockaddr(const std::string& ip, int port, struct sockaddr_storage& ss, socklen_t& len);
 
 // A UDP socket bound to ip:port in the network namespace of `pid` (0: the caller's own): it stays
 // there whatever namespace its owner is in (a resolver for a sandbox, answered by its supervisor).
