@@ -26,8 +26,21 @@ local shapes = {
 }
 local order = { "plain", "limits", "bridged", "image", "detached" }
 
+-- (read from /proc here: `pgrep -f | grep -v $$` in a shell also matched that shell's own fork for
+-- the pipeline before it exec'd, whose command line still held the marker - a false survivor seen
+-- once in a loaded CI run)
 local function survivors()
-  return (sh("pgrep -f 'sleep " .. marker .. "' | grep -vx $$ || true"))
+  local out = {}
+  for _, pid in ipairs(require("sbx.core").list_dir("/proc")) do
+    if pid:match("^%d+$") then
+      local f = io.open("/proc/" .. pid .. "/cmdline")
+      local cmd = f and f:read("*a") or ""
+      if f then f:close() end
+      local argv0, argv1 = cmd:match("^([^%z]*)%z([^%z]*)%z?$")
+      if argv0 and argv0:match("sleep$") and argv1 == tostring(marker) then out[#out + 1] = pid end
+    end
+  end
+  return #out > 0 and (table.concat(out, "\n") .. "\n") or ""
 end
 
 -- lines of `now` that are not in `base` (what a run left)
