@@ -3,7 +3,7 @@
 -- host's loopback (answered from this test's own event loop) for the resolver. The sandbox's rules
 -- are nftables in its own network namespace; names go through sbx's responder on 127.0.0.53.
 local bin = os.getenv("SBX_BIN")
-if not bin then skip_all("needs SBX_BIN (run through ctest)") end
+if not bin or not os.getenv("SBX_SOURCE") then skip_all("needs SBX_BIN and SBX_SOURCE (run through ctest)") end
 if not io.popen("command -v bash"):read("*l") then skip_all("bash is not installed") end
 local root = sbx.rootfs.busybox()
 if not root then skip_all("needs the busybox rootfs") end
@@ -21,28 +21,10 @@ end
 local X, Y = server("hello-x"), server("hello-y")
 
 -- the DNS stand-in: every name under .test is X, but other.test is Y
-local dns, dns_port
-for try = 0, 20 do
-  dns_port = 20000 + (sbx.sys.getpid() * 7 + try * 131) % 30000
-  dns = N.udp_bind(0, "127.0.0.1", dns_port)
-  if dns then break end
-end
-assert(dns, "a port for the DNS stand-in")
-local asked = {}
-local function p16(n) return string.char(math.floor(n / 256) % 256, n % 256) end
-local dns_watch = sbx.loop.watch(dns, function()
-  local msg, ip, port = N.recvfrom(dns)
-  if not msg then return end
-  local i, labels = 13, {}
-  while msg:byte(i) and msg:byte(i) ~= 0 do labels[#labels + 1] = msg:sub(i + 1, i + msg:byte(i)); i = i + msg:byte(i) + 1 end
-  local name, qend = table.concat(labels, "."), i + 5
-  local qtype = msg:byte(i + 1) * 256 + msg:byte(i + 2)
-  asked[#asked + 1] = name
-  local to = name == "other.test" and Y or X
-  local a, b, c, d = to:match("(%d+)%.(%d+)%.(%d+)%.(%d+)")
-  local ans = qtype == 1 and (p16(0xc00c) .. p16(1) .. p16(1) .. string.char(0, 0, 0, 60) .. p16(4) .. string.char(a, b, c, d)) or ""
-  N.sendto(dns, msg:sub(1, 2) .. p16(0x8180) .. p16(1) .. p16(qtype == 1 and 1 or 0) .. p16(0) .. p16(0) .. msg:sub(13, qend - 1) .. ans, ip, port)
+local dns = dofile(os.getenv("SBX_SOURCE") .. "/tests/isolation/lib/dns.lua").serve(function(name)
+  return name == "other.test" and Y or X
 end)
+local dns_port, asked = dns.port, dns.asked
 
 test("allowed names and addresses reachable; other names NXDOMAIN; direct IPs, other ports and raw DNS refused and counted", function()
   expect(dns_port, "the stand-in's port").type("number")
@@ -104,7 +86,6 @@ test("sbx run --allow: the same from the command line; bad entries are errors th
 end)
 
 test("cleanup", function()
-  dns_watch:cancel()
-  sbx.sys.close(dns)
+  dns:close()
   for _, p in ipairs(servers) do p:kill("KILL"); p:wait() end
 end)
