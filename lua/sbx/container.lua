@@ -27,7 +27,7 @@ local KEYS = {
   time_offsets = "table { monotonic =, boottime = } (seconds or durations; implies time)",
   personality = '"linux32" (uname -m says i686, as setarch) or "linux"',
   die_with_parent = "boolean (the sandbox dies with its starter; default true)",
-  net = '"loopback", "none", "host", "bridge", { bridge = "sbx0", ip =, publish =, subnet =, nat =, name =, egress = { "10.1.2.0/24", "127.0.0.1:8080", "deb.debian.org:443", "*.pypi.org:443" }, dns = "IP[:PORT]" } or { netns = sandbox | pid | NAME | path }',
+  net = '"loopback", "none", "host", "bridge", "pasta", "slirp4netns", { bridge = "sbx0", ip =, publish =, subnet =, nat =, name =, egress = { "10.1.2.0/24", "127.0.0.1:8080", "deb.debian.org:443", "*.pypi.org:443" }, dns = "IP[:PORT]" }, { user = "pasta" | "slirp4netns" | "auto", publish =, egress =, dns = } (a user-mode network: what "bridge" is for an unprivileged user) or { netns = sandbox | pid | NAME | path }',
   proc = "boolean (a fresh /proc; default true with pid)", dev = "boolean (a minimal /dev; default true)",
   tmp = "boolean or size (a private /tmp tmpfs; default true)",
   limits = "table { memory =, memory_swap =, cpu =, cpu_weight =, cpuset =, pids =, io =, io_weight =, hugetlb =, devices = }",
@@ -150,8 +150,9 @@ function M.new(opts)
     net = { netns = opts.netns }
   end
   local join_netns
-  local bridge
+  local bridge, user_net
   if net == "bridge" then net = { bridge = true } end
+  if net == "pasta" or net == "slirp4netns" then net = { user = net } end
   local egress
   if type(net) == "table" and net.netns == nil then
     if net.egress ~= nil then
@@ -163,7 +164,13 @@ function M.new(opts)
       if not ip then ip, port = dns:match("^([%d%.]+):(%d+)$") end
       egress.dns_ip, egress.dns_port = ip or dns, tonumber(port) or 53
     end
-    bridge = bridge_plan(net, opts, level)
+    -- a host bridge needs root; anyone else gets a user-mode network (pasta, slirp4netns)
+    if net.user ~= nil or core.sys.ids().uid ~= 0 then
+      user_net = d.user_net_plan(net, level)
+      if egress then user_net.dns = require("sbx.egress").resolver end
+    else
+      bridge = bridge_plan(net, opts, level)
+    end
     if not has(ns, "net") then ns[#ns + 1] = "net" end
     net = "bridge"
   elseif type(net) == "table" then
@@ -198,6 +205,7 @@ function M.new(opts)
     loopback_up = net ~= "none",
     join = join_netns and { { type = "net", path = join_netns } } or nil,
     bridge = bridge,
+    user_net = user_net,
     ops = {},
     limits = opts.limits and limits_plan(opts.limits, level) or nil,
     cgroup_parent = opts.cgroup_parent,

@@ -37,6 +37,14 @@ local function bridge_plan(net, opts, level)
   local name = net.bridge
   if name == true or name == nil then name = "sbx0" end
   if type(name) ~= "string" then fail("net.bridge: expected a bridge name (string) or true", level + 1) end
+  if net.dns ~= nil and net.egress == nil then fail("net.dns: the upstream resolver of net.egress (give egress too)", level + 1) end
+  return { bridge = name, subnet = net.subnet, ip = net.ip, publish = M.publish_plan(net, level + 1), nat = net.nat,
+           name = net.name or opts.hostname or opts.name,
+           dns = net.egress ~= nil and require("sbx.egress").resolver or nil }
+end
+
+-- net.publish -> { "HOST_IP:HOST_PORT:PORT/PROTO", ... } sorted
+function M.publish_plan(net, level)
   local publish = {}
   if net.publish ~= nil and type(net.publish) ~= "table" then fail("net.publish: expected a table", level + 1) end
   for k, v in pairs(net.publish or {}) do
@@ -50,10 +58,42 @@ local function bridge_plan(net, opts, level)
     end
   end
   table.sort(publish)
+  return publish
+end
+
+-- Rootless (or net.user given): a user-mode network, pasta or else slirp4netns (net.user = "auto").
+-- A host bridge's own settings have no meaning there and are refused by name.
+local USER_KEYS = { user = true, bridge = true, publish = true, egress = true, dns = true }
+function M.user_net_plan(net, level)
+  for k in pairs(net) do
+    if not USER_KEYS[k] then
+      if BRIDGE_KEYS[k] then
+        fail(("net.%s: a host bridge's setting; a user-mode network (pasta, slirp4netns: what an unprivileged user gets) has none"):format(k), level + 1)
+      end
+      fail(("net: unknown key '%s' (expected %s)"):format(tostring(k), key_list(USER_KEYS)), level + 1)
+    end
+  end
+  if net.bridge ~= nil and net.bridge ~= true and net.bridge ~= "sbx0" then
+    fail(("net.bridge: '%s': a host bridge needs root (CAP_NET_ADMIN on the host); as a user, net = \"bridge\" is a user-mode network (pasta)"):format(tostring(net.bridge)), level + 1)
+  end
   if net.dns ~= nil and net.egress == nil then fail("net.dns: the upstream resolver of net.egress (give egress too)", level + 1) end
-  return { bridge = name, subnet = net.subnet, ip = net.ip, publish = publish, nat = net.nat,
-           name = net.name or opts.hostname or opts.name,
-           dns = net.egress ~= nil and require("sbx.egress").resolver or nil }
+  if core.sys.ids().uid == 0 then
+    fail('net.user: pasta and slirp4netns are for unprivileged users (as root they would have to keep root to enter the sandbox); root\'s sandboxes use the host bridge: net = "bridge"', level + 1)
+  end
+  local tool = net.user
+  if tool == nil or tool == true or tool == "auto" then
+    tool = (core.net.user_net_tool("pasta") and "pasta") or (core.net.user_net_tool("slirp4netns") and "slirp4netns")
+    if not tool then
+      fail("net: an unprivileged user's network needs pasta or slirp4netns, and neither is installed (apt-get install passt, or slirp4netns; sbx doctor)", level + 1)
+    end
+  elseif tool ~= "pasta" and tool ~= "slirp4netns" then
+    fail(("net.user: '%s' (expected \"pasta\", \"slirp4netns\" or \"auto\")"):format(tostring(tool)), level + 1)
+  end
+  local publish = M.publish_plan(net, level + 1)
+  for _, p in ipairs(publish) do
+    if p:match("^[^:]*:0:") then fail(("net.publish '%s': a user-mode network needs the host port"):format(p), level + 1) end
+  end
+  return { tool = tool, publish = publish }
 end
 
 -- Portable limits (docker's words) -> the plan's numbers; units and types checked here.

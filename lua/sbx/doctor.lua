@@ -98,31 +98,40 @@ function M.checks()
   add("sandbox with a workspace", ok_ws and true or false,
       ok_ws and "overlay in the sandbox's namespaces, idmapped lower, /proc mounted" or ("failed: " .. tostring(ws_err):gsub("%s+$", "")),
       not ok_ws and "sbx run --trace-startup -- true shows the step; in a container, the outer one must allow mounts (podman run --privileged, or --security-opt seccomp=unconfined --cap-add SYS_ADMIN)" or nil)
-  -- nftables inside a sandbox's own network namespace (egress, bridges): a bridge needs root here,
-  -- and so --allow does (rootless networking through pasta/slirp4netns is not built yet)
-  if not root then
-    add("nftables", nil, "as a user: --allow and bridges need root here (sbx has no rootless network yet)")
-    goto network
-  end
+  -- nftables inside a sandbox's own network namespace (egress; bridges as root); as a user it is
+  -- entered with its user namespace, by a helper
   do
   local okn, nerr
   local sb = require("sbx").container{}
-  local p = sb:spawn{ "/bin/sleep", "5" }
+  local p
+  p, nerr = sb:spawn{ "/bin/sleep", "5" }
   if p then
     local r, e = core.net.nft_in(p.pid, "list tables")
     okn, nerr = r ~= nil, e
     p:kill("KILL")
     p:wait()
   end
-  add("nftables", okn and true or false, okn and "libnftables works in a sandbox's network namespace (--allow, bridges)" or ("failed: " .. tostring(nerr)),
+  add("nftables", okn and true or false, okn and "libnftables works in a sandbox's network namespace (--allow" .. (root and ", bridges)" or ")") or ("failed: " .. tostring(nerr)),
       not okn and "apt-get install libnftables1" or nil)
   end
-  ::network::
-  -- rootless networking
+  -- rootless networking: a user's --net bridge, -p and --allow (pasta, else slirp4netns), tried
   local pasta, slirp = have("pasta"), have("slirp4netns")
-  add("rootless network", (pasta or slirp) and true or nil,
-      pasta and ("pasta at " .. pasta) or slirp and ("slirp4netns at " .. slirp) or "neither pasta nor slirp4netns: as a user, sandboxes get loopback only",
-      not (pasta or slirp) and "apt-get install passt (or slirp4netns)" or nil)
+  if root then
+    add("rootless network", (pasta or slirp) and true or nil,
+        pasta and ("pasta at " .. pasta) or slirp and ("slirp4netns at " .. slirp) or "neither pasta nor slirp4netns: as a user, sandboxes get loopback only",
+        not (pasta or slirp) and "apt-get install passt (or slirp4netns)" or nil)
+  elseif not (pasta or slirp) then
+    add("rootless network", nil, "neither pasta nor slirp4netns: as a user, sandboxes get loopback only",
+        "apt-get install passt (or slirp4netns)")
+  else
+    local tool = pasta and "pasta" or "slirp4netns"
+    local st, nerr = require("sbx").container{ net = { user = tool } }:run{ "/bin/true" }
+    local okr = st and st.code == 0
+    add("rootless network", okr and true or false,
+        okr and (tool .. " at " .. (pasta or slirp) .. (pasta and slirp and " (slirp4netns too)" or "") .. ": a user's --net bridge, -p and --allow")
+            or ("failed: " .. tostring(nerr)),
+        not okr and "sbx run --net " .. tool .. " --trace-startup -- true shows the step; /dev/net/tun must be openable" or nil)
+  end
   local tun = io.open("/dev/net/tun", "r+")
   if tun then tun:close() end
   add("/dev/net/tun", tun and true or nil, tun and "present" or "missing or not openable (pasta and slirp4netns need it)",

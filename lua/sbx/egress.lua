@@ -201,15 +201,18 @@ end
 function M.arm(p, cfg)
   local pid = p.pid
   -- held until the end: the counters are read after the sandbox's last process is gone
-  local nsfd = assert(N.netns_fd(pid))
-  local ok, err = N.nft_in_ns(nsfd, M.ruleset(cfg))
-  if not ok then core.sys.close(nsfd); error("egress rules: " .. tostring(err), 0) end
+  -- (unprivileged: its user namespace too, entered first by a helper for each nft call)
+  local nsfd, usfd = assert(N.netns_fd(pid))
+  local function nft(cmds, json) return N.nft_in_ns(nsfd, cmds, json, usfd) end
+  local function close_ns() core.sys.close(nsfd); if usfd then core.sys.close(usfd) end end
+  local ok, err = nft(M.ruleset(cfg))
+  if not ok then close_ns(); error("egress rules: " .. tostring(err), 0) end
   local inside = assert(N.udp_bind(pid, M.resolver, 53))
   local upstream = assert(N.udp_bind(0, cfg.dns_ip:find(":") and "::" or "0.0.0.0", 0))
   local pending, next_id, denied = {}, 0, {}
   local handles = {}
   local function add(set, elem, ttl)
-    local aok, aerr = N.nft_in_ns(nsfd, ("add element inet sbx_egress %s { %s timeout %ds }"):format(set, elem, math.max(5, math.min(ttl, 86400))))
+    local aok, aerr = nft(("add element inet sbx_egress %s { %s timeout %ds }"):format(set, elem, math.max(5, math.min(ttl, 86400))))
     if not aok then io.stderr:write("sbx: egress: allow ", elem, ": ", tostring(aerr), "\n") end
   end
   handles[#handles + 1] = assert(loop.watch(inside, function()
@@ -256,7 +259,7 @@ function M.arm(p, cfg)
   -- refused destinations: nft's counters read every half second, and at the end
   local function check()
     for _, fam in ipairs({ "4", "6" }) do
-      local out = N.nft_in_ns(nsfd, "list set inet sbx_egress denied" .. fam, true)
+      local out = nft("list set inet sbx_egress denied" .. fam, true)
       local ok, doc = pcall(core.json.decode, out or "")
       for _, item in ipairs(ok and doc and doc.nftables or {}) do
         for _, el in ipairs(item.set and item.set.elem or {}) do
@@ -281,7 +284,7 @@ function M.arm(p, cfg)
     for _, h in ipairs(handles) do h:cancel() end
     core.sys.close(inside)
     core.sys.close(upstream)
-    core.sys.close(nsfd)
+    close_ns()
     local keys = {}
     for k in pairs(denied) do keys[#keys + 1] = k end
     table.sort(keys)

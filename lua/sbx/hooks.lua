@@ -24,7 +24,7 @@ function M.start(box, io, run)
   serial = serial + 1
   local fifo = ("%s/start-%d-%d"):format(dir, core.sys.getpid(), serial)
   os.remove(fifo)
-  ok, err, errno = core.mkfifo(fifo, 0600)
+  ok, err, errno = core.mkfifo(fifo, tonumber("600", 8))
   if not ok then return nil, err, errno end
   local with = {}
   for k, v in pairs(io) do with[k] = v end

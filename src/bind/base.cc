@@ -35,9 +35,7 @@ int l_trace(lua_State* L) {
 // monotonic() -> seconds on the monotonic clock (fractions too): deadlines that a change of the
 // wall clock does not move, finer than os.time()'s whole seconds
 int l_monotonic(lua_State* L) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushnumber(L, static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9);
+  lua_pushnumber(L, core::monotonic_seconds());
   return 1;
 }
 

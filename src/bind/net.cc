@@ -12,6 +12,7 @@
 #include "core/net/bridge.h"
 #include "core/net/ipam.h"
 #include "core/net/nft.h"
+#include "core/net/usernet.h"
 #include "core/sandbox/owner.h"
 #include "lua_util.h"
 
@@ -152,20 +153,37 @@ int l_nft_in(lua_State* L) {
   return 1;
 }
 
-// nft_in_ns(netns_fd, commands [, json]) -> output | nil, err
+// nft_in_ns(netns_fd, commands [, json [, userns_fd]]) -> output | nil, err
 int l_nft_in_ns(lua_State* L) {
   auto out = core::nft_run_in_ns(static_cast<int>(luaL_checkinteger(L, 1)), luaL_checkstring(L, 2),
-                                 lua_toboolean(L, 3));
+                                 lua_toboolean(L, 3), static_cast<int>(luaL_optinteger(L, 4, -1)));
   if (!out) return push_failure(L, out.error());
   lua_pushlstring(L, out->data(), out->size());
   return 1;
 }
 
-// netns_fd(pid) -> fd | nil, err: pid's network namespace, held open (close it with sys.close)
+// netns_fd(pid) -> fd [, userns_fd] | nil, err: pid's network namespace, held open (close it
+// with sys.close); unprivileged, its user namespace too (nft_in_ns's fourth argument).
 int l_netns_fd(lua_State* L) {
-  auto ns = core::netns_of(pid_arg(L, 1));
+  pid_t pid = pid_arg(L, 1);
+  auto ns = core::netns_of(pid);
   if (!ns) return push_failure(L, ns.error());
+  if (core::unprivileged_net()) {
+    auto user = core::userns_of(pid);
+    if (!user) return push_failure(L, user.error());
+    lua_pushinteger(L, ns->release());
+    lua_pushinteger(L, user->release());
+    return 2;
+  }
   lua_pushinteger(L, ns->release());
+  return 1;
+}
+
+// user_net_tool("pasta" | "slirp4netns") -> its path in PATH | nil
+int l_user_net_tool(lua_State* L) {
+  std::string path = core::user_net_tool(luaL_checkstring(L, 1));
+  if (path.empty()) return 0;
+  lua_pushstring(L, path.c_str());
   return 1;
 }
 
@@ -224,6 +242,7 @@ void register_net(lua_State* L) {
                                  {"nft_in", guarded<l_nft_in>},
                                  {"nft_in_ns", guarded<l_nft_in_ns>},
                                  {"netns_fd", guarded<l_netns_fd>},
+                                 {"user_net_tool", guarded<l_user_net_tool>},
                                  {"udp_bind", guarded<l_udp_bind>},
                                  {"recvfrom", guarded<l_recvfrom>},
                                  {"sendto", guarded<l_sendto>},

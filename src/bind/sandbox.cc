@@ -507,7 +507,9 @@ int l_index(lua_State* L) {
   }
   if (key == "ip" || key == "ports" || key == "link") {  // on a bridge: address, ports, host veth
     const auto& net = p->box.net();
-    if (!net) return 0;
+    const auto& un = p->box.user_net();
+    if (!net && !(un && key == "ports")) return 0;
+    const auto& published = net ? net->published() : un->published();
     if (key == "link") {
       lua_pushstring(L, net->host_link().c_str());
       return 1;
@@ -516,9 +518,9 @@ int l_index(lua_State* L) {
       lua_pushstring(L, net->address().substr(0, net->address().find('/')).c_str());
       return 1;
     }
-    lua_createtable(L, static_cast<int>(net->published().size()), 0);
+    lua_createtable(L, static_cast<int>(published.size()), 0);
     int i = 0;
-    for (const auto& pm : net->published()) {
+    for (const auto& pm : published) {
       lua_createtable(L, 0, 4);
       set_string(L, "host_ip", pm.host_ip.c_str());
       set_integer(L, "host_port", pm.host_port);

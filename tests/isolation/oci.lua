@@ -52,6 +52,8 @@ test("create sets up and waits; start runs process.args as PID 1; kill, state st
   expect(rc, out).eq(0)
   local pidtext = io.open(work .. "/pid"):read("*a")
   expect(pidtext, "decimal, no newline").match("^%d+$")
+  -- (a Lua 0644 is decimal 644: the file was once --w----r-T)
+  expect(sh("stat -c %a " .. work .. "/pid " .. root .. "/c1/state.json"), "the files' modes").eq("644\n600\n")
   local pid = tonumber(pidtext)
   local st = sbx.json.decode((run("state c1")))
   expect(st.status).eq("created")

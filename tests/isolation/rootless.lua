@@ -20,7 +20,7 @@ local home = os.tmpname()
 os.remove(home)
 assert(os.execute(("mkdir -m 700 %s && chown %s %s"):format(home, user, home)))
 local function as_user(cmd)
-  return sh(("cd / && runuser -u %s -- env HOME=%s %s"):format(user, home, cmd))
+  return sh(("cd / && runuser -u %s -- env -u SBX_STATE HOME=%s %s"):format(user, home, cmd))
 end
 
 test("an unprivileged user runs a sandbox: root inside is the user outside, setgroups denied, hardened", function()
@@ -92,6 +92,98 @@ test("sbx doctor as the user: the rootless checks, each ok, a note, or a FAIL wi
   expect(rc == 0 or rc == 1, "exit status").eq(true)
   local text = as_user("env -u SBX_STATE " .. bin .. " doctor")
   expect(text).match("ok    user namespaces")
+end)
+
+-- the user-mode network tools (pasta, slirp4netns) running on this user's runtime directory
+local function tools_left()
+  local found = {}
+  for pid in io.popen("ls /proc"):lines() do
+    local f = pid:match("^%d+$") and io.open("/proc/" .. pid .. "/cmdline")
+    local cmd = f and f:read("*a") or ""
+    if f then f:close() end
+    local exe = cmd:match("^[^%z]+") or ""
+    if (exe:match("pasta$") or exe:match("slirp4netns$")) and cmd:find("/tmp/sbx-" .. uid .. "/usernet", 1, true) then
+      found[#found + 1] = pid
+    end
+  end
+  return table.concat(found, " ")
+end
+
+test("hooks as a user: the start fifo is the user's own (a Lua 0600 was decimal: p--x--x--T)", function()
+  local out, rc = as_user(bin .. [[ -e 'local st, err = sbx.container{ hooks = { created = function(p) io.write("created ") end } }:run{ "true" }
+    print(st and st.code, err)']])
+  expect(rc, out).eq(0)
+  expect(out).eq("created 0\tnil\n")
+end)
+
+test("rootless networking: --net bridge is pasta; published ports, outbound, slirp4netns, egress; nothing left, even after SIGKILL", function()
+  for _, tool in ipairs({ "pasta", "slirp4netns", "curl", "wget", "bash" }) do
+    if not io.popen("command -v " .. tool):read("*l") then return skip(tool .. " is not installed (scripts/setup.sh installs it)") end
+  end
+  local root = sbx.rootfs.busybox()
+  -- the outside: web servers root runs on sbx0, reached through the user's own sockets
+  local servers = {}
+  local function server(text)
+    local p = assert(sbx.container{ rootfs = root, net = "bridge", mounts = { sbx.tmpfs("/www") } }:spawn{ "/bin/sh", "-c",
+      ("echo %s > /www/index.html && exec httpd -f -p 80 -h /www"):format(text) })
+    servers[#servers + 1] = p
+    return p.ip
+  end
+  local X, Y = server("from-x"), server("from-y")
+  local ok, err = pcall(function()
+    local out, rc = as_user(bin .. (" run --net bridge -- sh -c 'ip -4 -o addr show eth0; ip route show default; wget -q -T 5 -O- http://%s/'"):format(X))
+    expect(rc, out).eq(0)
+    expect(out, "eth0 with the host's address, the host's route").match("eth0%s+inet %d+%.%d+%.%d+%.%d+/%d+")
+    expect(out).contains("default via ")
+    expect(out, "outbound as the user's own connection").contains("from-x\n")
+    -- published ports, pasta and slirp4netns, on a detached sandbox
+    local port = 20000 + (sbx.sys.getpid() * 13) % 20000
+    for i, tool in ipairs({ "pasta", "slirp4netns" }) do
+      local name = "rl-" .. tool
+      local p = port + i
+      out, rc = as_user(("%s run -d --name %s --net %s -p 127.0.0.1:%d:80 --busybox -- httpd -f -p 80 -h /etc"):format(bin, name, tool, p))
+      expect(rc, out).eq(0)
+      local page = ""
+      for _ = 1, 40 do
+        page = sh(("curl -s -m 2 http://127.0.0.1:%d/passwd"):format(p))
+        if page ~= "" then break end
+        require("sbx.core").sleep(0.05)
+      end
+      expect(page, tool .. ": the host reaches the published port").contains("root:x:0:0")
+      expect(as_user(bin .. " ps"), tool .. ": sbx ps").match(name:gsub("%p", "%%%0") .. ".-127%.0%.0%.1:" .. p .. "%->80/tcp")
+      as_user(bin .. " stop " .. name)
+      as_user(bin .. " rm " .. name)
+      expect(tools_left(), tool .. " after stop").eq("")
+      expect(sh(("curl -s -m 1 http://127.0.0.1:%d/passwd"):format(p)), "the port after stop").eq("")
+    end
+    -- egress by allow-list as a user: rules in the sandbox's own namespaces, entered by a helper
+    out, rc = as_user(bin .. (" run --allow %s:80 -- bash -c 'wget -q -T 5 -O- http://%s/; (exec 3<>/dev/tcp/%s/80); echo y=$?'"):format(X, X, Y))
+    expect(rc, out).eq(0)
+    expect(out).contains("from-x\n")
+    expect(out).contains("y=1\n")
+    expect(out).contains("sbx: egress refused: " .. Y .. " tcp/80")
+    -- a supervisor killed: its pasta dies with it (PR_SET_PDEATHSIG); sbx gc removes its directory
+    os.execute(("cd / && runuser -u %s -- env -u SBX_STATE HOME=%s %s run --net bridge -- sleep 30 > /dev/null 2>&1 &"):format(user, home, bin))
+    local sup
+    for _ = 1, 100 do
+      sup = sh("pgrep -u " .. uid .. " -f -x '" .. bin .. " run --net bridge -- sleep 30'"):match("%d+")
+      if sup and tools_left() ~= "" then break end
+      require("sbx.core").sleep(0.05)
+    end
+    expect(sup ~= nil, "the user's sbx run").eq(true)
+    expect(tools_left() ~= "", "its pasta, running").eq(true)
+    os.execute("kill -KILL " .. sup)
+    for _ = 1, 40 do
+      if tools_left() == "" then break end
+      require("sbx.core").sleep(0.05)
+    end
+    expect(tools_left(), "pasta after its supervisor's SIGKILL").eq("")
+    out = as_user(bin .. " gc")
+    expect(out).contains("user-mode network /tmp/sbx-" .. uid .. "/usernet-" .. sup .. "-")
+    expect(sh("ls /tmp/sbx-" .. uid .. " | grep usernet"), "after sbx gc").eq("")
+  end)
+  for _, p in ipairs(servers) do p:kill("KILL"); p:wait() end
+  if not ok then error(err, 0) end
 end)
 
 test("cleanup", function()

@@ -64,6 +64,7 @@ Spec every_field() {
   s.join = {{"net", "/run/netns/blue"}};
   s.bridge = BridgeSpec{"br1", "10.9.0.0/24", "10.9.0.5",  {{"udp", "127.0.0.1", 8053, 53}},
                         false, "web",         "127.0.0.53"};
+  s.user_net = UserNetSpec{"slirp4netns", {{"tcp", "127.0.0.1", 8080, 80}}, "127.0.0.53"};
   s.caps = std::vector<std::string>{};
   s.cap_sets = CapSets{{"CAP_KILL"}, {"CAP_KILL"}, {"CAP_KILL"}, {"CAP_KILL"}};
   s.oom_score_adj = -5;
@@ -144,6 +145,7 @@ TEST_CASE("plan: every declared field is set by the test plan (a new field must 
   CHECK(present_fields(s.limits) == schema::fields<Limits>().size());
   CHECK(present_fields(s.limits.io[0]) == schema::fields<IoLimit>().size());
   CHECK(present_fields(*s.bridge) == schema::fields<BridgeSpec>().size());
+  CHECK(present_fields(*s.user_net) == schema::fields<UserNetSpec>().size());
   CHECK(present_fields(*s.seccomp) == schema::fields<SeccompPolicy>().size());
   CHECK(present_fields(s.seccomp->rules[0]) == schema::fields<SeccompRule>().size());
   CHECK(present_fields(s.seccomp->rules[0].args[0]) == schema::fields<SeccompArg>().size());
@@ -281,6 +283,10 @@ TEST_CASE("plan: generated plans survive both round trips", "[plan]") {
       s.bridge = BridgeSpec{
           text(),        text(), text(), {{pick(2) ? "tcp" : "udp", "0.0.0.0", 80, 8080}},
           bool(pick(2)), text(), text()};
+    if (pick(2))
+      s.user_net = UserNetSpec{pick(2) ? "pasta" : "slirp4netns",
+                               {{pick(2) ? "tcp" : "udp", "127.0.0.1", 8080, 80}},
+                               text()};
     if (pick(2)) s.caps = std::vector<std::string>(pick(3), "CAP_KILL");
     if (pick(2)) {
       s.seccomp = SeccompPolicy{text(), pick(2) ? "errno EPERM" : "kill", {}};

@@ -138,7 +138,7 @@ end
 local function write_pid_file(path, pid)
   if not path then return end
   if path:sub(1, 1) ~= "/" then path = (os.getenv("PWD") or ".") .. "/" .. path end
-  local ok, err = core.write_file(path, tostring(pid), 0644)  -- decimal, no newline; tmp + rename
+  local ok, err = core.write_file(path, tostring(pid), tonumber("644", 8))  -- decimal, no newline; tmp + rename
   if not ok then die("pid file: " .. err) end
 end
 
@@ -272,7 +272,7 @@ local function create(id, opts, keep)
     for _, f in ipairs({ "exec.fifo", "state.json", "plan.json" }) do os.remove(dir .. "/" .. f) end
     os.remove(dir)
   end
-  ok, err = core.mkfifo(dir .. "/exec.fifo", 0600)
+  ok, err = core.mkfifo(dir .. "/exec.fifo", tonumber("600", 8))
   if not ok then undo(); die(err) end
   local okf, fds = pcall(preserved_fds, opts["preserve-fds"])
   if not okf then undo(); error(fds, 0) end
@@ -284,8 +284,8 @@ local function create(id, opts, keep)
                annotations = extra.annotations, cgroup = p.cgroup, hooks = extra.hooks,
                seccomp_listener = extra.seccomp_listener, listener_metadata = extra.listener_metadata }
   -- the plan too: what exec joins the container with (its caps, no_new_privs, seccomp, env)
-  local wok, werr = core.write_file(dir .. "/plan.json", plan:json(), 0600)
-  if wok then wok, werr = core.write_file(dir .. "/state.json", json.encode(st, 2), 0600) end
+  local wok, werr = core.write_file(dir .. "/plan.json", plan:json(), tonumber("600", 8))
+  if wok then wok, werr = core.write_file(dir .. "/state.json", json.encode(st, 2), tonumber("600", 8)) end
   if not wok then p:kill("KILL"); p:wait(); undo(); die(werr) end
   local pok, perr = pcall(write_pid_file, opts["pid-file"], p.pid)
   if not pok then p:kill("KILL"); p:wait(); undo(); error(perr, 0) end
@@ -583,7 +583,7 @@ function VERBS.update(args)
   local aok, applied, err = pcall(g.limit, g, live)
   if not aok then die(("cannot update container %s: %s"):format(st.id, tostring(applied))) end
   if not applied then die(("cannot update container %s: %s (nothing was changed)"):format(st.id, tostring(err))) end
-  local wok, werr = core.write_file(plan_path, checked:json(), 0600)
+  local wok, werr = core.write_file(plan_path, checked:json(), tonumber("600", 8))
   if not wok then
     local back = {}
     for k, v in pairs(old or {}) do if k ~= "devices" then back[k] = v end end

@@ -25,7 +25,7 @@ M.options = {
   { long = "cwd", short = "w", arg = "required", key = "cwd", meta = "DIR", help = "working directory inside (default /)" },
   { long = "uid", arg = "required", key = "uid", meta = "N", help = "user id inside" },
   { long = "gid", arg = "required", key = "gid", meta = "N", help = "group id inside" },
-  { long = "net", arg = "required", key = "net", meta = "MODE", help = "loopback (default), none (lo down), host or bridge (sbx0, NAT)" },
+  { long = "net", arg = "required", key = "net", meta = "MODE", help = "loopback (default), none (lo down), host, bridge (sbx0, NAT; as a user: pasta, else slirp4netns), pasta or slirp4netns (user-mode networks: no privilege needed)" },
   { long = "publish", short = "p", arg = "required", key = "publish", list = true, meta = "[IP:]HOST:PORT", help = "publish a port on the host (implies --net bridge; 127.0.0.1:8080:80)" },
   { long = "ip", arg = "required", key = "ip", meta = "ADDR", help = "this address on the bridge (default: the next free one)" },
   { long = "bridge", arg = "required", key = "bridge", meta = "NAME", help = "use bridge NAME instead of sbx0 (implies --net bridge)" },
@@ -149,15 +149,21 @@ function M.description(opts)
   end
   if #share > 0 then d.share = share end
   d.time = opts.time
-  local bridged = opts.net == "bridge" or opts.publish or opts.ip or opts.bridge or opts.allow
+  local user = (opts.net == "pasta" or opts.net == "slirp4netns") and opts.net or nil
+  local bridged = opts.net == "bridge" or user or opts.publish or opts.ip or opts.bridge or opts.allow
   if opts.dns and not opts.allow then error("--dns: the resolver --allow's names are asked of (give --allow)", 0) end
   if opts.netns then
     if opts.net or opts.share_net or bridged then error("--netns joins a namespace: drop --net, --share-net, -p, --ip, --bridge, --allow", 0) end
     d.netns = opts.netns
   elseif bridged then
-    if opts.net and opts.net ~= "bridge" then error(("--net %s: -p, --ip, --bridge and --allow need --net bridge"):format(opts.net), 0) end
-    d.net = { bridge = opts.bridge or true, ip = opts.ip, publish = opts.publish, name = opts.hostname or opts.name,
-              egress = opts.allow, dns = opts.dns }
+    if opts.net and opts.net ~= "bridge" and not user then error(("--net %s: -p, --ip, --bridge and --allow need --net bridge (or pasta, slirp4netns)"):format(opts.net), 0) end
+    if user or sbx.sys.ids().uid ~= 0 then  -- a user-mode network: no bridge of the host's
+      if opts.ip or opts.bridge then error(("--%s: a host bridge's; %s has no bridge (a host bridge needs root)"):format(opts.ip and "ip" or "bridge", user or "an unprivileged user's network (pasta)"), 0) end
+      d.net = { user = user, publish = opts.publish, egress = opts.allow, dns = opts.dns }
+    else
+      d.net = { bridge = opts.bridge or true, ip = opts.ip, publish = opts.publish, name = opts.hostname or opts.name,
+                egress = opts.allow, dns = opts.dns }
+    end
   elseif opts.net == "host" or opts.share_net then d.net = "host"
   else d.net = opts.net end
   if opts.boottime or opts.monotonic then

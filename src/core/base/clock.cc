@@ -24,4 +24,10 @@ void sleep_for(double seconds) {
   }
 }
 
+double monotonic_seconds() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
 }  // namespace sbx::core

@@ -7,4 +7,7 @@ namespace sbx::core {
 // handler runs meanwhile; nothing for zero, a negative number or NaN.
 void sleep_for(double seconds);
 
+// CLOCK_MONOTONIC in seconds.
+double monotonic_seconds();
+
 }  // namespace sbx::core

@@ -120,6 +120,8 @@ Status write_hosts(const std::string& bridge, const std::string& subnet) {
   return {};
 }
 
+}  // namespace
+
 // The host's resolvers, without those on its loopback (unreachable from a sandbox's netns).
 std::string resolv_conf() {
   std::istringstream in(read_text("/etc/resolv.conf"));
@@ -146,6 +148,8 @@ std::string resolv_conf() {
            ") is not reachable from a sandbox\n";
   return out;
 }
+
+namespace {
 
 const char* const kForward = "/proc/sys/net/ipv4/ip_forward";
 

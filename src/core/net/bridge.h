@@ -37,6 +37,9 @@ struct BridgeSpec {
 Result<PortMap> parse_port_map(const std::string& text);
 std::string format_port_map(const PortMap& p);
 
+// A sandbox's resolv.conf: the host's resolvers, without those on its loopback.
+std::string resolv_conf();
+
 // The supervisor pid in "sbx<pid>-<n>", the host end of a sandbox's veth (and the name of its
 // files under net_state_dir()); 0 for a name of another shape, -1 for one whose number is no pid.
 pid_t link_owner(const std::string& name);

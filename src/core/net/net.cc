@@ -15,15 +15,20 @@
 #include <netlink/route/route.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <map>
 
 #include "core/base/dl.h"
 #include "core/base/fd.h"
 #include "core/base/handle.h"
+#include "core/base/io.h"
 #include "core/sandbox/ns.h"
 
 namespace sbx::core {
@@ -443,8 +448,51 @@ bool make_sockaddr(const std::string& ip, int port, struct sockaddr_storage& ss,
   return inet_pton(AF_INET, ip.c_str(), &a->sin_addr) == 1;
 }
 
+bool unprivileged_net() {
+  return geteuid() != 0;
+}
+
+namespace {
+struct KeptNamespaces {
+  Fd user, net;
+};
+std::map<pid_t, KeptNamespaces>& kept_namespaces() {
+  static std::map<pid_t, KeptNamespaces> kept;
+  return kept;
+}
+// pid's namespace `type` ("user", "net"): a copy of the one kept for it, else opened by path
+Result<Fd> namespace_by_path(pid_t pid, const char* type) {
+  auto it = kept_namespaces().find(pid);
+  if (it != kept_namespaces().end()) {
+    const Fd& f = std::string(type) == "user" ? it->second.user : it->second.net;
+    if (f.ok()) return Fd(fcntl(f.get(), F_DUPFD_CLOEXEC, 3));
+  }
+  Fd ns(open(("/proc/" + std::to_string(pid) + "/ns/" + type).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns.ok())
+    return sys_error(std::string("open the ") + (std::string(type) == "net" ? "network" : type) +
+                     " namespace of pid " + std::to_string(pid));
+  return ns;
+}
+}  // namespace
+
+void remember_namespaces(pid_t pid) {
+  std::string dir = "/proc/" + std::to_string(pid) + "/ns/";
+  KeptNamespaces k{Fd(open((dir + "user").c_str(), O_RDONLY | O_CLOEXEC)),
+                   Fd(open((dir + "net").c_str(), O_RDONLY | O_CLOEXEC))};
+  kept_namespaces()[pid] = std::move(k);
+}
+
+void forget_namespaces(pid_t pid) {
+  kept_namespaces().erase(pid);
+}
+
+Result<Fd> userns_of(pid_t pid) {
+  return namespace_by_path(pid, "user");
+}
+
 Result<Fd> netns_of(pid_t pid) {
   std::string what = "the network namespace of pid " + std::to_string(pid);
+  if (unprivileged_net()) return namespace_by_path(pid, "net");  // (entered with its user ns)
   Fd home(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
   Fd pidfd(sys_pidfd_open(pid, 0));
   if (!home.ok() || !pidfd.ok()) return sys_error(what);
@@ -456,8 +504,82 @@ Result<Fd> netns_of(pid_t pid) {
   return ns;
 }
 
+Result<std::string> in_namespaces(int userns, int netns,
+                                  const std::function<Result<std::string>(Fd&)>& fn, Fd* fd_out) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    return sys_error("a helper in the sandbox's namespaces: socketpair");
+  Fd mine(sv[0]), theirs(sv[1]);
+  pid_t pid = fork();
+  if (pid < 0) return sys_error("a helper in the sandbox's namespaces: fork");
+  if (pid == 0) {
+    mine.release();
+    Fd out;
+    Result<std::string> r = Error{EINVAL, ""};
+    if (userns >= 0 && setns(userns, CLONE_NEWUSER) != 0)
+      r = sys_error("enter the sandbox's user namespace");
+    else if (setns(netns, CLONE_NEWNET) != 0)
+      r = sys_error("enter the sandbox's network namespace");
+    else
+      r = fn(out);
+    // header: 'O' or 'E', errno, length; then the text; the fd rides on the header
+    std::string text = r ? *r : r.error().message;
+    int32_t err = r ? 0 : r.error().err;
+    uint32_t len = static_cast<uint32_t>(text.size());
+    char head[9];
+    head[0] = r ? 'O' : 'E';
+    std::memcpy(head + 1, &err, 4);
+    std::memcpy(head + 5, &len, 4);
+    bool sent = out.ok() ? send_with_fd(theirs.get(), std::string_view(head, 9), out.get())
+                         : write(theirs.get(), head, 9) == 9;
+    if (!sent) _exit(1);
+    size_t at = 0;
+    while (at < text.size()) {
+      ssize_t n = write(theirs.get(), text.data() + at, text.size() - at);
+      if (n <= 0) _exit(1);
+      at += static_cast<size_t>(n);
+    }
+    _exit(0);
+  }
+  theirs.reset();
+  char head[9];
+  int fd = -1;
+  ssize_t n = recv_with_fd(mine.get(), head, sizeof head, &fd);
+  Fd passed(fd);
+  auto rest = n == 9 ? read_fd(mine.get(), "the helper's answer") : Result<std::string>{""};
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (n != 9 || !rest)
+    return Error{EIO, "a helper in the sandbox's namespaces ended without an answer"};
+  int32_t err;
+  std::memcpy(&err, head + 1, 4);
+  if (head[0] != 'O') return Error{err ? err : EIO, *rest};
+  if (fd_out) *fd_out = std::move(passed);
+  return *rest;
+}
+
 Result<Fd> udp_bind_in(pid_t pid, const std::string& ip, int port) {
   std::string what = "udp socket on " + ip + ":" + std::to_string(port);
+  if (pid != 0 && unprivileged_net()) {
+    auto user = userns_of(pid);
+    if (!user) return user.error().context(what);
+    auto net = namespace_by_path(pid, "net");
+    if (!net) return net.error().context(what);
+    Fd s;
+    auto r = in_namespaces(
+        user->get(), net->get(),
+        [&](Fd& out) -> Result<std::string> {
+          auto b = udp_bind_in(0, ip, port);
+          if (!b) return b.error();
+          out = std::move(*b);
+          return std::string();
+        },
+        &s);
+    if (!r) return r.error().context(what);
+    if (!s.ok()) return Error{EIO, what + ": no socket came back"};
+    return s;
+  }
   Fd home, target;
   if (pid != 0) {
     auto ns = netns_of(pid);

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,23 @@ Status net_add_route(pid_t pid, const std::string& dst, const std::string& via,
 // not open /proc/PID/ns/net of a sandbox's non-dumpable init, but may join a namespace its own
 // user namespace owns) and opened from inside.
 Result<Fd> netns_of(pid_t pid);
+// Unprivileged: pid's user namespace, which must be entered before its network namespace
+// (joining a network namespace needs CAP_SYS_ADMIN in one's own user namespace too). Both are
+// opened by path: possible while the sandbox may be entered by its owner (before its payload).
+Result<Fd> userns_of(pid_t pid);
+// Unprivileged: a sandbox's user and network namespaces, opened by the spawn while its owner may
+// still enter it (before it goes on) and kept until it is reaped; netns_of and userns_of of that
+// pid hand out copies.
+void remember_namespaces(pid_t pid);
+void forget_namespaces(pid_t pid);
+// Whether this process needs userns_of and in_namespaces to act in a sandbox's network namespace.
+bool unprivileged_net();
+
+// Runs fn in a child process that joined `userns` (when >= 0) and then `netns`; its text comes
+// back, or its error, and the fd it leaves in its argument (passed over SCM_RIGHTS) into *fd_out.
+Result<std::string> in_namespaces(int userns, int netns,
+                                  const std::function<Result<std::string>(Fd&)>& fn,
+                                  Fd* fd_out = nullptr);
 
 // ip ("10.0.0.1" or "fd00::1") and port as a sockaddr; false when ip is no address.
 bool make_sockaddr(const std::string& ip, int port, struct sockaddr_storage& ss, socklen_t& len);

@@ -68,7 +68,13 @@ Result<std::string> nft_run(const std::string& commands, bool json) {
   return out;
 }
 
-Result<std::string> nft_run_in_ns(int netns_fd, const std::string& commands, bool json) {
+Result<std::string> nft_run_in_ns(int netns_fd, const std::string& commands, bool json,
+                                  int userns_fd) {
+  if (userns_fd >= 0) {
+    auto out = in_namespaces(userns_fd, netns_fd, [&](Fd&) { return nft_run(commands, json); });
+    if (!out) return out.error().context("nftables");
+    return out;
+  }
   Fd home(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
   if (!home.ok() || setns(netns_fd, CLONE_NEWNET) != 0)
     return sys_error("nftables: enter the sandbox's network namespace");
@@ -80,6 +86,11 @@ Result<std::string> nft_run_in_ns(int netns_fd, const std::string& commands, boo
 Result<std::string> nft_run_in(pid_t pid, const std::string& commands, bool json) {
   auto ns = netns_of(pid);
   if (!ns) return ns.error().context("nftables");
+  if (unprivileged_net()) {
+    auto user = userns_of(pid);
+    if (!user) return user.error().context("nftables");
+    return nft_run_in_ns(ns->get(), commands, json, user->get());
+  }
   return nft_run_in_ns(ns->get(), commands, json);
 }
 

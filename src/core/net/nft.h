@@ -17,6 +17,8 @@ Result<std::string> nft_run(const std::string& commands, bool json = false);
 Result<std::string> nft_run_in(pid_t pid, const std::string& commands, bool json = false);
 // ... in the network namespace `netns_fd` refers to (an fd of /proc/PID/ns/net keeps it alive
 // after its last process).
-Result<std::string> nft_run_in_ns(int netns_fd, const std::string& commands, bool json = false);
+// Unprivileged, with `userns_fd` (userns_of): in a helper process that joined both.
+Result<std::string> nft_run_in_ns(int netns_fd, const std::string& commands, bool json = false,
+                                  int userns_fd = -1);
 
 }  // namespace sbx::core

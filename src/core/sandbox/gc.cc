@@ -3,6 +3,7 @@
 #include "core/cgroup/cgroup.h"
 #include "core/image/image.h"
 #include "core/net/bridge.h"
+#include "core/net/usernet.h"
 #include "core/sandbox/owner.h"
 
 namespace sbx::core {
@@ -14,6 +15,7 @@ Result<std::vector<std::string>> collect_leftovers() {
   if (net)
     for (auto& n : *net) removed.push_back(n);
   for (auto& f : ImageStore().collect_stale()) removed.push_back(f);
+  for (auto& u : user_net_gc()) removed.push_back(u);
   (void)forget_dead_owners();
   if (!net) return net.error().context("gc: network");
   return removed;

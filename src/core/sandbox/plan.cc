@@ -329,6 +329,19 @@ const std::vector<Field<BridgeSpec>>& fields() {
 }
 
 template <>
+const std::vector<Field<UserNetSpec>>& fields() {
+  static const std::vector<Field<UserNetSpec>> f = {
+      field("tool", &UserNetSpec::tool, "pasta or slirp4netns"),
+      field("publish", &UserNetSpec::publish, "ports published on the host",
+            List<PortMap, PortText>{}),
+      field("dns", &UserNetSpec::dns,
+            "the nameserver of its /etc/resolv.conf (empty: the host's; egress: sbx's responder)")
+          .quiet(),
+  };
+  return f;
+}
+
+template <>
 const std::vector<Field<SeccompArg>>& fields() {
   static const std::vector<Field<SeccompArg>> f = {
       field("index", &SeccompArg::index, "which argument, 0..5",
@@ -414,6 +427,9 @@ const std::vector<Field<Spec>>& fields() {
             List<NsJoin, Struct<NsJoin>>{}),
       field("bridge", &Spec::bridge, "a veth on a host bridge",
             Maybe<BridgeSpec, Struct<BridgeSpec>>{}),
+      field("user_net", &Spec::user_net,
+            "rootless networking: a user-mode stack outside the sandbox (pasta, slirp4netns)",
+            Maybe<UserNetSpec, Struct<UserNetSpec>>{}),
       field("caps", &Spec::caps, "capabilities kept (absent: unchanged; \"all\")"),
       field("cap_sets", &Spec::cap_sets,
             "with caps: the other capability sets (absent: permitted = effective = caps)",

@@ -18,6 +18,7 @@
 #include "core/base/trace.h"
 #include "core/base/trust.h"
 #include "core/fs/mount.h"
+#include "core/net/net.h"
 #include "core/sandbox/child.h"
 #include "core/sandbox/features.h"
 #include "core/sandbox/forward.h"
@@ -48,6 +49,7 @@ Sandbox::Sandbox(Sandbox&& o) noexcept
       final_stat_(o.final_stat_),
       final_events_(o.final_events_),
       net_(std::move(o.net_)),
+      user_net_(std::move(o.user_net_)),
       tty_(std::move(o.tty_)),
       seccomp_listener_(std::move(o.seccomp_listener_)) {}
 
@@ -63,6 +65,7 @@ Sandbox& Sandbox::operator=(Sandbox&& o) noexcept {
     final_stat_ = o.final_stat_;
     final_events_ = o.final_events_;
     net_ = std::move(o.net_);
+    user_net_ = std::move(o.user_net_);
     tty_ = std::move(o.tty_);
     seccomp_listener_ = std::move(o.seccomp_listener_);
   }
@@ -71,6 +74,7 @@ Sandbox& Sandbox::operator=(Sandbox&& o) noexcept {
 
 Sandbox::~Sandbox() {
   reap_now();
+  if (pid_ > 0) forget_namespaces(pid_);
   if (owned_by_this_process(owner_)) own_sandbox_remove(pidfd_.get());
 }
 
@@ -128,7 +132,7 @@ Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
   // exit, the kernel tearing its namespaces down, is not waited for (its zombie is reaped by the
   // next spawn, or by the kernel's reparenting when this process ends).
   std::optional<ExitRecord> told;
-  if (!nohang && status_.ok() && !cgroup_ && !net_) {
+  if (!nohang && status_.ok() && !cgroup_ && !net_ && !user_net_) {
     ExitRecord rec{};
     ssize_t n;
     do n = read(status_.get(), &rec, sizeof rec);
@@ -176,6 +180,8 @@ Result<std::optional<ExitStatus>> Sandbox::wait(bool nohang) {
     cgroup_.reset();
   }
   if (net_) (void)net_->release();  // keeps address and ports for the status report
+  if (user_net_) (void)user_net_->release();
+  forget_namespaces(pid_);
   // only now may a signal mean "end sbx" again: everything the sandbox had is released
   own_sandbox_remove(pidfd_.get());
   pidfd_.reset();
@@ -318,7 +324,7 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
     return s.error();
   trace::mark("validate");
   // its cgroup, veth, lease and files carry this process's pid: record who that is first
-  if (given.bridge || !given.limits.empty())
+  if (given.bridge || given.user_net || !given.limits.empty())
     if (auto s = register_owner(); !s) return s.error().context("spawn");
   // io, capabilities and seccomp first: bad input fails before anything is made on the host
   ChildChannels ch;
@@ -326,12 +332,19 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
   trace::mark("channels", given.seccomp ? "seccomp programs from the cache" : nullptr);
   // On a bridge: the lease, the ports and the files come first; the files are bound read-only.
   std::optional<BridgeAttachment> net;
+  std::optional<UserNetAttachment> user_net;
   std::optional<Spec> with_files;
-  if (given.bridge) {
+  if (given.bridge || given.user_net) {
     std::vector<std::pair<std::string, std::string>> files;
-    auto at = BridgeAttachment::prepare(*given.bridge, given.hostname, files);
-    if (!at) return at.error().context("spawn");
-    net = std::move(*at);
+    if (given.bridge) {
+      auto at = BridgeAttachment::prepare(*given.bridge, given.hostname, files);
+      if (!at) return at.error().context("spawn");
+      net = std::move(*at);
+    } else {
+      auto at = UserNetAttachment::prepare(*given.user_net, files);
+      if (!at) return at.error().context("spawn");
+      user_net = std::move(*at);
+    }
     if ((given.namespaces | joined_namespaces(given)) & CLONE_NEWNS) {
       with_files = given;
       for (auto& [host, inside] : files) {
@@ -488,6 +501,14 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
   if (net) {  // `net` is released by its destructor if anything fails before the box owns it
     if (auto s = net->connect(cl->pid); !s) return s.error().context("spawn");
     box.set_net(std::move(*net));  // released when the box is reaped, on every path
+  }
+  // unprivileged: its namespaces kept for the hooks' nft and sockets (egress) while it runs
+  if (unprivileged_net() && (spec.namespaces & CLONE_NEWNET) && (spec.namespaces & CLONE_NEWUSER))
+    remember_namespaces(cl->pid);
+  if (user_net) {  // (the child can be entered by its owner until it goes on)
+    Status up = user_net->connect(cl->pid, spec.namespaces & CLONE_NEWUSER);
+    box.set_user_net(std::move(*user_net));  // ended when the box is reaped, on every path
+    if (!up) return up.error().context("spawn");
   }
   if (int sig = signals.take_pending()) return interrupted(sig).context("spawn");
   if (int e = fault("spawn.go")) return fault_error("spawn.go", "spawn: start the child", e);

@@ -72,6 +72,9 @@ class Sandbox {
   // Its place on a host bridge (address, ports); released once the sandbox is reaped.
   const std::optional<BridgeAttachment>& net() const { return net_; }
   void set_net(BridgeAttachment at) { net_ = std::move(at); }
+  // Its user-mode network (rootless): the tool is ended once the sandbox is reaped.
+  const std::optional<UserNetAttachment>& user_net() const { return user_net_; }
+  void set_user_net(UserNetAttachment at) { user_net_ = std::move(at); }
   // The master side of a pty the sandbox allocated itself (SpawnIo::own_pty).
   Fd take_tty() { return std::move(tty_); }
   void set_tty(Fd fd) { tty_ = std::move(fd); }
@@ -95,6 +98,7 @@ class Sandbox {
   std::optional<CgroupStat> final_stat_;
   std::optional<CgroupEvents> final_events_;
   std::optional<BridgeAttachment> net_;
+  std::optional<UserNetAttachment> user_net_;
   Fd tty_;
   Fd seccomp_listener_;
 };

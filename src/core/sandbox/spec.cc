@@ -219,6 +219,19 @@ Status validate(const Spec& s, bool need_argv) {
           "process "
           "that started the sandbox (use sbx run -d for a sandbox that outlives the caller)");
   }
+  if (s.user_net) {
+    if (!(s.namespaces & CLONE_NEWNET)) return user_error("net.user: needs the net namespace");
+    if (joined & CLONE_NEWNET) return user_error("net: a user-mode network and netns at once");
+    if (s.bridge) return user_error("net: a host bridge and a user-mode network at once");
+    if (s.user_net->tool != "pasta" && s.user_net->tool != "slirp4netns")
+      return user_error("net.user: '" + s.user_net->tool +
+                        "' is not a user-mode network (pasta, slirp4netns)");
+    if (s.user_net->tool == "slirp4netns")
+      for (const auto& p : s.user_net->publish)
+        if (p.host_ip.find(':') != std::string::npos)
+          return user_error("net.publish " + format_port_map(p) +
+                            ": slirp4netns publishes IPv4 addresses only (pasta does both)");
+  }
   bool have_mnt = (s.namespaces | joined) & CLONE_NEWNS;
   if (!s.root_propagation.empty()) {
     static const char* const kKinds[] = {"private", "slave", "shared", "unbindable"};

@@ -11,6 +11,7 @@
 #include "core/base/result.h"
 #include "core/cgroup/cgroup.h"
 #include "core/net/bridge.h"
+#include "core/net/usernet.h"
 #include "core/security/seccomp.h"
 
 namespace sbx::core {
@@ -129,6 +130,8 @@ struct Spec {
   std::vector<NsJoin> join;
   // On a host bridge (needs net): a veth, a leased address, NAT, published ports, /etc/hosts.
   std::optional<BridgeSpec> bridge;
+  // Rootless networking (needs net): a user-mode stack (pasta, slirp4netns) outside the sandbox.
+  std::optional<UserNetSpec> user_net;
   // Hardening, applied last before execve: capabilities kept (nullopt: unchanged), no_new_privs,
   // a seccomp policy (nullopt: none).
   std::optional<std::vector<std::string>> caps;

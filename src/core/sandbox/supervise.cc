@@ -51,6 +51,11 @@ void set_running(json& state, const Sandbox& box) {
     json ports = json::array();
     for (const auto& p : net->published()) ports.push_back(format_port_map(p));
     state["ports"] = ports;
+  } else if (const auto& un = box.user_net()) {  // no address of its own to reach it by
+    json ports = json::array();
+    for (const auto& p : un->published()) ports.push_back(format_port_map(p));
+    state["ports"] = ports;
+    state["network"] = un->tool();
   }
 }
 
