@@ -38,6 +38,7 @@ local KEYS = {
   home = '"tmpfs" (a fresh empty $HOME; the host user\'s home hidden too), a host directory bound as $HOME, or false',
   hide = 'list of paths masked (an empty read-only directory, or /dev/null for a file; "~/x" is in the host user\'s home), or "secrets": ~/.ssh, ~/.aws, ~/.config/gh, ~/.netrc, browser profiles... of every home',
   cgroup_parent = "string (where the sandbox's cgroup goes, under the hierarchy roots)",
+  limits_optional = "boolean (an unprivileged user without a delegated cgroup subtree: run without the limits, and say so; default false: refused)",
   netns = "a name in /run/netns, a path, a pid or a sandbox: join that network namespace",
   seccomp = '"default" (the default), "strict", "none", a policy { default =, allow =, deny =, rules =, flags = }, or { notify = { "openat", ... }, on_call = function(call) ... end [, base = ] } (decided in Lua: see sbx.loop)',
   caps = 'list of capabilities kept (default: docker\'s 14), {} for none, "all" for all',
@@ -210,6 +211,12 @@ function M.new(opts)
     limits = opts.limits and limits_plan(opts.limits, level) or nil,
     cgroup_parent = opts.cgroup_parent,
   }
+  -- limits_optional: dropped when this user has no cgroup subtree to put them in (said at spawn)
+  local limits_skipped
+  if plan.limits and opts.limits_optional and core.sys.ids().uid ~= 0 and not opts.cgroup_parent then
+    local parent, why = core.cgroup.delegated_parent()
+    if not parent then plan.limits, limits_skipped = nil, why end
+  end
   -- hardening: each part switchable, each visible in box:spec()
   local seccomp, caps, masked, readonly = opts.seccomp, opts.caps, opts.masked_paths, opts.readonly_paths
   if opts.privileged then
@@ -301,7 +308,8 @@ function M.new(opts)
   end
 
   local box = { _procs = setmetatable({}, { __mode = "k" }), _name = opts.name, _on = opts.on, _pressure = opts.pressure,
-                _on_call = on_call, _hooks = opts.hooks, _workspace = ws }
+                _on_call = on_call, _hooks = opts.hooks, _workspace = ws,
+                _limits_skipped = limits_skipped }
   if egress then
     -- the rules and the responder go in while the sandbox waits, before its payload runs
     local user = opts.hooks or {}
@@ -420,6 +428,9 @@ local function start(self, io, run)
     ws.made, made = true, w
   end
   local p, err, errno
+  if self._limits_skipped then
+    _G.io.stderr:write("sbx: without limits (limits_optional): ", (self._limits_skipped:gsub(" %(systemd%-run.*$", "")), "\n")
+  end
   if self._hooks then
     p, err, errno = require("sbx.hooks").start(self, io, run)
   else

@@ -60,13 +60,12 @@ function M.checks()
     add("cgroups", true, (mode == "2" and "v2" or mode) .. ": " .. table.concat(f.cgroup_controllers or {}, " "))
   end
   if not root then
-    local own = (read("/proc/self/cgroup") or ""):match("0::(%S+)")
-    local dir = own and layout.v2_root and (layout.v2_root .. own:gsub("/[^/]*$", ""))
-    local writable = dir and io.open(dir .. "/cgroup.procs", "a")
-    if writable then writable:close() end
-    add("cgroup delegation", writable and true or nil,
-        writable and ("a delegated subtree at " .. dir .. ": limits work") or "no cgroup subtree of yours to write: limits (-m, --pids, --cpus) are refused",
-        not writable and "systemd-run --user --scope -p Delegate=yes sbx run ...  (or run limits as root)" or nil)
+    -- (the same test spawn makes: the parent of this process's v2 group, writable by the user)
+    local parent, why = core.cgroup.delegated_parent()
+    add("cgroup delegation", parent and true or nil,
+        parent and ("a delegated subtree at " .. layout.v2_root .. parent .. ": limits work") or
+          ("no cgroup subtree of yours: limits (-m, --pids, --cpus) are refused (--limits-optional runs without them): " .. tostring(why):gsub("^limits as uid %d+: ", ""):gsub(" %(systemd%-run.*$", "")),
+        not parent and "systemd-run --user --scope -p Delegate=yes sbx run ...  (on cgroup v2; or run limits as root)" or nil)
   end
   -- seccomp
   local actions = read("/proc/sys/kernel/seccomp/actions_avail") or ""

@@ -180,6 +180,14 @@ int l_tostring(lua_State* L) {
   return 1;
 }
 
+// delegated_parent() -> where an unprivileged caller's groups go (relative to the v2 root) | nil, err
+int l_delegated_parent(lua_State* L) {
+  auto d = core::delegated_cgroup_parent(core::detect_cgroups());
+  if (!d) return push_failure(L, d.error());
+  lua_pushstring(L, d->c_str());
+  return 1;
+}
+
 // layout() -> { layout = "hybrid", v2_root = ..., v2_controllers = {...}, v1 = { memory =
 // "/sys/..." } }
 int l_layout(lua_State* L) {
@@ -231,6 +239,7 @@ void register_cgroup(lua_State* L) {
   static const luaL_Reg fns[] = {{"create", guarded<l_create>},
                                  {"open", guarded<l_open>},
                                  {"layout", guarded<l_layout>},
+                                 {"delegated_parent", guarded<l_delegated_parent>},
                                  {"gc", guarded<l_gc_stale>},
                                  {nullptr, nullptr}};
   lua_newtable(L);

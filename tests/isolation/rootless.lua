@@ -186,6 +186,19 @@ test("rootless networking: --net bridge is pasta; published ports, outbound, sli
   if not ok then error(err, 0) end
 end)
 
+test("limits as a user without a delegated subtree: refused with the reason, the fix and sbx doctor; --limits-optional says so", function()
+  local out, rc = as_user(bin .. " run --busybox -m 64M -- true")
+  expect(rc, out).eq(125)
+  expect(out).match("limits as uid %d+: ")
+  expect(out).contains("systemd-run --user --scope -p Delegate=yes")
+  expect(out).contains("sbx doctor checks this host")
+  out, rc = as_user(bin .. " run --busybox -m 64M --limits-optional -- echo ran")
+  expect(rc, out).eq(0)
+  expect(out).contains("ran\n")
+  expect(out).contains("sbx: without limits (limits_optional): limits as uid")
+  expect(as_user(bin .. " doctor")).match("note  cgroup delegation +no cgroup subtree of yours")
+end)
+
 test("cleanup", function()
   os.execute("rm -rf " .. home .. " /tmp/sbx-" .. uid)  -- its home, and the runtime dir sbx made for it
   if created then sh("userdel " .. user) end

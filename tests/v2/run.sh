@@ -9,7 +9,8 @@ build=$(cd "$1" && pwd)
 shift
 src=$(cd "$(dirname "$0")/../.." && pwd)
 [ $# -gt 0 ] || set -- "$src/tests/isolation/limits.lua" "$src/tests/isolation/cgroup.lua" "$src/tests/isolation/namespaces.lua" \
-  "$src/tests/isolation/attacks.lua" "$src/tests/isolation/events.lua" "$src/tests/isolation/policies.lua" "$src/tests/isolation/on_call.lua" "$src/tests/isolation/hooks.lua"
+  "$src/tests/isolation/attacks.lua" "$src/tests/isolation/events.lua" "$src/tests/isolation/policies.lua" "$src/tests/isolation/on_call.lua" "$src/tests/isolation/hooks.lua" \
+  "$src/tests/isolation/delegation.lua"
 
 qemu=$(command -v qemu-system-x86_64 || true)
 kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
@@ -53,6 +54,7 @@ mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
+touch /run/sbx-v2-lane  # (tests that change the guest's /etc/passwd and cgroup root look for it)
 [ -f /overlay.ko ] && insmod /overlay.ko
 ip link set lo up
 export HOME=/root PATH=/bin SBX_PROBE=/bin/sbx-probe SBX_BIN=/bin/sbx SBX_SOURCE=/

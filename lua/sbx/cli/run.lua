@@ -47,6 +47,7 @@ M.options = {
   { long = "cpu-weight", arg = "required", key = "cpu_weight", meta = "1-10000", help = "relative CPU weight (cpu.shares on v1)" },
   { long = "cpuset", arg = "required", key = "cpuset", meta = "LIST", help = "CPUs allowed (0-1, 0,2)" },
   { long = "pids", arg = "required", key = "pids", meta = "N", help = "at most N processes (pids.max)" },
+  { long = "limits-optional", arg = "none", key = "limits_optional", help = "as a user without a delegated cgroup subtree (sbx doctor): run without the limits, and say so (default: refused)" },
   { long = "device-cgroup-rule", arg = "required", key = "device_rules", list = true, meta = "RULE", help = "allow a device beyond the default ones ('c 10:229 rwm'; deny-all first, as docker)" },
   { long = "cgroup-parent", arg = "required", key = "cgroup_parent", meta = "PATH", help = "create the sandbox's group under PATH" },
   { long = "preserve-fds", arg = "required", key = "preserve_fds", meta = "N", help = "pass fds 3..3+N-1 on (as runc/podman)" },
@@ -187,6 +188,10 @@ function M.description(opts)
     for _, r in ipairs(opts.device_rules) do limits.devices[#limits.devices + 1] = r end
   end
   if next(limits) then d.limits = limits end
+  if opts.limits_optional then
+    if not d.limits then error("--limits-optional: without -m, --cpus, --pids or another limit", 0) end
+    d.limits_optional = true
+  end
   d.cgroup_parent = opts.cgroup_parent
   -- hardening: the defaults and what these flags change are container.lua's
   d.privileged = opts.privileged

@@ -689,6 +689,36 @@ Status Cgroup::remove() {
   return result;
 }
 
+Result<std::string> delegated_cgroup_parent(const CgroupHost& host) {
+  const std::string fix =
+      " (systemd-run --user --scope -p Delegate=yes sbx run ... runs it in a subtree systemd "
+      "delegates to you; --limits-optional runs without the limits; sbx doctor checks this host)";
+  if (host.layout != "2")
+    return Error{EPERM, "limits as uid " + std::to_string(getuid()) +
+                            ": this host's controllers are " +
+                            (host.layout == "1" ? "cgroup v1" : "cgroup v1 (hybrid)") +
+                            ", whose groups only root can make" + fix};
+  auto self = read_file("/proc/self/cgroup");
+  std::string own;
+  if (self) {
+    std::istringstream lines(*self);
+    std::string line;
+    while (std::getline(lines, line))
+      if (line.rfind("0::", 0) == 0) own = line.substr(3);
+  }
+  if (own.empty() || own[0] != '/')
+    return Error{ENOENT, "limits as uid " + std::to_string(getuid()) +
+                             ": this process is in no cgroup v2 group (/proc/self/cgroup)" + fix};
+  std::string parent = own.substr(0, own.rfind('/'));
+  std::string dir = host.v2_root + parent;
+  for (const char* f : {"", "/cgroup.procs", "/cgroup.subtree_control"})
+    if (access((dir + f).c_str(), W_OK) != 0)
+      return Error{EACCES, "limits as uid " + std::to_string(getuid()) +
+                               ": no cgroup subtree of yours: " + dir + f +
+                               " is not writable by you" + fix};
+  return parent;
+}
+
 Result<Cgroup> Cgroup::create(const CgroupHost& host, const std::string& parent,
                               const std::string& name, const Limits& limits) {
   if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")

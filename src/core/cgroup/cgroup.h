@@ -28,6 +28,12 @@ struct CgroupHost {
 // Reads /proc/self/mountinfo: the first cgroup2 mount, and each v1 controller's hierarchy.
 CgroupHost detect_cgroups();
 
+// An unprivileged caller's place for its sandboxes' groups: on cgroup v2, the parent of its own
+// cgroup when that is delegated to it (the directory, cgroup.procs and cgroup.subtree_control
+// writable: systemd's user@UID.service subtree, or a directory chown'ed to the user), relative to
+// the v2 root. Else an error that says why and what to do.
+Result<std::string> delegated_cgroup_parent(const CgroupHost& host);
+
 // A cgroup v2 interface file written as it is (OCI's linux.resources.unified): "memory.high".
 struct UnifiedFile {
   std::string file, value;

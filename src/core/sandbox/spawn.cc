@@ -386,7 +386,14 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
     std::string name = !spec.cgroup_name.empty()
                            ? spec.cgroup_name
                            : "sbx-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
-    auto made = Cgroup::create(detect_cgroups(), spec.cgroup_parent, name, spec.limits);
+    CgroupHost host = detect_cgroups();
+    std::string parent = spec.cgroup_parent;
+    if (parent.empty() && geteuid() != 0) {  // a user's groups go where the host delegates to it
+      auto d = delegated_cgroup_parent(host);
+      if (!d) return d.error().context("spawn");
+      parent = *d;
+    }
+    auto made = Cgroup::create(host, parent, name, spec.limits);
     if (!made) return made.error().context("spawn");
     cg = std::move(*made);
     clone_flags &= ~static_cast<uint64_t>(CLONE_NEWCGROUP);
