@@ -62,7 +62,7 @@ function M.op(ws, plan)
   -- (the supervisor then opens the directory, whose path the sandbox's root may not reach, as
   -- under a 0700 home; a user's own directory needs none: it is theirs inside too, and a user may
   -- not idmap a host file system)
-  if plan.uid_map then
+  if plan.uid_map and core.sys.ids().uid == 0 then
     local ou, og = outside(plan.uid_map, plan.uid or 0), outside(plan.gid_map, plan.gid or 0)
     if (ou or ws.uid) ~= ws.uid or (og or ws.gid) ~= ws.gid then
       op.uid_map = { { inside = ws.uid, outside = ou or ws.uid, count = 1 } }

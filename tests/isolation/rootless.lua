@@ -199,6 +199,36 @@ test("limits as a user without a delegated subtree: refused with the reason, the
   expect(as_user(bin .. " doctor")).match("note  cgroup delegation +no cgroup subtree of yours")
 end)
 
+test("as a user: workspace, diff and promote; images, a persistent container, commit; run -d; state under the user's home", function()
+  local proj = home .. "/proj"
+  assert(os.execute(("mkdir -p %s && echo one > %s/README && chown -R %s: %s"):format(proj, proj, user, proj)) == 0)
+  local out, rc = as_user(bin .. " run --busybox --workspace " .. proj .. ":/w --name rl-ws -- sh -c 'echo two >> /w/README; echo n > /w/new'")
+  expect(rc, out).eq(0)
+  expect(as_user(bin .. " diff rl-ws")).eq("M  README  4 -> 8 bytes\nA  new  2 bytes\n")
+  expect(as_user(bin .. " promote rl-ws")).eq("promoted README\npromoted new\n")
+  expect(sh("cat " .. proj .. "/README; stat -c %U " .. proj .. "/new")).eq("one\ntwo\n" .. user .. "\n")
+  as_user(bin .. " discard rl-ws")
+  -- a project whose group is not the user's: no idmap attempted (a user may not), readable inside
+  local other = home .. "/proj2"
+  assert(os.execute(("mkdir -p %s && echo one > %s/README && chown -R %s:root %s"):format(other, other, user, other)) == 0)
+  out, rc = as_user(bin .. " run --busybox --workspace " .. other .. ":/w -- cat /w/README")
+  expect(rc, out).eq(0)
+  expect(out).contains("one\n")
+  out, rc = as_user(bin .. [[ -e 'assert(sbx.image.from_dir(sbx.rootfs.busybox(), "rl:1"))']])
+  expect(rc, out).eq(0)
+  expect(as_user(bin .. " run --image rl:1 --name rl-c -- sh -c 'echo kept > /k; id -u'")).eq("0\n")
+  expect(as_user(bin .. " run --image rl:1 --name rl-c -- cat /k"), "the container's upper layer").eq("kept\n")
+  out, rc = as_user(bin .. " commit rl-c rl:2")
+  expect(rc, out).eq(0)
+  expect(as_user(bin .. " run --image rl:2 -- cat /k")).eq("kept\n")
+  out, rc = as_user(bin .. " run -d --name rl-d --busybox -- sleep 30")
+  expect(rc, out).eq(0)
+  expect(as_user(bin .. " ps")).match("rl%-d +running")
+  as_user(bin .. " stop rl-d")
+  as_user(bin .. " rm rl-d")
+  expect(sh("ls " .. home .. "/.local/share/sbx"), "the state under the user's home").contains("images")
+end)
+
 test("cleanup", function()
   os.execute("rm -rf " .. home .. " /tmp/sbx-" .. uid)  -- its home, and the runtime dir sbx made for it
   if created then sh("userdel " .. user) end
