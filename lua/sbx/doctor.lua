@@ -78,8 +78,16 @@ function M.checks()
       not f.timens and "a kernel of 5.6 or later with CONFIG_TIME_NS" or nil)
   add("overlayfs", f.overlay and true or false, f.overlay and "listed in /proc/filesystems" or "not available: images and workspaces do not work",
       not f.overlay and "modprobe overlay" or nil)
-  -- the real thing: a sandbox with a workspace (an overlay over an idmapped lower, in a user
-  -- namespace when there is one) and a fresh /proc
+  -- the real thing: a plain sandbox (its namespaces and a fresh /proc), then one with a workspace
+  -- (an overlay over an idmapped lower, in a user namespace when there is one)
+  local inner = io.open("/run/.containerenv") or io.open("/.dockerenv")
+  if inner then inner:close() end
+  local OUTER = "in a container the outer one must allow it: podman run --security-opt unmask=ALL (a fresh /proc) and --cap-add SYS_ADMIN (idmapped mounts, or run sbx there as a user), or --privileged"
+  local plain, plain_err = require("sbx").container{}:run{ "/bin/true", stderr = "pipe" }
+  local ok_plain = plain and plain.code == 0
+  add("sandbox", ok_plain and true or false,
+      ok_plain and "its own namespaces, a fresh /proc" or ("failed: " .. tostring(plain_err or plain.stderr):gsub("%s+$", "")),
+      not ok_plain and (inner and OUTER or "sbx run --trace-startup -- true shows the step") or nil)
   local dir = os.tmpname()
   os.remove(dir)
   local ok_ws, ws_err
@@ -96,7 +104,7 @@ function M.checks()
   os.execute("rm -rf '" .. dir .. "'")
   add("sandbox with a workspace", ok_ws and true or false,
       ok_ws and "overlay in the sandbox's namespaces, idmapped lower, /proc mounted" or ("failed: " .. tostring(ws_err):gsub("%s+$", "")),
-      not ok_ws and "sbx run --trace-startup -- true shows the step; in a container, the outer one must allow mounts (podman run --privileged, or --security-opt seccomp=unconfined --cap-add SYS_ADMIN)" or nil)
+      not ok_ws and (inner and OUTER or "sbx run --trace-startup --workspace DIR -- true shows the step") or nil)
   -- nftables inside a sandbox's own network namespace (egress; bridges as root); as a user it is
   -- entered with its user namespace, by a helper
   do
@@ -111,7 +119,7 @@ function M.checks()
     p:wait()
   end
   add("nftables", okn and true or false, okn and "libnftables works in a sandbox's network namespace (--allow" .. (root and ", bridges)" or ")") or ("failed: " .. tostring(nerr)),
-      not okn and "apt-get install libnftables1" or nil)
+      not okn and (tostring(nerr):find("libnftables", 1, true) and "apt-get install libnftables1" or inner and OUTER or "sbx run --trace-startup -- true shows the step") or nil)
   end
   -- rootless networking: a user's --net bridge, -p and --allow (pasta, else slirp4netns), tried
   local pasta, slirp = have("pasta"), have("slirp4netns")
@@ -136,9 +144,7 @@ function M.checks()
   add("/dev/net/tun", tun and true or nil, tun and "present" or "missing or not openable (pasta and slirp4netns need it)",
       not tun and "mknod /dev/net/tun c 10 200 (or modprobe tun)" or nil)
   -- inside a container?
-  local inner = io.open("/run/.containerenv") or io.open("/.dockerenv")
   if inner then
-    inner:close()
     add("nested", nil, "sbx runs inside a container: what fails above is what the outer one must allow")
   end
   return out

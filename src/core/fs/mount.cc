@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <sstream>
 
 #include "core/base/fd.h"
 #include "core/base/io.h"
@@ -183,6 +184,23 @@ Status tmpfs(const Op& op, const Target& t, unsigned default_mode) {
   return {};
 }
 
+// Whether something is mounted over a part of /proc (a container's masked paths: /proc/kcore,
+// /proc/acpi ...), which makes the kernel refuse a fresh proc in a new user namespace.
+bool proc_is_masked() {
+  auto info = read_file("/proc/self/mountinfo");
+  if (!info) return false;
+  std::istringstream lines(*info);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream f(line);
+    std::string id, parent, dev, root, point;
+    f >> id >> parent >> dev >> root >> point;
+    if (point.rfind("/proc/", 0) == 0 && point.rfind("/proc/sys/fs/binfmt_misc", 0) != 0)
+      return true;
+  }
+  return false;
+}
+
 Status proc(const Op& op, const Target& t, bool pid_ns_new) {
   std::string step = describe(op);
   std::string target = t.at();
@@ -193,7 +211,17 @@ Status proc(const Op& op, const Target& t, bool pid_ns_new) {
   if (e == EPERM && !pid_ns_new &&
       mount("/proc", target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0)
     return {};
-  return sys_error(step + (e == EPERM ? " (is /proc masked by an outer container?)" : ""), e);
+  std::string why;
+  if (e == EPERM && proc_is_masked())
+    why =
+        " (the outer container masks parts of its /proc, and the kernel then refuses a new one: "
+        "run "
+        "it with --security-opt unmask=ALL (podman; docker: --security-opt "
+        "systempaths=unconfined) or --privileged, or share its pid namespace, whose /proc is bound "
+        "instead (--share-pid); sbx doctor checks the rest)";
+  else if (e == EPERM)
+    why = " (is /proc masked by an outer container? sbx doctor)";
+  return sys_error(step + why, e);
 }
 
 Status dev(const Op& op, const Target& t) {
@@ -583,7 +611,15 @@ Result<Fd> idmapped_tree(const Op& op, int userns) {
   unsigned rec = op.idmap_recursive ? AT_RECURSIVE : 0;
   Fd tree(static_cast<int>(syscall(SYS_open_tree, AT_FDCWD, op.source.c_str(),
                                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec)));
-  if (!tree.ok()) return sys_error(step + ": open_tree");
+  if (!tree.ok()) {
+    Error e = sys_error(step + ": open_tree");
+    if (e.err == EPERM)
+      e.message +=
+          " (needs CAP_SYS_ADMIN where sbx runs: inside a container the outer one must grant it - "
+          "podman run --cap-add SYS_ADMIN, or --privileged - or run sbx there as a user; sbx "
+          "doctor)";
+    return e;
+  }
   MountAttr a{MOUNT_ATTR_IDMAP, 0, 0, static_cast<uint64_t>(userns)};
   if (syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH | rec, &a, sizeof a) != 0) {
     Error e = sys_error(step + ": mount_setattr");

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -448,8 +449,18 @@ bool make_sockaddr(const std::string& ip, int port, struct sockaddr_storage& ss,
   return inet_pton(AF_INET, ip.c_str(), &a->sin_addr) == 1;
 }
 
+// Not root, or root without CAP_SYS_ADMIN (a container's root): a sandbox's network namespace is
+// entered with its user namespace then.
 bool unprivileged_net() {
-  return geteuid() != 0;
+  static const bool answer = [] {
+    if (geteuid() != 0) return true;
+    auto status = read_file("/proc/self/status");
+    size_t at = status ? status->find("CapEff:") : std::string::npos;
+    if (at == std::string::npos) return false;
+    unsigned long long eff = std::strtoull(status->c_str() + at + 7, nullptr, 16);
+    return !(eff & (1ULL << 21));  // CAP_SYS_ADMIN
+  }();
+  return answer;
 }
 
 namespace {
