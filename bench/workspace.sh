@@ -3,10 +3,10 @@
 # its directories made and the start mark) against a plain start of the same rootfs, paired
 # (farm-bench), each run discarding its (empty) workspace; (2) promote of 1,000 changed files
 # against cp -a of the same files, each 5 times.
-#   bench/workspace.sh [SBX] [-n RUNS]     (default 200 paired runs)
+#   bench/workspace.sh [SBX] [-n RUNS]     (default 100 paired runs: farm-bench takes at most 100)
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
-SBX=./build/sbx N=200
+SBX=./build/sbx N=100
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -n) N="${2:?}"; shift 2 ;;

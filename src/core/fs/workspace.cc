@@ -292,12 +292,14 @@ int64_t coarse_now_ns() {
 }
 
 int64_t workspace_start_mark() {
-  // Files written just before share this tick of the coarse clock (ctimes come from it): once it
-  // has moved on, every later change has a ctime past the mark, and nothing earlier does.
-  const int64_t mark = coarse_now_ns();
+  return coarse_now_ns();
+}
+
+void wait_past_tick(int64_t mark) {
+  // Files written in this tick of the coarse clock (ctimes come from it) share its value: once it
+  // has moved on, every later change has a ctime past the mark.
   struct timespec nap = {0, 200000};
   for (int i = 0; i < 500 && coarse_now_ns() == mark; ++i) nanosleep(&nap, nullptr);
-  return mark;
 }
 
 Result<std::vector<WorkspaceChange>> workspace_changes(const std::string& upper,

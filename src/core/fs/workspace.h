@@ -51,8 +51,12 @@ Result<std::vector<PromoteOutcome>> promote_changes(const std::string& upper,
 
 // The coarse realtime clock, in nanoseconds (the clock ctimes come from).
 int64_t coarse_now_ns();
-// A run's start: the coarse clock's reading, returned once that tick has passed (at most a few
-// ms), so that a ctime after it means a change after the start.
+// A run's start mark: the coarse clock's reading, taken before its sandbox is spawned. The spawn
+// lets the payload go only once that tick has passed (wait_past_tick: setup usually outlasts a
+// tick, so nothing is waited for), so a host change the payload could not have seen has a ctime
+// after the mark, and one before it was visible to the payload through the live lower layer.
 int64_t workspace_start_mark();
+// Waits (at most a few ms) until the coarse clock has left the tick of `mark`.
+void wait_past_tick(int64_t mark);
 
 }  // namespace sbx::core

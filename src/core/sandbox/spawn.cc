@@ -18,6 +18,7 @@
 #include "core/base/trace.h"
 #include "core/base/trust.h"
 #include "core/fs/mount.h"
+#include "core/fs/workspace.h"
 #include "core/net/net.h"
 #include "core/sandbox/child.h"
 #include "core/sandbox/features.h"
@@ -323,6 +324,11 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
   if (auto s = check == Check::all ? validate(given) : validate_process(given); !s)
     return s.error();
   trace::mark("validate");
+  // A workspace's start mark was taken before this spawn: its payload goes only after that tick
+  // of the coarse clock (workspace.h), which the set-up below has usually outlasted already.
+  const bool workspace = std::any_of(given.ops.begin(), given.ops.end(),
+                                     [](const Op& op) { return op.kind == OpKind::Overlay; });
+  const int64_t spawn_tick = workspace ? coarse_now_ns() : 0;
   // its cgroup, veth, lease and files carry this process's pid: record who that is first
   if (given.bridge || given.user_net || !given.limits.empty())
     if (auto s = register_owner(); !s) return s.error().context("spawn");
@@ -517,6 +523,7 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
     box.set_user_net(std::move(*user_net));  // ended when the box is reaped, on every path
     if (!up) return up.error().context("spawn");
   }
+  if (workspace) wait_past_tick(spawn_tick);
   if (int sig = signals.take_pending()) return interrupted(sig).context("spawn");
   if (int e = fault("spawn.go")) return fault_error("spawn.go", "spawn: start the child", e);
   if (send(parent_sync.get(), "g", 1, MSG_NOSIGNAL) != 1)
