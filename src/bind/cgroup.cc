@@ -180,7 +180,8 @@ int l_tostring(lua_State* L) {
   return 1;
 }
 
-// delegated_parent() -> where an unprivileged caller's groups go (relative to the v2 root) | nil, err
+// delegated_parent() -> where an unprivileged caller's groups go (relative to the v2 root) | nil,
+// err
 int l_delegated_parent(lua_State* L) {
   auto d = core::delegated_cgroup_parent(core::detect_cgroups());
   if (!d) return push_failure(L, d.error());
@@ -236,12 +237,10 @@ void register_cgroup(lua_State* L) {
   luaL_newmetatable(L, kCgroupMeta);
   luaL_register(L, nullptr, methods);
   lua_pop(L, 1);
-  static const luaL_Reg fns[] = {{"create", guarded<l_create>},
-                                 {"open", guarded<l_open>},
-                                 {"layout", guarded<l_layout>},
-                                 {"delegated_parent", guarded<l_delegated_parent>},
-                                 {"gc", guarded<l_gc_stale>},
-                                 {nullptr, nullptr}};
+  static const luaL_Reg fns[] = {
+      {"create", guarded<l_create>}, {"open", guarded<l_open>},
+      {"layout", guarded<l_layout>}, {"delegated_parent", guarded<l_delegated_parent>},
+      {"gc", guarded<l_gc_stale>},   {nullptr, nullptr}};
   lua_newtable(L);
   luaL_register(L, nullptr, fns);
 }
