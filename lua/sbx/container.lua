@@ -410,6 +410,9 @@ local function run_plan(self, args, level)
       error(("box:run/spawn: unknown key '%s' (expected %s)"):format(tostring(k), key_list(RUN_KEYS)), level + 1)
     end
   end
+  if args.timeout ~= nil and (type(args.timeout) ~= "number" or not (args.timeout > 0)) then
+    error(("box:run: timeout: expected seconds above 0, got %s"):format(tostring(args.timeout)), level + 1)
+  end
   -- what this run changes in the box's plan
   local run = { argv = {}, cwd = args.cwd, uid = args.uid, gid = args.gid }
   for i, a in ipairs(args) do run.argv[i] = tostring(a) end

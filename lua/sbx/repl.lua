@@ -139,6 +139,15 @@ function M.compile(text)
   if chunk then return chunk end
   chunk, err = loadstring(src, "=stdin")
   if chunk then return chunk end
+  -- statements ending in an expression ("t = {}; t.me = t; t"): the last one's value is shown
+  local head, last = src:match("^(.*;)%s*([^;]-)%s*$")
+  if head and last ~= "" then
+    local c = loadstring(head .. " return " .. last, "=stdin")
+    if c then return c end
+  end
+  -- an unfinished block, string or call needs more lines; a lone expression ("'=' expected near
+  -- '<eof>'") does not: more lines could not make it a statement
+  if err:match("'=' expected near '<eof>'$") then return nil, err end
   if err:match("<eof>$") or err:match("<eof>'?$") then return nil, "incomplete" end
   return nil, err
 end

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "core/base/io.h"
@@ -171,6 +172,7 @@ int l_getpid(lua_State* L) {
 }
 
 int l_fork(lua_State* L) {
+  fflush(nullptr);  // nothing buffered is written twice (by both processes)
   pid_t p = fork();
   if (p < 0) return push_failure(L, core::sys_error("fork"));
   lua_pushinteger(L, p);

@@ -11,17 +11,11 @@ local N = require("sbx.core").net
 if not N.nft_in then skip_all("this build has no nftables") end
 
 -- two web servers: X (reached by name) and Y (never allowed)
-local servers = {}
-local function server(text)
-  local box = sbx.container{ rootfs = root, net = "bridge", mounts = { sbx.tmpfs("/www") } }
-  local p = assert(box:spawn{ "/bin/sh", "-c", ("echo %s > /www/index.html && exec httpd -f -p 80 -h /www"):format(text) })
-  servers[#servers + 1] = p
-  return p.ip
-end
-local X, Y = server("hello-x"), server("hello-y")
+local outside = dofile(os.getenv("SBX_SOURCE") .. "/tests/isolation/lib/outside.lua")
+local X, Y = outside.web("hello-x"), outside.web("hello-y")
 
 -- the DNS stand-in: every name under .test is X, but other.test is Y
-local dns = dofile(os.getenv("SBX_SOURCE") .. "/tests/isolation/lib/dns.lua").serve(function(name)
+local dns = outside.serve(function(name)
   return name == "other.test" and Y or X
 end)
 local dns_port, asked = dns.port, dns.asked
@@ -87,5 +81,5 @@ end)
 
 test("cleanup", function()
   dns:close()
-  for _, p in ipairs(servers) do p:kill("KILL"); p:wait() end
+  outside.stop_web()
 end)

@@ -120,16 +120,10 @@ test("rootless networking: --net bridge is pasta; published ports, outbound, sli
   for _, tool in ipairs({ "pasta", "slirp4netns", "curl", "wget", "bash" }) do
     if not io.popen("command -v " .. tool):read("*l") then return skip(tool .. " is not installed (scripts/setup.sh installs it)") end
   end
-  local root = sbx.rootfs.busybox()
+  if not os.getenv("SBX_SOURCE") then return skip("needs SBX_SOURCE (run through ctest)") end
   -- the outside: web servers root runs on sbx0, reached through the user's own sockets
-  local servers = {}
-  local function server(text)
-    local p = assert(sbx.container{ rootfs = root, net = "bridge", mounts = { sbx.tmpfs("/www") } }:spawn{ "/bin/sh", "-c",
-      ("echo %s > /www/index.html && exec httpd -f -p 80 -h /www"):format(text) })
-    servers[#servers + 1] = p
-    return p.ip
-  end
-  local X, Y = server("from-x"), server("from-y")
+  local outside = dofile(os.getenv("SBX_SOURCE") .. "/tests/isolation/lib/outside.lua")
+  local X, Y = outside.web("from-x"), outside.web("from-y")
   local ok, err = pcall(function()
     local out, rc = as_user(bin .. (" run --net bridge -- sh -c 'ip -4 -o addr show eth0; ip route show default; wget -q -T 5 -O- http://%s/'"):format(X))
     expect(rc, out).eq(0)
@@ -182,7 +176,7 @@ test("rootless networking: --net bridge is pasta; published ports, outbound, sli
     expect(out).contains("user-mode network /tmp/sbx-" .. uid .. "/usernet-" .. sup .. "-")
     expect(sh("ls /tmp/sbx-" .. uid .. " | grep usernet"), "after sbx gc").eq("")
   end)
-  for _, p in ipairs(servers) do p:kill("KILL"); p:wait() end
+  outside.stop_web()
   if not ok then error(err, 0) end
 end)
 

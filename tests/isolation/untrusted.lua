@@ -28,17 +28,11 @@ local function sh_out(cmd)
 end
 
 -- the outside: pkg.test (allowed) and home.test (the tool's "home", never allowed)
-local servers = {}
-local function server(text)
-  local box = sbx.container{ rootfs = root, net = "bridge", mounts = { sbx.tmpfs("/www") } }
-  local p = assert(box:spawn{ "/bin/sh", "-c", ("echo %s > /www/index.html && exec httpd -f -p 80 -h /www"):format(text) })
-  servers[#servers + 1] = p
-  return p.ip
-end
-local PKG, HOME = server("package-index"), server("collected")
+local outside = dofile(src .. "/tests/isolation/lib/outside.lua")
+local PKG, HOME = outside.web("package-index"), outside.web("collected")
 local dns_log = base .. "/dns.log"
 assert(os.execute(("mkdir -p %s %s/.ssh && echo private-key > %s/.ssh/id_ed25519 && chmod -R a+rX %s"):format(base, fake, fake, fake)) == 0)
-local dns = dofile(src .. "/tests/isolation/lib/dns.lua").fork(function(name)
+local dns = outside.fork(function(name)
   return ({ ["pkg.test"] = PKG, ["home.test"] = HOME })[name]
 end, dns_log)
 
@@ -151,6 +145,6 @@ end)
 
 test("cleanup", function()
   dns:close()
-  for _, p in ipairs(servers) do p:kill("KILL"); p:wait() end
+  outside.stop_web()
   assert(os.execute(("rm -rf %s %s"):format(base, fake)) == 0)
 end)

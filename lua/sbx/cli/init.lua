@@ -7,6 +7,9 @@ local function run_chunk(chunk, name, args)
   local sbx = require "sbx"
   _G.sbx = sbx
   _G.arg = args
+  -- the prompt's helpers, as the README uses them in scripts (loaded on first use)
+  _G.pretty = _G.pretty or function(...) return require("sbx.repl").pretty(...) end
+  _G.help = _G.help or function(...) return require("sbx.help").help(...) end
   local ok, res = xpcall(function()
     local r = chunk(unpack(args))
     -- A recipe returns { description = ..., run = function(args) ... end }: run it.

@@ -157,6 +157,9 @@ function M.description(opts)
     if opts.net or opts.share_net or bridged then error("--netns joins a namespace: drop --net, --share-net, -p, --ip, --bridge, --allow", 0) end
     d.netns = opts.netns
   elseif bridged then
+    if opts.share_net then
+      error("--share-net with -p, --ip, --bridge, --allow or --net bridge: the sandbox would be on the host's network, where a port it listens on is the host's already; drop --share-net for a network of its own, or the others", 0)
+    end
     if opts.net and opts.net ~= "bridge" and not user then error(("--net %s: -p, --ip, --bridge and --allow need --net bridge (or pasta, slirp4netns)"):format(opts.net), 0) end
     if user or sbx.sys.ids().uid ~= 0 then  -- a user-mode network: no bridge of the host's
       if opts.ip or opts.bridge then error(("--%s: a host bridge's; %s has no bridge (a host bridge needs root)"):format(opts.ip and "ip" or "bridge", user or "an unprivileged user's network (pasta)"), 0) end
@@ -164,6 +167,8 @@ function M.description(opts)
     else
       d.net = { bridge = opts.bridge or true, ip = opts.ip, publish = opts.publish, name = opts.hostname or opts.name,
                 egress = opts.allow, dns = opts.dns }
+      -- its /etc/hostname says the name it is reached by: so does hostname(1)
+      if not opts.hostname and opts.name then d.hostname = opts.name end
     end
   elseif opts.net == "host" or opts.share_net then d.net = "host"
   else d.net = opts.net end
@@ -282,7 +287,10 @@ function M.main(args)
   for i, a in ipairs(rest) do args2[i] = a end
   if opts.timeout then
     local n = tonumber(opts.timeout)
-    if not n then io.stderr:write("sbx run: --timeout: not a number\n"); return 125 end
+    if not n or n <= 0 or n ~= n then
+      io.stderr:write(("sbx run: --timeout %s: expected a number of seconds above 0 (such as 30 or 0.5)\n"):format(opts.timeout))
+      return 125
+    end
     args2.timeout = n
   end
   if opts.preserve_fds then

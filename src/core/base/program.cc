@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "core/base/fd.h"
 #include "core/base/io.h"
 
@@ -46,6 +48,7 @@ Result<ProgramEnd> run_program(const std::vector<std::string>& argv, const Progr
   // the child's exec failure comes back as its errno; a successful exec closes this pipe unread
   if (pipe2(report, O_CLOEXEC) != 0) return sys_error(what + ": pipe");
   Fd report_r(report[0]), report_w(report[1]);
+  fflush(nullptr);  // nothing buffered is written twice (by both processes)
   pid_t pid = fork();
   if (pid < 0) return sys_error(what + ": fork");
   if (pid == 0) {

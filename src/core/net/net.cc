@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -521,6 +522,7 @@ Result<std::string> in_namespaces(int userns, int netns,
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     return sys_error("a helper in the sandbox's namespaces: socketpair");
   Fd mine(sv[0]), theirs(sv[1]);
+  fflush(nullptr);  // nothing buffered is written twice (by both processes)
   pid_t pid = fork();
   if (pid < 0) return sys_error("a helper in the sandbox's namespaces: fork");
   if (pid == 0) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -209,6 +210,7 @@ Status UserNetAttachment::connect(pid_t child, bool own_userns) {
   std::string log = at.dir_ + (pasta ? "/out" : "/log");
 
   pid_t parent = getpid();
+  fflush(nullptr);  // nothing buffered is written twice (by both processes)
   pid_t pid = fork();
   if (pid < 0) return sys_error("net: fork " + spec.tool);
   if (pid == 0) {

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "core/base/fd.h"
@@ -38,6 +39,7 @@ Result<pid_t> start_detached(const Spec& spec, const std::string& dir, int lock_
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return sys_error("start supervisor: pipe");
   Fd r(fds[0]), w(fds[1]);
+  fflush(nullptr);  // nothing buffered is written twice (by both processes)
   pid_t middle = fork();
   if (middle < 0) return sys_error("start supervisor: fork");
   if (middle == 0) {

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "core/base/fd.h"
@@ -94,6 +95,7 @@ int sys_close_range(unsigned first, unsigned last, unsigned flags) {
 }
 
 Result<CloneResult> clone_process(uint64_t ns_flags, bool want_pidfd) {
+  fflush(nullptr);  // Lua's and C's stdio: nothing buffered is written by both processes
   CloneResult r;
   struct clone_args args;
   std::memset(&args, 0, sizeof args);
@@ -119,6 +121,7 @@ Result<CloneResult> clone_in_userns(int userns, uint64_t ns_flags) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) return sys_error("join user namespace: pipe");
   Fd report(p[0]);
+  fflush(nullptr);  // nothing buffered is written twice (by both processes)
   pid_t helper = fork();
   if (helper < 0) {
     close(p[1]);

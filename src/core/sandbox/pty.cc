@@ -137,11 +137,19 @@ Status pty_proxy(int master, int pidfd, int in_fd, int out_fd) {
                             {in_open ? in_fd : -1, POLLIN, 0},
                             {winch.fd(), POLLIN, 0},
                             {exited ? -1 : pidfd, POLLIN, 0}};
-    // After the sandbox ended: drain what is left, without waiting for more.
-    int r = poll(fds, 4, exited ? 50 : -1);
+    // After the sandbox ended: drain what is left, without waiting for more. After our input
+    // ended: Ctrl-D again every 100 ms (one sent while the payload had the terminal in canonical
+    // mode is only an end-of-line mark, lost when it switches to raw mode before reading it, as a
+    // shell with line editing does: `echo cmd | sbx run -t -- sh` would never end).
+    int r = poll(fds, 4, exited ? 50 : (in_open ? -1 : 100));
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return sys_error("terminal proxy: poll");
     if (r == 0 && exited) break;
+    if (r == 0 && !in_open) {
+      char eof = 4;
+      write_all(master, &eof, 1);
+      continue;
+    }
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t n = read(master, buf, sizeof buf);
       if (n > 0) {

@@ -254,6 +254,7 @@ Result<Fd> create_as_caller(pid_t pid, int dir, const std::string& path, const o
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return sys_error("create " + path + ": socketpair");
   Fd mine(sv[0]), theirs(sv[1]);
+  fflush(nullptr);  // nothing buffered is written twice (by both processes)
   pid_t child = fork();
   if (child < 0) return sys_error("create " + path + ": fork");
   if (child == 0) {

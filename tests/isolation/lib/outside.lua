@@ -1,12 +1,28 @@
--- A DNS stand-in for the egress tests, on the host's loopback: answer(name) -> an IPv4 address
--- (an A record, TTL 60) or nil (an empty answer). Loaded with dofile by the tests that need it.
---   local dns = dofile(src .. "/tests/isolation/lib/dns.lua")
---   local s = dns.serve(answer)  -- in this process's loop: s.port, s.asked (names), s:close()
---   local s = dns.fork(answer, log)  -- in a child of its own (for a test that blocks meanwhile):
---                                    -- each name asked appended to the file log; s:close()
+-- The outside for the network tests, all on this machine (loaded with dofile by the tests):
+--   local outside = dofile(src .. "/tests/isolation/lib/outside.lua")
+--   outside.web("text") -> IP: a busybox httpd serving "text" in a sandbox on the sbx0 bridge;
+--                          outside.stop_web() ends every one
+--   a DNS stand-in on the host's loopback: answer(name) -> an IPv4 address (an A record, TTL 60)
+--   or nil (an empty answer)
+--   local s = outside.serve(answer)  -- in this process's loop: s.port, s.asked (names), s:close()
+--   local s = outside.fork(answer, log)  -- in a child of its own (for a test that blocks
+--                                        -- meanwhile): each name asked appended to log; s:close()
 local sbx = require "sbx"
 local N = require("sbx.core").net
 local M = {}
+
+local servers = {}
+function M.web(text)
+  local box = sbx.container{ rootfs = assert(sbx.rootfs.busybox()), net = "bridge", mounts = { sbx.tmpfs("/www") } }
+  local p = assert(box:spawn{ "/bin/sh", "-c", ("echo %s > /www/index.html && exec httpd -f -p 80 -h /www"):format(text) })
+  servers[#servers + 1] = p
+  return p.ip
+end
+
+function M.stop_web()
+  for _, p in ipairs(servers) do p:kill("KILL"); p:wait() end
+  servers = {}
+end
 
 local function p16(n) return string.char(math.floor(n / 256) % 256, n % 256) end
 

@@ -1,0 +1,122 @@
+-- Everyday use (issue 17, "wrong today"): each case is one thing a new user met that was wrong,
+-- named by its item in the issue, run as that user ran it.
+local bin, src = os.getenv("SBX_BIN"), os.getenv("SBX_SOURCE")
+if not bin or not src then skip_all("needs SBX_BIN and SBX_SOURCE (run through ctest)") return end
+if sbx.sys.ids().uid ~= 0 then skip_all("needs root (bridges, sandboxes on the busybox root)") return end
+if not sbx.rootfs.busybox() then skip_all("needs the busybox rootfs") return end
+local me = sbx.sys.getpid()
+local scratch = os.tmpname()
+os.remove(scratch)
+assert(os.execute("mkdir -p " .. scratch))
+
+local function file(name, text)
+  local path = scratch .. "/" .. name
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+  return path
+end
+
+test("2: output printed before a fork is written once (stdio flushed before every fork)", function()
+  local out, rc = sh(bin .. [[ -e 'print("before"); local c = sbx.sys.clone{ ns = { "uts" }, fn = function() return 0 end }; c:wait()' | cat]])
+  expect(rc, out).eq(0)
+  expect(out).eq("before\n")
+  out = sh(bin .. [[ -e 'io.write("partial "); assert(sbx.container{}:run{ "/bin/true" }); print("after")' | cat]])
+  expect(out, "a sandbox's spawn").eq("partial after\n")
+end)
+
+test("3: pretty and help in sbx FILE.lua, sbx -e and piped stdin", function()
+  local script = file("pretty.lua", 'print(pretty({ 1, a = { b = true } }))\n')
+  expect(sh(bin .. " " .. script)).eq("{ 1, a = { b = true } }\n")
+  expect(sh(bin .. [[ -e 'print(pretty(sbx.version ~= nil))']])).eq("true\n")
+  expect(sh("echo 'print(pretty({ x = 1 }))' | " .. bin)).eq("{ x = 1 }\n")
+  expect(sh(bin .. [[ -e 'help(sbx.container)']])).match("^sbx%.container{")
+end)
+
+test("7: --share-net with -p is refused, not a new network made silently", function()
+  local out, rc = sh(bin .. " run --busybox --share-net -p 127.0.0.1:18999:80 -- true")
+  expect(rc, out).eq(125)
+  expect(out).contains("--share-net with -p")
+  expect(out).contains("the host's network")
+end)
+
+test("8: sbx test: sh() of a command that exits is its output and status; skips are counted as skips, exit 77 when all skip", function()
+  local t = file("t_sh.lua", [[
+test("sh", function()
+  local out, rc = sh("echo hi; exit 3")
+  expect(out).eq("hi\n")
+  expect(rc).eq(3)
+  local _, rc2 = sh("true")
+  expect(rc2).eq(0)
+end)
+test("skipped", function() skip("a reason") end)
+]])
+  local out, rc = sh(bin .. " test " .. t)
+  expect(rc, out).eq(0)
+  expect(out).contains("ok 2 - t_sh: skipped # SKIP a reason\n")
+  expect(out).contains("# 1 passed, 1 skipped, 0 failed\n")
+  local all = file("t_skip.lua", 'if true then skip_all("nothing here") return end\ntest("never", function() error("ran") end)\n')
+  out, rc = sh(bin .. " test " .. all)
+  expect(rc, out).eq(77)
+  expect(out).contains("1..1\nok 1 - t_skip: (every case) # SKIP nothing here\n")
+  expect(out).contains("# 0 passed, 1 skipped, 0 failed\n")
+end)
+
+test("9: --timeout below or at 0 is refused; box:run's timeout too; a tmpfs of size 0 is refused", function()
+  for _, v in ipairs({ "-3", "0", "x" }) do
+    local out, rc = sh(bin .. " run --busybox --timeout " .. v .. " -- true")
+    expect(rc, v .. ": " .. out).eq(125)
+    expect(out).contains("--timeout " .. v .. ": expected a number of seconds above 0")
+  end
+  local out = sh(bin .. " run --busybox --timeout 0.5 -- sleep 5")
+  expect(out).contains("timed out after 0.5s")
+  expect_error(function() sbx.container{}:run{ "/bin/true", timeout = 0 } end, "timeout: expected seconds above 0")
+  out = sh(bin .. " run --busybox --tmpfs /d:0 -- true")
+  expect(out).contains("size 0 would mean no limit")
+end)
+
+test("11: a bridged -d --name without --hostname: hostname and /etc/hostname agree", function()
+  local name = "host-" .. me
+  local out, rc = sh(("%s run -d --name %s --busybox --net bridge -- sleep 30"):format(bin, name))
+  expect(rc, out).eq(0)
+  out = sh(("%s exec %s sh -c 'hostname; cat /etc/hostname'"):format(bin, name))
+  sh(bin .. " rm -f " .. name)
+  expect(out).eq(name .. "\n" .. name .. "\n")
+end)
+
+test("12: EOF on stdin reaches a pty's payload: echo CMD | sbx run -t -- sh ends", function()
+  local out, rc = sh("echo 'echo from-pipe' | timeout -k 5 20 " .. bin .. " run --busybox -t -- sh")
+  expect(rc, out).eq(0)
+  expect(out).contains("from-pipe")
+end)
+
+test("14: the prompt shows the last expression of statements, and a lone expression is an error, not a continuation", function()
+  local repl = require "sbx.repl"
+  local chunk = assert(repl.compile("t = { a = 1 }; t.self = t; t"))
+  expect(repl.pretty(chunk())).eq("{ a = 1, self = <cycle> }")
+  local f, err = repl.compile("undefined_name")
+  expect(f ~= nil, "an expression").eq(true)
+  f, err = repl.compile("x y")
+  expect(f).eq(nil)
+  expect(err).never_contains("incomplete")
+  local _, why = repl.compile("for i = 1, 2 do")
+  expect(why, "an open block still continues").eq("incomplete")
+end)
+
+test("15: docs/networking.md's -d example prints what sbx prints", function()
+  local doc = io.open(src .. "/docs/networking.md"):read("*a")
+  local cmd, shown = doc:match("\n%$ (sbx run %-%-busybox %-%-name web [^\n]+ %-d %-%- [^\n]+)\n(sbx: running[^\n]+\n[^\n]+\n[^\n]+)\n")
+  expect(cmd ~= nil, "the example in docs/networking.md").eq(true)
+  local name, port = "doc-" .. me, 20000 + me % 20000
+  local out, rc = sh(bin .. " " .. cmd:sub(5):gsub("%-%-name web", "--name " .. name):gsub("127%.0%.0%.1:8080:80", "127.0.0.1:" .. port .. ":80"))
+  sh(bin .. " rm -f " .. name)
+  expect(rc, out).eq(0)
+  local function shape(text)
+    return (text:gsub("%d+%.%d+%.%d+%.%d+", "IP"):gsub("%d+", "N"):gsub("%-?doc%-N", "NAME"):gsub("web", "NAME"):gsub("%s+$", ""))
+  end
+  expect(shape(out)).eq(shape(shown))
+end)
+
+test("cleanup", function()
+  assert(os.execute("rm -rf " .. scratch) == 0)
+end)
