@@ -27,9 +27,12 @@ function M.audit(pid)
   local r = { pid = pid, name = field("Name"), namespaces = {}, caps = {} }
   -- namespaces: the same identity as the host's init means shared
   local ids, host = require("sbx.ns").ids(pid) or {}, require("sbx.ns").ids(1) or {}
+  -- (the host init's own cannot always be read, even by root: then it is not known, not "own")
   for _, k in ipairs(core.ns_kinds()) do
     local a = ids[k.name]
-    if a then r.namespaces[k.name] = (a == host[k.name]) and "shared with the host" or "own" end
+    if a then
+      r.namespaces[k.name] = host[k.name] == nil and "unknown" or (a == host[k.name]) and "shared with the host" or "own"
+    end
   end
   for _, set in ipairs({ "CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb" }) do
     local hex = field(set) or "0"
@@ -105,7 +108,8 @@ function M.text(r)
   local out = { ("process %d (%s)"):format(r.pid, r.name or "?") }
   local ns = {}
   for _, k in ipairs(core.ns_kinds()) do
-    if r.namespaces[k.name] then ns[#ns + 1] = k.name .. "=" .. (r.namespaces[k.name] == "own" and "own" or "HOST") end
+    local v = r.namespaces[k.name]
+    if v then ns[#ns + 1] = k.name .. "=" .. (v == "own" and "own" or v == "unknown" and "unknown" or "HOST") end
   end
   out[#out + 1] = "namespaces:   " .. table.concat(ns, " ")
   out[#out + 1] = "uid map:      " .. (r.uid_map ~= "" and r.uid_map or "?")

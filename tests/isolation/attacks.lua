@@ -120,7 +120,9 @@ test("sbx audit: what isolates a process, for sbx's sandboxes, another tool's, a
   sh(("%s run --busybox -d --name %s --memory 32M -- sleep 300"):format(bin, name))
   local text = (sh("( " .. bin .. " audit " .. name .. " 2>/dev/null )"))
   expect(text).contains("(sleep)")
-  expect(text).contains("namespaces:   user=own mnt=own uts=own ipc=own pid=own net=own cgroup=own")
+  -- (where the host init's namespaces cannot be read, even by root, audit says unknown: issue 17)
+  local w = (sh("readlink /proc/1/ns/pid") or ""):match("^pid:") and "own" or "unknown"
+  expect(text).contains(("namespaces:   user=%s mnt=%s uts=%s ipc=%s pid=%s net=%s cgroup=%s"):format(w, w, w, w, w, w, w))
   expect(text).contains("capabilities: 14 effective (00000000a80425fb)")
   expect(text).contains("seccomp:      filter, 2 filter(s)")
   expect(text).contains("no_new_privs: true")
@@ -153,7 +155,7 @@ test("sbx audit: what isolates a process, for sbx's sandboxes, another tool's, a
   end
   expect(payload, "bwrap's payload").ne(nil)
   local other = assert(sbx.audit(payload))
-  expect(other.namespaces.pid).eq("own")
+  expect(other.namespaces.pid).eq((sh("readlink /proc/1/ns/pid") or ""):match("^pid:") and "own" or "unknown")
   expect(other.seccomp.mode, "bwrap without --seccomp").eq("disabled")
   sbx.sys.kill(bw, 9)  -- not our child: the shell that started it is gone, init reaps it
 end)

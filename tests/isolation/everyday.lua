@@ -17,6 +17,19 @@ local function file(name, text)
   return path
 end
 
+test("1: sbx audit says unknown, not own, for a namespace whose host side cannot be read", function()
+  local name = "audit-" .. me
+  local out, rc = sh(("%s run -d --name %s --busybox -- sleep 30"):format(bin, name))
+  expect(rc, out).eq(0)
+  local text = sh(bin .. " audit " .. name)
+  sh(bin .. " rm -f " .. name)
+  -- (no --time: the sandbox shares the host's time namespace)
+  local readable = sh("readlink /proc/1/ns/time"):match("^time:")
+  expect(text).contains(readable and "time=HOST" or "time=unknown")
+  expect(text).never_contains("time=own")
+  expect(text).contains("pid=" .. (readable and "own" or "unknown"))
+end)
+
 test("2: output printed before a fork is written once (stdio flushed before every fork)", function()
   local out, rc = sh(bin .. [[ -e 'print("before"); local c = sbx.sys.clone{ ns = { "uts" }, fn = function() return 0 end }; c:wait()' | cat]])
   expect(rc, out).eq(0)
