@@ -48,19 +48,20 @@ trap cleanup EXIT
 "$SBX" run --busybox --net bridge -- sleep 3600 & pids+=($!)
 for _ in $(seq 50); do ip link show sbx0 >/dev/null 2>&1 && break; sleep 0.1; done
 
-cat > "$work/by-hand.sh" <<'SH'
+net=$("$SBX" -e 'io.write((assert(sbx.net.subnet()):match("^(%d+%.%d+)%.")))')  # sbx0's, e.g. 10.199
+cat > "$work/by-hand.sh" <<SH
 #!/bin/sh
-unshare --net sleep 5 & pid=$!
+unshare --net sleep 5 & pid=\$!
 sleep 0.001
-while [ "$(readlink /proc/$pid/ns/net)" = "$(readlink /proc/self/ns/net)" ]; do :; done
-v=bh$pid
-ip link add $v type veth peer name eth0 netns $pid
-ip link set $v master sbx0 up
-nsenter -t $pid -n ip addr add 10.88.250.2/16 dev eth0
-nsenter -t $pid -n ip link set eth0 up
-nsenter -t $pid -n ip route add default via 10.88.0.1
-kill $pid; wait $pid 2>/dev/null
-ip link del $v 2>/dev/null || true
+while [ "\$(readlink /proc/\$pid/ns/net)" = "\$(readlink /proc/self/ns/net)" ]; do :; done
+v=bh\$pid
+ip link add \$v type veth peer name eth0 netns \$pid
+ip link set \$v master sbx0 up
+nsenter -t \$pid -n ip addr add $net.250.2/16 dev eth0
+nsenter -t \$pid -n ip link set eth0 up
+nsenter -t \$pid -n ip route add default via $net.0.1
+kill \$pid; wait \$pid 2>/dev/null
+ip link del \$v 2>/dev/null || true
 SH
 chmod +x "$work/by-hand.sh"
 

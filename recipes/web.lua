@@ -96,7 +96,7 @@ return {
     for _, l in ipairs(assert(sbx.net.links(0))) do links[l.name] = true end
     good = check(not links[link], "its veth " .. link .. " is gone") and good
     local leased = false
-    for _, l in ipairs(assert(sbx.net.ipam.leases("10.88.0.0/16"))) do leased = leased or l.address:match("^[^/]+") == ip end
+    for _, l in ipairs(assert(sbx.net.ipam.leases(sbx.net.subnet()))) do leased = leased or l.address:match("^[^/]+") == ip end
     good = check(not leased, "its address " .. ip .. " is free") and good
     good = check(not cg or not sbx.cgroup.open(cg), "its cgroup " .. tostring(cg) .. " is removed") and good
     good = check(fetch_from_host(root, url).code ~= 0, "port " .. port .. " is closed") and good

@@ -57,12 +57,16 @@ function M.bridges() return N.bridges() end
 function M.gc() return N.gc() end
 
 -- IPAM without a daemon: leases in <runtime dir>/net/ipam under a file lock, held by a pid.
-M.default_subnet = "10.88.0.0/16"
+-- subnet([bridge]) -> the subnet the bridge (sbx0) serves, or would get now: one clear of every
+-- route of the host (never podman's 10.88.0.0/16, docker's 172.17.0.0/16, libvirt's 192.168.122.0/24)
+function M.subnet(bridge) return N.subnet(bridge) end
+-- subnet_clashes(subnet) -> the host's routes it overlaps: { "10.88.0.0/16 on cni-podman0", ... }
+function M.subnet_clashes(subnet) return N.subnet_clashes(subnet) end
 M.ipam = {}
 -- allocate([subnet [, owner pid]]) -> "10.88.0.2/16"; a lease whose owner is gone is reused.
-function M.ipam.allocate(subnet, owner, want) return N.ipam_allocate(subnet or M.default_subnet, owner, want) end
-function M.ipam.release(address, subnet) return N.ipam_release(subnet or M.default_subnet, address) end
-function M.ipam.leases(subnet) return N.ipam_leases(subnet or M.default_subnet) end
+function M.ipam.allocate(subnet, owner, want) return N.ipam_allocate(subnet or M.subnet(), owner, want) end
+function M.ipam.release(address, subnet) return N.ipam_release(subnet or M.subnet(), address) end
+function M.ipam.leases(subnet) return N.ipam_leases(subnet or M.subnet()) end
 
 -- bridge(where, "br0"): a bridge device; attach(where, "veth0", "br0"): a link into it.
 function M.bridge(where, name) return N.bridge(pid_of(where, "bridge"), name_arg("bridge", name)) end

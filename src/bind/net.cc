@@ -179,6 +179,21 @@ int l_netns_fd(lua_State* L) {
   return 1;
 }
 
+// subnet([bridge = "sbx0"]) -> the subnet that bridge serves, or would get now (choose_subnet)
+int l_subnet(lua_State* L) {
+  std::string bridge = luaL_optstring(L, 1, "sbx0");
+  auto s = core::choose_subnet(bridge);
+  if (!s) return push_failure(L, s.error());
+  lua_pushstring(L, s->c_str());
+  return 1;
+}
+
+// subnet_clashes(subnet) -> { "10.88.0.0/16 on cni-podman0", ... }
+int l_subnet_clashes(lua_State* L) {
+  push_strings(L, core::subnet_clashes(luaL_checkstring(L, 1)));
+  return 1;
+}
+
 // user_net_tool("pasta" | "slirp4netns") -> its path in PATH | nil
 int l_user_net_tool(lua_State* L) {
   std::string path = core::user_net_tool(luaL_checkstring(L, 1));
@@ -243,6 +258,8 @@ void register_net(lua_State* L) {
                                  {"nft_in_ns", guarded<l_nft_in_ns>},
                                  {"netns_fd", guarded<l_netns_fd>},
                                  {"user_net_tool", guarded<l_user_net_tool>},
+                                 {"subnet", guarded<l_subnet>},
+                                 {"subnet_clashes", guarded<l_subnet_clashes>},
                                  {"udp_bind", guarded<l_udp_bind>},
                                  {"recvfrom", guarded<l_recvfrom>},
                                  {"sendto", guarded<l_sendto>},

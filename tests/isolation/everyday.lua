@@ -130,6 +130,30 @@ test("15: docs/networking.md's -d example prints what sbx prints", function()
   expect(shape(out)).eq(shape(shown))
 end)
 
+test("16: sbx0's subnet is chosen clear of the host's routes (never podman's 10.88.0.0/16); a clashing one asked for is refused naming the interface", function()
+  if not io.popen("command -v ip"):read("*l") then return skip("iproute2 is not installed") end
+  local SUB = assert(sbx.net.subnet())
+  expect(SUB, "not podman's default").ne("10.88.0.0/16")
+  expect(#sbx.net.subnet_clashes(SUB), "the chosen subnet is clear here").eq(0)
+  -- in a network and mount namespace of the test's own (sbx's runtime state on a tmpfs there): a
+  -- bridge of another tool on the subnet sbx would choose, as podman's cni-podman0 on 10.88.0.0/16
+  local out = scratch .. "/clash.out"
+  local c = assert(sbx.sys.clone{ ns = { "net", "mnt" }, fn = function()
+    local function run(cmd) os.execute(cmd .. " >> " .. out .. " 2>&1") end
+    assert(sbx.sys.mount("tmpfs", "/run/sbx", "tmpfs", nil, "mode=755"))
+    run("ip link set lo up && ip link add clash0 type bridge && ip addr add 10.199.0.1/16 dev clash0 && ip link set clash0 up")
+    run("echo chosen=$(" .. bin .. [[ -e 'io.write(sbx.net.subnet())')]])
+    run(bin .. " run --busybox --net bridge -- ip -4 -o addr show eth0")
+    run(bin .. [[ -e 'local st, err = sbx.container{ rootfs = sbx.rootfs.busybox(), net = { subnet = "10.199.0.0/16" } }:run{ "true" }; print("asked:", err)']])
+    return 0
+  end })
+  c:wait()
+  local text = io.open(out):read("*a")
+  expect(text, "another subnet chosen").contains("chosen=10.198.0.0/16\n")
+  expect(text, "the sandbox's address in it").match("eth0%s+inet 10%.198%.0%.%d+/16")
+  expect(text).contains("asked:\tspawn: bridge sbx0: subnet 10.199.0.0/16 overlaps the host's route 10.199.0.0/16 on clash0")
+end)
+
 test("cleanup", function()
   assert(os.execute("rm -rf " .. scratch) == 0)
 end)

@@ -53,7 +53,7 @@ test("5: an owner record its writer was killed while writing (PID.tmp-WRITER) go
 end)
 
 test("1: a killed sbx's published port does not lead into the next sandbox given its address", function()
-  local port, ip = 21500 + sbx.sys.getpid() % 400, "10.88.77.2"
+  local port, ip = 21500 + sbx.sys.getpid() % 400, sbx.net.subnet():match("^(%d+%.%d+)%.") .. ".77.2"
   local a = background(("%s run --rootfs %s --hostname first -p 127.0.0.1:%d:80 --ip %s -- httpd -f -p 80 -h /etc")
     :format(bin, rootfs, port, ip))
   wait_for(function() return http(port) == "200" end, "the first sandbox's page")
@@ -72,16 +72,16 @@ test("1: a killed sbx's published port does not lead into the next sandbox given
 end)
 
 test("1: sbx gc removes a killed sbx's published port even after its address was leased again", function()
-  local port, ip = 21900 + sbx.sys.getpid() % 400, "10.88.77.3"
+  local port, ip = 21900 + sbx.sys.getpid() % 400, sbx.net.subnet():match("^(%d+%.%d+)%.") .. ".77.3"
   local a = background(("%s run --rootfs %s -p 127.0.0.1:%d:80 --ip %s -- httpd -f -p 80 -h /etc"):format(bin, rootfs, port, ip))
   wait_for(function() return http(port) == "200" end, "the page")
   kill9(a)
   -- the address is taken by hand (a lease of this test process) before gc runs
-  local lease = assert(sbx.net.ipam.allocate("10.88.0.0/16", nil, ip))
+  local lease = assert(sbx.net.ipam.allocate(sbx.net.subnet(), nil, ip))
   expect(lease).eq(ip .. "/16")
   sh(bin .. " gc")
   expect(port_in_nft(port)).falsy()
-  sbx.net.ipam.release(lease, "10.88.0.0/16")
+  sbx.net.ipam.release(lease, sbx.net.subnet())
   sh(bin .. " gc")
 end)
 

@@ -150,6 +150,63 @@ std::string resolv_conf() {
 }
 
 namespace {
+std::string bridge_subnet(const std::string& bridge);
+}  // namespace
+
+std::vector<std::string> subnet_clashes(const std::string& subnet) {
+  std::vector<std::string> out;
+  auto want = parse_ipv4_subnet(subnet);
+  if (!want) return out;
+  uint32_t net = want->first;
+  int plen = want->second;
+  // /proc/net/route: Iface Destination Gateway Flags RefCnt Use Metric Mask ... (hex, host order)
+  std::istringstream in(read_text("/proc/net/route"));
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string iface, dst_hex, gw_hex, flags, refcnt, use, metric, mask_hex;
+    if (!(f >> iface >> dst_hex >> gw_hex >> flags >> refcnt >> use >> metric >> mask_hex))
+      continue;
+    uint32_t dst = ntohl(static_cast<uint32_t>(std::stoul(dst_hex, nullptr, 16)));
+    uint32_t mask = ntohl(static_cast<uint32_t>(std::stoul(mask_hex, nullptr, 16)));
+    if (mask == 0) continue;  // the default route
+    if (access((net_state_dir() + "/bridges/" + iface).c_str(), F_OK) == 0) continue;  // ours
+    uint32_t want_mask = plen == 0 ? 0 : ~uint32_t{0} << (32 - plen);
+    uint32_t common = mask & want_mask;  // the shorter of the two prefixes
+    if ((dst & common) != (net & common)) continue;
+    int len = 0;
+    for (uint32_t m = mask; m & 0x80000000u; m <<= 1) ++len;
+    struct in_addr a {};
+    a.s_addr = htonl(dst);
+    out.push_back(std::string(inet_ntoa(a)) + "/" + std::to_string(len) + " on " + iface);
+  }
+  return out;
+}
+
+Result<std::string> choose_subnet(const std::string& bridge) {
+  std::string own = bridge_subnet(bridge);
+  if (!own.empty() && link_exists(bridge)) return own;
+  // (with the leases: address management's state, host-wide like them)
+  std::string rec = net_state_dir() + "/ipam/default-subnet";
+  mkdir((net_state_dir() + "/ipam").c_str(), 0755);
+  std::string before = read_text(rec);
+  while (!before.empty() && (before.back() == '\n' || before.back() == ' ')) before.pop_back();
+  if (!before.empty() && parse_ipv4_subnet(before) && subnet_clashes(before).empty()) return before;
+  for (int second = 199; second >= 100; --second) {
+    std::string candidate = "10." + std::to_string(second) + ".0.0/16";
+    if (!subnet_clashes(candidate).empty()) continue;
+    (void)write_file(rec, candidate + "\n");  // remembered: the next bridge gets the same
+    return candidate;
+  }
+  return Error{EADDRINUSE,
+               "bridge " + bridge +
+                   ": every subnet sbx would choose (10.100.0.0/16 to 10.199.0.0/16) overlaps a "
+                   "route of the host; give net.subnet (--subnet is not a flag yet: use the Lua "
+                   "API) one that does not"};
+}
+
+namespace {
 
 const char* const kForward = "/proc/sys/net/ipv4/ip_forward";
 
@@ -392,8 +449,9 @@ Result<BridgeAttachment> BridgeAttachment::prepare(
     return user_error("bridge: bad interface name '" + spec.bridge + "' (1-15 characters)");
   if (link_owner(spec.bridge))
     return user_error("bridge: '" + spec.bridge + "' looks like a sandbox's veth name");
-  if (auto p = parse_ipv4_subnet(spec.subnet); !p)
-    return p.error().context("bridge " + spec.bridge);
+  if (!spec.subnet.empty())
+    if (auto p = parse_ipv4_subnet(spec.subnet); !p)
+      return p.error().context("bridge " + spec.bridge);
   BridgeAttachment at;
   at.spec_ = spec;
   at.owner_ = getpid();
@@ -428,6 +486,24 @@ Result<BridgeAttachment> BridgeAttachment::prepare(
   if (auto s = lock.acquire(); !s) return s.error();
   (void)reap_dead_attachments();  // before any address is handed out
   std::string rec = net_state_dir() + "/bridges/" + spec.bridge;
+  // The subnet: the bridge's own, else one clear of the host's routes (choose_subnet); one asked
+  // for must be clear of them too (a host route to it elsewhere takes the sandboxes' traffic).
+  if (at.spec_.subnet.empty()) {
+    auto chosen = choose_subnet(spec.bridge);
+    if (!chosen) return chosen.error();
+    at.spec_.subnet = *chosen;
+  } else if (!link_exists(spec.bridge)) {
+    auto clashes = subnet_clashes(at.spec_.subnet);
+    if (!clashes.empty()) {
+      std::string list;
+      for (const auto& c : clashes) list += (list.empty() ? "" : ", ") + c;
+      return Error{EADDRINUSE, "bridge " + spec.bridge + ": subnet " + at.spec_.subnet +
+                                   " overlaps the host's route " + list +
+                                   ": the host would send the sandboxes' traffic there; choose "
+                                   "another subnet (or leave it out: sbx chooses a free one)"};
+    }
+  }
+  const BridgeSpec& chosen = at.spec_;
   if (!link_exists(spec.bridge)) {
     unlink(rec.c_str());  // a record without its link: left by a killed sbx
     if (auto s = make_bridge(at.spec_); !s) return s.error();
@@ -438,20 +514,20 @@ Result<BridgeAttachment> BridgeAttachment::prepare(
             ": a link of that name exists and was not made by sbx; choose another bridge name"};
   } else {
     std::string subnet = bridge_subnet(spec.bridge);
-    if (subnet != spec.subnet)
-      return Error{EINVAL, "bridge " + spec.bridge + " serves " + subnet + ", not " + spec.subnet +
-                               "; use that subnet or another bridge"};
+    if (subnet != chosen.subnet)
+      return Error{EINVAL, "bridge " + spec.bridge + " serves " + subnet + ", not " +
+                               chosen.subnet + "; use that subnet or another bridge"};
   }
   auto lease =
       fault("bridge.lease")
-          ? Result<Lease>(fault_error("bridge.lease", "ipam: lease in " + spec.subnet, EIO))
-          : ipam_allocate(net_state_dir(), spec.subnet, getpid(), at.spec_.name, spec.ip);
+          ? Result<Lease>(fault_error("bridge.lease", "ipam: lease in " + chosen.subnet, EIO))
+          : ipam_allocate(net_state_dir(), chosen.subnet, getpid(), at.spec_.name, spec.ip);
   if (!lease) {
     (void)remove_bridge_if_unused(spec.bridge);
     return lease.error().context("bridge " + spec.bridge);
   }
   at.address_ = lease->address;
-  if (auto s = write_hosts(spec.bridge, spec.subnet); !s)
+  if (auto s = write_hosts(spec.bridge, chosen.subnet); !s)
     return s.error();  // `at` releases the lease
   at.dir_ = net_state_dir() + "/" + at.host_link_;
   if (int e = fault("bridge.files")) return fault_error("bridge.files", "write " + at.dir_, e);

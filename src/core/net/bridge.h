@@ -24,8 +24,8 @@ struct PortMap {
 
 struct BridgeSpec {
   std::string bridge = "sbx0";
-  std::string subnet = "10.88.0.0/16";
-  std::string ip;  // wanted address ("" = the next free one)
+  std::string subnet;  // "" (the default): the bridge's own, else chosen (choose_subnet)
+  std::string ip;      // wanted address ("" = the next free one)
   std::vector<PortMap> publish;
   bool nat = true;   // outbound masquerading (turns net.ipv4.ip_forward on while a bridge exists)
   std::string name;  // the name other sandboxes reach this one by (default: its hostname)
@@ -39,6 +39,16 @@ std::string format_port_map(const PortMap& p);
 
 // A sandbox's resolv.conf: the host's resolvers, without those on its loopback.
 std::string resolv_conf();
+
+// The host's IPv4 routes that overlap `subnet` ("10.88.0.0/16 on cni-podman0"), sbx's own
+// bridges left out; empty when none does.
+std::vector<std::string> subnet_clashes(const std::string& subnet);
+// The subnet a new bridge gets when none is asked for: the one chosen before (remembered in
+// <runtime dir>/net/ipam/default-subnet) while no host route overlaps it, else the first
+// of 10.199.0.0/16, 10.198.0.0/16 ... 10.100.0.0/16 that none does. Never podman's 10.88.0.0/16,
+// docker's 172.17.0.0/16 or libvirt's 192.168.122.0/24, which their tools make later. `bridge`: an
+// existing bridge of sbx's serves its own.
+Result<std::string> choose_subnet(const std::string& bridge);
 
 // The supervisor pid in "sbx<pid>-<n>", the host end of a sandbox's veth (and the name of its
 // files under net_state_dir()); 0 for a name of another shape, -1 for one whose number is no pid.

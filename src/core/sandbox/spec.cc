@@ -209,7 +209,8 @@ Status validate(const Spec& s, bool need_argv) {
     if (s.bridge->bridge.empty() || s.bridge->bridge.size() > 15)
       return user_error("net.bridge: '" + s.bridge->bridge +
                         "' is not an interface name (1-15 characters)");
-    if (auto p = parse_ipv4_subnet(s.bridge->subnet); !p) return p.error().context("net.subnet");
+    if (!s.bridge->subnet.empty())
+      if (auto p = parse_ipv4_subnet(s.bridge->subnet); !p) return p.error().context("net.subnet");
     if (s.bridge->name.find_first_of(" \t\n") != std::string::npos)
       return user_error("net.name: '" + s.bridge->name + "' has white space");
     // The supervisor holds the lease, the ports and the veth: the sandbox must not outlive it.
