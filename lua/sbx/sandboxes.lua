@@ -58,6 +58,11 @@ local function load(name)
   local obj = setmetatable({ name = name, dir = dir, state = st }, Sandbox)
   obj.status = status_of(st, dir)
   obj.pid, obj.ip, obj.ports, obj.image, obj.cgroup = st.pid, st.ip, st.ports, st.image, st.cgroup
+  -- once exited: the shell's status (128+N for signal N), as sbx ps shows it; signal = N
+  if obj.status == "exited" then
+    obj.signal = st.signal
+    obj.exit_code = st.signal and 128 + st.signal or st.code
+  end
   return obj
 end
 

@@ -48,7 +48,7 @@ test("run -d, ps, logs, exec, inspect, stats, stop, rm: the whole life, nothing 
   local stats = out(bin .. " stats --no-stream " .. name)
   expect(stats).match(name:gsub("%p", "%%%0") .. " +[%d.]+%% +[%d.]+%a+")
   expect(out(bin .. " stop -t 5 " .. name)).eq(name .. "\n")
-  expect(out(bin .. " ps -a")).match(name:gsub("%p", "%%%0") .. " +killed %(15%)")
+  expect(out(bin .. " ps -a")).match(name:gsub("%p", "%%%0") .. " +exited %(143%)")
   expect(require("sbx.core").process_identity(sup), "the supervisor is gone").eq(nil)
   expect(cgroup_exists(cg), "its cgroup is removed").eq(false)
   expect(out(bin .. " rm " .. name)).eq(name .. "\n")

@@ -103,6 +103,28 @@ test("12: EOF on stdin reaches a pty's payload: echo CMD | sbx run -t -- sh ends
   expect(out).contains("from-pipe")
 end)
 
+test("13: a sandbox stopped by TERM: the same status in Lua and sbx ps (exited, 143)", function()
+  local name = "term-" .. me
+  local out, rc = sh(("%s run -d --name %s --busybox -- sleep 30"):format(bin, name))
+  expect(rc, out).eq(0)
+  sh(bin .. " stop -t 2 " .. name)
+  local s = assert(sbx.get(name))
+  expect(s.status).eq("exited")
+  expect(s.exit_code).eq(143)
+  expect(s.signal).eq(15)
+  expect(sh(bin .. " ps -a")).match(name:gsub("%p", "%%%0") .. " +exited %(143%)")
+  sh(bin .. " rm " .. name)
+  -- the docs' cgroup snippet: portable words work on both versions; a file of the other version's
+  -- name says what this host calls it
+  local cg = assert(sbx.cgroup.create{ name = "everyday-" .. me, limits = { memory = "64M" } })
+  local ok, lerr = cg:limit{ memory = "48M" }
+  local v2 = sbx.cgroup.layout().layout == "2"
+  local _, err = cg:set(v2 and "memory.limit_in_bytes" or "memory.max", "32M")
+  cg:remove()
+  expect(ok, lerr).eq(true)
+  expect(err).contains(v2 and "names it memory.max" or "names it memory.limit_in_bytes")
+end)
+
 test("14: the prompt shows the last expression of statements, and a lone expression is an error, not a continuation", function()
   local repl = require "sbx.repl"
   local chunk = assert(repl.compile("t = { a = 1 }; t.self = t; t"))

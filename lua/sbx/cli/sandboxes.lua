@@ -53,7 +53,8 @@ function M.ps(args)
           mem = stats and human_bytes(stats.memory) or "-"
         end
         local status = s.status
-        if status == "exited" then status = st.signal and ("killed (" .. st.signal .. ")") or ("exited (" .. tostring(st.code) .. ")") end
+        -- (the status the Lua object has, with its shell status: a TERM is 143, as docker's)
+        if status == "exited" then status = ("exited (%s)"):format(tostring(s.exit_code)) end
         rows[#rows + 1] = { s.name, status, s.status == "running" and tostring(st.pid) or "-", human_time(s:uptime()), mem,
                             st.image or "-", st.ports and table.concat(st.ports, ",") or (st.ip or "-"),
                             table.concat(st.command or {}, " ") }

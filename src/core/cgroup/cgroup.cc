@@ -443,6 +443,35 @@ std::string Cgroup::file_path(const std::string& file) const {
   return it == dirs_.end() ? "" : it->second + "/" + file;
 }
 
+namespace {
+// A v2 file's v1 counterpart (and back), for the hint when a name of the other version is used.
+std::string other_version_name(const std::string& file) {
+  static const std::pair<const char*, const char*> kNames[] = {
+      {"memory.max", "memory.limit_in_bytes"},
+      {"memory.current", "memory.usage_in_bytes"},
+      {"memory.peak", "memory.max_usage_in_bytes"},
+      {"memory.swap.max", "memory.memsw.limit_in_bytes"},
+      {"cpu.max", "cpu.cfs_quota_us"},
+      {"cpu.weight", "cpu.shares"},
+      {"io.max", "blkio.throttle.read_bps_device"},
+      {"cpuset.cpus.effective", "cpuset.effective_cpus"}};
+  for (const auto& [v2, v1] : kNames) {
+    if (file == v2) return v1;
+    if (file == v1) return v2;
+  }
+  return "";
+}
+
+Error with_version_hint(Error e, const CgroupHost& host, const std::string& file) {
+  std::string other = other_version_name(file);
+  if (e.err == ENOENT && !other.empty())
+    e.message += " (this host's " + std::string(host.layout == "2" ? "cgroup v2" : "cgroup v1") +
+                 " names it " + other +
+                 "; cg:limit{ ... } and cg:stat() use the same words on both)";
+  return e;
+}
+}  // namespace
+
 Status Cgroup::set(const std::string& file, const std::string& value) const {
   if (file.find('/') != std::string::npos)
     return user_error("cgroup set: '" + file + "' is not a file name");
@@ -450,7 +479,9 @@ Status Cgroup::set(const std::string& file, const std::string& value) const {
   if (p.empty())
     return {ENOENT, "cgroup " + rel_ + ": no hierarchy has the " + controller_of(file) +
                         " controller for " + file};
-  return write_text(p, value);
+  auto st = write_text(p, value);
+  if (!st) return with_version_hint(st.error(), host_, file);
+  return st;
 }
 
 Status Cgroup::apply(const Limits& limits) const {
@@ -508,7 +539,7 @@ Result<std::string> Cgroup::get(const std::string& file) const {
     return Error{ENOENT, "cgroup " + rel_ + ": no hierarchy has the " + controller_of(file) +
                              " controller for " + file};
   auto r = read_file(p);
-  if (!r) return r.error();
+  if (!r) return with_version_hint(r.error(), host_, file);
   return trim(*r);
 }
 
