@@ -28,7 +28,7 @@ local KEYS = {
   personality = '"linux32" (uname -m says i686, as setarch) or "linux"',
   die_with_parent = "boolean (the sandbox dies with its starter; default true)",
   net = '"loopback", "none", "host", "bridge", "pasta", "slirp4netns", { bridge = "sbx0", ip =, publish =, subnet =, nat =, name =, egress = { "10.1.2.0/24", "127.0.0.1:8080", "deb.debian.org:443", "*.pypi.org:443" }, dns = "IP[:PORT]" }, { user = "pasta" | "slirp4netns" | "auto", publish =, egress =, dns = } (a user-mode network: what "bridge" is for an unprivileged user) or { netns = sandbox | pid | NAME | path }',
-  proc = "boolean (a fresh /proc; default true with pid)", dev = "boolean (a minimal /dev; default true)",
+  proc = "boolean (a fresh /proc; default true with pid, or with a root of its own)", dev = "boolean (a minimal /dev; default true)",
   tmp = "boolean or size (a private /tmp tmpfs; default true)",
   limits = "table { memory =, memory_swap =, cpu =, cpu_weight =, cpuset =, pids =, io =, io_weight =, hugetlb =, devices = }",
   image = 'string ("name:tag" or an id)',
@@ -256,7 +256,9 @@ function M.new(opts)
   end
   if has(ns, "mnt") then
     -- Defaults first, so that the user's own mounts can go on top of them.
-    if opts.proc ~= false and has(ns, "pid") then
+    -- (sharing the host's pid namespace on a root of its own: a /proc all the same, as bwrap does -
+    -- the host's, bound, where a fresh one of that namespace is refused)
+    if opts.proc ~= false and (has(ns, "pid") or opts.rootfs or img) then
       plan.ops[#plan.ops + 1] = { kind = "proc", dest = "/proc" }
       for _, path in ipairs(masked or M.default_masked) do plan.ops[#plan.ops + 1] = { kind = "mask", dest = path } end
       for _, path in ipairs(readonly or M.default_readonly) do plan.ops[#plan.ops + 1] = { kind = "read-only", dest = path } end

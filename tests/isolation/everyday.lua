@@ -46,6 +46,22 @@ test("3: pretty and help in sbx FILE.lua, sbx -e and piped stdin", function()
   expect(sh(bin .. [[ -e 'help(sbx.container)']])).match("^sbx%.container{")
 end)
 
+test("4: --share-pid on a root of its own still has a /proc (the host's, as bwrap gives)", function()
+  local out, rc = sh(bin .. " run --busybox --share-pid -- sh -c 'test -r /proc/1/status && echo has-proc; ps | wc -l'")
+  expect(rc, out).eq(0)
+  expect(out).contains("has-proc\n")
+  expect(tonumber(out:match("\n(%d+)\n$")) > 2, "ps lists the host's processes").eq(true)
+end)
+
+test("5: a bind under a symlinked directory (/data -> /etc) of a fresh read-only root lands in /etc", function()
+  local root = scratch .. "/root5"
+  assert(os.execute(("cp -a %s %s && ln -s /etc %s/data && echo bound > %s/h5"):format(sbx.rootfs.busybox(), root, root, scratch)) == 0)
+  local out, rc = sh(("%s run --rootfs %s --bind %s/h5:/data/h5 -- sh -c 'readlink /data; cat /etc/h5'"):format(bin, root, scratch))
+  expect(rc, out).eq(0)
+  expect(out).eq("/etc\nbound\n")
+  expect(io.open(root .. "/etc/h5"), "nothing written into the root").eq(nil)
+end)
+
 test("7: --share-net with -p is refused, not a new network made silently", function()
   local out, rc = sh(bin .. " run --busybox --share-net -p 127.0.0.1:18999:80 -- true")
   expect(rc, out).eq(125)

@@ -350,18 +350,45 @@ namespace {
 // The ops whose destination is missing from the rootfs and that no earlier op mounts a
 // directory above (a tmpfs /tmp makes /tmp/x creatable): the root needs a writable scratch
 // layer to hold their mount points.
+// `dest` in `root` as the sandbox will see it: the longest part that exists resolved there
+// (symlinks as if root were "/": /data -> /etc makes /data/x /etc/x), the rest as given. "" when
+// it leads nowhere sensible.
+std::string resolved_dest(const std::string& root, const std::string& dest) {
+  Fd rootfd(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!rootfd.ok()) return dest;
+  std::string real_root = fd_path(rootfd.get());
+  // the longest existing prefix, by components
+  std::string prefix = dest;
+  std::string rest;
+  while (!prefix.empty() && prefix != "/") {
+    Fd fd(open_in_root(rootfd.get(), prefix.substr(1), 0));
+    if (fd.ok()) {
+      std::string real = fd_path(fd.get());
+      if (real.compare(0, real_root.size(), real_root) != 0) return dest;
+      std::string inside = real.substr(real_root.size());
+      if (inside.empty()) inside = "/";
+      return (inside == "/" ? "" : inside) + rest;
+    }
+    size_t slash = prefix.rfind('/');
+    rest = prefix.substr(slash) + rest;
+    prefix = prefix.substr(0, slash);
+  }
+  return rest.empty() ? dest : rest;
+}
+
 std::vector<const Op*> missing_mount_points(const Spec& spec) {
   std::vector<const Op*> out;
   for (size_t i = 0; i < spec.ops.size(); ++i) {
     // a mask or read-only path the root lacks is skipped by its op: no mount point for it (made,
     // /sys/firmware of a root without /sys contents cost every start a scratch overlay)
     if (spec.ops[i].kind == OpKind::Mask || spec.ops[i].kind == OpKind::ReadOnly) continue;
-    const std::string& dest = spec.ops[i].dest;
+    // (under a symlinked directory: where it leads, as the op itself resolves it)
+    const std::string dest = resolved_dest(spec.rootfs, spec.ops[i].dest);
     struct stat st;
     if (lstat((spec.rootfs + dest).c_str(), &st) == 0) continue;
     bool covered = false;
     for (size_t j = 0; j < i && !covered; ++j) {
-      const std::string& above = spec.ops[j].dest;
+      const std::string above = resolved_dest(spec.rootfs, spec.ops[j].dest);
       covered = dest.size() > above.size() && dest.compare(0, above.size(), above) == 0 &&
                 dest[above.size()] == '/';
     }
@@ -376,10 +403,12 @@ Status precreate_mount_points(const std::vector<const Op*>& ops, const std::stri
                               const std::string& upper) {
   for (const Op* op : ops) {
     std::string step = describe(*op);
+    // where the op's destination leads in the root (a symlinked directory on the way followed)
+    const std::string dest = resolved_dest(lower, op->dest);
     // Parents: same permissions as in the rootfs.
-    for (size_t slash = op->dest.find('/', 1); slash != std::string::npos;
-         slash = op->dest.find('/', slash + 1)) {
-      std::string rel = op->dest.substr(0, slash);
+    for (size_t slash = dest.find('/', 1); slash != std::string::npos;
+         slash = dest.find('/', slash + 1)) {
+      std::string rel = dest.substr(0, slash);
       struct stat st;
       unsigned mode =
           lstat((lower + rel).c_str(), &st) == 0 && S_ISDIR(st.st_mode) ? st.st_mode & 07777 : 0755;
@@ -393,12 +422,12 @@ Status precreate_mount_points(const std::vector<const Op*>& ops, const std::stri
             : op->kind == OpKind::File;
     if (op->kind == OpKind::Symlink || op->kind == OpKind::Device)
       continue;  // made by the op itself, in its parent
-    std::string target = upper + op->dest;
+    std::string target = upper + dest;
     if (file) {
       Fd fd(open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
-      if (!fd.ok()) return sys_error(step + ": create " + op->dest);
+      if (!fd.ok()) return sys_error(step + ": create " + dest);
     } else if (mkdir(target.c_str(), 0755) != 0 && errno != EEXIST) {
-      return sys_error(step + ": mkdir " + op->dest);
+      return sys_error(step + ": mkdir " + dest);
     }
   }
   return {};
