@@ -192,6 +192,19 @@ test("16: sbx0's subnet is chosen clear of the host's routes (never podman's 10.
   expect(text).contains("asked:\tspawn: bridge sbx0: subnet 10.199.0.0/16 overlaps the host's route 10.199.0.0/16 on clash0")
 end)
 
+test("errors in the user's words: an unknown subcommand says so, suggests, lists the commands (exit 2)", function()
+  for cmd, hint in pairs({ pull = "sbx image import", images = "sbx image ls", version = "sbx --version" }) do
+    local out, rc = sh(bin .. " " .. cmd)
+    expect(rc, out).eq(2)
+    expect(out).contains("sbx: '" .. cmd .. "' is not an sbx command (" .. hint)
+    expect(out).contains("usage: sbx ")
+    expect(out).never_contains("cannot open")
+  end
+  local out, rc = sh(bin .. " ./no-such-script.lua")
+  expect(rc, out).eq(1)
+  expect(out).contains("cannot open ./no-such-script.lua")
+end)
+
 test("cleanup", function()
   assert(os.execute("rm -rf " .. scratch) == 0)
 end)

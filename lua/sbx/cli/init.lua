@@ -134,6 +134,13 @@ function M.main(args)
   elseif cmd:sub(1, 1) == "-" then
     io.stderr:write("sbx: unknown option ", cmd, "\n", USAGE)
     return 2
+  elseif not cmd:find("[/.]") and not io.open(cmd) then
+    -- a word that is no command and no file: not "cannot open pull"
+    local near = ({ pull = "image import (sbx has no registry client: skopeo copy docker://... oci-archive:F, then sbx image import F)",
+                    images = "image ls", version = "--version", start = "run -d", container = "ps",
+                    top = "exec NAME ps", cp = "exec (no cp yet)" })[cmd]
+    io.stderr:write(("sbx: '%s' is not an sbx command%s; the commands:\n"):format(cmd, near and (" (sbx " .. near .. "?)") or ""), USAGE)
+    return 2
   else
     return script(cmd, rest)
   end
