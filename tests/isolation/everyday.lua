@@ -205,6 +205,18 @@ test("errors in the user's words: an unknown subcommand says so, suggests, lists
   expect(out).contains("cannot open ./no-such-script.lua")
 end)
 
+test("sbx CMD --help for every command and subcommand: its usage, exit 0, nothing done", function()
+  for _, c in ipairs({ "run", "unshare", "nsenter", "image", "image ls", "image import", "image export", "image prune",
+                       "image rm", "commit", "gc", "ps", "inspect", "logs", "exec", "stop", "kill", "rm", "stats",
+                       "doctor", "diff", "promote", "discard", "audit", "test", "probe", "oci" }) do
+    local out, rc = sh(bin .. " " .. c .. " --help")
+    expect(rc, c .. ": " .. out).eq(0)
+    expect(out, c).match("^usage: ")
+    expect(out, c .. " --help did something").never_contains("removed ")
+    expect(out, c).never_contains("unknown option")
+  end
+end)
+
 test("cleanup", function()
   assert(os.execute("rm -rf " .. scratch) == 0)
 end)

@@ -27,6 +27,18 @@ local OPTIONS = { ["--base"] = true, ["--format"] = true }
 
 function M.main(args)
   local cmd = args[1]
+  -- sbx image SUB --help: that subcommand's lines of the usage, nothing done
+  for i = 2, #args do
+    if args[i] == "--help" or args[i] == "-h" then
+      local lines = {}
+      for line in USAGE:format(sbx.image.store_dir()):gmatch("[^\n]+") do
+        if line:find("sbx image " .. cmd:gsub("%p", "%%%0") .. "%f[%s]") then lines[#lines + 1] = line end
+      end
+      if #lines == 0 then return fail(("%s: no such subcommand (sbx image --help lists them)"):format(cmd)) end
+      io.write("usage: ", (table.concat(lines, "\n"):gsub("^%s*usage: ", ""):gsub("^%s+", "")), "\n")
+      return 0
+    end
+  end
   for i = 2, #args do
     local a = args[i]
     if a:match("^%-") and not OPTIONS[a] and not OPTIONS[args[i - 1]] then

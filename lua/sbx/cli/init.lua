@@ -43,6 +43,20 @@ function M.main(args)
   local cmd = args[1]
   local rest = {}
   for i = 2, #args do rest[#rest + 1] = args[i] end
+  -- CMD --help for the commands without a help of their own: their lines of the usage, and
+  -- nothing done (sbx gc --help once collected)
+  local OWN_HELP = { run = true, unshare = true, nsenter = true, image = true, doctor = true, diff = true,
+                     promote = true, discard = true, test = true, probe = true, oci = true }
+  if cmd and (rest[1] == "--help" or rest[1] == "-h") and not OWN_HELP[cmd] and cmd:sub(1, 1) ~= "-" then
+    local lines = {}
+    for line in USAGE:gmatch("[^\n]+") do
+      if line:find("%f[%w]" .. cmd:gsub("%p", "%%%0") .. "%f[^%w%-]") then lines[#lines + 1] = line:gsub("^usage: ", "") end
+    end
+    if #lines > 0 then
+      io.write("usage: ", (table.concat(lines, "\n"):gsub("^%s+", "")), "\n")
+      return 0
+    end
+  end
   if cmd == nil then
     if require("sbx.core").sys.isatty(0) then return repl() end
     local src = io.read("*a")
