@@ -447,10 +447,13 @@ void run_entered_child(pid_t target, const Spec& spec, const ChildChannels& ch) 
   long payload = syscall(SYS_clone3, &args, sizeof args);
   if (payload < 0) fail(ch, sys_error("fork inside the sandbox's pid namespace"));
   if (payload > 0) {
-    // its pid (in the caller's pid namespace, which is ours): 'C', then the number
+    // its pid (in the caller's pid namespace, which is ours): 'C' and the number, one record (the
+    // payload's failure record may come before or after it, never inside it)
     int32_t pid = static_cast<int32_t>(payload);
-    if (send(ch.sync, "C", 1, MSG_NOSIGNAL) != 1 ||
-        send(ch.sync, &pid, sizeof pid, MSG_NOSIGNAL) != 4)
+    char msg[1 + sizeof pid];
+    msg[0] = 'C';
+    std::memcpy(msg + 1, &pid, sizeof pid);
+    if (send(ch.sync, msg, sizeof msg, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof msg))
       kill(static_cast<pid_t>(payload), SIGKILL);
     _exit(0);
   }

@@ -540,8 +540,8 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
 
 namespace {
 // After "go": EOF means exec'd; a record is the step that failed; a one-byte 'P' carries the
-// master of the pty the sandbox allocated itself, 'S' its seccomp listener (SCM_RIGHTS); 'C' says
-// the next message is the pid of the process an exec helper started as our child (`child`).
+// master of the pty the sandbox allocated itself, 'S' its seccomp listener (SCM_RIGHTS); 'C' with
+// 4 bytes is the pid of the process an exec helper started as our child (`child`).
 Result<bool> await_exec(int sync, Sandbox& box, pid_t* child) {
   char buf[4096];
   ssize_t n;
@@ -561,12 +561,12 @@ Result<bool> await_exec(int sync, Sandbox& box, pid_t* child) {
     n = recv_with_fd(sync, buf, sizeof buf, &fd);
     Fd passed(fd);
     if (n == 1 && buf[0] == 'R') return true;  // created: set up, waiting for its start
-    if (n == 1 && buf[0] == 'C' && child) {
+    // 'C' and the pid in one record: the payload's own failure record may come at any moment,
+    // and was once taken for the pid's (the error then had no text)
+    if (n == 1 + static_cast<ssize_t>(sizeof(int32_t)) && buf[0] == 'C' && child) {
       int32_t pid = 0;
-      ssize_t m;
-      do m = recv(sync, &pid, sizeof pid, 0);
-      while (m < 0 && errno == EINTR);
-      if (m == static_cast<ssize_t>(sizeof pid) && pid > 0) *child = pid;
+      std::memcpy(&pid, buf + 1, sizeof pid);
+      if (pid > 0) *child = pid;
       continue;
     }
     if (n != 1 || (buf[0] != 'P' && buf[0] != 'S') || !passed.ok()) break;
