@@ -51,7 +51,15 @@ local KEYS = {
   hooks = "table { created = fn(p), before_exec = fn(p), started = fn(p), exited = fn(p, status) }: Lua in the supervisor at each phase (p:exec_as_root, p:write_file, p:read_file while it waits; an error aborts the start)",
   on = "table of event handlers { oom = fn, exit = fn, ... }: p:on(event, fn) for every sandbox the box starts (see sbx.loop)",
   pressure = 'table { memory = "some 150ms/2s", cpu =, io = } (cgroup v2 PSI triggers; v1: memory = "low"|"medium"|"critical") for on.pressure',
+  rlimits = 'table { nofile = 1024 | "SOFT:HARD" | { soft =, hard = }, nproc =, core =, ... } (setrlimit for the payload, as docker --ulimit; "unlimited"; a hard limit can be lowered, raised only with CAP_SYS_RESOURCE)',
+  sysctl = 'table { ["net.ipv4.ip_unprivileged_port_start"] = "0", ... } (namespaced sysctls, written inside: net.* with net, kernel.shm*/msg*/sem and fs.mqueue.* with ipc)',
+  sys = "boolean (the host's /sys read-only, /sys/firmware masked; default true with a root of its own, as docker)",
+  hosts = 'table { name = "IP" } or list of "NAME:IP" (lines added to /etc/hosts, as docker --add-host)',
+  dns = 'list of nameserver IPs (the /etc/resolv.conf inside, as docker --dns; with net.egress use net.dns)',
 }
+
+M.rlimit_names = { "as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile",
+                   "nproc", "rss", "rtprio", "rttime", "sigpending", "stack" }
 
 M.keys = KEYS
 
@@ -111,7 +119,8 @@ function M.new(opts)
       fail(("%s %s: not an id (a whole number 0..4294967294; (uid_t)-1 means \"unchanged\")"):format(k, tostring(id)), level)
     end
   end
-  for _, k in ipairs({ "ns", "mounts", "env", "uid_map", "gid_map", "time_offsets", "limits", "on", "pressure" }) do expect_type(k, opts[k], "table", level) end
+  for _, k in ipairs({ "ns", "mounts", "env", "uid_map", "gid_map", "time_offsets", "limits", "on", "pressure", "rlimits", "sysctl", "hosts", "dns" }) do expect_type(k, opts[k], "table", level) end
+  expect_type("sys", opts.sys, "boolean", level)
   if opts.hide ~= nil and type(opts.hide) ~= "table" and opts.hide ~= "secrets" then fail('hide: expected a list of paths or "secrets"', level) end
   if opts.home ~= nil and opts.home ~= false and type(opts.home) ~= "string" then fail('home: expected "tmpfs", a directory or false', level) end
   if opts.hooks ~= nil then
@@ -237,6 +246,40 @@ function M.new(opts)
   end
   plan.no_new_privs = opts.no_new_privs ~= false
   plan.personality = opts.personality
+  if opts.rlimits then
+    plan.rlimits = {}
+    local known = {}
+    for _, n in ipairs(M.rlimit_names) do known[n] = true end
+    local function amount(k, v)
+      if v == "unlimited" or v == "max" or v == -1 then return "max" end
+      local n = tonumber(v)
+      if not n or n < 0 or n ~= math.floor(n) then fail(("rlimits.%s: '%s' is not a whole number or \"unlimited\""):format(k, tostring(v)), level + 1) end
+      return n
+    end
+    for k, v in pairs(opts.rlimits) do
+      local name = type(k) == "string" and k:lower():gsub("^rlimit_", "")
+      if not name or not known[name] then
+        fail(("rlimits: unknown limit '%s' (expected %s)"):format(tostring(k), table.concat(M.rlimit_names, ", ")), level)
+      end
+      local soft, hard
+      if type(v) == "table" then soft, hard = v.soft, v.hard or v.soft
+      elseif type(v) == "string" and v:find(":") then soft, hard = v:match("^([^:]*):(.*)$")
+      else soft, hard = v, v end
+      soft, hard = amount(name, soft), amount(name, hard)
+      local function big(x) return x == "max" and math.huge or x end
+      if big(soft) > big(hard) then fail(("rlimits.%s: soft %s above hard %s"):format(name, tostring(soft), tostring(hard)), level) end
+      plan.rlimits[#plan.rlimits + 1] = { type = "RLIMIT_" .. name:upper(), soft = soft, hard = hard }
+    end
+    table.sort(plan.rlimits, function(a, b) return a.type < b.type end)
+  end
+  if opts.sysctl then
+    plan.sysctl = {}
+    for k, v in pairs(opts.sysctl) do
+      if type(k) ~= "string" then fail("sysctl: expected { [\"net.ipv4...\"] = \"value\" }", level) end
+      plan.sysctl[#plan.sysctl + 1] = { key = k, value = tostring(v) }
+    end
+    table.sort(plan.sysctl, function(a, b) return a.key < b.key end)
+  end
   if opts.time_offsets then
     local t = {}
     for k, v in pairs(opts.time_offsets) do
@@ -262,6 +305,11 @@ function M.new(opts)
       plan.ops[#plan.ops + 1] = { kind = "proc", dest = "/proc" }
       for _, path in ipairs(masked or M.default_masked) do plan.ops[#plan.ops + 1] = { kind = "mask", dest = path } end
       for _, path in ipairs(readonly or M.default_readonly) do plan.ops[#plan.ops + 1] = { kind = "read-only", dest = path } end
+    end
+    -- a root of its own sees the host's /sys read-only (docker mounts one; bwrap users bind it),
+    -- with what docker masks in it masked (default_masked)
+    if opts.sys ~= false and (opts.rootfs or img) then
+      table.insert(plan.ops, 1, { kind = "ro-bind", source = "/sys", dest = "/sys" })
     end
     if opts.dev ~= false then plan.ops[#plan.ops + 1] = { kind = "dev", dest = "/dev" } end
     if opts.tmp ~= false then
@@ -301,6 +349,42 @@ function M.new(opts)
     ws = wsm.check(opts.workspace, level + 1)
     if ws.mode == "review" then ws.name = ws.name or (not img and opts.name) or wsm.generated_name() end
     plan.ops[#plan.ops + 1] = wsm.op(ws, plan)
+  end
+  -- /etc/hosts and /etc/resolv.conf of the caller's (docker's --add-host, --dns): files of their
+  -- own (a root of its own gets a generated hosts, not one read through its links)
+  if opts.hosts or opts.dns then
+    if not has(ns, "mnt") then fail("hosts, dns: need the mnt namespace", level) end
+    local function ip_of(what, v)
+      if type(v) ~= "string" or not (v:match("^%d+%.%d+%.%d+%.%d+$") or (v:find(":") and v:match("^[%x:.]+$"))) then
+        fail(("%s: '%s' is not an IP address"):format(what, tostring(v)), level + 1)
+      end
+      return v
+    end
+    if opts.hosts then
+      local lines = {}
+      for k, v in pairs(opts.hosts) do
+        local name, ip = k, v
+        if type(k) == "number" then name, ip = tostring(v):match("^([^:]+):(.+)$") end
+        if type(name) ~= "string" or not name:match("^[%w][%w.%-]*$") then
+          fail(("hosts: '%s' is not NAME:IP (or { NAME = IP })"):format(tostring(type(k) == "number" and v or k)), level)
+        end
+        lines[#lines + 1] = ip_of("hosts." .. name, ip) .. "\t" .. name
+      end
+      table.sort(lines)
+      local base = ""  -- (a bridge's own names go first: spawn puts them there)
+      if not bridge and not user_net then
+        base = host_root and (core.read_file("/etc/hosts") or "")
+               or ("127.0.0.1\tlocalhost %s\n::1\tlocalhost\n"):format(opts.hostname or "sbx")
+        if base ~= "" and base:sub(-1) ~= "\n" then base = base .. "\n" end
+      end
+      plan.ops[#plan.ops + 1] = { kind = "file", dest = "/etc/hosts", source = base .. table.concat(lines, "\n") .. "\n" }
+    end
+    if opts.dns then
+      if egress then fail("dns: with net.egress the sandbox asks sbx's responder; its upstream is net.dns", level) end
+      local text = {}
+      for i, v in ipairs(opts.dns) do text[i] = "nameserver " .. ip_of("dns", v) end
+      plan.ops[#plan.ops + 1] = { kind = "file", dest = "/etc/resolv.conf", source = table.concat(text, "\n") .. "\n" }
+    end
   end
   for i, op in ipairs(opts.mounts or {}) do
     if type(op) ~= "table" or type(op.kind) ~= "string" then

@@ -3,7 +3,9 @@
 --   sbx.image.from_dir(dir, "name:tag" [, config])       a one-layer image of a directory tree
 --   sbx.image.import_layer("layer.tar", base, "name:tag") an image of base's layers + a tar layer
 --   sbx.image.get(ref)  sbx.image.list()  sbx.image.tag(ref, tag)  sbx.image.remove(ref)
---   sbx.image.prune()   -> the layers no image uses, deleted
+--   sbx.image.prune{ all =, until = }   -> the layers no image uses, deleted (untagged images
+--                       first; all: tagged ones too when no container stands on them; until:
+--                       only images older than that: 3600, "24h"); it waits for imports in progress
 -- A container made with { image = ref } has its own upper layer: box:diff(), box:commit(tag).
 local core = require "sbx.core"
 local I = core.image
@@ -64,7 +66,20 @@ function M.commit(box, tag, config)
 end
 
 M.list = I.list
-M.prune = I.prune
+function M.prune(opts)
+  if opts ~= nil and type(opts) ~= "table" then error("sbx.image.prune: expected { all =, until = } or nothing", 2) end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if k ~= "all" and k ~= "until" then error(("sbx.image.prune: unknown key '%s' (all, until)"):format(tostring(k)), 2) end
+  end
+  local age
+  if opts["until"] ~= nil then
+    local n, err = require("sbx.core").parse_seconds(opts["until"])
+    if not n then error("sbx.image.prune: until: " .. err, 2) end
+    age = n
+  end
+  return I.prune({ all = opts.all and true or false, ["until"] = age })
+end
 -- store_dir([dir]): the store's directory; with an argument, use that store from now on.
 M.store_dir = I.store_dir
 

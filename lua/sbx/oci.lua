@@ -419,7 +419,8 @@ function M.plan(c, bundle)
   end
   for i, r in ipairs(p.rlimits or {}) do
     only(r, set { "type", "soft", "hard" }, ("process.rlimits[%d]"):format(i))
-    plan.rlimits[i] = { type = r.type, soft = r.soft, hard = r.hard }
+    local function amount(v) return type(v) == "number" and v >= 2 ^ 64 - 4096 and "max" or v end  -- RLIM_INFINITY
+    plan.rlimits[i] = { type = r.type, soft = amount(r.soft), hard = amount(r.hard) }
   end
   for k, v in pairs(l.sysctl or {}) do plan.sysctl[#plan.sysctl + 1] = { key = k, value = tostring(v) } end
   table.sort(plan.sysctl, function(a, b) return a.key < b.key end)

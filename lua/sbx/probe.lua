@@ -87,14 +87,18 @@ end
 function M.main(args)
   local run = require "sbx.cli.run"
   local opts, rest = require("sbx.cli.getopt").parse(args, run.options)
-  if not opts then io.stderr:write("sbx probe: ", rest, "\n(see sbx run --help: the same options)\n"); return 125 end
+  if not opts then io.stderr:write("sbx probe: ", rest, "\n(see sbx run --help: the same options)\n"); return 2 end
   if opts.help then
     io.write("usage: sbx probe [sbx run options]\n\nRuns the attack probe in a sandbox made from the options and prints, as TAP, each attack\n",
              "with its outcome, and for one that got through what in the configuration allowed it.\n")
     return 0
   end
   local ok, d = pcall(run.description, opts)
-  if not ok then io.stderr:write("sbx probe: ", (tostring(d):gsub("^[^:]*:%d+: ", "")), "\n"); return 125 end
+  if not ok then
+    if type(d) == "table" then io.stderr:write("sbx probe: ", tostring(d.setup), "\n"); return 125 end
+    io.stderr:write("sbx probe: ", run.user_words(d, opts), "\n")
+    return 2
+  end
   local results, err = M.probe(d)
   if not results then io.stderr:write(err, "\n"); return 125 end
   local text, failed = M.tap(results)

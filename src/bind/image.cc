@@ -57,6 +57,7 @@ int l_from_dir(lua_State* L) {
   std::string tag = luaL_optstring(L, 2, "");
   core::ImageConfig cfg = config_arg(L, 3);
   core::ImageStore store;
+  core::Fd guard = store.import_guard();
   auto layer = store.add_layer_from_dir(dir, {});
   if (!layer) return push_failure(L, layer.error());
   auto img = store.put({layer->diff_id}, cfg, tag);
@@ -70,6 +71,7 @@ int l_from_dir(lua_State* L) {
 int l_import_layer(lua_State* L) {
   std::string path = luaL_checkstring(L, 1);
   core::ImageStore store;
+  core::Fd guard = store.import_guard();  // (the base too: prune waits until its image is put)
   std::vector<std::string> layers;
   core::ImageConfig cfg;
   if (!lua_isnoneornil(L, 2)) {
@@ -125,9 +127,18 @@ int l_remove(lua_State* L) {
   return 1;
 }
 
+// prune([{ all =, until = secs }])
 int l_prune(lua_State* L) {
   core::ImageStore store;
-  auto r = store.prune();
+  core::ImageStore::PruneOptions opts;
+  if (lua_istable(L, 1)) {
+    lua_getfield(L, 1, "all");
+    opts.all = lua_toboolean(L, -1);
+    lua_getfield(L, 1, "until");
+    if (lua_isnumber(L, -1)) opts.until = static_cast<long long>(lua_tonumber(L, -1));
+    lua_pop(L, 2);
+  }
+  auto r = store.prune(opts);
   if (!r) return push_failure(L, r.error());
   push_strings(L, *r);
   return 1;
@@ -201,8 +212,10 @@ int l_diff(lua_State* L) {
 // commit(upper, base_ref, tag [, config]) -> image: the base's layers + the upper as a new layer
 int l_commit(lua_State* L) {
   std::string upper = luaL_checkstring(L, 1);
+  std::string base_ref = luaL_checkstring(L, 2);
   core::ImageStore store;
-  auto base = store.get(luaL_checkstring(L, 2));
+  core::Fd guard = store.import_guard();
+  auto base = store.get(base_ref);
   if (!base) return push_failure(L, base.error());
   core::ImageConfig cfg = lua_isnoneornil(L, 4) ? base->config : config_arg(L, 4);
   auto layer = store.add_layer_from_dir(upper, core::init_layer_paths());
@@ -248,8 +261,10 @@ int l_collect_stale(lua_State* L) {
 
 // import(path [, name]) -> { image, ... } | nil, err
 int l_import(lua_State* L) {
+  std::string path = luaL_checkstring(L, 1), name = luaL_optstring(L, 2, "");
   core::ImageStore store;
-  auto imgs = core::import_images(store, luaL_checkstring(L, 1), luaL_optstring(L, 2, ""));
+  core::Fd guard = store.import_guard();
+  auto imgs = core::import_images(store, path, name);
   if (!imgs) return push_failure(L, imgs.error());
   lua_createtable(L, static_cast<int>(imgs->size()), 0);
   for (size_t i = 0; i < imgs->size(); ++i) {

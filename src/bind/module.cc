@@ -370,13 +370,17 @@ int l_device_number(lua_State* L) {
     lua_pushstring(L, d.c_str());
     return 1;
   }
+  // (any: a character device too, and its kind "c" or "b" second)
+  bool any = lua_toboolean(L, 2);
   struct stat st;
   if (::stat(d.c_str(), &st) != 0) return push_failure(L, core::sys_error("device " + d));
-  if (!S_ISBLK(st.st_mode))
-    return push_failure(L, {ENOTBLK, "device " + d + ": not a block device"});
+  if (!S_ISBLK(st.st_mode) && !(any && S_ISCHR(st.st_mode)))
+    return push_failure(
+        L, {ENOTBLK, "device " + d + (any ? ": not a device node" : ": not a block device")});
   lua_pushfstring(L, "%d:%d", static_cast<int>(major(st.st_rdev)),
                   static_cast<int>(minor(st.st_rdev)));
-  return 1;
+  lua_pushstring(L, S_ISBLK(st.st_mode) ? "b" : "c");
+  return 2;
 }
 
 int l_default_device_rules(lua_State* L) {

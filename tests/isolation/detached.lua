@@ -125,7 +125,7 @@ test("errors: a name in use, unknown names, rm of a running one, -t with -d", fu
   expect(rc).eq(125)
   expect(o).contains("exec /nonexistent: No such file or directory")
   o, rc = sh(bin .. " run --busybox -it -d -- sh")
-  expect(rc).eq(125)
+  expect(rc).eq(2)
   expect(out(bin .. " rm -f " .. name)).eq(name .. "\n")
 end)
 

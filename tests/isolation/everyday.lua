@@ -64,7 +64,7 @@ end)
 
 test("7: --share-net with -p is refused, not a new network made silently", function()
   local out, rc = sh(bin .. " run --busybox --share-net -p 127.0.0.1:18999:80 -- true")
-  expect(rc, out).eq(125)
+  expect(rc, out).eq(2)
   expect(out).contains("--share-net with -p")
   expect(out).contains("the host's network")
 end)
@@ -94,7 +94,7 @@ end)
 test("9: --timeout below or at 0 is refused; box:run's timeout too; a tmpfs of size 0 is refused", function()
   for _, v in ipairs({ "-3", "0", "x" }) do
     local out, rc = sh(bin .. " run --busybox --timeout " .. v .. " -- true")
-    expect(rc, v .. ": " .. out).eq(125)
+    expect(rc, v .. ": " .. out).eq(2)
     expect(out).contains("--timeout " .. v .. ": expected a number of seconds above 0")
   end
   local out = sh(bin .. " run --busybox --timeout 0.5 -- sleep 5")

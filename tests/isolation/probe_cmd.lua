@@ -16,7 +16,7 @@ test("sbx probe: the default sandbox blocks every attack (exit 0); seccomp none 
   expect(rc).eq(1)
   expect(out).contains("proc-sys-write allowed: privileged = true")
   out, rc = sh(bin .. " probe --busybox --no-such-flag")
-  expect(rc).eq(125)
+  expect(rc).eq(2)
   expect(out).contains("sbx probe:")
 end)
 

@@ -55,7 +55,7 @@ test("sbx run --seccomp FILE.lua enforces it; a missing file is a setup error na
   expect(rc).eq(1)
   expect(out).contains("Operation not permitted")
   out, rc = sh(("%s run --busybox --seccomp /nonexistent.lua -- true"):format(bin))
-  expect(rc).eq(125)
+  expect(rc).eq(2)
   expect(out).contains("--seccomp seccomp.load: cannot open /nonexistent.lua")
   os.remove(file)
 end)

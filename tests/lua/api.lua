@@ -51,7 +51,8 @@ test("box:spec() is the whole plan as plain data, in order", function()
     if op.kind == "mask" or op.kind == "read-only" then hidden[#hidden + 1] = op.kind .. " " .. op.dest
     else kinds[#kinds + 1] = op.kind .. " " .. op.dest end
   end
-  expect(table.concat(kinds, ", ")).eq("proc /proc, dev /dev, tmpfs /tmp, mqueue /dev/mqueue, tmpfs /scratch")
+  -- (a root of its own: the host's /sys read-only first)
+  expect(table.concat(kinds, ", ")).eq("ro-bind /sys, proc /proc, dev /dev, tmpfs /tmp, mqueue /dev/mqueue, tmpfs /scratch")
   -- the default hardening is part of the plan: masked and read-only paths, caps, no_new_privs, seccomp
   expect(table.concat(hidden, ", ")).contains("mask /proc/kcore, mask /proc/keys")
   expect(table.concat(hidden, ", ")).contains("read-only /proc/sys, read-only /proc/sysrq-trigger")

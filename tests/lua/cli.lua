@@ -26,7 +26,7 @@ test("--version, --help, -e, script files", function()
   expect(out).eq("2\n")
 end)
 
-test("sbx run: payload exit status, 128+N for a signal, 125 for a setup error", function()
+test("sbx run: payload exit status, 128+N for a signal, 125 for a setup error, 2 for a usage error", function()
   if not root then skip("no busybox rootfs") end
   local _, rc = sh(bin .. " run --busybox -- sh -c 'exit 5'")
   expect(rc).eq(5)
@@ -37,7 +37,7 @@ test("sbx run: payload exit status, 128+N for a signal, 125 for a setup error", 
   expect(rc).eq(125)
   expect(out).eq("sbx run: bind /nonexistent-sbx on /data: No such file or directory\n")
   out, rc = sh(bin .. " run --busybox --frobnicate -- true")
-  expect(rc).eq(125)
+  expect(rc).eq(2)  -- a usage error: nothing was done
   expect(out).contains("unknown option --frobnicate")
 end)
 

@@ -4,6 +4,11 @@ local getopt = require "sbx.cli.getopt"
 
 local M = {}
 
+-- The exit statuses (docs/run.md): 2 the command line is wrong (flags, values, the description
+-- they make: checked before anything is made), 125 the sandbox could not be set up, else the
+-- payload's own.
+local USAGE_ERROR, SETUP_ERROR = 2, 125
+
 M.options = {
   { long = "rootfs", arg = "required", key = "rootfs", meta = "DIR", help = "pivot_root into DIR (default: the host's root, read-only)" },
   { long = "busybox", arg = "none", key = "busybox", help = "use the cached busybox rootfs (built on first use)" },
@@ -21,16 +26,29 @@ M.options = {
   { long = "bind-try", arg = "required", key = "mounts", list = true, tagged = true, meta = "SRC[:DST]", help = "like --bind, skipped when SRC is missing" },
   { long = "ro-bind-try", arg = "required", key = "mounts", list = true, tagged = true, meta = "SRC[:DST]", help = "like --ro-bind, skipped when SRC is missing" },
   { long = "tmpfs", arg = "required", key = "mounts", list = true, tagged = true, meta = "DST[:SIZE]", help = "a tmpfs at DST" },
+  { long = "volume", short = "v", arg = "required", key = "mounts", list = true, tagged = true, meta = "SRC:DST[:ro]", help = "docker's and podman's bind: --bind SRC:DST, or --ro-bind with :ro" },
+  { long = "dev-bind", arg = "required", key = "mounts", list = true, tagged = true, meta = "SRC[:DST]", help = "like --bind, with its device nodes usable (as bwrap)" },
+  { long = "dev-bind-try", arg = "required", key = "mounts", list = true, tagged = true, meta = "SRC[:DST]", help = "like --dev-bind, skipped when SRC is missing" },
+  { long = "device", arg = "required", key = "devices", list = true, meta = "HOST[:INSIDE]", help = "a host device in the sandbox (as docker: --device /dev/fuse; with a device cgroup it is allowed there too)" },
+  { long = "read-only", arg = "none", key = "read_only", help = "the root read-only (an --image root; --rootfs and the host's root already are)" },
+  { long = "no-sys", arg = "none", key = "no_sys", help = "no /sys in a root of its own (default: the host's, read-only, /sys/firmware masked)" },
   { long = "env", short = "e", arg = "required", key = "env", list = true, meta = "KEY=VALUE", help = "set an environment variable" },
+  { long = "env-file", arg = "required", key = "env_files", list = true, meta = "FILE", help = "variables from FILE: KEY=VALUE lines (# comments; KEY alone takes yours), before --env" },
   { long = "cwd", short = "w", arg = "required", key = "cwd", meta = "DIR", help = "working directory inside (default /)" },
   { long = "uid", arg = "required", key = "uid", meta = "N", help = "user id inside" },
   { long = "gid", arg = "required", key = "gid", meta = "N", help = "group id inside" },
+  { long = "user", short = "u", arg = "required", key = "user", meta = "NAME[:GROUP]", help = "user (and group) inside, names looked up in the sandbox's root's /etc/passwd and /etc/group, or UID[:GID]" },
+  { long = "uidmap", arg = "required", key = "uidmap", list = true, meta = "INSIDE:OUTSIDE:COUNT", help = "a line of the user namespace's uid map (as podman; replaces the default map)" },
+  { long = "gidmap", arg = "required", key = "gidmap", list = true, meta = "INSIDE:OUTSIDE:COUNT", help = "a line of the gid map (as podman)" },
+  { long = "ulimit", arg = "required", key = "ulimit", list = true, meta = "NAME=SOFT[:HARD]", help = "a resource limit (nofile=1024:2048, nproc=64, core=0; unlimited), as docker" },
+  { long = "sysctl", arg = "required", key = "sysctl", list = true, meta = "KEY=VALUE", help = "a namespaced sysctl inside (net.*, kernel.shm*/msg*/sem, fs.mqueue.*), as docker" },
+  { long = "add-host", arg = "required", key = "add_host", list = true, meta = "NAME:IP", help = "a line in the sandbox's /etc/hosts, as docker" },
   { long = "net", arg = "required", key = "net", meta = "MODE", help = "loopback (default), none (lo down), host, bridge (sbx0, NAT; as a user: pasta, else slirp4netns), pasta or slirp4netns (user-mode networks: no privilege needed)" },
   { long = "publish", short = "p", arg = "required", key = "publish", list = true, meta = "[IP:]HOST:PORT", help = "publish a port on the host (implies --net bridge; 127.0.0.1:8080:80)" },
   { long = "ip", arg = "required", key = "ip", meta = "ADDR", help = "this address on the bridge (default: the next free one)" },
   { long = "bridge", arg = "required", key = "bridge", meta = "NAME", help = "use bridge NAME instead of sbx0 (implies --net bridge)" },
   { long = "allow", arg = "required", key = "allow", list = true, meta = "HOST[:PORT]", help = "egress allow-list (implies --net bridge): an IP, CIDR, [IPv6], name or *.domain, with a port or not; everything else is refused and counted" },
-  { long = "dns", arg = "required", key = "dns", meta = "IP[:PORT]", help = "the resolver --allow's names are asked of (default: the host's first nameserver)" },
+  { long = "dns", arg = "required", key = "dns", list = true, meta = "IP", help = "the sandbox's nameserver (its /etc/resolv.conf, as docker); with --allow, the resolver the allowed names are asked of (IP[:PORT]; default: the host's first nameserver)" },
   { long = "netns", arg = "required", key = "netns", meta = "NAME|PATH", help = "join a named (ip netns) network namespace" },
   { long = "share-net", arg = "none", key = "share_net", help = "keep the host's network namespace" },
   { long = "share-pid", arg = "none", key = "share_pid", help = "keep the host's pid namespace (no init)" },
@@ -51,6 +69,7 @@ M.options = {
   { long = "device-cgroup-rule", arg = "required", key = "device_rules", list = true, meta = "RULE", help = "allow a device beyond the default ones ('c 10:229 rwm'; deny-all first, as docker)" },
   { long = "cgroup-parent", arg = "required", key = "cgroup_parent", meta = "PATH", help = "create the sandbox's group under PATH" },
   { long = "preserve-fds", arg = "required", key = "preserve_fds", meta = "N", help = "pass fds 3..3+N-1 on (as runc/podman)" },
+  { long = "security-opt", arg = "required", key = "security_opt", list = true, meta = "OPT", help = "podman's and docker's: seccomp=PROFILE|unconfined, no-new-privileges[=true|false]" },
   { long = "seccomp", arg = "required", key = "seccomp", meta = "PROFILE", help = "default, strict, none, FILE.lua (a policy table, as sbx.seccomp.load reads it), FILE.json (docker's format), or learn=FILE.lua (run under the default profile and write the policy of the calls made)" },
   { long = "cap-add", arg = "required", key = "cap_add", list = true, meta = "CAP", help = "keep a capability beyond the default 14 (or ALL)" },
   { long = "cap-drop", arg = "required", key = "cap_drop", list = true, meta = "CAP", help = "drop a capability of the default 14 (or ALL)" },
@@ -78,6 +97,92 @@ local function whole(opt, v)
   local n = tonumber(v)
   if not n or n < 0 or n ~= math.floor(n) then error(("--%s: '%s' is not a number"):format(opt, v), 0) end
   return n
+end
+
+-- KEY=VALUE lines of an --env-file (docker's format: # comments and blank lines skipped, KEY
+-- alone takes the caller's value, no quotes removed)
+local function env_file(path, into)
+  local f, err = io.open(path)
+  if not f then error(("--env-file %s: %s"):format(path, (err:gsub("^[^:]*: ", ""))), 0) end
+  local n = 0
+  for line in f:lines() do
+    n = n + 1
+    line = line:gsub("^%s+", ""):gsub("\r$", "")
+    if line ~= "" and line:sub(1, 1) ~= "#" then
+      local k = line:match("^([^=]+)")
+      if not k:match("^[%a_][%w_]*$") then
+        f:close()
+        error(("--env-file %s line %d: '%s' is not KEY=VALUE"):format(path, n, line), 0)
+      end
+      if not line:find("=") then
+        local v = os.getenv(k)
+        if v then into[#into + 1] = k .. "=" .. v end
+      else
+        into[#into + 1] = line
+      end
+    end
+  end
+  f:close()
+end
+
+-- A file of the sandbox's root, read on the host without following a link out of it (a hostile
+-- root's /etc/passwd -> /etc/shadow): nil when a part of the path is a link.
+local function root_file(root, rel)
+  local path = root == "/" and "" or root
+  for part in rel:gmatch("[^/]+") do
+    path = path .. "/" .. part
+    local kind = require("sbx.core").lstat(path)
+    if kind == "symlink" then return nil, path .. " is a symbolic link" end
+    if not kind then return nil, path .. ": missing" end
+  end
+  return require("sbx.core").read_file(path)
+end
+
+-- --user NAME[:GROUP] (or numbers) -> uid, gid, looked up in the sandbox's own root, as docker
+local function lookup_user(spec, root_dirs)
+  local user, group = spec:match("^([^:]+):?(.*)$")
+  if not user then error(("--user '%s': expected NAME[:GROUP] or UID[:GID]"):format(spec), 0) end
+  local function find(file, name)
+    local why
+    for _, root in ipairs(root_dirs) do
+      local text, err = root_file(root, "etc/" .. file)
+      if text then
+        for line in text:gmatch("[^\n]+") do
+          local f = {}
+          for field in (line .. ":"):gmatch("([^:]*):") do f[#f + 1] = field end
+          if f[1] == name then return tonumber(f[3]), tonumber(f[4]) end
+        end
+        return nil, ("no %s '%s' in the sandbox's /etc/%s"):format(file == "passwd" and "user" or "group", name, file)
+      end
+      why = why or err
+    end
+    return nil, ("the sandbox's /etc/%s cannot be read (%s): give numbers"):format(file, tostring(why))
+  end
+  local uid, gid = tonumber(user), nil
+  if not uid then
+    local u, g = find("passwd", user)
+    if not u then error(("--user %s: %s"):format(spec, g), 0) end
+    uid, gid = u, g
+  end
+  if group ~= "" then
+    gid = tonumber(group)
+    if not gid then
+      local g, err = find("group", group)
+      if not g then error(("--user %s: %s"):format(spec, err), 0) end
+      gid = g
+    end
+  end
+  return uid, gid
+end
+
+local function id_map_lines(flag, list)
+  local map = {}
+  for _, v in ipairs(list) do
+    local a, b, c = v:match("^(%d+):(%d+):(%d+)$")
+    if not a then error(("--%s %s: expected INSIDE:OUTSIDE:COUNT (0:100000:65536)"):format(flag, v), 0) end
+    map[#map + 1] = { inside = tonumber(a), outside = tonumber(b), count = tonumber(c) }
+  end
+  return map
 end
 
 -- Fills the same container description the Lua API takes.
@@ -112,7 +217,9 @@ function M.description(opts)
   -- a one-shot run of an image keeps nothing: its upper layer lives on a tmpfs inside it
   if opts.image and not opts.name then d.ephemeral = true end
   if opts.busybox then
-    d.rootfs = assert(sbx.rootfs.busybox())
+    local root, err = sbx.rootfs.busybox()
+    if not root then error({ setup = err }, 0) end  -- (not the command line's fault: 125)
+    d.rootfs = root
   elseif opts.rootfs then
     if opts.rootfs:sub(1, 1) ~= "/" then
       local pwd = os.getenv("PWD") or "."
@@ -121,10 +228,31 @@ function M.description(opts)
     d.rootfs = opts.rootfs
   end
   if opts.rw then d.readonly = false end
+  if opts.read_only then
+    if opts.rw then error("--rw and --read-only: choose one", 0) end
+    d.readonly = true
+  end
+  if opts.no_sys then d.sys = false end
   d.hostname = opts.hostname
   d.cwd = opts.cwd
   if opts.uid then d.uid = whole("uid", opts.uid) end
   if opts.gid then d.gid = whole("gid", opts.gid) end
+  if opts.user then
+    if opts.uid or opts.gid then error("--user with --uid/--gid: choose one", 0) end
+    local roots = { d.rootfs or "/" }
+    if opts.image then
+      local img = sbx.image.get(opts.image)
+      roots = {}
+      for i = #(img and img.layer_dirs or {}), 1, -1 do roots[#roots + 1] = img.layer_dirs[i] end
+    end
+    d.uid, d.gid = lookup_user(opts.user, roots)
+  end
+  if opts.uidmap then d.uid_map = id_map_lines("uidmap", opts.uidmap) end
+  if opts.gidmap then d.gid_map = id_map_lines("gidmap", opts.gidmap) end
+  if (opts.uidmap or opts.gidmap) and not (opts.uidmap and opts.gidmap) then
+    error("--uidmap and --gidmap: give both (the user namespace needs both maps)", 0)
+  end
+  for _, path in ipairs(opts.env_files or {}) do env_file(path, d.env) end
   for _, v in ipairs(opts.env or {}) do
     if not v:find("=") then
       local inherited = os.getenv(v)
@@ -134,14 +262,61 @@ function M.description(opts)
   end
   for _, m in ipairs(opts.mounts or {}) do
     local kind, value = m.flag, m.value
-    if kind == "tmpfs" then
-      local dst, size = split_pair(value)
-      d.mounts[#d.mounts + 1] = sbx.tmpfs(dst, size and { size = size } or nil)
-    else
-      local src, dst = split_pair(value)
+    -- (the API's errors in the flag's words: "--tmpfs /s:10Q: bad size", not "sbx.tmpfs: ...")
+    local ok, step = pcall(function()
+      if kind == "tmpfs" then
+        local dst, size = split_pair(value)
+        return sbx.tmpfs(dst, size and { size = size } or nil)
+      end
+      local src, dst, mode = value:match("^([^:]*):([^:]*):([^:]*)$")
+      if not src then src, dst = split_pair(value) end
+      if mode and mode ~= "ro" and mode ~= "rw" then error(("'%s' is not ro or rw"):format(mode), 0) end
       local try = kind:match("%-try$") and { try = true } or nil
-      local fn = kind:match("^ro") and sbx.ro_bind or sbx.bind
-      d.mounts[#d.mounts + 1] = fn(src, dst or src, try)
+      local fn = (kind:match("^ro") or mode == "ro") and sbx.ro_bind or kind:match("^dev") and sbx.dev_bind or sbx.bind
+      return fn(src, dst ~= "" and dst or src, try)
+    end)
+    if not ok then
+      error(("--%s %s: %s"):format(kind, value, (tostring(step):gsub("^[^:]*:%d+: ", ""):gsub("^sbx%.[%w_]+: ", ""))), 0)
+    end
+    d.mounts[#d.mounts + 1] = step
+  end
+  for _, v in ipairs(opts.devices or {}) do
+    local host, inside = v:match("^([^:]+):?([^:]*)")
+    inside = (inside ~= "" and inside ~= "rwm" and inside) or host
+    local num, kind = require("sbx.core").device_number(host, true)
+    if not num then error(("--device %s: %s"):format(v, kind), 0) end
+    d.mounts[#d.mounts + 1] = sbx.dev_bind(host, inside)
+    opts.device_rules = opts.device_rules or (opts.memory or opts.pids or opts.cpus) and {} or nil
+    if opts.device_rules then table.insert(opts.device_rules, ("%s %s rwm"):format(kind, num)) end
+  end
+  if opts.ulimit then
+    d.rlimits = {}
+    for _, v in ipairs(opts.ulimit) do
+      local k, amount = v:match("^([%a_]+)=(.+)$")
+      if not k then error(("--ulimit %s: expected NAME=SOFT[:HARD] (nofile=1024:2048)"):format(v), 0) end
+      d.rlimits[k] = amount
+    end
+  end
+  if opts.sysctl then
+    d.sysctl = {}
+    for _, v in ipairs(opts.sysctl) do
+      local k, val = v:match("^([%w_.%-/]+)=(.*)$")
+      if not k then error(("--sysctl %s: expected KEY=VALUE (net.ipv4.ip_unprivileged_port_start=0)"):format(v), 0) end
+      d.sysctl[(k:gsub("/", "."))] = val
+    end
+  end
+  if opts.add_host then d.hosts = opts.add_host end
+  for _, o in ipairs(opts.security_opt or {}) do
+    local k, v = o:match("^([%w-]+)[=:]?(.*)$")
+    if k == "seccomp" and v ~= "" then
+      if opts.seccomp then error("--security-opt seccomp= and --seccomp: choose one", 0) end
+      opts.seccomp = v == "unconfined" and "none" or v
+    elseif k == "no-new-privileges" and (v == "" or v == "true" or v == "false") then
+      d.no_new_privs = v ~= "false"
+    elseif (k == "label" and v == "disable") or (k == "apparmor" and v == "unconfined") then
+      -- sbx applies no SELinux label or AppArmor profile: nothing to turn off
+    else
+      error(("--security-opt %s: sbx knows seccomp=PROFILE|unconfined, no-new-privileges[=true|false] (and takes label=disable, apparmor=unconfined as they are: it sets neither)"):format(o), 0)
     end
   end
   local share = {}
@@ -152,7 +327,13 @@ function M.description(opts)
   d.time = opts.time
   local user = (opts.net == "pasta" or opts.net == "slirp4netns") and opts.net or nil
   local bridged = opts.net == "bridge" or user or opts.publish or opts.ip or opts.bridge or opts.allow
-  if opts.dns and not opts.allow then error("--dns: the resolver --allow's names are asked of (give --allow)", 0) end
+  local upstream  -- with --allow: the one resolver the allowed names are asked of
+  if opts.dns and opts.allow then
+    if #opts.dns > 1 then error("--dns with --allow: one resolver (the allowed names are asked of it)", 0) end
+    upstream = opts.dns[1]
+  elseif opts.dns then
+    d.dns = opts.dns
+  end
   if opts.netns then
     if opts.net or opts.share_net or bridged then error("--netns joins a namespace: drop --net, --share-net, -p, --ip, --bridge, --allow", 0) end
     d.netns = opts.netns
@@ -163,10 +344,10 @@ function M.description(opts)
     if opts.net and opts.net ~= "bridge" and not user then error(("--net %s: -p, --ip, --bridge and --allow need --net bridge (or pasta, slirp4netns)"):format(opts.net), 0) end
     if user or sbx.sys.ids().uid ~= 0 then  -- a user-mode network: no bridge of the host's
       if opts.ip or opts.bridge then error(("--%s: a host bridge's; %s has no bridge (a host bridge needs root)"):format(opts.ip and "ip" or "bridge", user or "an unprivileged user's network (pasta)"), 0) end
-      d.net = { user = user, publish = opts.publish, egress = opts.allow, dns = opts.dns }
+      d.net = { user = user, publish = opts.publish, egress = opts.allow, dns = upstream }
     else
       d.net = { bridge = opts.bridge or true, ip = opts.ip, publish = opts.publish, name = opts.hostname or opts.name,
-                egress = opts.allow, dns = opts.dns }
+                egress = opts.allow, dns = upstream }
       -- its /etc/hostname says the name it is reached by: so does hostname(1)
       if not opts.hostname and opts.name then d.hostname = opts.name end
     end
@@ -245,7 +426,7 @@ function M.detach(box, argv, name)
   local s, err = require("sbx.sandboxes").start(box, argv, { name = name })
   if not s then
     io.stderr:write("sbx run: ", err, "\n")
-    return 125
+    return SETUP_ERROR
   end
   local st = s.state
   io.write(("sbx: running in the background as %s: supervisor pid %d, sandbox pid %d%s\n"):format(
@@ -257,26 +438,37 @@ function M.detach(box, argv, name)
   return 0
 end
 
+
+local function usage_error(msg)
+  io.stderr:write("sbx run: ", msg, "\n(see sbx run --help)\n")
+  return USAGE_ERROR
+end
+M.usage_error = usage_error
+
+-- A description's error in the words of the command line: no Lua positions, no API names.
+function M.user_words(msg, opts)
+  msg = tostring(msg):gsub("^[^:]*:%d+: ", ""):gsub("^sbx%.container: ", "")
+  local i, cause = msg:match("^spec%.bridge%.publish%[(%d+)%]: publish '[^']*': (.*)$")
+  if i and opts.publish then
+    return #opts.publish == 1 and ("-p %s: %s"):format(opts.publish[1], cause) or ("-p: %s"):format(cause)
+  end
+  return msg
+end
+
 function M.main(args)
   local opts, rest = parse(args)
   require("sbx.core").trace("flags parsed")
-  if not opts then
-    io.stderr:write("sbx run: ", rest, "\n(see sbx run --help)\n")
-    return 125
-  end
+  if not opts then return usage_error(rest) end
   if opts.help then io.write(M.help()); return 0 end
   if #rest == 0 and not opts.print_spec then
-    io.stderr:write("sbx run: no command given (e.g. sbx run --busybox -- /bin/sh -c 'id')\n")
-    return 125
+    return usage_error("no command given (e.g. sbx run --busybox -- /bin/sh -c 'id')")
   end
   local ok, d = pcall(M.description, opts)
-  if not ok then io.stderr:write("sbx run: ", (tostring(d):gsub("^[^:]*:%d+: ", "")), "\n"); return 125 end
+  if not ok and type(d) == "table" then io.stderr:write("sbx run: ", tostring(d.setup), "\n"); return SETUP_ERROR end
+  if not ok then return usage_error(M.user_words(d, opts)) end
   local ok2, box = pcall(sbx.container, d)
   require("sbx.core").trace("plan: sbx.container built and checked")
-  if not ok2 then
-    io.stderr:write("sbx run: ", (tostring(box):gsub("^[^:]*:%d+: ", "")), "\n")
-    return 125
-  end
+  if not ok2 then return usage_error(M.user_words(box, opts)) end  -- (checked, nothing made yet)
   if opts.print_spec then
     local plan = box:spec()
     plan.argv = rest
@@ -288,26 +480,25 @@ function M.main(args)
   if opts.timeout then
     local n = tonumber(opts.timeout)
     if not n or n <= 0 or n ~= n then
-      io.stderr:write(("sbx run: --timeout %s: expected a number of seconds above 0 (such as 30 or 0.5)\n"):format(opts.timeout))
-      return 125
+      return usage_error(("--timeout %s: expected a number of seconds above 0 (such as 30 or 0.5)"):format(opts.timeout))
     end
     args2.timeout = n
   end
   if opts.preserve_fds then
     local n = tonumber(opts.preserve_fds)
-    if not n or n < 0 or n ~= math.floor(n) then io.stderr:write("sbx run: --preserve-fds: expected a count\n"); return 125 end
+    if not n or n < 0 or n ~= math.floor(n) then return usage_error("--preserve-fds: expected a count") end
     args2.fds = {}
     for i = 0, n - 1 do args2.fds[#args2.fds + 1] = 3 + i end
   end
   if opts.tty then
-    if opts.detach then io.stderr:write("sbx run: -t and -d: a detached sandbox has no terminal to join\n"); return 125 end
+    if opts.detach then return usage_error("-t and -d: a detached sandbox has no terminal to join") end
     args2.tty = true
     args2.env = { TERM = os.getenv("TERM") or "xterm" }
   end
   local learn = opts.seccomp and opts.seccomp:match("^learn=(.+)$")
   if learn and (opts.detach or opts.tty) then
-    io.stderr:write("sbx run: --seccomp learn= with ", opts.detach and "-d" or "-t", ": a learning run is attached and has no terminal (leave ", opts.detach and "-d" or "-t", " out)\n")
-    return 125
+    local f = opts.detach and "-d" or "-t"
+    return usage_error(("--seccomp learn= with %s: a learning run is attached and has no terminal (leave %s out)"):format(f, f))
   end
   if opts.detach then return M.detach(box, args2, opts.name) end
   local st, err, policy
@@ -329,7 +520,7 @@ function M.main(args)
   box:close()  -- an image container's upper layer goes with the run
   if not st then
     io.stderr:write("sbx run: ", err, "\n")
-    return 125
+    return SETUP_ERROR
   end
   if st.timed_out then io.stderr:write(("sbx run: timed out after %ss, killed\n"):format(opts.timeout)) end
   if box._workspace and box._workspace.mode == "review" then M.workspace_report(box) end

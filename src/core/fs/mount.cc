@@ -318,11 +318,54 @@ Status device_op(const Op& op, const Target& parent, const std::string& name) {
   return {};
 }
 
-Status file_op(const Op& op, const std::string& target) {
+// A file of its own over `name` in `parent`, where the root cannot be written (the host's root,
+// a read-only rootfs, a file bound read-only): the contents on a tmpfs that is mounted nowhere,
+// its one file bound on the target (as docker's /etc/hosts is).
+Status file_over(const Op& op, int parent, const std::string& name, const std::string& step) {
+  Fd fs(static_cast<int>(syscall(SYS_fsopen, "tmpfs", 1 /* FSOPEN_CLOEXEC */)));
+  if (!fs.ok()) return sys_error(step + ": fsopen tmpfs");
+  if (syscall(SYS_fsconfig, fs.get(), 0 /* FSCONFIG_SET_FLAG */, "size", "1m", 0) != 0 &&
+      syscall(SYS_fsconfig, fs.get(), 1 /* FSCONFIG_SET_STRING */, "size", "1m", 0) != 0)
+    return sys_error(step + ": tmpfs size");
+  if (syscall(SYS_fsconfig, fs.get(), 6 /* FSCONFIG_CMD_CREATE */, nullptr, nullptr, 0) != 0)
+    return sys_error(step + ": tmpfs");
+  Fd mnt(static_cast<int>(syscall(SYS_fsmount, fs.get(), 1 /* FSMOUNT_CLOEXEC */,
+                                  MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)));
+  if (!mnt.ok()) return sys_error(step + ": fsmount tmpfs");
+  {
+    Fd f(openat(mnt.get(), "f", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, op.mode ? op.mode : 0644));
+    if (!f.ok()) return sys_error(step + ": create");
+    size_t done = 0;
+    while (done < op.source.size()) {
+      ssize_t n = write(f.get(), op.source.data() + done, op.source.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return sys_error(step + ": write");
+      done += static_cast<size_t>(n);
+    }
+  }
+  Fd tree(static_cast<int>(
+      syscall(SYS_open_tree, mnt.get(), "f", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
+  if (!tree.ok()) return sys_error(step + ": open_tree");
+  if (syscall(SYS_move_mount, tree.get(), "", parent, name.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    return sys_error(step + ": bind over " + name);
+  return {};
+}
+
+Status file_op(const Op& op, const std::string& target, int parent) {
   std::string step = describe(op);
   if (auto s = make_dirs(parent_of(target)); !s) return s.error().context(step);
-  if (auto s = write_file(target, op.source, op.mode ? op.mode : 0644); !s)
+  std::string name = target.substr(target.find_last_of('/') + 1);
+  struct stat st;
+  if (fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+      faccessat(parent, name.c_str(), W_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) != 0 &&
+      (errno == EROFS || errno == EACCES || errno == EPERM))
+    return file_over(op, parent, name, step);
+  if (auto s = write_file(target, op.source, op.mode ? op.mode : 0644); !s) {
+    if (s.error().err == EROFS || s.error().err == EACCES || s.error().err == EPERM)
+      if (fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+        return file_over(op, parent, name, step);
     return s.error().context(step);
+  }
   return {};
 }
 
@@ -578,7 +621,7 @@ Status run_op_in(const Op& op, const std::string& stage, bool pid_ns_new, int tr
       auto parent = target_in_root(stage, parent_of(op.dest), true, true, step);
       if (!parent) return parent.error();
       std::string target = parent->real + "/" + op.dest.substr(op.dest.find_last_of('/') + 1);
-      if (op.kind == OpKind::File) return file_op(op, target);
+      if (op.kind == OpKind::File) return file_op(op, target, parent->fd.get());
       if (symlink(op.source.c_str(), target.c_str()) != 0) {
         int e = errno;  // (readlink below may change errno)
         char buf[4096];

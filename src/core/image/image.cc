@@ -369,7 +369,17 @@ std::vector<std::string> ImageStore::collect_stale() const {
   return removed;
 }
 
-Result<std::vector<std::string>> ImageStore::prune() const {
+Fd ImageStore::import_guard() const {
+  if (auto s = init(); !s) return Fd();
+  Fd fd(open((root_ + "/import.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (fd.ok()) flock(fd.get(), LOCK_SH);
+  return fd;
+}
+
+Result<std::vector<std::string>> ImageStore::prune(const PruneOptions& opts) const {
+  // the imports in progress first: their layers are stored before their manifests
+  Fd imports(open((root_ + "/import.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (imports.ok()) flock(imports.get(), LOCK_EX);
   StoreLock lock(root_);
   // Untagged (dangling) images go first, unless a named container was made from one.
   std::set<std::string> kept_images;
@@ -383,21 +393,39 @@ Result<std::vector<std::string>> ImageStore::prune() const {
   if (!unreadable.empty())
     return unreadable[0].context(
         "prune: the layers of an unreadable image are unknown (fix or remove it)");
-  for (const auto& img : images)
-    if (img.tags.empty() && !kept_images.count(img.id))
-      unlink((root_ + "/images/" + hex_of(img.id) + ".json").c_str());
   std::set<std::string> used;
-  for (const auto& img : list())
-    for (const auto& l : img.layers) used.insert(hex_of(l));
   // containers (running or named) keep the layers they stand on, even when their image is gone
+  std::vector<std::vector<std::string>> stacks;
   for (const char* kind : {"/containers", "/named"}) {
     Dir cd(opendir((root_ + kind).c_str()));
     if (!cd) continue;
     while (auto* e = readdir(cd.get())) {
       if (e->d_name[0] == '.') continue;
-      for (const auto& l : container_layers(root_ + kind + "/" + e->d_name)) used.insert(hex_of(l));
+      stacks.push_back(container_layers(root_ + kind + "/" + e->d_name));
+      for (const auto& l : stacks.back()) used.insert(hex_of(l));
     }
   }
+  time_t now = time(nullptr);
+  auto old_enough = [&](const Image& img) {
+    if (opts.until < 0) return true;
+    struct tm tm {};
+    if (!strptime(img.created.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return false;
+    return now - timegm(&tm) >= opts.until;
+  };
+  // an image a container stands on: its layers are the container's lowest
+  auto stood_on = [&](const Image& img) {
+    for (const auto& s : stacks)
+      if (!img.layers.empty() && s.size() >= img.layers.size() &&
+          std::equal(img.layers.begin(), img.layers.end(), s.begin()))
+        return true;
+    return false;
+  };
+  for (const auto& img : images)
+    if ((img.tags.empty() || opts.all) && !kept_images.count(img.id) && !stood_on(img) &&
+        old_enough(img))
+      unlink((root_ + "/images/" + hex_of(img.id) + ".json").c_str());
+  for (const auto& img : list())
+    for (const auto& l : img.layers) used.insert(hex_of(l));
   std::vector<std::string> removed;
   Dir d(opendir((root_ + "/layers").c_str()));
   if (!d) return removed;

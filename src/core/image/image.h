@@ -59,7 +59,18 @@ class ImageStore {
   // Deletes untagged images (not those a named container uses), then layers no image or
   // container uses; returns the layers' diff ids. Refused while an image record is unreadable
   // (the layers it names cannot be known).
-  Result<std::vector<std::string>> prune() const;
+  // all: tagged images too, when no container (named or running) stands on them; until: only
+  // images created at least that many seconds ago (podman's --filter until=). It waits for the
+  // imports in progress (import_guard) and holds new ones off until it is done.
+  struct PruneOptions {
+    bool all = false;
+    long long until = -1;
+  };
+  Result<std::vector<std::string>> prune(const PruneOptions& opts) const;
+  Result<std::vector<std::string>> prune() const { return prune(PruneOptions{}); }
+  // Held (shared) by an import, a commit or from_dir from its first layer to its manifest: a
+  // layer stored before its manifest is written is in use, and prune waits for it.
+  Fd import_guard() const;
   // Container directories and scratch files of sbx processes that are gone (killed): removed.
   std::vector<std::string> collect_stale() const;
 

@@ -234,9 +234,16 @@ Result<std::vector<Image>> import_images(const ImageStore& store, const std::str
   // (the readers check every type they use: nothing in them throws)
   if (access((dir + "/index.json").c_str(), F_OK) == 0) return import_oci(store, dir, name);
   if (access((dir + "/manifest.json").c_str(), F_OK) == 0) return import_docker(store, dir, name);
+  // a plain root filesystem (a tar of /bin, /etc...): a layer, not an image
+  bool rootfs = access((dir + "/bin").c_str(), F_OK) == 0 ||
+                access((dir + "/etc").c_str(), F_OK) == 0 ||
+                access((dir + "/usr").c_str(), F_OK) == 0;
   return Error{EINVAL,
                "import " + path +
-                   ": neither an OCI layout (index.json) nor a docker archive (manifest.json)"};
+                   ": neither an OCI layout (index.json) nor a docker archive (manifest.json)" +
+                   (rootfs ? "; it looks like a plain root filesystem: sbx image import-layer " +
+                                 path + " NAME[:TAG] makes an image of it"
+                           : "")};
 }
 
 Status export_image(const ImageStore& store, const std::string& ref, const std::string& out_path,

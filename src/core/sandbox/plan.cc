@@ -183,8 +183,9 @@ template <>
 const std::vector<Field<Rlimit>>& fields() {
   static const std::vector<Field<Rlimit>> f = {
       field("type", &Rlimit::type, "RLIMIT_NOFILE, RLIMIT_NPROC, ... (setrlimit's names)"),
-      field("soft", &Rlimit::soft, "the soft limit"),
-      field("hard", &Rlimit::hard, "the hard limit (raising it needs CAP_SYS_RESOURCE)"),
+      field("soft", &Rlimit::soft, "the soft limit (\"max\": unlimited)", Amount{}),
+      field("hard", &Rlimit::hard,
+            "the hard limit (\"max\": unlimited; raising it needs CAP_SYS_RESOURCE)", Amount{}),
   };
   return f;
 }

@@ -360,6 +360,17 @@ Result<Sandbox> spawn_owned(const Spec& given, const SpawnIo& io, Check check,
         if (given.layers.empty() && lstat((given.rootfs + inside).c_str(), &st) == 0 &&
             S_ISLNK(st.st_mode))
           continue;
+        // A file of the caller's own there wins (--dns); its hosts lines go after the
+        // bridge's names as they are now (--add-host: a copy, not the live list).
+        const std::string& at = inside;  // (a structured binding: no lambda captures one)
+        auto own = std::find_if(with_files->ops.begin(), with_files->ops.end(), [&](const Op& o) {
+          return o.kind == OpKind::File && o.dest == at;
+        });
+        if (own != with_files->ops.end()) {
+          if (auto now = read_file(host); now && inside == "/etc/hosts")
+            own->source = *now + own->source;
+          continue;
+        }
         with_files->ops.push_back(Op{OpKind::RoBind, host, inside});
       }
     }
