@@ -412,6 +412,8 @@ function M.new(opts)
     if not dir then fail("name: " .. upper, level) end
     plan.layers, plan.upper, plan.work = img.layer_dirs, upper, work
     box._image, box._named_dir = img, dir
+    -- in use while this box is open: sbx rm NAME leaves it
+    box._named_lock = core.image.hold(dir)
   elseif img and opts.ephemeral then
     plan.layers = img.layer_dirs  -- no upper given: the child puts it on its scratch tmpfs
     box._image, box._ephemeral = img, true
@@ -671,6 +673,7 @@ function Box:close()
     core.image.remove_tree(self._container_dir)
   end
   self._container_dir = nil
+  if self._named_lock then core.sys.close(self._named_lock); self._named_lock = nil end
 end
 
 -- Deletes a named container's directory (its upper layer): after this, box:commit cannot work.

@@ -16,8 +16,12 @@ usage: sbx                           the sbx> prompt (Lua with sbx loaded; help(
        sbx run --workspace DIR ...   work on DIR through an overlay (the host's DIR unwritten), then:
        sbx diff [NAME] [--patch] | promote NAME [PATH...] | discard NAME   review, apply, drop
        sbx run -d --name NAME ...    a long-running sandbox, then:
-       sbx ps [-a] | inspect NAME | logs [-f] NAME | exec [-it] NAME CMD | stop [-t SECS] NAME
-       sbx kill NAME [SIGNAL] | rm [-f] NAME | stats [--no-stream] [NAME...]
+       sbx ps [-a] [-q] [--format json] | inspect NAME | exec [-it] NAME CMD | stop [-t SECS] NAME
+       sbx logs [-f] [--tail N] [--since T] [-t] NAME   its output (stderr's lines on stderr)
+       sbx kill NAME [SIGNAL] | rm [-f] NAME | wait NAME | port NAME [PORT] | top NAME
+       sbx pause NAME | unpause NAME | rename OLD NEW | stats [--no-stream] [NAME...]
+       sbx cp NAME:PATH DEST | sbx cp SRC NAME:PATH   copy out of or into a running sandbox
+       sbx events [--since T] [--until T]            a line per start, exit, oom
        sbx oci VERB ... | sbx-oci    an OCI runtime (runc's command line): spec, create, start, state,
                                      kill, delete, run, exec, update, list, features (see docs/oci.md)
        sbx audit [--json] [PID]      what isolates a process (any process: sbx's, bwrap's, runc's, the host's)

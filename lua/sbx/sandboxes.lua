@@ -35,15 +35,23 @@ local function status_of(st, dir)
     return core.image.in_use(dir) and "starting" or "lost"
   end
   if st.status == "running" then
-    if st.pid and core.process_identity(st.pid) == st.identity then return "running" end
-    if st.supervisor and core.process_identity(st.supervisor) == st.supervisor_identity then return "running" end
-    return "lost"
+    local alive = (st.pid and core.process_identity(st.pid) == st.identity)
+                  or (st.supervisor and core.process_identity(st.supervisor) == st.supervisor_identity)
+    if not alive then return "lost" end
+    -- (sbx pause: a marker beside the state, which its supervisor owns)
+    local f = io.open(dir .. "/paused")
+    if f then f:close(); return "paused" end
+    return "running"
   end
   return st.status or "unknown"
 end
 
 local function load(name)
   local dir = M.dir() .. "/" .. name
+  if core.lstat(dir) == "symlink" then
+    local st = json.decode(read(dir .. "/state.json") or "{}")
+    return nil, ("sandbox %s: no such sandbox (renamed to %s)"):format(name, tostring(st.name))
+  end
   local text = read(dir .. "/state.json")
   local ok, st = pcall(json.decode, text or "")
   st = ok and type(st) == "table" and st or nil
@@ -54,7 +62,7 @@ local function load(name)
     f:close()
     st = {}
   end
-  st.name = st.name or name
+  st.name = name  -- (its directory's: a rename while it ran is not in its supervisor's copy)
   local obj = setmetatable({ name = name, dir = dir, state = st }, Sandbox)
   obj.status = status_of(st, dir)
   obj.pid, obj.ip, obj.ports, obj.image, obj.cgroup = st.pid, st.ip, st.ports, st.image, st.cgroup
@@ -66,11 +74,12 @@ local function load(name)
   return obj
 end
 
--- The names in the state directory, sorted; each as a sandbox object.
+-- The names in the state directory, sorted; each as a sandbox object. (A renamed running one
+-- leaves its old name as a link its supervisor still writes through: not listed.)
 function M.list()
   local out = {}
   for _, name in ipairs(core.list_dir(M.dir())) do
-    local s = valid_name(name) and load(name)
+    local s = valid_name(name) and core.lstat(M.dir() .. "/" .. name) == "dir" and load(name)
     if s then out[#out + 1] = s end
   end
   return out
@@ -256,6 +265,161 @@ function Sandbox:logs()
   return read(self.dir .. "/log") or ""
 end
 
+-- log_lines([from]) -> { { time = unix secs, ns =, stream = "stdout" | "stderr", text = }, ... },
+-- offset: the lines its relay recorded (from byte `from` on), and where the next read starts;
+-- nil when it has no records (started by an older sbx).
+function Sandbox:log_lines(from)
+  local f = io.open(self.dir .. "/log.lines", "rb")
+  if not f then return nil end
+  f:seek("set", from or 0)
+  local out, offset = {}, from or 0
+  while true do
+    local line = f:read("*l")
+    if not line then break end
+    if f:seek() > offset + #line then  -- a whole record (its newline read), not one half written
+      offset = offset + #line + 1
+      local secs, ns, stream, text = line:match("^(%d+)(%d%d%d%d%d%d%d%d%d) ([12]) (.*)$")
+      if secs then
+        out[#out + 1] = { time = tonumber(secs) + tonumber(ns) / 1e9, secs = tonumber(secs), ns = tonumber(ns),
+                          stream = stream == "1" and "stdout" or "stderr", text = text }
+      end
+    end
+  end
+  -- (a last record without its newline yet is read again next time)
+  f:close()
+  return out, offset
+end
+
+-- wait([secs]) -> exit code (the shell's: 128+N for signal N) once it has ended, or nil,
+-- "timed out" / its status when it ended without a recorded one (lost).
+function Sandbox:wait(secs)
+  local deadline = secs and core.monotonic() + secs
+  local nap = 0.001
+  while true do
+    self:refresh()
+    if self.status == "exited" then return self.exit_code end
+    if self.status ~= "running" and self.status ~= "starting" and self.status ~= "paused" then
+      return nil, ("sandbox %s is %s"):format(self.name, self.status)
+    end
+    if deadline and core.monotonic() >= deadline then return nil, "timed out" end
+    core.sleep(nap)
+    nap = math.min(nap * 2, 0.05)
+  end
+end
+
+-- processes() -> { { pid =, ppid =, user = uid, cmd = }, ... }: its init and every process
+-- under it (host pids), from /proc.
+function Sandbox:processes()
+  self:refresh()
+  if self.status ~= "running" and self.status ~= "paused" then return nil, ("sandbox %s is %s"):format(self.name, self.status) end
+  local st = self.state
+  if core.process_identity(st.pid) ~= st.identity then return nil, ("sandbox %s: its pid changed identity"):format(self.name) end
+  local children, info = {}, {}
+  for _, e in ipairs(core.list_dir("/proc")) do
+    local pid = tonumber(e)
+    local stat = pid and read("/proc/" .. e .. "/stat")
+    -- (the command in parentheses may hold spaces and parentheses: the last ")" ends it)
+    local comm, ppid
+    if stat then comm, ppid = stat:match("^%d+ %((.*)%) %S+ (%d+)") end
+    if comm then
+      ppid = tonumber(ppid)
+      children[ppid] = children[ppid] or {}
+      table.insert(children[ppid], pid)
+      local cmdline = (read("/proc/" .. e .. "/cmdline") or ""):gsub("%z", " "):gsub("%s+$", "")
+      local status = read("/proc/" .. e .. "/status") or ""
+      info[pid] = { pid = pid, ppid = ppid, user = tonumber(status:match("\nUid:%s+(%d+)")), cmd = cmdline ~= "" and cmdline or "[" .. comm .. "]" }
+    end
+  end
+  local out, queue = {}, { st.pid }
+  while #queue > 0 do
+    local pid = table.remove(queue, 1)
+    if info[pid] then out[#out + 1] = info[pid] end
+    for _, c in ipairs(children[pid] or {}) do queue[#queue + 1] = c end
+  end
+  table.sort(out, function(a, b) return a.pid < b.pid end)
+  return out
+end
+
+-- copy_out(path, dest) / copy_in(src, path): files out of and into it, every path resolved in
+-- its root (never through a link out of it); docker cp's rules for an existing directory
+local function root_pid(self)
+  self:refresh()
+  if self.status ~= "running" and self.status ~= "paused" then return nil, ("sandbox %s is %s"):format(self.name, self.status) end
+  local st = self.state
+  if core.process_identity(st.pid) ~= st.identity then return nil, ("sandbox %s: its pid changed identity"):format(self.name) end
+  -- its payload (the first child of its init): dumpable, so that its owner may open its root
+  local kids = read(("/proc/%d/task/%d/children"):format(st.pid, st.pid)) or ""
+  return tonumber(kids:match("%d+")) or st.pid
+end
+
+function Sandbox:copy_out(path, dest)
+  local pid, err = root_pid(self)
+  if not pid then return nil, err end
+  return core.copy_out(pid, path, dest)
+end
+
+function Sandbox:copy_in(src, path)
+  local pid, err = root_pid(self)
+  if not pid then return nil, err end
+  return core.copy_in(src, pid, path)
+end
+
+-- pause() / unpause(): every process of it stopped (the cgroup freezer when it has a cgroup,
+-- else SIGSTOP to each, twice over for one forked meanwhile) and continued.
+function Sandbox:pause()
+  self:refresh()
+  if self.status ~= "running" then return nil, ("sandbox %s is %s"):format(self.name, self.status) end
+  if self.state.cgroup then
+    local g, err = require("sbx.cgroup").open(self.state.cgroup)
+    if not g then return nil, err end
+    local ok, ferr = g:freeze()
+    if not ok then return nil, ferr end
+  else
+    for _ = 1, 2 do
+      for _, p in ipairs(self:processes() or {}) do core.sys.kill(p.pid, 19) end  -- SIGSTOP
+    end
+  end
+  write(self.dir .. "/paused", tostring(os.time()) .. "\n")
+  return true
+end
+
+function Sandbox:unpause()
+  self:refresh()
+  if self.status ~= "paused" then return nil, ("sandbox %s is %s, not paused"):format(self.name, self.status) end
+  if self.state.cgroup then
+    local g, err = require("sbx.cgroup").open(self.state.cgroup)
+    if not g then return nil, err end
+    local ok, terr = g:thaw()
+    if not ok then return nil, terr end
+  else
+    for _, p in ipairs(self:processes() or {}) do core.sys.kill(p.pid, 18) end  -- SIGCONT
+  end
+  os.remove(self.dir .. "/paused")
+  return true
+end
+
+-- rename(new): its entry under the new name. A running one's supervisor goes on writing through
+-- the old name, left as a link to the new until the sandbox is removed.
+function Sandbox:rename(new)
+  if not valid_name(new) then return nil, ("name '%s': letters, digits, '_', '.', '-' (at most 64)"):format(tostring(new)) end
+  self:refresh()
+  if self.status == "starting" then return nil, ("sandbox %s is starting: try again in a moment"):format(self.name) end
+  local to = M.dir() .. "/" .. new
+  if core.lstat(to) then return nil, ("sandbox %s: name in use"):format(new), 17 end
+  local ok, err = os.rename(self.dir, to)
+  if not ok then return nil, err end
+  local st = json.decode(read(to .. "/state.json") or "{}")
+  if self.status == "running" or self.status == "paused" then
+    local lok, lerr = core.sys.symlink(new, self.dir)
+    if not lok then os.rename(to, self.dir); return nil, lerr end
+  end
+  st.name = new
+  -- (not while its supervisor writes: it only writes at its end, which rewrites the name it knows)
+  write(to .. "/state.json", json.encode(st, 2))
+  self.name, self.dir = new, to
+  return true
+end
+
 -- stats() -> { memory = bytes, memory_peak =, cpu_usec =, pids = } from its cgroup (live).
 function Sandbox:stats()
   self:refresh()
@@ -310,11 +474,16 @@ function Sandbox:remove(force)
   if self.state.container then core.image.remove_tree(self.state.container) end
   local ok, err = core.image.remove_tree(self.dir)
   if not ok then return nil, err end
+  -- the link a rename of it while it ran left behind
+  for _, name in ipairs(core.list_dir(M.dir())) do
+    local path = M.dir() .. "/" .. name
+    if core.lstat(path) == "symlink" and not core.lstat(path .. "/.") then os.remove(path) end
+  end
   return true
 end
 
 function Sandbox:uptime()
-  if self.status ~= "running" or not self.state.started then return nil end
+  if (self.status ~= "running" and self.status ~= "paused") or not self.state.started then return nil end
   return os.time() - self.state.started
 end
 
@@ -328,6 +497,14 @@ function M.gc()
   local removed = {}
   for _, s in ipairs(M.list()) do
     if s.status == "lost" and core.image.remove_tree(s.dir) then removed[#removed + 1] = "sandbox " .. s.name end
+  end
+  -- a rename's link whose sandbox has ended or gone
+  for _, name in ipairs(core.list_dir(M.dir())) do
+    local path = M.dir() .. "/" .. name
+    if core.lstat(path) == "symlink" then
+      local ok, st = pcall(json.decode, read(path .. "/state.json") or '{"status":"gone"}')
+      if not ok or type(st) ~= "table" or st.status ~= "running" then os.remove(path); removed[#removed + 1] = "link " .. name end
+    end
   end
   return removed
 end

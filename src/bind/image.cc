@@ -2,6 +2,8 @@
 #include "core/image/image.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "core/base/fd.h"
 #include "core/image/containers.h"
@@ -249,6 +251,21 @@ int l_publish(lua_State* L) {
   return 1;
 }
 
+// hold(dir) -> fd: a shared lock on a directory for as long as the fd is open (a named container
+// in use: in_use() says so, sbx rm leaves it)
+int l_hold(lua_State* L) {
+  std::string dir = luaL_checkstring(L, 1);
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return push_failure(L, core::sys_error("lock " + dir));
+  if (flock(fd, LOCK_SH) != 0) {
+    int e = errno;
+    close(fd);
+    return push_failure(L, core::sys_error("lock " + dir, e));
+  }
+  lua_pushinteger(L, fd);
+  return 1;
+}
+
 int l_in_use(lua_State* L) {
   lua_pushboolean(L, core::dir_in_use(luaL_checkstring(L, 1)));
   return 1;
@@ -318,6 +335,7 @@ void register_image(lua_State* L) {
                                  {"draft", guarded<l_draft>},
                                  {"publish", guarded<l_publish>},
                                  {"in_use", guarded<l_in_use>},
+                                 {"hold", guarded<l_hold>},
                                  {nullptr, nullptr}};
   lua_newtable(L);
   luaL_register(L, nullptr, fns);

@@ -14,6 +14,7 @@
 #include "core/base/handle.h"
 #include "core/base/units.h"
 #include "core/cgroup/cgroup.h"
+#include "core/fs/copy.h"
 #include "core/fs/rootfs.h"
 #include "core/fs/workspace.h"
 #include "core/sandbox/detach.h"
@@ -100,6 +101,32 @@ int l_workspace_changes(lua_State* L) {
 
 // promote(upper, host, changes, started) -> { { path =, applied =, why = }, ... } | nil, err;
 // `started`: coarse_now()'s text at the run's start
+int push_copy(lua_State* L, const core::Result<core::CopyResult>& r) {
+  if (!r) return push_failure(L, r.error());
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, static_cast<lua_Integer>(r->files));
+  lua_setfield(L, -2, "files");
+  lua_pushinteger(L, static_cast<lua_Integer>(r->dirs));
+  lua_setfield(L, -2, "dirs");
+  lua_pushinteger(L, static_cast<lua_Integer>(r->links));
+  lua_setfield(L, -2, "links");
+  lua_pushinteger(L, static_cast<lua_Integer>(r->skipped));
+  lua_setfield(L, -2, "skipped");
+  return 1;
+}
+
+// copy_out(pid, path, dest) / copy_in(src, pid, path) -> { files, dirs, links, skipped } | nil, err
+int l_copy_out(lua_State* L) {
+  auto pid = static_cast<pid_t>(luaL_checkinteger(L, 1));
+  return push_copy(L, core::copy_out(pid, luaL_checkstring(L, 2), luaL_checkstring(L, 3)));
+}
+
+int l_copy_in(lua_State* L) {
+  std::string src = luaL_checkstring(L, 1);
+  auto pid = static_cast<pid_t>(luaL_checkinteger(L, 2));
+  return push_copy(L, core::copy_in(src, pid, luaL_checkstring(L, 3)));
+}
+
 int l_promote(lua_State* L) {
   std::string upper = luaL_checkstring(L, 1), host = luaL_checkstring(L, 2);
   luaL_checktype(L, 3, LUA_TTABLE);
@@ -415,6 +442,8 @@ int open_core(lua_State* L) {
                                  {"become_supervisor", guarded<l_become_supervisor>},
                                  {"workspace_changes", guarded<l_workspace_changes>},
                                  {"promote", guarded<l_promote>},
+                                 {"copy_out", guarded<l_copy_out>},
+                                 {"copy_in", guarded<l_copy_in>},
                                  {"coarse_now", guarded<l_coarse_now>},
                                  {"realpath", guarded<l_realpath>},
                                  {"lstat", guarded<l_lstat>},

@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -69,6 +70,32 @@ int l_setns(lua_State* L) {
   uint64_t flags = ns_flags_arg(L, 2, "setns");
   auto s = core::join_namespaces(pid, flags);
   if (!s) return push_failure(L, s.error());
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// setns_file(path, kind): joins the namespace a file holds (a bind of /proc/PID/ns/KIND, as ip
+// netns and unshare --net=FILE make), refused when it is of another kind
+int l_setns_file(lua_State* L) {
+  // (an fd already open: a namespace of a target opened before the first setns)
+  bool given_fd = lua_type(L, 1) == LUA_TNUMBER;
+  std::string path =
+      given_fd ? "fd " + std::to_string(lua_tointeger(L, 1)) : luaL_checkstring(L, 1);
+  lua_createtable(L, 1, 0);
+  lua_pushvalue(L, 2);
+  lua_rawseti(L, -2, 1);
+  uint64_t flags = ns_flags_arg(L, lua_gettop(L), "setns_file");
+  lua_pop(L, 1);
+  int fd =
+      given_fd ? static_cast<int>(lua_tointeger(L, 1)) : open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return push_failure(L, core::sys_error("open " + path));
+  int rc = setns(fd, static_cast<int>(flags));
+  int e = errno;
+  if (!given_fd) close(fd);
+  if (rc != 0) {
+    std::string why = e == EINVAL ? ": not a namespace of that kind" : "";
+    return push_failure(L, core::sys_error("reassociate to namespace " + path + why, e));
+  }
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -141,6 +168,13 @@ int l_chroot(lua_State* L) {
 int l_chdir(lua_State* L) {
   const char* p = luaL_checkstring(L, 1);
   return ok_or_failure(L, chdir(p), std::string("chdir ") + p);
+}
+
+// symlink(target, path) -> true | nil, err
+int l_symlink(lua_State* L) {
+  const char* target = luaL_checkstring(L, 1);
+  const char* path = luaL_checkstring(L, 2);
+  return ok_or_failure(L, symlink(target, path), std::string("symlink ") + path);
 }
 
 int l_sethostname(lua_State* L) {
@@ -231,11 +265,37 @@ int l_setuid(lua_State* L) {
   return ok_or_failure(L, setresuid(u, u, u), "setuid " + std::to_string(u));
 }
 
+// setgid(gid [, strict]): the supplementary groups cleared first; strict: a refusal of that is an
+// error too (util-linux's unshare -r --setgid: setgroups is denied in that user namespace)
 int l_setgid(lua_State* L) {
   gid_t g = static_cast<gid_t>(luaL_checknumber(L, 1));
-  if (setgroups(0, nullptr) != 0 && errno != EPERM)
-    return push_failure(L, core::sys_error("setgroups"));
+  bool strict = lua_toboolean(L, 2);
+  if (setgroups(0, nullptr) != 0 && (strict || errno != EPERM))
+    return push_failure(L, core::sys_error("setgroups failed"));
   return ok_or_failure(L, setresgid(g, g, g), "setgid " + std::to_string(g));
+}
+
+// keep_caps(): every permitted capability made inheritable and ambient, so that a program exec'd
+// by a non-root id keeps them (util-linux unshare --keep-caps)
+int l_keep_caps(lua_State* L) {
+  cap_t caps = cap_get_proc();
+  if (!caps) return push_failure(L, core::sys_error("read the capabilities"));
+  std::vector<cap_value_t> held;
+  for (int c = 0; c < static_cast<int>(cap_max_bits()); ++c) {
+    cap_flag_value_t v = CAP_CLEAR;
+    cap_get_flag(caps, c, CAP_PERMITTED, &v);
+    if (v == CAP_SET) held.push_back(c);
+  }
+  if (!held.empty())
+    cap_set_flag(caps, CAP_INHERITABLE, static_cast<int>(held.size()), held.data(), CAP_SET);
+  int rc = cap_set_proc(caps);
+  cap_free(caps);
+  if (rc != 0) return push_failure(L, core::sys_error("set the inheritable capabilities"));
+  for (cap_value_t c : held)
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) != 0)
+      return push_failure(L, core::sys_error("raise ambient capability " + std::to_string(c)));
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 int l_pdeathsig(lua_State* L) {
@@ -345,9 +405,10 @@ int l_clone(lua_State* L) {
   return 1;
 }
 
+// open(path [, readable]) -> fd: O_PATH unless readable (setns needs a readable namespace fd)
 int l_open(lua_State* L) {
   const char* p = luaL_checkstring(L, 1);
-  int fd = open(p, O_RDONLY | O_CLOEXEC | O_PATH);
+  int fd = open(p, O_RDONLY | O_CLOEXEC | (lua_toboolean(L, 2) ? 0 : O_PATH));
   if (fd < 0) return push_failure(L, core::sys_error(std::string("open ") + p));
   lua_pushinteger(L, fd);
   return 1;
@@ -423,12 +484,15 @@ int l_close(lua_State* L) {
 void register_sys(lua_State* L) {
   static const luaL_Reg fns[] = {{"unshare", guarded<l_unshare>},
                                  {"setns", guarded<l_setns>},
+                                 {"setns_file", guarded<l_setns_file>},
                                  {"clone", guarded<l_clone>},
                                  {"mount", guarded<l_mount>},
                                  {"umount", guarded<l_umount>},
                                  {"pivot_root", guarded<l_pivot_root>},
                                  {"chroot", guarded<l_chroot>},
                                  {"chdir", guarded<l_chdir>},
+                                 {"symlink", guarded<l_symlink>},
+                                 {"keep_caps", guarded<l_keep_caps>},
                                  {"sethostname", guarded<l_sethostname>},
                                  {"gethostname", guarded<l_gethostname>},
                                  {"ids", guarded<l_ids>},

@@ -4,6 +4,7 @@
 local M = {}
 
 -- options: list of { short = "m", long = "mount", arg = "none"|"required"|"optional",
+--                    short_arg = "none" (the short form takes no value: util-linux's -m, --mount=FILE),
 --                    key = "mount", list = true (repeatable, values collected),
 --                    tagged = true (list items are { flag =, value = }) }
 -- Returns opts, rest or nil, message.
@@ -50,9 +51,10 @@ function M.parse(args, options, first)
         local c = a:sub(j, j)
         local o = by_short[c]
         if not o then return nil, "unknown option -" .. c end
-        if o.arg == "none" then
+        local arg = o.short_arg or o.arg  -- (short_arg: the short form takes none where the long may)
+        if arg == "none" then
           set(o, true)
-        elseif o.arg == "optional" then
+        elseif arg == "optional" then
           local rest = a:sub(j + 1)
           set(o, rest ~= "" and rest or true)
           break

@@ -119,7 +119,8 @@ function M.main(args)
     if not removed then io.stderr:write("sbx ", err, "\n"); return 1 end
     return 0
   elseif cmd == "ps" or cmd == "inspect" or cmd == "logs" or cmd == "exec" or cmd == "stop" or cmd == "kill"
-      or cmd == "rm" or cmd == "stats" then
+      or cmd == "rm" or cmd == "stats" or cmd == "wait" or cmd == "port" or cmd == "top" or cmd == "pause"
+      or cmd == "unpause" or cmd == "rename" or cmd == "events" or cmd == "cp" then
     return require("sbx.cli.sandboxes")[cmd](rest)
   elseif cmd == "doctor" then
     return require("sbx.doctor").main(rest)
@@ -152,7 +153,7 @@ function M.main(args)
     -- a word that is no command and no file: not "cannot open pull"
     local near = ({ pull = "image import (sbx has no registry client: skopeo copy docker://... oci-archive:F, then sbx image import F)",
                     images = "image ls", version = "--version", start = "run -d", container = "ps",
-                    top = "exec NAME ps", cp = "exec (no cp yet)" })[cmd]
+                    attach = "logs -f", restart = "stop, then run -d" })[cmd]
     io.stderr:write(("sbx: '%s' is not an sbx command%s; the commands:\n"):format(cmd, near and (" (sbx " .. near .. "?)") or ""), USAGE)
     return 2
   else

@@ -12,14 +12,14 @@ M.summary = "Run a program with namespaces of other processes (util-linux nsente
 M.options = {
   { short = "t", long = "target", arg = "required", key = "target", meta = "PID", help = "target process to get namespaces from" },
   { short = "a", long = "all", arg = "none", key = "all", help = "enter all namespaces" },
-  { short = "m", long = "mount", arg = "none", key = "mnt", help = "enter mount namespace" },
-  { short = "u", long = "uts", arg = "none", key = "uts", help = "enter UTS namespace (hostname etc)" },
-  { short = "i", long = "ipc", arg = "none", key = "ipc", help = "enter System V IPC namespace" },
-  { short = "n", long = "net", arg = "none", key = "net", help = "enter network namespace" },
-  { short = "p", long = "pid", arg = "none", key = "pid", help = "enter pid namespace" },
-  { short = "C", long = "cgroup", arg = "none", key = "cgroup", help = "enter cgroup namespace" },
-  { short = "U", long = "user", arg = "none", key = "user", help = "enter user namespace" },
-  { short = "T", long = "time", arg = "none", key = "time", help = "enter time namespace" },
+  { short = "m", long = "mount", arg = "optional", short_arg = "none", key = "mnt", meta = "FILE", help = "enter mount namespace" },
+  { short = "u", long = "uts", arg = "optional", short_arg = "none", key = "uts", meta = "FILE", help = "enter UTS namespace (hostname etc)" },
+  { short = "i", long = "ipc", arg = "optional", short_arg = "none", key = "ipc", meta = "FILE", help = "enter System V IPC namespace" },
+  { short = "n", long = "net", arg = "optional", short_arg = "none", key = "net", meta = "FILE", help = "enter network namespace" },
+  { short = "p", long = "pid", arg = "optional", short_arg = "none", key = "pid", meta = "FILE", help = "enter pid namespace" },
+  { short = "C", long = "cgroup", arg = "optional", short_arg = "none", key = "cgroup", meta = "FILE", help = "enter cgroup namespace" },
+  { short = "U", long = "user", arg = "optional", short_arg = "none", key = "user", meta = "FILE", help = "enter user namespace" },
+  { short = "T", long = "time", arg = "optional", short_arg = "none", key = "time", meta = "FILE", help = "enter time namespace" },
   { short = "S", long = "setuid", arg = "required", key = "setuid", meta = "UID", help = "set uid in entered namespace" },
   { short = "G", long = "setgid", arg = "required", key = "setgid", meta = "GID", help = "set gid in entered namespace" },
   { long = "preserve-credentials", arg = "none", key = "preserve", help = "do not touch uids or gids" },
@@ -32,20 +32,49 @@ M.options = {
 local check = tool.check
 
 
+-- util-linux's order of entering: the user namespace first (it grants the rights to the rest)
+local ORDER = { "user", "cgroup", "ipc", "uts", "net", "pid", "mnt", "time" }
+
 function M.run(o, rest)
   local pid = tonumber(o.target)
-  if not pid then error("no target PID given (-t PID)", 0) end
-  local ns = {}
-  for _, n in ipairs({ "user", "mnt", "uts", "ipc", "pid", "net", "cgroup", "time" }) do
-    if o[n] or o.all then ns[#ns + 1] = n end
+  local ns, files = {}, {}
+  for _, n in ipairs(ORDER) do
+    if type(o[n]) == "string" then files[n] = o[n]; ns[#ns + 1] = n  -- --net=FILE: that namespace
+    elseif o[n] or o.all then ns[#ns + 1] = n end
   end
-  if #ns == 0 then error("no namespace given (e.g. -n, -m, or -a for all)", 0) end
+  if not pid and #ns > 0 then
+    for _, n in ipairs(ns) do
+      if not files[n] then error(("no target PID given for the %s namespace (-t PID, or --%s=FILE)"):format(n, n == "mnt" and "mount" or n), 0) end
+    end
+  end
+  if not pid and (o.root == true or o.wd == true) then error("no target PID given (-t PID) for --root/--wd without a directory", 0) end
   -- The target's root and cwd are opened before any setns: after joining its mount namespace
-  -- /proc/PID may name another process.
+  -- /proc/PID may name another process. (No namespace named: the command runs as it is, as
+  -- util-linux's does.)
   local root_fd, wd_fd
   if o.root then root_fd = check(sys.open(o.root == true and ("/proc/%d/root"):format(pid) or o.root)) end
   if o.wd then wd_fd = check(sys.open(o.wd == true and ("/proc/%d/cwd"):format(pid) or o.wd)) end
-  check(sys.setns(pid, ns))
+  if next(files) == nil then
+    if #ns > 0 then check(sys.setns(pid, ns)) end
+  else
+    -- every namespace opened before the first is joined (after the user namespace the target's
+    -- /proc/PID/ns may not be readable), then joined in util-linux's order
+    local fds = {}
+    for i, n in ipairs(ns) do
+      local path = files[n] or ("/proc/%d/ns/%s"):format(pid, n)
+      local fd, err = sys.open(path, true)
+      if not fd then
+        for _, f in ipairs(fds) do sys.close(f) end
+        error(err, 0)
+      end
+      fds[i] = fd
+    end
+    for i, n in ipairs(ns) do
+      local ok, err = sys.setns_file(fds[i], n)
+      if not ok then error((err:gsub("fd %d+", files[n] or ("/proc/" .. pid .. "/ns/" .. n))), 0) end
+    end
+    for _, f in ipairs(fds) do sys.close(f) end
+  end
   if root_fd then check(sys.fchdir(root_fd)); check(sys.chroot(".")); sys.close(root_fd) end
   if wd_fd then check(sys.fchdir(wd_fd)); sys.close(wd_fd) elseif root_fd then check(sys.chdir("/")) end
   local entered_user = false

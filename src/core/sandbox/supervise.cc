@@ -14,6 +14,7 @@
 #include "core/base/io.h"
 #include "core/base/json.h"
 #include "core/sandbox/forward.h"
+#include "core/sandbox/logrelay.h"
 #include "core/sandbox/ns.h"
 #include "core/sandbox/spawn.h"
 
@@ -72,6 +73,7 @@ void set_exited(json& state, const Sandbox& box, const std::optional<ExitStatus>
   if (const auto& st = box.final_stat()) {
     state["memory_peak"] = st->memory_peak;
     state["cpu_usec"] = st->cpu_usage_usec;
+    state["oom_kills"] = st->oom_kills;  // (sbx events: an oom line)
   }
 }
 
@@ -91,21 +93,27 @@ int supervise_box(const Spec& spec, const std::string& dir, int& report_fd) {
   std::string state_path = dir + "/state.json";
   json state = read_state(state_path);
   Fd null(open("/dev/null", O_RDWR | O_CLOEXEC));
-  Fd log;
   if (int e = fault("supervise.log")) {
     report(report_fd, "error " + fault_error("supervise.log", "open " + dir + "/log", e).message);
     return 125;
   }
-  log.reset(open((dir + "/log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
-  if (!null.ok() || !log.ok()) {
-    report(report_fd, "error open " + dir + "/log: " + std::strerror(errno));
+  if (!null.ok()) {
+    report(report_fd, std::string("error open /dev/null: ") + std::strerror(errno));
     return 125;
   }
   for (int i = 0; i < 3; ++i) dup2(null.get(), i);  // the supervisor itself has no terminal
+  auto relay = start_log_relay(dir);                // stdout and stderr kept apart, each line timed
+  if (!relay) {
+    report(report_fd, "error " + relay.error().message);
+    return 125;
+  }
   SpawnIo io;
   io.stdio[0] = null.get();
-  io.stdio[1] = io.stdio[2] = log.get();
+  io.stdio[1] = relay->out.get();
+  io.stdio[2] = relay->err.get();
   auto box = spawn(spec, io);
+  relay->out.reset();  // the sandbox's copies are the only ones: its end is the relay's EOF
+  relay->err.reset();
   if (!box) {
     state["status"] = "failed";
     state["error"] = box.error().message;
@@ -113,7 +121,6 @@ int supervise_box(const Spec& spec, const std::string& dir, int& report_fd) {
     report(report_fd, "error " + box.error().message);
     return 125;
   }
-  log.reset();
   null.reset();
   set_running(state, *box);
   if (auto w = write_state(state_path, state); !w) {
@@ -135,7 +142,8 @@ int supervise_box(const Spec& spec, const std::string& dir, int& report_fd) {
     auto w = box->wait(false);
     if (w && *w) es = **w;
   }
-  reap_told_inits();  // "exited" is written once the init is gone too
+  reap_told_inits();   // "exited" is written once the init is gone too
+  finish_log_relay();  // and once what it wrote is in its log
   set_exited(state, *box, es);
   (void)write_state(state_path, state);
   return 0;
@@ -149,11 +157,11 @@ Status become_supervisor(const std::string& dir) {
   if (chdir("/") != 0) return sys_error("supervisor: chdir /");
   Fd null(open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!null.ok()) return sys_error("supervisor: open /dev/null");
-  Fd log(open((dir + "/log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
-  if (!log.ok()) return sys_error("supervisor: open " + dir + "/log");
+  auto relay = start_log_relay(dir);
+  if (!relay) return relay.error().context("supervisor");
   dup2(null.get(), 0);
-  dup2(log.get(), 1);
-  dup2(log.get(), 2);
+  dup2(relay->out.get(), 1);  // (the handlers' output and the sandbox's, which inherits them)
+  dup2(relay->err.get(), 2);
   return {};
 }
 
@@ -166,6 +174,7 @@ Status record_running(const std::string& dir, const Sandbox& box) {
 Status record_exited(const std::string& dir, const Sandbox& box,
                      const std::optional<ExitStatus>& es) {
   reap_told_inits();
+  finish_log_relay();  // (become_supervisor's: this process's own output ends here)
   json state = read_state(dir + "/state.json");
   set_exited(state, box, es);
   return write_state(dir + "/state.json", state);
