@@ -7,7 +7,8 @@ PACKAGES="build-essential cmake pkg-config luajit libluajit-5.1-dev libseccomp-d
   nlohmann-json3-dev catch2 busybox-static bubblewrap util-linux iproute2 hyperfine procps
   qemu-system-x86 linux-image-amd64 cpio xz-utils tmux crun runc python3 podman skopeo umoci debootstrap
   libarchive-dev libssl-dev libnl-route-3-dev libnftables-dev nftables wrk curl libedit-dev uidmap
-  clang-14 libclang-rt-14-dev clang-format containerd golang-go strace passt slirp4netns"
+  clang-14 libclang-rt-14-dev clang-format containerd golang-go strace passt slirp4netns
+  zsh bash-completion groff-base man-db"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

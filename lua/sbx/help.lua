@@ -29,7 +29,8 @@ usage: sbx                           the sbx> prompt (Lua with sbx loaded; help(
        sbx doctor [--json]           what this host lets sbx do, checked for real, and the fix for what is missing
        sbx gc                        remove what a killed sbx left (cgroups, container dirs, scratch,
                                      veths, published ports, unused bridges, lost sandboxes)
-       sbx help [NAME | --markdown]  the reference (one entry, or all of it as Markdown)
+       sbx help [NAME | --markdown | --man]  the reference (one entry, all of it as Markdown, or sbx.1)
+       sbx completion bash|zsh       shell completion (source <(sbx completion bash))
        sbx --version | --help
 ]]
 

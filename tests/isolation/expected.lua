@@ -212,6 +212,28 @@ test("--read-only: an image's root read-only", function()
   sh(bin .. " image rm " .. tag)
 end)
 
+test("a failure the user namespace causes is explained: --rw on a root owned by the host's root, --netns of the host's", function()
+  local root = scratch .. "/rwroot"
+  sh(("cp -a %s %s"):format(sbx.rootfs.busybox(), root))
+  local out, rc = sh(bin .. " run --rootfs " .. root .. " --rw -- touch /x")
+  expect(rc).eq(1)
+  expect(out).contains("Permission denied")
+  expect(out).contains("--rw: " .. root .. " is owned by uid 0 on the host, and root inside is uid 2100000000 there")
+  expect(out).contains("chown -R 2100000000:2100000000 " .. root)
+  -- the fix it names works
+  out, rc = sh(bin .. " run --rootfs " .. root .. " --rw --share-user -- touch /x")
+  expect(rc, out).eq(0)
+  local ns = "sbxexp-" .. me
+  assert(os.execute("ip netns add " .. ns))
+  out, rc = sh(run .. "--netns " .. ns .. " -- ip link set lo up")
+  local out2, rc2 = sh(run .. "--netns " .. ns .. " --share-user --cap-add NET_ADMIN -- ip link set lo up")
+  os.execute("ip netns del " .. ns)
+  expect(rc).eq(2)  -- (ip's status for a refused request)
+  expect(out).contains("Operation not permitted")
+  expect(out).contains("--netns: /run/netns/" .. ns .. " belongs to another user namespace")
+  expect(rc2, out2).eq(0)
+end)
+
 test("sbx image import of a plain root filesystem tar points at import-layer", function()
   local dir = scratch .. "/plain"
   sh(("mkdir -p %s/bin %s/etc && echo x > %s/etc/x && tar -C %s -cf %s/plain.tar ."):format(dir, dir, dir, dir, scratch))

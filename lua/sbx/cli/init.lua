@@ -69,6 +69,7 @@ function M.main(args)
   elseif cmd == "help" then
     local help = require "sbx.help"
     if rest[1] == "--markdown" then io.write(help.markdown()); return 0 end
+    if rest[1] == "--man" then io.write(require("sbx.completion").man()); return 0 end
     if not rest[1] then io.write(USAGE, "\n", help.text()); return 0 end
     local text, err = help.text(rest[1])
     if not text then io.stderr:write("sbx help: ", err, "\n"); return 1 end
@@ -105,7 +106,11 @@ function M.main(args)
   elseif cmd == "image" then
     return require("sbx.cli.image").main(rest)
   elseif cmd == "commit" then
-    if not rest[2] then io.stderr:write("sbx commit: expected NAME TAG\n"); return 2 end
+    if (rest[1] or ""):sub(1, 1) == "-" or (rest[2] or ""):sub(1, 1) == "-" then
+      io.stderr:write("sbx commit: unknown option ", (rest[1]:sub(1, 1) == "-" and rest[1] or rest[2]), " (sbx commit NAME TAG)\n")
+      return 2
+    end
+    if not rest[2] or rest[3] then io.stderr:write("sbx commit: expected NAME TAG\n"); return 2 end
     local sbx = require "sbx"
     local ok, box = pcall(sbx.container, { name = rest[1] })
     if not ok then io.stderr:write("sbx commit: ", (tostring(box):gsub("^[^:]*:%d+: ", "")), "\n"); return 1 end
@@ -114,6 +119,7 @@ function M.main(args)
     io.write(img.id, "\n")
     return 0
   elseif cmd == "gc" then
+    if rest[1] then io.stderr:write("sbx gc: takes no arguments, got ", rest[1], "\n"); return 2 end
     local removed, err = require("sbx").gc()
     for _, what in ipairs(removed or {}) do io.write("removed ", what, "\n") end
     if not removed then io.stderr:write("sbx ", err, "\n"); return 1 end
@@ -130,6 +136,9 @@ function M.main(args)
     local audit = require "sbx.audit"
     local json = rest[1] == "--json"
     local pid = json and rest[2] or rest[1]
+    for _, a in ipairs(rest) do
+      if a:sub(1, 1) == "-" and a ~= "--json" then io.stderr:write("sbx audit: unknown option ", a, " (sbx audit [--json] [PID|NAME])\n"); return 2 end
+    end
     if pid and not tonumber(pid) then
       -- a long-running sandbox by name: its payload (the first child of its init)
       local s, gerr = require("sbx.sandboxes").get(pid)
@@ -144,6 +153,13 @@ function M.main(args)
     return 0
   elseif cmd == "test" then
     return require("sbx.test").main(rest)
+  elseif cmd == "completion" then
+    local shell = rest[1]
+    local c = require "sbx.completion"
+    if shell == "bash" then io.write(c.bash()); return 0 end
+    if shell == "zsh" then io.write(c.zsh()); return 0 end
+    io.stderr:write("sbx completion: expected bash or zsh (source <(sbx completion bash))\n")
+    return 2
   elseif cmd == "probe" then
     return require("sbx.probe").main(rest)
   elseif cmd:sub(1, 1) == "-" then

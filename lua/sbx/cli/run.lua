@@ -421,6 +421,35 @@ function M.workspace_report(box)
   io.stderr:write(("     sbx diff %s [--patch] | sbx promote %s [PATH...] | sbx discard %s\n"):format(ws.name, ws.name, ws.name))
 end
 
+-- After a payload failed: what in the set-up is the likely cause, when the run had one of the
+-- two that look like a bug but are the user namespace's doing.
+function M.failure_hints(box, opts)
+  local plan = box:spec()
+  local userns = false
+  for _, n in ipairs(plan.namespaces or {}) do if n == "user" then userns = true end end
+  if not userns then return end
+  local root_outside
+  for _, e in ipairs(plan.uid_map or {}) do
+    if e.inside == 0 then root_outside = e.outside end
+  end
+  local core = require "sbx.core"
+  if opts.rw and plan.rootfs and root_outside then
+    local _, uid = core.lstat(plan.rootfs)
+    if uid and uid ~= root_outside then
+      io.stderr:write(("sbx run: note: --rw: %s is owned by uid %d on the host, and root inside is uid %d there (the user namespace shifts ids), "
+        .. "so the sandbox cannot write what that uid owns: chown -R %d:%d %s (sbx image from-dir makes an image of it instead), or --share-user (no user namespace: root is root)\n")
+        :format(plan.rootfs, uid, root_outside, root_outside, root_outside, plan.rootfs))
+    end
+  end
+  for _, j in ipairs(plan.join or {}) do
+    if j.type == "net" then
+      io.stderr:write(("sbx run: note: --netns: %s belongs to another user namespace (the one that made it, not the sandbox's), where root inside "
+        .. "has no capability: ip link/addr changes and ping's raw socket are refused there. --share-user --cap-add NET_ADMIN (root stays root, with that capability), "
+        .. "or a network of the sandbox's own (--net bridge), or make the namespace from inside a sandbox\n"):format(j.path))
+    end
+  end
+end
+
 -- -d: a supervisor of its own (no Lua) holds the sandbox from now on; say how to reach it.
 function M.detach(box, argv, name)
   local s, err = require("sbx.sandboxes").start(box, argv, { name = name })
@@ -523,6 +552,7 @@ function M.main(args)
     return SETUP_ERROR
   end
   if st.timed_out then io.stderr:write(("sbx run: timed out after %ss, killed\n"):format(opts.timeout)) end
+  if st.status ~= 0 then M.failure_hints(box, opts) end
   if box._workspace and box._workspace.mode == "review" then M.workspace_report(box) end
   if st.oom_killed then io.stderr:write("sbx run: the sandbox ran out of memory (", opts.memory or "?", "): killed by the kernel's OOM killer\n") end
   if opts.stats and st.stats then

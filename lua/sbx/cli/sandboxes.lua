@@ -8,6 +8,29 @@ local sandboxes = require "sbx.sandboxes"
 
 local M = {}
 
+-- Each command's options (what completion and the man page are made from too).
+M.options = {
+  ps = { { long = "all", short = "a", arg = "none", key = "all", help = "exited, lost and persistent image containers too" },
+         { long = "quiet", short = "q", arg = "none", key = "quiet", help = "names only" },
+         { long = "format", arg = "required", key = "format", meta = "json|table", help = "json: a list of objects" } },
+  logs = { { long = "follow", short = "f", arg = "none", key = "follow", help = "go on while it runs" },
+           { long = "tail", short = "n", arg = "required", key = "tail", meta = "N|all", help = "the last N lines" },
+           { long = "since", arg = "required", key = "since", meta = "TIME", help = "lines since TIME (10m, unix seconds, 2026-12-02T05:00:00Z)" },
+           { long = "timestamps", short = "t", arg = "none", key = "timestamps", help = "each line's time first" } },
+  exec = { { long = "tty", short = "t", arg = "none", key = "tty", help = "a pseudo-terminal" },
+           { long = "interactive", short = "i", arg = "none", key = "interactive", help = "keep stdin open (it is)" },
+           { long = "env", short = "e", arg = "required", key = "env", list = true, meta = "KEY=VALUE", help = "a variable" },
+           { long = "workdir", short = "w", arg = "required", key = "cwd", meta = "DIR", help = "working directory" },
+           { long = "user", short = "u", arg = "required", key = "user", meta = "UID[:GID]", help = "ids inside" } },
+  stop = { { long = "time", short = "t", arg = "required", key = "time", meta = "SECS", help = "KILL after SECS (default 10)" } },
+  kill = { { long = "signal", short = "s", arg = "required", key = "signal", meta = "SIG", help = "the signal (default KILL)" } },
+  rm = { { long = "force", short = "f", arg = "none", key = "force", help = "a running one is killed first" } },
+  stats = { { long = "no-stream", arg = "none", key = "once", help = "one sample, then exit" } },
+  events = { { long = "since", arg = "required", key = "since", meta = "TIME", help = "the recorded ones since TIME first" },
+             { long = "until", arg = "required", key = "until_", meta = "TIME", help = "stop at TIME (a duration: from now)" } },
+  inspect = {}, wait = {}, port = {}, top = {}, pause = {}, unpause = {}, rename = {}, cp = {},
+}
+
 local function fail(cmd, msg, code)
   io.stderr:write("sbx ", cmd, ": ", msg, "\n")
   return code or 1
@@ -52,9 +75,7 @@ end
 M.named_containers = named_containers
 
 function M.ps(args)
-  local opts, rest = getopt.parse(args, { { long = "all", short = "a", arg = "none", key = "all", help = "" },
-                                          { long = "quiet", short = "q", arg = "none", key = "quiet", help = "" },
-                                          { long = "format", arg = "required", key = "format", help = "" } })
+  local opts, rest = getopt.parse(args, M.options.ps)
   if not opts then return fail("ps", rest, 2) end
   if #rest > 0 then return fail("ps", "unexpected argument '" .. rest[1] .. "' (sbx ps [-a] [-q] [--format json])", 2) end
   if opts.format and opts.format ~= "json" and opts.format ~= "table" then
@@ -115,6 +136,9 @@ function M.ps(args)
 end
 
 function M.inspect(args)
+  local opts, names = getopt.parse(args, M.options.inspect)
+  if not opts then return fail("inspect", names, 2) end
+  args = names
   if #args == 0 then return fail("inspect", "expected one or more sandbox names", 2) end
   local out = {}
   for _, name in ipairs(args) do
@@ -153,10 +177,7 @@ local function stamp(r)
 end
 
 function M.logs(args)
-  local opts, rest = getopt.parse(args, { { long = "follow", short = "f", arg = "none", key = "follow", help = "" },
-                                          { long = "tail", short = "n", arg = "required", key = "tail", help = "" },
-                                          { long = "since", arg = "required", key = "since", help = "" },
-                                          { long = "timestamps", short = "t", arg = "none", key = "timestamps", help = "" } })
+  local opts, rest = getopt.parse(args, M.options.logs)
   if not opts then return fail("logs", rest, 2) end
   if #rest > 1 then return fail("logs", "one sandbox at a time (sbx logs [-f] [--tail N] [--since T] [-t] NAME)", 2) end
   local tail = opts.tail
@@ -223,13 +244,7 @@ function M.logs(args)
 end
 
 function M.exec(args)
-  local opts, rest = getopt.parse(args, {
-    { long = "tty", short = "t", arg = "none", key = "tty", help = "" },
-    { long = "interactive", short = "i", arg = "none", key = "interactive", help = "" },
-    { long = "env", short = "e", arg = "required", key = "env", list = true, help = "" },
-    { long = "workdir", short = "w", arg = "required", key = "cwd", help = "" },
-    { long = "user", short = "u", arg = "required", key = "user", help = "" },
-  })
+  local opts, rest = getopt.parse(args, M.options.exec)
   if not opts then return fail("exec", rest, 2) end
   core.trace("exec: flags parsed")
   local s, code = get("exec", rest[1])
@@ -258,7 +273,7 @@ function M.exec(args)
 end
 
 function M.stop(args)
-  local opts, rest = getopt.parse(args, { { long = "time", short = "t", arg = "required", key = "time", help = "" } })
+  local opts, rest = getopt.parse(args, M.options.stop)
   if not opts then return fail("stop", rest, 2) end
   if #rest == 0 then return fail("stop", "expected one or more sandbox names", 2) end
   local secs = tonumber(opts.time or 10)
@@ -273,7 +288,10 @@ function M.stop(args)
 end
 
 function M.kill(args)
-  local name, sig = args[1], args[2] or "KILL"
+  local opts, rest = getopt.parse(args, M.options.kill)
+  if not opts then return fail("kill", rest, 2) end
+  -- sbx kill NAME [SIGNAL], or docker's sbx kill -s SIGNAL NAME
+  local name, sig = rest[1], opts.signal or rest[2] or "KILL"
   local s, code = get("kill", name)
   if not s then return code end
   local ok, r, e = pcall(s.kill, s, sig)
@@ -283,7 +301,7 @@ function M.kill(args)
 end
 
 function M.rm(args)
-  local opts, rest = getopt.parse(args, { { long = "force", short = "f", arg = "none", key = "force", help = "" } })
+  local opts, rest = getopt.parse(args, M.options.rm)
   if not opts then return fail("rm", rest, 2) end
   if #rest == 0 then return fail("rm", "expected one or more sandbox names", 2) end
   local boxes = {}
@@ -358,7 +376,7 @@ local function stats_rows(names, interval)
 end
 
 function M.stats(args)
-  local opts, rest = getopt.parse(args, { { long = "no-stream", arg = "none", key = "once", help = "" } })
+  local opts, rest = getopt.parse(args, M.options.stats)
   if not opts then return fail("stats", rest, 2) end
   local header = ("%-16s %8s %10s %10s %10s %6s %6s\n"):format("NAME", "CPU", "MEMORY", "LIMIT", "PEAK", "PIDS", "MAX")
   repeat
@@ -450,8 +468,7 @@ end
 -- sbx events [--since T] [--until T]: a line per start, exit and oom of every sandbox, as they
 -- happen (the recorded ones since T first); ends at --until, or never
 function M.events(args)
-  local opts, rest = getopt.parse(args, { { long = "since", arg = "required", key = "since", help = "" },
-                                          { long = "until", arg = "required", key = "until_", help = "" } })
+  local opts, rest = getopt.parse(args, M.options.events)
   if not opts then return fail("events", rest, 2) end
   if #rest > 0 then return fail("events", "unexpected argument '" .. rest[1] .. "'", 2) end
   local since = opts.since and since_time(opts.since)
