@@ -132,9 +132,82 @@ box:promote{ filter = function(c) return c.path:match("^build/") == nil end }]] 
   { "help", "help([value | name])", "This text: help() lists everything, help(sbx.container) or help(\"box:run\") one entry.", [[help(sbx.container)]] },
 }
 
+-- Every other function of the API, one line each: signature, what it does. help(fn) and help("name")
+-- find them; a test checks that every function reachable from sbx has help (an entry above, this
+-- list, or the comment above its definition).
+M.functions = {
+  ["sbx.ro_bind"] = { "sbx.ro_bind(src [, dest] [, { try = true }]) -> step", "A read-only bind of a host path (recursive, nosuid, nodev); try: skipped when src is missing." },
+  ["sbx.dev_bind"] = { "sbx.dev_bind(src [, dest] [, { try = true }]) -> step", "A bind whose device nodes stay usable (bwrap's --dev-bind)." },
+  ["sbx.proc"] = { "sbx.proc([dest]) -> step", "A fresh /proc of the sandbox's pid namespace (the host's bound where a fresh one is refused)." },
+  ["sbx.dev"] = { "sbx.dev([dest]) -> step", "A minimal /dev: null, zero, full, random, urandom, tty, pts, shm, the std links." },
+  ["sbx.mqueue"] = { "sbx.mqueue([dest]) -> step", "A POSIX message queue file system of the sandbox's ipc namespace." },
+  ["sbx.dirs"] = { "sbx.dirs() -> { runtime =, cache = }", "Where sbx keeps runtime state (/run/sbx for root) and its cache (the busybox root)." },
+  ["sbx.every"] = { "sbx.every(secs, fn) -> handle", "Runs fn(handle) every secs seconds while the loop runs (p:wait(), sbx.loop.run()), until handle:cancel()." },
+  ["sbx.cgroup.gc"] = { "sbx.cgroup.gc() -> { path... }", "Removes the cgroups of sbx processes that are gone (a killed sbx's), by their recorded owner." },
+  ["sbx.cgroup.layout"] = { "sbx.cgroup.layout() -> { layout = \"1\" | \"2\" | \"hybrid\", v2_root =, v2_controllers =, v1 = { memory = ... } }", "Where this host's cgroup hierarchies are mounted, and which controllers cgroup2 has." },
+  ["sbx.image.from_dir"] = { "sbx.image.from_dir(dir, \"name:tag\" [, config]) -> image | nil, err", "A one-layer image of a directory tree (owners shifted as a root-run sandbox needs them)." },
+  ["sbx.image.import_layer"] = { "sbx.image.import_layer(tar, base | nil, \"name:tag\" [, config]) -> image | nil, err", "An image of base's layers and one tar layer (any compression), checked as it is unpacked." },
+  ["sbx.image.get"] = { "sbx.image.get(ref) -> image | nil, err", "An image by name:tag or by id (or a unique id prefix): id, tags, layers, layer_dirs, config, created." },
+  ["sbx.image.tag"] = { "sbx.image.tag(ref, \"name:tag\") -> true | nil, err", "Another tag for an image (taken from the image that had it)." },
+  ["sbx.image.remove"] = { "sbx.image.remove(ref) -> true | nil, err", "Untags; the image goes with its last tag, or at once when ref is its id." },
+  ["sbx.image.prune"] = { "sbx.image.prune{ all =, until = } -> { diff id... } | nil, err", "Deletes untagged images (all: every image no container stands on; until: only older ones: 3600, \"24h\"), then the layers no image uses; waits for imports in progress." },
+  ["sbx.image.store_dir"] = { "sbx.image.store_dir() -> path", "The store: /var/lib/sbx for root, ~/.local/share/sbx for a user, $SBX_STATE when set." },
+  ["sbx.json.encode"] = { "sbx.json.encode(value [, indent]) -> text", "JSON of Lua data (tables with only 1..n keys are lists; an empty table is a list)." },
+  ["sbx.json.decode"] = { "sbx.json.decode(text) -> value", "Lua data of JSON text; raises on bad input, naming the position." },
+  ["sbx.loop.call"] = { "sbx.loop.call(fn, ...) -> ok", "Runs fn as the loop runs a handler: an error is reported on stderr, naming where fn is defined, and not raised." },
+  ["sbx.net.up"] = { "sbx.net.up(where, ifname) -> true | nil, err", "Sets a link up in the network namespace of where (a sandbox, a pid, or 0 for sbx's own)." },
+  ["sbx.net.down"] = { "sbx.net.down(where, ifname) -> true | nil, err", "Sets a link down there." },
+  ["sbx.net.links"] = { "sbx.net.links(where) -> { { name =, index =, up =, mtu = }... }", "The links of that network namespace." },
+  ["sbx.net.mtu"] = { "sbx.net.mtu(where, ifname, mtu) -> true | nil, err", "Sets a link's MTU." },
+  ["sbx.net.route"] = { "sbx.net.route(where, dst, via [, ifname]) -> true | nil, err", "Adds a route (dst \"default\" or a CIDR) through a gateway or out of a link." },
+  ["sbx.net.attach"] = { "sbx.net.attach(where, ifname, bridge) -> true | nil, err", "Makes a link a port of a bridge." },
+  ["sbx.net.delete"] = { "sbx.net.delete(where, ifname) -> true | nil, err", "Deletes a link (a veth takes its peer with it)." },
+  ["sbx.net.destroy"] = { "sbx.net.destroy(name) -> true | nil, err", "Removes a named network namespace (/run/netns/NAME), as ip netns delete." },
+  ["sbx.net.namespaces"] = { "sbx.net.namespaces() -> { name... }", "The named network namespaces, as ip netns list." },
+  ["sbx.net.ipam.leases"] = { "sbx.net.ipam.leases([subnet]) -> { { address =, owner = pid }... }", "The addresses leased on a bridge's subnet (default: sbx0's), with the pid holding each." },
+  ["sbx.net.ipam.release"] = { "sbx.net.ipam.release(address [, subnet]) -> true | nil, err", "Gives a leased address back." },
+  ["sbx.rootfs.dir"] = { "sbx.rootfs.dir(path) -> path | nil, err", "A directory checked to be usable as a root (an absolute path to a directory)." },
+  ["sbx.seccomp.strict"] = { "sbx.seccomp.strict() -> policy", "The strict profile as data: the default one without the calls most programs do not need (namespaces, mount, ptrace...)." },
+  ["sbx.seccomp.syscalls"] = { "sbx.seccomp.syscalls() -> { name... }", "The system call names libseccomp knows on this architecture." },
+  ["sbx.sys.unshare"] = { "sbx.sys.unshare(names [, { propagation = \"private\" | \"unchanged\" }]) -> true | nil, err", "unshare(2) of the named namespaces; a new mount namespace is made recursively private at once." },
+  ["sbx.sys.setns"] = { "sbx.sys.setns(pid, names) -> true | nil, err", "Joins those namespaces of a process (opened before the first is joined; the user namespace first)." },
+  ["sbx.sys.setns_file"] = { "sbx.sys.setns_file(path | fd, name) -> true | nil, err", "Joins the namespace a file holds (/run/netns/NAME, a bind of /proc/PID/ns/KIND)." },
+  ["sbx.sys.clone"] = { "sbx.sys.clone{ ns = {...}, fn = function() ... end [, uid_map =, gid_map =] } -> process", "A child in new namespaces running a Lua function (its number result is the exit code): the seeds' clone example." },
+  ["sbx.sys.mount"] = { "sbx.sys.mount(source, target, fstype, flags [, data]) -> true | nil, err", "mount(2); flags a list: { \"bind\", \"rec\", \"ro\", \"nosuid\", \"private\", ... } or nil." },
+  ["sbx.sys.umount"] = { "sbx.sys.umount(target [, { \"detach\" }]) -> true | nil, err", "umount2(2)." },
+  ["sbx.sys.pivot_root"] = { "sbx.sys.pivot_root(new_root, put_old) -> true | nil, err", "pivot_root(2)." },
+  ["sbx.sys.chroot"] = { "sbx.sys.chroot(dir) -> true | nil, err", "chroot(2)." },
+  ["sbx.sys.chdir"] = { "sbx.sys.chdir(dir) -> true | nil, err", "chdir(2)." },
+  ["sbx.sys.fchdir"] = { "sbx.sys.fchdir(fd) -> true | nil, err", "fchdir(2)." },
+  ["sbx.sys.sethostname"] = { "sbx.sys.sethostname(name) -> true | nil, err", "sethostname(2) (in a uts namespace of its own)." },
+  ["sbx.sys.gethostname"] = { "sbx.sys.gethostname() -> name", "gethostname(2)." },
+  ["sbx.sys.ids"] = { "sbx.sys.ids() -> { uid =, euid =, gid =, pid =, ppid = }", "This process's ids." },
+  ["sbx.sys.getpid"] = { "sbx.sys.getpid() -> pid", "getpid(2)." },
+  ["sbx.sys.fork"] = { "sbx.sys.fork() -> 0 (child) | pid | nil, err", "fork(2), stdio flushed first." },
+  ["sbx.sys.exec"] = { "sbx.sys.exec(argv [, env]) -> nil, err", "execvpe(3): PATH searched; returns only on failure." },
+  ["sbx.sys.waitpid"] = { "sbx.sys.waitpid(pid) -> { code | signal, status } | nil, err", "Waits for a child; status is the shell's (128+N for signal N)." },
+  ["sbx.sys.exit"] = { "sbx.sys.exit(code)", "_exit(2): no Lua cleanup, for a forked child." },
+  ["sbx.sys.kill"] = { "sbx.sys.kill(pid [, signal = 15]) -> true | nil, err", "kill(2)." },
+  ["sbx.sys.setuid"] = { "sbx.sys.setuid(uid) -> true | nil, err", "setresuid(2) to uid for all three." },
+  ["sbx.sys.setgid"] = { "sbx.sys.setgid(gid [, strict]) -> true | nil, err", "setgroups(0) then setresgid(2); strict: a refused setgroups is an error (util-linux's --setgid)." },
+  ["sbx.sys.pdeathsig"] = { "sbx.sys.pdeathsig(signal) -> true | nil, err", "PR_SET_PDEATHSIG: the signal this process gets when its parent dies." },
+  ["sbx.sys.write_id_maps"] = { "sbx.sys.write_id_maps(pid, uid_map, gid_map [, deny_setgroups = true]) -> true | nil, err", "Writes /proc/PID/uid_map and gid_map (lines \"inside:outside:count\" or tables); pid 0 is this process." },
+  ["sbx.sys.keep_caps"] = { "sbx.sys.keep_caps() -> true | nil, err", "Every permitted capability made inheritable and ambient, kept across exec by a non-root id (unshare --keep-caps)." },
+  ["sbx.sys.open"] = { "sbx.sys.open(path [, readable]) -> fd | nil, err", "An O_PATH fd of a path (readable: O_RDONLY, as setns needs)." },
+  ["sbx.sys.close"] = { "sbx.sys.close(fd)", "close(2)." },
+  ["sbx.sys.pipe"] = { "sbx.sys.pipe() -> read_fd, write_fd | nil, err", "pipe2(2) with O_CLOEXEC." },
+  ["sbx.sys.read"] = { "sbx.sys.read(fd) -> text", "Everything until EOF." },
+  ["sbx.sys.write"] = { "sbx.sys.write(fd, text) -> true | nil, err", "All of text, retried on short writes." },
+  ["sbx.sys.symlink"] = { "sbx.sys.symlink(target, path) -> true | nil, err", "symlink(2)." },
+  ["sbx.sys.subreaper"] = { "sbx.sys.subreaper(true) -> true | nil, err", "PR_SET_CHILD_SUBREAPER: orphans of descendants become this process's children." },
+  ["sbx.sys.daemonize"] = { "sbx.sys.daemonize() -> true | nil, err", "A new session, stdin/stdout/stderr on /dev/null (a background supervisor)." },
+  ["sbx.sys.isatty"] = { "sbx.sys.isatty(fd) -> boolean", "isatty(3)." },
+}
+
 local function resolve(name)
   if name:find(":") then return nil end  -- methods: found by name only
-  local v = _G
+  -- (the library itself where there is no sbx global: plain luajit, a test file's environment)
+  local v = setmetatable({ sbx = rawget(_G, "sbx") or require("sbx") }, { __index = _G })
   for part in name:gmatch("[^%.]+") do
     if type(v) ~= "table" then return nil end
     v = v[part]
@@ -169,7 +242,55 @@ function M.text(what)
   for _, e in ipairs(M.entries) do  -- "run" finds box:run
     if type(what) == "string" and (e[1]:match("[%.:]" .. what:gsub("%p", "%%%0") .. "$")) then return entry_text(e) end
   end
+  -- the one-line list, by name or by value
+  local fname = type(what) == "string" and (M.functions[what] and what or M.functions["sbx." .. what] and "sbx." .. what)
+                or type(what) == "function" and M.name_of(what)
+  if fname and M.functions[fname] then
+    local f = M.functions[fname]
+    return ("%s\n  %s\n"):format(f[1], f[2])
+  end
+  -- any other function of the library: the comment above its definition (sbx.docs, made at build
+  -- time), named by where it is reached from sbx
+  if type(what) == "function" then
+    local info = debug.getinfo(what, "S")
+    local key = info and info.source:gsub("^@", "") .. ":" .. tostring(info.linedefined)
+    local ok, docs = pcall(require, "sbx.docs")
+    local doc = ok and key and docs[key]
+    if doc then
+      local name = M.name_of(what) or doc[1]:match("^[^(]+")
+      local sig = doc[1]:gsub("^[%w_.:]+", name)
+      return ("%s\n  %s\n  (%s)\n"):format(sig, (doc[2]:gsub("\n", "\n  ")), key)
+    end
+    local name = M.name_of(what)
+    if name then
+      return nil, ("no help for %s (%s; help() lists the entries, docs/reference.md has every one)"):format(name,
+        info.what == "C" and "a function of the core, in C" or "defined at " .. tostring(key))
+    end
+  end
   return nil, "no help for " .. tostring(what) .. " (help() lists the entries)"
+end
+
+-- Where a value is reached from the sbx global: "sbx.net.up" (tables two levels down).
+function M.name_of(v)
+  local root = rawget(_G, "sbx") or require("sbx")
+  local seen = {}
+  local function walk(t, path, depth)
+    if seen[t] or depth > 3 then return nil end
+    seen[t] = true
+    local keys = {}
+    for k in pairs(t) do if type(k) == "string" then keys[#keys + 1] = k end end
+    table.sort(keys)
+    for _, k in ipairs(keys) do
+      if rawequal(t[k], v) then return path .. "." .. k end
+    end
+    for _, k in ipairs(keys) do
+      if type(t[k]) == "table" and k:sub(1, 1) ~= "_" then
+        local found = walk(t[k], path .. "." .. k, depth + 1)
+        if found then return found end
+      end
+    end
+  end
+  return walk(root, "sbx", 1)
 end
 
 function M.help(what)
@@ -200,6 +321,15 @@ function M.markdown()
     out[#out + 1] = "```"
     out[#out + 1] = ""
   end
+  out[#out + 1] = "## Every other function"
+  out[#out + 1] = ""
+  local names = {}
+  for name in pairs(M.functions) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    out[#out + 1] = ("- `%s`: %s"):format(M.functions[name][1], M.functions[name][2])
+  end
+  out[#out + 1] = ""
   return table.concat(out, "\n")
 end
 

@@ -208,3 +208,27 @@ test("writing to a payload that stopped reading is an error, not a SIGPIPE", fun
   expect(ok).eq(nil)
   expect(err).contains("Broken pipe")
 end)
+
+test("help() documents every function reachable from sbx, and help(sbx.container) every key (issue 17, item 10)", function()
+  local help = require "sbx.help"
+  local seen, missing = {}, {}
+  local function walk(t, path, depth)
+    if seen[t] or depth > 3 then return end
+    seen[t] = true
+    for k, v in pairs(t) do
+      if type(k) == "string" and k:sub(1, 1) ~= "_" then
+        if type(v) == "function" then
+          local text = help.text(v)
+          if not text or not text:find("%S") then missing[#missing + 1] = path .. "." .. k end
+        elseif type(v) == "table" then walk(v, path .. "." .. k, depth + 1) end
+      end
+    end
+  end
+  walk(sbx, "sbx", 1)
+  table.sort(missing)
+  expect(table.concat(missing, " ")).eq("")
+  expect(help.text(sbx.net.up)).contains("sbx.net.up(where, ifname)")
+  expect(help.text("sbx.sys.mount")).contains("mount(2)")
+  local text = help.text(sbx.container)
+  for k in pairs(require("sbx.container").keys) do expect(text, k).contains("\n    " .. k .. " ") end
+end)
