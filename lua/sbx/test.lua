@@ -3,7 +3,8 @@
 --   expect(v).eq(x) .ne(x) .truthy() .falsy() .match(pat) .contains(s) .type(t) .gt(x) .lt(x)
 --   expect_error(fn, pattern)               fn must raise, with a message matching pattern
 --   skip("reason")                          inside a case: skipped, with the reason
---   skip_all("reason")                      at the top: every case of the file is skipped
+--   skip_all("reason")                      at the top: every case of the file is skipped, and
+--                                           nothing after it runs
 --   sh("command")                           runs a shell command: its output (stderr too) and status
 --   has_cap(n)                              whether this process has capability number n (effective)
 --   expect_event(p, event, secs [, opts])   the loop runs until p reports the event (p:on's); ev
@@ -223,7 +224,9 @@ local function collect(path)
     expect = expect,
     expect_error = expect_error,
     skip = function(reason) error({ [SKIP] = tostring(reason) }, 2) end,
-    skip_all = function(reason) skip_all = tostring(reason) end,
+    -- ends the file's top-level code there (nothing after it runs: no set-up for cases that will
+    -- not run); inside a case it skips that case
+    skip_all = function(reason) error({ [SKIP] = tostring(reason), all = true }, 2) end,
     sh = sh,
     has_cap = has_cap,
     expect_event = expect_event,
@@ -240,6 +243,7 @@ local function collect(path)
   if not chunk then return nil, err end
   setfenv(chunk, env)
   local ok, lerr = pcall(chunk)
+  if not ok and type(lerr) == "table" and lerr.all then return {}, lerr[SKIP] end
   if not ok then return nil, tostring(lerr) end
   if before then
     for _, c in ipairs(cases) do

@@ -182,7 +182,7 @@ int l_netns_fd(lua_State* L) {
 // subnet([bridge = "sbx0"]) -> the subnet that bridge serves, or would get now (choose_subnet)
 int l_subnet(lua_State* L) {
   std::string bridge = luaL_optstring(L, 1, "sbx0");
-  auto s = core::choose_subnet(bridge);
+  auto s = core::choose_subnet(bridge, false);  // asking writes nothing down
   if (!s) return push_failure(L, s.error());
   lua_pushstring(L, s->c_str());
   return 1;

@@ -3,9 +3,9 @@
 -- a link out of the sandbox's root), ps --format json, stats' limit column, and persistent image
 -- containers in ps -a and rm. Each on real detached sandboxes.
 local bin, probe = os.getenv("SBX_BIN"), os.getenv("SBX_PROBE")
-if not bin then skip_all("needs SBX_BIN (run through ctest)") return end
-if sbx.sys.ids().uid ~= 0 then skip_all("needs root (detached sandboxes with limits, bridges)") return end
-if not sbx.rootfs.busybox() then skip_all("needs the busybox rootfs") return end
+if not bin then skip_all("needs SBX_BIN (run through ctest)") end
+if sbx.sys.ids().uid ~= 0 then skip_all("needs root (detached sandboxes with limits, bridges)") end
+if not sbx.rootfs.busybox() then skip_all("needs the busybox rootfs") end
 local me = sbx.sys.getpid()
 local scratch = os.tmpname()
 os.remove(scratch)

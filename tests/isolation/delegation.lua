@@ -3,12 +3,12 @@
 -- limits hold, and it is gone afterwards. Runs in the cgroup-v2 lane (tests/v2/run.sh), whose
 -- guest is a pure v2 host: the subtree and the user (uid 1000) are made here, as root.
 local bin = os.getenv("SBX_BIN")
--- (skip_all marks the file; the returns keep the set-up below from running on any other host)
-if not bin then skip_all("needs SBX_BIN (run through ctest or the v2 lane)") return end
-if sbx.sys.ids().uid ~= 0 then skip_all("making a delegated subtree needs root") return end
-if sbx.cgroup.layout().layout ~= "2" then skip_all("needs pure cgroup v2 (the v2 lane runs it: tests/v2/run.sh)") return end
-if not io.open("/run/sbx-v2-lane") then skip_all("changes /etc/passwd and the cgroup root: only in the v2 lane's guest") return end
-if not sbx.rootfs.busybox() then skip_all("needs the busybox rootfs") return end
+-- (skip_all ends the file there: the set-up below never runs on any other host)
+if not bin then skip_all("needs SBX_BIN (run through ctest or the v2 lane)") end
+if sbx.sys.ids().uid ~= 0 then skip_all("making a delegated subtree needs root") end
+if sbx.cgroup.layout().layout ~= "2" then skip_all("needs pure cgroup v2 (the v2 lane runs it: tests/v2/run.sh)") end
+if not io.open("/run/sbx-v2-lane") then skip_all("changes /etc/passwd and the cgroup root: only in the v2 lane's guest") end
+if not sbx.rootfs.busybox() then skip_all("needs the busybox rootfs") end
 local v2 = sbx.cgroup.layout().v2_root
 local base = v2 .. "/sbx-deleg-test"
 local uid = 1000

@@ -1,9 +1,9 @@
 -- Everyday use (issue 17, "wrong today"): each case is one thing a new user met that was wrong,
 -- named by its item in the issue, run as that user ran it.
 local bin, src = os.getenv("SBX_BIN"), os.getenv("SBX_SOURCE")
-if not bin or not src then skip_all("needs SBX_BIN and SBX_SOURCE (run through ctest)") return end
-if sbx.sys.ids().uid ~= 0 then skip_all("needs root (bridges, sandboxes on the busybox root)") return end
-if not sbx.rootfs.busybox() then skip_all("needs the busybox rootfs") return end
+if not bin or not src then skip_all("needs SBX_BIN and SBX_SOURCE (run through ctest)") end
+if sbx.sys.ids().uid ~= 0 then skip_all("needs root (bridges, sandboxes on the busybox root)") end
+if not sbx.rootfs.busybox() then skip_all("needs the busybox rootfs") end
 local me = sbx.sys.getpid()
 local scratch = os.tmpname()
 os.remove(scratch)
@@ -84,11 +84,17 @@ test("skipped", function() skip("a reason") end)
   expect(rc, out).eq(0)
   expect(out).contains("ok 2 - t_sh: skipped # SKIP a reason\n")
   expect(out).contains("# 1 passed, 1 skipped, 0 failed\n")
-  local all = file("t_skip.lua", 'if true then skip_all("nothing here") return end\ntest("never", function() error("ran") end)\n')
+  local all = file("t_skip.lua", 'if true then skip_all("nothing here") end\ntest("never", function() error("ran") end)\n')
   out, rc = sh(bin .. " test " .. all)
   expect(rc, out).eq(77)
   expect(out).contains("1..1\nok 1 - t_skip: (every case) # SKIP nothing here\n")
   expect(out).contains("# 0 passed, 1 skipped, 0 failed\n")
+  -- skip_all ends the file's top-level code: the set-up after it never runs
+  local marker = scratch .. "/after-skip"
+  local later = file("t_later.lua", ('skip_all("not here")\nio.open(%q, "w"):close()\n'):format(marker))
+  out, rc = sh(bin .. " test " .. later)
+  expect(rc, out).eq(77)
+  expect(io.open(marker), "top-level code after skip_all ran").eq(nil)
 end)
 
 test("9: --timeout below or at 0 is refused; box:run's timeout too; a tmpfs of size 0 is refused", function()
@@ -181,13 +187,18 @@ test("16: sbx0's subnet is chosen clear of the host's routes (never podman's 10.
     assert(sbx.sys.mount("tmpfs", "/run/sbx", "tmpfs", nil, "mode=755"))
     run("ip link set lo up && ip link add clash0 type bridge && ip addr add 10.199.0.1/16 dev clash0 && ip link set clash0 up")
     run("echo chosen=$(" .. bin .. [[ -e 'io.write(sbx.net.subnet())')]])
+    -- asking wrote nothing down; a bridge's start does
+    run("test -e /run/sbx/net/ipam/default-subnet && echo remembered-by-asking || echo not-remembered")
     run(bin .. " run --busybox --net bridge -- ip -4 -o addr show eth0")
+    run("echo remembered=$(cat /run/sbx/net/ipam/default-subnet)")
     run(bin .. [[ -e 'local st, err = sbx.container{ rootfs = sbx.rootfs.busybox(), net = { subnet = "10.199.0.0/16" } }:run{ "true" }; print("asked:", err)']])
     return 0
   end })
   c:wait()
   local text = io.open(out):read("*a")
   expect(text, "another subnet chosen").contains("chosen=10.198.0.0/16\n")
+  expect(text, "sbx.net.subnet() wrote the choice down").contains("not-remembered\n")
+  expect(text).contains("remembered=10.198.0.0/16\n")
   expect(text, "the sandbox's address in it").match("eth0%s+inet 10%.198%.0%.%d+/16")
   expect(text).contains("asked:\tspawn: bridge sbx0: subnet 10.199.0.0/16 overlaps the host's route 10.199.0.0/16 on clash0")
 end)

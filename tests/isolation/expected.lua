@@ -1,9 +1,9 @@
 -- What docker, podman and bwrap users expect to find in sbx run (issue 17): each flag run as such
 -- a user runs it, checked inside the sandbox; and the errors and exit statuses they meet.
 local bin, src = os.getenv("SBX_BIN"), os.getenv("SBX_SOURCE")
-if not bin or not src then skip_all("needs SBX_BIN and SBX_SOURCE (run through ctest)") return end
-if sbx.sys.ids().uid ~= 0 then skip_all("needs root (sandboxes on the busybox root, images)") return end
-if not sbx.rootfs.busybox() then skip_all("needs the busybox rootfs") return end
+if not bin or not src then skip_all("needs SBX_BIN and SBX_SOURCE (run through ctest)") end
+if sbx.sys.ids().uid ~= 0 then skip_all("needs root (sandboxes on the busybox root, images)") end
+if not sbx.rootfs.busybox() then skip_all("needs the busybox rootfs") end
 local me = sbx.sys.getpid()
 local scratch = os.tmpname()
 os.remove(scratch)

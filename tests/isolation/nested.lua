@@ -3,14 +3,14 @@
 -- allows it, it works; where the outer container forbids it (a masked /proc, no CAP_SYS_ADMIN for
 -- idmapped mounts), the error and `sbx doctor` say exactly what the outer one must allow.
 local bin = os.getenv("SBX_BIN")
-if not bin then skip_all("needs SBX_BIN (run through ctest)") return end
-if sbx.sys.ids().uid ~= 0 then skip_all("needs root (podman's storage of the test's own)") return end
+if not bin then skip_all("needs SBX_BIN (run through ctest)") end
+if sbx.sys.ids().uid ~= 0 then skip_all("needs root (podman's storage of the test's own)") end
 for _, tool in ipairs({ "podman", "runc", "ldd" }) do
   local path = sh("command -v " .. tool)
-  if not path or path == "" then skip_all(tool .. " is not installed (scripts/setup.sh installs it)") return end
+  if not path or path == "" then skip_all(tool .. " is not installed (scripts/setup.sh installs it)") end
 end
 local rootfs = sbx.rootfs.busybox()
-if not rootfs then skip_all("needs the busybox rootfs") return end
+if not rootfs then skip_all("needs the busybox rootfs") end
 
 local work = os.tmpname()
 os.remove(work)

@@ -2,9 +2,9 @@
 -- or the same refusal. Persistent namespaces are made inside a private mount namespace of the
 -- test's own, so nothing is bound on the host.
 local bin = os.getenv("SBX_BIN")
-if not bin then skip_all("needs SBX_BIN (run through ctest)") return end
-if sbx.sys.ids().uid ~= 0 then skip_all("needs root (namespaces of every kind, id maps of ranges)") return end
-if not (sh("command -v unshare") ~= "" and sh("command -v nsenter") ~= "") then skip_all("util-linux unshare/nsenter missing") return end
+if not bin then skip_all("needs SBX_BIN (run through ctest)") end
+if sbx.sys.ids().uid ~= 0 then skip_all("needs root (namespaces of every kind, id maps of ranges)") end
+if not (sh("command -v unshare") ~= "" and sh("command -v nsenter") ~= "") then skip_all("util-linux unshare/nsenter missing") end
 local scratch = os.tmpname()
 os.remove(scratch)
 assert(os.execute("mkdir -p " .. scratch))

@@ -184,19 +184,19 @@ std::vector<std::string> subnet_clashes(const std::string& subnet) {
   return out;
 }
 
-Result<std::string> choose_subnet(const std::string& bridge) {
+Result<std::string> choose_subnet(const std::string& bridge, bool remember) {
   std::string own = bridge_subnet(bridge);
   if (!own.empty() && link_exists(bridge)) return own;
   // (with the leases: address management's state, host-wide like them)
   std::string rec = net_state_dir() + "/ipam/default-subnet";
-  mkdir((net_state_dir() + "/ipam").c_str(), 0755);
+  if (remember) mkdir((net_state_dir() + "/ipam").c_str(), 0755);
   std::string before = read_text(rec);
   while (!before.empty() && (before.back() == '\n' || before.back() == ' ')) before.pop_back();
   if (!before.empty() && parse_ipv4_subnet(before) && subnet_clashes(before).empty()) return before;
   for (int second = 199; second >= 100; --second) {
     std::string candidate = "10." + std::to_string(second) + ".0.0/16";
     if (!subnet_clashes(candidate).empty()) continue;
-    (void)write_file(rec, candidate + "\n");  // remembered: the next bridge gets the same
+    if (remember) (void)write_file(rec, candidate + "\n");  // the next bridge gets the same
     return candidate;
   }
   return Error{EADDRINUSE,

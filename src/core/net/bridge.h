@@ -48,7 +48,9 @@ std::vector<std::string> subnet_clashes(const std::string& subnet);
 // of 10.199.0.0/16, 10.198.0.0/16 ... 10.100.0.0/16 that none does. Never podman's 10.88.0.0/16,
 // docker's 172.17.0.0/16 or libvirt's 192.168.122.0/24, which their tools make later. `bridge`: an
 // existing bridge of sbx's serves its own.
-Result<std::string> choose_subnet(const std::string& bridge);
+// (remember: the choice is written down for the next bridge; false for a question only, as
+// sbx.net.subnet() asks)
+Result<std::string> choose_subnet(const std::string& bridge, bool remember = true);
 
 // The supervisor pid in "sbx<pid>-<n>", the host end of a sandbox's veth (and the name of its
 // files under net_state_dir()); 0 for a name of another shape, -1 for one whose number is no pid.
