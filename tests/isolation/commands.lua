@@ -206,6 +206,22 @@ test("ps --format json, stats' limit column, persistent image containers in ps -
   sh(bin .. " image rm " .. tag)
 end)
 
+test("unknown options are refused by every sandbox command (exit 2, nothing done); kill -s SIG as docker's", function()
+  local n = name("opts")
+  start(n, "", "sleep 30")
+  for _, c in ipairs({ "ps --bogus", "inspect --bogus " .. n, "logs --bogus " .. n, "stop --bogus " .. n, "rm --bogus " .. n,
+                       "kill --bogus " .. n, "wait --bogus " .. n, "top --bogus " .. n, "pause --bogus " .. n, "cp --bogus a b",
+                       "events --bogus", "gc --bogus", "commit --bogus x", "audit --bogus" }) do
+    local out, rc = sh(bin .. " " .. c)
+    expect(rc, c .. ": " .. out).eq(2)
+  end
+  expect(sh(bin .. " ps")).match(esc(n) .. " +running ")
+  local out, rc = sh(bin .. " kill -s TERM " .. n)
+  expect(rc, out).eq(0)
+  expect(sh(bin .. " wait " .. n)).eq("143\n")
+  gone(n)
+end)
+
 test("cleanup", function()
   for _, n in ipairs(made) do sh(bin .. " rm -f " .. n .. " >/dev/null 2>&1") end
   sh(bin .. " image rm cmds-" .. me .. ":1 >/dev/null 2>&1")

@@ -219,7 +219,8 @@ end)
 test("sbx CMD --help for every command and subcommand: its usage, exit 0, nothing done", function()
   for _, c in ipairs({ "run", "unshare", "nsenter", "image", "image ls", "image import", "image export", "image prune",
                        "image rm", "commit", "gc", "ps", "inspect", "logs", "exec", "stop", "kill", "rm", "stats",
-                       "doctor", "diff", "promote", "discard", "audit", "test", "probe", "oci" }) do
+                       "doctor", "diff", "promote", "discard", "audit", "test", "probe", "oci", "wait", "port", "top",
+                       "pause", "unpause", "rename", "events", "cp", "completion" }) do
     local out, rc = sh(bin .. " " .. c .. " --help")
     expect(rc, c .. ": " .. out).eq(0)
     expect(out, c).match("^usage: ")
