@@ -1,7 +1,8 @@
 -- The sbx command line. Every mode reaches the same Lua API (and so the same core path).
 local M = {}
 
-local USAGE = require("sbx.help").usage
+-- (loaded when needed: sbx.help holds the whole reference, which a plain start has no use for)
+local function USAGE() return require("sbx.help").usage end
 
 local function run_chunk(chunk, name, args)
   local sbx = require "sbx"
@@ -49,7 +50,7 @@ function M.main(args)
                      promote = true, discard = true, test = true, probe = true, oci = true }
   if cmd and (rest[1] == "--help" or rest[1] == "-h") and not OWN_HELP[cmd] and cmd:sub(1, 1) ~= "-" then
     local lines = {}
-    for line in USAGE:gmatch("[^\n]+") do
+    for line in USAGE():gmatch("[^\n]+") do
       if line:find("%f[%w]" .. cmd:gsub("%p", "%%%0") .. "%f[^%w%-]") then lines[#lines + 1] = line:gsub("^usage: ", "") end
     end
     if #lines > 0 then
@@ -64,13 +65,13 @@ function M.main(args)
     if not chunk then io.stderr:write("sbx: ", err, "\n"); return 1 end
     return run_chunk(chunk, "stdin", { [0] = "-" })
   elseif cmd == "--help" or cmd == "-h" then
-    io.write(USAGE)
+    io.write(USAGE())
     return 0
   elseif cmd == "help" then
     local help = require "sbx.help"
     if rest[1] == "--markdown" then io.write(help.markdown()); return 0 end
     if rest[1] == "--man" then io.write(require("sbx.completion").man()); return 0 end
-    if not rest[1] then io.write(USAGE, "\n", help.text()); return 0 end
+    if not rest[1] then io.write(USAGE(), "\n", help.text()); return 0 end
     local text, err = help.text(rest[1])
     if not text then io.stderr:write("sbx help: ", err, "\n"); return 1 end
     io.write(text)
@@ -163,14 +164,14 @@ function M.main(args)
   elseif cmd == "probe" then
     return require("sbx.probe").main(rest)
   elseif cmd:sub(1, 1) == "-" then
-    io.stderr:write("sbx: unknown option ", cmd, "\n", USAGE)
+    io.stderr:write("sbx: unknown option ", cmd, "\n", USAGE())
     return 2
   elseif not cmd:find("[/.]") and not io.open(cmd) then
     -- a word that is no command and no file: not "cannot open pull"
     local near = ({ pull = "image import (sbx has no registry client: skopeo copy docker://... oci-archive:F, then sbx image import F)",
                     images = "image ls", version = "--version", start = "run -d", container = "ps",
                     attach = "logs -f", restart = "stop, then run -d" })[cmd]
-    io.stderr:write(("sbx: '%s' is not an sbx command%s; the commands:\n"):format(cmd, near and (" (sbx " .. near .. "?)") or ""), USAGE)
+    io.stderr:write(("sbx: '%s' is not an sbx command%s; the commands:\n"):format(cmd, near and (" (sbx " .. near .. "?)") or ""), USAGE())
     return 2
   else
     return script(cmd, rest)
