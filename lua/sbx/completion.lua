@@ -220,7 +220,7 @@ function M.man()
     if c[3] == sb[c[1]] and #(c[3] or {}) > 0 then options(c[1]:upper() .. " OPTIONS", c[3]) end
   end
   out[#out + 1] = ".SH EXIT STATUS"
-  out[#out + 1] = roff("sbx run and sbx probe: 2 when the command line is wrong (nothing was done), 125 when the sandbox could not be set up, else the payload's own status (128+N for signal N). "
+  out[#out + 1] = roff("sbx run, sbx exec and sbx probe: 2 when the command line is wrong (nothing was done), 125 when the sandbox could not be set up, 126 when the command cannot be run, 127 when it is not there, else the payload's own status (128+N for signal N). "
     .. "The other commands: 0 done, 1 failed, 2 a usage error.")
   out[#out + 1] = ".SH LUA API"
   for _, e in ipairs(help.entries) do

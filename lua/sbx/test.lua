@@ -312,6 +312,9 @@ function M.main(args)
     io.write("usage: sbx test FILE.lua...\n\nRuns the test cases of each file and prints TAP; exit status 1 when a case failed,\n77 when every case was skipped (ctest's SKIP_RETURN_CODE), 0 otherwise.\n")
     return #args == 0 and 2 or 0
   end
+  for _, a in ipairs(args) do
+    if a:sub(1, 1) == "-" then io.stderr:write("sbx test: unknown option ", a, " (sbx test FILE.lua...)\n"); return 2 end
+  end
   local ok, how = M.run_files(args)
   if not ok then return 1 end
   return how == "skipped" and 77 or 0

@@ -211,7 +211,8 @@ test("unknown options are refused by every sandbox command (exit 2, nothing done
   start(n, "", "sleep 30")
   for _, c in ipairs({ "ps --bogus", "inspect --bogus " .. n, "logs --bogus " .. n, "stop --bogus " .. n, "rm --bogus " .. n,
                        "kill --bogus " .. n, "wait --bogus " .. n, "top --bogus " .. n, "pause --bogus " .. n, "cp --bogus a b",
-                       "events --bogus", "gc --bogus", "commit --bogus x", "audit --bogus" }) do
+                       "events --bogus", "gc --bogus", "commit --bogus x", "audit --bogus", "test --bogus",
+                       "diff --bogus", "promote --bogus", "discard --bogus", "image ls --bogus", "completion --bogus" }) do
     local out, rc = sh(bin .. " " .. c)
     expect(rc, c .. ": " .. out).eq(2)
   end

@@ -122,7 +122,7 @@ test("errors: a name in use, unknown names, rm of a running one, -t with -d", fu
   expect(rc).eq(1)
   expect(o).contains("no such sandbox")
   o, rc = sh(bin .. " exec " .. name .. " /nonexistent")
-  expect(rc).eq(125)
+  expect(rc).eq(127)  -- (docker's and podman's: the command is not there)
   expect(o).contains("exec /nonexistent: No such file or directory")
   o, rc = sh(bin .. " run --busybox -it -d -- sh")
   expect(rc).eq(2)

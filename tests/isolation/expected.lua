@@ -18,7 +18,7 @@ local function file(name, text)
   return path
 end
 
-test("exit statuses: 2 for a usage error (nothing done), 125 for a set-up failure, else the payload's", function()
+test("exit statuses: 2 for a usage error (nothing done), 125 for a set-up failure, 126/127 for a command that cannot run / is not there, else the payload's", function()
   for _, args in ipairs({ "--frobnicate -- true", "", "--timeout x -- true", "--uid 70000 -- true", "--memory lots -- true",
                           "--ulimit nofile -- true", "--user nosuch -- true" }) do
     local out, rc = sh(run .. args)
@@ -30,6 +30,13 @@ test("exit statuses: 2 for a usage error (nothing done), 125 for a set-up failur
   expect(out).contains("No such file or directory")
   _, rc = sh(run .. "-- sh -c 'exit 7'")
   expect(rc).eq(7)
+  -- the command not there, or not runnable: docker's and podman's 127 and 126
+  out, rc = sh(run .. "-- /nonexistent-" .. me)
+  expect(rc, out).eq(127)
+  expect(out).contains("not found in the sandbox's PATH or root")
+  out, rc = sh(run .. "-- /etc/passwd")
+  expect(rc, out).eq(126)
+  expect(out).contains("Permission denied")
 end)
 
 test("errors in the flags' words: no Lua positions, no API or plan names", function()

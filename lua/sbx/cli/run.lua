@@ -5,9 +5,15 @@ local getopt = require "sbx.cli.getopt"
 local M = {}
 
 -- The exit statuses (docs/run.md): 2 the command line is wrong (flags, values, the description
--- they make: checked before anything is made), 125 the sandbox could not be set up, else the
--- payload's own.
+-- they make: checked before anything is made), 125 the sandbox could not be set up, 126 the
+-- command cannot be run and 127 it is not there (as docker's and podman's), else the payload's own.
 local USAGE_ERROR, SETUP_ERROR = 2, 125
+
+-- A start that failed: 127 / 126 when it was the command's exec, else 125
+function M.start_failure(err, errno)
+  if tostring(err):match("^exec ") then return errno == 2 and 127 or 126 end
+  return SETUP_ERROR
+end
 
 M.options = {
   { long = "rootfs", arg = "required", key = "rootfs", meta = "DIR", help = "pivot_root into DIR (default: the host's root, read-only)" },
@@ -530,7 +536,7 @@ function M.main(args)
     return usage_error(("--seccomp learn= with %s: a learning run is attached and has no terminal (leave %s out)"):format(f, f))
   end
   if opts.detach then return M.detach(box, args2, opts.name) end
-  local st, err, policy
+  local st, err, policy, errno
   if learn then
     args2.out = learn
     policy, st, err = box:learn(args2)
@@ -544,12 +550,12 @@ function M.main(args)
       st = nil
     end
   else
-    st, err = box:run(args2)
+    st, err, errno = box:run(args2)
   end
   box:close()  -- an image container's upper layer goes with the run
   if not st then
     io.stderr:write("sbx run: ", err, "\n")
-    return SETUP_ERROR
+    return M.start_failure(err, errno)
   end
   if st.timed_out then io.stderr:write(("sbx run: timed out after %ss, killed\n"):format(opts.timeout)) end
   if st.status ~= 0 then M.failure_hints(box, opts) end

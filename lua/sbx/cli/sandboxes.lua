@@ -267,8 +267,9 @@ function M.exec(args)
     end
   end
   if opts.tty then argv.env = argv.env or {}; argv.env.TERM = argv.env.TERM or os.getenv("TERM") or "xterm" end
-  local st, err = s:exec(argv)
-  if not st then return fail("exec", err, 125) end
+  local st, err, errno = s:exec(argv)
+  -- (docker's: 126 the command cannot be run, 127 it is not there, 125 the exec itself failed)
+  if not st then return fail("exec", err, require("sbx.cli.run").start_failure(err, errno)) end
   return st.status
 end
 

@@ -4,6 +4,10 @@ local ws = require "sbx.workspace"
 local M = {}
 
 local function open(cmd, name)
+  if name and name:sub(1, 1) == "-" then
+    io.stderr:write(("sbx %s: unknown option %s (sbx %s --help)\n"):format(cmd, name, cmd))
+    return nil, 2
+  end
   if not name then
     io.stderr:write(("sbx %s: expected a workspace name (sbx diff lists them)\n"):format(cmd))
     return nil
@@ -31,8 +35,8 @@ function M.diff(args)
     end
     return 0
   end
-  local w = open("diff", args[1])
-  if not w then return 1 end
+  local w, code = open("diff", args[1])
+  if not w then return code or 1 end
   local patch, paths = false, {}
   for i = 2, #args do
     if args[i] == "--patch" or args[i] == "-p" then patch = true
@@ -53,8 +57,8 @@ end
 
 function M.promote(args)
   if args[1] == "--help" or args[1] == "-h" then io.write(usage("promote")); return 0 end
-  local w = open("promote", args[1])
-  if not w then return 1 end
+  local w, code = open("promote", args[1])
+  if not w then return code or 1 end
   local paths = {}
   for i = 2, #args do
     if args[i]:sub(1, 1) == "-" then io.stderr:write("sbx promote: unknown option ", args[i], "\n", usage("promote")); return 2 end
@@ -73,8 +77,9 @@ end
 
 function M.discard(args)
   if args[1] == "--help" or args[1] == "-h" then io.write(usage("discard")); return 0 end
-  local w = open("discard", args[1])
-  if not w then return 1 end
+  if args[2] then io.stderr:write("sbx discard: one workspace at a time, got ", args[2], "\n"); return 2 end
+  local w, code = open("discard", args[1])
+  if not w then return code or 1 end
   local ok, err = w:discard()
   if not ok then io.stderr:write("sbx discard: ", err, "\n"); return 1 end
   io.write("discarded ", w.name, "\n")
