@@ -9,17 +9,10 @@ local M = {}
 M.usage = "[options] [<program> [<argument>...]]"
 M.summary = "Run a program with namespaces of other processes (util-linux nsenter(1) semantics)."
 
-M.options = {
+M.options = tool.options({
   { short = "t", long = "target", arg = "required", key = "target", meta = "PID", help = "target process to get namespaces from" },
   { short = "a", long = "all", arg = "none", key = "all", help = "enter all namespaces" },
-  { short = "m", long = "mount", arg = "optional", short_arg = "none", key = "mnt", meta = "FILE", help = "enter mount namespace" },
-  { short = "u", long = "uts", arg = "optional", short_arg = "none", key = "uts", meta = "FILE", help = "enter UTS namespace (hostname etc)" },
-  { short = "i", long = "ipc", arg = "optional", short_arg = "none", key = "ipc", meta = "FILE", help = "enter System V IPC namespace" },
-  { short = "n", long = "net", arg = "optional", short_arg = "none", key = "net", meta = "FILE", help = "enter network namespace" },
-  { short = "p", long = "pid", arg = "optional", short_arg = "none", key = "pid", meta = "FILE", help = "enter pid namespace" },
-  { short = "C", long = "cgroup", arg = "optional", short_arg = "none", key = "cgroup", meta = "FILE", help = "enter cgroup namespace" },
-  { short = "U", long = "user", arg = "optional", short_arg = "none", key = "user", meta = "FILE", help = "enter user namespace" },
-  { short = "T", long = "time", arg = "optional", short_arg = "none", key = "time", meta = "FILE", help = "enter time namespace" },
+}, "enter", {
   { short = "S", long = "setuid", arg = "required", key = "setuid", meta = "UID", help = "set uid in entered namespace" },
   { short = "G", long = "setgid", arg = "required", key = "setgid", meta = "GID", help = "set gid in entered namespace" },
   { long = "preserve-credentials", arg = "none", key = "preserve", help = "do not touch uids or gids" },
@@ -27,7 +20,7 @@ M.options = {
   { short = "w", long = "wd", arg = "optional", key = "wd", meta = "DIR", help = "set the working directory (default: the target's)" },
   { short = "F", long = "no-fork", arg = "none", key = "nofork", help = "do not fork before exec'ing <program>" },
   { short = "h", long = "help", arg = "none", key = "help", help = "display this help" },
-}
+})
 
 local check = tool.check
 

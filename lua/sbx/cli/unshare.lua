@@ -11,15 +11,7 @@ M.usage = "[options] [--] [<program> [<argument>...]]"
 M.summary = "Run a program with some namespaces unshared from the parent (util-linux unshare(1) semantics)."
 
 -- (FILE: a persistent namespace, bound there from outside, as util-linux)
-M.options = {
-  { short = "m", long = "mount", arg = "optional", short_arg = "none", key = "mnt", meta = "FILE", help = "unshare mounts namespace" },
-  { short = "u", long = "uts", arg = "optional", short_arg = "none", key = "uts", meta = "FILE", help = "unshare UTS namespace (hostname etc)" },
-  { short = "i", long = "ipc", arg = "optional", short_arg = "none", key = "ipc", meta = "FILE", help = "unshare System V IPC namespace" },
-  { short = "n", long = "net", arg = "optional", short_arg = "none", key = "net", meta = "FILE", help = "unshare network namespace" },
-  { short = "p", long = "pid", arg = "optional", short_arg = "none", key = "pid", meta = "FILE", help = "unshare pid namespace" },
-  { short = "U", long = "user", arg = "optional", short_arg = "none", key = "user", meta = "FILE", help = "unshare user namespace" },
-  { short = "C", long = "cgroup", arg = "optional", short_arg = "none", key = "cgroup", meta = "FILE", help = "unshare cgroup namespace" },
-  { short = "T", long = "time", arg = "optional", short_arg = "none", key = "time", meta = "FILE", help = "unshare time namespace" },
+M.options = tool.options({}, "unshare", {
   { short = "f", long = "fork", arg = "none", key = "fork", help = "fork before launching <program>" },
   -- the maps in the order given: a later flag overrides an earlier one (-r --map-user=5: uid 5)
   { short = "r", long = "map-root-user", arg = "none", key = "maps", list = true, tagged = true, help = "map current user to root (implies --user)" },
@@ -41,7 +33,7 @@ M.options = {
   { long = "boottime", arg = "required", key = "boottime", meta = "OFFSET", help = "set clock boottime offset (seconds) in time namespaces" },
   { long = "setgroups", arg = "required", key = "setgroups", meta = "allow|deny", help = "control the setgroups syscall in user namespaces" },
   { short = "h", long = "help", arg = "none", key = "help", help = "display this help" },
-}
+})
 
 local check = tool.check
 
