@@ -45,12 +45,20 @@ test("errors in the flags' words: no Lua positions, no API or plan names", funct
     ["--tmpfs /s:10Q -- true"] = "--tmpfs /s:10Q: bad size '10Q'",
     ["-p 99999:80 -- true"] = "-p 99999:80: host port '99999' is not 0..65535",
     ["-v /tmp:/t:rx -- true"] = "--volume /tmp:/t:rx: 'rx' is not ro or rw",
+    ["--memory lots -- true"] = "--memory: bad size 'lots'",
+    ["--cap-add FOO -- true"] = "--cap-add FOO: not a capability",
+    ["--env =x -- true"] = "--env: '=x' is not KEY=VALUE",
+    ["--ulimit nofile=abc -- true"] = "--ulimit nofile: 'abc' is not a whole number",
+    ["--cgroup-parent ../x -m 8M -- true"] = "--cgroup-parent ../x: contains '..'",
+    ["--boottime x -- true"] = "--boottime: bad duration 'x'",
+    ["--seccomp /nonexistent.json -- true"] = "--seccomp /nonexistent.json: No such file or directory",
   }
   for args, want in pairs(cases) do
     local out, rc = sh(run .. args)
     expect(rc, args).eq(2)
     expect(out, args).contains(want)
-    for _, internal in ipairs({ ".lua:", "sbx.bind", "sbx.tmpfs", "spec.", "sbx.container", "traceback" }) do
+    for _, internal in ipairs({ ".lua:", "sbx.bind", "sbx.tmpfs", "spec.", "sbx.container", "traceback", "limits.",
+                                "env[", "rlimits.", "time_offsets", "load_json", "spawn:" }) do
       expect(out, args).never_contains(internal)
     end
   end

@@ -399,6 +399,23 @@ function M.description(opts)
     sc = policy
   end
   d.seccomp = sc
+  -- (checked here, not at the spawn: an unknown one is the command line's fault)
+  local known
+  for _, flag in ipairs({ "cap_add", "cap_drop" }) do
+    for _, c in ipairs(opts[flag] or {}) do
+      known = known or {}
+      if not next(known) then
+        for _, n in ipairs(require("sbx.core").cap_names("ffffffffffffffff")) do known[n:lower()] = true end
+      end
+      local low = c:lower()
+      if low ~= "all" and not known[low] and not known["cap_" .. low] then
+        error(("--%s %s: not a capability (CAP_NET_ADMIN or net_admin, CAP_SYS_PTRACE..., or ALL; see capabilities(7))"):format(flag:gsub("_", "-"), c), 0)
+      end
+    end
+  end
+  if opts.cgroup_parent and ("/" .. opts.cgroup_parent .. "/"):find("/%.%./") then
+    error(("--cgroup-parent %s: contains '..' (a path under the hierarchy roots)"):format(opts.cgroup_parent), 0)
+  end
   d.cap_add, d.cap_drop = opts.cap_add, opts.cap_drop
   return d
 end
@@ -481,12 +498,28 @@ end
 M.usage_error = usage_error
 
 -- A description's error in the words of the command line: no Lua positions, no API names.
+-- (the description's keys and the flags that fill them)
+local KEY_FLAGS = {
+  { "^limits?[%. ]memory_swap:", "--memory-swap:" }, { "^limits?[%. ]memory:", "--memory:" },
+  { "^limits?[%. ]cpuset:", "--cpuset:" }, { "^limits?[%. ]devices:", "--device-cgroup-rule:" },
+  { "^limits?[%. ]cpu_weight:", "--cpu-weight:" }, { "^limits?[%. ]cpu:", "--cpus:" }, { "^limits?[%. ]pids:", "--pids:" },
+  { "^env%[%d+%]:", "--env:" }, { "^time_offsets%.(%w+):", "--%1:" }, { "^net%.egress%[%d+%]:", "--allow:" },
+  { "^hide%[%d+%]:", "--hide:" }, { "^rlimits%.(%w+):", "--ulimit %1:" }, { "^workspace%.dir:", "--workspace:" },
+  { "^sysctl (%S+):", "--sysctl %1:" }, { "^hosts[%.%[]", "--add-host " }, { "^dns:", "--dns:" },
+  { "^uid_map", "--uidmap" }, { "^gid_map", "--gidmap" }, { "^seccomp%.load_json: ", "" }, { "^seccomp%.load: ", "" },
+}
+
 function M.user_words(msg, opts)
   msg = tostring(msg):gsub("^[^:]*:%d+: ", ""):gsub("^sbx%.container: ", "")
   local i, cause = msg:match("^spec%.bridge%.publish%[(%d+)%]: publish '[^']*': (.*)$")
   if i and opts.publish then
     return #opts.publish == 1 and ("-p %s: %s"):format(opts.publish[1], cause) or ("-p: %s"):format(cause)
   end
+  for _, m in ipairs(KEY_FLAGS) do
+    local out, n = msg:gsub(m[1], m[2], 1)
+    if n > 0 then return out end
+  end
+  msg = msg:gsub("^(%-%-seccomp )seccomp%.load[_%w]*: ", "%1")
   return msg
 end
 
