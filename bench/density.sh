@@ -79,7 +79,8 @@ if command -v unshare >/dev/null; then
   sync; sleep 1
   before=$(used_kb)
   for (( i = 0; i < N; i++ )); do
-    unshare -U -r -m -u -i -p -n -C -f --mount-proc sleep 3600 </dev/null >/dev/null 2>&1 &
+    # (--kill-child: the sleep is PID 1 of its namespace and outlives a killed unshare otherwise)
+    unshare -U -r -m -u -i -p -n -C -f --kill-child --mount-proc sleep 3600 </dev/null >/dev/null 2>&1 &
     floor_pids+=("$!")
   done
   sleep 2

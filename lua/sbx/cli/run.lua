@@ -9,9 +9,15 @@ local M = {}
 -- command cannot be run and 127 it is not there (as docker's and podman's), else the payload's own.
 local USAGE_ERROR, SETUP_ERROR = 2, 125
 
--- A start that failed: 127 / 126 when it was the command's exec, else 125
+-- A start that failed: 127 when the command is not there (ENOENT, ENOTDIR), 126 when it cannot
+-- be run (EACCES, EPERM, ENOEXEC, EISDIR, ELOOP, ETXTBSY), else (an I/O error...) 125
+local NOT_THERE = { [2] = true, [20] = true }
+local CANNOT_RUN = { [13] = true, [1] = true, [8] = true, [21] = true, [40] = true, [26] = true }
 function M.start_failure(err, errno)
-  if tostring(err):match("^exec ") then return errno == 2 and 127 or 126 end
+  if tostring(err):match("^exec ") then
+    if NOT_THERE[errno] then return 127 end
+    if CANNOT_RUN[errno] then return 126 end
+  end
   return SETUP_ERROR
 end
 
