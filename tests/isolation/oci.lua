@@ -351,6 +351,9 @@ test("seccomp SCMP_ACT_NOTIFY: the agent on listenerPath gets the listener and t
   o, rc = sh(("(%s --root %s run -d --bundle %s --pid-file %s/npid n2 </dev/null >/dev/null 2>&1)"):format(oci, root, bundle, work))
   expect(rc, o).eq(0)
   pid = tonumber(io.open(work .. "/npid"):read("*a"))
+  -- (the agent is a process of its own: what it received is in its file a moment later - read at
+  -- once, it was empty in one CI run)
+  for _ = 1, 100 do if (core.read_file(out) or ""):find('"status":"creating"', 1, true) then break end core.sleep(0.05) end
   expect(core.read_file(out) or "", "run -d: sent at create").contains('"status":"creating"')
   seen = agent(work .. "/agent2.out")
   o, rc = run("exec n2 /bin/sh -c '" .. script .. "'")
