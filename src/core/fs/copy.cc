@@ -90,8 +90,13 @@ Status copy_entry(int sdir, const std::string& sname, int ddir, const std::strin
   if (fstatat(sdir, sname.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return sys_error(what);
   mode_t mode = st.st_mode & (own.keep_special ? 07777 : 01777);
   if (S_ISREG(st.st_mode)) {
-    Fd in(openat(sdir, sname.c_str(), O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC));
+    // (non-blocking, and checked again once open: swapped for a fifo after the fstatat, it
+    // would hang the copy)
+    Fd in(openat(sdir, sname.c_str(), O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
     if (!in.ok()) return sys_error("open " + what);
+    struct stat now;
+    if (fstat(in.get(), &now) != 0 || !S_ISREG(now.st_mode))
+      return Error{EINVAL, what + ": changed while it was copied (no longer a file)"};
     Fd out(as_owner(own, [&] {
       return openat(ddir, dname.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
                     0600);
