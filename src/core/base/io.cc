@@ -12,8 +12,6 @@
 
 namespace sbx::core {
 
-namespace {
-
 Status write_all(int fd, std::string_view text, const std::string& what) {
   size_t off = 0;
   while (off < text.size()) {
@@ -24,8 +22,6 @@ Status write_all(int fd, std::string_view text, const std::string& what) {
   }
   return {};
 }
-
-}  // namespace
 
 Result<std::string> read_fd(int fd, const std::string& what, size_t limit) {
   std::string out;

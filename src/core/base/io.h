@@ -23,6 +23,9 @@ Result<std::string> read_fd(int fd, const std::string& what, size_t limit = SIZE
 Result<std::string> read_file(const std::string& path, int flags = 0,
                               size_t limit = kSmallFileLimit);
 
+// All of `text` to a blocking fd, retried on short writes and EINTR; `what` names it in the error.
+Status write_all(int fd, std::string_view text, const std::string& what);
+
 // Creates or truncates `path` (a symlink there is refused: O_NOFOLLOW), writes all of `text` and
 // gives the file `mode` exactly (whatever the umask, or the mode it had).
 Status write_file(const std::string& path, std::string_view text, mode_t mode = 0644);

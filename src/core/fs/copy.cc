@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/base/fd.h"
+#include "core/base/io.h"
 
 namespace sbx::core {
 
@@ -73,12 +74,8 @@ Status copy_data(int in, int out, const std::string& what) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return sys_error("read " + what);
     if (n == 0) return {};
-    for (ssize_t done = 0; done < n;) {
-      ssize_t w = write(out, buf + done, static_cast<size_t>(n - done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) return sys_error("write " + what);
-      done += w;
-    }
+    if (auto s = write_all(out, std::string_view(buf, static_cast<size_t>(n)), "write " + what); !s)
+      return s;
   }
 }
 

@@ -335,13 +335,7 @@ Status file_over(const Op& op, int parent, const std::string& name, const std::s
   {
     Fd f(openat(mnt.get(), "f", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, op.mode ? op.mode : 0644));
     if (!f.ok()) return sys_error(step + ": create");
-    size_t done = 0;
-    while (done < op.source.size()) {
-      ssize_t n = write(f.get(), op.source.data() + done, op.source.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return sys_error(step + ": write");
-      done += static_cast<size_t>(n);
-    }
+    if (auto s = write_all(f.get(), op.source, step + ": write"); !s) return s;
   }
   Fd tree(static_cast<int>(
       syscall(SYS_open_tree, mnt.get(), "f", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));

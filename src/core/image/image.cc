@@ -369,17 +369,23 @@ std::vector<std::string> ImageStore::collect_stale() const {
   return removed;
 }
 
+namespace {
+// <store>/import.lock: shared by each import while it runs, exclusive for prune
+Fd import_lock(const std::string& root, int how) {
+  Fd fd(open((root + "/import.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (fd.ok()) flock(fd.get(), how);
+  return fd;
+}
+}  // namespace
+
 Fd ImageStore::import_guard() const {
   if (auto s = init(); !s) return Fd();
-  Fd fd(open((root_ + "/import.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (fd.ok()) flock(fd.get(), LOCK_SH);
-  return fd;
+  return import_lock(root_, LOCK_SH);
 }
 
 Result<std::vector<std::string>> ImageStore::prune(const PruneOptions& opts) const {
   // the imports in progress first: their layers are stored before their manifests
-  Fd imports(open((root_ + "/import.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (imports.ok()) flock(imports.get(), LOCK_EX);
+  Fd imports = import_lock(root_, LOCK_EX);
   StoreLock lock(root_);
   // Untagged (dangling) images go first, unless a named container was made from one.
   std::set<std::string> kept_images;

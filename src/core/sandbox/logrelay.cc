@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <string>
 
+#include "core/base/io.h"
 #include "core/base/result.h"
 
 namespace sbx::core {
@@ -18,17 +19,6 @@ namespace sbx::core {
 namespace {
 
 pid_t g_relay = -1;
-
-bool write_all(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
 
 int64_t now_ns() {
   struct timespec ts;
@@ -43,7 +33,7 @@ int64_t now_ns() {
   char buf[65536];
   auto record = [&](int stream, const std::string& line) {
     std::string rec = std::to_string(now_ns()) + (stream == 0 ? " 1 " : " 2 ") + line + "\n";
-    (void)write_all(6, rec.data(), rec.size());
+    (void)write_all(6, rec, "log.lines");
   };
   while (open[0] || open[1]) {
     struct pollfd p[2] = {{open[0] ? 3 : -1, POLLIN, 0}, {open[1] ? 4 : -1, POLLIN, 0}};
@@ -61,7 +51,7 @@ int64_t now_ns() {
         partial[s].clear();
         continue;
       }
-      (void)write_all(5, buf, static_cast<size_t>(n));
+      (void)write_all(5, std::string_view(buf, static_cast<size_t>(n)), "log");
       partial[s].append(buf, static_cast<size_t>(n));
       size_t start = 0;
       for (size_t nl; (nl = partial[s].find('\n', start)) != std::string::npos; start = nl + 1)
