@@ -69,6 +69,17 @@ test("sbx help --man: sbx.1 that man renders without warnings, with every run op
   expect(page).contains("sbx.container{")
 end)
 
+test("the CLI dispatches every sandbox command that has an option table, and completion lists each", function()
+  local dispatched = require("sbx.cli").sandbox_commands
+  local listed = {}
+  for _, c in ipairs(require("sbx.completion").commands()) do listed[c[1]] = true end
+  for name in pairs(require("sbx.cli.sandboxes").options) do
+    expect(dispatched[name], name .. " dispatched").eq(true)
+    expect(listed[name], name .. " in completion").eq(true)
+  end
+  for name in pairs(dispatched) do expect(require("sbx.cli.sandboxes").options[name] ~= nil, name).truthy() end
+end)
+
 test("cleanup", function()
   assert(os.execute("rm -rf " .. dir) == 0)
 end)

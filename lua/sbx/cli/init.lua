@@ -4,6 +4,13 @@ local M = {}
 -- (loaded when needed: sbx.help holds the whole reference, which a plain start has no use for)
 local function USAGE() return require("sbx.help").usage end
 
+-- The long-running sandboxes' commands (sbx.cli.sandboxes; its M.options has one entry each,
+-- which completion and the man page read too: a test keeps the two lists equal)
+local SANDBOX_COMMANDS = {}
+for _, c in ipairs({ "ps", "inspect", "logs", "exec", "stop", "kill", "rm", "stats", "wait", "port", "top",
+                     "pause", "unpause", "rename", "events", "cp" }) do SANDBOX_COMMANDS[c] = true end
+M.sandbox_commands = SANDBOX_COMMANDS
+
 local function run_chunk(chunk, name, args)
   local sbx = require "sbx"
   _G.sbx = sbx
@@ -125,9 +132,8 @@ function M.main(args)
     for _, what in ipairs(removed or {}) do io.write("removed ", what, "\n") end
     if not removed then io.stderr:write("sbx ", err, "\n"); return 1 end
     return 0
-  elseif cmd == "ps" or cmd == "inspect" or cmd == "logs" or cmd == "exec" or cmd == "stop" or cmd == "kill"
-      or cmd == "rm" or cmd == "stats" or cmd == "wait" or cmd == "port" or cmd == "top" or cmd == "pause"
-      or cmd == "unpause" or cmd == "rename" or cmd == "events" or cmd == "cp" then
+  elseif SANDBOX_COMMANDS[cmd] then
+    -- (every command of sbx.cli.sandboxes has its entry in that module's option table)
     return require("sbx.cli.sandboxes")[cmd](rest)
   elseif cmd == "doctor" then
     return require("sbx.doctor").main(rest)

@@ -409,8 +409,8 @@ function M.description(opts)
   local known
   for _, flag in ipairs({ "cap_add", "cap_drop" }) do
     for _, c in ipairs(opts[flag] or {}) do
-      known = known or {}
-      if not next(known) then
+      if not known then
+        known = {}
         for _, n in ipairs(require("sbx.core").cap_names("ffffffffffffffff")) do known[n:lower()] = true end
       end
       local low = c:lower()
