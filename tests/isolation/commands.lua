@@ -3,13 +3,12 @@
 -- a link out of the sandbox's root), ps --format json, stats' limit column, and persistent image
 -- containers in ps -a and rm. Each on real detached sandboxes.
 local bin, probe = os.getenv("SBX_BIN"), os.getenv("SBX_PROBE")
-if not bin then skip_all("needs SBX_BIN (run through ctest)") end
+if not bin or not os.getenv("SBX_SOURCE") then skip_all("needs SBX_BIN and SBX_SOURCE (run through ctest)") end
 if sbx.sys.ids().uid ~= 0 then skip_all("needs root (detached sandboxes with limits, bridges)") end
 if not sbx.rootfs.busybox() then skip_all("needs the busybox rootfs") end
 local me = sbx.sys.getpid()
-local scratch = os.tmpname()
-os.remove(scratch)
-assert(os.execute("mkdir -p " .. scratch))
+local S = dofile(os.getenv("SBX_SOURCE") .. "/tests/isolation/lib/scratch.lua")()
+local scratch = S.dir
 local made = {}
 local function name(n)
   local full = ("cmd-%s-%d"):format(n, me)
@@ -226,5 +225,5 @@ end)
 test("cleanup", function()
   for _, n in ipairs(made) do sh(bin .. " rm -f " .. n .. " >/dev/null 2>&1") end
   sh(bin .. " image rm cmds-" .. me .. ":1 >/dev/null 2>&1")
-  assert(os.execute("rm -rf " .. scratch) == 0)
+  assert(S.remove())
 end)

@@ -5,17 +5,10 @@ if not bin or not src then skip_all("needs SBX_BIN and SBX_SOURCE (run through c
 if sbx.sys.ids().uid ~= 0 then skip_all("needs root (bridges, sandboxes on the busybox root)") end
 if not sbx.rootfs.busybox() then skip_all("needs the busybox rootfs") end
 local me = sbx.sys.getpid()
-local scratch = os.tmpname()
-os.remove(scratch)
-assert(os.execute("mkdir -p " .. scratch))
+local S = dofile(src .. "/tests/isolation/lib/scratch.lua")()
+local scratch = S.dir
+local file = S.file
 
-local function file(name, text)
-  local path = scratch .. "/" .. name
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
-end
 
 test("1: sbx audit says unknown, not own, for a namespace whose host side cannot be read", function()
   local name = "audit-" .. me
@@ -230,5 +223,5 @@ test("sbx CMD --help for every command and subcommand: its usage, exit 0, nothin
 end)
 
 test("cleanup", function()
-  assert(os.execute("rm -rf " .. scratch) == 0)
+  assert(S.remove())
 end)

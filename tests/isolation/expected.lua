@@ -5,18 +5,11 @@ if not bin or not src then skip_all("needs SBX_BIN and SBX_SOURCE (run through c
 if sbx.sys.ids().uid ~= 0 then skip_all("needs root (sandboxes on the busybox root, images)") end
 if not sbx.rootfs.busybox() then skip_all("needs the busybox rootfs") end
 local me = sbx.sys.getpid()
-local scratch = os.tmpname()
-os.remove(scratch)
-assert(os.execute("mkdir -p " .. scratch))
+local S = dofile(src .. "/tests/isolation/lib/scratch.lua")()
+local scratch = S.dir
+local file = S.file
 local run = bin .. " run --busybox "
 
-local function file(name, text)
-  local path = scratch .. "/" .. name
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
-end
 
 test("exit statuses: 2 for a usage error (nothing done), 125 for a set-up failure, 126/127 for a command that cannot run / is not there, else the payload's", function()
   for _, args in ipairs({ "--frobnicate -- true", "", "--timeout x -- true", "--uid 70000 -- true", "--memory lots -- true",
@@ -287,5 +280,5 @@ test("sbx image prune: --filter until= keeps young images, -a takes tagged ones,
 end)
 
 test("cleanup", function()
-  assert(os.execute("rm -rf " .. scratch) == 0)
+  assert(S.remove())
 end)

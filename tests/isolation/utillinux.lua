@@ -2,12 +2,11 @@
 -- or the same refusal. Persistent namespaces are made inside a private mount namespace of the
 -- test's own, so nothing is bound on the host.
 local bin = os.getenv("SBX_BIN")
-if not bin then skip_all("needs SBX_BIN (run through ctest)") end
+if not bin or not os.getenv("SBX_SOURCE") then skip_all("needs SBX_BIN and SBX_SOURCE (run through ctest)") end
 if sbx.sys.ids().uid ~= 0 then skip_all("needs root (namespaces of every kind, id maps of ranges)") end
 if not (sh("command -v unshare") ~= "" and sh("command -v nsenter") ~= "") then skip_all("util-linux unshare/nsenter missing") end
-local scratch = os.tmpname()
-os.remove(scratch)
-assert(os.execute("mkdir -p " .. scratch))
+local S = dofile(os.getenv("SBX_SOURCE") .. "/tests/isolation/lib/scratch.lua")()
+local scratch = S.dir
 
 -- the same command through both; (out, rc) of each
 local function both(args)
@@ -105,5 +104,5 @@ umount %s
 end)
 
 test("cleanup", function()
-  assert(os.execute("rm -rf " .. scratch) == 0)
+  assert(S.remove())
 end)
